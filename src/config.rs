@@ -1,0 +1,200 @@
+//! Configuration, read and validated once at cold start from a lookup function (the process environment in
+//! production, a map in tests), with errors that name the variable and the bad value.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+/// Settings of the pure pipeline (decode, extract, plan, encode).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineConfig {
+    /// `METER_TAG`: the tag before meter records (default `meter_record_for_stream`).
+    pub tag: String,
+    /// `MAX_INFLATED_BYTES`: a record that inflates past this is quarantined (default 16 MiB).
+    pub max_inflated_bytes: usize,
+    /// `INGEST_PREFIX`: key prefix of meter record objects (default `ingest/records`).
+    pub records_prefix: String,
+    /// `QUARANTINE_PREFIX`: key prefix of quarantine objects (default `logmeter-quarantine`).
+    pub quarantine_prefix: String,
+    /// `MAX_OBJECT_BYTES`: upper bound of one meter record object's body (default 4 MiB).
+    pub max_object_bytes: usize,
+    /// `MAX_OBJECT_RECORDS`: upper bound of records in one object (default 10,000).
+    pub max_object_records: usize,
+    /// `SEARCH_INDEX_PATTERN`: strftime pattern of the daily metrics index (default `logmeter-metrics-%Y.%m.%d`).
+    pub index_pattern: String,
+    /// `BULK_MAX_BYTES`: upper bound of one bulk request body (default 5 MiB).
+    pub bulk_max_bytes: usize,
+    /// `BULK_MAX_ACTIONS`: upper bound of actions in one bulk request (default 1,000).
+    pub bulk_max_actions: usize,
+    /// `LOGMETER_THREADS`: worker threads for decoding (default: the CPUs available, which Lambda scales with
+    /// memory).
+    pub threads: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            tag: "meter_record_for_stream".into(),
+            max_inflated_bytes: 16 << 20,
+            records_prefix: "ingest/records".into(),
+            quarantine_prefix: "logmeter-quarantine".into(),
+            max_object_bytes: 4 << 20,
+            max_object_records: 10_000,
+            index_pattern: "logmeter-metrics-%Y.%m.%d".into(),
+            bulk_max_bytes: 5 << 20,
+            bulk_max_actions: 1_000,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// A setting that is present but unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {name}={value:?}: {reason}")]
+pub struct ConfigError {
+    /// The variable.
+    pub name: &'static str,
+    /// Its value (never a secret: secrets are not read through this type).
+    pub value: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Reads one variable with a parser; absent or empty means the default.
+fn read<T, F>(
+    lookup: &F,
+    name: &'static str,
+    default: T,
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: Display,
+    F: Fn(&str) -> Option<String>,
+{
+    let Some(value) = lookup(name).filter(|v| !v.trim().is_empty()) else {
+        return Ok(default);
+    };
+    let parsed = value.trim().parse::<T>().map_err(|e| ConfigError {
+        name,
+        value: value.clone(),
+        reason: e.to_string(),
+    })?;
+    check(&parsed).map_err(|reason| ConfigError {
+        name,
+        value,
+        reason,
+    })?;
+    Ok(parsed)
+}
+
+fn positive(v: &usize) -> Result<(), String> {
+    if *v == 0 {
+        Err("must be greater than zero".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn prefix(v: &String) -> Result<(), String> {
+    if v.starts_with('/') || v.ends_with('/') || v.contains("//") {
+        Err("must not start or end with '/' or contain '//'".into())
+    } else {
+        Ok(())
+    }
+}
+
+impl PipelineConfig {
+    /// Reads the settings from `lookup` (e.g. `|k| std::env::var(k).ok()`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let tag = read(&lookup, "METER_TAG", d.tag, |t: &String| {
+            if t.len() < 4 || t.chars().any(char::is_whitespace) {
+                Err("must be at least 4 characters with no whitespace".into())
+            } else {
+                Ok(())
+            }
+        })?;
+        Ok(Self {
+            tag,
+            max_inflated_bytes: read(&lookup, "MAX_INFLATED_BYTES", d.max_inflated_bytes, |v| {
+                if *v < 1024 {
+                    Err("must be at least 1024".into())
+                } else {
+                    Ok(())
+                }
+            })?,
+            records_prefix: read(&lookup, "INGEST_PREFIX", d.records_prefix, prefix)?,
+            quarantine_prefix: read(&lookup, "QUARANTINE_PREFIX", d.quarantine_prefix, prefix)?,
+            max_object_bytes: read(&lookup, "MAX_OBJECT_BYTES", d.max_object_bytes, positive)?,
+            max_object_records: read(
+                &lookup,
+                "MAX_OBJECT_RECORDS",
+                d.max_object_records,
+                positive,
+            )?,
+            index_pattern: read(
+                &lookup,
+                "SEARCH_INDEX_PATTERN",
+                d.index_pattern,
+                |p: &String| crate::plan::check_index_pattern(p),
+            )?,
+            bulk_max_bytes: read(&lookup, "BULK_MAX_BYTES", d.bulk_max_bytes, positive)?,
+            bulk_max_actions: read(&lookup, "BULK_MAX_ACTIONS", d.bulk_max_actions, positive)?,
+            threads: read(&lookup, "LOGMETER_THREADS", d.threads, positive)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<PipelineConfig, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        PipelineConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn valid_defaults_and_overrides() {
+        assert_eq!(from(&[]).unwrap(), PipelineConfig::default());
+        let c = from(&[
+            ("METER_TAG", "billing_tag"),
+            ("MAX_OBJECT_BYTES", "1024"),
+            ("INGEST_PREFIX", "a/b"),
+            ("LOGMETER_THREADS", " "),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                c.tag.as_str(),
+                c.max_object_bytes,
+                c.records_prefix.as_str()
+            ),
+            ("billing_tag", 1024, "a/b")
+        );
+    }
+
+    #[test]
+    fn invalid_settings_name_variable_and_value() {
+        let table = [
+            (
+                "MAX_OBJECT_BYTES",
+                "lots",
+                "invalid MAX_OBJECT_BYTES=\"lots\"",
+            ),
+            ("MAX_OBJECT_RECORDS", "0", "greater than zero"),
+            ("MAX_INFLATED_BYTES", "10", "at least 1024"),
+            ("INGEST_PREFIX", "/ingest/", "must not start or end"),
+            ("METER_TAG", "a b c d", "no whitespace"),
+            ("SEARCH_INDEX_PATTERN", "m-%Q", "SEARCH_INDEX_PATTERN"),
+        ];
+        for (k, v, want) in table {
+            let e = from(&[(k, v)]).unwrap_err().to_string();
+            assert!(e.contains(want), "{k}={v}: {e}");
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Gzip with a cap: CloudWatch Logs compresses each payload with gzip (sometimes several members).
+
+use flate2::read::MultiGzDecoder;
+use std::io::Read;
+
+/// Why a record's bytes could not be inflated.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GunzipError {
+    /// Zero bytes of data.
+    #[error("record data is empty")]
+    Empty,
+    /// The data does not start with the gzip magic bytes.
+    #[error("record data is not gzip (starts with {0})")]
+    NotGzip(String),
+    /// The stream is truncated or corrupt.
+    #[error("corrupt gzip stream after {inflated} inflated bytes: {reason}")]
+    Corrupt {
+        /// Bytes inflated before the error.
+        inflated: usize,
+        /// What flate2 reported.
+        reason: String,
+    },
+    /// The stream inflates past the configured cap.
+    #[error("record inflates past the cap of {cap} bytes")]
+    TooLarge {
+        /// The cap in force.
+        cap: usize,
+    },
+}
+
+/// Inflates every gzip member of `input` into `out` (cleared first, capacity kept), refusing more than `cap`
+/// inflated bytes.
+pub fn gunzip_into(input: &[u8], cap: usize, out: &mut Vec<u8>) -> Result<(), GunzipError> {
+    out.clear();
+    if input.is_empty() {
+        return Err(GunzipError::Empty);
+    }
+    if !input.starts_with(&[0x1f, 0x8b]) {
+        return Err(GunzipError::NotGzip(describe_start(input)));
+    }
+    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+    let mut reader = MultiGzDecoder::new(input).take(limit);
+    match reader.read_to_end(out) {
+        Ok(_) if out.len() > cap => {
+            out.clear();
+            Err(GunzipError::TooLarge { cap })
+        }
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let inflated = out.len();
+            out.clear();
+            Err(GunzipError::Corrupt {
+                inflated,
+                reason: e.to_string(),
+            })
+        }
+    }
+}
+
+fn describe_start(input: &[u8]) -> String {
+    match input[0] {
+        b'{' | b'[' => "'{' or '[': uncompressed JSON?".to_owned(),
+        b => format!("byte 0x{b:02x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::new(6));
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn valid_single_and_multi_member() {
+        let mut out = Vec::new();
+        gunzip_into(&gz(b"hello"), 100, &mut out).unwrap();
+        assert_eq!(out, b"hello");
+        let mut two = gz(b"hello ");
+        two.extend(gz(b"world"));
+        gunzip_into(&two, 100, &mut out).unwrap();
+        assert_eq!(out, b"hello world");
+    }
+
+    #[test]
+    fn valid_exactly_at_cap() {
+        let mut out = Vec::new();
+        gunzip_into(&gz(&[b'x'; 64]), 64, &mut out).unwrap();
+        assert_eq!(out.len(), 64);
+    }
+
+    #[test]
+    fn invalid_inputs_have_reasons() {
+        let mut out = Vec::new();
+        let full = gz(&[b'a'; 1000]);
+        let cases: Vec<(&[u8], usize, fn(&GunzipError) -> bool)> = vec![
+            (b"", 10, |e| *e == GunzipError::Empty),
+            (
+                b"{\"a\":1}",
+                10,
+                |e| matches!(e, GunzipError::NotGzip(s) if s.contains("uncompressed JSON")),
+            ),
+            (&full[..full.len() / 2], 10_000, |e| {
+                matches!(e, GunzipError::Corrupt { .. })
+            }),
+            (&full, 999, |e| *e == GunzipError::TooLarge { cap: 999 }),
+        ];
+        for (input, cap, check) in cases {
+            let err = gunzip_into(input, cap, &mut out).unwrap_err();
+            assert!(check(&err), "{err:?}");
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    fn invalid_trailing_garbage_after_member() {
+        let mut data = gz(b"ok");
+        data.extend_from_slice(b"garbage");
+        let mut out = Vec::new();
+        assert!(matches!(
+            gunzip_into(&data, 100, &mut out),
+            Err(GunzipError::Corrupt { .. })
+        ));
+    }
+}

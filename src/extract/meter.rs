@@ -1,0 +1,283 @@
+//! Tagged meter records in log messages.
+//!
+//! Shapes handled: text lines from the Node.js and Python runtimes and `print` (`… meter_record_for_stream {…}`),
+//! pretty-printed JSON over several lines (Node writes `\r` for line breaks), several tags in one event, an array
+//! after one tag, and the Lambda JSON log format with `message` as a string or as an object holding the tag as a
+//! key. After the tag comes exactly one JSON value; text after it on the same line, or a stray closing bracket on
+//! the next, means the record is not what the application meant, so it is quarantined.
+
+use super::record::{minify_with_unique_id, validate_record};
+use super::{EventRef, Extraction, MeterRecord, QuarantineEntry, QuarantineKind};
+use crate::decode::unescape_to_string;
+use crate::ids::derived_unique_id;
+use memchr::memmem::Finder;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+
+/// Finds and validates tagged meter records.
+#[derive(Debug, Clone)]
+pub struct MeterExtractor {
+    tag: String,
+    finder: Finder<'static>,
+}
+
+impl MeterExtractor {
+    /// An extractor for `tag` (default `meter_record_for_stream`).
+    pub fn new(tag: &str) -> Self {
+        Self {
+            tag: tag.to_owned(),
+            finder: Finder::new(tag.as_bytes()).into_owned(),
+        }
+    }
+
+    /// The tag.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// Whether `text` (raw or unescaped) mentions the tag at all: the cheap test run on every message.
+    pub fn mentions(&self, text: &[u8]) -> bool {
+        self.finder.find(text).is_some()
+    }
+
+    /// Extracts every record from one unescaped message.
+    pub fn extract(&self, msg: &str, ev: &EventRef<'_>, out: &mut Extraction) {
+        let mut position = 0;
+        let t = msg.trim();
+        if t.starts_with('{') {
+            if let Ok(obj) = serde_json::from_str::<BTreeMap<String, &RawValue>>(t) {
+                self.extract_object(&obj, msg, ev, &mut position, out);
+                return;
+            }
+        }
+        self.scan_text(msg, ev, &mut position, out);
+    }
+
+    /// A JSON log line: `{"meter_record_for_stream": …}`, or the Lambda envelope whose `message` is a string or
+    /// an object holding the tag as a key.
+    fn extract_object(
+        &self,
+        obj: &BTreeMap<String, &RawValue>,
+        msg: &str,
+        ev: &EventRef<'_>,
+        position: &mut usize,
+        out: &mut Extraction,
+    ) {
+        if let Some(v) = obj.get(&self.tag) {
+            return self.emit_value(v.get(), ev, position, out);
+        }
+        if let Some(m) = obj.get("message").map(|m| m.get()) {
+            if m.starts_with('"') {
+                if let Some(text) = unescape_to_string(m).filter(|s| self.mentions(s.as_bytes())) {
+                    return self.scan_text(&text, ev, position, out);
+                }
+            } else if m.starts_with('{') {
+                if let Ok(inner) = serde_json::from_str::<BTreeMap<String, &RawValue>>(m) {
+                    if let Some(v) = inner.get(&self.tag) {
+                        return self.emit_value(v.get(), ev, position, out);
+                    }
+                }
+            }
+        }
+        self.quarantine(
+            ev,
+            format!(
+                "the tag appears in a JSON log line, but neither in its message text nor as a key holding the record \
+                 (log `{} <record JSON>` or an object {{\"{}\": <record>}})",
+                self.tag, self.tag
+            ),
+            msg.trim(),
+            None,
+            out,
+        );
+        *position += 1;
+    }
+
+    fn scan_text(&self, msg: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
+        let bytes = msg.as_bytes();
+        let mut from = 0;
+        while let Some(off) = self.finder.find(&bytes[from..]) {
+            let start = from + off;
+            let after = start + self.tag.len();
+            from = after;
+            if !is_word_boundary(bytes, start, after) {
+                continue;
+            }
+            let next_tag = self
+                .finder
+                .find(&bytes[after..])
+                .map_or(bytes.len(), |o| after + o);
+            let vstart = after + (msg[after..].len() - msg[after..].trim_start().len());
+            if !matches!(bytes.get(vstart), Some(b'{' | b'[')) {
+                let raw = msg[start..line_end(msg, after)].trim_end();
+                self.quarantine(
+                    ev,
+                    "the tag is not followed by a JSON object or array".into(),
+                    raw,
+                    None,
+                    out,
+                );
+                *position += 1;
+                continue;
+            }
+            let mut values =
+                serde_json::Deserializer::from_str(&msg[vstart..]).into_iter::<&RawValue>();
+            match values.next() {
+                Some(Ok(value)) => {
+                    let vend = vstart + values.byte_offset();
+                    from = vend;
+                    let tail_end = self
+                        .finder
+                        .find(&bytes[vend..])
+                        .map_or(bytes.len(), |o| vend + o);
+                    if let Some(extra) = trailing_text(&msg[vend..tail_end]) {
+                        let raw = msg[start..line_end(msg, vend + extra.1)].trim_end();
+                        let reason = format!(
+                            "unexpected text after the JSON value ({:?}): the record may not be what the application meant",
+                            extra.0
+                        );
+                        self.quarantine(ev, reason, raw, Some(*position), out);
+                        *position += 1;
+                    } else {
+                        self.emit_value(value.get(), ev, position, out);
+                    }
+                }
+                other => {
+                    let why = other
+                        .and_then(Result::err)
+                        .map_or_else(|| "no value".to_owned(), |e| e.to_string());
+                    let raw = msg[start..next_tag].trim_end();
+                    let reason = format!(
+                        "malformed JSON after the tag: {why}{}",
+                        malformed_hint(&msg[vstart..])
+                    );
+                    self.quarantine(ev, reason, raw, Some(*position), out);
+                    *position += 1;
+                    from = next_tag.max(after);
+                }
+            }
+        }
+    }
+
+    fn emit_value(
+        &self,
+        text: &str,
+        ev: &EventRef<'_>,
+        position: &mut usize,
+        out: &mut Extraction,
+    ) {
+        if text.starts_with('[') {
+            match serde_json::from_str::<Vec<&RawValue>>(text) {
+                Ok(items) if items.is_empty() => {
+                    self.quarantine(
+                        ev,
+                        "the tag is followed by an empty array".into(),
+                        text,
+                        Some(*position),
+                        out,
+                    );
+                    *position += 1;
+                }
+                Ok(items) => items
+                    .iter()
+                    .for_each(|item| self.emit_record(item.get(), ev, position, out)),
+                Err(e) => {
+                    self.quarantine(
+                        ev,
+                        format!("malformed JSON array: {e}"),
+                        text,
+                        Some(*position),
+                        out,
+                    );
+                    *position += 1;
+                }
+            }
+        } else {
+            self.emit_record(text, ev, position, out);
+        }
+    }
+
+    fn emit_record(
+        &self,
+        raw: &str,
+        ev: &EventRef<'_>,
+        position: &mut usize,
+        out: &mut Extraction,
+    ) {
+        let pos = *position;
+        *position += 1;
+        match validate_record(raw) {
+            Ok(valid) => {
+                let derived = (!valid.has_unique_id)
+                    .then(|| derived_unique_id(ev.log_group, ev.log_stream, ev.event_id, pos));
+                out.meters.push(MeterRecord {
+                    json: minify_with_unique_id(raw, derived.as_deref()),
+                    time_millis: valid.time_millis,
+                    derived_unique_id: derived.is_some(),
+                });
+            }
+            Err(e) => self.quarantine(ev, e.0, raw, Some(pos), out),
+        }
+    }
+
+    fn quarantine(
+        &self,
+        ev: &EventRef<'_>,
+        reason: String,
+        raw: &str,
+        pos: Option<usize>,
+        out: &mut Extraction,
+    ) {
+        out.quarantine.push(QuarantineEntry::at(
+            QuarantineKind::MeterRecord,
+            ev,
+            reason,
+            raw,
+            pos,
+        ));
+    }
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn is_word_boundary(bytes: &[u8], start: usize, end: usize) -> bool {
+    !(start > 0 && is_word(bytes[start - 1])) && !bytes.get(end).is_some_and(|&b| is_word(b))
+}
+
+fn line_end(msg: &str, from: usize) -> usize {
+    msg[from..]
+        .find(['\n', '\r'])
+        .map_or(msg.len(), |o| from + o)
+}
+
+/// Text after a JSON value that makes the record suspect: anything on the rest of its line, or a closing bracket
+/// or comma starting the next non-blank line. Returns the text and its offset.
+fn trailing_text(tail: &str) -> Option<(&str, usize)> {
+    let eol = tail.find(['\n', '\r']).unwrap_or(tail.len());
+    let same_line = tail[..eol].trim();
+    if !same_line.is_empty() {
+        return Some((same_line, eol));
+    }
+    let next = tail[eol..].trim_start();
+    if next.starts_with(['}', ']', ',']) {
+        let off = tail.len() - next.len();
+        let line = &next[..next.find(['\n', '\r']).unwrap_or(next.len())];
+        return Some((line.trim_end(), off + line.len()));
+    }
+    None
+}
+
+/// A hint for the usual ways a record is logged as something that is not JSON.
+fn malformed_hint(rest: &str) -> &'static str {
+    let r = rest.trim_start();
+    let after_brace = r.strip_prefix('{').map(str::trim_start).unwrap_or("");
+    if after_brace.starts_with('\'') {
+        " (it looks like a Python dict repr: log json.dumps(record))"
+    } else if after_brace.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        " (it looks like console.log(tag, object) or util.inspect output: log JSON.stringify(record))"
+    } else {
+        ""
+    }
+}

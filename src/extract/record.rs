@@ -1,0 +1,334 @@
+//! One Amberflo meter record: validation against the ingest rules, and compact encoding.
+//!
+//! Rules: `customerId` and `meterApiName` non-empty strings; `meterValue` a number; `meterTimeInMillis` positive
+//! integer epoch milliseconds; `dimensions` a map of strings; `uniqueId` an optional non-empty string. Other fields
+//! pass through untouched.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// Earliest plausible `meterTimeInMillis` (1973-03-03): anything smaller is almost surely seconds.
+const MIN_PLAUSIBLE_MILLIS: i64 = 100_000_000_000;
+/// Latest plausible `meterTimeInMillis` (year 5138): anything larger is almost surely microseconds.
+const MAX_PLAUSIBLE_MILLIS: i64 = 100_000_000_000_000;
+
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(rename = "customerId", borrow, default)]
+    customer_id: Option<&'a RawValue>,
+    #[serde(rename = "meterApiName", borrow, default)]
+    meter_api_name: Option<&'a RawValue>,
+    #[serde(rename = "meterValue", borrow, default)]
+    meter_value: Option<&'a RawValue>,
+    #[serde(rename = "meterTimeInMillis", borrow, default)]
+    meter_time: Option<&'a RawValue>,
+    #[serde(rename = "uniqueId", borrow, default)]
+    unique_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    dimensions: Option<&'a RawValue>,
+}
+
+/// What validation learned about a valid record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidRecord {
+    /// `meterTimeInMillis`.
+    pub time_millis: i64,
+    /// Whether the application supplied `uniqueId`.
+    pub has_unique_id: bool,
+}
+
+/// Why a record breaks the rules; the message says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RecordError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, RecordError> {
+    Err(RecordError(msg.into()))
+}
+
+fn json_type(raw: &str) -> &'static str {
+    match raw.as_bytes().first() {
+        Some(b'"') => "a string",
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+fn non_empty_string(field: &str, raw: Option<&RawValue>) -> Result<(), RecordError> {
+    match raw.map(RawValue::get) {
+        None => err(format!("{field} is missing")),
+        Some("\"\"") => err(format!("{field} is an empty string")),
+        Some(r) if r.starts_with('"') => Ok(()),
+        Some(r) => err(format!("{field} must be a string, got {}", json_type(r))),
+    }
+}
+
+/// Validates one record (a JSON object's raw text).
+pub fn validate_record(raw: &str) -> Result<ValidRecord, RecordError> {
+    if !raw.starts_with('{') {
+        return err(format!(
+            "a meter record must be a JSON object, got {}",
+            json_type(raw)
+        ));
+    }
+    let f: Fields<'_> = match serde_json::from_str(raw) {
+        Ok(f) => f,
+        Err(e) => return err(format!("record is not valid JSON: {e}")),
+    };
+    non_empty_string("customerId", f.customer_id)?;
+    non_empty_string("meterApiName", f.meter_api_name)?;
+    match f.meter_value.map(RawValue::get) {
+        None => return err("meterValue is missing"),
+        Some(r) if json_type(r) == "a number" => {}
+        Some(r) => {
+            return err(format!(
+                "meterValue must be a number, got {} ({r})",
+                json_type(r)
+            ));
+        }
+    }
+    let time_millis = match f.meter_time.map(RawValue::get) {
+        None => return err("meterTimeInMillis is missing"),
+        Some(r) => parse_millis(r)?,
+    };
+    if let Some(u) = f.unique_id {
+        non_empty_string("uniqueId", Some(u))?;
+    }
+    if let Some(d) = f.dimensions {
+        check_dimensions(d.get())?;
+    }
+    Ok(ValidRecord {
+        time_millis,
+        has_unique_id: f.unique_id.is_some(),
+    })
+}
+
+fn parse_millis(raw: &str) -> Result<i64, RecordError> {
+    if json_type(raw) != "a number" {
+        return err(format!(
+            "meterTimeInMillis must be epoch milliseconds as a number, got {} ({raw})",
+            json_type(raw)
+        ));
+    }
+    let Ok(ms) = raw.parse::<i64>() else {
+        return err(format!(
+            "meterTimeInMillis must be a whole number of epoch milliseconds, got {raw} (round it: Math.floor(x) / int(x))"
+        ));
+    };
+    if ms <= 0 {
+        return err(format!("meterTimeInMillis must be positive, got {ms}"));
+    }
+    if ms < MIN_PLAUSIBLE_MILLIS {
+        return err(format!(
+            "meterTimeInMillis {ms} is before 1973: it looks like seconds, not milliseconds"
+        ));
+    }
+    if ms > MAX_PLAUSIBLE_MILLIS {
+        return err(format!(
+            "meterTimeInMillis {ms} is after year 5000: it looks like microseconds, not milliseconds"
+        ));
+    }
+    Ok(ms)
+}
+
+fn check_dimensions(raw: &str) -> Result<(), RecordError> {
+    if !raw.starts_with('{') {
+        return err(format!(
+            "dimensions must be an object of strings, got {}",
+            json_type(raw)
+        ));
+    }
+    let map: BTreeMap<Cow<'_, str>, &RawValue> = match serde_json::from_str(raw) {
+        Ok(m) => m,
+        Err(e) => return err(format!("dimensions is not a valid object: {e}")),
+    };
+    for (k, v) in &map {
+        if !v.get().starts_with('"') {
+            return err(format!(
+                "dimensions.{k} must be a string, got {} ({})",
+                json_type(v.get()),
+                v.get()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `raw` (valid JSON) without insignificant whitespace and, when `unique_id` is given, with
+/// `"uniqueId":"<unique_id>"` appended to the top-level object. Strings, numbers and field order are kept exactly.
+pub fn minify_with_unique_id(raw: &str, unique_id: Option<&str>) -> String {
+    let mut out = String::with_capacity(raw.len() + unique_id.map_or(0, |u| u.len() + 14));
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    let mut run = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // Skip to the closing quote, honouring escapes.
+                i += 1;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\\' => i += 2,
+                        b'"' => break,
+                        _ => i += 1,
+                    }
+                }
+                i += 1;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                out.push_str(&raw[run..i]);
+                while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
+                    i += 1;
+                }
+                run = i;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&raw[run.min(raw.len())..]);
+    if let Some(u) = unique_id {
+        if out.ends_with('}') {
+            out.pop();
+            if !out.ends_with('{') {
+                out.push(',');
+            }
+            out.push_str("\"uniqueId\":\"");
+            out.push_str(u);
+            out.push_str("\"}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"{"customerId":"c-1","meterApiName":"api-calls","meterValue":1,"meterTimeInMillis":1763600000000}"#;
+
+    #[test]
+    fn valid_records() {
+        let table = [
+            (OK, false),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":-2.5e3,"meterTimeInMillis":1763600000000,"uniqueId":"u-1","dimensions":{"region":"eu","tier":"gold"},"extra":[1,{"x":null}]}"#,
+                true,
+            ),
+            (
+                r#"{ "customerId" : "caf\u00e9", "meterApiName": "m", "meterValue": 0, "meterTimeInMillis": 1763600000000, "dimensions": {} }"#,
+                false,
+            ),
+        ];
+        for (raw, has_unique) in table {
+            let v = validate_record(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(
+                v,
+                ValidRecord {
+                    time_millis: 1_763_600_000_000,
+                    has_unique_id: has_unique
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_records_say_what_to_fix() {
+        let table = [
+            ("[1]", "must be a JSON object"),
+            (
+                r#"{"meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                "customerId is missing",
+            ),
+            (
+                r#"{"customerId":"","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                "customerId is an empty string",
+            ),
+            (
+                r#"{"customerId":7,"meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                "customerId must be a string, got a number",
+            ),
+            (
+                r#"{"customerId":"c","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                "meterApiName is missing",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterTimeInMillis":1763600000000}"#,
+                "meterValue is missing",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":"5","meterTimeInMillis":1763600000000}"#,
+                "meterValue must be a number, got a string",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1}"#,
+                "meterTimeInMillis is missing",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000}"#,
+                "looks like seconds",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000000}"#,
+                "looks like microseconds",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000.5}"#,
+                "whole number",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":-5}"#,
+                "must be positive",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":"1763600000000"}"#,
+                "got a string",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000,"uniqueId":""}"#,
+                "uniqueId is an empty string",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000,"uniqueId":5}"#,
+                "uniqueId must be a string",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000,"dimensions":{"n":3}}"#,
+                "dimensions.n must be a string, got a number",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000,"dimensions":["a"]}"#,
+                "dimensions must be an object",
+            ),
+            (
+                r#"{"customerId":"c","customerId":"d","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                "duplicate field",
+            ),
+        ];
+        for (raw, want) in table {
+            let e = validate_record(raw).unwrap_err().to_string();
+            assert!(e.contains(want), "{raw}: {e}");
+        }
+    }
+
+    #[test]
+    fn minify_keeps_values_and_adds_unique_id() {
+        let pretty = "{\r  \"customerId\": \"a b\\\" c\",\n  \"meterValue\": 1.50,\n  \"dimensions\": { \"k\": \"v \\\\\" }\n}";
+        assert_eq!(
+            minify_with_unique_id(pretty, None),
+            r#"{"customerId":"a b\" c","meterValue":1.50,"dimensions":{"k":"v \\"}}"#
+        );
+        assert_eq!(
+            minify_with_unique_id(r#"{"a": 1 }"#, Some("u")),
+            r#"{"a":1,"uniqueId":"u"}"#
+        );
+        let min = minify_with_unique_id(pretty, Some("id"));
+        let v: serde_json::Value = serde_json::from_str(&min).unwrap();
+        assert_eq!(v["uniqueId"], "id");
+        assert_eq!(v["customerId"], "a b\" c");
+    }
+}

@@ -1,0 +1,146 @@
+//! The invocation report model shared by the text and JSON log formats.
+
+use serde::Serialize;
+
+/// How an invocation ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportStatus {
+    /// Ended normally (text lines carry no `Status`).
+    #[default]
+    Success,
+    /// The function returned or threw an error (`Status: error`).
+    Error,
+    /// The runtime or platform failed (`failure`, JSON format only).
+    Failure,
+    /// The invocation timed out.
+    Timeout,
+}
+
+impl ReportStatus {
+    /// Parses a status word, case-insensitively; `None` for words Lambda does not write.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        [
+            ("success", Self::Success),
+            ("error", Self::Error),
+            ("failure", Self::Failure),
+            ("timeout", Self::Timeout),
+        ]
+        .into_iter()
+        .find_map(|(w, st)| w.eq_ignore_ascii_case(s).then_some(st))
+    }
+}
+
+/// Which log format carried the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    /// A text `REPORT RequestId: …` line.
+    Text,
+    /// A JSON `platform.report` event.
+    Json,
+}
+
+/// One invocation's report: every duration and size the line carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvocationReport {
+    /// Lambda request id.
+    pub request_id: String,
+    /// `Duration` / `durationMs`.
+    pub duration_ms: Option<f64>,
+    /// `Billed Duration` / `billedDurationMs`.
+    pub billed_duration_ms: Option<u64>,
+    /// `Memory Size` / `memorySizeMB`.
+    pub memory_size_mb: Option<u64>,
+    /// `Max Memory Used` / `maxMemoryUsedMB`.
+    pub max_memory_used_mb: Option<u64>,
+    /// `Init Duration` / `initDurationMs`: present on cold starts.
+    pub init_duration_ms: Option<f64>,
+    /// `Restore Duration` / `restoreDurationMs`: SnapStart restores.
+    pub restore_duration_ms: Option<f64>,
+    /// `Billed Restore Duration` / `billedRestoreDurationMs`.
+    pub billed_restore_duration_ms: Option<u64>,
+    /// How it ended.
+    pub status: ReportStatus,
+    /// `Error Type` / `errorType`, e.g. `Runtime.OutOfMemory`.
+    pub error_type: Option<String>,
+    /// X-Ray trace id (`1-…-…`).
+    pub trace_id: Option<String>,
+    /// X-Ray segment or span id.
+    pub span_id: Option<String>,
+    /// Whether the trace was sampled.
+    pub sampled: Option<bool>,
+    /// Which format carried it.
+    pub format: ReportFormat,
+}
+
+impl InvocationReport {
+    /// An empty report for `request_id`.
+    pub fn new(request_id: String, format: ReportFormat) -> Self {
+        Self {
+            request_id,
+            duration_ms: None,
+            billed_duration_ms: None,
+            memory_size_mb: None,
+            max_memory_used_mb: None,
+            init_duration_ms: None,
+            restore_duration_ms: None,
+            billed_restore_duration_ms: None,
+            status: ReportStatus::Success,
+            error_type: None,
+            trace_id: None,
+            span_id: None,
+            sampled: None,
+            format,
+        }
+    }
+
+    /// A cold start: the report carries an init or a restore duration.
+    pub fn cold_start(&self) -> bool {
+        self.init_duration_ms.is_some() || self.restore_duration_ms.is_some()
+    }
+
+    /// Max memory used over memory size, in `0.0..=1.0` when both are known.
+    pub fn memory_utilization(&self) -> Option<f64> {
+        match (self.max_memory_used_mb, self.memory_size_mb) {
+            (Some(used), Some(size)) if size > 0 => Some(used as f64 / size as f64),
+            _ => None,
+        }
+    }
+
+    /// Billed duration × memory size in GB-seconds. Since August 2025 the billed duration of managed runtimes
+    /// already includes init, so init is never added again.
+    pub fn billed_gb_seconds(&self) -> Option<f64> {
+        match (self.billed_duration_ms, self.memory_size_mb) {
+            (Some(ms), Some(mb)) => Some(ms as f64 / 1000.0 * mb as f64 / 1024.0),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_derived_metrics() {
+        let mut r = InvocationReport::new("r".into(), ReportFormat::Text);
+        assert!(!r.cold_start());
+        assert_eq!(r.billed_gb_seconds(), None);
+        r.billed_duration_ms = Some(3004);
+        r.memory_size_mb = Some(128);
+        r.max_memory_used_mb = Some(32);
+        r.restore_duration_ms = Some(1.0);
+        assert!(r.cold_start());
+        assert_eq!(r.memory_utilization(), Some(0.25));
+        assert_eq!(r.billed_gb_seconds(), Some(3.004 * 0.125));
+    }
+
+    #[test]
+    fn valid_status_words() {
+        assert_eq!(ReportStatus::parse("timeout"), Some(ReportStatus::Timeout));
+        assert_eq!(ReportStatus::parse("Error"), Some(ReportStatus::Error));
+        assert_eq!(ReportStatus::parse("crashed"), None);
+    }
+}

@@ -1,0 +1,195 @@
+//! JSON log format `platform.report` events:
+//! `{"time":"…","type":"platform.report","record":{"requestId":"…","metrics":{…},"tracing":{…},"status":"success"}}`
+//!
+//! Every metric is optional (some modes report only `durationMs`); other event types are not reports.
+
+use super::report::{InvocationReport, ReportFormat, ReportStatus};
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// The event type that carries an invocation report.
+pub const PLATFORM_REPORT: &str = "platform.report";
+
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    record: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    #[serde(borrow)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    metrics: Metrics,
+    #[serde(borrow)]
+    tracing: Option<Tracing<'a>>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    error_type: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Metrics {
+    duration_ms: Option<f64>,
+    billed_duration_ms: Option<f64>,
+    #[serde(rename = "memorySizeMB")]
+    memory_size_mb: Option<f64>,
+    #[serde(rename = "maxMemoryUsedMB")]
+    max_memory_used_mb: Option<f64>,
+    init_duration_ms: Option<f64>,
+    restore_duration_ms: Option<f64>,
+    billed_restore_duration_ms: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Tracing<'a> {
+    #[serde(borrow)]
+    span_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    value: Option<Cow<'a, str>>,
+}
+
+/// Parses a JSON log line. `Ok(None)` when it is not a `platform.report` event (another platform event, or an
+/// application line that merely mentions the word); `Err` with a reason when it is one but cannot be read.
+pub fn parse_platform_report(msg: &str) -> Result<Option<InvocationReport>, String> {
+    let Ok(event) = serde_json::from_str::<Event<'_>>(msg.trim()) else {
+        return Ok(None);
+    };
+    if event.kind.as_deref() != Some(PLATFORM_REPORT) {
+        return Ok(None);
+    }
+    let raw = event.record.ok_or("platform.report has no record")?;
+    let record: Record<'_> = serde_json::from_str(raw.get())
+        .map_err(|e| format!("platform.report record is malformed: {e}"))?;
+    let request_id = record
+        .request_id
+        .filter(|s| !s.is_empty())
+        .ok_or("platform.report has no requestId")?;
+    let mut r = InvocationReport::new(request_id.into_owned(), ReportFormat::Json);
+    let m = record.metrics;
+    r.duration_ms = non_negative("durationMs", m.duration_ms)?;
+    r.billed_duration_ms = whole("billedDurationMs", m.billed_duration_ms)?;
+    r.memory_size_mb = whole("memorySizeMB", m.memory_size_mb)?;
+    r.max_memory_used_mb = whole("maxMemoryUsedMB", m.max_memory_used_mb)?;
+    r.init_duration_ms = non_negative("initDurationMs", m.init_duration_ms)?;
+    r.restore_duration_ms = non_negative("restoreDurationMs", m.restore_duration_ms)?;
+    r.billed_restore_duration_ms = whole("billedRestoreDurationMs", m.billed_restore_duration_ms)?;
+    if let Some(s) = record.status {
+        r.status = ReportStatus::parse(&s)
+            .ok_or_else(|| format!("platform.report status {s:?} is not a known status"))?;
+    }
+    r.error_type = record.error_type.map(Cow::into_owned);
+    if let Some(t) = record.tracing {
+        r.span_id = t.span_id.map(Cow::into_owned);
+        if let Some(v) = t.value {
+            for part in v.split(';') {
+                match part.split_once('=') {
+                    Some(("Root", root)) => r.trace_id = Some(root.to_owned()),
+                    Some(("Sampled", s)) => r.sampled = Some(s == "1"),
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(Some(r))
+}
+
+fn non_negative(name: &str, v: Option<f64>) -> Result<Option<f64>, String> {
+    match v {
+        Some(x) if !(x.is_finite() && x >= 0.0) => Err(format!(
+            "platform.report {name} {x} is not a non-negative number"
+        )),
+        other => Ok(other),
+    }
+}
+
+fn whole(name: &str, v: Option<f64>) -> Result<Option<u64>, String> {
+    match non_negative(name, v)? {
+        Some(x) if x.fract() == 0.0 && x <= u64::MAX as f64 => Ok(Some(x as u64)),
+        Some(x) => Err(format!("platform.report {name} {x} is not a whole number")),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_platform_reports() {
+        let full = r#"{"time":"2026-11-20T10:00:00.000Z","type":"platform.report","record":{"requestId":"r-1",
+            "metrics":{"durationMs":2599.4,"billedDurationMs":2600,"memorySizeMB":128,"maxMemoryUsedMB":94,"initDurationMs":549.04},
+            "tracing":{"spanId":"sp","type":"X-Amzn-Trace-Id","value":"Root=1-abc-def;Parent=p;Sampled=1"},"status":"success"}}"#;
+        let r = parse_platform_report(full).unwrap().unwrap();
+        assert_eq!(r.request_id, "r-1");
+        assert_eq!(
+            (r.duration_ms, r.billed_duration_ms, r.memory_size_mb),
+            (Some(2599.4), Some(2600), Some(128))
+        );
+        assert_eq!(
+            (r.max_memory_used_mb, r.init_duration_ms),
+            (Some(94), Some(549.04))
+        );
+        assert_eq!(
+            (r.trace_id.as_deref(), r.span_id.as_deref(), r.sampled),
+            (Some("1-abc-def"), Some("sp"), Some(true))
+        );
+        assert!(r.cold_start());
+
+        let short = r#"{"time":"t","type":"platform.report","record":{"requestId":"r-2","metrics":{"durationMs":3.5},"spans":[],"status":"timeout","errorType":"Sandbox.Timedout"}}"#;
+        let r = parse_platform_report(short).unwrap().unwrap();
+        assert_eq!((r.duration_ms, r.billed_duration_ms), (Some(3.5), None));
+        assert_eq!(r.status, ReportStatus::Timeout);
+        assert_eq!(r.error_type.as_deref(), Some("Sandbox.Timedout"));
+    }
+
+    #[test]
+    fn valid_other_events_are_not_reports() {
+        for msg in [
+            r#"{"time":"t","type":"platform.initReport","record":{"initializationType":"on-demand"}}"#,
+            r#"{"time":"t","type":"platform.start","record":{"requestId":"r"}}"#,
+            r#"{"level":"INFO","message":"we parse platform.report events"}"#,
+            "plain text about platform.report",
+        ] {
+            assert_eq!(parse_platform_report(msg).unwrap(), None, "{msg}");
+        }
+    }
+
+    #[test]
+    fn invalid_platform_reports_have_reasons() {
+        let table = [
+            (r#"{"type":"platform.report"}"#, "no record"),
+            (
+                r#"{"type":"platform.report","record":{"metrics":{}}}"#,
+                "no requestId",
+            ),
+            (
+                r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"billedDurationMs":1.5}}}"#,
+                "not a whole number",
+            ),
+            (
+                r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":-1}}}"#,
+                "non-negative",
+            ),
+            (
+                r#"{"type":"platform.report","record":{"requestId":"r","status":"weird"}}"#,
+                "not a known status",
+            ),
+            (
+                r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":"abc"}}}"#,
+                "malformed",
+            ),
+        ];
+        for (msg, want) in table {
+            let e = parse_platform_report(msg).unwrap_err();
+            assert!(e.contains(want), "{msg}: {e}");
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! logmeter turns CloudWatch Logs, delivered through Kinesis, into billing data and invocation metrics.
+//!
+//! The data flow, one module per step:
+//! - [`event`]: the Lambda Kinesis event, read leniently;
+//! - [`decode`]: base64, gzip (every member, capped) and the CloudWatch Logs payload;
+//! - [`extract`]: tagged meter records, text `REPORT` lines and JSON `platform.report` events;
+//! - [`plan`]: S3 objects, metric documents and bulk bodies with deterministic names;
+//! - [`pipeline`]: the steps above for one record, and for a batch on all cores;
+//! - [`sink`]: where plans are delivered; [`handler`]: delivery and the partial batch response.
+//!
+//! Everything before [`sink`] is pure: no clock, no randomness, no I/O.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod decode;
+pub mod event;
+pub mod extract;
+pub mod handler;
+pub mod ids;
+pub mod pipeline;
+pub mod plan;
+pub mod samplegen;
+pub mod sink;
+pub mod summary;
+
+pub use config::PipelineConfig;
+pub use event::KinesisBatch;
+pub use handler::{Handler, Outcome};
+pub use pipeline::Pipeline;
+pub use summary::Summary;

@@ -1,0 +1,339 @@
+//! One Kinesis record from bytes to plan: base64 → gunzip → payload → extract → objects and bulk bodies.
+//!
+//! Pure and deterministic. A record that cannot be decoded becomes a quarantine object; nothing here fails.
+//! [`Pipeline::plan_batch`] spreads the records of a batch over worker threads (Lambda gives up to 6 vCPUs),
+//! each with its own reusable buffers, and returns the plans in sequence order.
+
+use crate::config::PipelineConfig;
+use crate::decode::{
+    DecodeError, MessageType, Payload, base64_into, gunzip_into, parse_payload, unescape_into,
+};
+use crate::event::{KinesisInput, SequenceNumber};
+use crate::extract::{
+    EventRef, Extraction, FoundReport, MeterExtractor, QuarantineEntry, QuarantineKind,
+    ReportStatus, parse_platform_report, parse_text_report, timed_out_request_id,
+};
+use crate::plan::{
+    BulkRequest, MetricDocument, ObjectKind, PlannedObject, ReportContext, encode_bulk,
+    metric_document, quarantine_object, record_objects,
+};
+use crate::summary::Summary;
+use memchr::memmem::Finder;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Buffers reused from record to record by one worker.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    compressed: Vec<u8>,
+    inflated: Vec<u8>,
+    message: String,
+    timed_out: Vec<String>,
+}
+
+/// Everything one Kinesis record turns into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordPlan {
+    /// Shard id.
+    pub shard: String,
+    /// The sequence number as received (what `batchItemFailures` reports).
+    pub sequence_number: String,
+    /// The parsed sequence number; `None` when the event carried something that is not one.
+    pub sequence: Option<SequenceNumber>,
+    /// Meter record objects, then the quarantine object if any.
+    pub objects: Vec<PlannedObject>,
+    /// Bulk requests for the metric documents.
+    pub bulk: Vec<BulkRequest>,
+    /// Counters of this record.
+    pub summary: Summary,
+}
+
+/// The configured pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    config: PipelineConfig,
+    meter: MeterExtractor,
+    platform: Finder<'static>,
+    timeout: Finder<'static>,
+}
+
+/// Only the start of a message is searched for the timeout marker (`<time> <request id> Task timed out …`).
+const TIMEOUT_WINDOW: usize = 160;
+
+impl Pipeline {
+    /// A pipeline with `config`.
+    pub fn new(config: PipelineConfig) -> Self {
+        let meter = MeterExtractor::new(&config.tag);
+        Self {
+            config,
+            meter,
+            platform: Finder::new(crate::extract::PLATFORM_REPORT).into_owned(),
+            timeout: Finder::new("Task timed out after").into_owned(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// Plans every record of a batch, in parallel, returning plans in input order.
+    pub fn plan_batch(&self, records: &[KinesisInput]) -> Vec<RecordPlan> {
+        let threads = self.config.threads.clamp(1, records.len().max(1));
+        if threads == 1 {
+            let mut scratch = Scratch::default();
+            return records
+                .iter()
+                .map(|r| self.plan_record(r, &mut scratch))
+                .collect();
+        }
+        let next = AtomicUsize::new(0);
+        let mut done: Vec<(usize, RecordPlan)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut scratch = Scratch::default();
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(r) = records.get(i) else { break };
+                            mine.push((i, self.plan_record(r, &mut scratch)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| {
+                    w.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        done.sort_unstable_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Plans one record.
+    pub fn plan_record(&self, input: &KinesisInput, scratch: &mut Scratch) -> RecordPlan {
+        let shard = input.shard_id();
+        let sequence = SequenceNumber::parse(&input.kinesis.sequence_number);
+        let seq_key = match &sequence {
+            Some(s) => s.as_str().to_owned(),
+            None => crate::ids::unsequenced_key(&input.event_id, &input.kinesis.data),
+        };
+        let mut summary = Summary {
+            kinesis_records: 1,
+            ..Summary::default()
+        };
+        let mut ex = Extraction::default();
+        let mut docs = Vec::new();
+        match self.decode(input, scratch) {
+            Ok(()) => {
+                summary.bytes_compressed = scratch.compressed.len();
+                summary.bytes_inflated = scratch.inflated.len();
+                match parse_payload(&scratch.inflated) {
+                    Ok(p) if matches!(p.message_type(), Ok(MessageType::Control)) => {
+                        summary.control_messages = 1
+                    }
+                    Ok(p) => {
+                        summary.log_events = p.log_events.len();
+                        self.extract_payload(
+                            &p,
+                            &mut scratch.message,
+                            &mut scratch.timed_out,
+                            &mut ex,
+                        );
+                        let ctx = ReportContext {
+                            account: &p.owner,
+                            region: input.aws_region.as_deref(),
+                            log_group: &p.log_group,
+                            log_stream: &p.log_stream,
+                            shard,
+                            sequence: &seq_key,
+                        };
+                        docs = ex
+                            .reports
+                            .iter()
+                            .map(|f| metric_document(f, &ctx, &self.config.index_pattern))
+                            .collect();
+                    }
+                    Err(e) => quarantine_record(input, DecodeError::from(e), &mut ex, &mut summary),
+                }
+            }
+            Err(e) => quarantine_record(input, e, &mut ex, &mut summary),
+        }
+        self.finish(input, shard, sequence, seq_key, ex, &docs, summary)
+    }
+
+    fn decode(&self, input: &KinesisInput, scratch: &mut Scratch) -> Result<(), DecodeError> {
+        base64_into(&input.kinesis.data, &mut scratch.compressed)?;
+        gunzip_into(
+            &scratch.compressed,
+            self.config.max_inflated_bytes,
+            &mut scratch.inflated,
+        )?;
+        Ok(())
+    }
+
+    fn extract_payload(
+        &self,
+        p: &Payload<'_>,
+        msg: &mut String,
+        timed_out: &mut Vec<String>,
+        ex: &mut Extraction,
+    ) {
+        timed_out.clear();
+        for event in &p.log_events {
+            let raw = event.message.get();
+            let bytes = raw.as_bytes();
+            let ev = EventRef {
+                log_group: &p.log_group,
+                log_stream: &p.log_stream,
+                event_id: event.id(),
+                timestamp: event.timestamp,
+            };
+            let mut unescaped = false;
+            let mut unescape = |msg: &mut String| {
+                if !unescaped {
+                    unescaped = true;
+                    if !unescape_into(raw, msg) {
+                        // CloudWatch Logs always writes strings; keep whatever else came as its JSON text.
+                        msg.push_str(raw);
+                    }
+                }
+            };
+            if bytes.starts_with(b"\"REPORT ") {
+                unescape(msg);
+                match parse_text_report(msg) {
+                    Ok(mut report) => {
+                        if report.status == ReportStatus::Success
+                            && timed_out.contains(&report.request_id)
+                        {
+                            report.status = ReportStatus::Timeout;
+                        }
+                        ex.reports.push(FoundReport {
+                            report,
+                            event_id: ev.event_id.to_owned(),
+                            timestamp: ev.timestamp,
+                        });
+                    }
+                    Err(reason) => ex.quarantine.push(QuarantineEntry::at(
+                        QuarantineKind::Report,
+                        &ev,
+                        reason,
+                        msg,
+                        None,
+                    )),
+                }
+                continue;
+            }
+            if bytes.starts_with(b"\"{") && self.platform.find(bytes).is_some() {
+                unescape(msg);
+                match parse_platform_report(msg) {
+                    Ok(Some(report)) => {
+                        ex.reports.push(FoundReport {
+                            report,
+                            event_id: ev.event_id.to_owned(),
+                            timestamp: ev.timestamp,
+                        });
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(reason) => {
+                        ex.quarantine.push(QuarantineEntry::at(
+                            QuarantineKind::Report,
+                            &ev,
+                            reason,
+                            msg,
+                            None,
+                        ));
+                        continue;
+                    }
+                }
+            }
+            if self
+                .timeout
+                .find(&bytes[..bytes.len().min(TIMEOUT_WINDOW)])
+                .is_some()
+            {
+                unescape(msg);
+                if let Some(id) = timed_out_request_id(msg) {
+                    timed_out.push(id.to_owned());
+                }
+            }
+            if self.meter.mentions(bytes) {
+                unescape(msg);
+                self.meter.extract(msg, &ev, ex);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        input: &KinesisInput,
+        shard: &str,
+        sequence: Option<SequenceNumber>,
+        seq_key: String,
+        ex: Extraction,
+        docs: &[MetricDocument],
+        mut summary: Summary,
+    ) -> RecordPlan {
+        let c = &self.config;
+        summary.meter_records = ex.meters.len();
+        summary.derived_unique_ids = ex.meters.iter().filter(|m| m.derived_unique_id).count();
+        summary.reports = ex.reports.len();
+        summary.quarantined = ex.quarantine.len();
+        let mut objects = record_objects(
+            &ex.meters,
+            &c.records_prefix,
+            shard,
+            &seq_key,
+            c.max_object_bytes,
+            c.max_object_records,
+        );
+        objects.extend(quarantine_object(
+            &ex.quarantine,
+            &c.quarantine_prefix,
+            shard,
+            &seq_key,
+            input.arrival_millis(),
+        ));
+        summary.record_objects = objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Records)
+            .count();
+        summary.quarantine_objects = objects.len() - summary.record_objects;
+        let bulk = encode_bulk(docs, shard, &seq_key, c.bulk_max_bytes, c.bulk_max_actions);
+        summary.bulk_requests = bulk.len();
+        RecordPlan {
+            shard: shard.to_owned(),
+            sequence_number: input.kinesis.sequence_number.clone(),
+            sequence,
+            objects,
+            bulk,
+            summary,
+        }
+    }
+}
+
+fn quarantine_record(
+    input: &KinesisInput,
+    e: DecodeError,
+    ex: &mut Extraction,
+    summary: &mut Summary,
+) {
+    summary.quarantined_kinesis_records = 1;
+    ex.quarantine.push(QuarantineEntry {
+        kind: QuarantineKind::KinesisRecord,
+        reason: e.to_string(),
+        log_group: None,
+        log_stream: None,
+        event_id: None,
+        event_timestamp: None,
+        position: None,
+        raw: None,
+        data_base64: Some(input.kinesis.data.clone()),
+    });
+}

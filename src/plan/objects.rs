@@ -1,0 +1,204 @@
+//! S3 objects: meter records as JSON arrays under `<prefix>/YYYY-MM-DD/<shard>/<sequence>-<part>.json`, and one
+//! quarantine object per Kinesis record under `<quarantine prefix>/YYYY-MM-DD/<shard>/<sequence>.json`.
+
+use super::utc_date;
+use crate::extract::{MeterRecord, QuarantineEntry};
+use std::collections::BTreeMap;
+
+/// What an object holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// Meter records for the ingest bucket.
+    Records,
+    /// Quarantine entries.
+    Quarantine,
+}
+
+/// An object to write, with its final key and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedObject {
+    /// What it holds.
+    pub kind: ObjectKind,
+    /// The full key (prefix included).
+    pub key: String,
+    /// The body: a JSON array, one element per line.
+    pub body: Vec<u8>,
+    /// Elements in the array.
+    pub items: usize,
+}
+
+/// Groups the record's meter records by UTC date of `meterTimeInMillis` and packs each group, in log order, into
+/// parts bounded by `max_bytes` and `max_records` (a single record larger than `max_bytes` gets a part alone).
+pub fn record_objects(
+    records: &[MeterRecord],
+    prefix: &str,
+    shard: &str,
+    sequence: &str,
+    max_bytes: usize,
+    max_records: usize,
+) -> Vec<PlannedObject> {
+    let mut by_date: BTreeMap<String, Vec<&MeterRecord>> = BTreeMap::new();
+    for r in records {
+        by_date.entry(utc_date(r.time_millis)).or_default().push(r);
+    }
+    let mut objects = Vec::new();
+    for (date, group) in by_date {
+        let mut part = 0;
+        let mut body = Vec::new();
+        let mut items = 0;
+        for r in group {
+            let grown = body.len() + 2 + r.json.len() + 3;
+            if items > 0 && (items == max_records || grown > max_bytes) {
+                objects.push(finish(prefix, &date, shard, sequence, part, body, items));
+                part += 1;
+                body = Vec::new();
+                items = 0;
+            }
+            body.extend_from_slice(if items == 0 { b"[\n" } else { b",\n" });
+            body.extend_from_slice(r.json.as_bytes());
+            items += 1;
+        }
+        if items > 0 {
+            objects.push(finish(prefix, &date, shard, sequence, part, body, items));
+        }
+    }
+    objects
+}
+
+fn finish(
+    prefix: &str,
+    date: &str,
+    shard: &str,
+    seq: &str,
+    part: usize,
+    mut body: Vec<u8>,
+    items: usize,
+) -> PlannedObject {
+    body.extend_from_slice(b"\n]\n");
+    PlannedObject {
+        kind: ObjectKind::Records,
+        key: format!("{prefix}/{date}/{shard}/{seq}-{part:04}.json"),
+        body,
+        items,
+    }
+}
+
+/// The quarantine object of one Kinesis record (dated by the record's arrival time), or `None` when nothing was
+/// quarantined.
+pub fn quarantine_object(
+    entries: &[QuarantineEntry],
+    prefix: &str,
+    shard: &str,
+    sequence: &str,
+    arrival_millis: i64,
+) -> Option<PlannedObject> {
+    if entries.is_empty() {
+        return None;
+    }
+    let mut body = Vec::with_capacity(256 * entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        body.extend_from_slice(if i == 0 { b"[\n" } else { b",\n" });
+        // Serializing plain strings and numbers into a Vec cannot fail.
+        let _ = serde_json::to_writer(
+            &mut body,
+            &QuarantineLine {
+                shard,
+                sequence_number: sequence,
+                entry: e,
+            },
+        );
+    }
+    body.extend_from_slice(b"\n]\n");
+    Some(PlannedObject {
+        kind: ObjectKind::Quarantine,
+        key: format!(
+            "{prefix}/{}/{shard}/{sequence}.json",
+            utc_date(arrival_millis)
+        ),
+        body,
+        items: entries.len(),
+    })
+}
+
+#[derive(serde::Serialize)]
+struct QuarantineLine<'a> {
+    shard: &'a str,
+    sequence_number: &'a str,
+    #[serde(flatten)]
+    entry: &'a QuarantineEntry,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::QuarantineKind;
+
+    fn rec(ms: i64, n: usize) -> MeterRecord {
+        MeterRecord {
+            json: format!("{{\"n\":{n}}}"),
+            time_millis: ms,
+            derived_unique_id: false,
+        }
+    }
+
+    #[test]
+    fn valid_grouping_by_date_and_parts() {
+        let day1 = 1_763_600_000_000;
+        let day0 = day1 - 86_400_000;
+        let records = [rec(day1, 0), rec(day0, 1), rec(day1, 2), rec(day1, 3)];
+        let objs = record_objects(&records, "ingest/records", "shardId-1", "42", 1 << 20, 2);
+        let keys: Vec<_> = objs.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "ingest/records/2025-11-19/shardId-1/42-0000.json",
+                "ingest/records/2025-11-20/shardId-1/42-0000.json",
+                "ingest/records/2025-11-20/shardId-1/42-0001.json"
+            ]
+        );
+        assert_eq!(objs[1].body, b"[\n{\"n\":0},\n{\"n\":2}\n]\n");
+        for o in &objs {
+            let v: Vec<serde_json::Value> = serde_json::from_slice(&o.body).unwrap();
+            assert_eq!(v.len(), o.items);
+        }
+    }
+
+    #[test]
+    fn valid_byte_bound() {
+        let records: Vec<_> = (0..10).map(|n| rec(1_763_600_000_000, n)).collect();
+        for max in [1, 20, 30, 64, 1000] {
+            let objs = record_objects(&records, "p", "s", "1", max, 1000);
+            assert_eq!(objs.iter().map(|o| o.items).sum::<usize>(), 10);
+            for o in &objs {
+                assert!(
+                    o.body.len() <= max || o.items == 1,
+                    "{max}: {} bytes",
+                    o.body.len()
+                );
+            }
+        }
+        assert!(record_objects(&[], "p", "s", "1", 10, 10).is_empty());
+    }
+
+    #[test]
+    fn valid_quarantine_object() {
+        let e = QuarantineEntry {
+            kind: QuarantineKind::KinesisRecord,
+            reason: "bad".into(),
+            log_group: None,
+            log_stream: None,
+            event_id: None,
+            event_timestamp: None,
+            position: None,
+            raw: None,
+            data_base64: Some("AAAA".into()),
+        };
+        let o = quarantine_object(&[e], "q", "shardId-1", "7", 1_763_600_000_000).unwrap();
+        assert_eq!(o.key, "q/2025-11-20/shardId-1/7.json");
+        let v: serde_json::Value = serde_json::from_slice(&o.body).unwrap();
+        assert_eq!(v[0]["kind"], "kinesis_record");
+        assert_eq!(v[0]["sequence_number"], "7");
+        assert_eq!(v[0]["data_base64"], "AAAA");
+        assert!(quarantine_object(&[], "q", "s", "7", 0).is_none());
+    }
+}

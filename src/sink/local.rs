@@ -1,0 +1,92 @@
+//! A local directory standing in for the bucket and the search engine: objects at `DIR/<key>`, bulk bodies at
+//! `DIR/search-bulk/<shard>/<sequence>-<part>.ndjson`, byte for byte what would be sent.
+
+use super::{BulkDelivery, Delivery, ObjectSink, SearchSink, SinkError};
+use crate::plan::{BulkRequest, PlannedObject};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+/// Directory sink. Writes are create-only and atomic: a file appears whole or not at all, and an existing file
+/// with the same bytes counts as already delivered.
+#[derive(Debug, Clone)]
+pub struct LocalDir {
+    root: PathBuf,
+}
+
+/// Folder under the root that holds bulk bodies.
+pub const BULK_DIR: &str = "search-bulk";
+
+impl LocalDir {
+    /// A sink writing under `root` (created when missing).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    fn create_only(&self, rel: &str, body: &[u8]) -> Result<Delivery, SinkError> {
+        if rel
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
+        {
+            return Err(SinkError::Permanent {
+                target: rel.into(),
+                reason: "key is not a safe relative path".into(),
+            });
+        }
+        let path = self.root.join(rel);
+        let io = |e: std::io::Error| SinkError::Transient {
+            target: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = tmp_path(&path);
+        std::fs::write(&tmp, body).map_err(io)?;
+        // A hard link fails when the target exists, which makes the final name create-only.
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(Delivery::Written),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                if std::fs::read(&path).map_err(io)? == body {
+                    Ok(Delivery::AlreadyPresent)
+                } else {
+                    Err(SinkError::Permanent {
+                        target: path.display().to_string(),
+                        reason: "a different file already exists under this key (was the configuration changed between runs?)"
+                            .into(),
+                    })
+                }
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+impl ObjectSink for LocalDir {
+    async fn put(&self, object: &PlannedObject) -> Result<Delivery, SinkError> {
+        self.create_only(&object.key, &object.body)
+    }
+}
+
+impl SearchSink for LocalDir {
+    async fn bulk(&self, request: &BulkRequest) -> Result<BulkDelivery, SinkError> {
+        let rel = format!("{BULK_DIR}/{}.ndjson", request.name);
+        Ok(match self.create_only(&rel, &request.body)? {
+            Delivery::Written => BulkDelivery {
+                created: request.actions,
+                already_present: 0,
+            },
+            Delivery::AlreadyPresent => BulkDelivery {
+                created: 0,
+                already_present: request.actions,
+            },
+        })
+    }
+}

@@ -1,0 +1,98 @@
+//! An in-memory sink for unit tests of the handler, with failure injection.
+
+use super::{BulkDelivery, Delivery, ObjectSink, SearchSink, SinkError};
+use crate::plan::{BulkRequest, PlannedObject};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Keeps objects by key and documents by `(index, id)`, create-only, like the real stores.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    /// Objects written, by key.
+    pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Documents indexed, by `(index, _id)`.
+    pub documents: Mutex<BTreeMap<(String, String), String>>,
+    /// Calls (puts and bulks) left before every call fails transiently; `usize::MAX` never fails.
+    fail_after: AtomicUsize,
+}
+
+impl MemorySink {
+    /// A sink that never fails.
+    pub fn new() -> Self {
+        Self {
+            fail_after: AtomicUsize::new(usize::MAX),
+            ..Self::default()
+        }
+    }
+
+    /// Lets `calls` more calls succeed, then fails every call until [`MemorySink::recover`].
+    pub fn fail_after(&self, calls: usize) {
+        self.fail_after.store(calls, Ordering::SeqCst);
+    }
+
+    /// Stops failing.
+    pub fn recover(&self) {
+        self.fail_after.store(usize::MAX, Ordering::SeqCst);
+    }
+
+    fn admit(&self, target: &str) -> Result<(), SinkError> {
+        let left = self.fail_after.load(Ordering::SeqCst);
+        if left == 0 {
+            return Err(SinkError::Transient {
+                target: target.into(),
+                reason: "injected outage".into(),
+            });
+        }
+        if left != usize::MAX {
+            self.fail_after.store(left - 1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ObjectSink for MemorySink {
+    async fn put(&self, object: &PlannedObject) -> Result<Delivery, SinkError> {
+        self.admit(&object.key)?;
+        let mut objects = lock(&self.objects);
+        if objects.contains_key(&object.key) {
+            return Ok(Delivery::AlreadyPresent);
+        }
+        objects.insert(object.key.clone(), object.body.clone());
+        Ok(Delivery::Written)
+    }
+}
+
+impl SearchSink for MemorySink {
+    async fn bulk(&self, request: &BulkRequest) -> Result<BulkDelivery, SinkError> {
+        self.admit(&request.name)?;
+        let mut docs = lock(&self.documents);
+        let mut out = BulkDelivery::default();
+        let mut lines = request
+            .body
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty());
+        while let (Some(action), Some(source)) = (lines.next(), lines.next()) {
+            let a: serde_json::Value =
+                serde_json::from_slice(action).map_err(|e| SinkError::Permanent {
+                    target: request.name.clone(),
+                    reason: e.to_string(),
+                })?;
+            let key = (
+                a["create"]["_index"].as_str().unwrap_or("").to_owned(),
+                a["create"]["_id"].as_str().unwrap_or("").to_owned(),
+            );
+            if docs.contains_key(&key) {
+                out.already_present += 1;
+            } else {
+                docs.insert(key, String::from_utf8_lossy(source).into_owned());
+                out.created += 1;
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,71 @@
+//! Ports to the outside world and their local adapters.
+//!
+//! The handler delivers planned objects through an [`ObjectSink`] and bulk requests through a [`SearchSink`].
+//! Both must be create-only: writing what an earlier attempt already wrote is success ("already present"), never
+//! a second copy.
+
+mod local;
+mod memory;
+
+pub use local::LocalDir;
+pub use memory::MemorySink;
+
+use crate::plan::{BulkRequest, PlannedObject};
+use std::future::Future;
+
+/// How a create-only write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// This call wrote it.
+    Written,
+    /// An earlier attempt had written it.
+    AlreadyPresent,
+}
+
+/// How a bulk request ended: every action is either created now or was already there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BulkDelivery {
+    /// Documents this call created.
+    pub created: usize,
+    /// Documents that already existed (409 on `create`).
+    pub already_present: usize,
+}
+
+/// A delivery that did not happen. The data is not at fault, so the record is reported for retry.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Worth retrying (unavailable, throttled, timed out).
+    #[error("{target}: {reason} (transient)")]
+    Transient {
+        /// Key or request name.
+        target: String,
+        /// What happened.
+        reason: String,
+    },
+    /// Will not succeed until someone acts (permissions, a different object under the same key).
+    #[error("{target}: {reason}")]
+    Permanent {
+        /// Key or request name.
+        target: String,
+        /// What happened.
+        reason: String,
+    },
+}
+
+/// Where planned objects go (S3 in production, a directory locally).
+pub trait ObjectSink: Send + Sync {
+    /// Writes `object` under its key unless it is already there.
+    fn put(
+        &self,
+        object: &PlannedObject,
+    ) -> impl Future<Output = Result<Delivery, SinkError>> + Send;
+}
+
+/// Where bulk requests go (Elasticsearch/OpenSearch in production, NDJSON files locally).
+pub trait SearchSink: Send + Sync {
+    /// Sends one bulk request.
+    fn bulk(
+        &self,
+        request: &BulkRequest,
+    ) -> impl Future<Output = Result<BulkDelivery, SinkError>> + Send;
+}

@@ -1,0 +1,69 @@
+//! Counters of one run: what the CLI prints and the Lambda logs.
+
+use serde::Serialize;
+use std::ops::AddAssign;
+
+/// What happened to a batch (or several). Every Kinesis record, log event and tag occurrence lands in exactly
+/// one of these counters' outcomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Kinesis records received.
+    pub kinesis_records: usize,
+    /// Payloads that were CloudWatch Logs health checks, dropped.
+    pub control_messages: usize,
+    /// Log events in data payloads.
+    pub log_events: usize,
+    /// Valid meter records extracted.
+    pub meter_records: usize,
+    /// Of those, records whose `uniqueId` logmeter derived.
+    pub derived_unique_ids: usize,
+    /// Invocation reports extracted.
+    pub reports: usize,
+    /// Quarantine entries (bad records, bad report lines, undecodable Kinesis records).
+    pub quarantined: usize,
+    /// Kinesis records that could not be decoded at all (also counted in `quarantined`).
+    pub quarantined_kinesis_records: usize,
+    /// Meter record objects planned.
+    pub record_objects: usize,
+    /// Quarantine objects planned.
+    pub quarantine_objects: usize,
+    /// Bulk requests planned.
+    pub bulk_requests: usize,
+    /// Objects written by this run.
+    pub objects_written: usize,
+    /// Objects that an earlier attempt had already written (counted as delivered).
+    pub objects_already_present: usize,
+    /// Metric documents indexed by this run.
+    pub documents_indexed: usize,
+    /// Metric documents that were already indexed (counted as delivered).
+    pub documents_already_present: usize,
+    /// Entries in `batchItemFailures` (0 or 1: the lowest undelivered sequence number).
+    pub batch_item_failures: usize,
+    /// Compressed payload bytes.
+    pub bytes_compressed: usize,
+    /// Inflated payload bytes.
+    pub bytes_inflated: usize,
+}
+
+impl AddAssign for Summary {
+    fn add_assign(&mut self, o: Self) {
+        self.kinesis_records += o.kinesis_records;
+        self.control_messages += o.control_messages;
+        self.log_events += o.log_events;
+        self.meter_records += o.meter_records;
+        self.derived_unique_ids += o.derived_unique_ids;
+        self.reports += o.reports;
+        self.quarantined += o.quarantined;
+        self.quarantined_kinesis_records += o.quarantined_kinesis_records;
+        self.record_objects += o.record_objects;
+        self.quarantine_objects += o.quarantine_objects;
+        self.bulk_requests += o.bulk_requests;
+        self.objects_written += o.objects_written;
+        self.objects_already_present += o.objects_already_present;
+        self.documents_indexed += o.documents_indexed;
+        self.documents_already_present += o.documents_already_present;
+        self.batch_item_failures += o.batch_item_failures;
+        self.bytes_compressed += o.bytes_compressed;
+        self.bytes_inflated += o.bytes_inflated;
+    }
+}
