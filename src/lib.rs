@@ -23,6 +23,7 @@ pub mod plan;
 pub mod samplegen;
 pub mod sink;
 pub mod summary;
+pub mod telemetry;
 
 pub use config::PipelineConfig;
 pub use event::KinesisBatch;

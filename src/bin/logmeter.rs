@@ -1,1 +1,121 @@
-fn main() {}
+//! The `logmeter` command line: runs the Lambda's handler over Lambda Kinesis event files.
+
+use clap::{Parser, Subcommand};
+use logmeter::sink::LocalDir;
+use logmeter::{Handler, KinesisBatch, Pipeline, PipelineConfig, Summary};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Turns CloudWatch Logs delivered through Kinesis into Amberflo meter records and Lambda invocation metrics.
+///
+/// `logmeter process` runs exactly the handler the Lambda function runs, over Lambda Kinesis event files
+/// (`{"Records":[…]}`), and prints a one-line JSON summary on stdout. Bad data never makes it fail: undecodable
+/// records, malformed meter records and unreadable REPORT lines are quarantined and counted. Usage and I/O errors
+/// exit non-zero.
+///
+/// Settings come from the environment, as in the Lambda: METER_TAG (default meter_record_for_stream),
+/// MAX_INFLATED_BYTES, INGEST_PREFIX (ingest/records), QUARANTINE_PREFIX (logmeter-quarantine), MAX_OBJECT_BYTES,
+/// MAX_OBJECT_RECORDS, SEARCH_INDEX_PATTERN (logmeter-metrics-%Y.%m.%d), BULK_MAX_BYTES, BULK_MAX_ACTIONS,
+/// LOGMETER_THREADS. Logs go to stderr; RUST_LOG sets their level (default warn).
+#[derive(Parser)]
+#[command(name = "logmeter", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Process Lambda Kinesis event files as the Lambda would.
+    ///
+    /// With --out DIR, deliveries go to a directory: meter record objects at DIR/<key> (the S3 key layout,
+    /// ingest/records/YYYY-MM-DD/<shard>/<sequence>-<part>.json), quarantine objects at
+    /// DIR/logmeter-quarantine/YYYY-MM-DD/<shard>/<sequence>.json, and bulk API bodies at
+    /// DIR/search-bulk/<shard>/<sequence>-<part>.ndjson. Writes are create-only: processing the same events
+    /// again, or a retry from any record, leaves the directory byte-identical.
+    Process {
+        /// Event files; `-` reads one event from stdin.
+        #[arg(required = true, value_name = "EVENT.json")]
+        events: Vec<String>,
+        /// Output directory (created when missing).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Write the generated sample events and their ground truth (samples/README.md) into DIR.
+    GenerateSamples {
+        /// Target directory.
+        #[arg(long, value_name = "DIR", default_value = "samples")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    logmeter::telemetry::init_cli();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Process { events, out } => process(&events, out),
+        Command::GenerateSamples { out } => {
+            logmeter::samplegen::write_samples(&out).map_err(|e| (1, e.to_string()))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, msg)) => {
+            eprintln!("logmeter: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn read_event(path: &str) -> Result<KinesisBatch, (u8, String)> {
+    let mut bytes = Vec::new();
+    let read = if path == "-" {
+        std::io::stdin().read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map(|_| ())
+    };
+    read.map_err(|e| (1, format!("cannot read {path}: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        (
+            2,
+            format!("{path} is not a Lambda Kinesis event ({{\"Records\":[…]}}): {e}"),
+        )
+    })
+}
+
+fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> {
+    let config =
+        PipelineConfig::from_lookup(|k| std::env::var(k).ok()).map_err(|e| (2, e.to_string()))?;
+    let Some(out) = out else {
+        return Err((2, "--out DIR is required: delivery to S3 and search servers is not configured in this build".into()));
+    };
+    let handler = Handler::new(
+        Pipeline::new(config),
+        LocalDir::new(&out),
+        Some(LocalDir::new(&out)),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| (1, format!("cannot start the async runtime: {e}")))?;
+    let mut summary = Summary::default();
+    for path in events {
+        let batch = read_event(path)?;
+        summary += runtime.block_on(handler.handle(&batch, None)).summary;
+    }
+    let line = serde_json::to_string(&summary).map_err(|e| (1, e.to_string()))?;
+    println!("{line}");
+    if summary.batch_item_failures > 0 {
+        return Err((
+            1,
+            format!(
+                "{} record(s) could not be delivered to {}: see the errors above",
+                summary.batch_item_failures,
+                out.display()
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,1 +1,170 @@
-//! Sample generator (stub).
+//! Deterministic generator of realistic Lambda Kinesis events, with their ground truth.
+//!
+//! The committed samples (`samples/events/*.json`) are this generator's output, and a test checks they still
+//! are. Every meter record, report and bad line the generator writes is also recorded in a [`Truth`], so tests can
+//! check extraction value by value, not only by count. Regenerate with `logmeter generate-samples`.
+
+mod invocation;
+mod json_style;
+mod records;
+mod rng;
+
+pub use rng::Rng;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::Path;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// File stem under `samples/events/`.
+    pub name: &'static str,
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Stop adding data records once the event JSON reaches this many bytes.
+    pub max_event_bytes: usize,
+    /// Upper bound on data records.
+    pub max_data_records: usize,
+    /// Log events per data record (a range).
+    pub events_per_record: (u64, u64),
+    /// Control messages to include.
+    pub control_messages: usize,
+    /// Whether to include undecodable records (not gzip, truncated, bad JSON, over the inflate cap).
+    pub corrupt_records: bool,
+    /// Percent of invocations that log a bad meter line.
+    pub bad_line_percent: u64,
+}
+
+/// The small sample: a handful of records to read by eye.
+pub fn small() -> Spec {
+    Spec {
+        name: "small",
+        seed: 7,
+        max_event_bytes: 64 << 10,
+        max_data_records: 8,
+        events_per_record: (12, 30),
+        control_messages: 1,
+        corrupt_records: true,
+        bad_line_percent: 25,
+    }
+}
+
+/// The large sample: near the 6 MB Lambda payload limit.
+pub fn large() -> Spec {
+    Spec {
+        name: "large",
+        seed: 20_261_120,
+        max_event_bytes: 5_900_000,
+        max_data_records: 10_000,
+        events_per_record: (150, 450),
+        control_messages: 3,
+        corrupt_records: true,
+        bad_line_percent: 2,
+    }
+}
+
+/// Counters the pipeline must reproduce (same names as [`crate::Summary`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Kinesis records.
+    pub kinesis_records: usize,
+    /// Control messages.
+    pub control_messages: usize,
+    /// Log events in data messages.
+    pub log_events: usize,
+    /// Valid meter records.
+    pub meter_records: usize,
+    /// Valid meter records logged without `uniqueId`.
+    pub derived_unique_ids: usize,
+    /// Invocation reports.
+    pub reports: usize,
+    /// Quarantine entries.
+    pub quarantined: usize,
+    /// Undecodable Kinesis records.
+    pub quarantined_kinesis_records: usize,
+}
+
+/// An invocation report as the generator wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpectedReport {
+    /// Request id.
+    pub request_id: String,
+    /// Function name.
+    pub function_name: String,
+    /// Function version.
+    pub function_version: String,
+    /// Duration.
+    pub duration_ms: Option<f64>,
+    /// Billed duration.
+    pub billed_duration_ms: Option<u64>,
+    /// Memory size.
+    pub memory_size_mb: Option<u64>,
+    /// Max memory used.
+    pub max_memory_used_mb: Option<u64>,
+    /// Init duration (cold starts).
+    pub init_duration_ms: Option<f64>,
+    /// Restore duration (SnapStart).
+    pub restore_duration_ms: Option<f64>,
+    /// Billed restore duration (SnapStart).
+    pub billed_restore_duration_ms: Option<u64>,
+    /// `success`, `error`, `failure` or `timeout`.
+    pub status: String,
+    /// Error type.
+    pub error_type: Option<String>,
+    /// X-Ray trace id.
+    pub trace_id: Option<String>,
+}
+
+/// Everything the generator put in a sample.
+#[derive(Debug, Clone, Default)]
+pub struct Truth {
+    /// Counters.
+    pub counts: Counts,
+    /// Valid meter records as the application meant them, in log order.
+    pub meters: Vec<Value>,
+    /// Reports, in log order.
+    pub reports: Vec<ExpectedReport>,
+    /// What each quarantine entry is (a short label per bad line or record).
+    pub bad: Vec<&'static str>,
+}
+
+/// A generated event and its truth.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The Lambda Kinesis event JSON.
+    pub event: String,
+    /// What it contains.
+    pub truth: Truth,
+}
+
+/// Generates a sample.
+pub fn generate(spec: &Spec) -> Sample {
+    records::build(spec)
+}
+
+/// The files `write_samples` produces: `(relative path, contents)`.
+pub fn sample_files() -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    for spec in [small(), large()] {
+        let s = generate(&spec);
+        let mut truth = serde_json::to_vec_pretty(&s.truth.counts).unwrap_or_default();
+        truth.push(b'\n');
+        files.push((format!("events/{}.json", spec.name), s.event.into_bytes()));
+        files.push((format!("events/{}.truth.json", spec.name), truth));
+    }
+    files
+}
+
+/// Writes the generated samples under `dir` (`dir/events/…`).
+pub fn write_samples(dir: &Path) -> std::io::Result<()> {
+    for (rel, bytes) in sample_files() {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, bytes)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
