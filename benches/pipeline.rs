@@ -1,1 +1,105 @@
-fn main() {}
+//! Throughput of the pure pipeline on the large sample (near the 6 MB Lambda payload limit), against the
+//! inflate-only and inflate+parse baselines measured in the same run. Throughput is counted in inflated payload
+//! bytes. Run: `cargo bench --bench pipeline`.
+
+#![allow(clippy::expect_used)] // A bench without its sample cannot run.
+
+use divan::counter::BytesCount;
+use logmeter::decode::{base64_into, gunzip_into, parse_payload};
+use logmeter::{KinesisBatch, Pipeline, PipelineConfig};
+use std::sync::OnceLock;
+
+fn main() {
+    divan::main();
+}
+
+struct Input {
+    batch: KinesisBatch,
+    compressed: Vec<Vec<u8>>,
+    inflated_bytes: usize,
+}
+
+const CAP: usize = 16 << 20;
+
+fn input() -> &'static Input {
+    static INPUT: OnceLock<Input> = OnceLock::new();
+    INPUT.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/events/large.json");
+        let batch: KinesisBatch =
+            serde_json::from_slice(&std::fs::read(path).expect("samples/events/large.json"))
+                .expect("event");
+        let mut compressed = Vec::new();
+        let mut inflated_bytes = 0;
+        let mut buf = Vec::new();
+        for r in &batch.records {
+            let mut c = Vec::new();
+            if base64_into(&r.kinesis.data, &mut c).is_ok()
+                && gunzip_into(&c, CAP, &mut buf).is_ok()
+            {
+                inflated_bytes += buf.len();
+                compressed.push(c);
+            }
+        }
+        Input {
+            batch,
+            compressed,
+            inflated_bytes,
+        }
+    })
+}
+
+/// Baseline: gunzip every decodable record (zlib-rs), nothing else.
+#[divan::bench(sample_count = 20)]
+fn inflate_only(b: divan::Bencher) {
+    let i = input();
+    let mut buf = Vec::new();
+    b.counter(BytesCount::new(i.inflated_bytes))
+        .bench_local(|| {
+            for c in &i.compressed {
+                let _ = gunzip_into(c, CAP, &mut buf);
+            }
+            buf.len()
+        });
+}
+
+/// Baseline: gunzip and parse the CloudWatch Logs JSON.
+#[divan::bench(sample_count = 20)]
+fn inflate_and_parse(b: divan::Bencher) {
+    let i = input();
+    let mut buf = Vec::new();
+    b.counter(BytesCount::new(i.inflated_bytes))
+        .bench_local(|| {
+            let mut events = 0;
+            for c in &i.compressed {
+                if gunzip_into(c, CAP, &mut buf).is_ok() {
+                    events += parse_payload(&buf).map_or(0, |p| p.log_events.len());
+                }
+            }
+            events
+        });
+}
+
+fn plan(b: divan::Bencher, threads: usize) {
+    let i = input();
+    let pipeline = Pipeline::new(PipelineConfig {
+        threads,
+        ..PipelineConfig::default()
+    });
+    b.counter(BytesCount::new(i.inflated_bytes))
+        .bench_local(|| pipeline.plan_batch(&i.batch.records));
+}
+
+/// Decode + extract + plan + encode (base64 included), one thread.
+#[divan::bench(sample_count = 20)]
+fn pipeline_1_thread(b: divan::Bencher) {
+    plan(b, 1);
+}
+
+/// The same on every available core.
+#[divan::bench(sample_count = 20)]
+fn pipeline_all_threads(b: divan::Bencher) {
+    plan(
+        b,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    );
+}

@@ -95,7 +95,9 @@ fn positive(v: &usize) -> Result<(), String> {
     }
 }
 
+#[allow(clippy::ptr_arg)] // `read` passes the parsed value by reference.
 fn prefix(v: &String) -> Result<(), String> {
+    let v = v.as_str();
     if v.starts_with('/') || v.ends_with('/') || v.contains("//") {
         Err("must not start or end with '/' or contain '//'".into())
     } else {

@@ -48,6 +48,11 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
         &self.objects
     }
 
+    /// The search sink, when the mirror is enabled.
+    pub fn search(&self) -> Option<&S> {
+        self.search.as_ref()
+    }
+
     /// Handles one invocation. `deadline` is the Lambda deadline, if any.
     pub async fn handle(&self, batch: &KinesisBatch, deadline: Option<Instant>) -> Outcome {
         let plans = self.pipeline.plan_batch(&batch.records);

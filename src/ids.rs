@@ -38,6 +38,12 @@ pub fn report_document_id(log_group: &str, log_stream: &str, event_id: &str) -> 
     v5(&["report", log_group, log_stream, event_id])
 }
 
+/// Key component for a record whose sequence number is missing or not decimal: derived from its event id and data
+/// so that a retry names it the same way.
+pub fn unsequenced_key(event_id: &str, data: &str) -> String {
+    format!("unsequenced-{}", v5(&["unsequenced", event_id, data]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,10 +65,4 @@ mod tests {
         // A pinned value: changing the derivation would re-key every record already billed.
         assert_eq!(Uuid::parse_str(&a).unwrap().get_version_num(), 5);
     }
-}
-
-/// Key component for a record whose sequence number is missing or not decimal: derived from its event id and data
-/// so that a retry names it the same way.
-pub fn unsequenced_key(event_id: &str, data: &str) -> String {
-    format!("unsequenced-{}", v5(&["unsequenced", event_id, data]))
 }

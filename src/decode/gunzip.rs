@@ -98,7 +98,8 @@ mod tests {
     fn invalid_inputs_have_reasons() {
         let mut out = Vec::new();
         let full = gz(&[b'a'; 1000]);
-        let cases: Vec<(&[u8], usize, fn(&GunzipError) -> bool)> = vec![
+        type Check = fn(&GunzipError) -> bool;
+        let cases: Vec<(&[u8], usize, Check)> = vec![
             (b"", 10, |e| *e == GunzipError::Empty),
             (
                 b"{\"a\":1}",

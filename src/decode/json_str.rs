@@ -59,13 +59,12 @@ fn unicode_escape(b: &[u8]) -> (char, usize) {
         return ('\u{FFFD}', 0);
     };
     if (0xD800..0xDC00).contains(&hi) {
-        if b.get(4..6) == Some(b"\\u") {
-            if let Some(lo) = b.get(6..).and_then(hex4) {
-                if (0xDC00..0xE000).contains(&lo) {
-                    let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                    return (char::from_u32(c).unwrap_or('\u{FFFD}'), 10);
-                }
-            }
+        if b.get(4..6) == Some(b"\\u")
+            && let Some(lo) = b.get(6..).and_then(hex4)
+            && (0xDC00..0xE000).contains(&lo)
+        {
+            let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+            return (char::from_u32(c).unwrap_or('\u{FFFD}'), 10);
         }
         return ('\u{FFFD}', 4);
     }

@@ -17,12 +17,12 @@ pub fn function_of<'a>(log_group: &'a str, log_stream: &'a str) -> FunctionId<'a
     let mut id = FunctionId::default();
     // Skip the `YYYY/MM/DD/` date prefix.
     let tail = log_stream.splitn(4, '/').nth(3).unwrap_or("");
-    if let Some(open) = tail.find('[') {
-        if let Some(close) = tail[open..].find(']') {
-            let version = &tail[open + 1..open + close];
-            id.version = (!version.is_empty()).then_some(version);
-            id.name = (open > 0).then(|| &tail[..open]);
-        }
+    if let Some(open) = tail.find('[')
+        && let Some(close) = tail[open..].find(']')
+    {
+        let version = &tail[open + 1..open + close];
+        id.version = (!version.is_empty()).then_some(version);
+        id.name = (open > 0).then(|| &tail[..open]);
     }
     if id.name.is_none() {
         id.name = log_group

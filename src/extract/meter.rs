@@ -44,11 +44,11 @@ impl MeterExtractor {
     pub fn extract(&self, msg: &str, ev: &EventRef<'_>, out: &mut Extraction) {
         let mut position = 0;
         let t = msg.trim();
-        if t.starts_with('{') {
-            if let Ok(obj) = serde_json::from_str::<BTreeMap<String, &RawValue>>(t) {
-                self.extract_object(&obj, msg, ev, &mut position, out);
-                return;
-            }
+        if t.starts_with('{')
+            && let Ok(obj) = serde_json::from_str::<BTreeMap<String, &RawValue>>(t)
+        {
+            self.extract_object(&obj, msg, ev, &mut position, out);
+            return;
         }
         self.scan_text(msg, ev, &mut position, out);
     }
@@ -71,12 +71,11 @@ impl MeterExtractor {
                 if let Some(text) = unescape_to_string(m).filter(|s| self.mentions(s.as_bytes())) {
                     return self.scan_text(&text, ev, position, out);
                 }
-            } else if m.starts_with('{') {
-                if let Ok(inner) = serde_json::from_str::<BTreeMap<String, &RawValue>>(m) {
-                    if let Some(v) = inner.get(&self.tag) {
-                        return self.emit_value(v.get(), ev, position, out);
-                    }
-                }
+            } else if m.starts_with('{')
+                && let Ok(inner) = serde_json::from_str::<BTreeMap<String, &RawValue>>(m)
+                && let Some(v) = inner.get(&self.tag)
+            {
+                return self.emit_value(v.get(), ev, position, out);
             }
         }
         self.quarantine(
@@ -243,7 +242,8 @@ fn is_word(b: u8) -> bool {
 }
 
 fn is_word_boundary(bytes: &[u8], start: usize, end: usize) -> bool {
-    !(start > 0 && is_word(bytes[start - 1])) && !bytes.get(end).is_some_and(|&b| is_word(b))
+    let before = start.checked_sub(1).and_then(|i| bytes.get(i));
+    !before.is_some_and(|&b| is_word(b)) && !bytes.get(end).is_some_and(|&b| is_word(b))
 }
 
 fn line_end(msg: &str, from: usize) -> usize {
@@ -279,5 +279,122 @@ fn malformed_hint(rest: &str) -> &'static str {
         " (it looks like console.log(tag, object) or util.inspect output: log JSON.stringify(record))"
     } else {
         ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    #[derive(Deserialize)]
+    struct Case {
+        name: String,
+        message: String,
+        records: Vec<Value>,
+        derived_unique_id: Vec<bool>,
+        quarantined: Vec<String>,
+    }
+
+    const EV: EventRef<'static> = EventRef {
+        log_group: "/aws/lambda/checkout",
+        log_stream: "2026/11/20/[$LATEST]fe9b6a749a854acb95af7951c44a79e0",
+        event_id: "3454241571763225290068746682784361489366087843422319411",
+        timestamp: 1_795_168_800_000,
+    };
+
+    #[test]
+    fn table_from_samples_edge_meter_lines() {
+        let cases: Vec<Case> =
+            serde_json::from_str(include_str!("../../samples/edge/meter-lines.json")).unwrap();
+        assert!(cases.len() >= 25);
+        let x = MeterExtractor::new("meter_record_for_stream");
+        for case in cases {
+            let mut out = Extraction::default();
+            assert!(x.mentions(case.message.as_bytes()), "{}", case.name);
+            x.extract(&case.message, &EV, &mut out);
+            let got: Vec<Value> = out
+                .meters
+                .iter()
+                .map(|m| serde_json::from_str(&m.json).unwrap())
+                .collect();
+            assert_eq!(
+                got.len(),
+                case.records.len(),
+                "{}: {got:?} {:?}",
+                case.name,
+                out.quarantine
+            );
+            for ((mut g, want), derived) in got
+                .into_iter()
+                .zip(&case.records)
+                .zip(&case.derived_unique_id)
+            {
+                if *derived {
+                    let id = g.as_object_mut().unwrap().remove("uniqueId").unwrap();
+                    assert!(
+                        uuid::Uuid::parse_str(id.as_str().unwrap()).is_ok(),
+                        "{}",
+                        case.name
+                    );
+                }
+                assert_eq!(&g, want, "{}", case.name);
+            }
+            let reasons: Vec<&str> = out.quarantine.iter().map(|q| q.reason.as_str()).collect();
+            assert_eq!(
+                reasons.len(),
+                case.quarantined.len(),
+                "{}: {reasons:?}",
+                case.name
+            );
+            for (got, want) in reasons.iter().zip(&case.quarantined) {
+                assert!(
+                    got.contains(want.as_str()),
+                    "{}: {got:?} lacks {want:?}",
+                    case.name
+                );
+            }
+            for q in &out.quarantine {
+                assert!(
+                    q.raw.as_deref().is_some_and(|r| !r.trim().is_empty()),
+                    "{}: raw text kept",
+                    case.name
+                );
+                assert_eq!(q.event_id.as_deref(), Some(EV.event_id));
+            }
+        }
+    }
+
+    #[test]
+    fn valid_derived_unique_ids_follow_position() {
+        let x = MeterExtractor::new("meter_record_for_stream");
+        let r = r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795168800000}"#;
+        let msg = format!("meter_record_for_stream [{r},{r}]");
+        let mut a = Extraction::default();
+        x.extract(&msg, &EV, &mut a);
+        let mut b = Extraction::default();
+        x.extract(&msg, &EV, &mut b);
+        assert_eq!(a, b, "same event, same output");
+        assert_ne!(
+            a.meters[0].json, a.meters[1].json,
+            "identical records in one event get distinct ids"
+        );
+        let want = derived_unique_id(EV.log_group, EV.log_stream, EV.event_id, 1);
+        assert!(a.meters[1].json.contains(&want));
+    }
+
+    #[test]
+    fn valid_custom_tag() {
+        let x = MeterExtractor::new("billing_v2");
+        let mut out = Extraction::default();
+        let r = r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795168800000,"uniqueId":"u"}"#;
+        x.extract(
+            &format!("billing_v2 {r}\nmeter_record_for_stream {r}"),
+            &EV,
+            &mut out,
+        );
+        assert_eq!(out.meters.len(), 1);
+        assert!(out.quarantine.is_empty());
     }
 }

@@ -191,16 +191,16 @@ pub fn minify_with_unique_id(raw: &str, unique_id: Option<&str>) -> String {
         }
     }
     out.push_str(&raw[run.min(raw.len())..]);
-    if let Some(u) = unique_id {
-        if out.ends_with('}') {
-            out.pop();
-            if !out.ends_with('{') {
-                out.push(',');
-            }
-            out.push_str("\"uniqueId\":\"");
-            out.push_str(u);
-            out.push_str("\"}");
+    if let Some(u) = unique_id
+        && out.ends_with('}')
+    {
+        out.pop();
+        if !out.ends_with('{') {
+            out.push(',');
         }
+        out.push_str("\"uniqueId\":\"");
+        out.push_str(u);
+        out.push_str("\"}");
     }
     out
 }

@@ -109,7 +109,8 @@ mod tests {
 
     #[test]
     fn valid_report_lines() {
-        let table: &[(&str, fn(&InvocationReport))] = &[
+        type Check = fn(&InvocationReport);
+        let table: &[(&str, Check)] = &[
             (
                 "REPORT RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6\tDuration: 3003.28 ms\tBilled Duration: 3004 ms\tMemory Size: 128 MB\tMax Memory Used: 35 MB\tInit Duration: 151.03 ms\t\n",
                 |r| {

@@ -86,11 +86,11 @@ impl SearchSink for MemorySink {
                 a["create"]["_index"].as_str().unwrap_or("").to_owned(),
                 a["create"]["_id"].as_str().unwrap_or("").to_owned(),
             );
-            if docs.contains_key(&key) {
-                out.already_present += 1;
-            } else {
-                docs.insert(key, String::from_utf8_lossy(source).into_owned());
+            if let std::collections::btree_map::Entry::Vacant(e) = docs.entry(key) {
+                e.insert(String::from_utf8_lossy(source).into_owned());
                 out.created += 1;
+            } else {
+                out.already_present += 1;
             }
         }
         Ok(out)

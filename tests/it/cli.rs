@@ -1,0 +1,133 @@
+//! The `logmeter` command as a user runs it.
+
+use crate::support::{logmeter, root, snapshot, summary_of, tempdir};
+
+#[test]
+fn process_twice_and_retry_from_the_middle_leave_the_directory_byte_identical() {
+    let out = tempdir("idempotent");
+    let dir = out.to_str().unwrap();
+    let first = logmeter(
+        &["process", "samples/events/large.json", "--out", dir],
+        None,
+    );
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let s1 = summary_of(&first);
+    let tree = snapshot(&out);
+    assert_eq!(
+        tree.len() as u64,
+        s1["objects_written"].as_u64().unwrap() + s1["bulk_requests"].as_u64().unwrap()
+    );
+
+    let second = logmeter(
+        &["process", "samples/events/large.json", "--out", dir],
+        None,
+    );
+    let s2 = summary_of(&second);
+    assert!(second.status.success());
+    assert_eq!(s2["objects_written"], 0);
+    assert_eq!(s2["objects_already_present"], s1["objects_written"]);
+    assert_eq!(s2["meter_records"], s1["meter_records"]);
+    assert!(snapshot(&out) == tree, "second run changed the directory");
+
+    // A retry starting at a record in the middle of the batch, read from stdin.
+    let event: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root().join("samples/events/large.json")).unwrap())
+            .unwrap();
+    let records = event["Records"].as_array().unwrap();
+    let retry = serde_json::json!({"Records": records[records.len() / 2..]});
+    let third = logmeter(
+        &["process", "-", "--out", dir],
+        Some(retry.to_string().as_bytes()),
+    );
+    assert!(third.status.success());
+    assert_eq!(summary_of(&third)["objects_written"], 0);
+    assert!(
+        snapshot(&out) == tree,
+        "retry from the middle changed the directory"
+    );
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn summary_has_the_documented_fields() {
+    let out = tempdir("summary");
+    let run = logmeter(
+        &[
+            "process",
+            "samples/events/small.json",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    let s = summary_of(&run);
+    let truth: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("samples/events/small.truth.json")).unwrap(),
+    )
+    .unwrap();
+    for (k, v) in truth.as_object().unwrap() {
+        assert_eq!(&s[k], v, "{k}");
+    }
+    for k in [
+        "kinesis_records",
+        "control_messages",
+        "log_events",
+        "meter_records",
+        "reports",
+        "quarantined",
+        "batch_item_failures",
+    ] {
+        assert!(s[k].is_u64(), "{k}");
+    }
+    assert_eq!(s["batch_item_failures"], 0);
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn bad_data_exits_zero_usage_errors_do_not() {
+    let out = tempdir("exit");
+    let dir = out.to_str().unwrap();
+    let bad_record = r#"{"Records":[{"eventID":"shardId-1:5","kinesis":{"sequenceNumber":"5","data":"bm90IGd6aXA=","approximateArrivalTimestamp":1795168800.0}}]}"#;
+    let run = logmeter(&["process", "-", "--out", dir], Some(bad_record.as_bytes()));
+    assert!(run.status.success());
+    assert_eq!(summary_of(&run)["quarantined"], 1);
+
+    let not_event = logmeter(&["process", "-", "--out", dir], Some(b"[1,2"));
+    assert_eq!(not_event.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&not_event.stderr).contains("not a Lambda Kinesis event"));
+
+    let missing = logmeter(&["process", "no/such/file.json", "--out", dir], None);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read no/such/file.json"));
+
+    let no_out = logmeter(&["process", "samples/events/small.json"], None);
+    assert_eq!(no_out.status.code(), Some(2));
+
+    let help = logmeter(&["process", "--help"], None);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("byte-identical"));
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn bad_configuration_names_the_variable() {
+    let out = tempdir("config");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_logmeter"))
+        .args([
+            "process",
+            "samples/events/small.json",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(root())
+        .env("MAX_OBJECT_BYTES", "huge")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("invalid MAX_OBJECT_BYTES=\"huge\""));
+    let _ = std::fs::remove_dir_all(out);
+}

@@ -1,0 +1,11 @@
+//! logmeter's integration tests: one binary, one module per concern.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is the failure report.
+
+mod cli;
+mod golden;
+mod props;
+mod reports;
+mod retries;
+mod samples;
+mod support;

@@ -1,0 +1,130 @@
+//! `samples/edge/report-lines.json` through the whole pipeline: each line is put in a real gzip'd payload, so the
+//! raw-text prefilters, unescaping and classification are exercised together with the parsers.
+
+use crate::support::{pipeline, record_with_messages};
+use logmeter::pipeline::Scratch;
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    message: String,
+    expect: Option<serde_json::Map<String, Value>>,
+    quarantined: Option<String>,
+}
+
+fn documents(plan: &logmeter::pipeline::RecordPlan) -> Vec<Value> {
+    plan.bulk
+        .iter()
+        .flat_map(|b| {
+            b.body
+                .split(|&c| c == b'\n')
+                .filter(|l| !l.is_empty())
+                .skip(1)
+                .step_by(2)
+        })
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+fn quarantine_reasons(plan: &logmeter::pipeline::RecordPlan) -> Vec<String> {
+    plan.objects
+        .iter()
+        .filter(|o| o.kind == logmeter::plan::ObjectKind::Quarantine)
+        .flat_map(|o| serde_json::from_slice::<Vec<Value>>(&o.body).unwrap())
+        .map(|e| e["reason"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn table_from_samples_edge_report_lines() {
+    let cases: Vec<Case> = serde_json::from_str(
+        &std::fs::read_to_string(crate::support::root().join("samples/edge/report-lines.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let p = pipeline();
+    for case in cases {
+        let rec = record_with_messages(
+            "/aws/lambda/checkout",
+            "2026/11/20/[$LATEST]abc",
+            &[&case.message],
+            "7",
+        );
+        let plan = p.plan_record(&rec, &mut Scratch::default());
+        let docs = documents(&plan);
+        let reasons = quarantine_reasons(&plan);
+        match (&case.expect, &case.quarantined) {
+            (Some(expect), None) => {
+                assert_eq!(docs.len(), 1, "{}: {reasons:?}", case.name);
+                let d = &docs[0];
+                for (k, v) in expect {
+                    let got = match k.as_str() {
+                        "request_id" => &d["faas"]["invocation_id"],
+                        "coldstart" => &d["faas"]["coldstart"],
+                        "trace_id" => &d["trace"]["id"],
+                        "span_id" => &d["span"]["id"],
+                        "error_type" => &d["error"]["type"],
+                        other => &d["aws"]["lambda"][other],
+                    };
+                    assert_eq!(got, v, "{}: {k}", case.name);
+                }
+                assert_eq!(d["faas"]["name"], "checkout");
+                assert!(reasons.is_empty(), "{}", case.name);
+            }
+            (None, Some(want)) => {
+                assert!(docs.is_empty(), "{}", case.name);
+                assert_eq!(reasons.len(), 1, "{}", case.name);
+                assert!(
+                    reasons[0].contains(want.as_str()),
+                    "{}: {:?} lacks {want:?}",
+                    case.name,
+                    reasons[0]
+                );
+            }
+            _ => assert!(
+                docs.is_empty() && reasons.is_empty(),
+                "{}: not a report, not quarantined",
+                case.name
+            ),
+        }
+    }
+}
+
+#[test]
+fn valid_old_style_timeout_line_marks_the_report() {
+    let id = "2ea49a23-ff39-4bf5-8761-439f99b7c5f6";
+    let timeout = format!("2026-11-20T10:00:30.050Z {id} Task timed out after 30.03 seconds\n");
+    let report = format!(
+        "REPORT RequestId: {id}\tDuration: 30032.12 ms\tBilled Duration: 30000 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t\n"
+    );
+    let other = "REPORT RequestId: 11111111-2222-4333-8444-555555555555\tDuration: 5.00 ms\tBilled Duration: 5 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t\n";
+    let rec = record_with_messages(
+        "/aws/lambda/slow",
+        "2026/11/20/[3]abc",
+        &[&timeout, &report, other],
+        "9",
+    );
+    let docs = documents(&pipeline().plan_record(&rec, &mut Scratch::default()));
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0]["aws"]["lambda"]["status"], "timeout");
+    assert_eq!(docs[0]["event"]["outcome"], "failure");
+    assert_eq!(docs[1]["aws"]["lambda"]["status"], "success");
+    assert_eq!(docs[0]["faas"]["version"], "3");
+}
+
+#[test]
+fn valid_custom_log_group_names_function_from_stream() {
+    let report = "REPORT RequestId: r-1\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t";
+    let rec = record_with_messages(
+        "/app/shared",
+        "2026/11/20/billing-api[$LATEST]abc",
+        &[report],
+        "9",
+    );
+    let docs = documents(&pipeline().plan_record(&rec, &mut Scratch::default()));
+    assert_eq!(docs[0]["faas"]["name"], "billing-api");
+    assert_eq!(docs[0]["faas"]["version"], "$LATEST");
+    assert_eq!(docs[0]["aws"]["cloudwatch"]["log_group"], "/app/shared");
+}

@@ -1,0 +1,159 @@
+//! Kinesis retries: the same batch again, a retry from a reported sequence number, an outage mid-batch, and the
+//! deadline. Every meter record and document must end up delivered exactly once.
+
+use crate::support::{pipeline, sample};
+use logmeter::sink::MemorySink;
+use logmeter::{Handler, KinesisBatch};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+type Store = (
+    BTreeMap<String, Vec<u8>>,
+    BTreeMap<(String, String), String>,
+);
+
+fn handler() -> Handler<MemorySink, MemorySink> {
+    Handler::new(pipeline(), MemorySink::new(), Some(MemorySink::new()))
+}
+
+fn store(h: &Handler<MemorySink, MemorySink>) -> Store {
+    (
+        h.objects().objects.lock().unwrap().clone(),
+        h.search().unwrap().documents.lock().unwrap().clone(),
+    )
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+fn from_sequence(batch: &KinesisBatch, seq: &str) -> KinesisBatch {
+    let start = batch
+        .records
+        .iter()
+        .position(|r| r.kinesis.sequence_number == seq)
+        .unwrap();
+    KinesisBatch {
+        records: batch.records[start..].to_vec(),
+    }
+}
+
+#[test]
+fn replayed_batch_changes_nothing() {
+    let batch = sample("small");
+    let h = handler();
+    let first = rt().block_on(h.handle(&batch, None));
+    let after_first = store(&h);
+    let second = rt().block_on(h.handle(&batch, None));
+    assert_eq!(store(&h), after_first);
+    assert_eq!(second.summary.objects_written, 0);
+    assert_eq!(
+        second.summary.objects_already_present,
+        first.summary.objects_written
+    );
+    assert_eq!(second.summary.documents_indexed, 0);
+    assert_eq!(
+        second.summary.documents_already_present,
+        first.summary.documents_indexed
+    );
+}
+
+#[test]
+fn outage_mid_batch_reports_lowest_undelivered_and_retry_delivers_exactly_once() {
+    let batch = sample("small");
+    let reference = handler();
+    rt().block_on(reference.handle(&batch, None));
+    let want = store(&reference);
+
+    for healthy_calls in [0, 1, 3, 7, 12] {
+        let h = handler();
+        h.objects().fail_after(healthy_calls);
+        let out = rt().block_on(h.handle(&batch, None));
+        let failures = &out.response.batch_item_failures;
+        assert_eq!(
+            failures.len(),
+            1,
+            "outage after {healthy_calls} calls is reported"
+        );
+        let seq = failures[0].item_identifier.clone().unwrap();
+        // Every record before the reported one is fully delivered; the reported one is not.
+        let plans = pipeline().plan_batch(&batch.records);
+        let objects = h.objects().objects.lock().unwrap().clone();
+        for p in plans.iter().take_while(|p| p.sequence_number != seq) {
+            assert!(
+                p.objects.iter().all(|o| objects.contains_key(&o.key)),
+                "record {} delivered",
+                p.sequence_number
+            );
+        }
+        let failed = plans.iter().find(|p| p.sequence_number == seq).unwrap();
+        assert!(
+            !failed.objects.iter().all(|o| objects.contains_key(&o.key)),
+            "reported record was not fully delivered"
+        );
+
+        // Lambda retries from the reported sequence number once S3 is back.
+        h.objects().recover();
+        let retry = rt().block_on(h.handle(&from_sequence(&batch, &seq), None));
+        assert!(retry.response.batch_item_failures.is_empty());
+        assert_eq!(
+            store(&h),
+            want,
+            "after recovery: every object and document exactly once"
+        );
+    }
+}
+
+#[test]
+fn search_outage_is_retried_without_duplicates() {
+    let batch = sample("small");
+    let reference = handler();
+    rt().block_on(reference.handle(&batch, None));
+    let h = handler();
+    h.search().unwrap().fail_after(2);
+    let out = rt().block_on(h.handle(&batch, None));
+    let seq = out.response.batch_item_failures[0]
+        .item_identifier
+        .clone()
+        .unwrap();
+    h.search().unwrap().recover();
+    rt().block_on(h.handle(&from_sequence(&batch, &seq), None));
+    assert_eq!(store(&h), store(&reference));
+}
+
+#[test]
+fn deadline_stops_delivery_and_reports_the_first_record() {
+    let batch = sample("small");
+    let h = handler();
+    let out = rt().block_on(h.handle(&batch, Some(Instant::now())));
+    assert_eq!(
+        out.response.batch_item_failures[0]
+            .item_identifier
+            .as_deref(),
+        Some(batch.records[0].kinesis.sequence_number.as_str())
+    );
+    assert!(store(&h).0.is_empty() && store(&h).1.is_empty());
+}
+
+#[test]
+fn poison_records_are_never_reported() {
+    let mut batch = sample("small");
+    batch.records[0].kinesis.data = "%%% not base64 %%%".into();
+    let h = handler();
+    let out = rt().block_on(h.handle(&batch, None));
+    assert!(out.response.batch_item_failures.is_empty());
+    assert_eq!(out.summary.quarantined_kinesis_records, 6);
+    let objects = h.objects().objects.lock().unwrap();
+    let q = objects
+        .iter()
+        .find(|(k, _)| {
+            k.contains(&batch.records[0].kinesis.sequence_number)
+                && k.starts_with("logmeter-quarantine/")
+        })
+        .unwrap();
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(q.1).unwrap();
+    assert_eq!(entries[0]["data_base64"], "%%% not base64 %%%");
+    assert!(entries[0]["reason"].as_str().unwrap().contains("base64"));
+}

@@ -1,0 +1,265 @@
+//! The generated samples: committed files match the generator, and the pipeline recovers every value the
+//! generator wrote.
+
+use crate::support::{large, pipeline, root};
+use logmeter::plan::ObjectKind;
+use logmeter::samplegen::{self, Counts};
+use logmeter::{Handler, KinesisBatch, sink::MemorySink};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[test]
+fn committed_samples_match_the_generator() {
+    for (rel, bytes) in samplegen::sample_files() {
+        let committed = std::fs::read(root().join("samples").join(&rel)).unwrap();
+        assert!(
+            committed == bytes,
+            "samples/{rel} differs from the generator: run `cargo run -- generate-samples`"
+        );
+    }
+}
+
+#[test]
+fn samples_parse_with_aws_lambda_events() {
+    for name in ["small", "large"] {
+        let bytes = std::fs::read(root().join(format!("samples/events/{name}.json"))).unwrap();
+        let event: aws_lambda_events::event::kinesis::KinesisEvent =
+            serde_json::from_slice(&bytes).unwrap();
+        assert!(!event.records.is_empty());
+        let size = bytes.len();
+        if name == "large" {
+            assert!(
+                (5_000_000..6_291_456).contains(&size),
+                "large sample is near the 6 MB limit: {size}"
+            );
+        }
+    }
+}
+
+type MemHandler = Handler<MemorySink, MemorySink>;
+
+fn run(event: &str) -> (logmeter::Summary, MemHandler) {
+    let batch: KinesisBatch = serde_json::from_str(event).unwrap();
+    let handler = Handler::new(pipeline(), MemorySink::new(), Some(MemorySink::new()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let outcome = rt.block_on(handler.handle(&batch, None));
+    assert!(outcome.response.batch_item_failures.is_empty());
+    (outcome.summary, handler)
+}
+
+fn counts(s: &logmeter::Summary) -> Counts {
+    Counts {
+        kinesis_records: s.kinesis_records,
+        control_messages: s.control_messages,
+        log_events: s.log_events,
+        meter_records: s.meter_records,
+        derived_unique_ids: s.derived_unique_ids,
+        reports: s.reports,
+        quarantined: s.quarantined,
+        quarantined_kinesis_records: s.quarantined_kinesis_records,
+    }
+}
+
+#[test]
+fn large_sample_summary_matches_ground_truth() {
+    let sample = large();
+    let (summary, _) = run(&sample.event);
+    assert_eq!(counts(&summary), sample.truth.counts);
+    let committed: Counts = serde_json::from_slice(
+        &std::fs::read(root().join("samples/events/large.truth.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(committed, sample.truth.counts);
+    assert_eq!(
+        summary.objects_written,
+        summary.record_objects + summary.quarantine_objects
+    );
+}
+
+fn canonical(v: &Value) -> String {
+    v.to_string()
+}
+
+#[test]
+fn large_sample_every_meter_record_with_its_values() {
+    let sample = large();
+    let (_, handler) = run(&sample.event);
+    let store = handler.objects();
+    let mut got = Vec::new();
+    let mut derived_ids = std::collections::HashSet::new();
+    for (key, body) in store.objects.lock().unwrap().iter() {
+        if !key.starts_with("ingest/records/") {
+            continue;
+        }
+        let date = &key["ingest/records/".len()..][..10];
+        let records: Vec<Value> = serde_json::from_slice(body).unwrap();
+        for mut r in records {
+            let ms = r["meterTimeInMillis"].as_i64().unwrap();
+            assert_eq!(
+                logmeter::plan::utc_date(ms),
+                date,
+                "record filed under the date of its meterTimeInMillis"
+            );
+            let id = r["uniqueId"].as_str().unwrap().to_owned();
+            got.push((r.clone(), id.clone()));
+            if uuid::Uuid::parse_str(&id).is_ok_and(|u| u.get_version_num() == 5) {
+                assert!(derived_ids.insert(id), "derived uniqueIds are distinct");
+                r.as_object_mut().unwrap().remove("uniqueId");
+                got.last_mut().unwrap().0 = r;
+            }
+        }
+    }
+    let mut want: Vec<String> = sample.truth.meters.iter().map(canonical).collect();
+    let mut have: Vec<String> = got.iter().map(|(v, _)| canonical(v)).collect();
+    want.sort();
+    have.sort();
+    assert_eq!(have.len(), want.len());
+    assert!(
+        have == want,
+        "extracted meter records differ from what the functions logged"
+    );
+    assert_eq!(derived_ids.len(), sample.truth.counts.derived_unique_ids);
+}
+
+#[test]
+fn large_sample_quarantine_has_every_bad_line_with_its_reason() {
+    let sample = large();
+    let (_, handler) = run(&sample.event);
+    let store = handler.objects();
+    let mut reasons = Vec::new();
+    for (key, body) in store.objects.lock().unwrap().iter() {
+        if key.starts_with("logmeter-quarantine/") {
+            let entries: Vec<Value> = serde_json::from_slice(body).unwrap();
+            for e in entries {
+                assert!(
+                    e.get("raw").is_some() || e.get("data_base64").is_some(),
+                    "raw data kept: {e}"
+                );
+                reasons.push(e["reason"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(reasons.len(), sample.truth.counts.quarantined);
+    let expected_reason = |label: &str| match label {
+        "inspect" => "JSON.stringify",
+        "python-repr" => "json.dumps",
+        "missing-customer" => "customerId is missing",
+        "seconds" => "looks like seconds",
+        "trailing-brace" => "unexpected text after the JSON value",
+        "string-value" => "meterValue must be a number",
+        "bad-dimension" => "dimensions.units must be a string",
+        "array-one-bad" => "meterApiName is missing",
+        "no-json" => "not followed by a JSON object or array",
+        "bad-report" => "n/a",
+        "not-gzip" => "not gzip",
+        "truncated-gzip" => "corrupt gzip",
+        "gzip-not-json" => "not a CloudWatch Logs JSON document: expected ident",
+        "gzip-wrong-json" => "missing field `messageType`",
+        "over-inflate-cap" => "inflates past the cap",
+        other => panic!("unknown label {other}"),
+    };
+    let mut by_label: BTreeMap<&str, usize> = BTreeMap::new();
+    for l in &sample.truth.bad {
+        *by_label.entry(l).or_default() += 1;
+    }
+    for (label, n) in by_label {
+        let want = expected_reason(label);
+        let matching = reasons.iter().filter(|r| r.contains(want)).count();
+        assert_eq!(
+            matching, n,
+            "{label}: {n} bad lines, {matching} quarantine reasons containing {want:?}"
+        );
+    }
+}
+
+#[test]
+fn large_sample_every_report_with_its_values() {
+    let sample = large();
+    let plans = pipeline().plan_batch(
+        &serde_json::from_str::<KinesisBatch>(&sample.event)
+            .unwrap()
+            .records,
+    );
+    let mut docs: BTreeMap<String, Value> = BTreeMap::new();
+    for p in &plans {
+        for b in &p.bulk {
+            for (i, line) in b
+                .body
+                .split(|&c| c == b'\n')
+                .filter(|l| !l.is_empty())
+                .enumerate()
+            {
+                if i % 2 == 1 {
+                    let d: Value = serde_json::from_slice(line).unwrap();
+                    let id = d["faas"]["invocation_id"].as_str().unwrap().to_owned();
+                    assert!(docs.insert(id, d).is_none(), "one document per invocation");
+                }
+            }
+        }
+        assert!(p.objects.iter().all(|o| o.kind == ObjectKind::Records || o.key.starts_with("logmeter-quarantine/")));
+    }
+    assert_eq!(docs.len(), sample.truth.reports.len());
+    for want in &sample.truth.reports {
+        let d = &docs[&want.request_id];
+        let l = &d["aws"]["lambda"];
+        let id = &want.request_id;
+        assert_eq!(d["faas"]["name"], want.function_name.as_str(), "{id}");
+        assert_eq!(d["faas"]["version"], want.function_version.as_str(), "{id}");
+        assert_eq!(l["duration_ms"].as_f64(), want.duration_ms, "{id}");
+        assert_eq!(
+            l["billed_duration_ms"].as_u64(),
+            want.billed_duration_ms,
+            "{id}"
+        );
+        assert_eq!(l["memory_size_mb"].as_u64(), want.memory_size_mb, "{id}");
+        assert_eq!(
+            l["max_memory_used_mb"].as_u64(),
+            want.max_memory_used_mb,
+            "{id}"
+        );
+        assert_eq!(
+            l["init_duration_ms"].as_f64(),
+            want.init_duration_ms,
+            "{id}"
+        );
+        assert_eq!(
+            l["restore_duration_ms"].as_f64(),
+            want.restore_duration_ms,
+            "{id}"
+        );
+        assert_eq!(
+            l["billed_restore_duration_ms"].as_u64(),
+            want.billed_restore_duration_ms,
+            "{id}"
+        );
+        assert_eq!(l["status"], want.status.as_str(), "{id}");
+        assert_eq!(
+            d["error"]["type"].as_str(),
+            want.error_type.as_deref(),
+            "{id}"
+        );
+        assert_eq!(d["trace"]["id"].as_str(), want.trace_id.as_deref(), "{id}");
+        let cold = want.init_duration_ms.is_some() || want.restore_duration_ms.is_some();
+        assert_eq!(d["faas"]["coldstart"], cold, "{id}");
+        assert_eq!(
+            d["event"]["outcome"],
+            if want.status == "success" {
+                "success"
+            } else {
+                "failure"
+            },
+            "{id}"
+        );
+        if let (Some(b), Some(m)) = (want.billed_duration_ms, want.memory_size_mb) {
+            let gbs = l["billed_gb_seconds"].as_f64().unwrap();
+            assert!(
+                (gbs - b as f64 / 1000.0 * m as f64 / 1024.0).abs() < 1e-9,
+                "{id}"
+            );
+        }
+        assert_eq!(d["cloud"]["account"]["id"], "123456789012");
+        assert_eq!(d["cloud"]["region"], "eu-west-1");
+    }
+}

@@ -1,0 +1,126 @@
+//! Helpers shared by the integration tests.
+
+use base64::Engine as _;
+use flate2::{Compression, write::GzEncoder};
+use logmeter::event::{KinesisData, KinesisInput};
+use logmeter::{KinesisBatch, Pipeline, PipelineConfig};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A committed sample event, parsed.
+pub fn sample(name: &str) -> KinesisBatch {
+    let bytes = std::fs::read(root().join("samples/events").join(format!("{name}.json"))).unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The large sample, generated once per test binary.
+pub fn large() -> &'static logmeter::samplegen::Sample {
+    static LARGE: OnceLock<logmeter::samplegen::Sample> = OnceLock::new();
+    LARGE.get_or_init(|| logmeter::samplegen::generate(&logmeter::samplegen::large()))
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::new(6));
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// A Kinesis record carrying one data payload with `messages` as its log events.
+pub fn record_with_messages(
+    log_group: &str,
+    log_stream: &str,
+    messages: &[&str],
+    seq: &str,
+) -> KinesisInput {
+    let events: Vec<_> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| serde_json::json!({"id": format!("{}", 1000 + i), "timestamp": 1_795_168_800_000_i64 + i as i64, "message": m}))
+        .collect();
+    let payload = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": log_group,
+        "logStream": log_stream, "subscriptionFilters": ["f"], "logEvents": events});
+    record_with_data(&gzip(payload.to_string().as_bytes()), seq)
+}
+
+/// A Kinesis record with raw `data` bytes.
+pub fn record_with_data(data: &[u8], seq: &str) -> KinesisInput {
+    let mut r = KinesisInput {
+        event_id: format!("shardId-000000000001:{seq}"),
+        aws_region: Some("eu-west-1".into()),
+        ..KinesisInput::default()
+    };
+    r.kinesis = KinesisData {
+        sequence_number: seq.into(),
+        data: base64::engine::general_purpose::STANDARD.encode(data),
+        approximate_arrival_timestamp: 1_795_168_801.5,
+        ..KinesisData::default()
+    };
+    r
+}
+
+pub fn pipeline() -> Pipeline {
+    Pipeline::new(PipelineConfig {
+        threads: 2,
+        ..PipelineConfig::default()
+    })
+}
+
+/// Every file under `dir`, by relative path.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A fresh, empty temporary directory for one test.
+pub fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("logmeter-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs the `logmeter` binary.
+pub fn logmeter(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_logmeter"));
+    cmd.args(args)
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped());
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(bytes) = stdin {
+        child.stdin.take().unwrap().write_all(bytes).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+/// The summary line the CLI printed.
+pub fn summary_of(out: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "one summary line: {text}");
+    serde_json::from_str(text.trim()).unwrap()
+}
