@@ -263,3 +263,45 @@ fn large_sample_every_report_with_its_values() {
         assert_eq!(d["cloud"]["region"], "eu-west-1");
     }
 }
+
+#[test]
+fn samples_readme_states_the_ground_truth() {
+    let readme = std::fs::read_to_string(root().join("samples/README.md")).unwrap();
+    for name in ["small", "large"] {
+        let truth: Counts = serde_json::from_slice(
+            &std::fs::read(root().join(format!("samples/events/{name}.truth.json"))).unwrap(),
+        )
+        .unwrap();
+        let size = std::fs::metadata(root().join(format!("samples/events/{name}.json")))
+            .unwrap()
+            .len();
+        let group = |n: u64| {
+            let s = n.to_string();
+            let mut out = String::new();
+            for (i, c) in s.chars().enumerate() {
+                if i > 0 && (s.len() - i).is_multiple_of(3) {
+                    out.push(',');
+                }
+                out.push(c);
+            }
+            out
+        };
+        let t = truth;
+        let row = format!(
+            "| `{name}.json` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            group(size),
+            group(t.kinesis_records as u64),
+            group(t.control_messages as u64),
+            group(t.log_events as u64),
+            group(t.meter_records as u64),
+            group(t.derived_unique_ids as u64),
+            group(t.reports as u64),
+            group(t.quarantined as u64),
+            group(t.quarantined_kinesis_records as u64)
+        );
+        assert!(
+            readme.contains(&row),
+            "samples/README.md lacks the row {row}"
+        );
+    }
+}

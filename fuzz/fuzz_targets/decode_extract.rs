@@ -1,0 +1,34 @@
+//! Fuzzes the whole pure pipeline: arbitrary bytes as a record's data (raw and gzip'd, so the payload parser sees
+//! the fuzzer's bytes), and arbitrary text as a log message for the meter and report extractors. Nothing may panic.
+#![no_main]
+
+use base64::Engine as _;
+use flate2::{Compression, write::GzEncoder};
+use libfuzzer_sys::fuzz_target;
+use logmeter::event::{KinesisData, KinesisInput};
+use logmeter::extract::{EventRef, Extraction, MeterExtractor, parse_platform_report, parse_text_report};
+use logmeter::pipeline::Scratch;
+use logmeter::{Pipeline, PipelineConfig};
+use std::io::Write;
+
+fuzz_target!(|data: &[u8]| {
+    let pipeline = Pipeline::new(PipelineConfig { threads: 1, max_inflated_bytes: 1 << 20, ..PipelineConfig::default() });
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    let _ = gz.write_all(data);
+    let gz = gz.finish().unwrap_or_default();
+    for bytes in [data, gz.as_slice()] {
+        let mut input = KinesisInput { event_id: "shardId-0:1".into(), ..KinesisInput::default() };
+        input.kinesis = KinesisData {
+            sequence_number: "1".into(),
+            data: base64::engine::general_purpose::STANDARD.encode(bytes),
+            ..KinesisData::default()
+        };
+        let _ = pipeline.plan_record(&input, &mut Scratch::default());
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let ev = EventRef { log_group: "g", log_stream: "s", event_id: "1", timestamp: 1 };
+        MeterExtractor::new("meter_record_for_stream").extract(text, &ev, &mut Extraction::default());
+        let _ = parse_text_report(text);
+        let _ = parse_platform_report(text);
+    }
+});
