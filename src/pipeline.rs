@@ -14,8 +14,8 @@ use crate::extract::{
     ReportStatus, parse_platform_report, parse_text_report, timed_out_request_id,
 };
 use crate::plan::{
-    BulkRequest, MetricDocument, ObjectKind, PlannedObject, ReportContext, encode_bulk,
-    metric_document, quarantine_object, record_objects,
+    BulkEncoder, BulkRequest, ObjectKind, PlannedObject, ReportContext, encode_reports,
+    quarantine_object, record_objects,
 };
 use crate::summary::Summary;
 use memchr::memmem::Finder;
@@ -25,7 +25,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[derive(Debug, Default)]
 pub struct Scratch {
     compressed: Vec<u8>,
+    /// Kept initialised; `inflated_len` bytes of it are the current payload.
     inflated: Vec<u8>,
+    inflated_len: usize,
     message: String,
     timed_out: Vec<String>,
 }
@@ -55,6 +57,9 @@ pub struct Pipeline {
     platform: Finder<'static>,
     timeout: Finder<'static>,
 }
+
+/// Inflate buffer kept between records; a larger one is released after its record.
+const KEEP_INFLATED: usize = 4 << 20;
 
 /// Only the start of a message is searched for the timeout marker (`<time> <request id> Task timed out …`).
 const TIMEOUT_WINDOW: usize = 160;
@@ -127,13 +132,14 @@ impl Pipeline {
             ..Summary::default()
         };
         let mut ex = Extraction::default();
-        let mut docs = Vec::new();
+        let c = &self.config;
+        let mut bulk = BulkEncoder::new(shard, &seq_key, c.bulk_max_bytes, c.bulk_max_actions);
         match self.decode(input, scratch) {
             Ok(()) => {
                 summary.bytes_compressed = scratch.compressed.len();
-                summary.bytes_inflated = scratch.inflated.len();
-                match parse_payload(&scratch.inflated) {
-                    Ok(p) if matches!(p.message_type(), Ok(MessageType::Control)) => {
+                summary.bytes_inflated = scratch.inflated_len;
+                match parse_payload(&scratch.inflated[..scratch.inflated_len]) {
+                    Ok(p) if p.message_type() == MessageType::Control => {
                         summary.control_messages = 1
                     }
                     Ok(p) => {
@@ -152,23 +158,25 @@ impl Pipeline {
                             shard,
                             sequence: &seq_key,
                         };
-                        docs = ex
-                            .reports
-                            .iter()
-                            .map(|f| metric_document(f, &ctx, &self.config.index_pattern))
-                            .collect();
+                        encode_reports(&ex.reports, &ctx, &c.index_pattern, &mut bulk);
                     }
                     Err(e) => quarantine_record(input, DecodeError::from(e), &mut ex, &mut summary),
                 }
             }
             Err(e) => quarantine_record(input, e, &mut ex, &mut summary),
         }
-        self.finish(input, shard, sequence, seq_key, ex, &docs, summary)
+        if scratch.inflated.len() > KEEP_INFLATED {
+            // A rare huge payload should not pin its memory for the rest of the batch.
+            scratch.inflated.truncate(KEEP_INFLATED);
+            scratch.inflated.shrink_to_fit();
+        }
+        let bulk = bulk.finish();
+        self.finish(input, shard, sequence, &seq_key, ex, bulk, summary)
     }
 
     fn decode(&self, input: &KinesisInput, scratch: &mut Scratch) -> Result<(), DecodeError> {
         base64_into(&input.kinesis.data, &mut scratch.compressed)?;
-        gunzip_into(
+        scratch.inflated_len = gunzip_into(
             &scratch.compressed,
             self.config.max_inflated_bytes,
             &mut scratch.inflated,
@@ -185,7 +193,7 @@ impl Pipeline {
     ) {
         timed_out.clear();
         for event in &p.log_events {
-            let raw = event.message.get();
+            let raw = event.message;
             let bytes = raw.as_bytes();
             let ev = EventRef {
                 log_group: &p.log_group,
@@ -275,9 +283,9 @@ impl Pipeline {
         input: &KinesisInput,
         shard: &str,
         sequence: Option<SequenceNumber>,
-        seq_key: String,
+        seq_key: &str,
         ex: Extraction,
-        docs: &[MetricDocument],
+        bulk: Vec<BulkRequest>,
         mut summary: Summary,
     ) -> RecordPlan {
         let c = &self.config;
@@ -305,7 +313,6 @@ impl Pipeline {
             .filter(|o| o.kind == ObjectKind::Records)
             .count();
         summary.quarantine_objects = objects.len() - summary.record_objects;
-        let bulk = encode_bulk(docs, shard, &seq_key, c.bulk_max_bytes, c.bulk_max_actions);
         summary.bulk_requests = bulk.len();
         RecordPlan {
             shard: shard.to_owned(),

@@ -1,7 +1,10 @@
 //! Gzip with a cap: CloudWatch Logs compresses each payload with gzip (sometimes several members).
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 use std::io::Read;
+
+/// Growth step of the output buffer.
+const CHUNK: usize = 256 << 10;
 
 /// Why a record's bytes could not be inflated.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -28,31 +31,42 @@ pub enum GunzipError {
     },
 }
 
-/// Inflates every gzip member of `input` into `out` (cleared first, capacity kept), refusing more than `cap`
-/// inflated bytes.
-pub fn gunzip_into(input: &[u8], cap: usize, out: &mut Vec<u8>) -> Result<(), GunzipError> {
-    out.clear();
+/// Inflates every gzip member of `input` into `out`, refusing more than `cap` inflated bytes.
+///
+/// `out` is a reusable buffer: on success its first `n` bytes (the returned length) are the inflated payload. It
+/// is kept initialised across calls, so inflating the next record neither zero-fills nor page-faults again.
+pub fn gunzip_into(input: &[u8], cap: usize, out: &mut Vec<u8>) -> Result<usize, GunzipError> {
     if input.is_empty() {
         return Err(GunzipError::Empty);
     }
     if !input.starts_with(&[0x1f, 0x8b]) {
         return Err(GunzipError::NotGzip(describe_start(input)));
     }
-    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
-    let mut reader = MultiGzDecoder::new(input).take(limit);
-    match reader.read_to_end(out) {
-        Ok(_) if out.len() > cap => {
-            out.clear();
-            Err(GunzipError::TooLarge { cap })
+    let mut decoder = MultiGzDecoder::new(input);
+    let mut len = 0;
+    loop {
+        if len == out.len() {
+            if len > cap {
+                return Err(GunzipError::TooLarge { cap });
+            }
+            let grow = CHUNK.max(out.len() / 2).min(cap + 1 - len);
+            out.resize(len + grow, 0);
         }
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let inflated = out.len();
-            out.clear();
-            Err(GunzipError::Corrupt {
-                inflated,
-                reason: e.to_string(),
-            })
+        match decoder.read(&mut out[len..]) {
+            Ok(0) => return Ok(len),
+            Ok(n) => {
+                len += n;
+                if len > cap {
+                    return Err(GunzipError::TooLarge { cap });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(GunzipError::Corrupt {
+                    inflated: len,
+                    reason: e.to_string(),
+                });
+            }
         }
     }
 }
@@ -79,19 +93,27 @@ mod tests {
     #[test]
     fn valid_single_and_multi_member() {
         let mut out = Vec::new();
-        gunzip_into(&gz(b"hello"), 100, &mut out).unwrap();
-        assert_eq!(out, b"hello");
+        let n = gunzip_into(&gz(b"hello"), 100, &mut out).unwrap();
+        assert_eq!(&out[..n], b"hello");
         let mut two = gz(b"hello ");
         two.extend(gz(b"world"));
-        gunzip_into(&two, 100, &mut out).unwrap();
-        assert_eq!(out, b"hello world");
+        let n = gunzip_into(&two, 100, &mut out).unwrap();
+        assert_eq!(&out[..n], b"hello world");
     }
 
     #[test]
     fn valid_exactly_at_cap() {
         let mut out = Vec::new();
-        gunzip_into(&gz(&[b'x'; 64]), 64, &mut out).unwrap();
-        assert_eq!(out.len(), 64);
+        assert_eq!(gunzip_into(&gz(&[b'x'; 64]), 64, &mut out).unwrap(), 64);
+        let big = vec![b'y'; 3 * CHUNK + 5];
+        let n = gunzip_into(&gz(&big), big.len(), &mut out).unwrap();
+        assert_eq!(&out[..n], &big[..], "grows past several chunks");
+        let n = gunzip_into(&gz(b"short"), 10, &mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            b"short",
+            "a reused buffer returns only the new payload"
+        );
     }
 
     #[test]
@@ -114,7 +136,6 @@ mod tests {
         for (input, cap, check) in cases {
             let err = gunzip_into(input, cap, &mut out).unwrap_err();
             assert!(check(&err), "{err:?}");
-            assert!(out.is_empty());
         }
     }
 

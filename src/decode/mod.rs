@@ -3,10 +3,12 @@
 mod gunzip;
 mod json_str;
 mod payload;
+mod scan;
 
 pub use gunzip::{GunzipError, gunzip_into};
 pub use json_str::{unescape_into, unescape_to_string};
 pub use payload::{LogEvent, MessageType, Payload, PayloadError, parse_payload};
+pub use scan::ScanError;
 
 use base64::Engine as _;
 

@@ -3,8 +3,7 @@
 //! Parsed leniently and without copying: unknown fields are ignored, event ids may be strings or numbers, and
 //! each message stays raw JSON text until extraction decides it is worth unescaping.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use super::scan::{ScanError, Scanner};
 use std::borrow::Cow;
 
 /// `messageType` of a payload.
@@ -17,59 +16,43 @@ pub enum MessageType {
 }
 
 /// A parsed payload borrowing from the inflated bytes.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug)]
 pub struct Payload<'a> {
-    #[serde(borrow)]
-    message_type: Cow<'a, str>,
+    message_type: MessageType,
     /// Account that owns the log group.
-    #[serde(borrow, default)]
     pub owner: Cow<'a, str>,
     /// Log group name.
-    #[serde(borrow, default)]
     pub log_group: Cow<'a, str>,
     /// Log stream name.
-    #[serde(borrow, default)]
     pub log_stream: Cow<'a, str>,
     /// The events, in order.
-    #[serde(borrow, default)]
     pub log_events: Vec<LogEvent<'a>>,
 }
 
 /// One log event; `message` is the raw JSON string literal.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Copy)]
 pub struct LogEvent<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
+    id: &'a str,
     /// Epoch milliseconds.
-    #[serde(default)]
     pub timestamp: i64,
-    /// The raw JSON text of the message (a string literal in every payload CloudWatch Logs writes).
-    #[serde(borrow)]
-    pub message: &'a RawValue,
+    /// The raw JSON text of the message: a string literal, quotes and escapes included.
+    pub message: &'a str,
 }
 
 impl Payload<'_> {
     /// The payload's message type.
-    pub fn message_type(&self) -> Result<MessageType, PayloadError> {
-        match &*self.message_type {
-            "DATA_MESSAGE" => Ok(MessageType::Data),
-            "CONTROL_MESSAGE" => Ok(MessageType::Control),
-            other => Err(PayloadError::MessageType(other.chars().take(64).collect())),
-        }
+    pub fn message_type(&self) -> MessageType {
+        self.message_type
     }
 }
 
 impl LogEvent<'_> {
     /// The event id as text: a JSON string's content, or a number's digits (moto writes integers).
     pub fn id(&self) -> &str {
-        match self.id.map(RawValue::get) {
-            Some(raw) => raw
-                .strip_prefix('"')
-                .and_then(|r| r.strip_suffix('"'))
-                .unwrap_or(raw),
-            None => "",
-        }
+        self.id
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .unwrap_or(self.id)
     }
 }
 
@@ -79,20 +62,110 @@ pub enum PayloadError {
     /// Not UTF-8.
     #[error("payload is not UTF-8 at byte {0}")]
     Utf8(usize),
-    /// Not JSON of the expected shape.
+    /// Not JSON.
     #[error("payload is not a CloudWatch Logs JSON document: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(ScanError),
+    /// JSON, but a required field is missing or of the wrong type.
+    #[error("payload is not a CloudWatch Logs JSON document: {0}")]
+    Shape(String),
     /// A `messageType` other than `DATA_MESSAGE` or `CONTROL_MESSAGE`.
     #[error("unknown messageType {0:?}")]
     MessageType(String),
 }
 
+impl From<ScanError> for PayloadError {
+    fn from(e: ScanError) -> Self {
+        Self::Json(e)
+    }
+}
+
 /// Parses inflated payload bytes.
 pub fn parse_payload(bytes: &[u8]) -> Result<Payload<'_>, PayloadError> {
     let text = std::str::from_utf8(bytes).map_err(|e| PayloadError::Utf8(e.valid_up_to()))?;
-    let payload: Payload<'_> = serde_json::from_str(text)?;
-    payload.message_type()?;
-    Ok(payload)
+    let mut s = Scanner::new(text);
+    let mut message_type = None;
+    let (mut owner, mut log_group, mut log_stream) =
+        (Cow::Borrowed(""), Cow::Borrowed(""), Cow::Borrowed(""));
+    let mut log_events = Vec::new();
+    if !s.open(b'{', b'}')? {
+        loop {
+            let key = s.string()?;
+            s.expect(b':')?;
+            match &*key {
+                "messageType" => message_type = Some(s.string()?),
+                "owner" => owner = s.string()?,
+                "logGroup" => log_group = s.string()?,
+                "logStream" => log_stream = s.string()?,
+                "logEvents" => log_events = events(&mut s)?,
+                _ => s.skip_value(0)?,
+            }
+            if !s.more(b'}')? {
+                break;
+            }
+        }
+    }
+    s.end()?;
+    let message_type = match message_type.as_deref() {
+        Some("DATA_MESSAGE") => MessageType::Data,
+        Some("CONTROL_MESSAGE") => MessageType::Control,
+        Some(other) => return Err(PayloadError::MessageType(other.chars().take(64).collect())),
+        None => return Err(PayloadError::Shape("missing field `messageType`".into())),
+    };
+    Ok(Payload {
+        message_type,
+        owner,
+        log_group,
+        log_stream,
+        log_events,
+    })
+}
+
+fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
+    let mut out = Vec::new();
+    if s.open(b'[', b']')? {
+        return Ok(out);
+    }
+    loop {
+        let mut ev = LogEvent {
+            id: "",
+            timestamp: 0,
+            message: "",
+        };
+        let mut has_message = false;
+        if !s.open(b'{', b'}')? {
+            loop {
+                let key = s.string()?;
+                s.expect(b':')?;
+                match &*key {
+                    "id" => ev.id = s.raw_value()?,
+                    "timestamp" => {
+                        let n = s.raw_number()?;
+                        ev.timestamp = n
+                            .parse::<i64>()
+                            .unwrap_or_else(|_| n.parse::<f64>().map_or(0, |f| f as i64));
+                    }
+                    "message" => {
+                        ev.message = s.raw_string()?;
+                        has_message = true;
+                    }
+                    _ => s.skip_value(0)?,
+                }
+                if !s.more(b'}')? {
+                    break;
+                }
+            }
+        }
+        if !has_message {
+            return Err(PayloadError::Shape(format!(
+                "log event {} has no message",
+                out.len()
+            )));
+        }
+        out.push(ev);
+        if !s.more(b']')? {
+            return Ok(out);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -106,12 +179,13 @@ mod tests {
             "logEvents":[{"id":"345","timestamp":1763600000000,"message":"a\tb","extractedFields":{"x":"1"}},
                          {"id":42,"timestamp":1763600000001,"message":"c"}]}"#;
         let p = parse_payload(text.as_bytes()).unwrap();
-        assert_eq!(p.message_type().unwrap(), MessageType::Data);
+        assert_eq!(p.message_type(), MessageType::Data);
         assert_eq!(p.log_group, "/aws/lambda/checkout");
         assert_eq!(p.log_events.len(), 2);
         assert_eq!(p.log_events[0].id(), "345");
         assert_eq!(p.log_events[1].id(), "42");
-        assert_eq!(p.log_events[0].message.get(), r#""a\tb""#);
+        assert_eq!(p.log_events[0].message, r#""a\tb""#);
+        assert_eq!(p.log_events[1].timestamp, 1_763_600_000_001);
     }
 
     #[test]
@@ -120,24 +194,44 @@ mod tests {
             "subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1763600000000,
             "message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}"#;
         assert_eq!(
-            parse_payload(text.as_bytes())
-                .unwrap()
-                .message_type()
-                .unwrap(),
+            parse_payload(text.as_bytes()).unwrap().message_type(),
             MessageType::Control
         );
     }
 
     #[test]
+    fn valid_agrees_with_serde_json_on_the_samples_shape() {
+        let text = r#"{ "messageType" : "DATA_MESSAGE", "logGroup": "g\/x", "logEvents": [ { "message": "m\"1", "id": "1" } ] }"#;
+        let p = parse_payload(text.as_bytes()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(p.log_group, v["logGroup"].as_str().unwrap());
+        let m: String = serde_json::from_str(p.log_events[0].message).unwrap();
+        assert_eq!(m, v["logEvents"][0]["message"].as_str().unwrap());
+    }
+
+    #[test]
     fn invalid_payloads_have_reasons() {
-        let table: [(&[u8], &str); 4] = [
+        let table: [(&[u8], &str); 8] = [
             (b"\xff\xfe", "not UTF-8"),
             (
                 b"{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[",
-                "not a CloudWatch Logs JSON",
+                "unexpected end",
             ),
-            (b"{\"logEvents\":[]}", "messageType"),
+            (b"{\"logEvents\":[]}", "missing field `messageType`"),
             (b"{\"messageType\":\"OTHER\"}", "unknown messageType"),
+            (b"this is not json", "expected '{' at byte 0"),
+            (
+                b"{\"messageType\":\"DATA_MESSAGE\"} extra",
+                "trailing characters",
+            ),
+            (
+                b"{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"id\":\"1\"}]}",
+                "has no message",
+            ),
+            (
+                b"{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"message\":5}]}",
+                "expected a string",
+            ),
         ];
         for (bytes, want) in table {
             let err = parse_payload(bytes).unwrap_err().to_string();

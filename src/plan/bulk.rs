@@ -1,7 +1,6 @@
 //! Bulk API bodies: NDJSON `create` action lines with deterministic `_id`s, each followed by its document, ending
 //! with a newline, bounded in bytes and in actions.
 
-use super::MetricDocument;
 use serde::Serialize;
 
 /// One bulk request body, named after the Kinesis record it comes from.
@@ -28,73 +27,100 @@ struct Meta<'a> {
     id: &'a str,
 }
 
-/// Packs documents, in order, into bodies of at most `max_bytes` (a single larger action gets a body alone) and
-/// `max_actions` actions.
-pub fn encode_bulk(
-    docs: &[MetricDocument],
-    shard: &str,
-    sequence: &str,
+/// Packs `create` actions, in order, into bodies of at most `max_bytes` (a single larger action gets a body
+/// alone) and `max_actions` actions.
+#[derive(Debug)]
+pub struct BulkEncoder<'a> {
+    shard: &'a str,
+    sequence: &'a str,
     max_bytes: usize,
     max_actions: usize,
-) -> Vec<BulkRequest> {
-    let mut out = Vec::new();
-    let mut body = Vec::new();
-    let mut actions = 0;
-    let mut line = Vec::with_capacity(128);
-    for d in docs {
-        line.clear();
+    requests: Vec<BulkRequest>,
+    body: Vec<u8>,
+    actions: usize,
+    line: Vec<u8>,
+}
+
+impl<'a> BulkEncoder<'a> {
+    /// An encoder for the documents of one Kinesis record.
+    pub fn new(shard: &'a str, sequence: &'a str, max_bytes: usize, max_actions: usize) -> Self {
+        Self {
+            shard,
+            sequence,
+            max_bytes,
+            max_actions,
+            requests: Vec::new(),
+            body: Vec::new(),
+            actions: 0,
+            line: Vec::new(),
+        }
+    }
+
+    /// Appends the action for `(index, id)` and the document that `write_doc` writes (one line of JSON).
+    pub fn push(&mut self, index: &str, id: &str, write_doc: impl FnOnce(&mut Vec<u8>)) {
+        self.line.clear();
         // Two strings always serialize.
         let _ = serde_json::to_writer(
-            &mut line,
+            &mut self.line,
             &Action {
-                create: Meta {
-                    index: &d.index,
-                    id: &d.id,
-                },
+                create: Meta { index, id },
             },
         );
-        line.push(b'\n');
-        line.extend_from_slice(d.source.as_bytes());
-        line.push(b'\n');
-        if actions > 0 && (actions == max_actions || body.len() + line.len() > max_bytes) {
-            let name = format!("{shard}/{sequence}-{:04}", out.len());
-            out.push(BulkRequest {
-                name,
-                body: std::mem::take(&mut body),
-                actions,
-            });
-            actions = 0;
+        self.line.push(b'\n');
+        write_doc(&mut self.line);
+        self.line.push(b'\n');
+        if self.actions > 0
+            && (self.actions == self.max_actions
+                || self.body.len() + self.line.len() > self.max_bytes)
+        {
+            self.flush();
         }
-        body.extend_from_slice(&line);
-        actions += 1;
+        self.body.extend_from_slice(&self.line);
+        self.actions += 1;
     }
-    if actions > 0 {
-        out.push(BulkRequest {
-            name: format!("{shard}/{sequence}-{:04}", out.len()),
+
+    fn flush(&mut self) {
+        let name = format!(
+            "{}/{}-{:04}",
+            self.shard,
+            self.sequence,
+            self.requests.len()
+        );
+        let body = std::mem::take(&mut self.body);
+        self.requests.push(BulkRequest {
+            name,
             body,
-            actions,
+            actions: std::mem::take(&mut self.actions),
         });
     }
-    out
+
+    /// The requests, in order.
+    pub fn finish(mut self) -> Vec<BulkRequest> {
+        if self.actions > 0 {
+            self.flush();
+        }
+        self.requests
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn doc(n: usize) -> MetricDocument {
-        MetricDocument {
-            id: format!("id-{n}"),
-            index: "idx".into(),
-            source: format!("{{\"n\":{n}}}"),
+    fn encode(n: usize, max_bytes: usize, max_actions: usize) -> Vec<BulkRequest> {
+        let mut enc = BulkEncoder::new("s", "9", max_bytes, max_actions);
+        for i in 0..n {
+            enc.push("idx", &format!("id-{i}"), |out| {
+                out.extend_from_slice(format!("{{\"n\":{i}}}").as_bytes())
+            });
         }
+        enc.finish()
     }
 
     #[test]
     fn valid_bodies_are_ndjson_pairs_within_bounds() {
-        let docs: Vec<_> = (0..25).map(doc).collect();
         for (max_bytes, max_actions) in [(1 << 20, 10), (100, 1000), (1, 1000)] {
-            let reqs = encode_bulk(&docs, "s", "9", max_bytes, max_actions);
+            let reqs = encode(25, max_bytes, max_actions);
             assert_eq!(reqs.iter().map(|r| r.actions).sum::<usize>(), 25);
             let mut seen = Vec::new();
             for (i, r) in reqs.iter().enumerate() {
@@ -117,6 +143,6 @@ mod tests {
             }
             assert_eq!(seen, (0..25).collect::<Vec<_>>());
         }
-        assert!(encode_bulk(&[], "s", "9", 10, 10).is_empty());
+        assert!(encode(0, 10, 10).is_empty());
     }
 }

@@ -2,7 +2,7 @@
 //! conventions where they have a field (`@timestamp`, `event.*`, `cloud.*`, `faas.*`, `trace.id`, `span.id`,
 //! `error.type`), with Lambda's own figures under `aws.lambda.*`.
 
-use super::utc;
+use super::{BulkEncoder, IndexNamer, iso_millis};
 use crate::extract::{FoundReport, FunctionId, ReportFormat, ReportStatus, function_of};
 use crate::ids::report_document_id;
 use serde::Serialize;
@@ -22,17 +22,6 @@ pub struct ReportContext<'a> {
     pub shard: &'a str,
     /// Kinesis sequence number.
     pub sequence: &'a str,
-}
-
-/// A planned document: its deterministic `_id`, its index and its JSON source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricDocument {
-    /// `_id`: UUIDv5 of the log event identity.
-    pub id: String,
-    /// Target index.
-    pub index: String,
-    /// The document, serialized.
-    pub source: String,
 }
 
 #[derive(Serialize)]
@@ -139,75 +128,77 @@ struct Source<'a> {
     event_id: &'a str,
 }
 
-/// Builds the document for one report.
-pub fn metric_document(
-    found: &FoundReport,
+/// Appends one `create` action per report to `bulk`: `_id` = UUIDv5 of the log event identity, index from
+/// `index_pattern` and the event time, and the metric document written straight into the body.
+pub fn encode_reports(
+    reports: &[FoundReport],
     ctx: &ReportContext<'_>,
     index_pattern: &str,
-) -> MetricDocument {
-    let r = &found.report;
+    bulk: &mut BulkEncoder,
+) {
     let FunctionId { name, version } = function_of(ctx.log_group, ctx.log_stream);
-    let doc = Doc {
-        timestamp: utc(found.timestamp)
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string(),
-        event: EventFields {
-            kind: "metric",
-            dataset: "aws.lambda.report",
-            outcome: if r.status == ReportStatus::Success {
-                "success"
-            } else {
-                "failure"
+    let mut indices = IndexNamer::new(index_pattern);
+    for found in reports {
+        let r = &found.report;
+        let doc = Doc {
+            timestamp: iso_millis(found.timestamp),
+            event: EventFields {
+                kind: "metric",
+                dataset: "aws.lambda.report",
+                outcome: if r.status == ReportStatus::Success {
+                    "success"
+                } else {
+                    "failure"
+                },
+                duration: r.duration_ms.map(|ms| (ms * 1_000_000.0).round() as u64),
             },
-            duration: r.duration_ms.map(|ms| (ms * 1_000_000.0).round() as u64),
-        },
-        cloud: Cloud {
-            provider: "aws",
-            platform: "aws_lambda",
-            account: Id { id: ctx.account },
-            region: ctx.region,
-        },
-        faas: Faas {
-            name,
-            version,
-            instance: ctx.log_stream,
-            invocation_id: &r.request_id,
-            coldstart: r.cold_start(),
-            max_memory: r.memory_size_mb.map(|mb| mb * 1024 * 1024),
-        },
-        aws: Aws {
-            cloudwatch: CloudWatch {
-                log_group: ctx.log_group,
-                log_stream: ctx.log_stream,
+            cloud: Cloud {
+                provider: "aws",
+                platform: "aws_lambda",
+                account: Id { id: ctx.account },
+                region: ctx.region,
             },
-            lambda: Lambda {
-                status: r.status,
-                report_format: r.format,
-                duration_ms: r.duration_ms,
-                billed_duration_ms: r.billed_duration_ms,
-                memory_size_mb: r.memory_size_mb,
-                max_memory_used_mb: r.max_memory_used_mb,
-                memory_utilization: r.memory_utilization(),
-                init_duration_ms: r.init_duration_ms,
-                restore_duration_ms: r.restore_duration_ms,
-                billed_restore_duration_ms: r.billed_restore_duration_ms,
-                billed_gb_seconds: r.billed_gb_seconds(),
-                xray_sampled: r.sampled,
+            faas: Faas {
+                name,
+                version,
+                instance: ctx.log_stream,
+                invocation_id: &r.request_id,
+                coldstart: r.cold_start(),
+                max_memory: r.memory_size_mb.map(|mb| mb * 1024 * 1024),
             },
-        },
-        trace: r.trace_id.as_deref().map(|id| Id { id }),
-        span: r.span_id.as_deref().map(|id| Id { id }),
-        error: r.error_type.as_deref().map(|kind| ErrorFields { kind }),
-        logmeter: Source {
-            shard_id: ctx.shard,
-            sequence_number: ctx.sequence,
-            event_id: &found.event_id,
-        },
-    };
-    MetricDocument {
-        id: report_document_id(ctx.log_group, ctx.log_stream, &found.event_id),
-        index: super::index_name(index_pattern, found.timestamp),
-        // Plain structs of strings and finite numbers always serialize.
-        source: serde_json::to_string(&doc).unwrap_or_default(),
+            aws: Aws {
+                cloudwatch: CloudWatch {
+                    log_group: ctx.log_group,
+                    log_stream: ctx.log_stream,
+                },
+                lambda: Lambda {
+                    status: r.status,
+                    report_format: r.format,
+                    duration_ms: r.duration_ms,
+                    billed_duration_ms: r.billed_duration_ms,
+                    memory_size_mb: r.memory_size_mb,
+                    max_memory_used_mb: r.max_memory_used_mb,
+                    memory_utilization: r.memory_utilization(),
+                    init_duration_ms: r.init_duration_ms,
+                    restore_duration_ms: r.restore_duration_ms,
+                    billed_restore_duration_ms: r.billed_restore_duration_ms,
+                    billed_gb_seconds: r.billed_gb_seconds(),
+                    xray_sampled: r.sampled,
+                },
+            },
+            trace: r.trace_id.as_deref().map(|id| Id { id }),
+            span: r.span_id.as_deref().map(|id| Id { id }),
+            error: r.error_type.as_deref().map(|kind| ErrorFields { kind }),
+            logmeter: Source {
+                shard_id: ctx.shard,
+                sequence_number: ctx.sequence,
+                event_id: &found.event_id,
+            },
+        };
+        let id = report_document_id(ctx.log_group, ctx.log_stream, &found.event_id);
+        // Plain structs of strings and finite numbers always serialize into a Vec.
+        bulk.push(indices.name(found.timestamp), &id, |out| {
+            let _ = serde_json::to_writer(out, &doc);
+        });
     }
 }

@@ -8,22 +8,14 @@
 mod bulk;
 mod metrics;
 mod objects;
+mod time;
 
-pub use bulk::{BulkRequest, encode_bulk};
-pub use metrics::{MetricDocument, ReportContext, metric_document};
+pub use bulk::{BulkEncoder, BulkRequest};
+pub use metrics::{ReportContext, encode_reports};
 pub use objects::{ObjectKind, PlannedObject, quarantine_object, record_objects};
+pub use time::{IndexNamer, day_of, iso_millis, push_date, utc_date};
 
 use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, Utc};
-
-/// The UTC date of epoch milliseconds as `YYYY-MM-DD` (out-of-range values clamp to the epoch).
-pub fn utc_date(millis: i64) -> String {
-    utc(millis).format("%Y-%m-%d").to_string()
-}
-
-fn utc(millis: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(millis).unwrap_or_default()
-}
 
 /// Checks that a strftime pattern formats without errors (chrono panics on bad patterns at format time).
 pub fn check_index_pattern(pattern: &str) -> Result<(), String> {
@@ -42,23 +34,14 @@ pub fn check_index_pattern(pattern: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The index a document at `millis` goes to. The pattern was checked by [`check_index_pattern`].
-pub fn index_name(pattern: &str, millis: i64) -> String {
-    utc(millis).format(pattern).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn valid_dates_and_indices() {
+    fn valid_dates_and_index_patterns() {
         assert_eq!(utc_date(1_763_600_000_000), "2025-11-20");
         assert_eq!(utc_date(i64::MAX), "1970-01-01");
-        assert_eq!(
-            index_name("logmeter-metrics-%Y.%m.%d", 1_763_600_000_000),
-            "logmeter-metrics-2025.11.20"
-        );
         assert!(check_index_pattern("logmeter-metrics-%Y.%m.%d").is_ok());
         assert!(check_index_pattern("fixed-index").is_ok());
     }

@@ -1,7 +1,7 @@
 //! S3 objects: meter records as JSON arrays under `<prefix>/YYYY-MM-DD/<shard>/<sequence>-<part>.json`, and one
 //! quarantine object per Kinesis record under `<quarantine prefix>/YYYY-MM-DD/<shard>/<sequence>.json`.
 
-use super::utc_date;
+use super::{day_of, push_date, utc_date};
 use crate::extract::{MeterRecord, QuarantineEntry};
 use std::collections::BTreeMap;
 
@@ -37,12 +37,14 @@ pub fn record_objects(
     max_bytes: usize,
     max_records: usize,
 ) -> Vec<PlannedObject> {
-    let mut by_date: BTreeMap<String, Vec<&MeterRecord>> = BTreeMap::new();
+    let mut by_day: BTreeMap<i64, Vec<&MeterRecord>> = BTreeMap::new();
     for r in records {
-        by_date.entry(utc_date(r.time_millis)).or_default().push(r);
+        by_day.entry(day_of(r.time_millis)).or_default().push(r);
     }
     let mut objects = Vec::new();
-    for (date, group) in by_date {
+    for (day, group) in by_day {
+        let mut date = String::with_capacity(10);
+        push_date(&mut date, day, '-');
         let mut part = 0;
         let mut body = Vec::new();
         let mut items = 0;

@@ -92,8 +92,8 @@ proptest! {
         let mut two = gzip(&data[..cut]);
         two.extend(gzip(&data[cut..]));
         let mut out = Vec::new();
-        gunzip_into(&two, 1 << 20, &mut out).unwrap();
-        prop_assert_eq!(out, data);
+        let n = gunzip_into(&two, 1 << 20, &mut out).unwrap();
+        prop_assert_eq!(&out[..n], &data[..]);
     }
 
     #[test]

@@ -155,7 +155,7 @@ fn large_sample_quarantine_has_every_bad_line_with_its_reason() {
         "bad-report" => "n/a",
         "not-gzip" => "not gzip",
         "truncated-gzip" => "corrupt gzip",
-        "gzip-not-json" => "not a CloudWatch Logs JSON document: expected ident",
+        "gzip-not-json" => "not a CloudWatch Logs JSON document: expected '{' at byte 0",
         "gzip-wrong-json" => "missing field `messageType`",
         "over-inflate-cap" => "inflates past the cap",
         other => panic!("unknown label {other}"),

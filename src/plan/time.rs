@@ -1,0 +1,174 @@
+//! UTC calendar formatting on the hot path: dates for keys, ISO timestamps for documents, index names.
+//!
+//! chrono's general formatter costs a few hundred nanoseconds per call, and the pipeline formats one date per
+//! meter record and one timestamp per report; these functions do the civil-date arithmetic directly (Howard
+//! Hinnant's `civil_from_days`) and fall back to chrono outside years 1970–9999.
+
+use chrono::DateTime;
+
+const MS_PER_DAY: i64 = 86_400_000;
+/// 9999-12-31T23:59:59.999Z.
+const MAX_FAST_MS: i64 = 253_402_300_799_999;
+
+/// Days since 1970-01-01 of epoch milliseconds (out-of-range values clamp to the epoch).
+pub fn day_of(millis: i64) -> i64 {
+    if (0..=MAX_FAST_MS).contains(&millis) {
+        millis / MS_PER_DAY
+    } else {
+        0
+    }
+}
+
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn push_num(out: &mut String, n: i64, width: usize) {
+    let s = n.to_string();
+    for _ in s.len()..width {
+        out.push('0');
+    }
+    out.push_str(&s);
+}
+
+fn push2(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// Appends the UTC date of a day number as `YYYY-MM-DD` (with `sep` between the parts).
+pub fn push_date(out: &mut String, day: i64, sep: char) {
+    let (y, m, d) = civil_from_days(day);
+    if (0..=9999).contains(&y) {
+        let y = y as u32;
+        push2(out, y / 100);
+        push2(out, y % 100);
+    } else {
+        push_num(out, y, 4);
+    }
+    out.push(sep);
+    push2(out, m);
+    out.push(sep);
+    push2(out, d);
+}
+
+/// The UTC date of epoch milliseconds as `YYYY-MM-DD`.
+pub fn utc_date(millis: i64) -> String {
+    let mut s = String::with_capacity(10);
+    push_date(&mut s, day_of(millis), '-');
+    s
+}
+
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (out-of-range values clamp to the epoch).
+pub fn iso_millis(millis: i64) -> String {
+    let ms = if (0..=MAX_FAST_MS).contains(&millis) {
+        millis
+    } else {
+        0
+    };
+    let mut s = String::with_capacity(24);
+    push_date(&mut s, ms / MS_PER_DAY, '-');
+    let in_day = (ms % MS_PER_DAY) as u32;
+    s.push('T');
+    push2(&mut s, in_day / 3_600_000);
+    s.push(':');
+    push2(&mut s, in_day / 60_000 % 60);
+    s.push(':');
+    push2(&mut s, in_day / 1_000 % 60);
+    s.push('.');
+    let frac = in_day % 1_000;
+    s.push(char::from(b'0' + (frac / 100) as u8));
+    push2(&mut s, frac % 100);
+    s.push('Z');
+    s
+}
+
+/// Formats index names from a strftime pattern, once per day.
+#[derive(Debug, Clone)]
+pub struct IndexNamer<'a> {
+    pattern: &'a str,
+    last: Option<(i64, String)>,
+}
+
+impl<'a> IndexNamer<'a> {
+    /// A namer for a pattern checked by [`super::check_index_pattern`].
+    pub fn new(pattern: &'a str) -> Self {
+        Self {
+            pattern,
+            last: None,
+        }
+    }
+
+    /// The index for a document at `millis`.
+    pub fn name(&mut self, millis: i64) -> &str {
+        let day = day_of(millis);
+        if self.last.as_ref().is_none_or(|(d, _)| *d != day) {
+            let at = DateTime::from_timestamp_millis(day * MS_PER_DAY).unwrap_or_default();
+            self.last = Some((day, at.format(self.pattern).to_string()));
+        }
+        self.last.as_ref().map_or("", |(_, n)| n.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chrono_fmt(ms: i64, f: &str) -> String {
+        DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .format(f)
+            .to_string()
+    }
+
+    #[test]
+    fn valid_formats_agree_with_chrono() {
+        let mut ms = 0_i64;
+        while ms <= MAX_FAST_MS {
+            assert_eq!(utc_date(ms), chrono_fmt(ms, "%Y-%m-%d"), "{ms}");
+            assert_eq!(
+                iso_millis(ms),
+                chrono_fmt(ms, "%Y-%m-%dT%H:%M:%S%.3fZ"),
+                "{ms}"
+            );
+            ms += 7_777_777_777 + ms / 3;
+        }
+        for ms in [
+            0,
+            951_782_400_000,
+            951_868_799_999,
+            1_795_132_799_999,
+            1_795_132_800_000,
+            MAX_FAST_MS,
+        ] {
+            assert_eq!(utc_date(ms), chrono_fmt(ms, "%Y-%m-%d"), "{ms}");
+            assert_eq!(
+                iso_millis(ms),
+                chrono_fmt(ms, "%Y-%m-%dT%H:%M:%S%.3fZ"),
+                "{ms}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_times_clamp_to_the_epoch() {
+        assert_eq!(utc_date(-1), "1970-01-01");
+        assert_eq!(iso_millis(i64::MAX), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn valid_index_names() {
+        let mut n = IndexNamer::new("logmeter-metrics-%Y.%m.%d");
+        assert_eq!(n.name(1_795_132_799_999), "logmeter-metrics-2026.11.19");
+        assert_eq!(n.name(1_795_132_800_000), "logmeter-metrics-2026.11.20");
+        assert_eq!(IndexNamer::new("fixed").name(5), "fixed");
+    }
+}
