@@ -297,7 +297,7 @@ impl Pipeline {
             &ex.meters,
             &c.records_prefix,
             shard,
-            &seq_key,
+            seq_key,
             c.max_object_bytes,
             c.max_object_records,
         );
@@ -305,7 +305,7 @@ impl Pipeline {
             &ex.quarantine,
             &c.quarantine_prefix,
             shard,
-            &seq_key,
+            seq_key,
             input.arrival_millis(),
         ));
         summary.record_objects = objects
