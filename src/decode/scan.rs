@@ -112,6 +112,15 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         let bytes = self.bytes();
         let mut i = start + 1;
+        // Keys and short values end within a few bytes: look there before paying for a SIMD search.
+        let short = bytes.len().min(i + 16);
+        while i < short && bytes[i] != b'"' && bytes[i] != b'\\' {
+            i += 1;
+        }
+        if bytes.get(i) == Some(&b'"') {
+            self.pos = i + 1;
+            return Ok(&self.text[start..self.pos]);
+        }
         loop {
             let Some(off) = memchr::memchr(b'"', &bytes[i..]) else {
                 self.pos = bytes.len();

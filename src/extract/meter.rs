@@ -12,6 +12,7 @@ use crate::decode::unescape_to_string;
 use crate::ids::derived_unique_id;
 use memchr::memmem::Finder;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Finds and validates tagged meter records.
@@ -45,7 +46,7 @@ impl MeterExtractor {
         let mut position = 0;
         let t = msg.trim();
         if t.starts_with('{')
-            && let Ok(obj) = serde_json::from_str::<BTreeMap<String, &RawValue>>(t)
+            && let Some(obj) = json_object(t)
         {
             self.extract_object(&obj, msg, ev, &mut position, out);
             return;
@@ -57,13 +58,13 @@ impl MeterExtractor {
     /// an object holding the tag as a key.
     fn extract_object(
         &self,
-        obj: &BTreeMap<String, &RawValue>,
+        obj: &BTreeMap<Cow<'_, str>, &RawValue>,
         msg: &str,
         ev: &EventRef<'_>,
         position: &mut usize,
         out: &mut Extraction,
     ) {
-        if let Some(v) = obj.get(&self.tag) {
+        if let Some(v) = obj.get(self.tag.as_str()) {
             return self.emit_value(v.get(), ev, position, out);
         }
         if let Some(m) = obj.get("message").map(|m| m.get()) {
@@ -72,8 +73,8 @@ impl MeterExtractor {
                     return self.scan_text(&text, ev, position, out);
                 }
             } else if m.starts_with('{')
-                && let Ok(inner) = serde_json::from_str::<BTreeMap<String, &RawValue>>(m)
-                && let Some(v) = inner.get(&self.tag)
+                && let Some(inner) = json_object(m)
+                && let Some(v) = inner.get(self.tag.as_str())
             {
                 return self.emit_value(v.get(), ev, position, out);
             }
@@ -235,6 +236,15 @@ impl MeterExtractor {
             pos,
         ));
     }
+}
+
+/// A JSON object's members with keys borrowed from `text` (owned only for keys with escapes).
+fn json_object(text: &str) -> Option<BTreeMap<Cow<'_, str>, &RawValue>> {
+    if let Ok(m) = serde_json::from_str::<BTreeMap<&str, &RawValue>>(text) {
+        return Some(m.into_iter().map(|(k, v)| (Cow::Borrowed(k), v)).collect());
+    }
+    let owned = serde_json::from_str::<BTreeMap<String, &RawValue>>(text).ok()?;
+    Some(owned.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect())
 }
 
 fn is_word(b: u8) -> bool {
