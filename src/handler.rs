@@ -8,7 +8,8 @@
 
 use crate::event::KinesisBatch;
 use crate::pipeline::{Pipeline, RecordPlan};
-use crate::sink::{Delivery, ObjectSink, SearchSink, SinkError};
+use crate::plan::{ObjectKind, PlannedObject, utc_date};
+use crate::sink::{Delivery, ObjectSink, RejectedDocument, SearchSink, SinkError};
 use crate::summary::Summary;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use std::time::{Duration, Instant};
@@ -31,6 +32,7 @@ pub struct Handler<O, S> {
     pipeline: Pipeline,
     objects: O,
     search: Option<S>,
+    spool_search: bool,
 }
 
 impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
@@ -40,7 +42,15 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
             pipeline,
             objects,
             search,
+            spool_search: false,
         }
+    }
+
+    /// When the mirror fails after its retries, spool the bulk body to the quarantine prefix and carry on
+    /// (`true`, the Lambda's default) instead of reporting the record for retry.
+    pub fn with_search_spool(mut self, spool: bool) -> Self {
+        self.spool_search = spool;
+        self
     }
 
     /// The object sink.
@@ -87,18 +97,73 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
 
     async fn deliver(&self, plan: &RecordPlan, summary: &mut Summary) -> Result<(), SinkError> {
         for object in &plan.objects {
-            match self.objects.put(object).await? {
-                Delivery::Written => summary.objects_written += 1,
-                Delivery::AlreadyPresent => summary.objects_already_present += 1,
-            }
+            self.put(object, summary).await?;
         }
-        if let Some(search) = &self.search {
-            for request in &plan.bulk {
-                let d = search.bulk(request).await?;
-                summary.documents_indexed += d.created;
-                summary.documents_already_present += d.already_present;
+        let Some(search) = &self.search else {
+            return Ok(());
+        };
+        let prefix = &self.pipeline.config().quarantine_prefix;
+        let date = utc_date(plan.arrival_millis);
+        for request in &plan.bulk {
+            match search.bulk(request).await {
+                Ok(d) => {
+                    summary.documents_indexed += d.created;
+                    summary.documents_already_present += d.already_present;
+                    if !d.rejected.is_empty() {
+                        tracing::warn!(request = %request.name, rejected = d.rejected.len(), "documents refused by the search engine: quarantined");
+                        summary.documents_rejected += d.rejected.len();
+                        self.put(
+                            &rejected_object(&d.rejected, prefix, &date, &request.name),
+                            summary,
+                        )
+                        .await?;
+                    }
+                }
+                Err(e) if self.spool_search => {
+                    tracing::error!(error = %e, request = %request.name, "search mirror failed: bulk body spooled for replay");
+                    let spool = PlannedObject {
+                        kind: ObjectKind::Quarantine,
+                        key: format!("{prefix}/search-spool/{date}/{}.ndjson", request.name),
+                        body: request.body.clone(),
+                        items: request.actions,
+                    };
+                    self.put(&spool, summary).await?;
+                    summary.documents_spooled += request.actions;
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    async fn put(&self, object: &PlannedObject, summary: &mut Summary) -> Result<(), SinkError> {
+        match self.objects.put(object).await? {
+            Delivery::Written => summary.objects_written += 1,
+            Delivery::AlreadyPresent => summary.objects_already_present += 1,
+        }
+        Ok(())
+    }
+}
+
+/// The quarantine object of documents a bulk request had refused:
+/// `<prefix>/search-rejected/<date>/<shard>/<sequence>-<part>.json`.
+fn rejected_object(
+    rejected: &[RejectedDocument],
+    prefix: &str,
+    date: &str,
+    name: &str,
+) -> PlannedObject {
+    let mut body = Vec::new();
+    for (i, r) in rejected.iter().enumerate() {
+        body.extend_from_slice(if i == 0 { b"[\n" } else { b",\n" });
+        // Plain strings and a number always serialize.
+        let _ = serde_json::to_writer(&mut body, r);
+    }
+    body.extend_from_slice(b"\n]\n");
+    PlannedObject {
+        kind: ObjectKind::Quarantine,
+        key: format!("{prefix}/search-rejected/{date}/{name}.json"),
+        body,
+        items: rejected.len(),
     }
 }

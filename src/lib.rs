@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod aws;
 pub mod config;
 pub mod decode;
 pub mod event;
@@ -22,6 +23,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod samplegen;
 pub mod sink;
+pub mod startup;
 pub mod summary;
 pub mod telemetry;
 

@@ -41,6 +41,8 @@ pub struct RecordPlan {
     pub sequence_number: String,
     /// The parsed sequence number; `None` when the event carried something that is not one.
     pub sequence: Option<SequenceNumber>,
+    /// Kinesis arrival time, epoch ms: dates the record's quarantine and spool objects.
+    pub arrival_millis: i64,
     /// Meter record objects, then the quarantine object if any.
     pub objects: Vec<PlannedObject>,
     /// Bulk requests for the metric documents.
@@ -318,6 +320,7 @@ impl Pipeline {
             shard: shard.to_owned(),
             sequence_number: input.kinesis.sequence_number.clone(),
             sequence,
+            arrival_millis: input.arrival_millis(),
             objects,
             bulk,
             summary,

@@ -37,6 +37,10 @@ pub struct Summary {
     pub documents_indexed: usize,
     /// Metric documents that were already indexed (counted as delivered).
     pub documents_already_present: usize,
+    /// Metric documents the search engine refused for good (mapping errors), quarantined with their error.
+    pub documents_rejected: usize,
+    /// Metric documents whose bulk body was spooled to the quarantine bucket because the mirror was down.
+    pub documents_spooled: usize,
     /// Entries in `batchItemFailures` (0 or 1: the lowest undelivered sequence number).
     pub batch_item_failures: usize,
     /// Compressed payload bytes.
@@ -62,6 +66,8 @@ impl AddAssign for Summary {
         self.objects_already_present += o.objects_already_present;
         self.documents_indexed += o.documents_indexed;
         self.documents_already_present += o.documents_already_present;
+        self.documents_rejected += o.documents_rejected;
+        self.documents_spooled += o.documents_spooled;
         self.batch_item_failures += o.batch_item_failures;
         self.bytes_compressed += o.bytes_compressed;
         self.bytes_inflated += o.bytes_inflated;

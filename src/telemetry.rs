@@ -28,3 +28,69 @@ pub fn init_lambda() {
         builder.try_init()
     };
 }
+
+/// One CloudWatch Embedded Metric Format line with the batch's counters (printed to stdout, where Lambda's log
+/// agent turns it into metrics in the `logmeter` namespace, dimension `FunctionName`).
+pub fn emf_line(
+    summary: &crate::Summary,
+    function: &str,
+    now_millis: i64,
+    ingest_lag_ms: i64,
+) -> String {
+    let metrics = [
+        ("KinesisRecords", summary.kinesis_records),
+        ("LogEvents", summary.log_events),
+        ("MeterRecords", summary.meter_records),
+        ("Reports", summary.reports),
+        ("Quarantined", summary.quarantined),
+        ("ObjectsWritten", summary.objects_written),
+        ("DocumentsIndexed", summary.documents_indexed),
+        ("DocumentsRejected", summary.documents_rejected),
+        ("DocumentsSpooled", summary.documents_spooled),
+        ("BatchItemFailures", summary.batch_item_failures),
+    ];
+    let mut doc = serde_json::json!({
+        "_aws": {
+            "Timestamp": now_millis,
+            "CloudWatchMetrics": [{
+                "Namespace": "logmeter",
+                "Dimensions": [["FunctionName"]],
+                "Metrics": metrics.iter().map(|(n, _)| serde_json::json!({"Name": n, "Unit": "Count"}))
+                    .chain(std::iter::once(serde_json::json!({"Name": "IngestLag", "Unit": "Milliseconds"})))
+                    .collect::<Vec<_>>(),
+            }],
+        },
+        "FunctionName": function,
+        "IngestLag": ingest_lag_ms,
+    });
+    for (name, value) in metrics {
+        doc[name] = serde_json::json!(value);
+    }
+    doc.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn valid_emf_line_declares_every_value() {
+        let s = crate::Summary {
+            kinesis_records: 3,
+            quarantined: 1,
+            ..crate::Summary::default()
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&super::emf_line(&s, "fn", 1_795_168_800_000, 250)).unwrap();
+        let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap();
+        assert_eq!(v["KinesisRecords"], 3);
+        assert_eq!(v["IngestLag"], 250);
+        for m in declared {
+            assert!(
+                v.get(m["Name"].as_str().unwrap()).is_some(),
+                "{m} has a value"
+            );
+        }
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "logmeter");
+    }
+}

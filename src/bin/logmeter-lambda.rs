@@ -1,24 +1,22 @@
-//! The Lambda entry point: configuration and sinks built once at cold start, then the shared handler for every
-//! Kinesis batch.
+//! The Lambda entry point: configuration and clients built once at cold start, then the shared handler for every
+//! Kinesis batch, with the counters as CloudWatch Embedded Metric Format.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use logmeter::sink::LocalDir;
-use logmeter::{Handler, KinesisBatch, Pipeline, PipelineConfig};
-use std::time::{Instant, SystemTime};
+use logmeter::KinesisBatch;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     logmeter::telemetry::init_lambda();
-    let config = PipelineConfig::from_lookup(|k| std::env::var(k).ok())?;
-    // Until the S3 and search sinks are configured, deliveries go to a local directory (useful under
-    // `cargo lambda watch`).
-    let dir = std::env::var("LOGMETER_LOCAL_DIR").unwrap_or_else(|_| "/tmp/logmeter".into());
-    let handler = Handler::new(
-        Pipeline::new(config),
-        LocalDir::new(&dir),
-        Some(LocalDir::new(&dir)),
-    );
-    let handler = &handler;
+    let handler = match logmeter::startup::aws_handler(|k| std::env::var(k).ok()).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return Err(e.into());
+        }
+    };
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+    let (handler, function) = (&handler, function.as_str());
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<KinesisBatch>| async move {
             let left = event
@@ -29,6 +27,21 @@ async fn main() -> Result<(), Error> {
             let outcome = handler
                 .handle(&event.payload, Some(Instant::now() + left))
                 .await;
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let oldest = event
+                .payload
+                .records
+                .iter()
+                .map(|r| r.arrival_millis())
+                .filter(|&t| t > 0)
+                .min()
+                .unwrap_or(now);
+            println!(
+                "{}",
+                logmeter::telemetry::emf_line(&outcome.summary, function, now, now - oldest)
+            );
             tracing::info!(summary = ?outcome.summary, "batch done");
             Ok::<_, Error>(outcome.response)
         },

@@ -1,7 +1,7 @@
 //! The `logmeter` command line: runs the Lambda's handler over Lambda Kinesis event files.
 
 use clap::{Parser, Subcommand};
-use logmeter::sink::LocalDir;
+use logmeter::sink::{LocalDir, ObjectSink, SearchSink};
 use logmeter::{Handler, KinesisBatch, Pipeline, PipelineConfig, Summary};
 use std::io::Read;
 use std::path::PathBuf;
@@ -34,11 +34,15 @@ enum Command {
     /// DIR/logmeter-quarantine/YYYY-MM-DD/<shard>/<sequence>.json, and bulk API bodies at
     /// DIR/search-bulk/<shard>/<sequence>-<part>.ndjson. Writes are create-only: processing the same events
     /// again, or a retry from any record, leaves the directory byte-identical.
+    ///
+    /// Without --out, deliveries go where the Lambda's go, with the same settings: INGEST_BUCKET_NAME (and the
+    /// AWS SDK's AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, credentials), SEARCH_URL and its
+    /// authentication. The README has the full table.
     Process {
         /// Event files; `-` reads one event from stdin.
         #[arg(required = true, value_name = "EVENT.json")]
         events: Vec<String>,
-        /// Output directory (created when missing).
+        /// Output directory (created when missing) instead of S3 and the search endpoint.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
@@ -87,19 +91,46 @@ fn read_event(path: &str) -> Result<KinesisBatch, (u8, String)> {
 }
 
 fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> {
-    let config =
-        PipelineConfig::from_lookup(|k| std::env::var(k).ok()).map_err(|e| (2, e.to_string()))?;
-    let Some(out) = out else {
-        return Err((2, "--out DIR is required: delivery to S3 and search servers is not configured in this build".into()));
-    };
-    let handler = Handler::new(
-        Pipeline::new(config),
-        LocalDir::new(&out),
-        Some(LocalDir::new(&out)),
-    );
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .map_err(|e| (1, format!("cannot start the async runtime: {e}")))?;
+    match out {
+        Some(dir) => {
+            let config = PipelineConfig::from_lookup(|k| std::env::var(k).ok())
+                .map_err(|e| (2, e.to_string()))?;
+            let handler = Handler::new(
+                Pipeline::new(config),
+                LocalDir::new(&dir),
+                Some(LocalDir::new(&dir)),
+            );
+            run(&runtime, &handler, events, &dir.display().to_string())
+        }
+        None => {
+            let handler = runtime
+                .block_on(logmeter::startup::aws_handler(|k| std::env::var(k).ok()))
+                .map_err(|e| {
+                    (
+                        2,
+                        format!("{e} (or pass --out DIR to write to a directory)"),
+                    )
+                })?;
+            run(
+                &runtime,
+                &handler,
+                events,
+                "the configured bucket and search endpoint",
+            )
+        }
+    }
+}
+
+fn run<O: ObjectSink, S: SearchSink>(
+    runtime: &tokio::runtime::Runtime,
+    handler: &Handler<O, S>,
+    events: &[String],
+    target: &str,
+) -> Result<(), (u8, String)> {
     let mut summary = Summary::default();
     for path in events {
         let batch = read_event(path)?;
@@ -111,9 +142,8 @@ fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> 
         return Err((
             1,
             format!(
-                "{} record(s) could not be delivered to {}: see the errors above",
-                summary.batch_item_failures,
-                out.display()
+                "{} record(s) could not be delivered to {target}: see the errors above",
+                summary.batch_item_failures
             ),
         ));
     }

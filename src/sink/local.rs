@@ -81,11 +81,11 @@ impl SearchSink for LocalDir {
         Ok(match self.create_only(&rel, &request.body)? {
             Delivery::Written => BulkDelivery {
                 created: request.actions,
-                already_present: 0,
+                ..BulkDelivery::default()
             },
             Delivery::AlreadyPresent => BulkDelivery {
-                created: 0,
                 already_present: request.actions,
+                ..BulkDelivery::default()
             },
         })
     }

@@ -6,9 +6,13 @@
 
 mod local;
 mod memory;
+mod s3;
+pub mod search;
 
 pub use local::LocalDir;
 pub use memory::MemorySink;
+pub use s3::S3Sink;
+pub use search::SearchMirror;
 
 use crate::plan::{BulkRequest, PlannedObject};
 use std::future::Future;
@@ -22,13 +26,28 @@ pub enum Delivery {
     AlreadyPresent,
 }
 
-/// How a bulk request ended: every action is either created now or was already there.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How a bulk request ended: every action was created now, was already there, or was rejected for good.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BulkDelivery {
     /// Documents this call created.
     pub created: usize,
     /// Documents that already existed (409 on `create`).
     pub already_present: usize,
+    /// Documents the engine will never accept (a 4xx other than 409, e.g. a mapping error), for quarantine.
+    pub rejected: Vec<RejectedDocument>,
+}
+
+/// A document the search engine refused, with its error.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedDocument {
+    /// The action line.
+    pub action: String,
+    /// The document.
+    pub source: String,
+    /// The item's HTTP status.
+    pub status: u16,
+    /// The engine's error type and reason.
+    pub error: String,
 }
 
 /// A delivery that did not happen. The data is not at fault, so the record is reported for retry.

@@ -104,8 +104,14 @@ fn bad_data_exits_zero_usage_errors_do_not() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read no/such/file.json"));
 
-    let no_out = logmeter(&["process", "samples/events/small.json"], None);
+    let no_out = std::process::Command::new(env!("CARGO_BIN_EXE_logmeter"))
+        .args(["process", "samples/events/small.json"])
+        .current_dir(root())
+        .env_remove("INGEST_BUCKET_NAME")
+        .output()
+        .unwrap();
     assert_eq!(no_out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_out.stderr).contains("INGEST_BUCKET_NAME is not set"));
 
     let help = logmeter(&["process", "--help"], None);
     assert!(help.status.success());

@@ -1,6 +1,10 @@
 //! Configuration, read and validated once at cold start from a lookup function (the process environment in
 //! production, a map in tests), with errors that name the variable and the bad value.
 
+mod delivery;
+
+pub use delivery::{AclMode, DeliveryConfig, IdMode, SearchAuth, SearchConfig, SearchFailureMode};
+
 use std::fmt::Display;
 use std::str::FromStr;
 
@@ -60,7 +64,7 @@ pub struct ConfigError {
 }
 
 /// Reads one variable with a parser; absent or empty means the default.
-fn read<T, F>(
+pub(crate) fn read<T, F>(
     lookup: &F,
     name: &'static str,
     default: T,

@@ -1,0 +1,258 @@
+//! One HTTP client for the search endpoint and Secrets Manager: hyper over rustls (the stack the AWS SDK already
+//! brings), with basic auth, Elastic API keys, or SigV4 (`es`, `aoss`, `secretsmanager`) using the function's
+//! credentials. Credentials and secrets are resolved on first use, never at cold start.
+
+use crate::config::{SearchAuth, SearchConfig};
+use aws_config::SdkConfig;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
+};
+use aws_sigv4::sign::v4;
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::time::{Duration, SystemTime};
+use tokio::sync::OnceCell;
+
+type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// An answer: status and body.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Body bytes.
+    pub body: Bytes,
+}
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// Connection refused, reset, DNS, TLS, or timed out: worth retrying.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Configuration or credentials problem: retrying will not help.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The search endpoint's client.
+#[derive(Debug)]
+pub struct SearchHttp {
+    client: Client<Https, Full<Bytes>>,
+    base: String,
+    auth: SearchAuth,
+    sdk: SdkConfig,
+    timeout: Duration,
+    basic_from_secret: OnceCell<String>,
+    secrets_endpoint: Option<String>,
+}
+
+fn connector() -> Https {
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build()
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+impl SearchHttp {
+    /// A client for `config.url`. `secrets_endpoint` overrides the Secrets Manager endpoint (local tests; in
+    /// production it comes from `AWS_ENDPOINT_URL_SECRETS_MANAGER` or the region).
+    pub fn new(config: &SearchConfig, sdk: SdkConfig, secrets_endpoint: Option<String>) -> Self {
+        Self {
+            client: Client::builder(TokioExecutor::new()).build(connector()),
+            base: config.url.clone(),
+            auth: config.auth.clone(),
+            sdk,
+            timeout: Duration::from_millis(config.timeout_ms),
+            basic_from_secret: OnceCell::new(),
+            secrets_endpoint,
+        }
+    }
+
+    /// Sends `method path` with an optional body to the search endpoint, authenticated.
+    pub async fn send(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<(Bytes, &str)>,
+    ) -> Result<Answer, HttpError> {
+        let url = format!("{}{path}", self.base);
+        let mut headers = Vec::new();
+        match &self.auth {
+            SearchAuth::None | SearchAuth::SigV4 { .. } => {}
+            SearchAuth::Basic { username, password } => {
+                headers.push(("authorization", basic(username, password)))
+            }
+            SearchAuth::ApiKey(key) => headers.push(("authorization", format!("ApiKey {key}"))),
+            SearchAuth::Secret { arn } => {
+                let value = self
+                    .basic_from_secret
+                    .get_or_try_init(|| self.read_secret(arn))
+                    .await?;
+                headers.push(("authorization", value.clone()));
+            }
+        }
+        let service = match &self.auth {
+            SearchAuth::SigV4 { service } => Some(service.as_str()),
+            _ => None,
+        };
+        self.request(method, &url, headers, body, service).await
+    }
+
+    async fn request(
+        &self,
+        method: http::Method,
+        url: &str,
+        headers: Vec<(&str, String)>,
+        body: Option<(Bytes, &str)>,
+        sign_for: Option<&str>,
+    ) -> Result<Answer, HttpError> {
+        let (bytes, content_type) = body.unwrap_or((Bytes::new(), ""));
+        let mut builder = http::Request::builder().method(method).uri(url);
+        if !content_type.is_empty() {
+            builder = builder.header("content-type", content_type);
+        }
+        for (k, v) in headers {
+            builder = builder.header(k, v);
+        }
+        let mut req = builder
+            .body(Full::new(bytes.clone()))
+            .map_err(|e| HttpError::Setup(format!("cannot build a request for {url}: {e}")))?;
+        if let Some(service) = sign_for {
+            self.sign(&mut req, &bytes, service).await?;
+        }
+        let sent = tokio::time::timeout(self.timeout, self.client.request(req)).await;
+        let resp = match sent {
+            Err(_) => {
+                return Err(HttpError::Unavailable(format!(
+                    "{url}: no answer within {} ms",
+                    self.timeout.as_millis()
+                )));
+            }
+            Ok(Err(e)) => return Err(HttpError::Unavailable(format!("{url}: {e}"))),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status().as_u16();
+        let body = tokio::time::timeout(self.timeout, resp.into_body().collect())
+            .await
+            .map_err(|_| {
+                HttpError::Unavailable(format!(
+                    "{url}: body not read within {} ms",
+                    self.timeout.as_millis()
+                ))
+            })?
+            .map_err(|e| HttpError::Unavailable(format!("{url}: {e}")))?
+            .to_bytes();
+        Ok(Answer { status, body })
+    }
+
+    async fn sign(
+        &self,
+        req: &mut http::Request<Full<Bytes>>,
+        body: &[u8],
+        service: &str,
+    ) -> Result<(), HttpError> {
+        let provider = self.sdk.credentials_provider().ok_or_else(|| {
+            HttpError::Setup("SigV4 needs AWS credentials, and none are configured".into())
+        })?;
+        let creds = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| HttpError::Setup(format!("cannot load AWS credentials for SigV4: {e}")))?;
+        let region = self
+            .sdk
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| HttpError::Setup("SigV4 needs AWS_REGION".into()))?;
+        let identity = creds.into();
+        let mut settings = SigningSettings::default();
+        // OpenSearch Serverless requires the payload hash header; managed domains accept it.
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&region)
+            .name(service)
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .map_err(|e| HttpError::Setup(format!("cannot sign: {e}")))?
+            .into();
+        let headers: Vec<(&str, &str)> = req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+            .collect();
+        let uri = req.uri().to_string();
+        let signable = SignableRequest::new(
+            req.method().as_str(),
+            uri,
+            headers.into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| HttpError::Setup(format!("cannot sign: {e}")))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| HttpError::Setup(format!("cannot sign: {e}")))?
+            .into_parts();
+        instructions.apply_to_request_http1x(req);
+        Ok(())
+    }
+
+    /// Reads `{"username","password"}` from Secrets Manager and returns the basic-auth header value.
+    async fn read_secret(&self, arn: &str) -> Result<String, HttpError> {
+        let region = self.sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let endpoint = self
+            .secrets_endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
+        let body = Bytes::from(serde_json::json!({ "SecretId": arn }).to_string());
+        let headers = vec![("x-amz-target", "secretsmanager.GetSecretValue".to_owned())];
+        let answer = self
+            .request(
+                http::Method::POST,
+                &format!("{endpoint}/"),
+                headers,
+                Some((body, "application/x-amz-json-1.1")),
+                Some("secretsmanager"),
+            )
+            .await?;
+        if answer.status != 200 {
+            return Err(HttpError::Setup(format!(
+                "cannot read the search credentials secret {arn}: Secrets Manager answered HTTP {}",
+                answer.status
+            )));
+        }
+        #[derive(serde::Deserialize)]
+        struct Value {
+            #[serde(rename = "SecretString")]
+            secret: Option<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Pair {
+            username: String,
+            password: String,
+        }
+        let pair = serde_json::from_slice::<Value>(&answer.body)
+            .ok()
+            .and_then(|v| v.secret)
+            .and_then(|s| serde_json::from_str::<Pair>(&s).ok())
+            .ok_or_else(|| {
+                HttpError::Setup(format!(
+                    "secret {arn} must be a JSON object with string keys username and password"
+                ))
+            })?;
+        Ok(basic(&pair.username, &pair.password))
+    }
+}

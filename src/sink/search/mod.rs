@@ -1,0 +1,221 @@
+//! The Elasticsearch / OpenSearch mirror: bulk requests with per-item handling, retries with backoff and
+//! jitter, the index template installed on first use, and every authentication the config names.
+//!
+//! One client path serves Elasticsearch 8/9 and OpenSearch 1–3, managed or Serverless: plain HTTP over the
+//! rustls stack the AWS SDK already brings, with `aws-sigv4` for IAM auth (see the README's design notes).
+
+mod bulk;
+mod http;
+mod template;
+
+pub use bulk::{ItemOutcome, backoff, classify, join, pairs, without_id};
+pub use http::{Answer, HttpError, SearchHttp};
+pub use template::{index_template, template_patterns};
+
+use super::{BulkDelivery, RejectedDocument, SearchSink, SinkError};
+use crate::config::{IdMode, SearchConfig};
+use crate::plan::BulkRequest;
+use ::http::Method;
+use bytes::Bytes;
+use tokio::sync::OnceCell;
+
+/// Name of the index template logmeter installs.
+pub const TEMPLATE_NAME: &str = "logmeter-metrics";
+
+/// The search mirror.
+#[derive(Debug)]
+pub struct SearchMirror {
+    http: SearchHttp,
+    id_mode: IdMode,
+    max_attempts: u32,
+    template: Option<serde_json::Value>,
+    template_ready: OnceCell<()>,
+}
+
+fn jitter() -> f64 {
+    // I/O layer: the clock is a fine source of jitter between concurrent functions.
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    f64::from(n.wrapping_mul(2_654_435_761) % 1_000) / 1_000.0
+}
+
+fn snippet(body: &[u8]) -> String {
+    let mut s = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+    s.retain(|c| c != '\n');
+    s
+}
+
+impl SearchMirror {
+    /// A mirror for `config`; `index_pattern` is the pipeline's (the data stream name when one is configured).
+    pub fn new(config: &SearchConfig, http: SearchHttp, index_pattern: &str) -> Self {
+        let template = config.install_template.then(|| {
+            index_template(
+                &template_patterns(index_pattern),
+                config.data_stream.is_some(),
+            )
+        });
+        Self {
+            http,
+            id_mode: config.id_mode,
+            max_attempts: config.max_attempts,
+            template,
+            template_ready: OnceCell::new(),
+        }
+    }
+
+    /// Installs the index template when it is missing (idempotent; once per process).
+    pub async fn ensure_template(&self) -> Result<(), SinkError> {
+        let Some(template) = &self.template else {
+            return Ok(());
+        };
+        self.template_ready
+            .get_or_try_init(|| async {
+                let path = format!("/_index_template/{TEMPLATE_NAME}");
+                let target = || format!("index template {TEMPLATE_NAME}");
+                let got = self
+                    .http
+                    .send(Method::GET, &path, None)
+                    .await
+                    .map_err(|e| http_error(target(), e))?;
+                match got.status {
+                    200 => return Ok(()),
+                    404 => {}
+                    s => return Err(status_error(target(), s, &got.body)),
+                }
+                let body = Bytes::from(template.to_string());
+                let put = self
+                    .http
+                    .send(Method::PUT, &path, Some((body, "application/json")))
+                    .await
+                    .map_err(|e| http_error(target(), e))?;
+                match put.status {
+                    200 | 201 => {
+                        tracing::info!(template = TEMPLATE_NAME, "index template installed");
+                        Ok(())
+                    }
+                    s => Err(status_error(target(), s, &put.body)),
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+fn http_error(target: String, e: HttpError) -> SinkError {
+    match e {
+        HttpError::Unavailable(reason) => SinkError::Transient { target, reason },
+        HttpError::Setup(reason) => SinkError::Permanent { target, reason },
+    }
+}
+
+fn status_error(target: String, status: u16, body: &[u8]) -> SinkError {
+    match status {
+        401 | 403 => SinkError::Permanent {
+            target,
+            reason: format!(
+                "authentication failed (HTTP {status}): check SEARCH_USERNAME/SEARCH_PASSWORD, SEARCH_API_KEY, SEARCH_SECRET_ARN or the role's access policy"
+            ),
+        },
+        429 | 500..=599 => SinkError::Transient {
+            target,
+            reason: format!("HTTP {status}: {}", snippet(body)),
+        },
+        _ => SinkError::Permanent {
+            target,
+            reason: format!("HTTP {status}: {}", snippet(body)),
+        },
+    }
+}
+
+impl SearchSink for SearchMirror {
+    async fn bulk(&self, request: &BulkRequest) -> Result<BulkDelivery, SinkError> {
+        self.ensure_template().await?;
+        let all = pairs(&request.body);
+        let actions: Vec<Vec<u8>> = all
+            .iter()
+            .map(|(a, _)| {
+                if self.id_mode == IdMode::Auto {
+                    without_id(a)
+                } else {
+                    a.to_vec()
+                }
+            })
+            .collect();
+        let mut pending: Vec<usize> = (0..all.len()).collect();
+        let mut out = BulkDelivery::default();
+        let mut last = String::new();
+        for attempt in 1..=self.max_attempts {
+            if attempt > 1 {
+                tokio::time::sleep(backoff(attempt, jitter())).await;
+            }
+            let body = join(
+                &pending
+                    .iter()
+                    .map(|&i| (actions[i].as_slice(), all[i].1))
+                    .collect::<Vec<_>>(),
+            );
+            let answer = match self
+                .http
+                .send(
+                    Method::POST,
+                    "/_bulk",
+                    Some((Bytes::from(body), "application/x-ndjson")),
+                )
+                .await
+            {
+                Ok(a) => a,
+                Err(HttpError::Unavailable(e)) => {
+                    last = e;
+                    continue;
+                }
+                Err(e) => return Err(http_error(request.name.clone(), e)),
+            };
+            match answer.status {
+                200 => {}
+                429 | 500..=599 => {
+                    last = format!("HTTP {}", answer.status);
+                    continue;
+                }
+                s => return Err(status_error(request.name.clone(), s, &answer.body)),
+            }
+            let outcomes = match classify(&answer.body, pending.len()) {
+                Ok(o) => o,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            let mut next = Vec::new();
+            for (outcome, i) in outcomes.into_iter().zip(pending) {
+                match outcome {
+                    ItemOutcome::Created => out.created += 1,
+                    ItemOutcome::AlreadyPresent => out.already_present += 1,
+                    ItemOutcome::Retry(reason) => {
+                        last = reason;
+                        next.push(i);
+                    }
+                    ItemOutcome::Reject(status, error) => out.rejected.push(RejectedDocument {
+                        action: String::from_utf8_lossy(all[i].0).into_owned(),
+                        source: String::from_utf8_lossy(all[i].1).into_owned(),
+                        status,
+                        error,
+                    }),
+                }
+            }
+            pending = next;
+            if pending.is_empty() {
+                return Ok(out);
+            }
+        }
+        Err(SinkError::Transient {
+            target: request.name.clone(),
+            reason: format!(
+                "{} of {} documents not indexed after {} attempts: {last}",
+                pending.len(),
+                all.len(),
+                self.max_attempts
+            ),
+        })
+    }
+}

@@ -1,0 +1,160 @@
+//! The index template: explicit mappings for the metric document, so nothing depends on dynamic mapping.
+
+use serde_json::{Value, json};
+
+/// Index patterns a template must cover for an index name pattern: the literal prefix before the first strftime
+/// field, then `*` (`logmeter-metrics-%Y.%m.%d` → `logmeter-metrics-*`); a fixed name covers itself.
+pub fn template_patterns(index_pattern: &str) -> Vec<String> {
+    match index_pattern.find('%') {
+        Some(i) => vec![format!("{}*", &index_pattern[..i])],
+        None => vec![index_pattern.to_owned()],
+    }
+}
+
+/// The composable index template (Elasticsearch 7.8+, OpenSearch 1+).
+pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
+    let keyword = json!({"type": "keyword"});
+    let (long, double, boolean, date) = (
+        json!({"type": "long"}),
+        json!({"type": "double"}),
+        json!({"type": "boolean"}),
+        json!({"type": "date"}),
+    );
+    let obj = |props: Value| json!({ "properties": props });
+    let mut t = json!({
+        "index_patterns": patterns,
+        "priority": 200,
+        "_meta": {"managed_by": "logmeter", "schema_version": 1},
+        "template": {"mappings": {
+            "dynamic": false,
+            "properties": {
+                "@timestamp": date,
+                "event": obj(json!({"kind": keyword, "dataset": keyword, "outcome": keyword, "duration": long})),
+                "cloud": obj(json!({"provider": keyword, "platform": keyword, "region": keyword, "account": obj(json!({"id": keyword}))})),
+                "faas": obj(json!({"name": keyword, "version": keyword, "instance": keyword, "invocation_id": keyword,
+                                    "coldstart": boolean, "max_memory": long})),
+                "aws": obj(json!({
+                    "cloudwatch": obj(json!({"log_group": keyword, "log_stream": keyword})),
+                    "lambda": obj(json!({"status": keyword, "report_format": keyword, "duration_ms": double,
+                        "billed_duration_ms": long, "memory_size_mb": long, "max_memory_used_mb": long,
+                        "memory_utilization": double, "init_duration_ms": double, "restore_duration_ms": double,
+                        "billed_restore_duration_ms": long, "billed_gb_seconds": double, "xray_sampled": boolean})),
+                })),
+                "trace": obj(json!({"id": keyword})),
+                "span": obj(json!({"id": keyword})),
+                "error": obj(json!({"type": keyword})),
+                "logmeter": obj(json!({"shard_id": keyword, "sequence_number": keyword, "event_id": keyword})),
+            }
+        }}
+    });
+    if data_stream {
+        t["data_stream"] = json!({});
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_patterns() {
+        assert_eq!(
+            template_patterns("logmeter-metrics-%Y.%m.%d"),
+            ["logmeter-metrics-*"]
+        );
+        assert_eq!(
+            template_patterns("metrics-aws.lambda-default"),
+            ["metrics-aws.lambda-default"]
+        );
+    }
+
+    #[test]
+    fn valid_template_maps_every_document_field() {
+        // Every leaf of a real document must have an explicit mapping.
+        let doc: Value =
+            serde_json::from_str(&crate::sink::search::template::tests::sample_document()).unwrap();
+        let t = index_template(&["x-*".into()], false);
+        let props = &t["template"]["mappings"]["properties"];
+        fn leaves(v: &Value, path: String, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => m.iter().for_each(|(k, v)| {
+                    leaves(
+                        v,
+                        if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        },
+                        out,
+                    )
+                }),
+                _ => out.push(path),
+            }
+        }
+        let mut fields = Vec::new();
+        leaves(&doc, String::new(), &mut fields);
+        for f in fields {
+            let mut node = props;
+            for part in f.split('.') {
+                node = &node[part];
+                if node.get("properties").is_some() {
+                    node = &node["properties"];
+                }
+            }
+            assert!(node.get("type").is_some(), "{f} has no mapping");
+        }
+        assert!(
+            index_template(&["x".into()], true)
+                .get("data_stream")
+                .is_some()
+        );
+    }
+
+    /// A document with every optional field present, built by the real encoder.
+    pub(super) fn sample_document() -> String {
+        use crate::extract::{FoundReport, InvocationReport, ReportFormat, ReportStatus};
+        use crate::plan::{BulkEncoder, ReportContext, encode_reports};
+        let mut r = InvocationReport::new("req".into(), ReportFormat::Text);
+        (
+            r.duration_ms,
+            r.billed_duration_ms,
+            r.memory_size_mb,
+            r.max_memory_used_mb,
+        ) = (Some(1.0), Some(2), Some(128), Some(64));
+        (
+            r.init_duration_ms,
+            r.restore_duration_ms,
+            r.billed_restore_duration_ms,
+        ) = (Some(1.0), Some(1.0), Some(1));
+        (r.status, r.error_type, r.trace_id, r.span_id, r.sampled) = (
+            ReportStatus::Error,
+            Some("E".into()),
+            Some("t".into()),
+            Some("s".into()),
+            Some(true),
+        );
+        let found = FoundReport {
+            report: r,
+            event_id: "1".into(),
+            timestamp: 1,
+        };
+        let ctx = ReportContext {
+            account: "1",
+            region: Some("r"),
+            log_group: "/aws/lambda/f",
+            log_stream: "2026/11/20/[1]x",
+            shard: "s",
+            sequence: "1",
+        };
+        let mut enc = BulkEncoder::new("s", "1", 1 << 20, 10);
+        encode_reports(std::slice::from_ref(&found), &ctx, "i", &mut enc);
+        let body = enc.finish().remove(0).body;
+        String::from_utf8(body)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    }
+}
