@@ -26,8 +26,7 @@ fn input() -> &'static Input {
     INPUT.get_or_init(|| {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/events/large.json");
         let batch: KinesisBatch =
-            serde_json::from_slice(&std::fs::read(path).expect("samples/events/large.json"))
-                .expect("event");
+            serde_json::from_slice(&std::fs::read(path).expect("samples/events/large.json")).expect("event");
         let mut compressed = Vec::new();
         let mut inflated_bytes = 0;
         let mut buf = Vec::new();
@@ -45,11 +44,7 @@ fn input() -> &'static Input {
             }
             compressed.push(c);
         }
-        Input {
-            batch,
-            compressed,
-            inflated_bytes,
-        }
+        Input { batch, compressed, inflated_bytes }
     })
 }
 
@@ -58,14 +53,13 @@ fn input() -> &'static Input {
 fn inflate_only(b: divan::Bencher) {
     let i = input();
     let mut buf = Vec::new();
-    b.counter(BytesCount::new(i.inflated_bytes))
-        .bench_local(|| {
-            let mut total = 0;
-            for c in &i.compressed {
-                total += gunzip_into(c, CAP, &mut buf).unwrap_or(0);
-            }
-            total
-        });
+    b.counter(BytesCount::new(i.inflated_bytes)).bench_local(|| {
+        let mut total = 0;
+        for c in &i.compressed {
+            total += gunzip_into(c, CAP, &mut buf).unwrap_or(0);
+        }
+        total
+    });
 }
 
 /// Baseline: gunzip and parse the CloudWatch Logs JSON.
@@ -73,26 +67,21 @@ fn inflate_only(b: divan::Bencher) {
 fn inflate_and_parse(b: divan::Bencher) {
     let i = input();
     let mut buf = Vec::new();
-    b.counter(BytesCount::new(i.inflated_bytes))
-        .bench_local(|| {
-            let mut events = 0;
-            for c in &i.compressed {
-                if let Ok(n) = gunzip_into(c, CAP, &mut buf) {
-                    events += parse_payload(&buf[..n]).map_or(0, |p| p.log_events.len());
-                }
+    b.counter(BytesCount::new(i.inflated_bytes)).bench_local(|| {
+        let mut events = 0;
+        for c in &i.compressed {
+            if let Ok(n) = gunzip_into(c, CAP, &mut buf) {
+                events += parse_payload(&buf[..n]).map_or(0, |p| p.log_events.len());
             }
-            events
-        });
+        }
+        events
+    });
 }
 
 fn plan(b: divan::Bencher, threads: usize) {
     let i = input();
-    let pipeline = Pipeline::new(PipelineConfig {
-        threads,
-        ..PipelineConfig::default()
-    });
-    b.counter(BytesCount::new(i.inflated_bytes))
-        .bench_local(|| pipeline.plan_batch(&i.batch.records));
+    let pipeline = Pipeline::new(PipelineConfig { threads, ..PipelineConfig::default() });
+    b.counter(BytesCount::new(i.inflated_bytes)).bench_local(|| pipeline.plan_batch(&i.batch.records));
 }
 
 /// Decode + extract + plan + encode (base64 included), one thread.
@@ -104,8 +93,5 @@ fn pipeline_1_thread(b: divan::Bencher) {
 /// The same on every available core.
 #[divan::bench(sample_count = 60)]
 fn pipeline_all_threads(b: divan::Bencher) {
-    plan(
-        b,
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-    );
+    plan(b, std::thread::available_parallelism().map_or(1, |n| n.get()));
 }

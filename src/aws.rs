@@ -27,14 +27,16 @@ pub async fn s3_client(
     config: &DeliveryConfig,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> aws_sdk_s3::Client {
-    let overridden = sdk.endpoint_url().is_some()
-        || lookup("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
+    let s3_endpoint = lookup("AWS_ENDPOINT_URL_S3").filter(|v| !v.is_empty());
+    let overridden = sdk.endpoint_url().is_some() || s3_endpoint.is_some();
     let mut builder = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(overridden)
         .retry_config(RetryConfig::standard().with_max_attempts(config.s3_max_attempts));
+    if let Some(url) = s3_endpoint {
+        builder = builder.endpoint_url(url);
+    }
     if let Some(role) = &config.role_arn {
-        let mut provider =
-            aws_config::sts::AssumeRoleProvider::builder(role).session_name("logmeter");
+        let mut provider = aws_config::sts::AssumeRoleProvider::builder(role).session_name("logmeter");
         if let Some(id) = &config.role_external_id {
             provider = provider.external_id(id);
         }

@@ -63,11 +63,7 @@ impl KinesisInput {
     /// Arrival time in epoch milliseconds (0 when absent or not finite).
     pub fn arrival_millis(&self) -> i64 {
         let s = self.kinesis.approximate_arrival_timestamp;
-        if s.is_finite() && s > 0.0 {
-            (s * 1000.0) as i64
-        } else {
-            0
-        }
+        if s.is_finite() && s > 0.0 { (s * 1000.0) as i64 } else { 0 }
     }
 }
 
@@ -139,10 +135,7 @@ mod tests {
             ),
         ];
         for (a, b, want) in table {
-            let (a, b) = (
-                SequenceNumber::parse(a).unwrap(),
-                SequenceNumber::parse(b).unwrap(),
-            );
+            let (a, b) = (SequenceNumber::parse(a).unwrap(), SequenceNumber::parse(b).unwrap());
             assert_eq!(a.cmp(&b), want, "{a} vs {b}");
         }
     }
@@ -156,10 +149,7 @@ mod tests {
 
     #[test]
     fn shard_id_comes_from_event_id() {
-        let mut r = KinesisInput {
-            event_id: "shardId-000000000006:4959".into(),
-            ..Default::default()
-        };
+        let mut r = KinesisInput { event_id: "shardId-000000000006:4959".into(), ..Default::default() };
         assert_eq!(r.shard_id(), "shardId-000000000006");
         r.event_id = String::new();
         assert_eq!(r.shard_id(), "unknown-shard");

@@ -12,6 +12,7 @@ use crate::plan::{ObjectKind, PlannedObject, utc_date};
 use crate::sink::{Delivery, ObjectSink, RejectedDocument, SearchSink, SinkError};
 use crate::summary::Summary;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 
 /// The answer to one invocation.
@@ -22,6 +23,9 @@ pub struct Outcome {
     /// What happened.
     pub summary: Summary,
 }
+
+/// Records delivered at the same time.
+pub const DELIVERY_CONCURRENCY: usize = 16;
 
 /// Time kept in hand before the Lambda deadline: delivery stops when less than this is left.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
@@ -38,12 +42,7 @@ pub struct Handler<O, S> {
 impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
     /// A handler built once at cold start.
     pub fn new(pipeline: Pipeline, objects: O, search: Option<S>) -> Self {
-        Self {
-            pipeline,
-            objects,
-            search,
-            spool_search: false,
-        }
+        Self { pipeline, objects, search, spool_search: false }
     }
 
     /// When the mirror fails after its retries, spool the bulk body to the quarantine prefix and carry on
@@ -63,25 +62,38 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
         self.search.as_ref()
     }
 
-    /// Handles one invocation. `deadline` is the Lambda deadline, if any.
+    /// Handles one invocation.
+    ///
+    /// Records are delivered up to [`DELIVERY_CONCURRENCY`] at a time. Keys are per record and writes create-only,
+    /// so a record delivered after one that failed is simply found again on the retry.
     pub async fn handle(&self, batch: &KinesisBatch, deadline: Option<Instant>) -> Outcome {
         let plans = self.pipeline.plan_batch(&batch.records);
         let mut summary = Summary::default();
-        let mut failed: Option<&RecordPlan> = None;
         for plan in &plans {
             summary += plan.summary;
-            if failed.is_some() {
-                continue;
-            }
-            if deadline
-                .is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN)
-            {
-                tracing::warn!(sequence_number = %plan.sequence_number, "deadline near: stopping, the rest is reported for retry");
-                failed = Some(plan);
-                continue;
-            }
-            if let Err(e) = self.deliver(plan, &mut summary).await {
-                tracing::error!(error = %e, shard = %plan.shard, sequence_number = %plan.sequence_number, "delivery failed: reported for retry");
+        }
+        let results: Vec<(Result<(), ()>, Summary)> = futures_util::stream::iter(&plans)
+            .map(|plan| async move {
+                let mut delivered = Summary::default();
+                if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN) {
+                    tracing::warn!(sequence_number = %plan.sequence_number, "deadline near: not delivered, reported for retry");
+                    return (Err(()), delivered);
+                }
+                match self.deliver(plan, &mut delivered).await {
+                    Ok(()) => (Ok(()), delivered),
+                    Err(e) => {
+                        tracing::error!(error = %e, shard = %plan.shard, sequence_number = %plan.sequence_number, "delivery failed: reported for retry");
+                        (Err(()), delivered)
+                    }
+                }
+            })
+            .buffered(DELIVERY_CONCURRENCY)
+            .collect()
+            .await;
+        let mut failed = None;
+        for (plan, (result, delivered)) in plans.iter().zip(results) {
+            summary += delivered;
+            if result.is_err() && failed.is_none() {
                 failed = Some(plan);
             }
         }
@@ -112,11 +124,7 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
                     if !d.rejected.is_empty() {
                         tracing::warn!(request = %request.name, rejected = d.rejected.len(), "documents refused by the search engine: quarantined");
                         summary.documents_rejected += d.rejected.len();
-                        self.put(
-                            &rejected_object(&d.rejected, prefix, &date, &request.name),
-                            summary,
-                        )
-                        .await?;
+                        self.put(&rejected_object(&d.rejected, prefix, &date, &request.name), summary).await?;
                     }
                 }
                 Err(e) if self.spool_search => {
@@ -147,12 +155,7 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
 
 /// The quarantine object of documents a bulk request had refused:
 /// `<prefix>/search-rejected/<date>/<shard>/<sequence>-<part>.json`.
-fn rejected_object(
-    rejected: &[RejectedDocument],
-    prefix: &str,
-    date: &str,
-    name: &str,
-) -> PlannedObject {
+fn rejected_object(rejected: &[RejectedDocument], prefix: &str, date: &str, name: &str) -> PlannedObject {
     let mut body = Vec::new();
     for (i, r) in rejected.iter().enumerate() {
         body.extend_from_slice(if i == 0 { b"[\n" } else { b",\n" });

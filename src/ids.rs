@@ -18,19 +18,8 @@ fn v5(parts: &[&str]) -> String {
 }
 
 /// `uniqueId` for a record that has none: log group, log stream, event id and the record's position in its event.
-pub fn derived_unique_id(
-    log_group: &str,
-    log_stream: &str,
-    event_id: &str,
-    position: usize,
-) -> String {
-    v5(&[
-        "meter",
-        log_group,
-        log_stream,
-        event_id,
-        &position.to_string(),
-    ])
+pub fn derived_unique_id(log_group: &str, log_stream: &str, event_id: &str, position: usize) -> String {
+    v5(&["meter", log_group, log_stream, event_id, &position.to_string()])
 }
 
 /// `_id` of the metric document for the report in one log event.
@@ -53,15 +42,8 @@ mod tests {
         let a = derived_unique_id("g", "s", "1", 0);
         assert_eq!(a, derived_unique_id("g", "s", "1", 0));
         assert_ne!(a, derived_unique_id("g", "s", "1", 1));
-        assert_ne!(
-            a,
-            derived_unique_id("g", "s1", "", 0),
-            "fields must not run together"
-        );
-        assert_ne!(
-            report_document_id("g", "s", "1"),
-            derived_unique_id("g", "s", "1", 0)
-        );
+        assert_ne!(a, derived_unique_id("g", "s1", "", 0), "fields must not run together");
+        assert_ne!(report_document_id("g", "s", "1"), derived_unique_id("g", "s", "1", 0));
         // A pinned value: changing the derivation would re-key every record already billed.
         assert_eq!(Uuid::parse_str(&a).unwrap().get_version_num(), 5);
     }

@@ -5,17 +5,15 @@
 //! each with its own reusable buffers, and returns the plans in sequence order.
 
 use crate::config::PipelineConfig;
-use crate::decode::{
-    DecodeError, MessageType, Payload, base64_into, gunzip_into, parse_payload, unescape_into,
-};
+use crate::decode::{DecodeError, MessageType, Payload, base64_into, gunzip_into, parse_payload, unescape_into};
 use crate::event::{KinesisInput, SequenceNumber};
 use crate::extract::{
-    EventRef, Extraction, FoundReport, MeterExtractor, QuarantineEntry, QuarantineKind,
-    ReportStatus, parse_platform_report, parse_text_report, timed_out_request_id,
+    EventRef, Extraction, FoundReport, MeterExtractor, QuarantineEntry, QuarantineKind, ReportStatus,
+    parse_platform_report, parse_text_report, timed_out_request_id,
 };
 use crate::plan::{
-    BulkEncoder, BulkRequest, ObjectKind, PlannedObject, ReportContext, encode_reports,
-    quarantine_object, record_objects,
+    BulkEncoder, BulkRequest, ObjectKind, PlannedObject, ReportContext, encode_reports, quarantine_object,
+    record_objects,
 };
 use crate::summary::Summary;
 use memchr::memmem::Finder;
@@ -88,10 +86,7 @@ impl Pipeline {
         let threads = self.config.threads.clamp(1, records.len().max(1));
         if threads == 1 {
             let mut scratch = Scratch::default();
-            return records
-                .iter()
-                .map(|r| self.plan_record(r, &mut scratch))
-                .collect();
+            return records.iter().map(|r| self.plan_record(r, &mut scratch)).collect();
         }
         let next = AtomicUsize::new(0);
         let mut done: Vec<(usize, RecordPlan)> = std::thread::scope(|scope| {
@@ -111,10 +106,7 @@ impl Pipeline {
                 .collect();
             workers
                 .into_iter()
-                .flat_map(|w| {
-                    w.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
+                .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
                 .collect()
         });
         done.sort_unstable_by_key(|(i, _)| *i);
@@ -129,10 +121,7 @@ impl Pipeline {
             Some(s) => s.as_str().to_owned(),
             None => crate::ids::unsequenced_key(&input.event_id, &input.kinesis.data),
         };
-        let mut summary = Summary {
-            kinesis_records: 1,
-            ..Summary::default()
-        };
+        let mut summary = Summary { kinesis_records: 1, ..Summary::default() };
         let mut ex = Extraction::default();
         let c = &self.config;
         let mut bulk = BulkEncoder::new(shard, &seq_key, c.bulk_max_bytes, c.bulk_max_actions);
@@ -141,17 +130,10 @@ impl Pipeline {
                 summary.bytes_compressed = scratch.compressed.len();
                 summary.bytes_inflated = scratch.inflated_len;
                 match parse_payload(&scratch.inflated[..scratch.inflated_len]) {
-                    Ok(p) if p.message_type() == MessageType::Control => {
-                        summary.control_messages = 1
-                    }
+                    Ok(p) if p.message_type() == MessageType::Control => summary.control_messages = 1,
                     Ok(p) => {
                         summary.log_events = p.log_events.len();
-                        self.extract_payload(
-                            &p,
-                            &mut scratch.message,
-                            &mut scratch.timed_out,
-                            &mut ex,
-                        );
+                        self.extract_payload(&p, &mut scratch.message, &mut scratch.timed_out, &mut ex);
                         let ctx = ReportContext {
                             account: &p.owner,
                             region: input.aws_region.as_deref(),
@@ -178,21 +160,11 @@ impl Pipeline {
 
     fn decode(&self, input: &KinesisInput, scratch: &mut Scratch) -> Result<(), DecodeError> {
         base64_into(&input.kinesis.data, &mut scratch.compressed)?;
-        scratch.inflated_len = gunzip_into(
-            &scratch.compressed,
-            self.config.max_inflated_bytes,
-            &mut scratch.inflated,
-        )?;
+        scratch.inflated_len = gunzip_into(&scratch.compressed, self.config.max_inflated_bytes, &mut scratch.inflated)?;
         Ok(())
     }
 
-    fn extract_payload(
-        &self,
-        p: &Payload<'_>,
-        msg: &mut String,
-        timed_out: &mut Vec<String>,
-        ex: &mut Extraction,
-    ) {
+    fn extract_payload(&self, p: &Payload<'_>, msg: &mut String, timed_out: &mut Vec<String>, ex: &mut Extraction) {
         timed_out.clear();
         for event in &p.log_events {
             let raw = event.message;
@@ -217,9 +189,7 @@ impl Pipeline {
                 unescape(msg);
                 match parse_text_report(msg) {
                     Ok(mut report) => {
-                        if report.status == ReportStatus::Success
-                            && timed_out.contains(&report.request_id)
-                        {
+                        if report.status == ReportStatus::Success && timed_out.contains(&report.request_id) {
                             report.status = ReportStatus::Timeout;
                         }
                         ex.reports.push(FoundReport {
@@ -228,13 +198,9 @@ impl Pipeline {
                             timestamp: ev.timestamp,
                         });
                     }
-                    Err(reason) => ex.quarantine.push(QuarantineEntry::at(
-                        QuarantineKind::Report,
-                        &ev,
-                        reason,
-                        msg,
-                        None,
-                    )),
+                    Err(reason) => {
+                        ex.quarantine.push(QuarantineEntry::at(QuarantineKind::Report, &ev, reason, msg, None))
+                    }
                 }
                 continue;
             }
@@ -251,22 +217,12 @@ impl Pipeline {
                     }
                     Ok(None) => {}
                     Err(reason) => {
-                        ex.quarantine.push(QuarantineEntry::at(
-                            QuarantineKind::Report,
-                            &ev,
-                            reason,
-                            msg,
-                            None,
-                        ));
+                        ex.quarantine.push(QuarantineEntry::at(QuarantineKind::Report, &ev, reason, msg, None));
                         continue;
                     }
                 }
             }
-            if self
-                .timeout
-                .find(&bytes[..bytes.len().min(TIMEOUT_WINDOW)])
-                .is_some()
-            {
+            if self.timeout.find(&bytes[..bytes.len().min(TIMEOUT_WINDOW)]).is_some() {
                 unescape(msg);
                 if let Some(id) = timed_out_request_id(msg) {
                     timed_out.push(id.to_owned());
@@ -295,25 +251,10 @@ impl Pipeline {
         summary.derived_unique_ids = ex.meters.iter().filter(|m| m.derived_unique_id).count();
         summary.reports = ex.reports.len();
         summary.quarantined = ex.quarantine.len();
-        let mut objects = record_objects(
-            &ex.meters,
-            &c.records_prefix,
-            shard,
-            seq_key,
-            c.max_object_bytes,
-            c.max_object_records,
-        );
-        objects.extend(quarantine_object(
-            &ex.quarantine,
-            &c.quarantine_prefix,
-            shard,
-            seq_key,
-            input.arrival_millis(),
-        ));
-        summary.record_objects = objects
-            .iter()
-            .filter(|o| o.kind == ObjectKind::Records)
-            .count();
+        let mut objects =
+            record_objects(&ex.meters, &c.records_prefix, shard, seq_key, c.max_object_bytes, c.max_object_records);
+        objects.extend(quarantine_object(&ex.quarantine, &c.quarantine_prefix, shard, seq_key, input.arrival_millis()));
+        summary.record_objects = objects.iter().filter(|o| o.kind == ObjectKind::Records).count();
         summary.quarantine_objects = objects.len() - summary.record_objects;
         summary.bulk_requests = bulk.len();
         RecordPlan {
@@ -328,12 +269,7 @@ impl Pipeline {
     }
 }
 
-fn quarantine_record(
-    input: &KinesisInput,
-    e: DecodeError,
-    ex: &mut Extraction,
-    summary: &mut Summary,
-) {
+fn quarantine_record(input: &KinesisInput, e: DecodeError, ex: &mut Extraction, summary: &mut Summary) {
     summary.quarantined_kinesis_records = 1;
     ex.quarantine.push(QuarantineEntry {
         kind: QuarantineKind::KinesisRecord,

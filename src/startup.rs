@@ -20,33 +20,23 @@ pub enum StartupError {
     NoBucket,
 }
 
-/// Builds the handler from `lookup` (the process environment in production).
+/// Builds the handler from `lookup` (the process environment in production) and the AWS SDK configuration
+/// ([`crate::aws::sdk_config`] in production).
 pub async fn aws_handler(
     lookup: impl Fn(&str) -> Option<String> + Copy,
+    sdk: &aws_config::SdkConfig,
 ) -> Result<AwsHandler, StartupError> {
     let mut pipeline = PipelineConfig::from_lookup(lookup)?;
     let delivery = DeliveryConfig::from_lookup(lookup)?.ok_or(StartupError::NoBucket)?;
     if let Some(stream) = delivery.search.as_ref().and_then(|s| s.data_stream.clone()) {
         pipeline.index_pattern = stream;
     }
-    let sdk = crate::aws::sdk_config().await;
-    let s3 = S3Sink::new(
-        crate::aws::s3_client(&sdk, &delivery, lookup).await,
-        &delivery,
-    );
+    let s3 = S3Sink::new(crate::aws::s3_client(sdk, &delivery, lookup).await, &delivery);
     let search = delivery.search.as_ref().map(|s| {
-        let secrets =
-            lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| lookup("AWS_ENDPOINT_URL"));
-        SearchMirror::new(
-            s,
-            SearchHttp::new(s, sdk.clone(), secrets),
-            &pipeline.index_pattern,
-        )
+        let secrets = lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| sdk.endpoint_url().map(str::to_owned));
+        SearchMirror::new(s, SearchHttp::new(s, sdk.clone(), secrets), &pipeline.index_pattern)
     });
-    let spool = delivery
-        .search
-        .as_ref()
-        .is_some_and(|s| s.failure_mode == SearchFailureMode::Spool);
+    let spool = delivery.search.as_ref().is_some_and(|s| s.failure_mode == SearchFailureMode::Spool);
     tracing::info!(
         bucket = %delivery.bucket,
         quarantine_bucket = %delivery.quarantine_bucket,

@@ -5,38 +5,21 @@ use tracing_subscriber::EnvFilter;
 /// CLI: human-readable logs on stderr, level from `RUST_LOG` (default `warn`).
 pub fn init_cli() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Lambda: JSON logs when `AWS_LAMBDA_LOG_FORMAT=JSON`, level from `AWS_LAMBDA_LOG_LEVEL` (default `info`).
 pub fn init_lambda() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .unwrap_or_else(|_| "info".into())
-        .to_ascii_lowercase();
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").unwrap_or_else(|_| "info".into()).to_ascii_lowercase();
     let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .without_time();
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).without_time();
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 
 /// One CloudWatch Embedded Metric Format line with the batch's counters (printed to stdout, where Lambda's log
 /// agent turns it into metrics in the `logmeter` namespace, dimension `FunctionName`).
-pub fn emf_line(
-    summary: &crate::Summary,
-    function: &str,
-    now_millis: i64,
-    ingest_lag_ms: i64,
-) -> String {
+pub fn emf_line(summary: &crate::Summary, function: &str, now_millis: i64, ingest_lag_ms: i64) -> String {
     let metrics = [
         ("KinesisRecords", summary.kinesis_records),
         ("LogEvents", summary.log_events),
@@ -73,23 +56,13 @@ pub fn emf_line(
 mod tests {
     #[test]
     fn valid_emf_line_declares_every_value() {
-        let s = crate::Summary {
-            kinesis_records: 3,
-            quarantined: 1,
-            ..crate::Summary::default()
-        };
-        let v: serde_json::Value =
-            serde_json::from_str(&super::emf_line(&s, "fn", 1_795_168_800_000, 250)).unwrap();
-        let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-            .as_array()
-            .unwrap();
+        let s = crate::Summary { kinesis_records: 3, quarantined: 1, ..crate::Summary::default() };
+        let v: serde_json::Value = serde_json::from_str(&super::emf_line(&s, "fn", 1_795_168_800_000, 250)).unwrap();
+        let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
         assert_eq!(v["KinesisRecords"], 3);
         assert_eq!(v["IngestLag"], 250);
         for m in declared {
-            assert!(
-                v.get(m["Name"].as_str().unwrap()).is_some(),
-                "{m} has a value"
-            );
+            assert!(v.get(m["Name"].as_str().unwrap()).is_some(), "{m} has a value");
         }
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "logmeter");
     }

@@ -52,10 +52,7 @@ fn record(n: usize) -> KinesisInput {
         "logStream": "2026/11/20/[$LATEST]abc", "subscriptionFilters": [], "logEvents": events});
     let mut gz = GzEncoder::new(Vec::new(), Compression::new(6));
     gz.write_all(payload.to_string().as_bytes()).unwrap();
-    let mut r = KinesisInput {
-        event_id: "shardId-1:5".into(),
-        ..KinesisInput::default()
-    };
+    let mut r = KinesisInput { event_id: "shardId-1:5".into(), ..KinesisInput::default() };
     r.kinesis = KinesisData {
         sequence_number: "5".into(),
         data: base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap()),
@@ -68,19 +65,13 @@ fn allocations(pipeline: &Pipeline, input: &KinesisInput, scratch: &mut Scratch)
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     let plan = pipeline.plan_record(input, scratch);
     let after = ALLOCATIONS.load(Ordering::Relaxed);
-    assert_eq!(
-        plan.summary.meter_records + plan.summary.reports + plan.summary.quarantined,
-        0
-    );
+    assert_eq!(plan.summary.meter_records + plan.summary.reports + plan.summary.quarantined, 0);
     after - before
 }
 
 #[test]
 fn untagged_lines_cost_no_allocation_each() {
-    let pipeline = Pipeline::new(PipelineConfig {
-        threads: 1,
-        ..PipelineConfig::default()
-    });
+    let pipeline = Pipeline::new(PipelineConfig { threads: 1, ..PipelineConfig::default() });
     let (small, large) = (record(1_000), record(16_000));
     let mut scratch = Scratch::default();
     // Warm the reusable buffers, as a Lambda does after its first record.
@@ -89,12 +80,6 @@ fn untagged_lines_cost_no_allocation_each() {
     let a_large = allocations(&pipeline, &large, &mut scratch);
     eprintln!("allocations: {a_small} for 1,000 events, {a_large} for 16,000");
     // 16x the events may add a few Vec doublings of the event list, never one allocation per event.
-    assert!(
-        a_large <= a_small + 8,
-        "{a_small} allocations for 1,000 events, {a_large} for 16,000"
-    );
-    assert!(
-        a_large < 64,
-        "{a_large} allocations for a 16,000-event record"
-    );
+    assert!(a_large <= a_small + 8, "{a_small} allocations for 1,000 events, {a_large} for 16,000");
+    assert!(a_large < 64, "{a_large} allocations for a 16,000-event record");
 }

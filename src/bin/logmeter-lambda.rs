@@ -8,7 +8,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     logmeter::telemetry::init_lambda();
-    let handler = match logmeter::startup::aws_handler(|k| std::env::var(k).ok()).await {
+    let sdk = logmeter::aws::sdk_config().await;
+    let handler = match logmeter::startup::aws_handler(|k| std::env::var(k).ok(), &sdk).await {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, "cannot start");
@@ -17,34 +18,14 @@ async fn main() -> Result<(), Error> {
     };
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
     let (handler, function) = (&handler, function.as_str());
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<KinesisBatch>| async move {
-            let left = event
-                .context
-                .deadline()
-                .duration_since(SystemTime::now())
-                .unwrap_or_default();
-            let outcome = handler
-                .handle(&event.payload, Some(Instant::now() + left))
-                .await;
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            let oldest = event
-                .payload
-                .records
-                .iter()
-                .map(|r| r.arrival_millis())
-                .filter(|&t| t > 0)
-                .min()
-                .unwrap_or(now);
-            println!(
-                "{}",
-                logmeter::telemetry::emf_line(&outcome.summary, function, now, now - oldest)
-            );
-            tracing::info!(summary = ?outcome.summary, "batch done");
-            Ok::<_, Error>(outcome.response)
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisBatch>| async move {
+        let left = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+        let outcome = handler.handle(&event.payload, Some(Instant::now() + left)).await;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let oldest = event.payload.records.iter().map(|r| r.arrival_millis()).filter(|&t| t > 0).min().unwrap_or(now);
+        println!("{}", logmeter::telemetry::emf_line(&outcome.summary, function, now, now - oldest));
+        tracing::info!(summary = ?outcome.summary, "batch done");
+        Ok::<_, Error>(outcome.response)
+    }))
     .await
 }

@@ -59,9 +59,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Process { events, out } => process(&events, out),
-        Command::GenerateSamples { out } => {
-            logmeter::samplegen::write_samples(&out).map_err(|e| (1, e.to_string()))
-        }
+        Command::GenerateSamples { out } => logmeter::samplegen::write_samples(&out).map_err(|e| (1, e.to_string())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -77,17 +75,11 @@ fn read_event(path: &str) -> Result<KinesisBatch, (u8, String)> {
     let read = if path == "-" {
         std::io::stdin().read_to_end(&mut bytes).map(|_| ())
     } else {
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map(|_| ())
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map(|_| ())
     };
     read.map_err(|e| (1, format!("cannot read {path}: {e}")))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        (
-            2,
-            format!("{path} is not a Lambda Kinesis event ({{\"Records\":[…]}}): {e}"),
-        )
-    })
+    serde_json::from_slice(&bytes)
+        .map_err(|e| (2, format!("{path} is not a Lambda Kinesis event ({{\"Records\":[…]}}): {e}")))
 }
 
 fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> {
@@ -97,30 +89,18 @@ fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> 
         .map_err(|e| (1, format!("cannot start the async runtime: {e}")))?;
     match out {
         Some(dir) => {
-            let config = PipelineConfig::from_lookup(|k| std::env::var(k).ok())
-                .map_err(|e| (2, e.to_string()))?;
-            let handler = Handler::new(
-                Pipeline::new(config),
-                LocalDir::new(&dir),
-                Some(LocalDir::new(&dir)),
-            );
+            let config = PipelineConfig::from_lookup(|k| std::env::var(k).ok()).map_err(|e| (2, e.to_string()))?;
+            let handler = Handler::new(Pipeline::new(config), LocalDir::new(&dir), Some(LocalDir::new(&dir)));
             run(&runtime, &handler, events, &dir.display().to_string())
         }
         None => {
             let handler = runtime
-                .block_on(logmeter::startup::aws_handler(|k| std::env::var(k).ok()))
-                .map_err(|e| {
-                    (
-                        2,
-                        format!("{e} (or pass --out DIR to write to a directory)"),
-                    )
-                })?;
-            run(
-                &runtime,
-                &handler,
-                events,
-                "the configured bucket and search endpoint",
-            )
+                .block_on(async {
+                    let sdk = logmeter::aws::sdk_config().await;
+                    logmeter::startup::aws_handler(|k| std::env::var(k).ok(), &sdk).await
+                })
+                .map_err(|e| (2, format!("{e} (or pass --out DIR to write to a directory)")))?;
+            run(&runtime, &handler, events, "the configured bucket and search endpoint")
         }
     }
 }

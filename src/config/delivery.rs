@@ -65,10 +65,7 @@ impl fmt::Debug for SearchAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::None => f.write_str("None"),
-            Self::Basic { username, .. } => write!(
-                f,
-                "Basic {{ username: {username:?}, password: <redacted> }}"
-            ),
+            Self::Basic { username, .. } => write!(f, "Basic {{ username: {username:?}, password: <redacted> }}"),
             Self::Secret { arn } => write!(f, "Secret {{ arn: {arn:?} }}"),
             Self::ApiKey(_) => f.write_str("ApiKey(<redacted>)"),
             Self::SigV4 { service } => write!(f, "SigV4 {{ service: {service:?} }}"),
@@ -118,45 +115,26 @@ pub struct DeliveryConfig {
     pub search: Option<SearchConfig>,
 }
 
-fn flag(
-    lookup: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match lookup(name)
-        .map(|v| v.trim().to_ascii_lowercase())
-        .as_deref()
-    {
+fn flag(lookup: &impl Fn(&str) -> Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match lookup(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         None | Some("") => Ok(default),
         Some("true" | "1" | "yes") => Ok(true),
         Some("false" | "0" | "no") => Ok(false),
-        Some(other) => Err(ConfigError {
-            name,
-            value: other.into(),
-            reason: "must be true or false".into(),
-        }),
+        Some(other) => Err(ConfigError { name, value: other.into(), reason: "must be true or false".into() }),
     }
 }
 
 fn text(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    lookup(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 fn attempts(v: &u32) -> Result<(), String> {
-    if (1..=20).contains(v) {
-        Ok(())
-    } else {
-        Err("must be between 1 and 20".into())
-    }
+    if (1..=20).contains(v) { Ok(()) } else { Err("must be between 1 and 20".into()) }
 }
 
 impl DeliveryConfig {
     /// Reads the delivery settings; `Ok(None)` when `INGEST_BUCKET_NAME` is unset (no real delivery configured).
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, ConfigError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
         let Some(bucket) = text(&lookup, "INGEST_BUCKET_NAME") else {
             return Ok(None);
         };
@@ -172,8 +150,7 @@ impl DeliveryConfig {
             }
         };
         Ok(Some(Self {
-            quarantine_bucket: text(&lookup, "QUARANTINE_BUCKET_NAME")
-                .unwrap_or_else(|| bucket.clone()),
+            quarantine_bucket: text(&lookup, "QUARANTINE_BUCKET_NAME").unwrap_or_else(|| bucket.clone()),
             bucket,
             gzip: flag(&lookup, "INGEST_GZIP", false)?,
             acl,
@@ -217,20 +194,13 @@ impl SearchConfig {
         if let Some(key) = text(lookup, "SEARCH_API_KEY") {
             auths.push(("SEARCH_API_KEY", SearchAuth::ApiKey(key)));
         }
-        match (
-            text(lookup, "SEARCH_USERNAME"),
-            text(lookup, "SEARCH_PASSWORD"),
-        ) {
+        match (text(lookup, "SEARCH_USERNAME"), text(lookup, "SEARCH_PASSWORD")) {
             (Some(username), Some(password)) => {
                 auths.push(("SEARCH_USERNAME", SearchAuth::Basic { username, password }))
             }
             (None, None) => {}
             (u, _) => {
-                let name = if u.is_some() {
-                    "SEARCH_PASSWORD"
-                } else {
-                    "SEARCH_USERNAME"
-                };
+                let name = if u.is_some() { "SEARCH_PASSWORD" } else { "SEARCH_USERNAME" };
                 return Err(ConfigError {
                     name,
                     value: String::new(),
@@ -278,11 +248,7 @@ impl SearchConfig {
             failure_mode,
             max_attempts: read(lookup, "SEARCH_MAX_ATTEMPTS", 5, attempts)?,
             timeout_ms: read(lookup, "SEARCH_TIMEOUT_MS", 10_000, |v: &u64| {
-                if *v >= 100 {
-                    Ok(())
-                } else {
-                    Err("must be at least 100".into())
-                }
+                if *v >= 100 { Ok(()) } else { Err("must be at least 100".into()) }
             })?,
         }))
     }
@@ -294,10 +260,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(pairs: &[(&str, &str)]) -> Result<Option<DeliveryConfig>, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         DeliveryConfig::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -312,12 +275,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(
-            (
-                c.quarantine_bucket.as_str(),
-                c.acl,
-                c.gzip,
-                c.search.is_none()
-            ),
+            (c.quarantine_bucket.as_str(), c.acl, c.gzip, c.search.is_none()),
             ("ingest", AclMode::BucketOwnerFullControl, true, true)
         );
         let c = from(&[
@@ -331,13 +289,7 @@ mod tests {
         let s = c.search.unwrap();
         assert_eq!(
             (s.url.as_str(), s.auth, s.id_mode),
-            (
-                "https://search:9200",
-                SearchAuth::SigV4 {
-                    service: "aoss".into()
-                },
-                IdMode::Auto
-            )
+            ("https://search:9200", SearchAuth::SigV4 { service: "aoss".into() }, IdMode::Auto)
         );
     }
 
@@ -349,20 +301,10 @@ mod tests {
             (vec![("S3_MAX_ATTEMPTS", "0")], "S3_MAX_ATTEMPTS"),
             (vec![("SEARCH_URL", "ftp://x")], "SEARCH_URL"),
             (vec![("SEARCH_URL", "https://user:hunter2@x")], "SEARCH_URL"),
+            (vec![("SEARCH_URL", "https://x"), ("SEARCH_SIGV4_SERVICE", "s3")], "SEARCH_SIGV4_SERVICE"),
+            (vec![("SEARCH_URL", "https://x"), ("SEARCH_USERNAME", "u")], "SEARCH_PASSWORD"),
             (
-                vec![("SEARCH_URL", "https://x"), ("SEARCH_SIGV4_SERVICE", "s3")],
-                "SEARCH_SIGV4_SERVICE",
-            ),
-            (
-                vec![("SEARCH_URL", "https://x"), ("SEARCH_USERNAME", "u")],
-                "SEARCH_PASSWORD",
-            ),
-            (
-                vec![
-                    ("SEARCH_URL", "https://x"),
-                    ("SEARCH_API_KEY", "hunter2"),
-                    ("SEARCH_SECRET_ARN", "arn:x"),
-                ],
+                vec![("SEARCH_URL", "https://x"), ("SEARCH_API_KEY", "hunter2"), ("SEARCH_SECRET_ARN", "arn:x")],
                 "choose one",
             ),
         ];

@@ -78,25 +78,14 @@ where
     let Some(value) = lookup(name).filter(|v| !v.trim().is_empty()) else {
         return Ok(default);
     };
-    let parsed = value.trim().parse::<T>().map_err(|e| ConfigError {
-        name,
-        value: value.clone(),
-        reason: e.to_string(),
-    })?;
-    check(&parsed).map_err(|reason| ConfigError {
-        name,
-        value,
-        reason,
-    })?;
+    let parsed =
+        value.trim().parse::<T>().map_err(|e| ConfigError { name, value: value.clone(), reason: e.to_string() })?;
+    check(&parsed).map_err(|reason| ConfigError { name, value, reason })?;
     Ok(parsed)
 }
 
 fn positive(v: &usize) -> Result<(), String> {
-    if *v == 0 {
-        Err("must be greater than zero".into())
-    } else {
-        Ok(())
-    }
+    if *v == 0 { Err("must be greater than zero".into()) } else { Ok(()) }
 }
 
 #[allow(clippy::ptr_arg)] // `read` passes the parsed value by reference.
@@ -123,27 +112,15 @@ impl PipelineConfig {
         Ok(Self {
             tag,
             max_inflated_bytes: read(&lookup, "MAX_INFLATED_BYTES", d.max_inflated_bytes, |v| {
-                if *v < 1024 {
-                    Err("must be at least 1024".into())
-                } else {
-                    Ok(())
-                }
+                if *v < 1024 { Err("must be at least 1024".into()) } else { Ok(()) }
             })?,
             records_prefix: read(&lookup, "INGEST_PREFIX", d.records_prefix, prefix)?,
             quarantine_prefix: read(&lookup, "QUARANTINE_PREFIX", d.quarantine_prefix, prefix)?,
             max_object_bytes: read(&lookup, "MAX_OBJECT_BYTES", d.max_object_bytes, positive)?,
-            max_object_records: read(
-                &lookup,
-                "MAX_OBJECT_RECORDS",
-                d.max_object_records,
-                positive,
-            )?,
-            index_pattern: read(
-                &lookup,
-                "SEARCH_INDEX_PATTERN",
-                d.index_pattern,
-                |p: &String| crate::plan::check_index_pattern(p),
-            )?,
+            max_object_records: read(&lookup, "MAX_OBJECT_RECORDS", d.max_object_records, positive)?,
+            index_pattern: read(&lookup, "SEARCH_INDEX_PATTERN", d.index_pattern, |p: &String| {
+                crate::plan::check_index_pattern(p)
+            })?,
             bulk_max_bytes: read(&lookup, "BULK_MAX_BYTES", d.bulk_max_bytes, positive)?,
             bulk_max_actions: read(&lookup, "BULK_MAX_ACTIONS", d.bulk_max_actions, positive)?,
             threads: read(&lookup, "LOGMETER_THREADS", d.threads, positive)?,
@@ -157,10 +134,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(pairs: &[(&str, &str)]) -> Result<PipelineConfig, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         PipelineConfig::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -174,24 +148,13 @@ mod tests {
             ("LOGMETER_THREADS", " "),
         ])
         .unwrap();
-        assert_eq!(
-            (
-                c.tag.as_str(),
-                c.max_object_bytes,
-                c.records_prefix.as_str()
-            ),
-            ("billing_tag", 1024, "a/b")
-        );
+        assert_eq!((c.tag.as_str(), c.max_object_bytes, c.records_prefix.as_str()), ("billing_tag", 1024, "a/b"));
     }
 
     #[test]
     fn invalid_settings_name_variable_and_value() {
         let table = [
-            (
-                "MAX_OBJECT_BYTES",
-                "lots",
-                "invalid MAX_OBJECT_BYTES=\"lots\"",
-            ),
+            ("MAX_OBJECT_BYTES", "lots", "invalid MAX_OBJECT_BYTES=\"lots\""),
             ("MAX_OBJECT_RECORDS", "0", "greater than zero"),
             ("MAX_INFLATED_BYTES", "10", "at least 1024"),
             ("INGEST_PREFIX", "/ingest/", "must not start or end"),

@@ -62,10 +62,7 @@ pub fn gunzip_into(input: &[u8], cap: usize, out: &mut Vec<u8>) -> Result<usize,
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
-                return Err(GunzipError::Corrupt {
-                    inflated: len,
-                    reason: e.to_string(),
-                });
+                return Err(GunzipError::Corrupt { inflated: len, reason: e.to_string() });
             }
         }
     }
@@ -109,11 +106,7 @@ mod tests {
         let n = gunzip_into(&gz(&big), big.len(), &mut out).unwrap();
         assert_eq!(&out[..n], &big[..], "grows past several chunks");
         let n = gunzip_into(&gz(b"short"), 10, &mut out).unwrap();
-        assert_eq!(
-            &out[..n],
-            b"short",
-            "a reused buffer returns only the new payload"
-        );
+        assert_eq!(&out[..n], b"short", "a reused buffer returns only the new payload");
     }
 
     #[test]
@@ -123,14 +116,8 @@ mod tests {
         type Check = fn(&GunzipError) -> bool;
         let cases: Vec<(&[u8], usize, Check)> = vec![
             (b"", 10, |e| *e == GunzipError::Empty),
-            (
-                b"{\"a\":1}",
-                10,
-                |e| matches!(e, GunzipError::NotGzip(s) if s.contains("uncompressed JSON")),
-            ),
-            (&full[..full.len() / 2], 10_000, |e| {
-                matches!(e, GunzipError::Corrupt { .. })
-            }),
+            (b"{\"a\":1}", 10, |e| matches!(e, GunzipError::NotGzip(s) if s.contains("uncompressed JSON"))),
+            (&full[..full.len() / 2], 10_000, |e| matches!(e, GunzipError::Corrupt { .. })),
             (&full, 999, |e| *e == GunzipError::TooLarge { cap: 999 }),
         ];
         for (input, cap, check) in cases {
@@ -144,9 +131,6 @@ mod tests {
         let mut data = gz(b"ok");
         data.extend_from_slice(b"garbage");
         let mut out = Vec::new();
-        assert!(matches!(
-            gunzip_into(&data, 100, &mut out),
-            Err(GunzipError::Corrupt { .. })
-        ));
+        assert!(matches!(gunzip_into(&data, 100, &mut out), Err(GunzipError::Corrupt { .. })));
     }
 }

@@ -91,10 +91,7 @@ mod tests {
             let want: String = serde_json::from_str(raw).unwrap_or_else(|_| out.clone());
             assert_eq!(out, want, "{raw}");
         }
-        assert_eq!(
-            unescape_to_string(r#""lone \ud800 x""#).unwrap(),
-            "lone \u{FFFD} x"
-        );
+        assert_eq!(unescape_to_string(r#""lone \ud800 x""#).unwrap(), "lone \u{FFFD} x");
     }
 
     #[test]

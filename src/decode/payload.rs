@@ -49,10 +49,7 @@ impl Payload<'_> {
 impl LogEvent<'_> {
     /// The event id as text: a JSON string's content, or a number's digits (moto writes integers).
     pub fn id(&self) -> &str {
-        self.id
-            .strip_prefix('"')
-            .and_then(|r| r.strip_suffix('"'))
-            .unwrap_or(self.id)
+        self.id.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(self.id)
     }
 }
 
@@ -84,8 +81,7 @@ pub fn parse_payload(bytes: &[u8]) -> Result<Payload<'_>, PayloadError> {
     let text = std::str::from_utf8(bytes).map_err(|e| PayloadError::Utf8(e.valid_up_to()))?;
     let mut s = Scanner::new(text);
     let mut message_type = None;
-    let (mut owner, mut log_group, mut log_stream) =
-        (Cow::Borrowed(""), Cow::Borrowed(""), Cow::Borrowed(""));
+    let (mut owner, mut log_group, mut log_stream) = (Cow::Borrowed(""), Cow::Borrowed(""), Cow::Borrowed(""));
     let mut log_events = Vec::new();
     if !s.open(b'{', b'}')? {
         loop {
@@ -111,13 +107,7 @@ pub fn parse_payload(bytes: &[u8]) -> Result<Payload<'_>, PayloadError> {
         Some(other) => return Err(PayloadError::MessageType(other.chars().take(64).collect())),
         None => return Err(PayloadError::Shape("missing field `messageType`".into())),
     };
-    Ok(Payload {
-        message_type,
-        owner,
-        log_group,
-        log_stream,
-        log_events,
-    })
+    Ok(Payload { message_type, owner, log_group, log_stream, log_events })
 }
 
 fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
@@ -126,11 +116,7 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
         return Ok(out);
     }
     loop {
-        let mut ev = LogEvent {
-            id: "",
-            timestamp: 0,
-            message: "",
-        };
+        let mut ev = LogEvent { id: "", timestamp: 0, message: "" };
         let mut has_message = false;
         if !s.open(b'{', b'}')? {
             loop {
@@ -140,9 +126,7 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
                     "id" => ev.id = s.raw_value()?,
                     "timestamp" => {
                         let n = s.raw_number()?;
-                        ev.timestamp = n
-                            .parse::<i64>()
-                            .unwrap_or_else(|_| n.parse::<f64>().map_or(0, |f| f as i64));
+                        ev.timestamp = n.parse::<i64>().unwrap_or_else(|_| n.parse::<f64>().map_or(0, |f| f as i64));
                     }
                     "message" => {
                         ev.message = s.raw_string()?;
@@ -156,10 +140,7 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
             }
         }
         if !has_message {
-            return Err(PayloadError::Shape(format!(
-                "log event {} has no message",
-                out.len()
-            )));
+            return Err(PayloadError::Shape(format!("log event {} has no message", out.len())));
         }
         out.push(ev);
         if !s.more(b']')? {
@@ -193,10 +174,7 @@ mod tests {
         let text = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"",
             "subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1763600000000,
             "message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}"#;
-        assert_eq!(
-            parse_payload(text.as_bytes()).unwrap().message_type(),
-            MessageType::Control
-        );
+        assert_eq!(parse_payload(text.as_bytes()).unwrap().message_type(), MessageType::Control);
     }
 
     #[test]
@@ -213,25 +191,13 @@ mod tests {
     fn invalid_payloads_have_reasons() {
         let table: [(&[u8], &str); 8] = [
             (b"\xff\xfe", "not UTF-8"),
-            (
-                b"{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[",
-                "unexpected end",
-            ),
+            (b"{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[", "unexpected end"),
             (b"{\"logEvents\":[]}", "missing field `messageType`"),
             (b"{\"messageType\":\"OTHER\"}", "unknown messageType"),
             (b"this is not json", "expected '{' at byte 0"),
-            (
-                b"{\"messageType\":\"DATA_MESSAGE\"} extra",
-                "trailing characters",
-            ),
-            (
-                b"{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"id\":\"1\"}]}",
-                "has no message",
-            ),
-            (
-                b"{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"message\":5}]}",
-                "expected a string",
-            ),
+            (b"{\"messageType\":\"DATA_MESSAGE\"} extra", "trailing characters"),
+            (b"{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"id\":\"1\"}]}", "has no message"),
+            (b"{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"message\":5}]}", "expected a string"),
         ];
         for (bytes, want) in table {
             let err = parse_payload(bytes).unwrap_err().to_string();

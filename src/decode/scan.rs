@@ -44,10 +44,7 @@ impl<'a> Scanner<'a> {
     }
 
     pub(super) fn error<T>(&self, what: impl Into<Cow<'static, str>>) -> Result<T> {
-        Err(ScanError {
-            what: what.into(),
-            at: self.pos,
-        })
+        Err(ScanError { what: what.into(), at: self.pos })
     }
 
     pub(super) fn ws(&mut self) {
@@ -68,10 +65,7 @@ impl<'a> Scanner<'a> {
                 Ok(())
             }
             Some(_) => self.error(format!("expected '{}'", b as char)),
-            None => self.error(format!(
-                "unexpected end of payload, expected '{}'",
-                b as char
-            )),
+            None => self.error(format!("unexpected end of payload, expected '{}'", b as char)),
         }
     }
 
@@ -127,11 +121,7 @@ impl<'a> Scanner<'a> {
                 return self.error("unterminated string");
             };
             let quote = i + off;
-            let backslashes = bytes[start + 1..quote]
-                .iter()
-                .rev()
-                .take_while(|&&b| b == b'\\')
-                .count();
+            let backslashes = bytes[start + 1..quote].iter().rev().take_while(|&&b| b == b'\\').count();
             if backslashes % 2 == 0 {
                 self.pos = quote + 1;
                 return Ok(&self.text[start..self.pos]);
@@ -289,32 +279,14 @@ mod tests {
 
     #[test]
     fn invalid_json_is_refused() {
-        for v in [
-            r#""abc"#,
-            r#""a\""#,
-            "01x",
-            "-",
-            "1.",
-            "1e",
-            "[1,]",
-            "{\"a\" 1}",
-            "{\"a\":1,}",
-            "tru",
-            "[1 2]",
-            "}",
-        ] {
+        for v in [r#""abc"#, r#""a\""#, "01x", "-", "1.", "1e", "[1,]", "{\"a\" 1}", "{\"a\":1,}", "tru", "[1 2]", "}"]
+        {
             let mut s = Scanner::new(v);
             let r = s.raw_value().and_then(|_| s.end());
             assert!(r.is_err(), "{v} was accepted");
         }
         let deep = "[".repeat(200) + &"]".repeat(200);
-        assert!(
-            Scanner::new(&deep)
-                .raw_value()
-                .unwrap_err()
-                .what
-                .contains("too deep")
-        );
+        assert!(Scanner::new(&deep).raw_value().unwrap_err().what.contains("too deep"));
     }
 
     #[test]

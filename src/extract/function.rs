@@ -25,9 +25,7 @@ pub fn function_of<'a>(log_group: &'a str, log_stream: &'a str) -> FunctionId<'a
         id.name = (open > 0).then(|| &tail[..open]);
     }
     if id.name.is_none() {
-        id.name = log_group
-            .strip_prefix("/aws/lambda/")
-            .filter(|n| !n.is_empty());
+        id.name = log_group.strip_prefix("/aws/lambda/").filter(|n| !n.is_empty());
     }
     id
 }
@@ -45,12 +43,7 @@ mod tests {
                 Some("checkout"),
                 Some("$LATEST"),
             ),
-            (
-                "/aws/lambda/checkout",
-                "2026/11/20/[12]fe9b6a749a854acb95af7951c44a79e0",
-                Some("checkout"),
-                Some("12"),
-            ),
+            ("/aws/lambda/checkout", "2026/11/20/[12]fe9b6a749a854acb95af7951c44a79e0", Some("checkout"), Some("12")),
             (
                 "shared-app-logs",
                 "2026/11/20/billing-api[7]fe9b6a749a854acb95af7951c44a79e0",
@@ -63,35 +56,17 @@ mod tests {
                 Some("billing-api"),
                 Some("$LATEST"),
             ),
-            (
-                "/aws/lambda/us-east-1.edge-fn",
-                "2026/11/20/[1]abc",
-                Some("us-east-1.edge-fn"),
-                Some("1"),
-            ),
+            ("/aws/lambda/us-east-1.edge-fn", "2026/11/20/[1]abc", Some("us-east-1.edge-fn"), Some("1")),
         ];
         for (group, stream, name, version) in table {
-            assert_eq!(
-                function_of(group, stream),
-                FunctionId { name, version },
-                "{group} {stream}"
-            );
+            assert_eq!(function_of(group, stream), FunctionId { name, version }, "{group} {stream}");
         }
     }
 
     #[test]
     fn invalid_names_give_what_is_known() {
-        assert_eq!(
-            function_of("app", "free-form-stream"),
-            FunctionId::default()
-        );
+        assert_eq!(function_of("app", "free-form-stream"), FunctionId::default());
         assert_eq!(function_of("/aws/lambda/", "x"), FunctionId::default());
-        assert_eq!(
-            function_of("/aws/lambda/f", "2026/11/20/[broken"),
-            FunctionId {
-                name: Some("f"),
-                version: None
-            }
-        );
+        assert_eq!(function_of("/aws/lambda/f", "2026/11/20/[broken"), FunctionId { name: Some("f"), version: None });
     }
 }

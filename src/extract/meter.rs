@@ -25,10 +25,7 @@ pub struct MeterExtractor {
 impl MeterExtractor {
     /// An extractor for `tag` (default `meter_record_for_stream`).
     pub fn new(tag: &str) -> Self {
-        Self {
-            tag: tag.to_owned(),
-            finder: Finder::new(tag.as_bytes()).into_owned(),
-        }
+        Self { tag: tag.to_owned(), finder: Finder::new(tag.as_bytes()).into_owned() }
     }
 
     /// The tag.
@@ -103,33 +100,20 @@ impl MeterExtractor {
             if !is_word_boundary(bytes, start, after) {
                 continue;
             }
-            let next_tag = self
-                .finder
-                .find(&bytes[after..])
-                .map_or(bytes.len(), |o| after + o);
+            let next_tag = self.finder.find(&bytes[after..]).map_or(bytes.len(), |o| after + o);
             let vstart = after + (msg[after..].len() - msg[after..].trim_start().len());
             if !matches!(bytes.get(vstart), Some(b'{' | b'[')) {
                 let raw = msg[start..line_end(msg, after)].trim_end();
-                self.quarantine(
-                    ev,
-                    "the tag is not followed by a JSON object or array".into(),
-                    raw,
-                    None,
-                    out,
-                );
+                self.quarantine(ev, "the tag is not followed by a JSON object or array".into(), raw, None, out);
                 *position += 1;
                 continue;
             }
-            let mut values =
-                serde_json::Deserializer::from_str(&msg[vstart..]).into_iter::<&RawValue>();
+            let mut values = serde_json::Deserializer::from_str(&msg[vstart..]).into_iter::<&RawValue>();
             match values.next() {
                 Some(Ok(value)) => {
                     let vend = vstart + values.byte_offset();
                     from = vend;
-                    let tail_end = self
-                        .finder
-                        .find(&bytes[vend..])
-                        .map_or(bytes.len(), |o| vend + o);
+                    let tail_end = self.finder.find(&bytes[vend..]).map_or(bytes.len(), |o| vend + o);
                     if let Some(extra) = trailing_text(&msg[vend..tail_end]) {
                         let raw = msg[start..line_end(msg, vend + extra.1)].trim_end();
                         let reason = format!(
@@ -143,14 +127,9 @@ impl MeterExtractor {
                     }
                 }
                 other => {
-                    let why = other
-                        .and_then(Result::err)
-                        .map_or_else(|| "no value".to_owned(), |e| e.to_string());
+                    let why = other.and_then(Result::err).map_or_else(|| "no value".to_owned(), |e| e.to_string());
                     let raw = msg[start..next_tag].trim_end();
-                    let reason = format!(
-                        "malformed JSON after the tag: {why}{}",
-                        malformed_hint(&msg[vstart..])
-                    );
+                    let reason = format!("malformed JSON after the tag: {why}{}", malformed_hint(&msg[vstart..]));
                     self.quarantine(ev, reason, raw, Some(*position), out);
                     *position += 1;
                     from = next_tag.max(after);
@@ -159,36 +138,16 @@ impl MeterExtractor {
         }
     }
 
-    fn emit_value(
-        &self,
-        text: &str,
-        ev: &EventRef<'_>,
-        position: &mut usize,
-        out: &mut Extraction,
-    ) {
+    fn emit_value(&self, text: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
         if text.starts_with('[') {
             match serde_json::from_str::<Vec<&RawValue>>(text) {
                 Ok(items) if items.is_empty() => {
-                    self.quarantine(
-                        ev,
-                        "the tag is followed by an empty array".into(),
-                        text,
-                        Some(*position),
-                        out,
-                    );
+                    self.quarantine(ev, "the tag is followed by an empty array".into(), text, Some(*position), out);
                     *position += 1;
                 }
-                Ok(items) => items
-                    .iter()
-                    .for_each(|item| self.emit_record(item.get(), ev, position, out)),
+                Ok(items) => items.iter().for_each(|item| self.emit_record(item.get(), ev, position, out)),
                 Err(e) => {
-                    self.quarantine(
-                        ev,
-                        format!("malformed JSON array: {e}"),
-                        text,
-                        Some(*position),
-                        out,
-                    );
+                    self.quarantine(ev, format!("malformed JSON array: {e}"), text, Some(*position), out);
                     *position += 1;
                 }
             }
@@ -197,19 +156,13 @@ impl MeterExtractor {
         }
     }
 
-    fn emit_record(
-        &self,
-        raw: &str,
-        ev: &EventRef<'_>,
-        position: &mut usize,
-        out: &mut Extraction,
-    ) {
+    fn emit_record(&self, raw: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
         let pos = *position;
         *position += 1;
         match validate_record(raw) {
             Ok(valid) => {
-                let derived = (!valid.has_unique_id)
-                    .then(|| derived_unique_id(ev.log_group, ev.log_stream, ev.event_id, pos));
+                let derived =
+                    (!valid.has_unique_id).then(|| derived_unique_id(ev.log_group, ev.log_stream, ev.event_id, pos));
                 out.meters.push(MeterRecord {
                     json: minify_with_unique_id(raw, derived.as_deref()),
                     time_millis: valid.time_millis,
@@ -220,21 +173,8 @@ impl MeterExtractor {
         }
     }
 
-    fn quarantine(
-        &self,
-        ev: &EventRef<'_>,
-        reason: String,
-        raw: &str,
-        pos: Option<usize>,
-        out: &mut Extraction,
-    ) {
-        out.quarantine.push(QuarantineEntry::at(
-            QuarantineKind::MeterRecord,
-            ev,
-            reason,
-            raw,
-            pos,
-        ));
+    fn quarantine(&self, ev: &EventRef<'_>, reason: String, raw: &str, pos: Option<usize>, out: &mut Extraction) {
+        out.quarantine.push(QuarantineEntry::at(QuarantineKind::MeterRecord, ev, reason, raw, pos));
     }
 }
 
@@ -257,9 +197,7 @@ fn is_word_boundary(bytes: &[u8], start: usize, end: usize) -> bool {
 }
 
 fn line_end(msg: &str, from: usize) -> usize {
-    msg[from..]
-        .find(['\n', '\r'])
-        .map_or(msg.len(), |o| from + o)
+    msg[from..].find(['\n', '\r']).map_or(msg.len(), |o| from + o)
 }
 
 /// Text after a JSON value that makes the record suspect: anything on the rest of its line, or a closing bracket
@@ -316,61 +254,29 @@ mod tests {
 
     #[test]
     fn table_from_samples_edge_meter_lines() {
-        let cases: Vec<Case> =
-            serde_json::from_str(include_str!("../../samples/edge/meter-lines.json")).unwrap();
+        let cases: Vec<Case> = serde_json::from_str(include_str!("../../samples/edge/meter-lines.json")).unwrap();
         assert!(cases.len() >= 25);
         let x = MeterExtractor::new("meter_record_for_stream");
         for case in cases {
             let mut out = Extraction::default();
             assert!(x.mentions(case.message.as_bytes()), "{}", case.name);
             x.extract(&case.message, &EV, &mut out);
-            let got: Vec<Value> = out
-                .meters
-                .iter()
-                .map(|m| serde_json::from_str(&m.json).unwrap())
-                .collect();
-            assert_eq!(
-                got.len(),
-                case.records.len(),
-                "{}: {got:?} {:?}",
-                case.name,
-                out.quarantine
-            );
-            for ((mut g, want), derived) in got
-                .into_iter()
-                .zip(&case.records)
-                .zip(&case.derived_unique_id)
-            {
+            let got: Vec<Value> = out.meters.iter().map(|m| serde_json::from_str(&m.json).unwrap()).collect();
+            assert_eq!(got.len(), case.records.len(), "{}: {got:?} {:?}", case.name, out.quarantine);
+            for ((mut g, want), derived) in got.into_iter().zip(&case.records).zip(&case.derived_unique_id) {
                 if *derived {
                     let id = g.as_object_mut().unwrap().remove("uniqueId").unwrap();
-                    assert!(
-                        uuid::Uuid::parse_str(id.as_str().unwrap()).is_ok(),
-                        "{}",
-                        case.name
-                    );
+                    assert!(uuid::Uuid::parse_str(id.as_str().unwrap()).is_ok(), "{}", case.name);
                 }
                 assert_eq!(&g, want, "{}", case.name);
             }
             let reasons: Vec<&str> = out.quarantine.iter().map(|q| q.reason.as_str()).collect();
-            assert_eq!(
-                reasons.len(),
-                case.quarantined.len(),
-                "{}: {reasons:?}",
-                case.name
-            );
+            assert_eq!(reasons.len(), case.quarantined.len(), "{}: {reasons:?}", case.name);
             for (got, want) in reasons.iter().zip(&case.quarantined) {
-                assert!(
-                    got.contains(want.as_str()),
-                    "{}: {got:?} lacks {want:?}",
-                    case.name
-                );
+                assert!(got.contains(want.as_str()), "{}: {got:?} lacks {want:?}", case.name);
             }
             for q in &out.quarantine {
-                assert!(
-                    q.raw.as_deref().is_some_and(|r| !r.trim().is_empty()),
-                    "{}: raw text kept",
-                    case.name
-                );
+                assert!(q.raw.as_deref().is_some_and(|r| !r.trim().is_empty()), "{}: raw text kept", case.name);
                 assert_eq!(q.event_id.as_deref(), Some(EV.event_id));
             }
         }
@@ -386,10 +292,7 @@ mod tests {
         let mut b = Extraction::default();
         x.extract(&msg, &EV, &mut b);
         assert_eq!(a, b, "same event, same output");
-        assert_ne!(
-            a.meters[0].json, a.meters[1].json,
-            "identical records in one event get distinct ids"
-        );
+        assert_ne!(a.meters[0].json, a.meters[1].json, "identical records in one event get distinct ids");
         let want = derived_unique_id(EV.log_group, EV.log_stream, EV.event_id, 1);
         assert!(a.meters[1].json.contains(&want));
     }
@@ -398,12 +301,9 @@ mod tests {
     fn valid_custom_tag() {
         let x = MeterExtractor::new("billing_v2");
         let mut out = Extraction::default();
-        let r = r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795168800000,"uniqueId":"u"}"#;
-        x.extract(
-            &format!("billing_v2 {r}\nmeter_record_for_stream {r}"),
-            &EV,
-            &mut out,
-        );
+        let r =
+            r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795168800000,"uniqueId":"u"}"#;
+        x.extract(&format!("billing_v2 {r}\nmeter_record_for_stream {r}"), &EV, &mut out);
         assert_eq!(out.meters.len(), 1);
         assert!(out.quarantine.is_empty());
     }

@@ -88,13 +88,7 @@ pub struct QuarantineEntry {
 
 impl QuarantineEntry {
     /// An entry for a value found in a log event.
-    pub fn at(
-        kind: QuarantineKind,
-        ev: &EventRef<'_>,
-        reason: String,
-        raw: &str,
-        position: Option<usize>,
-    ) -> Self {
+    pub fn at(kind: QuarantineKind, ev: &EventRef<'_>, reason: String, raw: &str, position: Option<usize>) -> Self {
         Self {
             kind,
             reason,

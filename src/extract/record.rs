@@ -71,10 +71,7 @@ fn non_empty_string(field: &str, raw: Option<&RawValue>) -> Result<(), RecordErr
 /// Validates one record (a JSON object's raw text).
 pub fn validate_record(raw: &str) -> Result<ValidRecord, RecordError> {
     if !raw.starts_with('{') {
-        return err(format!(
-            "a meter record must be a JSON object, got {}",
-            json_type(raw)
-        ));
+        return err(format!("a meter record must be a JSON object, got {}", json_type(raw)));
     }
     let f: Fields<'_> = match serde_json::from_str(raw) {
         Ok(f) => f,
@@ -86,10 +83,7 @@ pub fn validate_record(raw: &str) -> Result<ValidRecord, RecordError> {
         None => return err("meterValue is missing"),
         Some(r) if json_type(r) == "a number" => {}
         Some(r) => {
-            return err(format!(
-                "meterValue must be a number, got {} ({r})",
-                json_type(r)
-            ));
+            return err(format!("meterValue must be a number, got {} ({r})", json_type(r)));
         }
     }
     let time_millis = match f.meter_time.map(RawValue::get) {
@@ -102,10 +96,7 @@ pub fn validate_record(raw: &str) -> Result<ValidRecord, RecordError> {
     if let Some(d) = f.dimensions {
         check_dimensions(d.get())?;
     }
-    Ok(ValidRecord {
-        time_millis,
-        has_unique_id: f.unique_id.is_some(),
-    })
+    Ok(ValidRecord { time_millis, has_unique_id: f.unique_id.is_some() })
 }
 
 fn parse_millis(raw: &str) -> Result<i64, RecordError> {
@@ -124,24 +115,17 @@ fn parse_millis(raw: &str) -> Result<i64, RecordError> {
         return err(format!("meterTimeInMillis must be positive, got {ms}"));
     }
     if ms < MIN_PLAUSIBLE_MILLIS {
-        return err(format!(
-            "meterTimeInMillis {ms} is before 1973: it looks like seconds, not milliseconds"
-        ));
+        return err(format!("meterTimeInMillis {ms} is before 1973: it looks like seconds, not milliseconds"));
     }
     if ms > MAX_PLAUSIBLE_MILLIS {
-        return err(format!(
-            "meterTimeInMillis {ms} is after year 5000: it looks like microseconds, not milliseconds"
-        ));
+        return err(format!("meterTimeInMillis {ms} is after year 5000: it looks like microseconds, not milliseconds"));
     }
     Ok(ms)
 }
 
 fn check_dimensions(raw: &str) -> Result<(), RecordError> {
     if !raw.starts_with('{') {
-        return err(format!(
-            "dimensions must be an object of strings, got {}",
-            json_type(raw)
-        ));
+        return err(format!("dimensions must be an object of strings, got {}", json_type(raw)));
     }
     let map: BTreeMap<Cow<'_, str>, &RawValue> = match serde_json::from_str(raw) {
         Ok(m) => m,
@@ -149,11 +133,7 @@ fn check_dimensions(raw: &str) -> Result<(), RecordError> {
     };
     for (k, v) in &map {
         if !v.get().starts_with('"') {
-            return err(format!(
-                "dimensions.{k} must be a string, got {} ({})",
-                json_type(v.get()),
-                v.get()
-            ));
+            return err(format!("dimensions.{k} must be a string, got {} ({})", json_type(v.get()), v.get()));
         }
     }
     Ok(())
@@ -209,7 +189,8 @@ pub fn minify_with_unique_id(raw: &str, unique_id: Option<&str>) -> String {
 mod tests {
     use super::*;
 
-    const OK: &str = r#"{"customerId":"c-1","meterApiName":"api-calls","meterValue":1,"meterTimeInMillis":1763600000000}"#;
+    const OK: &str =
+        r#"{"customerId":"c-1","meterApiName":"api-calls","meterValue":1,"meterTimeInMillis":1763600000000}"#;
 
     #[test]
     fn valid_records() {
@@ -226,13 +207,7 @@ mod tests {
         ];
         for (raw, has_unique) in table {
             let v = validate_record(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
-            assert_eq!(
-                v,
-                ValidRecord {
-                    time_millis: 1_763_600_000_000,
-                    has_unique_id: has_unique
-                }
-            );
+            assert_eq!(v, ValidRecord { time_millis: 1_763_600_000_000, has_unique_id: has_unique });
         }
     }
 
@@ -240,10 +215,7 @@ mod tests {
     fn invalid_records_say_what_to_fix() {
         let table = [
             ("[1]", "must be a JSON object"),
-            (
-                r#"{"meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
-                "customerId is missing",
-            ),
+            (r#"{"meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#, "customerId is missing"),
             (
                 r#"{"customerId":"","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
                 "customerId is an empty string",
@@ -252,22 +224,13 @@ mod tests {
                 r#"{"customerId":7,"meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
                 "customerId must be a string, got a number",
             ),
-            (
-                r#"{"customerId":"c","meterValue":1,"meterTimeInMillis":1763600000000}"#,
-                "meterApiName is missing",
-            ),
-            (
-                r#"{"customerId":"c","meterApiName":"m","meterTimeInMillis":1763600000000}"#,
-                "meterValue is missing",
-            ),
+            (r#"{"customerId":"c","meterValue":1,"meterTimeInMillis":1763600000000}"#, "meterApiName is missing"),
+            (r#"{"customerId":"c","meterApiName":"m","meterTimeInMillis":1763600000000}"#, "meterValue is missing"),
             (
                 r#"{"customerId":"c","meterApiName":"m","meterValue":"5","meterTimeInMillis":1763600000000}"#,
                 "meterValue must be a number, got a string",
             ),
-            (
-                r#"{"customerId":"c","meterApiName":"m","meterValue":1}"#,
-                "meterTimeInMillis is missing",
-            ),
+            (r#"{"customerId":"c","meterApiName":"m","meterValue":1}"#, "meterTimeInMillis is missing"),
             (
                 r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000}"#,
                 "looks like seconds",
@@ -280,10 +243,7 @@ mod tests {
                 r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000.5}"#,
                 "whole number",
             ),
-            (
-                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":-5}"#,
-                "must be positive",
-            ),
+            (r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":-5}"#, "must be positive"),
             (
                 r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":"1763600000000"}"#,
                 "got a string",
@@ -317,15 +277,13 @@ mod tests {
 
     #[test]
     fn minify_keeps_values_and_adds_unique_id() {
-        let pretty = "{\r  \"customerId\": \"a b\\\" c\",\n  \"meterValue\": 1.50,\n  \"dimensions\": { \"k\": \"v \\\\\" }\n}";
+        let pretty =
+            "{\r  \"customerId\": \"a b\\\" c\",\n  \"meterValue\": 1.50,\n  \"dimensions\": { \"k\": \"v \\\\\" }\n}";
         assert_eq!(
             minify_with_unique_id(pretty, None),
             r#"{"customerId":"a b\" c","meterValue":1.50,"dimensions":{"k":"v \\"}}"#
         );
-        assert_eq!(
-            minify_with_unique_id(r#"{"a": 1 }"#, Some("u")),
-            r#"{"a":1,"uniqueId":"u"}"#
-        );
+        assert_eq!(minify_with_unique_id(r#"{"a": 1 }"#, Some("u")), r#"{"a":1,"uniqueId":"u"}"#);
         let min = minify_with_unique_id(pretty, Some("id"));
         let v: serde_json::Value = serde_json::from_str(&min).unwrap();
         assert_eq!(v["uniqueId"], "id");

@@ -21,14 +21,9 @@ impl ReportStatus {
     /// Parses a status word, case-insensitively; `None` for words Lambda does not write.
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
-        [
-            ("success", Self::Success),
-            ("error", Self::Error),
-            ("failure", Self::Failure),
-            ("timeout", Self::Timeout),
-        ]
-        .into_iter()
-        .find_map(|(w, st)| w.eq_ignore_ascii_case(s).then_some(st))
+        [("success", Self::Success), ("error", Self::Error), ("failure", Self::Failure), ("timeout", Self::Timeout)]
+            .into_iter()
+            .find_map(|(w, st)| w.eq_ignore_ascii_case(s).then_some(st))
     }
 }
 

@@ -66,12 +66,9 @@ pub fn parse_platform_report(msg: &str) -> Result<Option<InvocationReport>, Stri
         return Ok(None);
     }
     let raw = event.record.ok_or("platform.report has no record")?;
-    let record: Record<'_> = serde_json::from_str(raw.get())
-        .map_err(|e| format!("platform.report record is malformed: {e}"))?;
-    let request_id = record
-        .request_id
-        .filter(|s| !s.is_empty())
-        .ok_or("platform.report has no requestId")?;
+    let record: Record<'_> =
+        serde_json::from_str(raw.get()).map_err(|e| format!("platform.report record is malformed: {e}"))?;
+    let request_id = record.request_id.filter(|s| !s.is_empty()).ok_or("platform.report has no requestId")?;
     let mut r = InvocationReport::new(request_id.into_owned(), ReportFormat::Json);
     let m = record.metrics;
     r.duration_ms = non_negative("durationMs", m.duration_ms)?;
@@ -82,8 +79,8 @@ pub fn parse_platform_report(msg: &str) -> Result<Option<InvocationReport>, Stri
     r.restore_duration_ms = non_negative("restoreDurationMs", m.restore_duration_ms)?;
     r.billed_restore_duration_ms = whole("billedRestoreDurationMs", m.billed_restore_duration_ms)?;
     if let Some(s) = record.status {
-        r.status = ReportStatus::parse(&s)
-            .ok_or_else(|| format!("platform.report status {s:?} is not a known status"))?;
+        r.status =
+            ReportStatus::parse(&s).ok_or_else(|| format!("platform.report status {s:?} is not a known status"))?;
     }
     r.error_type = record.error_type.map(Cow::into_owned);
     if let Some(t) = record.tracing {
@@ -103,9 +100,9 @@ pub fn parse_platform_report(msg: &str) -> Result<Option<InvocationReport>, Stri
 
 fn non_negative(name: &str, v: Option<f64>) -> Result<Option<f64>, String> {
     match v {
-        Some(x) if !(x.is_finite() && x >= 0.0) => Err(format!(
-            "platform.report {name} {x} is not a non-negative number"
-        )),
+        Some(x) if !(x.is_finite() && x >= 0.0) => {
+            Err(format!("platform.report {name} {x} is not a non-negative number"))
+        }
         other => Ok(other),
     }
 }
@@ -129,14 +126,8 @@ mod tests {
             "tracing":{"spanId":"sp","type":"X-Amzn-Trace-Id","value":"Root=1-abc-def;Parent=p;Sampled=1"},"status":"success"}}"#;
         let r = parse_platform_report(full).unwrap().unwrap();
         assert_eq!(r.request_id, "r-1");
-        assert_eq!(
-            (r.duration_ms, r.billed_duration_ms, r.memory_size_mb),
-            (Some(2599.4), Some(2600), Some(128))
-        );
-        assert_eq!(
-            (r.max_memory_used_mb, r.init_duration_ms),
-            (Some(94), Some(549.04))
-        );
+        assert_eq!((r.duration_ms, r.billed_duration_ms, r.memory_size_mb), (Some(2599.4), Some(2600), Some(128)));
+        assert_eq!((r.max_memory_used_mb, r.init_duration_ms), (Some(94), Some(549.04)));
         assert_eq!(
             (r.trace_id.as_deref(), r.span_id.as_deref(), r.sampled),
             (Some("1-abc-def"), Some("sp"), Some(true))
@@ -166,26 +157,14 @@ mod tests {
     fn invalid_platform_reports_have_reasons() {
         let table = [
             (r#"{"type":"platform.report"}"#, "no record"),
-            (
-                r#"{"type":"platform.report","record":{"metrics":{}}}"#,
-                "no requestId",
-            ),
+            (r#"{"type":"platform.report","record":{"metrics":{}}}"#, "no requestId"),
             (
                 r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"billedDurationMs":1.5}}}"#,
                 "not a whole number",
             ),
-            (
-                r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":-1}}}"#,
-                "non-negative",
-            ),
-            (
-                r#"{"type":"platform.report","record":{"requestId":"r","status":"weird"}}"#,
-                "not a known status",
-            ),
-            (
-                r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":"abc"}}}"#,
-                "malformed",
-            ),
+            (r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":-1}}}"#, "non-negative"),
+            (r#"{"type":"platform.report","record":{"requestId":"r","status":"weird"}}"#, "not a known status"),
+            (r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":"abc"}}}"#, "malformed"),
         ];
         for (msg, want) in table {
             let e = parse_platform_report(msg).unwrap_err();

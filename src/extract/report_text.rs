@@ -87,9 +87,7 @@ fn float(key: &str, value: &str) -> Result<f64, String> {
 }
 
 fn int(key: &str, value: &str) -> Result<u64, String> {
-    value
-        .parse::<u64>()
-        .map_err(|_| format!("REPORT {key} {value:?} is not a whole non-negative number"))
+    value.parse::<u64>().map_err(|_| format!("REPORT {key} {value:?} is not a whole non-negative number"))
 }
 
 /// For the line older runtimes write on a timeout (`<time> <request id> Task timed out after 30.03 seconds`),
@@ -127,14 +125,8 @@ mod tests {
                 // Spaces instead of tabs, fields reordered, a stray space before a tab.
                 "REPORT RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6 Memory Size: 256 MB  Max Memory Used: 256 MB \tBilled Duration: 12 ms Duration: 11.5 ms Status: error Error Type: Runtime.OutOfMemory",
                 |r| {
-                    assert_eq!(
-                        (r.duration_ms, r.billed_duration_ms),
-                        (Some(11.5), Some(12))
-                    );
-                    assert_eq!(
-                        (r.memory_size_mb, r.max_memory_used_mb),
-                        (Some(256), Some(256))
-                    );
+                    assert_eq!((r.duration_ms, r.billed_duration_ms), (Some(11.5), Some(12)));
+                    assert_eq!((r.memory_size_mb, r.max_memory_used_mb), (Some(256), Some(256)));
                     assert_eq!(r.status, ReportStatus::Error);
                     assert_eq!(r.error_type.as_deref(), Some("Runtime.OutOfMemory"));
                     assert!(!r.cold_start());
@@ -144,10 +136,7 @@ mod tests {
                 "REPORT RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6\tDuration: 30000.00 ms\tBilled Duration: 30000 ms\tMemory Size: 512 MB\tMax Memory Used: 80 MB\tStatus: timeout\t\nXRAY TraceId: 1-5e1b4151-43a0913a12345678901234ab\tSegmentId: 0b1f2c3d4e5f6a7b\tSampled: true\t\n",
                 |r| {
                     assert_eq!(r.status, ReportStatus::Timeout);
-                    assert_eq!(
-                        r.trace_id.as_deref(),
-                        Some("1-5e1b4151-43a0913a12345678901234ab")
-                    );
+                    assert_eq!(r.trace_id.as_deref(), Some("1-5e1b4151-43a0913a12345678901234ab"));
                     assert_eq!(r.span_id.as_deref(), Some("0b1f2c3d4e5f6a7b"));
                     assert_eq!(r.sampled, Some(true));
                 },
@@ -176,14 +165,8 @@ mod tests {
             ("REPORT Duration: 1 ms", "no RequestId"),
             ("REPORT RequestId: x Billed Duration: 1 ms", "no Duration"),
             ("REPORT RequestId: x Duration: abc ms", "Duration \"abc\""),
-            (
-                "REPORT RequestId: x Duration: 1 ms Memory Size: 1.5 MB",
-                "Memory Size \"1.5\"",
-            ),
-            (
-                "REPORT RequestId: x Duration: 1 ms Status: exploded",
-                "not a known status",
-            ),
+            ("REPORT RequestId: x Duration: 1 ms Memory Size: 1.5 MB", "Memory Size \"1.5\""),
+            ("REPORT RequestId: x Duration: 1 ms Status: exploded", "not a known status"),
             ("REPORT RequestId: x Duration:", "has no value"),
         ];
         for (line, want) in table {
@@ -200,9 +183,6 @@ mod tests {
             ),
             Some(ID)
         );
-        assert_eq!(
-            timed_out_request_id("2026-11-20T10:00:30.050Z x Task finished"),
-            None
-        );
+        assert_eq!(timed_out_request_id("2026-11-20T10:00:30.050Z x Task finished"), None);
     }
 }

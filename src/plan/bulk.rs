@@ -60,18 +60,11 @@ impl<'a> BulkEncoder<'a> {
     pub fn push(&mut self, index: &str, id: &str, write_doc: impl FnOnce(&mut Vec<u8>)) {
         self.line.clear();
         // Two strings always serialize.
-        let _ = serde_json::to_writer(
-            &mut self.line,
-            &Action {
-                create: Meta { index, id },
-            },
-        );
+        let _ = serde_json::to_writer(&mut self.line, &Action { create: Meta { index, id } });
         self.line.push(b'\n');
         write_doc(&mut self.line);
         self.line.push(b'\n');
-        if self.actions > 0
-            && (self.actions == self.max_actions
-                || self.body.len() + self.line.len() > self.max_bytes)
+        if self.actions > 0 && (self.actions == self.max_actions || self.body.len() + self.line.len() > self.max_bytes)
         {
             self.flush();
         }
@@ -80,18 +73,9 @@ impl<'a> BulkEncoder<'a> {
     }
 
     fn flush(&mut self) {
-        let name = format!(
-            "{}/{}-{:04}",
-            self.shard,
-            self.sequence,
-            self.requests.len()
-        );
+        let name = format!("{}/{}-{:04}", self.shard, self.sequence, self.requests.len());
         let body = std::mem::take(&mut self.body);
-        self.requests.push(BulkRequest {
-            name,
-            body,
-            actions: std::mem::take(&mut self.actions),
-        });
+        self.requests.push(BulkRequest { name, body, actions: std::mem::take(&mut self.actions) });
     }
 
     /// The requests, in order.
@@ -110,9 +94,7 @@ mod tests {
     fn encode(n: usize, max_bytes: usize, max_actions: usize) -> Vec<BulkRequest> {
         let mut enc = BulkEncoder::new("s", "9", max_bytes, max_actions);
         for i in 0..n {
-            enc.push("idx", &format!("id-{i}"), |out| {
-                out.extend_from_slice(format!("{{\"n\":{i}}}").as_bytes())
-            });
+            enc.push("idx", &format!("id-{i}"), |out| out.extend_from_slice(format!("{{\"n\":{i}}}").as_bytes()));
         }
         enc.finish()
     }
@@ -128,11 +110,7 @@ mod tests {
                 assert!(r.actions <= max_actions);
                 assert!(r.body.len() <= max_bytes || r.actions == 1);
                 assert!(r.body.ends_with(b"\n"));
-                let lines: Vec<&[u8]> = r
-                    .body
-                    .split(|&b| b == b'\n')
-                    .filter(|l| !l.is_empty())
-                    .collect();
+                let lines: Vec<&[u8]> = r.body.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
                 assert_eq!(lines.len(), 2 * r.actions);
                 for pair in lines.chunks(2) {
                     let action: serde_json::Value = serde_json::from_slice(pair[0]).unwrap();

@@ -130,12 +130,7 @@ struct Source<'a> {
 
 /// Appends one `create` action per report to `bulk`: `_id` = UUIDv5 of the log event identity, index from
 /// `index_pattern` and the event time, and the metric document written straight into the body.
-pub fn encode_reports(
-    reports: &[FoundReport],
-    ctx: &ReportContext<'_>,
-    index_pattern: &str,
-    bulk: &mut BulkEncoder,
-) {
+pub fn encode_reports(reports: &[FoundReport], ctx: &ReportContext<'_>, index_pattern: &str, bulk: &mut BulkEncoder) {
     let FunctionId { name, version } = function_of(ctx.log_group, ctx.log_stream);
     let mut indices = IndexNamer::new(index_pattern);
     for found in reports {
@@ -145,11 +140,7 @@ pub fn encode_reports(
             event: EventFields {
                 kind: "metric",
                 dataset: "aws.lambda.report",
-                outcome: if r.status == ReportStatus::Success {
-                    "success"
-                } else {
-                    "failure"
-                },
+                outcome: if r.status == ReportStatus::Success { "success" } else { "failure" },
                 duration: r.duration_ms.map(|ms| (ms * 1_000_000.0).round() as u64),
             },
             cloud: Cloud {
@@ -167,10 +158,7 @@ pub fn encode_reports(
                 max_memory: r.memory_size_mb.map(|mb| mb * 1024 * 1024),
             },
             aws: Aws {
-                cloudwatch: CloudWatch {
-                    log_group: ctx.log_group,
-                    log_stream: ctx.log_stream,
-                },
+                cloudwatch: CloudWatch { log_group: ctx.log_group, log_stream: ctx.log_stream },
                 lambda: Lambda {
                     status: r.status,
                     report_format: r.format,
@@ -189,11 +177,7 @@ pub fn encode_reports(
             trace: r.trace_id.as_deref().map(|id| Id { id }),
             span: r.span_id.as_deref().map(|id| Id { id }),
             error: r.error_type.as_deref().map(|kind| ErrorFields { kind }),
-            logmeter: Source {
-                shard_id: ctx.shard,
-                sequence_number: ctx.sequence,
-                event_id: &found.event_id,
-            },
+            logmeter: Source { shard_id: ctx.shard, sequence_number: ctx.sequence, event_id: &found.event_id },
         };
         let id = report_document_id(ctx.log_group, ctx.log_stream, &found.event_id);
         // Plain structs of strings and finite numbers always serialize into a Vec.

@@ -25,10 +25,7 @@ pub fn check_index_pattern(pattern: &str) -> Result<(), String> {
     if StrftimeItems::new(pattern).any(|i| matches!(i, Item::Error)) {
         return Err("is not a valid strftime pattern".into());
     }
-    if pattern
-        .chars()
-        .any(|c| c.is_ascii_uppercase() && !pattern.contains('%'))
-    {
+    if pattern.chars().any(|c| c.is_ascii_uppercase() && !pattern.contains('%')) {
         return Err("index names must be lowercase".into());
     }
     Ok(())

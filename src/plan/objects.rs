@@ -101,22 +101,12 @@ pub fn quarantine_object(
     for (i, e) in entries.iter().enumerate() {
         body.extend_from_slice(if i == 0 { b"[\n" } else { b",\n" });
         // Serializing plain strings and numbers into a Vec cannot fail.
-        let _ = serde_json::to_writer(
-            &mut body,
-            &QuarantineLine {
-                shard,
-                sequence_number: sequence,
-                entry: e,
-            },
-        );
+        let _ = serde_json::to_writer(&mut body, &QuarantineLine { shard, sequence_number: sequence, entry: e });
     }
     body.extend_from_slice(b"\n]\n");
     Some(PlannedObject {
         kind: ObjectKind::Quarantine,
-        key: format!(
-            "{prefix}/{}/{shard}/{sequence}.json",
-            utc_date(arrival_millis)
-        ),
+        key: format!("{prefix}/{}/{shard}/{sequence}.json", utc_date(arrival_millis)),
         body,
         items: entries.len(),
     })
@@ -136,11 +126,7 @@ mod tests {
     use crate::extract::QuarantineKind;
 
     fn rec(ms: i64, n: usize) -> MeterRecord {
-        MeterRecord {
-            json: format!("{{\"n\":{n}}}"),
-            time_millis: ms,
-            derived_unique_id: false,
-        }
+        MeterRecord { json: format!("{{\"n\":{n}}}"), time_millis: ms, derived_unique_id: false }
     }
 
     #[test]
@@ -172,11 +158,7 @@ mod tests {
             let objs = record_objects(&records, "p", "s", "1", max, 1000);
             assert_eq!(objs.iter().map(|o| o.items).sum::<usize>(), 10);
             for o in &objs {
-                assert!(
-                    o.body.len() <= max || o.items == 1,
-                    "{max}: {} bytes",
-                    o.body.len()
-                );
+                assert!(o.body.len() <= max || o.items == 1, "{max}: {} bytes", o.body.len());
             }
         }
         assert!(record_objects(&[], "p", "s", "1", 10, 10).is_empty());

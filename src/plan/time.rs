@@ -12,11 +12,7 @@ const MAX_FAST_MS: i64 = 253_402_300_799_999;
 
 /// Days since 1970-01-01 of epoch milliseconds (out-of-range values clamp to the epoch).
 pub fn day_of(millis: i64) -> i64 {
-    if (0..=MAX_FAST_MS).contains(&millis) {
-        millis / MS_PER_DAY
-    } else {
-        0
-    }
+    if (0..=MAX_FAST_MS).contains(&millis) { millis / MS_PER_DAY } else { 0 }
 }
 
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -69,11 +65,7 @@ pub fn utc_date(millis: i64) -> String {
 
 /// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (out-of-range values clamp to the epoch).
 pub fn iso_millis(millis: i64) -> String {
-    let ms = if (0..=MAX_FAST_MS).contains(&millis) {
-        millis
-    } else {
-        0
-    };
+    let ms = if (0..=MAX_FAST_MS).contains(&millis) { millis } else { 0 };
     let mut s = String::with_capacity(24);
     push_date(&mut s, ms / MS_PER_DAY, '-');
     let in_day = (ms % MS_PER_DAY) as u32;
@@ -101,10 +93,7 @@ pub struct IndexNamer<'a> {
 impl<'a> IndexNamer<'a> {
     /// A namer for a pattern checked by [`super::check_index_pattern`].
     pub fn new(pattern: &'a str) -> Self {
-        Self {
-            pattern,
-            last: None,
-        }
+        Self { pattern, last: None }
     }
 
     /// The index for a document at `millis`.
@@ -123,10 +112,7 @@ mod tests {
     use super::*;
 
     fn chrono_fmt(ms: i64, f: &str) -> String {
-        DateTime::from_timestamp_millis(ms)
-            .unwrap()
-            .format(f)
-            .to_string()
+        DateTime::from_timestamp_millis(ms).unwrap().format(f).to_string()
     }
 
     #[test]
@@ -134,27 +120,12 @@ mod tests {
         let mut ms = 0_i64;
         while ms <= MAX_FAST_MS {
             assert_eq!(utc_date(ms), chrono_fmt(ms, "%Y-%m-%d"), "{ms}");
-            assert_eq!(
-                iso_millis(ms),
-                chrono_fmt(ms, "%Y-%m-%dT%H:%M:%S%.3fZ"),
-                "{ms}"
-            );
+            assert_eq!(iso_millis(ms), chrono_fmt(ms, "%Y-%m-%dT%H:%M:%S%.3fZ"), "{ms}");
             ms += 7_777_777_777 + ms / 3;
         }
-        for ms in [
-            0,
-            951_782_400_000,
-            951_868_799_999,
-            1_795_132_799_999,
-            1_795_132_800_000,
-            MAX_FAST_MS,
-        ] {
+        for ms in [0, 951_782_400_000, 951_868_799_999, 1_795_132_799_999, 1_795_132_800_000, MAX_FAST_MS] {
             assert_eq!(utc_date(ms), chrono_fmt(ms, "%Y-%m-%d"), "{ms}");
-            assert_eq!(
-                iso_millis(ms),
-                chrono_fmt(ms, "%Y-%m-%dT%H:%M:%S%.3fZ"),
-                "{ms}"
-            );
+            assert_eq!(iso_millis(ms), chrono_fmt(ms, "%Y-%m-%dT%H:%M:%S%.3fZ"), "{ms}");
         }
     }
 

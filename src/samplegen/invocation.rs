@@ -85,22 +85,14 @@ pub const PROFILES: [Profile; 5] = [
     },
 ];
 
-const APIS: [&str; 4] = [
-    "api-calls",
-    "search-queries",
-    "storage-gb-hours",
-    "ledger-entries",
-];
+const APIS: [&str; 4] = ["api-calls", "search-queries", "storage-gb-hours", "ledger-entries"];
 const REGIONS: [&str; 3] = ["eu-west-1", "us-east-1", "ap-southeast-2"];
 const PLANS: [&str; 3] = ["free", "pro", "enterprise"];
 const CITIES: [&str; 3] = ["Zürich", "São Paulo", "Kraków"];
 
 /// ISO-8601 with milliseconds, as Lambda runtimes print times.
 pub fn iso(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// Builds one invocation's events into `events` as `(timestamp, message)`.
@@ -130,10 +122,7 @@ impl Invocation<'_> {
         match self.profile.style {
             Style::Node => format!("{ts}\t{id}\t{level}\t{text}\n"),
             Style::Python | Style::SnapStart => format!("[{level}]\t{ts}\t{id}\t{text}\n"),
-            Style::Json => {
-                json!({"timestamp": ts, "level": level, "requestId": id, "message": text})
-                    .to_string()
-            }
+            Style::Json => json!({"timestamp": ts, "level": level, "requestId": id, "message": text}).to_string(),
         }
     }
 
@@ -154,23 +143,16 @@ impl Invocation<'_> {
             };
             self.push(msg);
         }
-        let init =
-            (cold && style != Style::SnapStart).then(|| hundredths(self.rng.range(8_000, 90_000)));
-        let restore =
-            (cold && style == Style::SnapStart).then(|| hundredths(self.rng.range(20_000, 60_000)));
+        let init = (cold && style != Style::SnapStart).then(|| hundredths(self.rng.range(8_000, 90_000)));
+        let restore = (cold && style == Style::SnapStart).then(|| hundredths(self.rng.range(20_000, 60_000)));
         if let Some(r) = &restore {
             self.push(format!("RESTORE_REPORT Restore Duration: {} ms\n", r.0));
         }
         if cold && style == Style::Node && self.rng.chance(10) {
-            self.push(
-                "INIT_REPORT Init Duration: 412.77 ms\tPhase: init\tStatus: success\n".into(),
-            );
+            self.push("INIT_REPORT Init Duration: 412.77 ms\tPhase: init\tStatus: success\n".into());
         }
         let start = if json_format {
-            self.platform(
-                "platform.start",
-                json!({"requestId": id, "version": self.profile.version}),
-            )
+            self.platform("platform.start", json!({"requestId": id, "version": self.profile.version}))
         } else {
             format!("START RequestId: {id} Version: {}\n", self.profile.version)
         };
@@ -215,11 +197,7 @@ impl Invocation<'_> {
                 r.hex(4),
                 r.range(1, 300)
             ),
-            3 => format!(
-                "generated REPORT for tenant {} with {} lines",
-                r.hex(10),
-                r.range(1, 90)
-            ),
+            3 => format!("generated REPORT for tenant {} with {} lines", r.hex(10), r.range(1, 90)),
             4 => format!(
                 "request headers: {{\"x-request-id\":\"{}\",\"user-agent\":\"Mozilla/5.0 (X11; Linux x86_64)\",\"accept\":\"application/json\"}}",
                 r.hex(32)
@@ -234,11 +212,7 @@ impl Invocation<'_> {
 
     fn record(&mut self) -> Value {
         let r = &mut *self.rng;
-        let value: Value = if r.chance(70) {
-            json!(r.range(1, 50))
-        } else {
-            json!(r.range(1, 100_000) as f64 / 100.0)
-        };
+        let value: Value = if r.chance(70) { json!(r.range(1, 50)) } else { json!(r.range(1, 100_000) as f64 / 100.0) };
         let mut dims = serde_json::Map::new();
         dims.insert("region".into(), json!(*r.pick(&REGIONS)));
         dims.insert("plan".into(), json!(*r.pick(&PLANS)));
@@ -246,16 +220,10 @@ impl Invocation<'_> {
             dims.insert("city".into(), json!(*r.pick(&CITIES)));
         }
         let mut m = serde_json::Map::new();
-        m.insert(
-            "customerId".into(),
-            json!(format!("c-{:04}", r.range(1, 300))),
-        );
+        m.insert("customerId".into(), json!(format!("c-{:04}", r.range(1, 300))));
         m.insert("meterApiName".into(), json!(*r.pick(&APIS)));
         m.insert("meterValue".into(), value);
-        m.insert(
-            "meterTimeInMillis".into(),
-            json!(*self.now - r.range(0, 500) as i64),
-        );
+        m.insert("meterTimeInMillis".into(), json!(*self.now - r.range(0, 500) as i64));
         if r.chance(60) {
             m.insert("uniqueId".into(), json!(r.request_id()));
         }
@@ -277,11 +245,7 @@ impl Invocation<'_> {
         let style = self.profile.style;
         let shape = self.rng.range(0, 100);
         let msg = match style {
-            Style::Node if shape < 15 => self.app_line(
-                id,
-                "INFO",
-                &format!("{tag} {}", json_style::node_pretty(&rec)),
-            ),
+            Style::Node if shape < 15 => self.app_line(id, "INFO", &format!("{tag} {}", json_style::node_pretty(&rec))),
             Style::Node if shape < 25 => {
                 let (a, b) = (rec.clone(), self.record());
                 self.good(&a);
@@ -299,11 +263,7 @@ impl Invocation<'_> {
                 let second = self.record();
                 self.good(&rec);
                 self.good(&second);
-                let text = format!(
-                    "{tag} {}\n{tag} {}\n",
-                    json_style::python(&rec),
-                    json_style::python(&second)
-                );
+                let text = format!("{tag} {}\n{tag} {}\n", json_style::python(&rec), json_style::python(&second));
                 self.push(text);
                 return;
             }
@@ -326,17 +286,10 @@ impl Invocation<'_> {
         let mut rec = self.record();
         let compact = |v: &Value| json_style::node(v);
         let (label, text) = match self.rng.range(0, 9) {
-            0 => (
-                "inspect",
-                format!(
-                    "{tag} {{ meterApiName: 'api-calls', customerId: 'c-0007', meterValue: 1 }}"
-                ),
-            ),
+            0 => ("inspect", format!("{tag} {{ meterApiName: 'api-calls', customerId: 'c-0007', meterValue: 1 }}")),
             1 => (
                 "python-repr",
-                format!(
-                    "{tag} {{'meterApiName': 'api-calls', 'customerId': 'c-0007', 'meterValue': 1}}"
-                ),
+                format!("{tag} {{'meterApiName': 'api-calls', 'customerId': 'c-0007', 'meterValue': 1}}"),
             ),
             2 => {
                 rec.as_object_mut().map(|m| m.remove("customerId"));
@@ -362,15 +315,9 @@ impl Invocation<'_> {
                 b.as_object_mut().map(|m| m.remove("meterApiName"));
                 self.good(&a);
                 self.good(&c);
-                (
-                    "array-one-bad",
-                    format!("{tag} {}", compact(&json!([a, b, c]))),
-                )
+                ("array-one-bad", format!("{tag} {}", compact(&json!([a, b, c]))))
             }
-            _ => (
-                "no-json",
-                format!("{tag} could not be built for customer c-0042"),
-            ),
+            _ => ("no-json", format!("{tag} could not be built for customer c-0042")),
         };
         self.truth.counts.quarantined += 1;
         self.truth.bad.push(label);
@@ -384,10 +331,7 @@ impl Invocation<'_> {
         let (status, error_type) = match roll {
             0..=1 => ("timeout", None),
             2..=3 => ("error", Some("Runtime.OutOfMemory".to_owned())),
-            4..=5 => (
-                "error",
-                Some("Runtime.UnhandledPromiseRejection".to_owned()),
-            ),
+            4..=5 => ("error", Some("Runtime.UnhandledPromiseRejection".to_owned())),
             _ => ("success", None),
         };
         let duration = if status == "timeout" {
@@ -403,12 +347,8 @@ impl Invocation<'_> {
             self.rng.range(30, p.memory / 2 + 40).min(p.memory)
         };
         let billed_restore = restore.as_ref().map(|r| r.1.ceil() as u64);
-        let trace = self.rng.chance(40).then(|| {
-            (
-                format!("1-{}-{}", self.rng.hex(8), self.rng.hex(24)),
-                self.rng.hex(16),
-            )
-        });
+        let trace =
+            self.rng.chance(40).then(|| (format!("1-{}-{}", self.rng.hex(8), self.rng.hex(24)), self.rng.hex(16)));
         let mut expected = ExpectedReport {
             request_id: id.to_owned(),
             function_name: p.name.to_owned(),
@@ -425,11 +365,13 @@ impl Invocation<'_> {
             trace_id: trace.as_ref().map(|t| t.0.clone()),
         };
         if p.style == Style::Json {
-            let end = self.platform("platform.runtimeDone", json!({"requestId": id, "status": status, "metrics": {"durationMs": duration.1, "producedBytes": 0}}));
+            let end = self.platform(
+                "platform.runtimeDone",
+                json!({"requestId": id, "status": status, "metrics": {"durationMs": duration.1, "producedBytes": 0}}),
+            );
             self.push(end);
             let bad = self.rng.chance(self.bad_percent / 2);
-            let mut metrics =
-                json!({"durationMs": if bad { json!("n/a") } else { json!(duration.1) }});
+            let mut metrics = json!({"durationMs": if bad { json!("n/a") } else { json!(duration.1) }});
             if self.rng.chance(90) {
                 metrics["billedDurationMs"] = json!(billed);
                 metrics["memorySizeMB"] = json!(p.memory);
@@ -479,10 +421,7 @@ impl Invocation<'_> {
         }
         if let Some(r) = &restore {
             fields.push(format!("Restore Duration: {} ms", r.0));
-            fields.push(format!(
-                "Billed Restore Duration: {} ms",
-                billed_restore.unwrap_or(0)
-            ));
+            fields.push(format!("Billed Restore Duration: {} ms", billed_restore.unwrap_or(0)));
         }
         if status != "success" && !old_timeout {
             fields.push(format!("Status: {status}"));

@@ -10,9 +10,7 @@ pub fn node(v: &Value) -> String {
 
 /// `JSON.stringify(value, null, 2)` as Node's text log format writes it: line breaks become `\r`.
 pub fn node_pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v)
-        .unwrap_or_default()
-        .replace('\n', "\r")
+    serde_json::to_string_pretty(v).unwrap_or_default().replace('\n', "\r")
 }
 
 /// Python's `json.dumps(value)`.

@@ -70,10 +70,7 @@ impl Builder<'_> {
         } else {
             format!("{day}/[{}]{env}", profile.version)
         };
-        let target = self
-            .rng
-            .range(self.spec.events_per_record.0, self.spec.events_per_record.1)
-            as usize;
+        let target = self.rng.range(self.spec.events_per_record.0, self.spec.events_per_record.1) as usize;
         let mut events = Vec::new();
         let mut cold = self.rng.chance(30);
         while events.len() < target {
@@ -129,15 +126,13 @@ impl Builder<'_> {
     }
 
     fn corrupt_records(&mut self) {
-        let valid = gzip(br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","logEvents":[]}"#);
+        let valid =
+            gzip(br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","logEvents":[]}"#);
         let bomb = gzip(&vec![b' '; (16 << 20) + 1]);
         let cases: [(&'static str, Vec<u8>); 5] = [
             ("not-gzip", br#"{"messageType":"DATA_MESSAGE"}"#.to_vec()),
             ("truncated-gzip", valid[..valid.len() / 2].to_vec()),
-            (
-                "gzip-not-json",
-                gzip(b"this is not a CloudWatch Logs payload"),
-            ),
+            ("gzip-not-json", gzip(b"this is not a CloudWatch Logs payload")),
             ("gzip-wrong-json", gzip(br#"{"Records":[]}"#)),
             ("over-inflate-cap", bomb),
         ];
@@ -174,8 +169,5 @@ pub fn build(spec: &Spec) -> Sample {
         data_records += 1;
     }
     let event = format!("{{\"Records\":[{}]}}", b.records.join(","));
-    Sample {
-        event,
-        truth: b.truth,
-    }
+    Sample { event, truth: b.truth }
 }

@@ -21,11 +21,7 @@ impl Rng {
 
     /// Uniform in `lo..hi` (`lo` when empty).
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        if hi <= lo {
-            lo
-        } else {
-            lo + self.next_u64() % (hi - lo)
-        }
+        if hi <= lo { lo } else { lo + self.next_u64() % (hi - lo) }
     }
 
     /// True with probability `percent`/100.
@@ -51,13 +47,6 @@ impl Rng {
     /// A UUID-shaped request id.
     pub fn request_id(&mut self) -> String {
         let h = self.hex(32);
-        format!(
-            "{}-{}-4{}-{}-{}",
-            &h[..8],
-            &h[8..12],
-            &h[13..16],
-            &h[16..20],
-            &h[20..32]
-        )
+        format!("{}-{}-4{}-{}-{}", &h[..8], &h[8..12], &h[13..16], &h[16..20], &h[20..32])
     }
 }

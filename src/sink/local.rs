@@ -23,20 +23,11 @@ impl LocalDir {
     }
 
     fn create_only(&self, rel: &str, body: &[u8]) -> Result<Delivery, SinkError> {
-        if rel
-            .split('/')
-            .any(|part| part.is_empty() || part == "." || part == "..")
-        {
-            return Err(SinkError::Permanent {
-                target: rel.into(),
-                reason: "key is not a safe relative path".into(),
-            });
+        if rel.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+            return Err(SinkError::Permanent { target: rel.into(), reason: "key is not a safe relative path".into() });
         }
         let path = self.root.join(rel);
-        let io = |e: std::io::Error| SinkError::Transient {
-            target: path.display().to_string(),
-            reason: e.to_string(),
-        };
+        let io = |e: std::io::Error| SinkError::Transient { target: path.display().to_string(), reason: e.to_string() };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -79,14 +70,8 @@ impl SearchSink for LocalDir {
     async fn bulk(&self, request: &BulkRequest) -> Result<BulkDelivery, SinkError> {
         let rel = format!("{BULK_DIR}/{}.ndjson", request.name);
         Ok(match self.create_only(&rel, &request.body)? {
-            Delivery::Written => BulkDelivery {
-                created: request.actions,
-                ..BulkDelivery::default()
-            },
-            Delivery::AlreadyPresent => BulkDelivery {
-                already_present: request.actions,
-                ..BulkDelivery::default()
-            },
+            Delivery::Written => BulkDelivery { created: request.actions, ..BulkDelivery::default() },
+            Delivery::AlreadyPresent => BulkDelivery { already_present: request.actions, ..BulkDelivery::default() },
         })
     }
 }

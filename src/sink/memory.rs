@@ -20,10 +20,7 @@ pub struct MemorySink {
 impl MemorySink {
     /// A sink that never fails.
     pub fn new() -> Self {
-        Self {
-            fail_after: AtomicUsize::new(usize::MAX),
-            ..Self::default()
-        }
+        Self { fail_after: AtomicUsize::new(usize::MAX), ..Self::default() }
     }
 
     /// Lets `calls` more calls succeed, then fails every call until [`MemorySink::recover`].
@@ -39,10 +36,7 @@ impl MemorySink {
     fn admit(&self, target: &str) -> Result<(), SinkError> {
         let left = self.fail_after.load(Ordering::SeqCst);
         if left == 0 {
-            return Err(SinkError::Transient {
-                target: target.into(),
-                reason: "injected outage".into(),
-            });
+            return Err(SinkError::Transient { target: target.into(), reason: "injected outage".into() });
         }
         if left != usize::MAX {
             self.fail_after.store(left - 1, Ordering::SeqCst);
@@ -72,16 +66,10 @@ impl SearchSink for MemorySink {
         self.admit(&request.name)?;
         let mut docs = lock(&self.documents);
         let mut out = BulkDelivery::default();
-        let mut lines = request
-            .body
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty());
+        let mut lines = request.body.split(|&b| b == b'\n').filter(|l| !l.is_empty());
         while let (Some(action), Some(source)) = (lines.next(), lines.next()) {
-            let a: serde_json::Value =
-                serde_json::from_slice(action).map_err(|e| SinkError::Permanent {
-                    target: request.name.clone(),
-                    reason: e.to_string(),
-                })?;
+            let a: serde_json::Value = serde_json::from_slice(action)
+                .map_err(|e| SinkError::Permanent { target: request.name.clone(), reason: e.to_string() })?;
             let key = (
                 a["create"]["_index"].as_str().unwrap_or("").to_owned(),
                 a["create"]["_id"].as_str().unwrap_or("").to_owned(),

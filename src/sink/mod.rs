@@ -74,17 +74,11 @@ pub enum SinkError {
 /// Where planned objects go (S3 in production, a directory locally).
 pub trait ObjectSink: Send + Sync {
     /// Writes `object` under its key unless it is already there.
-    fn put(
-        &self,
-        object: &PlannedObject,
-    ) -> impl Future<Output = Result<Delivery, SinkError>> + Send;
+    fn put(&self, object: &PlannedObject) -> impl Future<Output = Result<Delivery, SinkError>> + Send;
 }
 
 /// Where bulk requests go (Elasticsearch/OpenSearch in production, NDJSON files locally).
 pub trait SearchSink: Send + Sync {
     /// Sends one bulk request.
-    fn bulk(
-        &self,
-        request: &BulkRequest,
-    ) -> impl Future<Output = Result<BulkDelivery, SinkError>> + Send;
+    fn bulk(&self, request: &BulkRequest) -> impl Future<Output = Result<BulkDelivery, SinkError>> + Send;
 }

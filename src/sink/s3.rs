@@ -37,11 +37,7 @@ impl S3Sink {
 
     /// The bucket and key an object is written to.
     pub fn location<'a>(&'a self, object: &PlannedObject) -> (&'a str, String) {
-        let bucket = if object.kind == ObjectKind::Quarantine {
-            &self.quarantine_bucket
-        } else {
-            &self.bucket
-        };
+        let bucket = if object.kind == ObjectKind::Quarantine { &self.quarantine_bucket } else { &self.bucket };
         let key = if self.gzip && object.kind == ObjectKind::Records {
             format!("{}.gz", object.key)
         } else {
@@ -78,28 +74,19 @@ impl S3Sink {
                 let target = format!("s3://{bucket}/{key}");
                 match (status, code.as_str()) {
                     (Some(412), _) | (_, "PreconditionFailed") => Ok(Delivery::AlreadyPresent),
-                    (Some(401 | 403), _)
-                    | (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied") => {
+                    (Some(401 | 403), _) | (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied") => {
                         Err(SinkError::Permanent {
                             target,
                             reason: format!(
                                 "access denied ({code}): check the function's credentials and the bucket policy{}",
-                                if self.acl == AclMode::None {
-                                    ""
-                                } else {
-                                    " (it must allow s3:PutObjectAcl)"
-                                }
+                                if self.acl == AclMode::None { "" } else { " (it must allow s3:PutObjectAcl)" }
                             ),
                         })
                     }
-                    (Some(404), _) | (_, "NoSuchBucket") => Err(SinkError::Permanent {
-                        target,
-                        reason: format!("bucket {bucket} does not exist ({code})"),
-                    }),
-                    _ => Err(SinkError::Transient {
-                        target,
-                        reason: DisplayErrorContext(&e).to_string(),
-                    }),
+                    (Some(404), _) | (_, "NoSuchBucket") => {
+                        Err(SinkError::Permanent { target, reason: format!("bucket {bucket} does not exist ({code})") })
+                    }
+                    _ => Err(SinkError::Transient { target, reason: DisplayErrorContext(&e).to_string() }),
                 }
             }
         }
@@ -118,11 +105,9 @@ impl ObjectSink for S3Sink {
     async fn put(&self, object: &PlannedObject) -> Result<Delivery, SinkError> {
         let (bucket, key) = self.location(object);
         if self.gzip && object.kind == ObjectKind::Records {
-            self.put_bytes(bucket, &key, gzip(&object.body), "application/gzip")
-                .await
+            self.put_bytes(bucket, &key, gzip(&object.body), "application/gzip").await
         } else {
-            self.put_bytes(bucket, &key, object.body.clone(), "application/json")
-                .await
+            self.put_bytes(bucket, &key, object.body.clone(), "application/json").await
         }
     }
 }

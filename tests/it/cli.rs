@@ -6,26 +6,13 @@ use crate::support::{logmeter, root, snapshot, summary_of, tempdir};
 fn process_twice_and_retry_from_the_middle_leave_the_directory_byte_identical() {
     let out = tempdir("idempotent");
     let dir = out.to_str().unwrap();
-    let first = logmeter(
-        &["process", "samples/events/large.json", "--out", dir],
-        None,
-    );
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    let first = logmeter(&["process", "samples/events/large.json", "--out", dir], None);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let s1 = summary_of(&first);
     let tree = snapshot(&out);
-    assert_eq!(
-        tree.len() as u64,
-        s1["objects_written"].as_u64().unwrap() + s1["bulk_requests"].as_u64().unwrap()
-    );
+    assert_eq!(tree.len() as u64, s1["objects_written"].as_u64().unwrap() + s1["bulk_requests"].as_u64().unwrap());
 
-    let second = logmeter(
-        &["process", "samples/events/large.json", "--out", dir],
-        None,
-    );
+    let second = logmeter(&["process", "samples/events/large.json", "--out", dir], None);
     let s2 = summary_of(&second);
     assert!(second.status.success());
     assert_eq!(s2["objects_written"], 0);
@@ -35,40 +22,23 @@ fn process_twice_and_retry_from_the_middle_leave_the_directory_byte_identical() 
 
     // A retry starting at a record in the middle of the batch, read from stdin.
     let event: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root().join("samples/events/large.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(root().join("samples/events/large.json")).unwrap()).unwrap();
     let records = event["Records"].as_array().unwrap();
     let retry = serde_json::json!({"Records": records[records.len() / 2..]});
-    let third = logmeter(
-        &["process", "-", "--out", dir],
-        Some(retry.to_string().as_bytes()),
-    );
+    let third = logmeter(&["process", "-", "--out", dir], Some(retry.to_string().as_bytes()));
     assert!(third.status.success());
     assert_eq!(summary_of(&third)["objects_written"], 0);
-    assert!(
-        snapshot(&out) == tree,
-        "retry from the middle changed the directory"
-    );
+    assert!(snapshot(&out) == tree, "retry from the middle changed the directory");
     let _ = std::fs::remove_dir_all(out);
 }
 
 #[test]
 fn summary_has_the_documented_fields() {
     let out = tempdir("summary");
-    let run = logmeter(
-        &[
-            "process",
-            "samples/events/small.json",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        None,
-    );
+    let run = logmeter(&["process", "samples/events/small.json", "--out", out.to_str().unwrap()], None);
     let s = summary_of(&run);
-    let truth: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(root().join("samples/events/small.truth.json")).unwrap(),
-    )
-    .unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root().join("samples/events/small.truth.json")).unwrap()).unwrap();
     for (k, v) in truth.as_object().unwrap() {
         assert_eq!(&s[k], v, "{k}");
     }
@@ -123,12 +93,7 @@ fn bad_data_exits_zero_usage_errors_do_not() {
 fn bad_configuration_names_the_variable() {
     let out = tempdir("config");
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_logmeter"))
-        .args([
-            "process",
-            "samples/events/small.json",
-            "--out",
-            out.to_str().unwrap(),
-        ])
+        .args(["process", "samples/events/small.json", "--out", out.to_str().unwrap()])
         .current_dir(root())
         .env("MAX_OBJECT_BYTES", "huge")
         .output()

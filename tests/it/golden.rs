@@ -7,20 +7,8 @@ use crate::support::{logmeter, root, snapshot, tempdir};
 #[test]
 fn small_sample_output_matches_golden_files() {
     let out = tempdir("golden");
-    let run = logmeter(
-        &[
-            "process",
-            "samples/events/small.json",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let run = logmeter(&["process", "samples/events/small.json", "--out", out.to_str().unwrap()], None);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let golden_dir = root().join("tests/golden/small");
     let got = snapshot(&out);
     if std::env::var_os("LOGMETER_BLESS").is_some() {
@@ -34,10 +22,7 @@ fn small_sample_output_matches_golden_files() {
     let want = snapshot(&golden_dir);
     let got_keys: Vec<_> = got.keys().collect();
     let want_keys: Vec<_> = want.keys().collect();
-    assert_eq!(
-        got_keys, want_keys,
-        "output keys differ from tests/golden/small"
-    );
+    assert_eq!(got_keys, want_keys, "output keys differ from tests/golden/small");
     for (rel, bytes) in &want {
         assert!(got[rel] == *bytes, "{rel} differs from its golden file");
     }

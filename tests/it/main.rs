@@ -3,9 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is the failure report.
 
 mod cli;
+mod delivery;
 mod golden;
+mod logs;
 mod props;
+mod proxy;
 mod reports;
 mod retries;
 mod samples;
+mod servers;
 mod support;

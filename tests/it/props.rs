@@ -2,18 +2,11 @@
 
 use crate::support::{gzip, pipeline, record_with_data, record_with_messages};
 use logmeter::decode::{gunzip_into, unescape_into};
-use logmeter::extract::{
-    EventRef, Extraction, MeterExtractor, parse_platform_report, parse_text_report,
-};
+use logmeter::extract::{EventRef, Extraction, MeterExtractor, parse_platform_report, parse_text_report};
 use logmeter::pipeline::Scratch;
 use proptest::prelude::*;
 
-const EV: EventRef<'static> = EventRef {
-    log_group: "g",
-    log_stream: "s",
-    event_id: "1",
-    timestamp: 1,
-};
+const EV: EventRef<'static> = EventRef { log_group: "g", log_stream: "s", event_id: "1", timestamp: 1 };
 
 fn message() -> impl Strategy<Value = String> {
     let pieces = prop::sample::select(vec![

@@ -17,13 +17,7 @@ struct Case {
 fn documents(plan: &logmeter::pipeline::RecordPlan) -> Vec<Value> {
     plan.bulk
         .iter()
-        .flat_map(|b| {
-            b.body
-                .split(|&c| c == b'\n')
-                .filter(|l| !l.is_empty())
-                .skip(1)
-                .step_by(2)
-        })
+        .flat_map(|b| b.body.split(|&c| c == b'\n').filter(|l| !l.is_empty()).skip(1).step_by(2))
         .map(|l| serde_json::from_slice(l).unwrap())
         .collect()
 }
@@ -40,18 +34,12 @@ fn quarantine_reasons(plan: &logmeter::pipeline::RecordPlan) -> Vec<String> {
 #[test]
 fn table_from_samples_edge_report_lines() {
     let cases: Vec<Case> = serde_json::from_str(
-        &std::fs::read_to_string(crate::support::root().join("samples/edge/report-lines.json"))
-            .unwrap(),
+        &std::fs::read_to_string(crate::support::root().join("samples/edge/report-lines.json")).unwrap(),
     )
     .unwrap();
     let p = pipeline();
     for case in cases {
-        let rec = record_with_messages(
-            "/aws/lambda/checkout",
-            "2026/11/20/[$LATEST]abc",
-            &[&case.message],
-            "7",
-        );
+        let rec = record_with_messages("/aws/lambda/checkout", "2026/11/20/[$LATEST]abc", &[&case.message], "7");
         let plan = p.plan_record(&rec, &mut Scratch::default());
         let docs = documents(&plan);
         let reasons = quarantine_reasons(&plan);
@@ -76,18 +64,9 @@ fn table_from_samples_edge_report_lines() {
             (None, Some(want)) => {
                 assert!(docs.is_empty(), "{}", case.name);
                 assert_eq!(reasons.len(), 1, "{}", case.name);
-                assert!(
-                    reasons[0].contains(want.as_str()),
-                    "{}: {:?} lacks {want:?}",
-                    case.name,
-                    reasons[0]
-                );
+                assert!(reasons[0].contains(want.as_str()), "{}: {:?} lacks {want:?}", case.name, reasons[0]);
             }
-            _ => assert!(
-                docs.is_empty() && reasons.is_empty(),
-                "{}: not a report, not quarantined",
-                case.name
-            ),
+            _ => assert!(docs.is_empty() && reasons.is_empty(), "{}: not a report, not quarantined", case.name),
         }
     }
 }
@@ -100,12 +79,7 @@ fn valid_old_style_timeout_line_marks_the_report() {
         "REPORT RequestId: {id}\tDuration: 30032.12 ms\tBilled Duration: 30000 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t\n"
     );
     let other = "REPORT RequestId: 11111111-2222-4333-8444-555555555555\tDuration: 5.00 ms\tBilled Duration: 5 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t\n";
-    let rec = record_with_messages(
-        "/aws/lambda/slow",
-        "2026/11/20/[3]abc",
-        &[&timeout, &report, other],
-        "9",
-    );
+    let rec = record_with_messages("/aws/lambda/slow", "2026/11/20/[3]abc", &[&timeout, &report, other], "9");
     let docs = documents(&pipeline().plan_record(&rec, &mut Scratch::default()));
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[0]["aws"]["lambda"]["status"], "timeout");
@@ -117,12 +91,7 @@ fn valid_old_style_timeout_line_marks_the_report() {
 #[test]
 fn valid_custom_log_group_names_function_from_stream() {
     let report = "REPORT RequestId: r-1\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t";
-    let rec = record_with_messages(
-        "/app/shared",
-        "2026/11/20/billing-api[$LATEST]abc",
-        &[report],
-        "9",
-    );
+    let rec = record_with_messages("/app/shared", "2026/11/20/billing-api[$LATEST]abc", &[report], "9");
     let docs = documents(&pipeline().plan_record(&rec, &mut Scratch::default()));
     assert_eq!(docs[0]["faas"]["name"], "billing-api");
     assert_eq!(docs[0]["faas"]["version"], "$LATEST");

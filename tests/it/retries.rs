@@ -7,37 +7,23 @@ use logmeter::{Handler, KinesisBatch};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-type Store = (
-    BTreeMap<String, Vec<u8>>,
-    BTreeMap<(String, String), String>,
-);
+type Store = (BTreeMap<String, Vec<u8>>, BTreeMap<(String, String), String>);
 
 fn handler() -> Handler<MemorySink, MemorySink> {
     Handler::new(pipeline(), MemorySink::new(), Some(MemorySink::new()))
 }
 
 fn store(h: &Handler<MemorySink, MemorySink>) -> Store {
-    (
-        h.objects().objects.lock().unwrap().clone(),
-        h.search().unwrap().documents.lock().unwrap().clone(),
-    )
+    (h.objects().objects.lock().unwrap().clone(), h.search().unwrap().documents.lock().unwrap().clone())
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_current_thread().build().unwrap()
 }
 
 fn from_sequence(batch: &KinesisBatch, seq: &str) -> KinesisBatch {
-    let start = batch
-        .records
-        .iter()
-        .position(|r| r.kinesis.sequence_number == seq)
-        .unwrap();
-    KinesisBatch {
-        records: batch.records[start..].to_vec(),
-    }
+    let start = batch.records.iter().position(|r| r.kinesis.sequence_number == seq).unwrap();
+    KinesisBatch { records: batch.records[start..].to_vec() }
 }
 
 #[test]
@@ -49,15 +35,9 @@ fn replayed_batch_changes_nothing() {
     let second = rt().block_on(h.handle(&batch, None));
     assert_eq!(store(&h), after_first);
     assert_eq!(second.summary.objects_written, 0);
-    assert_eq!(
-        second.summary.objects_already_present,
-        first.summary.objects_written
-    );
+    assert_eq!(second.summary.objects_already_present, first.summary.objects_written);
     assert_eq!(second.summary.documents_indexed, 0);
-    assert_eq!(
-        second.summary.documents_already_present,
-        first.summary.documents_indexed
-    );
+    assert_eq!(second.summary.documents_already_present, first.summary.documents_indexed);
 }
 
 #[test]
@@ -72,21 +52,13 @@ fn outage_mid_batch_reports_lowest_undelivered_and_retry_delivers_exactly_once()
         h.objects().fail_after(healthy_calls);
         let out = rt().block_on(h.handle(&batch, None));
         let failures = &out.response.batch_item_failures;
-        assert_eq!(
-            failures.len(),
-            1,
-            "outage after {healthy_calls} calls is reported"
-        );
+        assert_eq!(failures.len(), 1, "outage after {healthy_calls} calls is reported");
         let seq = failures[0].item_identifier.clone().unwrap();
         // Every record before the reported one is fully delivered; the reported one is not.
         let plans = pipeline().plan_batch(&batch.records);
         let objects = h.objects().objects.lock().unwrap().clone();
         for p in plans.iter().take_while(|p| p.sequence_number != seq) {
-            assert!(
-                p.objects.iter().all(|o| objects.contains_key(&o.key)),
-                "record {} delivered",
-                p.sequence_number
-            );
+            assert!(p.objects.iter().all(|o| objects.contains_key(&o.key)), "record {} delivered", p.sequence_number);
         }
         let failed = plans.iter().find(|p| p.sequence_number == seq).unwrap();
         assert!(
@@ -98,11 +70,7 @@ fn outage_mid_batch_reports_lowest_undelivered_and_retry_delivers_exactly_once()
         h.objects().recover();
         let retry = rt().block_on(h.handle(&from_sequence(&batch, &seq), None));
         assert!(retry.response.batch_item_failures.is_empty());
-        assert_eq!(
-            store(&h),
-            want,
-            "after recovery: every object and document exactly once"
-        );
+        assert_eq!(store(&h), want, "after recovery: every object and document exactly once");
     }
 }
 
@@ -114,10 +82,7 @@ fn search_outage_is_retried_without_duplicates() {
     let h = handler();
     h.search().unwrap().fail_after(2);
     let out = rt().block_on(h.handle(&batch, None));
-    let seq = out.response.batch_item_failures[0]
-        .item_identifier
-        .clone()
-        .unwrap();
+    let seq = out.response.batch_item_failures[0].item_identifier.clone().unwrap();
     h.search().unwrap().recover();
     rt().block_on(h.handle(&from_sequence(&batch, &seq), None));
     assert_eq!(store(&h), store(&reference));
@@ -129,9 +94,7 @@ fn deadline_stops_delivery_and_reports_the_first_record() {
     let h = handler();
     let out = rt().block_on(h.handle(&batch, Some(Instant::now())));
     assert_eq!(
-        out.response.batch_item_failures[0]
-            .item_identifier
-            .as_deref(),
+        out.response.batch_item_failures[0].item_identifier.as_deref(),
         Some(batch.records[0].kinesis.sequence_number.as_str())
     );
     assert!(store(&h).0.is_empty() && store(&h).1.is_empty());
@@ -148,10 +111,7 @@ fn poison_records_are_never_reported() {
     let objects = h.objects().objects.lock().unwrap();
     let q = objects
         .iter()
-        .find(|(k, _)| {
-            k.contains(&batch.records[0].kinesis.sequence_number)
-                && k.starts_with("logmeter-quarantine/")
-        })
+        .find(|(k, _)| k.contains(&batch.records[0].kinesis.sequence_number) && k.starts_with("logmeter-quarantine/"))
         .unwrap();
     let entries: Vec<serde_json::Value> = serde_json::from_slice(q.1).unwrap();
     assert_eq!(entries[0]["data_base64"], "%%% not base64 %%%");

@@ -12,10 +12,7 @@ use std::collections::BTreeMap;
 fn committed_samples_match_the_generator() {
     for (rel, bytes) in samplegen::sample_files() {
         let committed = std::fs::read(root().join("samples").join(&rel)).unwrap();
-        assert!(
-            committed == bytes,
-            "samples/{rel} differs from the generator: run `cargo run -- generate-samples`"
-        );
+        assert!(committed == bytes, "samples/{rel} differs from the generator: run `cargo run -- generate-samples`");
     }
 }
 
@@ -23,15 +20,11 @@ fn committed_samples_match_the_generator() {
 fn samples_parse_with_aws_lambda_events() {
     for name in ["small", "large"] {
         let bytes = std::fs::read(root().join(format!("samples/events/{name}.json"))).unwrap();
-        let event: aws_lambda_events::event::kinesis::KinesisEvent =
-            serde_json::from_slice(&bytes).unwrap();
+        let event: aws_lambda_events::event::kinesis::KinesisEvent = serde_json::from_slice(&bytes).unwrap();
         assert!(!event.records.is_empty());
         let size = bytes.len();
         if name == "large" {
-            assert!(
-                (5_000_000..6_291_456).contains(&size),
-                "large sample is near the 6 MB limit: {size}"
-            );
+            assert!((5_000_000..6_291_456).contains(&size), "large sample is near the 6 MB limit: {size}");
         }
     }
 }
@@ -41,9 +34,7 @@ type MemHandler = Handler<MemorySink, MemorySink>;
 fn run(event: &str) -> (logmeter::Summary, MemHandler) {
     let batch: KinesisBatch = serde_json::from_str(event).unwrap();
     let handler = Handler::new(pipeline(), MemorySink::new(), Some(MemorySink::new()));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let outcome = rt.block_on(handler.handle(&batch, None));
     assert!(outcome.response.batch_item_failures.is_empty());
     (outcome.summary, handler)
@@ -67,15 +58,10 @@ fn large_sample_summary_matches_ground_truth() {
     let sample = large();
     let (summary, _) = run(&sample.event);
     assert_eq!(counts(&summary), sample.truth.counts);
-    let committed: Counts = serde_json::from_slice(
-        &std::fs::read(root().join("samples/events/large.truth.json")).unwrap(),
-    )
-    .unwrap();
+    let committed: Counts =
+        serde_json::from_slice(&std::fs::read(root().join("samples/events/large.truth.json")).unwrap()).unwrap();
     assert_eq!(committed, sample.truth.counts);
-    assert_eq!(
-        summary.objects_written,
-        summary.record_objects + summary.quarantine_objects
-    );
+    assert_eq!(summary.objects_written, summary.record_objects + summary.quarantine_objects);
 }
 
 fn canonical(v: &Value) -> String {
@@ -97,11 +83,7 @@ fn large_sample_every_meter_record_with_its_values() {
         let records: Vec<Value> = serde_json::from_slice(body).unwrap();
         for mut r in records {
             let ms = r["meterTimeInMillis"].as_i64().unwrap();
-            assert_eq!(
-                logmeter::plan::utc_date(ms),
-                date,
-                "record filed under the date of its meterTimeInMillis"
-            );
+            assert_eq!(logmeter::plan::utc_date(ms), date, "record filed under the date of its meterTimeInMillis");
             let id = r["uniqueId"].as_str().unwrap().to_owned();
             got.push((r.clone(), id.clone()));
             if uuid::Uuid::parse_str(&id).is_ok_and(|u| u.get_version_num() == 5) {
@@ -116,10 +98,7 @@ fn large_sample_every_meter_record_with_its_values() {
     want.sort();
     have.sort();
     assert_eq!(have.len(), want.len());
-    assert!(
-        have == want,
-        "extracted meter records differ from what the functions logged"
-    );
+    assert!(have == want, "extracted meter records differ from what the functions logged");
     assert_eq!(derived_ids.len(), sample.truth.counts.derived_unique_ids);
 }
 
@@ -133,10 +112,7 @@ fn large_sample_quarantine_has_every_bad_line_with_its_reason() {
         if key.starts_with("logmeter-quarantine/") {
             let entries: Vec<Value> = serde_json::from_slice(body).unwrap();
             for e in entries {
-                assert!(
-                    e.get("raw").is_some() || e.get("data_base64").is_some(),
-                    "raw data kept: {e}"
-                );
+                assert!(e.get("raw").is_some() || e.get("data_base64").is_some(), "raw data kept: {e}");
                 reasons.push(e["reason"].as_str().unwrap().to_owned());
             }
         }
@@ -167,30 +143,18 @@ fn large_sample_quarantine_has_every_bad_line_with_its_reason() {
     for (label, n) in by_label {
         let want = expected_reason(label);
         let matching = reasons.iter().filter(|r| r.contains(want)).count();
-        assert_eq!(
-            matching, n,
-            "{label}: {n} bad lines, {matching} quarantine reasons containing {want:?}"
-        );
+        assert_eq!(matching, n, "{label}: {n} bad lines, {matching} quarantine reasons containing {want:?}");
     }
 }
 
 #[test]
 fn large_sample_every_report_with_its_values() {
     let sample = large();
-    let plans = pipeline().plan_batch(
-        &serde_json::from_str::<KinesisBatch>(&sample.event)
-            .unwrap()
-            .records,
-    );
+    let plans = pipeline().plan_batch(&serde_json::from_str::<KinesisBatch>(&sample.event).unwrap().records);
     let mut docs: BTreeMap<String, Value> = BTreeMap::new();
     for p in &plans {
         for b in &p.bulk {
-            for (i, line) in b
-                .body
-                .split(|&c| c == b'\n')
-                .filter(|l| !l.is_empty())
-                .enumerate()
-            {
+            for (i, line) in b.body.split(|&c| c == b'\n').filter(|l| !l.is_empty()).enumerate() {
                 if i % 2 == 1 {
                     let d: Value = serde_json::from_slice(line).unwrap();
                     let id = d["faas"]["invocation_id"].as_str().unwrap().to_owned();
@@ -208,56 +172,21 @@ fn large_sample_every_report_with_its_values() {
         assert_eq!(d["faas"]["name"], want.function_name.as_str(), "{id}");
         assert_eq!(d["faas"]["version"], want.function_version.as_str(), "{id}");
         assert_eq!(l["duration_ms"].as_f64(), want.duration_ms, "{id}");
-        assert_eq!(
-            l["billed_duration_ms"].as_u64(),
-            want.billed_duration_ms,
-            "{id}"
-        );
+        assert_eq!(l["billed_duration_ms"].as_u64(), want.billed_duration_ms, "{id}");
         assert_eq!(l["memory_size_mb"].as_u64(), want.memory_size_mb, "{id}");
-        assert_eq!(
-            l["max_memory_used_mb"].as_u64(),
-            want.max_memory_used_mb,
-            "{id}"
-        );
-        assert_eq!(
-            l["init_duration_ms"].as_f64(),
-            want.init_duration_ms,
-            "{id}"
-        );
-        assert_eq!(
-            l["restore_duration_ms"].as_f64(),
-            want.restore_duration_ms,
-            "{id}"
-        );
-        assert_eq!(
-            l["billed_restore_duration_ms"].as_u64(),
-            want.billed_restore_duration_ms,
-            "{id}"
-        );
+        assert_eq!(l["max_memory_used_mb"].as_u64(), want.max_memory_used_mb, "{id}");
+        assert_eq!(l["init_duration_ms"].as_f64(), want.init_duration_ms, "{id}");
+        assert_eq!(l["restore_duration_ms"].as_f64(), want.restore_duration_ms, "{id}");
+        assert_eq!(l["billed_restore_duration_ms"].as_u64(), want.billed_restore_duration_ms, "{id}");
         assert_eq!(l["status"], want.status.as_str(), "{id}");
-        assert_eq!(
-            d["error"]["type"].as_str(),
-            want.error_type.as_deref(),
-            "{id}"
-        );
+        assert_eq!(d["error"]["type"].as_str(), want.error_type.as_deref(), "{id}");
         assert_eq!(d["trace"]["id"].as_str(), want.trace_id.as_deref(), "{id}");
         let cold = want.init_duration_ms.is_some() || want.restore_duration_ms.is_some();
         assert_eq!(d["faas"]["coldstart"], cold, "{id}");
-        assert_eq!(
-            d["event"]["outcome"],
-            if want.status == "success" {
-                "success"
-            } else {
-                "failure"
-            },
-            "{id}"
-        );
+        assert_eq!(d["event"]["outcome"], if want.status == "success" { "success" } else { "failure" }, "{id}");
         if let (Some(b), Some(m)) = (want.billed_duration_ms, want.memory_size_mb) {
             let gbs = l["billed_gb_seconds"].as_f64().unwrap();
-            assert!(
-                (gbs - b as f64 / 1000.0 * m as f64 / 1024.0).abs() < 1e-9,
-                "{id}"
-            );
+            assert!((gbs - b as f64 / 1000.0 * m as f64 / 1024.0).abs() < 1e-9, "{id}");
         }
         assert_eq!(d["cloud"]["account"]["id"], "123456789012");
         assert_eq!(d["cloud"]["region"], "eu-west-1");
@@ -268,13 +197,10 @@ fn large_sample_every_report_with_its_values() {
 fn samples_readme_states_the_ground_truth() {
     let readme = std::fs::read_to_string(root().join("samples/README.md")).unwrap();
     for name in ["small", "large"] {
-        let truth: Counts = serde_json::from_slice(
-            &std::fs::read(root().join(format!("samples/events/{name}.truth.json"))).unwrap(),
-        )
-        .unwrap();
-        let size = std::fs::metadata(root().join(format!("samples/events/{name}.json")))
-            .unwrap()
-            .len();
+        let truth: Counts =
+            serde_json::from_slice(&std::fs::read(root().join(format!("samples/events/{name}.truth.json"))).unwrap())
+                .unwrap();
+        let size = std::fs::metadata(root().join(format!("samples/events/{name}.json"))).unwrap().len();
         let group = |n: u64| {
             let s = n.to_string();
             let mut out = String::new();
@@ -299,9 +225,6 @@ fn samples_readme_states_the_ground_truth() {
             group(t.quarantined as u64),
             group(t.quarantined_kinesis_records as u64)
         );
-        assert!(
-            readme.contains(&row),
-            "samples/README.md lacks the row {row}"
-        );
+        assert!(readme.contains(&row), "samples/README.md lacks the row {row}");
     }
 }

@@ -33,12 +33,7 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// A Kinesis record carrying one data payload with `messages` as its log events.
-pub fn record_with_messages(
-    log_group: &str,
-    log_stream: &str,
-    messages: &[&str],
-    seq: &str,
-) -> KinesisInput {
+pub fn record_with_messages(log_group: &str, log_stream: &str, messages: &[&str], seq: &str) -> KinesisInput {
     let events: Vec<_> = messages
         .iter()
         .enumerate()
@@ -66,10 +61,7 @@ pub fn record_with_data(data: &[u8], seq: &str) -> KinesisInput {
 }
 
 pub fn pipeline() -> Pipeline {
-    Pipeline::new(PipelineConfig {
-        threads: 2,
-        ..PipelineConfig::default()
-    })
+    Pipeline::new(PipelineConfig { threads: 2, ..PipelineConfig::default() })
 }
 
 /// Every file under `dir`, by relative path.
@@ -82,11 +74,7 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
                 out.insert(rel, std::fs::read(&p).unwrap());
             }
         }
@@ -105,11 +93,8 @@ pub fn tempdir(name: &str) -> PathBuf {
 /// Runs the `logmeter` binary.
 pub fn logmeter(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_logmeter"));
-    cmd.args(args)
-        .current_dir(root())
-        .stdin(std::process::Stdio::piped());
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    cmd.args(args).current_dir(root()).stdin(std::process::Stdio::piped());
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     if let Some(bytes) = stdin {
         child.stdin.take().unwrap().write_all(bytes).unwrap();

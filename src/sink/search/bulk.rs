@@ -47,13 +47,9 @@ fn describe(error: Option<&serde_json::Value>) -> String {
 
 /// Classifies a 200 answer's items; `Err` when the body is not a bulk response for `expected` actions.
 pub fn classify(body: &[u8], expected: usize) -> Result<Vec<ItemOutcome>, String> {
-    let resp: Response =
-        serde_json::from_slice(body).map_err(|e| format!("not a bulk response: {e}"))?;
+    let resp: Response = serde_json::from_slice(body).map_err(|e| format!("not a bulk response: {e}"))?;
     if resp.items.len() != expected {
-        return Err(format!(
-            "bulk response has {} items for {expected} actions",
-            resp.items.len()
-        ));
+        return Err(format!("bulk response has {} items for {expected} actions", resp.items.len()));
     }
     Ok(resp
         .items
@@ -63,11 +59,9 @@ pub fn classify(body: &[u8], expected: usize) -> Result<Vec<ItemOutcome>, String
             Some(item) => match item.status {
                 200..=299 => ItemOutcome::Created,
                 409 => ItemOutcome::AlreadyPresent,
-                429 | 500..=599 => ItemOutcome::Retry(format!(
-                    "HTTP {}: {}",
-                    item.status,
-                    describe(item.error.as_ref())
-                )),
+                429 | 500..=599 => {
+                    ItemOutcome::Retry(format!("HTTP {}: {}", item.status, describe(item.error.as_ref())))
+                }
                 s => ItemOutcome::Reject(s, describe(item.error.as_ref())),
             },
         })
@@ -112,9 +106,7 @@ pub fn without_id(action: &[u8]) -> Vec<u8> {
 /// Delay before attempt `attempt` (2, 3, …): exponential from 100 ms, capped at 5 s, with full jitter from
 /// `jitter` in `0.0..1.0`.
 pub fn backoff(attempt: u32, jitter: f64) -> std::time::Duration {
-    let cap = 100u64
-        .saturating_mul(1 << attempt.saturating_sub(2).min(6))
-        .min(5_000);
+    let cap = 100u64.saturating_mul(1 << attempt.saturating_sub(2).min(6)).min(5_000);
     std::time::Duration::from_millis((cap as f64 * (0.5 + jitter / 2.0)) as u64)
 }
 
@@ -135,19 +127,13 @@ mod tests {
         assert_eq!(got[1], ItemOutcome::AlreadyPresent);
         assert!(matches!(&got[2], ItemOutcome::Retry(r) if r.contains("429")));
         assert!(matches!(&got[3], ItemOutcome::Retry(r) if r.contains("503")));
-        assert!(
-            matches!(&got[4], ItemOutcome::Reject(400, r) if r.contains("mapper_parsing_exception"))
-        );
+        assert!(matches!(&got[4], ItemOutcome::Reject(400, r) if r.contains("mapper_parsing_exception")));
     }
 
     #[test]
     fn invalid_responses_are_errors() {
         assert!(classify(b"<html>", 1).is_err());
-        assert!(
-            classify(br#"{"items":[]}"#, 1)
-                .unwrap_err()
-                .contains("0 items for 1")
-        );
+        assert!(classify(br#"{"items":[]}"#, 1).unwrap_err().contains("0 items for 1"));
     }
 
     #[test]
@@ -161,20 +147,9 @@ mod tests {
 
     #[test]
     fn valid_backoff_grows_and_is_capped() {
-        let table = [
-            (2, 0.0, 50),
-            (2, 1.0, 100),
-            (3, 1.0, 200),
-            (5, 1.0, 800),
-            (20, 1.0, 5_000),
-            (20, 0.0, 2_500),
-        ];
+        let table = [(2, 0.0, 50), (2, 1.0, 100), (3, 1.0, 200), (5, 1.0, 800), (20, 1.0, 5_000), (20, 0.0, 2_500)];
         for (attempt, jitter, ms) in table {
-            assert_eq!(
-                backoff(attempt, jitter).as_millis(),
-                ms,
-                "{attempt} {jitter}"
-            );
+            assert_eq!(backoff(attempt, jitter).as_millis(), ms, "{attempt} {jitter}");
         }
     }
 }

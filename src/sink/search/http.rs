@@ -5,9 +5,7 @@
 use crate::config::{SearchAuth, SearchConfig};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
-};
+use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -53,18 +51,11 @@ pub struct SearchHttp {
 }
 
 fn connector() -> Https {
-    hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build()
+    hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build()
 }
 
 fn basic(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }
 
 impl SearchHttp {
@@ -93,15 +84,10 @@ impl SearchHttp {
         let mut headers = Vec::new();
         match &self.auth {
             SearchAuth::None | SearchAuth::SigV4 { .. } => {}
-            SearchAuth::Basic { username, password } => {
-                headers.push(("authorization", basic(username, password)))
-            }
+            SearchAuth::Basic { username, password } => headers.push(("authorization", basic(username, password))),
             SearchAuth::ApiKey(key) => headers.push(("authorization", format!("ApiKey {key}"))),
             SearchAuth::Secret { arn } => {
-                let value = self
-                    .basic_from_secret
-                    .get_or_try_init(|| self.read_secret(arn))
-                    .await?;
+                let value = self.basic_from_secret.get_or_try_init(|| self.read_secret(arn)).await?;
                 headers.push(("authorization", value.clone()));
             }
         }
@@ -137,10 +123,7 @@ impl SearchHttp {
         let sent = tokio::time::timeout(self.timeout, self.client.request(req)).await;
         let resp = match sent {
             Err(_) => {
-                return Err(HttpError::Unavailable(format!(
-                    "{url}: no answer within {} ms",
-                    self.timeout.as_millis()
-                )));
+                return Err(HttpError::Unavailable(format!("{url}: no answer within {} ms", self.timeout.as_millis())));
             }
             Ok(Err(e)) => return Err(HttpError::Unavailable(format!("{url}: {e}"))),
             Ok(Ok(r)) => r,
@@ -149,25 +132,18 @@ impl SearchHttp {
         let body = tokio::time::timeout(self.timeout, resp.into_body().collect())
             .await
             .map_err(|_| {
-                HttpError::Unavailable(format!(
-                    "{url}: body not read within {} ms",
-                    self.timeout.as_millis()
-                ))
+                HttpError::Unavailable(format!("{url}: body not read within {} ms", self.timeout.as_millis()))
             })?
             .map_err(|e| HttpError::Unavailable(format!("{url}: {e}")))?
             .to_bytes();
         Ok(Answer { status, body })
     }
 
-    async fn sign(
-        &self,
-        req: &mut http::Request<Full<Bytes>>,
-        body: &[u8],
-        service: &str,
-    ) -> Result<(), HttpError> {
-        let provider = self.sdk.credentials_provider().ok_or_else(|| {
-            HttpError::Setup("SigV4 needs AWS credentials, and none are configured".into())
-        })?;
+    async fn sign(&self, req: &mut http::Request<Full<Bytes>>, body: &[u8], service: &str) -> Result<(), HttpError> {
+        let provider = self
+            .sdk
+            .credentials_provider()
+            .ok_or_else(|| HttpError::Setup("SigV4 needs AWS credentials, and none are configured".into()))?;
         let creds = provider
             .provide_credentials()
             .await
@@ -190,22 +166,13 @@ impl SearchHttp {
             .build()
             .map_err(|e| HttpError::Setup(format!("cannot sign: {e}")))?
             .into();
-        let headers: Vec<(&str, &str)> = req
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
-            .collect();
+        let headers: Vec<(&str, &str)> =
+            req.headers().iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))).collect();
         let uri = req.uri().to_string();
-        let signable = SignableRequest::new(
-            req.method().as_str(),
-            uri,
-            headers.into_iter(),
-            SignableBody::Bytes(body),
-        )
-        .map_err(|e| HttpError::Setup(format!("cannot sign: {e}")))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| HttpError::Setup(format!("cannot sign: {e}")))?
-            .into_parts();
+        let signable = SignableRequest::new(req.method().as_str(), uri, headers.into_iter(), SignableBody::Bytes(body))
+            .map_err(|e| HttpError::Setup(format!("cannot sign: {e}")))?;
+        let (instructions, _) =
+            sign(signable, &params).map_err(|e| HttpError::Setup(format!("cannot sign: {e}")))?.into_parts();
         instructions.apply_to_request_http1x(req);
         Ok(())
     }
@@ -213,10 +180,8 @@ impl SearchHttp {
     /// Reads `{"username","password"}` from Secrets Manager and returns the basic-auth header value.
     async fn read_secret(&self, arn: &str) -> Result<String, HttpError> {
         let region = self.sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        let endpoint = self
-            .secrets_endpoint
-            .clone()
-            .unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
+        let endpoint =
+            self.secrets_endpoint.clone().unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
         let body = Bytes::from(serde_json::json!({ "SecretId": arn }).to_string());
         let headers = vec![("x-amz-target", "secretsmanager.GetSecretValue".to_owned())];
         let answer = self
@@ -249,9 +214,7 @@ impl SearchHttp {
             .and_then(|v| v.secret)
             .and_then(|s| serde_json::from_str::<Pair>(&s).ok())
             .ok_or_else(|| {
-                HttpError::Setup(format!(
-                    "secret {arn} must be a JSON object with string keys username and password"
-                ))
+                HttpError::Setup(format!("secret {arn} must be a JSON object with string keys username and password"))
             })?;
         Ok(basic(&pair.username, &pair.password))
     }

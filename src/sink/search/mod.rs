@@ -34,9 +34,7 @@ pub struct SearchMirror {
 
 fn jitter() -> f64 {
     // I/O layer: the clock is a fine source of jitter between concurrent functions.
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     f64::from(n.wrapping_mul(2_654_435_761) % 1_000) / 1_000.0
 }
 
@@ -49,12 +47,9 @@ fn snippet(body: &[u8]) -> String {
 impl SearchMirror {
     /// A mirror for `config`; `index_pattern` is the pipeline's (the data stream name when one is configured).
     pub fn new(config: &SearchConfig, http: SearchHttp, index_pattern: &str) -> Self {
-        let template = config.install_template.then(|| {
-            index_template(
-                &template_patterns(index_pattern),
-                config.data_stream.is_some(),
-            )
-        });
+        let template = config
+            .install_template
+            .then(|| index_template(&template_patterns(index_pattern), config.data_stream.is_some()));
         Self {
             http,
             id_mode: config.id_mode,
@@ -73,11 +68,7 @@ impl SearchMirror {
             .get_or_try_init(|| async {
                 let path = format!("/_index_template/{TEMPLATE_NAME}");
                 let target = || format!("index template {TEMPLATE_NAME}");
-                let got = self
-                    .http
-                    .send(Method::GET, &path, None)
-                    .await
-                    .map_err(|e| http_error(target(), e))?;
+                let got = self.http.send(Method::GET, &path, None).await.map_err(|e| http_error(target(), e))?;
                 match got.status {
                     200 => return Ok(()),
                     404 => {}
@@ -117,14 +108,8 @@ fn status_error(target: String, status: u16, body: &[u8]) -> SinkError {
                 "authentication failed (HTTP {status}): check SEARCH_USERNAME/SEARCH_PASSWORD, SEARCH_API_KEY, SEARCH_SECRET_ARN or the role's access policy"
             ),
         },
-        429 | 500..=599 => SinkError::Transient {
-            target,
-            reason: format!("HTTP {status}: {}", snippet(body)),
-        },
-        _ => SinkError::Permanent {
-            target,
-            reason: format!("HTTP {status}: {}", snippet(body)),
-        },
+        429 | 500..=599 => SinkError::Transient { target, reason: format!("HTTP {status}: {}", snippet(body)) },
+        _ => SinkError::Permanent { target, reason: format!("HTTP {status}: {}", snippet(body)) },
     }
 }
 
@@ -132,16 +117,8 @@ impl SearchSink for SearchMirror {
     async fn bulk(&self, request: &BulkRequest) -> Result<BulkDelivery, SinkError> {
         self.ensure_template().await?;
         let all = pairs(&request.body);
-        let actions: Vec<Vec<u8>> = all
-            .iter()
-            .map(|(a, _)| {
-                if self.id_mode == IdMode::Auto {
-                    without_id(a)
-                } else {
-                    a.to_vec()
-                }
-            })
-            .collect();
+        let actions: Vec<Vec<u8>> =
+            all.iter().map(|(a, _)| if self.id_mode == IdMode::Auto { without_id(a) } else { a.to_vec() }).collect();
         let mut pending: Vec<usize> = (0..all.len()).collect();
         let mut out = BulkDelivery::default();
         let mut last = String::new();
@@ -149,28 +126,16 @@ impl SearchSink for SearchMirror {
             if attempt > 1 {
                 tokio::time::sleep(backoff(attempt, jitter())).await;
             }
-            let body = join(
-                &pending
-                    .iter()
-                    .map(|&i| (actions[i].as_slice(), all[i].1))
-                    .collect::<Vec<_>>(),
-            );
-            let answer = match self
-                .http
-                .send(
-                    Method::POST,
-                    "/_bulk",
-                    Some((Bytes::from(body), "application/x-ndjson")),
-                )
-                .await
-            {
-                Ok(a) => a,
-                Err(HttpError::Unavailable(e)) => {
-                    last = e;
-                    continue;
-                }
-                Err(e) => return Err(http_error(request.name.clone(), e)),
-            };
+            let body = join(&pending.iter().map(|&i| (actions[i].as_slice(), all[i].1)).collect::<Vec<_>>());
+            let answer =
+                match self.http.send(Method::POST, "/_bulk", Some((Bytes::from(body), "application/x-ndjson"))).await {
+                    Ok(a) => a,
+                    Err(HttpError::Unavailable(e)) => {
+                        last = e;
+                        continue;
+                    }
+                    Err(e) => return Err(http_error(request.name.clone(), e)),
+                };
             match answer.status {
                 200 => {}
                 429 | 500..=599 => {

@@ -14,12 +14,8 @@ pub fn template_patterns(index_pattern: &str) -> Vec<String> {
 /// The composable index template (Elasticsearch 7.8+, OpenSearch 1+).
 pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
     let keyword = json!({"type": "keyword"});
-    let (long, double, boolean, date) = (
-        json!({"type": "long"}),
-        json!({"type": "double"}),
-        json!({"type": "boolean"}),
-        json!({"type": "date"}),
-    );
+    let (long, double, boolean, date) =
+        (json!({"type": "long"}), json!({"type": "double"}), json!({"type": "boolean"}), json!({"type": "date"}));
     let obj = |props: Value| json!({ "properties": props });
     let mut t = json!({
         "index_patterns": patterns,
@@ -59,36 +55,21 @@ mod tests {
 
     #[test]
     fn valid_patterns() {
-        assert_eq!(
-            template_patterns("logmeter-metrics-%Y.%m.%d"),
-            ["logmeter-metrics-*"]
-        );
-        assert_eq!(
-            template_patterns("metrics-aws.lambda-default"),
-            ["metrics-aws.lambda-default"]
-        );
+        assert_eq!(template_patterns("logmeter-metrics-%Y.%m.%d"), ["logmeter-metrics-*"]);
+        assert_eq!(template_patterns("metrics-aws.lambda-default"), ["metrics-aws.lambda-default"]);
     }
 
     #[test]
     fn valid_template_maps_every_document_field() {
         // Every leaf of a real document must have an explicit mapping.
-        let doc: Value =
-            serde_json::from_str(&crate::sink::search::template::tests::sample_document()).unwrap();
+        let doc: Value = serde_json::from_str(&crate::sink::search::template::tests::sample_document()).unwrap();
         let t = index_template(&["x-*".into()], false);
         let props = &t["template"]["mappings"]["properties"];
         fn leaves(v: &Value, path: String, out: &mut Vec<String>) {
             match v {
-                Value::Object(m) => m.iter().for_each(|(k, v)| {
-                    leaves(
-                        v,
-                        if path.is_empty() {
-                            k.clone()
-                        } else {
-                            format!("{path}.{k}")
-                        },
-                        out,
-                    )
-                }),
+                Value::Object(m) => m
+                    .iter()
+                    .for_each(|(k, v)| leaves(v, if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, out)),
                 _ => out.push(path),
             }
         }
@@ -104,11 +85,7 @@ mod tests {
             }
             assert!(node.get("type").is_some(), "{f} has no mapping");
         }
-        assert!(
-            index_template(&["x".into()], true)
-                .get("data_stream")
-                .is_some()
-        );
+        assert!(index_template(&["x".into()], true).get("data_stream").is_some());
     }
 
     /// A document with every optional field present, built by the real encoder.
@@ -116,29 +93,12 @@ mod tests {
         use crate::extract::{FoundReport, InvocationReport, ReportFormat, ReportStatus};
         use crate::plan::{BulkEncoder, ReportContext, encode_reports};
         let mut r = InvocationReport::new("req".into(), ReportFormat::Text);
-        (
-            r.duration_ms,
-            r.billed_duration_ms,
-            r.memory_size_mb,
-            r.max_memory_used_mb,
-        ) = (Some(1.0), Some(2), Some(128), Some(64));
-        (
-            r.init_duration_ms,
-            r.restore_duration_ms,
-            r.billed_restore_duration_ms,
-        ) = (Some(1.0), Some(1.0), Some(1));
-        (r.status, r.error_type, r.trace_id, r.span_id, r.sampled) = (
-            ReportStatus::Error,
-            Some("E".into()),
-            Some("t".into()),
-            Some("s".into()),
-            Some(true),
-        );
-        let found = FoundReport {
-            report: r,
-            event_id: "1".into(),
-            timestamp: 1,
-        };
+        (r.duration_ms, r.billed_duration_ms, r.memory_size_mb, r.max_memory_used_mb) =
+            (Some(1.0), Some(2), Some(128), Some(64));
+        (r.init_duration_ms, r.restore_duration_ms, r.billed_restore_duration_ms) = (Some(1.0), Some(1.0), Some(1));
+        (r.status, r.error_type, r.trace_id, r.span_id, r.sampled) =
+            (ReportStatus::Error, Some("E".into()), Some("t".into()), Some("s".into()), Some(true));
+        let found = FoundReport { report: r, event_id: "1".into(), timestamp: 1 };
         let ctx = ReportContext {
             account: "1",
             region: Some("r"),
@@ -150,11 +110,6 @@ mod tests {
         let mut enc = BulkEncoder::new("s", "1", 1 << 20, 10);
         encode_reports(std::slice::from_ref(&found), &ctx, "i", &mut enc);
         let body = enc.finish().remove(0).body;
-        String::from_utf8(body)
-            .unwrap()
-            .lines()
-            .nth(1)
-            .unwrap()
-            .to_owned()
+        String::from_utf8(body).unwrap().lines().nth(1).unwrap().to_owned()
     }
 }

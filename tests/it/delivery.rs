@@ -1,0 +1,308 @@
+//! Delivery against real servers on 127.0.0.1 (moto for S3 and Secrets Manager, osmem-server for OpenSearch 3,
+//! noida-db for Elasticsearch 8), with a fault-injecting proxy where a server cannot produce the fault.
+
+use crate::proxy::{Fault, Proxy};
+use crate::servers::{self, bucket, count, handler, http, objects, rt, unique};
+use crate::support::{pipeline, sample};
+use logmeter::KinesisBatch;
+use logmeter::plan::ObjectKind;
+use logmeter::sink::{ObjectSink, SinkError};
+use std::collections::BTreeMap;
+
+/// The objects planning says the small sample turns into, by key.
+fn planned_objects(batch: &KinesisBatch) -> BTreeMap<String, Vec<u8>> {
+    pipeline().plan_batch(&batch.records).into_iter().flat_map(|p| p.objects).map(|o| (o.key, o.body)).collect()
+}
+
+fn from_sequence(batch: &KinesisBatch, seq: &str) -> KinesisBatch {
+    let start = batch.records.iter().position(|r| r.kinesis.sequence_number == seq).unwrap();
+    KinesisBatch { records: batch.records[start..].to_vec() }
+}
+
+fn settings(bucket: &str, search: &str, index: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("INGEST_BUCKET_NAME", bucket.to_owned()),
+        ("SEARCH_URL", search.to_owned()),
+        ("SEARCH_INDEX_PATTERN", format!("{index}-%Y.%m.%d")),
+        ("SEARCH_MAX_ATTEMPTS", "3".into()),
+        ("S3_MAX_ATTEMPTS", "2".into()),
+    ]
+}
+
+#[test]
+fn sample_lands_in_s3_and_both_search_servers_exactly_once() {
+    let rt = rt();
+    let batch = sample("small");
+    let reports = pipeline().plan_batch(&batch.records).iter().map(|p| p.summary.reports).sum::<usize>() as u64;
+    for (name, base) in [("opensearch", servers::opensearch()), ("elasticsearch", servers::elasticsearch())] {
+        let bucket = rt.block_on(bucket());
+        let index = unique(&format!("it-{name}"));
+        let h = rt.block_on(handler(&settings(&bucket, &base, &index)));
+        let first = rt.block_on(h.handle(&batch, None));
+        assert!(first.response.batch_item_failures.is_empty(), "{name}: {:?}", first.summary);
+        assert_eq!(rt.block_on(objects(&bucket)), planned_objects(&batch), "{name}: objects land as planned");
+        assert_eq!(count(&base, &format!("{index}-*")), reports, "{name}: one document per report");
+        assert_eq!(first.summary.documents_indexed as u64, reports);
+
+        // The same batch again, then a retry from the middle: nothing new anywhere.
+        let again = rt.block_on(h.handle(&batch, None));
+        assert_eq!((again.summary.objects_written, again.summary.documents_indexed), (0, 0), "{name}");
+        assert_eq!(again.summary.documents_already_present as u64, reports, "{name}: 409 counts as delivered");
+        let middle = batch.records[batch.records.len() / 2].kinesis.sequence_number.clone();
+        rt.block_on(h.handle(&from_sequence(&batch, &middle), None));
+        assert_eq!(rt.block_on(objects(&bucket)), planned_objects(&batch), "{name}: still exactly one copy");
+        assert_eq!(count(&base, &format!("{index}-*")), reports, "{name}: still exactly one copy");
+
+        // The template was installed with explicit mappings.
+        let (status, t) = http("GET", &format!("{base}/_index_template/logmeter-metrics"), None);
+        assert_eq!(status, 200, "{name}: {t}");
+    }
+}
+
+#[test]
+fn s3_outage_mid_batch_reports_the_lowest_undelivered_record_and_recovers_exactly_once() {
+    let rt = rt();
+    let batch = sample("small");
+    let want = planned_objects(&batch);
+    let bucket = rt.block_on(bucket());
+    let proxy = rt.block_on(Proxy::start(&servers::s3()));
+    proxy.set(Fault::StatusAfter { pass: 5, status: 503 });
+    let h = rt.block_on(servers::handler_on(
+        &proxy.url,
+        "test",
+        &[("INGEST_BUCKET_NAME", bucket.clone()), ("S3_MAX_ATTEMPTS", "2".into())],
+    ));
+    let out = rt.block_on(h.handle(&batch, None));
+    assert!(proxy.faults.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    let failures = &out.response.batch_item_failures;
+    assert_eq!(failures.len(), 1);
+    let seq = failures[0].item_identifier.clone().unwrap();
+    let landed = rt.block_on(objects(&bucket));
+    let plans = pipeline().plan_batch(&batch.records);
+    for p in plans.iter().take_while(|p| p.sequence_number != seq) {
+        assert!(
+            p.objects.iter().all(|o| landed.contains_key(&o.key)),
+            "{} was delivered before the outage",
+            p.sequence_number
+        );
+    }
+    let failed = plans.iter().find(|p| p.sequence_number == seq).unwrap();
+    assert!(!failed.objects.iter().all(|o| landed.contains_key(&o.key)), "the reported record was not fully delivered");
+
+    proxy.set(Fault::None);
+    let retry = rt.block_on(h.handle(&from_sequence(&batch, &seq), None));
+    assert!(retry.response.batch_item_failures.is_empty());
+    assert_eq!(rt.block_on(objects(&bucket)), want, "after recovery every object exactly once");
+}
+
+#[test]
+fn search_429_and_5xx_are_retried_until_every_document_is_in() {
+    let rt = rt();
+    let batch = sample("small");
+    let reports = pipeline().plan_batch(&batch.records).iter().map(|p| p.summary.reports).sum::<usize>() as u64;
+    let bucket = rt.block_on(bucket());
+    let index = unique("it-retry");
+    let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
+    let mut s = settings(&bucket, &proxy.url, &index);
+    s.push(("SEARCH_TEMPLATE", "false".into()));
+    let h = rt.block_on(handler(&s));
+    proxy.set(Fault::StatusFirst { n: 2, status: 503 });
+    let a = rt.block_on(h.handle(&batch, None));
+    proxy.set(Fault::BulkItems429 { n: 1 });
+    let b = rt.block_on(h.handle(&batch, None));
+    assert!(a.response.batch_item_failures.is_empty() && b.response.batch_item_failures.is_empty());
+    assert_eq!((a.summary.documents_spooled, b.summary.documents_spooled), (0, 0));
+    assert!(proxy.faults.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    assert_eq!(count(&servers::opensearch(), &format!("{index}-*")), reports);
+}
+
+#[test]
+fn mapping_errors_are_quarantined_with_document_and_error() {
+    let rt = rt();
+    let batch = sample("small");
+    let bucket = rt.block_on(bucket());
+    let index = unique("it-mapping");
+    let base = servers::opensearch();
+    // An index that refuses every field logmeter writes: each document gets a 400 strict mapping error.
+    let day = format!("{index}-2026.11.19");
+    let (status, body) = http(
+        "PUT",
+        &format!("{base}/{day}"),
+        Some(r#"{"mappings":{"dynamic":"strict","properties":{"only":{"type":"keyword"}}}}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut s = settings(&bucket, &base, &index);
+    s.push(("SEARCH_TEMPLATE", "false".into()));
+    let h = rt.block_on(handler(&s));
+    let out = rt.block_on(h.handle(&batch, None));
+    assert!(out.response.batch_item_failures.is_empty(), "mapping errors are not retried");
+    assert!(out.summary.documents_rejected > 0);
+    let rejected: Vec<serde_json::Value> = rt
+        .block_on(objects(&bucket))
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("logmeter-quarantine/search-rejected/"))
+        .flat_map(|(_, b)| serde_json::from_slice::<Vec<serde_json::Value>>(&b).unwrap())
+        .collect();
+    assert_eq!(rejected.len(), out.summary.documents_rejected);
+    for r in &rejected {
+        assert_eq!(r["status"], 400);
+        assert!(r["error"].as_str().unwrap().contains("strict"), "{r}");
+        assert!(r["source"].as_str().unwrap().contains("faas"), "the document itself is kept");
+    }
+}
+
+#[test]
+fn search_down_spools_bulk_bodies_and_nothing_is_lost() {
+    let rt = rt();
+    let batch = sample("small");
+    let reports = pipeline().plan_batch(&batch.records).iter().map(|p| p.summary.reports).sum::<usize>();
+    let bucket = rt.block_on(bucket());
+    let index = unique("it-spool");
+    let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
+    proxy.set(Fault::StatusAfter { pass: 0, status: 503 });
+    let mut s = settings(&bucket, &proxy.url, &index);
+    s.push(("SEARCH_MAX_ATTEMPTS", "2".into()));
+    let h = rt.block_on(handler(&s));
+    let out = rt.block_on(h.handle(&batch, None));
+    assert!(out.response.batch_item_failures.is_empty(), "billing does not wait for the mirror");
+    assert_eq!(out.summary.documents_spooled, reports);
+    // An operator replays the spooled bodies as they are: every document arrives once.
+    let spooled: Vec<(String, Vec<u8>)> =
+        rt.block_on(objects(&bucket)).into_iter().filter(|(k, _)| k.contains("/search-spool/")).collect();
+    assert_eq!(spooled.len(), out.summary.bulk_requests);
+    let base = servers::opensearch();
+    for (_, body) in &spooled {
+        let text = String::from_utf8(body.clone()).unwrap();
+        let (status, _) = http("POST", &format!("{base}/_bulk"), Some(&text));
+        assert_eq!(status, 200);
+    }
+    assert_eq!(count(&base, &format!("{index}-*")) as usize, reports);
+
+    // With SEARCH_FAILURE_MODE=retry the record is reported instead.
+    s.push(("SEARCH_FAILURE_MODE", "retry".into()));
+    let h = rt.block_on(handler(&s));
+    let out = rt.block_on(h.handle(&batch, None));
+    assert_eq!(out.response.batch_item_failures.len(), 1);
+}
+
+#[test]
+fn bad_s3_credentials_give_a_clear_error() {
+    let rt = rt();
+    let h = rt.block_on(servers::handler_on(
+        &servers::s3_auth(),
+        "AKIANOTAREALKEY",
+        &[("INGEST_BUCKET_NAME", "any".into())],
+    ));
+    let plan = pipeline().plan_batch(&sample("small").records).remove(0);
+    let object = plan.objects.iter().find(|o| o.kind == ObjectKind::Records).unwrap();
+    let err = rt.block_on(h.objects().put(object)).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, SinkError::Permanent { .. }), "{text}");
+    assert!(text.contains("access denied (InvalidAccessKeyId)") && text.contains("credentials"), "{text}");
+    assert!(!text.contains("secret-for-tests"), "no secret in errors: {text}");
+    let out = rt.block_on(h.handle(&sample("small"), None));
+    assert_eq!(out.response.batch_item_failures.len(), 1, "reported for retry, never dropped");
+}
+
+#[test]
+fn basic_auth_from_a_secrets_manager_secret() {
+    let rt = rt();
+    let bucket = rt.block_on(bucket());
+    let secret = unique("search-credentials");
+    // Create the secret in moto's Secrets Manager, as an operator would with the AWS CLI.
+    let create =
+        serde_json::json!({"Name": secret, "SecretString": "{\"username\":\"metrics\",\"password\":\"s3cr3t-pw\"}"});
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-X", "POST", &format!("{}/", servers::s3())])
+        .args(["-H", "x-amz-target: secretsmanager.CreateSecret", "-H", "content-type: application/x-amz-json-1.1"])
+        .args(["-H", "authorization: AWS4-HMAC-SHA256 Credential=test/20261122/eu-west-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0"])
+        .args(["--data-binary", &create.to_string()])
+        .output()
+        .unwrap();
+    let arn = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["ARN"].as_str().unwrap().to_owned();
+    let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
+    let index = unique("it-secret");
+    let mut s = settings(&bucket, &proxy.url, &index);
+    s.push(("SEARCH_SECRET_ARN", arn));
+    let h = rt.block_on(handler(&s));
+    let out = rt.block_on(h.handle(&sample("small"), None));
+    assert!(out.response.batch_item_failures.is_empty());
+    let expected =
+        format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "metrics:s3cr3t-pw"));
+    assert_eq!(proxy.last_authorization(), Some(expected));
+}
+
+#[test]
+fn gzip_and_acl_objects_for_a_cross_account_bucket() {
+    let rt = rt();
+    let batch = sample("small");
+    let bucket = rt.block_on(bucket());
+    let h = rt.block_on(handler(&[
+        ("INGEST_BUCKET_NAME", bucket.clone()),
+        ("INGEST_GZIP", "true".into()),
+        ("INGEST_ACL", "bucket-owner-full-control".into()),
+    ]));
+    assert!(rt.block_on(h.handle(&batch, None)).response.batch_item_failures.is_empty());
+    let landed = rt.block_on(objects(&bucket));
+    for (key, body) in planned_objects(&batch) {
+        if key.starts_with("ingest/records/") {
+            let gz = &landed[&format!("{key}.gz")];
+            let mut plain = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
+            assert_eq!(plain, body, "{key}.gz holds the planned records");
+        } else {
+            assert_eq!(landed[&key], body, "quarantine objects are not compressed");
+        }
+    }
+    let key = landed.keys().find(|k| k.ends_with(".json.gz")).unwrap().clone();
+    let acl = rt.block_on(servers::s3_client().get_object_acl().bucket(&bucket).key(&key).send()).unwrap();
+    assert!(acl.grants().iter().any(|g| g.permission().map(|p| p.as_str()) == Some("FULL_CONTROL")));
+}
+
+#[test]
+fn cli_delivers_the_large_sample_to_s3_and_both_search_servers_and_a_rerun_changes_no_count() {
+    let rt = rt();
+    let bucket = rt.block_on(bucket());
+    let index = unique("it-cli");
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(crate::support::root().join("samples/events/large.truth.json")).unwrap())
+            .unwrap();
+    let run = |search: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_logmeter"))
+            .args(["process", "samples/events/large.json"])
+            .current_dir(crate::support::root())
+            .envs([
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_ENDPOINT_URL", &servers::s3()),
+                ("INGEST_BUCKET_NAME", &bucket),
+                ("SEARCH_URL", search),
+                ("SEARCH_INDEX_PATTERN", &format!("{index}-%Y.%m.%d")),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        crate::support::summary_of(&out)
+    };
+    let records_in_s3 = || -> usize {
+        rt.block_on(objects(&bucket))
+            .iter()
+            .filter(|(k, _)| k.starts_with("ingest/records/"))
+            .map(|(_, b)| serde_json::from_slice::<Vec<serde_json::Value>>(b).unwrap().len())
+            .sum()
+    };
+    let (os, es) = (servers::opensearch(), servers::elasticsearch());
+    let first = run(&os);
+    assert_eq!(first["meter_records"], truth["meter_records"]);
+    assert_eq!(records_in_s3() as u64, truth["meter_records"].as_u64().unwrap(), "every meter record in S3 once");
+    let second = run(&es);
+    assert_eq!(second["objects_written"], 0);
+    for base in [&os, &es] {
+        assert_eq!(count(base, &format!("{index}-*")), truth["reports"].as_u64().unwrap(), "{base}");
+    }
+    let third = run(&os);
+    assert_eq!((third["objects_written"].as_u64(), third["documents_indexed"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(records_in_s3() as u64, truth["meter_records"].as_u64().unwrap());
+    assert_eq!(count(&os, &format!("{index}-*")), truth["reports"].as_u64().unwrap());
+}

@@ -1,0 +1,159 @@
+//! A small fault-injecting HTTP/1.1 proxy on loopback, in front of a real server, for faults the server cannot
+//! produce on demand: HTTP 503 from some request on, 429 on every bulk item, a dead endpoint. Each request is
+//! forwarded on its own connection (`Connection: close`), so requests can be counted and faults placed exactly.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the proxy does with the next requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward everything.
+    None,
+    /// Forward `pass` more requests, then answer every request with this HTTP status.
+    StatusAfter { pass: usize, status: u16 },
+    /// Answer the next `n` requests with this HTTP status, then forward.
+    StatusFirst { n: usize, status: u16 },
+    /// Answer the next `n` bulk requests with 200 and a 429 for every item, then forward.
+    BulkItems429 { n: usize },
+}
+
+#[derive(Debug)]
+struct State {
+    fault: Fault,
+    last_authorization: Option<String>,
+}
+
+/// A running proxy.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    pub requests: Arc<AtomicUsize>,
+    pub faults: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    /// Starts a proxy to `upstream` (`http://host:port`) on the current tokio runtime.
+    pub async fn start(upstream: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let proxy = Self {
+            url,
+            state: Arc::new(Mutex::new(State { fault: Fault::None, last_authorization: None })),
+            requests: Arc::new(AtomicUsize::new(0)),
+            faults: Arc::new(AtomicUsize::new(0)),
+        };
+        let p = proxy.clone();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                let (p, upstream) = (p.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let _ = p.serve(conn, &upstream).await;
+                });
+            }
+        });
+        proxy
+    }
+
+    pub fn set(&self, fault: Fault) {
+        self.state.lock().unwrap().fault = fault;
+    }
+
+    pub fn last_authorization(&self) -> Option<String> {
+        self.state.lock().unwrap().last_authorization.clone()
+    }
+
+    /// Decides, under the lock, what to do with one request.
+    fn decide(&self, is_bulk: bool) -> Option<Answer> {
+        let mut st = self.state.lock().unwrap();
+        let (next, answer) = match st.fault {
+            Fault::None => (Fault::None, None),
+            Fault::StatusAfter { pass: 0, status } => (st.fault, Some(Answer::Status(status))),
+            Fault::StatusAfter { pass, status } => (Fault::StatusAfter { pass: pass - 1, status }, None),
+            Fault::StatusFirst { n: 0, .. } | Fault::BulkItems429 { n: 0 } => (Fault::None, None),
+            Fault::StatusFirst { n, status } => (Fault::StatusFirst { n: n - 1, status }, Some(Answer::Status(status))),
+            Fault::BulkItems429 { n } if is_bulk => (Fault::BulkItems429 { n: n - 1 }, Some(Answer::Items429)),
+            Fault::BulkItems429 { .. } => (st.fault, None),
+        };
+        st.fault = next;
+        answer
+    }
+
+    async fn serve(&self, mut conn: TcpStream, upstream: &str) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        let head_end = loop {
+            let mut chunk = [0u8; 8192];
+            let n = conn.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        let length = head
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
+            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + length {
+            let mut chunk = vec![0u8; 65536];
+            let n = conn.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        let auth = head
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")))
+            .map(|(_, v)| v.trim().to_owned());
+        self.state.lock().unwrap().last_authorization = auth;
+        let is_bulk = head.starts_with("POST") && head.lines().next().is_some_and(|l| l.contains("/_bulk"));
+        if let Some(answer) = self.decide(is_bulk) {
+            self.faults.fetch_add(1, Ordering::SeqCst);
+            let (status, body) = match answer {
+                Answer::Status(s) => (s, format!("{{\"error\":\"injected {s}\"}}")),
+                Answer::Items429 => {
+                    let actions = buf[head_end..].split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() / 2;
+                    let item = r#"{"create":{"status":429,"error":{"type":"es_rejected_execution_exception","reason":"injected"}}}"#;
+                    (200, format!("{{\"took\":1,\"errors\":true,\"items\":[{}]}}", vec![item; actions].join(",")))
+                }
+            };
+            let resp = format!(
+                "HTTP/1.1 {status} Injected\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            conn.write_all(resp.as_bytes()).await?;
+            return conn.shutdown().await;
+        }
+        // Forward with `Connection: close`, then relay the whole answer.
+        let mut rewritten = String::new();
+        for line in head[..head_end - 4].split("\r\n") {
+            if !line.to_ascii_lowercase().starts_with("connection:") {
+                rewritten.push_str(line);
+                rewritten.push_str("\r\n");
+            }
+        }
+        rewritten.push_str("connection: close\r\n\r\n");
+        let mut up = TcpStream::connect(upstream).await?;
+        up.write_all(rewritten.as_bytes()).await?;
+        up.write_all(&buf[head_end..]).await?;
+        let mut answer = Vec::new();
+        up.read_to_end(&mut answer).await?;
+        conn.write_all(&answer).await?;
+        conn.shutdown().await
+    }
+}
+
+enum Answer {
+    Status(u16),
+    Items429,
+}

@@ -1,0 +1,128 @@
+//! The real servers started by `tests/servers.sh` (via `tests/run.sh`, the README's test command), and handlers
+//! wired to them.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use logmeter::startup::{AwsHandler, aws_handler};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A server's URL from the environment `tests/run.sh` sets up.
+pub fn url(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the suite with `bash tests/run.sh`, which installs and starts the test servers")
+    })
+}
+
+pub fn s3() -> String {
+    url("LOGMETER_TEST_S3_URL")
+}
+pub fn s3_auth() -> String {
+    url("LOGMETER_TEST_S3_AUTH_URL")
+}
+pub fn opensearch() -> String {
+    url("LOGMETER_TEST_OPENSEARCH_URL")
+}
+pub fn elasticsearch() -> String {
+    url("LOGMETER_TEST_ELASTICSEARCH_URL")
+}
+
+/// A name unique to this test process and call, for buckets and indices.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// SDK configuration for a local S3 endpoint with test credentials.
+pub fn sdk(endpoint: &str, key: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+            key,
+            "secret-for-tests",
+            None,
+            None,
+            "tests",
+        )))
+        .build()
+}
+
+/// An S3 client on the main test server.
+pub fn s3_client() -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(&sdk(&s3(), "test")).force_path_style(true).build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Creates a fresh bucket and returns its name.
+pub async fn bucket() -> String {
+    let name = unique("logmeter");
+    s3_client()
+        .create_bucket()
+        .bucket(&name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+/// Every object in a bucket, by key.
+pub async fn objects(bucket: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let client = s3_client();
+    let mut out = std::collections::BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = client.list_objects_v2().bucket(bucket).set_continuation_token(token).send().await.unwrap();
+        for o in page.contents() {
+            let key = o.key().unwrap().to_owned();
+            let body = client.get_object().bucket(bucket).key(&key).send().await.unwrap().body.collect().await.unwrap();
+            out.insert(key, body.to_vec());
+        }
+        if page.is_truncated() != Some(true) {
+            return out;
+        }
+        token = page.next_continuation_token().map(str::to_owned);
+    }
+}
+
+/// A production handler built from `settings` (variable → value) against the S3 test server.
+pub async fn handler(settings: &[(&str, String)]) -> AwsHandler {
+    handler_on(&s3(), "test", settings).await
+}
+
+pub async fn handler_on(endpoint: &str, key: &str, settings: &[(&str, String)]) -> AwsHandler {
+    let map: HashMap<String, String> = settings.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let sdk = sdk(endpoint, key);
+    aws_handler(|k| map.get(k).cloned(), &sdk).await.unwrap()
+}
+
+/// `GET url` (or another method) with a JSON body; returns status and parsed body.
+pub fn http(method: &str, url: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-s", "-X", method, "-w", "\n%{http_code}", url]);
+    if let Some(b) = body {
+        cmd.args(["-H", "content-type: application/json", "--data-binary", b]);
+    }
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+}
+
+/// Documents in indices matching `pattern` (after a refresh).
+pub fn count(base: &str, pattern: &str) -> u64 {
+    http("POST", &format!("{base}/{pattern}/_refresh"), None);
+    let (status, body) = http("GET", &format!("{base}/{pattern}/_count"), None);
+    assert_eq!(status, 200, "{body}");
+    body["count"].as_u64().unwrap()
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}

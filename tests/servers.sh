@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs (once) and starts the real servers the integration tests talk to, on 127.0.0.1 only:
+#   moto 5.2.5        S3 (and Secrets Manager), with signature checks on a second instance
+#   osmem-server 0.1.6  OpenSearch 3 API
+#   noida-db 0.2.3      Elasticsearch 8 API
+# Writes target/test-servers/env (shell exports) and target/test-servers/pids. Stop them with `servers.sh stop`.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dir="$root/target/test-servers"
+venv="$dir/venv"
+mkdir -p "$dir"
+
+stop() {
+  if [ -f "$dir/pids" ]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$dir/pids"
+    rm -f "$dir/pids"
+  fi
+}
+if [ "${1:-}" = "stop" ]; then stop; exit 0; fi
+stop
+
+if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/noida-db" ]; then
+  echo "installing test servers into $venv (PyPI)" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet 'moto[server]==5.2.5' 'osmem-server==0.1.6' 'noida-db==0.2.3'
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+s3_port=$(free_port); s3_auth_port=$(free_port); os_port=$(free_port); es_port=$(free_port)
+: > "$dir/pids"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" > "$dir/moto.log" 2>&1 &
+echo $! >> "$dir/pids"
+# A second moto that authenticates every request: bad credentials are refused as real S3 refuses them.
+INITIAL_NO_AUTH_ACTION_COUNT=0 "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_auth_port" > "$dir/moto-auth.log" 2>&1 &
+echo $! >> "$dir/pids"
+osmem=$("$venv/bin/python" -c 'import osmem_server; print(osmem_server.resolve_binary())')
+"$osmem" -addr "127.0.0.1:$os_port" -no-stdin-watch < /dev/null > "$dir/osmem.log" 2>&1 &
+echo $! >> "$dir/pids"
+rm -rf "$dir/noida-data"
+"$venv/bin/noida-db" start --data-dir "$dir/noida-data" --host 127.0.0.1 --only elasticsearch --elasticsearch-port "$es_port" \
+  < /dev/null > "$dir/noida.log" 2>&1 &
+echo $! >> "$dir/pids"
+
+wait_for() {
+  for _ in $(seq 1 100); do
+    if curl -fs -o /dev/null "$1"; then return 0; fi
+    sleep 0.2
+  done
+  echo "server at $1 did not start; logs in $dir" >&2
+  return 1
+}
+wait_for "http://127.0.0.1:$s3_port/moto-api/"
+wait_for "http://127.0.0.1:$os_port/"
+wait_for "http://127.0.0.1:$es_port/"
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$s3_auth_port/" && break
+  sleep 0.2
+done
+
+cat > "$dir/env" <<ENV
+export LOGMETER_TEST_S3_URL=http://127.0.0.1:$s3_port
+export LOGMETER_TEST_S3_AUTH_URL=http://127.0.0.1:$s3_auth_port
+export LOGMETER_TEST_OPENSEARCH_URL=http://127.0.0.1:$os_port
+export LOGMETER_TEST_ELASTICSEARCH_URL=http://127.0.0.1:$es_port
+ENV
+echo "servers up: S3 :$s3_port (auth :$s3_auth_port), OpenSearch :$os_port, Elasticsearch :$es_port" >&2
