@@ -255,7 +255,9 @@ fn gzip_and_acl_objects_for_a_cross_account_bucket() {
         }
     }
     let key = landed.keys().find(|k| k.ends_with(".json.gz")).unwrap().clone();
-    let acl = rt.block_on(servers::s3_client().get_object_acl().bucket(&bucket).key(&key).send()).unwrap();
+    let acl = rt
+        .block_on(async { servers::s3_client().await.get_object_acl().bucket(&bucket).key(&key).send().await })
+        .unwrap();
     assert!(acl.grants().iter().any(|g| g.permission().map(|p| p.as_str()) == Some("FULL_CONTROL")));
 }
 
@@ -305,4 +307,67 @@ fn cli_delivers_the_large_sample_to_s3_and_both_search_servers_and_a_rerun_chang
     assert_eq!((third["objects_written"].as_u64(), third["documents_indexed"].as_u64()), (Some(0), Some(0)));
     assert_eq!(records_in_s3() as u64, truth["meter_records"].as_u64().unwrap());
     assert_eq!(count(&os, &format!("{index}-*")), truth["reports"].as_u64().unwrap());
+}
+
+/// One bulk request of the small sample, for calling a sink directly.
+fn first_bulk() -> logmeter::plan::BulkRequest {
+    pipeline().plan_batch(&sample("small").records).into_iter().flat_map(|p| p.bulk).next().unwrap()
+}
+
+#[test]
+fn sigv4_and_api_key_authenticate_every_request() {
+    use logmeter::sink::SearchSink;
+    let rt = rt();
+    let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
+    let request = first_bulk();
+    for (var, value, want) in [
+        ("SEARCH_SIGV4_SERVICE", "aoss", "AWS4-HMAC-SHA256 Credential=test/"),
+        ("SEARCH_SIGV4_SERVICE", "es", "AWS4-HMAC-SHA256 Credential=test/"),
+        (
+            "SEARCH_API_KEY",
+            "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==",
+            "ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==",
+        ),
+    ] {
+        let mut s = settings("unused", &proxy.url, &unique("it-auth"));
+        s.push((var, value.into()));
+        let h = rt.block_on(handler(&s));
+        let d = rt.block_on(h.search().unwrap().bulk(&request)).unwrap();
+        assert_eq!(d.created + d.already_present, request.actions);
+        let auth = proxy.last_authorization().unwrap();
+        assert!(auth.starts_with(want), "{var}={value}: {auth}");
+        if var == "SEARCH_SIGV4_SERVICE" {
+            assert!(auth.contains(&format!("/eu-west-1/{value}/aws4_request")), "{auth}");
+            assert!(auth.contains("x-amz-content-sha256"), "payload hash is signed: {auth}");
+        }
+    }
+}
+
+#[test]
+fn refused_search_credentials_give_a_clear_error() {
+    use logmeter::sink::SearchSink;
+    let rt = rt();
+    let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
+    proxy.set(Fault::StatusFirst { n: 1_000, status: 401 });
+    let mut s = settings("unused", &proxy.url, &unique("it-401"));
+    s.extend([("SEARCH_USERNAME", "metrics".to_owned()), ("SEARCH_PASSWORD", "wrong-password-xyz".to_owned())]);
+    let h = rt.block_on(handler(&s));
+    let err = rt.block_on(h.search().unwrap().bulk(&first_bulk())).unwrap_err().to_string();
+    assert!(err.contains("authentication failed (HTTP 401)") && err.contains("SEARCH_USERNAME"), "{err}");
+    assert!(!err.contains("wrong-password-xyz"));
+}
+
+#[test]
+fn assumed_role_writes_to_the_bucket() {
+    let rt = rt();
+    let batch = sample("small");
+    let bucket = rt.block_on(bucket());
+    let h = rt.block_on(handler(&[
+        ("INGEST_BUCKET_NAME", bucket.clone()),
+        ("INGEST_ROLE_ARN", "arn:aws:iam::210987654321:role/amberflo-ingest-writer".into()),
+        ("INGEST_ROLE_EXTERNAL_ID", "logmeter-tests".into()),
+    ]));
+    let out = rt.block_on(h.handle(&batch, None));
+    assert!(out.response.batch_item_failures.is_empty(), "{:?}", out.summary);
+    assert_eq!(rt.block_on(objects(&bucket)), planned_objects(&batch));
 }

@@ -33,32 +33,28 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// SDK configuration for a local S3 endpoint with test credentials.
-pub fn sdk(endpoint: &str, key: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
+/// SDK configuration for a local endpoint with test credentials: the production loader, with explicit region,
+/// endpoint and credentials instead of the environment's.
+pub async fn sdk(endpoint: &str, key: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
-            key,
-            "secret-for-tests",
-            None,
-            None,
-            "tests",
-        )))
-        .build()
+        .credentials_provider(Credentials::new(key, "secret-for-tests", None, None, "tests"))
+        .load()
+        .await
 }
 
 /// An S3 client on the main test server.
-pub fn s3_client() -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(&sdk(&s3(), "test")).force_path_style(true).build();
-    aws_sdk_s3::Client::from_conf(conf)
+pub async fn s3_client() -> aws_sdk_s3::Client {
+    let sdk = sdk(&s3(), "test").await;
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build())
 }
 
 /// Creates a fresh bucket and returns its name.
 pub async fn bucket() -> String {
     let name = unique("logmeter");
     s3_client()
+        .await
         .create_bucket()
         .bucket(&name)
         .create_bucket_configuration(
@@ -74,7 +70,7 @@ pub async fn bucket() -> String {
 
 /// Every object in a bucket, by key.
 pub async fn objects(bucket: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let client = s3_client();
+    let client = s3_client().await;
     let mut out = std::collections::BTreeMap::new();
     let mut token = None;
     loop {
@@ -98,7 +94,7 @@ pub async fn handler(settings: &[(&str, String)]) -> AwsHandler {
 
 pub async fn handler_on(endpoint: &str, key: &str, settings: &[(&str, String)]) -> AwsHandler {
     let map: HashMap<String, String> = settings.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let sdk = sdk(endpoint, key);
+    let sdk = sdk(endpoint, key).await;
     aws_handler(|k| map.get(k).cloned(), &sdk).await.unwrap()
 }
 
