@@ -48,3 +48,9 @@ mod tests {
         assert_eq!(Uuid::parse_str(&a).unwrap().get_version_num(), 5);
     }
 }
+
+/// `_id` of a meter record's document in the search mirror: UUIDv5 of the record as written to S3 (its content and
+/// `uniqueId`), so the same record is one document however often it is replayed.
+pub fn meter_document_id(record_json: &str) -> String {
+    v5(&["meter-document", record_json])
+}

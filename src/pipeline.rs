@@ -12,8 +12,8 @@ use crate::extract::{
     parse_platform_report, parse_text_report, timed_out_request_id,
 };
 use crate::plan::{
-    BulkEncoder, BulkRequest, ObjectKind, PlannedObject, ReportContext, encode_reports, quarantine_object,
-    record_objects,
+    BulkEncoder, BulkRequest, ObjectKind, PlannedObject, ReportContext, encode_meter_records, encode_reports,
+    quarantine_object, record_objects,
 };
 use crate::summary::Summary;
 use memchr::memmem::Finder;
@@ -143,6 +143,9 @@ impl Pipeline {
                             sequence: &seq_key,
                         };
                         encode_reports(&ex.reports, &ctx, &c.index_pattern, &mut bulk);
+                        if c.mirror_meter_records {
+                            encode_meter_records(&ex.meters, &c.meter_index_pattern, &mut bulk);
+                        }
                     }
                     Err(e) => quarantine_record(input, DecodeError::from(e), &mut ex, &mut summary),
                 }

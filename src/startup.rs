@@ -34,7 +34,8 @@ pub async fn aws_handler(
     let s3 = S3Sink::new(crate::aws::s3_client(sdk, &delivery, lookup).await, &delivery);
     let search = delivery.search.as_ref().map(|s| {
         let secrets = lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| sdk.endpoint_url().map(str::to_owned));
-        SearchMirror::new(s, SearchHttp::new(s, sdk.clone(), secrets), &pipeline.index_pattern)
+        let meters = pipeline.mirror_meter_records.then_some(pipeline.meter_index_pattern.as_str());
+        SearchMirror::new(s, SearchHttp::new(s, sdk.clone(), secrets), &pipeline.index_pattern, meters)
     });
     let spool = delivery.search.as_ref().is_some_and(|s| s.failure_mode == SearchFailureMode::Spool);
     tracing::info!(

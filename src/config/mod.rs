@@ -25,6 +25,11 @@ pub struct PipelineConfig {
     pub max_object_records: usize,
     /// `SEARCH_INDEX_PATTERN`: strftime pattern of the daily metrics index (default `logmeter-metrics-%Y.%m.%d`).
     pub index_pattern: String,
+    /// `SEARCH_METER_RECORDS` (default `false`): also index every meter record into the search mirror.
+    pub mirror_meter_records: bool,
+    /// `SEARCH_METER_INDEX_PATTERN`: strftime pattern of the meter record index
+    /// (default `logmeter-meter-records-%Y.%m.%d`).
+    pub meter_index_pattern: String,
     /// `BULK_MAX_BYTES`: upper bound of one bulk request body (default 5 MiB).
     pub bulk_max_bytes: usize,
     /// `BULK_MAX_ACTIONS`: upper bound of actions in one bulk request (default 1,000).
@@ -44,6 +49,8 @@ impl Default for PipelineConfig {
             max_object_bytes: 4 << 20,
             max_object_records: 10_000,
             index_pattern: "logmeter-metrics-%Y.%m.%d".into(),
+            mirror_meter_records: false,
+            meter_index_pattern: "logmeter-meter-records-%Y.%m.%d".into(),
             bulk_max_bytes: 5 << 20,
             bulk_max_actions: 1_000,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -119,6 +126,10 @@ impl PipelineConfig {
             max_object_bytes: read(&lookup, "MAX_OBJECT_BYTES", d.max_object_bytes, positive)?,
             max_object_records: read(&lookup, "MAX_OBJECT_RECORDS", d.max_object_records, positive)?,
             index_pattern: read(&lookup, "SEARCH_INDEX_PATTERN", d.index_pattern, |p: &String| {
+                crate::plan::check_index_pattern(p)
+            })?,
+            mirror_meter_records: read(&lookup, "SEARCH_METER_RECORDS", d.mirror_meter_records, |_| Ok(()))?,
+            meter_index_pattern: read(&lookup, "SEARCH_METER_INDEX_PATTERN", d.meter_index_pattern, |p: &String| {
                 crate::plan::check_index_pattern(p)
             })?,
             bulk_max_bytes: read(&lookup, "BULK_MAX_BYTES", d.bulk_max_bytes, positive)?,

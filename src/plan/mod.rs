@@ -6,11 +6,13 @@
 //! what the first attempt delivered; one record's outputs are therefore named after that record alone.
 
 mod bulk;
+mod meter_docs;
 mod metrics;
 mod objects;
 mod time;
 
 pub use bulk::{BulkEncoder, BulkRequest};
+pub use meter_docs::encode_meter_records;
 pub use metrics::{ReportContext, encode_reports};
 pub use objects::{ObjectKind, PlannedObject, quarantine_object, record_objects};
 pub use time::{IndexNamer, day_of, iso_millis, push_date, utc_date};

@@ -371,3 +371,32 @@ fn assumed_role_writes_to_the_bucket() {
     assert!(out.response.batch_item_failures.is_empty(), "{:?}", out.summary);
     assert_eq!(rt.block_on(objects(&bucket)), planned_objects(&batch));
 }
+
+#[test]
+fn meter_records_can_be_mirrored_as_documents_exactly_once() {
+    let rt = rt();
+    let batch = sample("small");
+    let meters = pipeline().plan_batch(&batch.records).iter().map(|p| p.summary.meter_records).sum::<usize>() as u64;
+    for base in [servers::opensearch(), servers::elasticsearch()] {
+        let bucket = rt.block_on(bucket());
+        let meter_index = unique("it-meters");
+        let mut s = settings(&bucket, &base, &unique("it-metrics"));
+        s.extend([
+            ("SEARCH_METER_RECORDS", "true".to_owned()),
+            ("SEARCH_METER_INDEX_PATTERN", format!("{meter_index}-%Y.%m.%d")),
+        ]);
+        let h = rt.block_on(handler(&s));
+        rt.block_on(h.handle(&batch, None));
+        rt.block_on(h.handle(&batch, None));
+        assert_eq!(count(&base, &format!("{meter_index}-*")), meters, "{base}: one document per meter record");
+        let (status, hits) = http(
+            "POST",
+            &format!("{base}/{meter_index}-*/_search"),
+            Some(r#"{"size":0,"query":{"term":{"dimensions.plan":"pro"}}}"#),
+        );
+        assert_eq!(status, 200, "{hits}");
+        assert!(hits["hits"]["total"]["value"].as_u64().unwrap() > 0, "dimensions are searchable keywords: {hits}");
+        let (status, _) = http("GET", &format!("{base}/_index_template/logmeter-meter-records"), None);
+        assert_eq!(status, 200);
+    }
+}

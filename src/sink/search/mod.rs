@@ -10,7 +10,7 @@ mod template;
 
 pub use bulk::{ItemOutcome, backoff, classify, join, pairs, without_id};
 pub use http::{Answer, HttpError, SearchHttp};
-pub use template::{index_template, template_patterns};
+pub use template::{index_template, meter_records_template, template_patterns};
 
 use super::{BulkDelivery, RejectedDocument, SearchSink, SinkError};
 use crate::config::{IdMode, SearchConfig};
@@ -19,8 +19,10 @@ use ::http::Method;
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-/// Name of the index template logmeter installs.
+/// Name of the metric documents' index template.
 pub const TEMPLATE_NAME: &str = "logmeter-metrics";
+/// Name of the meter records' index template.
+pub const METER_TEMPLATE_NAME: &str = "logmeter-meter-records";
 
 /// The search mirror.
 #[derive(Debug)]
@@ -28,7 +30,7 @@ pub struct SearchMirror {
     http: SearchHttp,
     id_mode: IdMode,
     max_attempts: u32,
-    template: Option<serde_json::Value>,
+    templates: Vec<(&'static str, serde_json::Value)>,
     template_ready: OnceCell<()>,
 }
 
@@ -45,48 +47,51 @@ fn snippet(body: &[u8]) -> String {
 }
 
 impl SearchMirror {
-    /// A mirror for `config`; `index_pattern` is the pipeline's (the data stream name when one is configured).
-    pub fn new(config: &SearchConfig, http: SearchHttp, index_pattern: &str) -> Self {
-        let template = config
-            .install_template
-            .then(|| index_template(&template_patterns(index_pattern), config.data_stream.is_some()));
+    /// A mirror for `config`; `index_pattern` is the pipeline's (the data stream name when one is configured),
+    /// `meter_pattern` the meter record index pattern when meter records are mirrored too.
+    pub fn new(config: &SearchConfig, http: SearchHttp, index_pattern: &str, meter_pattern: Option<&str>) -> Self {
+        let mut templates = Vec::new();
+        if config.install_template {
+            let metrics = index_template(&template_patterns(index_pattern), config.data_stream.is_some());
+            templates.push((TEMPLATE_NAME, metrics));
+            if let Some(p) = meter_pattern {
+                templates.push((METER_TEMPLATE_NAME, meter_records_template(&template_patterns(p))));
+            }
+        }
         Self {
             http,
             id_mode: config.id_mode,
             max_attempts: config.max_attempts,
-            template,
+            templates,
             template_ready: OnceCell::new(),
         }
     }
 
-    /// Installs the index template when it is missing (idempotent; once per process).
+    /// Installs the index templates that are missing (idempotent; once per process).
     pub async fn ensure_template(&self) -> Result<(), SinkError> {
-        let Some(template) = &self.template else {
-            return Ok(());
-        };
         self.template_ready
             .get_or_try_init(|| async {
-                let path = format!("/_index_template/{TEMPLATE_NAME}");
-                let target = || format!("index template {TEMPLATE_NAME}");
-                let got = self.http.send(Method::GET, &path, None).await.map_err(|e| http_error(target(), e))?;
-                match got.status {
-                    200 => return Ok(()),
-                    404 => {}
-                    s => return Err(status_error(target(), s, &got.body)),
-                }
-                let body = Bytes::from(template.to_string());
-                let put = self
-                    .http
-                    .send(Method::PUT, &path, Some((body, "application/json")))
-                    .await
-                    .map_err(|e| http_error(target(), e))?;
-                match put.status {
-                    200 | 201 => {
-                        tracing::info!(template = TEMPLATE_NAME, "index template installed");
-                        Ok(())
+                for (name, template) in &self.templates {
+                    let path = format!("/_index_template/{name}");
+                    let target = || format!("index template {name}");
+                    let got = self.http.send(Method::GET, &path, None).await.map_err(|e| http_error(target(), e))?;
+                    match got.status {
+                        200 => continue,
+                        404 => {}
+                        s => return Err(status_error(target(), s, &got.body)),
                     }
-                    s => Err(status_error(target(), s, &put.body)),
+                    let body = Bytes::from(template.to_string());
+                    let put = self
+                        .http
+                        .send(Method::PUT, &path, Some((body, "application/json")))
+                        .await
+                        .map_err(|e| http_error(target(), e))?;
+                    if !matches!(put.status, 200 | 201) {
+                        return Err(status_error(target(), put.status, &put.body));
+                    }
+                    tracing::info!(template = %name, "index template installed");
                 }
+                Ok(())
             })
             .await
             .map(|_| ())

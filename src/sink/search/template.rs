@@ -49,6 +49,28 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
     t
 }
 
+/// The template of the meter record index: the Amberflo fields, and `dimensions.*` as keywords.
+pub fn meter_records_template(patterns: &[String]) -> Value {
+    json!({
+        "index_patterns": patterns,
+        "priority": 200,
+        "_meta": {"managed_by": "logmeter", "schema_version": 1},
+        "template": {"mappings": {
+            "dynamic": false,
+            "dynamic_templates": [{"dimensions": {"path_match": "dimensions.*", "mapping": {"type": "keyword"}}}],
+            "properties": {
+                "@timestamp": {"type": "date"},
+                "customerId": {"type": "keyword"},
+                "meterApiName": {"type": "keyword"},
+                "meterValue": {"type": "double"},
+                "meterTimeInMillis": {"type": "date", "format": "epoch_millis"},
+                "uniqueId": {"type": "keyword"},
+                "dimensions": {"type": "object", "dynamic": true},
+            }
+        }}
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
