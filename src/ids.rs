@@ -33,6 +33,12 @@ pub fn unsequenced_key(event_id: &str, data: &str) -> String {
     format!("unsequenced-{}", v5(&["unsequenced", event_id, data]))
 }
 
+/// `_id` of a meter record's document in the search mirror: UUIDv5 of the record as written to S3 (its content and
+/// `uniqueId`), so the same record is one document however often it is replayed.
+pub fn meter_document_id(record_json: &str) -> String {
+    v5(&["meter-document", record_json])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,10 +53,4 @@ mod tests {
         // A pinned value: changing the derivation would re-key every record already billed.
         assert_eq!(Uuid::parse_str(&a).unwrap().get_version_num(), 5);
     }
-}
-
-/// `_id` of a meter record's document in the search mirror: UUIDv5 of the record as written to S3 (its content and
-/// `uniqueId`), so the same record is one document however often it is replayed.
-pub fn meter_document_id(record_json: &str) -> String {
-    v5(&["meter-document", record_json])
 }
