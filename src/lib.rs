@@ -15,6 +15,7 @@
 pub mod aws;
 pub mod config;
 pub mod decode;
+pub mod emit;
 pub mod event;
 pub mod extract;
 pub mod handler;

@@ -8,6 +8,44 @@ pub use delivery::{AclMode, DeliveryConfig, IdMode, SearchAuth, SearchConfig, Se
 use std::fmt::Display;
 use std::str::FromStr;
 
+/// Every environment variable logmeter reads (besides the AWS SDK's own), for the SAM template, the README and
+/// their tests.
+pub const VARIABLES: &[&str] = &[
+    "METER_TAG",
+    "MAX_INFLATED_BYTES",
+    "INGEST_PREFIX",
+    "QUARANTINE_PREFIX",
+    "MAX_OBJECT_BYTES",
+    "MAX_OBJECT_RECORDS",
+    "SEARCH_INDEX_PATTERN",
+    "SEARCH_METER_RECORDS",
+    "SEARCH_METER_INDEX_PATTERN",
+    "BULK_MAX_BYTES",
+    "BULK_MAX_ACTIONS",
+    "LOGMETER_THREADS",
+    "INGEST_BUCKET_NAME",
+    "QUARANTINE_BUCKET_NAME",
+    "INGEST_GZIP",
+    "INGEST_ACL",
+    "INGEST_ROLE_ARN",
+    "INGEST_ROLE_EXTERNAL_ID",
+    "S3_MAX_ATTEMPTS",
+    "SEARCH_URL",
+    "SEARCH_SIGV4_SERVICE",
+    "SEARCH_SECRET_ARN",
+    "SEARCH_API_KEY",
+    "SEARCH_USERNAME",
+    "SEARCH_PASSWORD",
+    "SEARCH_ID_MODE",
+    "SEARCH_FAILURE_MODE",
+    "SEARCH_TEMPLATE",
+    "SEARCH_DATA_STREAM",
+    "SEARCH_MAX_ATTEMPTS",
+    "SEARCH_TIMEOUT_MS",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+];
+
 /// Settings of the pure pipeline (decode, extract, plan, encode).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineConfig {
@@ -147,6 +185,24 @@ mod tests {
     fn from(pairs: &[(&str, &str)]) -> Result<PipelineConfig, ConfigError> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         PipelineConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn variables_lists_exactly_what_the_code_reads() {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let lookup = |k: &str| {
+            asked.borrow_mut().insert(k.to_owned());
+            match k {
+                "INGEST_BUCKET_NAME" => Some("b".to_owned()),
+                "SEARCH_URL" => Some("https://search".to_owned()),
+                _ => None,
+            }
+        };
+        PipelineConfig::from_lookup(lookup).unwrap();
+        DeliveryConfig::from_lookup(lookup).unwrap();
+        asked.borrow_mut().extend(["AWS_ENDPOINT_URL_S3".to_owned(), "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned()]);
+        let listed: std::collections::BTreeSet<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+        assert_eq!(*asked.borrow(), listed);
     }
 
     #[test]

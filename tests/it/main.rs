@@ -12,4 +12,6 @@ mod reports;
 mod retries;
 mod samples;
 mod servers;
+mod snippets;
 mod support;
+mod template;
