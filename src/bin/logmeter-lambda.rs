@@ -19,8 +19,17 @@ async fn main() -> Result<(), Error> {
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
     let (handler, function) = (&handler, function.as_str());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisBatch>| async move {
-        let left = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
-        let outcome = handler.handle(&event.payload, Some(Instant::now() + left)).await;
+        // Lambda sends the deadline as epoch milliseconds. Local emulators may send none (0) or a relative
+        // timeout (`cargo lambda watch` sends 600000): anything before 2001 cannot be a deadline, so none applies.
+        let deadline = (event.context.deadline > 1_000_000_000_000)
+            .then(|| Instant::now() + event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default());
+        tracing::info!(
+            records = event.payload.records.len(),
+            deadline_ms = event.context.deadline,
+            ms_left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64),
+            "invocation"
+        );
+        let outcome = handler.handle(&event.payload, deadline).await;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let oldest = event.payload.records.iter().map(|r| r.arrival_millis()).filter(|&t| t > 0).min().unwrap_or(now);
         println!("{}", logmeter::telemetry::emf_line(&outcome.summary, function, now, now - oldest));
