@@ -4,6 +4,7 @@
 
 mod cli;
 mod delivery;
+mod flow;
 mod golden;
 mod logs;
 mod props;
