@@ -71,3 +71,11 @@ impl<'a> Meter<'a> {
         out.flush()
     }
 }
+
+/// What the demo API (`src/bin/demo-api.rs`) meters for one call: one `api-calls` unit for the customer named in
+/// the `x-customer-id` header, with the request id as `uniqueId` (API Gateway retries keep it, so a replayed call
+/// is not billed twice) and the route as a dimension. `None` (and a 400) without a customer.
+pub fn api_call<'a>(customer: Option<&'a str>, route: &'a str, request_id: &'a str, time_ms: i64) -> Option<Meter<'a>> {
+    let customer = customer.map(str::trim).filter(|c| !c.is_empty())?;
+    Some(Meter::new(customer, "api-calls", 1.0, time_ms).unique_id(request_id).dimension("route", route))
+}

@@ -62,3 +62,18 @@ fn python_snippet_lines_extract_to_the_same_record() {
     assert!(text.contains("Z\\u00fcrich"), "json.dumps escapes non-ASCII: {text}");
     check("python", &text);
 }
+
+#[test]
+fn demo_api_meters_each_call_once_per_customer() {
+    let meter = logmeter::emit::api_call(Some(" c-42 "), "GET /orders", "req-abc", 1_795_132_800_123).unwrap();
+    let out = extract(&meter.line(logmeter::emit::TAG));
+    assert_eq!(out.meters.len(), 1);
+    let got: Value = serde_json::from_str(&out.meters[0].json).unwrap();
+    assert_eq!(
+        got,
+        json!({"customerId": "c-42", "meterApiName": "api-calls", "meterValue": 1.0, "meterTimeInMillis": 1795132800123_i64,
+               "uniqueId": "req-abc", "dimensions": {"route": "GET /orders"}})
+    );
+    assert!(logmeter::emit::api_call(None, "GET /", "r", 1).is_none());
+    assert!(logmeter::emit::api_call(Some("  "), "GET /", "r", 1).is_none());
+}

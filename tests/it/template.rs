@@ -85,13 +85,19 @@ fn own_log_group_is_never_subscribed_and_filters_spread_records() {
 }
 
 #[test]
-fn function_builds_the_lambda_binary_for_arm64() {
+fn functions_build_their_binaries_for_arm64() {
     let t = template();
-    let f = &t["Resources"]["LogmeterFunction"];
-    assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda");
-    let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
     let cargo = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
-    assert!(cargo.contains(&format!("name = \"{binary}\"")), "Cargo.toml has the [[bin]] {binary}");
-    assert_eq!(f["Properties"]["Runtime"], "provided.al2023");
-    assert_eq!(f["Properties"]["Architectures"][0], "arm64");
+    for name in ["LogmeterFunction", "DemoApiFunction"] {
+        let f = &t["Resources"][name];
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+        let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        assert!(cargo.contains(&format!("name = \"{binary}\"")), "Cargo.toml has the [[bin]] {binary}");
+        assert_eq!(f["Properties"]["Runtime"], "provided.al2023", "{name}");
+        assert_eq!(f["Properties"]["Architectures"][0], "arm64", "{name}");
+    }
+    // The demo's log group is subscribed, with the same pattern, so its meter lines reach logmeter.
+    let sub = &t["Resources"]["DemoSubscription"]["Properties"];
+    assert_eq!(ref_of(&sub["LogGroupName"]).as_deref(), Some("DemoLogGroup"));
+    assert_eq!(ref_of(&sub["FilterPattern"]).as_deref(), Some("FilterPattern"));
 }
