@@ -274,15 +274,5 @@ impl Pipeline {
 
 fn quarantine_record(input: &KinesisInput, e: DecodeError, ex: &mut Extraction, summary: &mut Summary) {
     summary.quarantined_kinesis_records = 1;
-    ex.quarantine.push(QuarantineEntry {
-        kind: QuarantineKind::KinesisRecord,
-        reason: e.to_string(),
-        log_group: None,
-        log_stream: None,
-        event_id: None,
-        event_timestamp: None,
-        position: None,
-        raw: None,
-        data_base64: Some(input.kinesis.data.clone()),
-    });
+    ex.quarantine.push(QuarantineEntry::record(e.to_string(), &input.kinesis.data));
 }

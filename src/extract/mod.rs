@@ -87,6 +87,21 @@ pub struct QuarantineEntry {
 }
 
 impl QuarantineEntry {
+    /// An entry for a whole Kinesis record that could not be decoded, keeping its `data` as received.
+    pub fn record(reason: String, data_base64: &str) -> Self {
+        Self {
+            kind: QuarantineKind::KinesisRecord,
+            reason,
+            log_group: None,
+            log_stream: None,
+            event_id: None,
+            event_timestamp: None,
+            position: None,
+            raw: None,
+            data_base64: Some(data_base64.to_owned()),
+        }
+    }
+
     /// An entry for a value found in a log event.
     pub fn at(kind: QuarantineKind, ev: &EventRef<'_>, reason: String, raw: &str, position: Option<usize>) -> Self {
         Self {

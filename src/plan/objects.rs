@@ -123,7 +123,6 @@ struct QuarantineLine<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::QuarantineKind;
 
     fn rec(ms: i64, n: usize) -> MeterRecord {
         MeterRecord { json: format!("{{\"n\":{n}}}"), time_millis: ms, derived_unique_id: false }
@@ -166,17 +165,7 @@ mod tests {
 
     #[test]
     fn valid_quarantine_object() {
-        let e = QuarantineEntry {
-            kind: QuarantineKind::KinesisRecord,
-            reason: "bad".into(),
-            log_group: None,
-            log_stream: None,
-            event_id: None,
-            event_timestamp: None,
-            position: None,
-            raw: None,
-            data_base64: Some("AAAA".into()),
-        };
+        let e = QuarantineEntry::record("bad".into(), "AAAA");
         let o = quarantine_object(&[e], "q", "shardId-1", "7", 1_763_600_000_000).unwrap();
         assert_eq!(o.key, "q/2025-11-20/shardId-1/7.json");
         let v: serde_json::Value = serde_json::from_slice(&o.body).unwrap();
