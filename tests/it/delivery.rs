@@ -400,3 +400,24 @@ fn meter_records_can_be_mirrored_as_documents_exactly_once() {
         assert_eq!(status, 200);
     }
 }
+
+#[test]
+fn a_refused_template_install_does_not_stop_indexing() {
+    use logmeter::sink::SearchSink;
+    let rt = rt();
+    let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
+    // The first request (the template lookup) is refused, as for a role without template permissions.
+    proxy.set(Fault::StatusFirst { n: 1, status: 403 });
+    let h = rt.block_on(handler(&settings("unused", &proxy.url, &unique("it-no-template"))));
+    let request = first_bulk();
+    let d = rt.block_on(h.search().unwrap().bulk(&request)).unwrap();
+    assert_eq!(d.created + d.already_present, request.actions, "every document delivered despite the refusal");
+    assert!(d.rejected.is_empty());
+    let before = proxy.requests.load(std::sync::atomic::Ordering::SeqCst);
+    rt.block_on(h.search().unwrap().bulk(&request)).unwrap();
+    assert_eq!(
+        proxy.requests.load(std::sync::atomic::Ordering::SeqCst),
+        before + 1,
+        "a refused template is not asked again"
+    );
+}

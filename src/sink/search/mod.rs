@@ -32,6 +32,7 @@ pub struct SearchMirror {
     max_attempts: u32,
     templates: Vec<(&'static str, serde_json::Value)>,
     template_ready: OnceCell<()>,
+    template_refused: std::sync::atomic::AtomicBool,
 }
 
 fn jitter() -> f64 {
@@ -64,6 +65,7 @@ impl SearchMirror {
             max_attempts: config.max_attempts,
             templates,
             template_ready: OnceCell::new(),
+            template_refused: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -120,7 +122,16 @@ fn status_error(target: String, status: u16, body: &[u8]) -> SinkError {
 
 impl SearchSink for SearchMirror {
     async fn bulk(&self, request: &BulkRequest) -> Result<BulkDelivery, SinkError> {
-        self.ensure_template().await?;
+        // A template problem must not stop indexing (an ingest role often may write documents but not manage
+        // templates): it is logged; a refusal is not asked again, a transient failure is retried next time.
+        if !self.template_refused.load(std::sync::atomic::Ordering::Relaxed)
+            && let Err(e) = self.ensure_template().await
+        {
+            if matches!(e, SinkError::Permanent { .. }) {
+                self.template_refused.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            tracing::error!(error = %e, "index template not installed: documents are indexed without it (set SEARCH_TEMPLATE=false to stop trying)");
+        }
         let all = pairs(&request.body);
         let actions: Vec<Vec<u8>> =
             all.iter().map(|(a, _)| if self.id_mode == IdMode::Auto { without_id(a) } else { a.to_vec() }).collect();
