@@ -182,10 +182,8 @@ impl Pipeline {
             let mut unescape = |msg: &mut String| {
                 if !unescaped {
                     unescaped = true;
-                    if !unescape_into(raw, msg) {
-                        // CloudWatch Logs always writes strings; keep whatever else came as its JSON text.
-                        msg.push_str(raw);
-                    }
+                    // `raw` is always a string literal: the payload scanner accepts nothing else as a message.
+                    unescape_into(raw, msg);
                 }
             };
             if bytes.starts_with(b"\"REPORT ") {

@@ -137,9 +137,7 @@ impl<'a> Scanner<'a> {
         if !inner.contains('\\') {
             return Ok(Cow::Borrowed(inner));
         }
-        let mut s = String::with_capacity(inner.len());
-        super::unescape_into(raw, &mut s);
-        Ok(Cow::Owned(s))
+        Ok(Cow::Owned(super::unescape_to_string(raw).unwrap_or_default()))
     }
 
     /// A number, raw.

@@ -3,7 +3,7 @@
 
 use crate::proxy::{Fault, Proxy};
 use crate::servers::{self, bucket, count, handler, http, objects, rt, unique};
-use crate::support::{pipeline, sample};
+use crate::support::{from_sequence, pipeline, sample};
 use logmeter::KinesisBatch;
 use logmeter::plan::ObjectKind;
 use logmeter::sink::{ObjectSink, SinkError};
@@ -12,11 +12,6 @@ use std::collections::BTreeMap;
 /// The objects planning says the small sample turns into, by key.
 fn planned_objects(batch: &KinesisBatch) -> BTreeMap<String, Vec<u8>> {
     pipeline().plan_batch(&batch.records).into_iter().flat_map(|p| p.objects).map(|o| (o.key, o.body)).collect()
-}
-
-fn from_sequence(batch: &KinesisBatch, seq: &str) -> KinesisBatch {
-    let start = batch.records.iter().position(|r| r.kinesis.sequence_number == seq).unwrap();
-    KinesisBatch { records: batch.records[start..].to_vec() }
 }
 
 fn settings(bucket: &str, search: &str, index: &str) -> Vec<(&'static str, String)> {

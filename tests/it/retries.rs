@@ -1,9 +1,9 @@
 //! Kinesis retries: the same batch again, a retry from a reported sequence number, an outage mid-batch, and the
 //! deadline. Every meter record and document must end up delivered exactly once.
 
-use crate::support::{pipeline, sample};
+use crate::support::{from_sequence, pipeline, sample};
+use logmeter::Handler;
 use logmeter::sink::MemorySink;
-use logmeter::{Handler, KinesisBatch};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -19,11 +19,6 @@ fn store(h: &Handler<MemorySink, MemorySink>) -> Store {
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().build().unwrap()
-}
-
-fn from_sequence(batch: &KinesisBatch, seq: &str) -> KinesisBatch {
-    let start = batch.records.iter().position(|r| r.kinesis.sequence_number == seq).unwrap();
-    KinesisBatch { records: batch.records[start..].to_vec() }
 }
 
 #[test]

@@ -109,3 +109,9 @@ pub fn summary_of(out: &std::process::Output) -> serde_json::Value {
     assert_eq!(text.lines().count(), 1, "one summary line: {text}");
     serde_json::from_str(text.trim()).unwrap()
 }
+
+/// The retry Lambda makes after a partial batch failure: the batch from the reported sequence number on.
+pub fn from_sequence(batch: &KinesisBatch, seq: &str) -> KinesisBatch {
+    let start = batch.records.iter().position(|r| r.kinesis.sequence_number == seq).unwrap();
+    KinesisBatch { records: batch.records[start..].to_vec() }
+}
