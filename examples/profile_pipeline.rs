@@ -1,16 +1,51 @@
-//! Runs the single-threaded pipeline over the large sample many times, for `perf record`.
+//! Runs the single-threaded pipeline over the large sample many times, for `perf record` and `valgrind`, and
+//! prints the median time per batch next to the inflate-only baseline of the same records (a quick check while
+//! working; the figures of record come from `cargo bench --bench pipeline`).
+//!
+//! `cargo run --release --example profile_pipeline -- [ITERATIONS]`
 #![allow(clippy::expect_used)]
 
+use logmeter::decode::{base64_into, gunzip_into};
 use logmeter::{KinesisBatch, Pipeline, PipelineConfig};
+use std::time::{Duration, Instant};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20);
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20).max(1);
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/events/large.json");
     let batch: KinesisBatch = serde_json::from_slice(&std::fs::read(path).expect("sample")).expect("event");
-    let p = Pipeline::new(PipelineConfig { threads: 1, ..PipelineConfig::default() });
-    let mut objects = 0;
+    let config = PipelineConfig { threads: 1, ..PipelineConfig::default() };
+    let cap = config.max_inflated_bytes;
+    let p = Pipeline::new(config);
+    let compressed: Vec<Vec<u8>> = batch
+        .records
+        .iter()
+        .filter_map(|r| {
+            let mut c = Vec::new();
+            base64_into(&r.kinesis.data, &mut c).ok().map(|()| c)
+        })
+        .collect();
+    let (mut pipeline, mut inflate) = (Vec::new(), Vec::new());
+    let (mut objects, mut inflated) = (0, 0);
+    let mut buf = Vec::new();
     for _ in 0..n {
+        let t = Instant::now();
         objects += p.plan_batch(&batch.records).iter().map(|r| r.objects.len()).sum::<usize>();
+        pipeline.push(t.elapsed());
+        let t = Instant::now();
+        inflated = compressed.iter().map(|c| gunzip_into(c, cap, &mut buf).unwrap_or(0)).sum::<usize>();
+        inflate.push(t.elapsed());
     }
-    println!("{objects}");
+    let (p, i) = (median(pipeline), median(inflate));
+    let rate = |d: Duration| inflated as f64 / d.as_secs_f64() / 1e6;
+    println!(
+        "{n} iterations, {objects} objects: pipeline {p:?} ({:.0} MB/s), inflate-only {i:?} ({:.0} MB/s), ratio {:.3}",
+        rate(p),
+        rate(i),
+        i.as_secs_f64() / p.as_secs_f64()
+    );
 }

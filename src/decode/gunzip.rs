@@ -31,10 +31,17 @@ pub enum GunzipError {
     },
 }
 
+/// Shortest complete gzip member: 10-byte header, an empty deflate block, 8-byte trailer.
+const MIN_MEMBER: usize = 20;
+
 /// Inflates every gzip member of `input` into `out`, refusing more than `cap` inflated bytes.
 ///
 /// `out` is a reusable buffer: on success its first `n` bytes (the returned length) are the inflated payload. It
 /// is kept initialised across calls, so inflating the next record neither zero-fills nor page-faults again.
+///
+/// A stream whose last member alone declares (gzip ISIZE) more than `cap` is inflated into a small window of
+/// `out` that is overwritten again and again: it can only end past the cap or corrupt (flate2 checks every
+/// member's ISIZE), and a decompression bomb then costs neither memory nor page faults.
 pub fn gunzip_into(input: &[u8], cap: usize, out: &mut Vec<u8>) -> Result<usize, GunzipError> {
     if input.is_empty() {
         return Err(GunzipError::Empty);
@@ -42,17 +49,31 @@ pub fn gunzip_into(input: &[u8], cap: usize, out: &mut Vec<u8>) -> Result<usize,
     if !input.starts_with(&[0x1f, 0x8b]) {
         return Err(GunzipError::NotGzip(describe_start(input)));
     }
+    let declared = input.last_chunk::<4>().filter(|_| input.len() >= MIN_MEMBER).map(|b| u32::from_le_bytes(*b));
+    if declared.is_some_and(|d| d as u64 > cap as u64) {
+        match inflate(input, cap, out, true) {
+            Ok(_) => {} // Not expected (see above); inflated again, kept this time.
+            err => return err,
+        }
+    }
+    inflate(input, cap, out, false)
+}
+
+fn inflate(input: &[u8], cap: usize, out: &mut Vec<u8>, discard: bool) -> Result<usize, GunzipError> {
     let mut decoder = MultiGzDecoder::new(input);
     let mut len = 0;
     loop {
-        if len == out.len() {
+        let at = if discard { 0 } else { len };
+        if at == out.len() {
             if len > cap {
                 return Err(GunzipError::TooLarge { cap });
             }
             let grow = CHUNK.max(out.len() / 2).min(cap + 1 - len);
-            out.resize(len + grow, 0);
+            out.resize(at + grow, 0);
         }
-        match decoder.read(&mut out[len..]) {
+        let end = if discard { CHUNK.min(out.len()) } else { out.len() };
+        let window = &mut out[at..end];
+        match decoder.read(window) {
             Ok(0) => return Ok(len),
             Ok(n) => {
                 len += n;
@@ -124,6 +145,28 @@ mod tests {
             let err = gunzip_into(input, cap, &mut out).unwrap_err();
             assert!(check(&err), "{err:?}");
         }
+    }
+
+    #[test]
+    fn invalid_over_cap_whatever_the_trailer_says() {
+        let mut out = Vec::new();
+        // A bomb that declares its size is inflated into a window: the buffer does not grow to the cap.
+        let bomb = gz(&vec![b' '; 40 * CHUNK]);
+        assert_eq!(gunzip_into(&bomb, 20 * CHUNK, &mut out).unwrap_err(), GunzipError::TooLarge { cap: 20 * CHUNK });
+        assert!(out.len() <= CHUNK, "{}", out.len());
+        // A stream that only claims to be a bomb is reported for what it is: corrupt.
+        let mut claims = gz(&[b'd'; 100]);
+        let n = claims.len();
+        claims[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(gunzip_into(&claims, 20 * CHUNK, &mut out), Err(GunzipError::Corrupt { inflated: 100, .. })));
+        let mut lying = gz(&[b'a'; 1000]);
+        let n = lying.len();
+        lying[n - 4..].copy_from_slice(&10u32.to_le_bytes());
+        assert_eq!(gunzip_into(&lying, 999, &mut out).unwrap_err(), GunzipError::TooLarge { cap: 999 });
+        // Two members of 600 bytes: the last declares 600 (under the cap), the total is 1,200.
+        let mut two = gz(&[b'b'; 600]);
+        two.extend(gz(&[b'c'; 600]));
+        assert_eq!(gunzip_into(&two, 999, &mut out).unwrap_err(), GunzipError::TooLarge { cap: 999 });
     }
 
     #[test]

@@ -18,6 +18,16 @@ pub enum ReportStatus {
 }
 
 impl ReportStatus {
+    /// The status as documents name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Failure => "failure",
+            Self::Timeout => "timeout",
+        }
+    }
+
     /// Parses a status word, case-insensitively; `None` for words Lambda does not write.
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
@@ -35,6 +45,16 @@ pub enum ReportFormat {
     Text,
     /// A JSON `platform.report` event.
     Json,
+}
+
+impl ReportFormat {
+    /// The format as documents name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
 }
 
 /// One invocation's report: every duration and size the line carries.
@@ -130,6 +150,17 @@ mod tests {
         assert!(r.cold_start());
         assert_eq!(r.memory_utilization(), Some(0.25));
         assert_eq!(r.billed_gb_seconds(), Some(3.004 * 0.125));
+    }
+
+    #[test]
+    fn valid_names_agree_with_serde() {
+        for s in [ReportStatus::Success, ReportStatus::Error, ReportStatus::Failure, ReportStatus::Timeout] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(ReportStatus::parse(s.as_str()), Some(s));
+        }
+        for f in [ReportFormat::Text, ReportFormat::Json] {
+            assert_eq!(serde_json::to_value(f).unwrap(), f.as_str());
+        }
     }
 
     #[test]

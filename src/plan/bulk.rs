@@ -1,7 +1,7 @@
 //! Bulk API bodies: NDJSON `create` action lines with deterministic `_id`s, each followed by its document, ending
 //! with a newline, bounded in bytes and in actions.
 
-use serde::Serialize;
+use super::json_out::push_str;
 
 /// One bulk request body, named after the Kinesis record it comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,19 +12,6 @@ pub struct BulkRequest {
     pub body: Vec<u8>,
     /// Actions in the body.
     pub actions: usize,
-}
-
-#[derive(Serialize)]
-struct Action<'a> {
-    create: Meta<'a>,
-}
-
-#[derive(Serialize)]
-struct Meta<'a> {
-    #[serde(rename = "_index")]
-    index: &'a str,
-    #[serde(rename = "_id")]
-    id: &'a str,
 }
 
 /// Packs `create` actions, in order, into bodies of at most `max_bytes` (a single larger action gets a body
@@ -38,7 +25,9 @@ pub struct BulkEncoder<'a> {
     requests: Vec<BulkRequest>,
     body: Vec<u8>,
     actions: usize,
-    line: Vec<u8>,
+    /// The index of the last action, and that action's line up to the id.
+    index: String,
+    action: Vec<u8>,
 }
 
 impl<'a> BulkEncoder<'a> {
@@ -52,24 +41,49 @@ impl<'a> BulkEncoder<'a> {
             requests: Vec::new(),
             body: Vec::new(),
             actions: 0,
-            line: Vec::new(),
+            index: String::new(),
+            action: Vec::new(),
         }
     }
 
     /// Appends the action for `(index, id)` and the document that `write_doc` writes (one line of JSON).
     pub fn push(&mut self, index: &str, id: &str, write_doc: impl FnOnce(&mut Vec<u8>)) {
-        self.line.clear();
-        // Two strings always serialize.
-        let _ = serde_json::to_writer(&mut self.line, &Action { create: Meta { index, id } });
-        self.line.push(b'\n');
-        write_doc(&mut self.line);
-        self.line.push(b'\n');
-        if self.actions > 0 && (self.actions == self.max_actions || self.body.len() + self.line.len() > self.max_bytes)
-        {
-            self.flush();
+        self.push_with(index, |out| push_str(out, id), write_doc);
+    }
+
+    /// Like [`BulkEncoder::push`], with the id written by `write_id` as a JSON string literal.
+    pub fn push_with(
+        &mut self,
+        index: &str,
+        write_id: impl FnOnce(&mut Vec<u8>),
+        write_doc: impl FnOnce(&mut Vec<u8>),
+    ) {
+        if self.action.is_empty() || self.index != index {
+            self.index.clear();
+            self.index.push_str(index);
+            self.action.clear();
+            self.action.extend_from_slice(b"{\"create\":{\"_index\":");
+            push_str(&mut self.action, index);
+            self.action.extend_from_slice(b",\"_id\":");
         }
-        self.body.extend_from_slice(&self.line);
+        // Written in place; moved to the next body in the rare case it does not fit this one.
+        let start = self.body.len();
+        self.body.extend_from_slice(&self.action);
+        write_id(&mut self.body);
+        self.body.extend_from_slice(b"}}\n");
+        write_doc(&mut self.body);
+        self.body.push(b'\n');
+        if self.actions > 0 && (self.actions == self.max_actions || self.body.len() > self.max_bytes) {
+            let line = self.body.split_off(start);
+            self.flush();
+            self.body = line;
+        }
         self.actions += 1;
+    }
+
+    /// Reserves room for about `bytes` more bytes in the current body.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.body.reserve(bytes.min(self.max_bytes));
     }
 
     fn flush(&mut self) {

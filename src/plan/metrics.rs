@@ -2,10 +2,10 @@
 //! conventions where they have a field (`@timestamp`, `event.*`, `cloud.*`, `faas.*`, `trace.id`, `span.id`,
 //! `error.type`), with Lambda's own figures under `aws.lambda.*`.
 
-use super::{BulkEncoder, IndexNamer, iso_millis};
-use crate::extract::{FoundReport, FunctionId, ReportFormat, ReportStatus, function_of};
-use crate::ids::report_document_id;
-use serde::Serialize;
+use super::json_out::{push_bool, push_f64, push_str, push_u64};
+use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
+use crate::extract::{FoundReport, FunctionId, ReportStatus, function_of};
+use crate::ids::report_document_ids;
 
 /// Where a report came from: the payload and Kinesis record around it.
 #[derive(Debug, Clone, Copy)]
@@ -24,165 +24,140 @@ pub struct ReportContext<'a> {
     pub sequence: &'a str,
 }
 
-#[derive(Serialize)]
-struct Doc<'a> {
-    #[serde(rename = "@timestamp")]
-    timestamp: String,
-    event: EventFields,
-    cloud: Cloud<'a>,
-    faas: Faas<'a>,
-    aws: Aws<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    trace: Option<Id<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    span: Option<Id<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<ErrorFields<'a>>,
-    logmeter: Source<'a>,
+/// The parts of a payload's documents that every report shares, rendered once per payload.
+struct Shared {
+    /// `"cloud":{…},"faas":{"name":…,"version":…,"instance":…,"invocation_id":`
+    cloud_faas: Vec<u8>,
+    /// `},"aws":{"cloudwatch":{…},"lambda":{"status":`
+    aws: Vec<u8>,
+    /// `,"logmeter":{"shard_id":…,"sequence_number":…,"event_id":`
+    source: Vec<u8>,
 }
 
-#[derive(Serialize)]
-struct EventFields {
-    kind: &'static str,
-    dataset: &'static str,
-    outcome: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    duration: Option<u64>,
+impl Shared {
+    fn new(ctx: &ReportContext<'_>) -> Self {
+        let FunctionId { name, version } = function_of(ctx.log_group, ctx.log_stream);
+        let mut cloud_faas =
+            b"\"cloud\":{\"provider\":\"aws\",\"platform\":\"aws_lambda\",\"account\":{\"id\":".to_vec();
+        push_str(&mut cloud_faas, ctx.account);
+        cloud_faas.push(b'}');
+        if let Some(region) = ctx.region {
+            cloud_faas.extend_from_slice(b",\"region\":");
+            push_str(&mut cloud_faas, region);
+        }
+        cloud_faas.extend_from_slice(b"},\"faas\":{");
+        for (key, value) in [(&b"\"name\":"[..], name), (b"\"version\":", version)] {
+            if let Some(v) = value {
+                cloud_faas.extend_from_slice(key);
+                push_str(&mut cloud_faas, v);
+                cloud_faas.push(b',');
+            }
+        }
+        cloud_faas.extend_from_slice(b"\"instance\":");
+        push_str(&mut cloud_faas, ctx.log_stream);
+        cloud_faas.extend_from_slice(b",\"invocation_id\":");
+
+        let mut aws = b"},\"aws\":{\"cloudwatch\":{\"log_group\":".to_vec();
+        push_str(&mut aws, ctx.log_group);
+        aws.extend_from_slice(b",\"log_stream\":");
+        push_str(&mut aws, ctx.log_stream);
+        aws.extend_from_slice(b"},\"lambda\":{\"status\":");
+
+        let mut source = b",\"logmeter\":{\"shard_id\":".to_vec();
+        push_str(&mut source, ctx.shard);
+        source.extend_from_slice(b",\"sequence_number\":");
+        push_str(&mut source, ctx.sequence);
+        source.extend_from_slice(b",\"event_id\":");
+        Self { cloud_faas, aws, source }
+    }
+
+    /// Writes the document of one report.
+    fn write(&self, found: &FoundReport, out: &mut Vec<u8>) {
+        let r = &found.report;
+        out.extend_from_slice(b"{\"@timestamp\":\"");
+        out.extend_from_slice(&iso_millis_bytes(found.timestamp));
+        out.extend_from_slice(b"\",\"event\":{\"kind\":\"metric\",\"dataset\":\"aws.lambda.report\",\"outcome\":");
+        out.extend_from_slice(if r.status == ReportStatus::Success { b"\"success\"" } else { b"\"failure\"" });
+        if let Some(ms) = r.duration_ms {
+            out.extend_from_slice(b",\"duration\":");
+            push_u64(out, (ms * 1_000_000.0).round() as u64);
+        }
+        out.extend_from_slice(b"},");
+        out.extend_from_slice(&self.cloud_faas);
+        push_str(out, &r.request_id);
+        out.extend_from_slice(b",\"coldstart\":");
+        push_bool(out, r.cold_start());
+        if let Some(mb) = r.memory_size_mb {
+            out.extend_from_slice(b",\"max_memory\":");
+            push_u64(out, mb * 1024 * 1024);
+        }
+        out.extend_from_slice(&self.aws);
+        push_str(out, r.status.as_str());
+        out.extend_from_slice(b",\"report_format\":");
+        push_str(out, r.format.as_str());
+        push_field(out, b",\"duration_ms\":", r.duration_ms.map(Number::F));
+        push_field(out, b",\"billed_duration_ms\":", r.billed_duration_ms.map(Number::U));
+        push_field(out, b",\"memory_size_mb\":", r.memory_size_mb.map(Number::U));
+        push_field(out, b",\"max_memory_used_mb\":", r.max_memory_used_mb.map(Number::U));
+        push_field(out, b",\"memory_utilization\":", r.memory_utilization().map(Number::F));
+        push_field(out, b",\"init_duration_ms\":", r.init_duration_ms.map(Number::F));
+        push_field(out, b",\"restore_duration_ms\":", r.restore_duration_ms.map(Number::F));
+        push_field(out, b",\"billed_restore_duration_ms\":", r.billed_restore_duration_ms.map(Number::U));
+        push_field(out, b",\"billed_gb_seconds\":", r.billed_gb_seconds().map(Number::F));
+        push_field(out, b",\"xray_sampled\":", r.sampled.map(Number::B));
+        out.extend_from_slice(b"}}");
+        for (key, value) in [
+            (&b",\"trace\":{\"id\":"[..], &r.trace_id),
+            (b",\"span\":{\"id\":", &r.span_id),
+            (b",\"error\":{\"type\":", &r.error_type),
+        ] {
+            if let Some(v) = value {
+                out.extend_from_slice(key);
+                push_str(out, v);
+                out.push(b'}');
+            }
+        }
+        out.extend_from_slice(&self.source);
+        push_str(out, &found.event_id);
+        out.extend_from_slice(b"}}");
+    }
 }
 
-#[derive(Serialize)]
-struct Cloud<'a> {
-    provider: &'static str,
-    platform: &'static str,
-    account: Id<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    region: Option<&'a str>,
+/// A value of the `aws.lambda` object.
+#[derive(Clone, Copy)]
+enum Number {
+    U(u64),
+    F(f64),
+    B(bool),
 }
 
-#[derive(Serialize)]
-struct Id<'a> {
-    id: &'a str,
-}
-
-#[derive(Serialize)]
-struct Faas<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<&'a str>,
-    instance: &'a str,
-    invocation_id: &'a str,
-    coldstart: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_memory: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct Aws<'a> {
-    cloudwatch: CloudWatch<'a>,
-    lambda: Lambda,
-}
-
-#[derive(Serialize)]
-struct CloudWatch<'a> {
-    log_group: &'a str,
-    log_stream: &'a str,
-}
-
-#[derive(Serialize)]
-struct Lambda {
-    status: ReportStatus,
-    report_format: ReportFormat,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    duration_ms: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    billed_duration_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    memory_size_mb: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_memory_used_mb: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    memory_utilization: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    init_duration_ms: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    restore_duration_ms: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    billed_restore_duration_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    billed_gb_seconds: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    xray_sampled: Option<bool>,
-}
-
-#[derive(Serialize)]
-struct ErrorFields<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-}
-
-#[derive(Serialize)]
-struct Source<'a> {
-    shard_id: &'a str,
-    sequence_number: &'a str,
-    event_id: &'a str,
+fn push_field(out: &mut Vec<u8>, key: &[u8], value: Option<Number>) {
+    let Some(v) = value else { return };
+    out.extend_from_slice(key);
+    match v {
+        Number::U(n) => push_u64(out, n),
+        Number::F(f) => push_f64(out, f),
+        Number::B(b) => push_bool(out, b),
+    }
 }
 
 /// Appends one `create` action per report to `bulk`: `_id` = UUIDv5 of the log event identity, index from
 /// `index_pattern` and the event time, and the metric document written straight into the body.
 pub fn encode_reports(reports: &[FoundReport], ctx: &ReportContext<'_>, index_pattern: &str, bulk: &mut BulkEncoder) {
-    let FunctionId { name, version } = function_of(ctx.log_group, ctx.log_stream);
+    if reports.is_empty() {
+        return;
+    }
+    let shared = Shared::new(ctx);
+    let ids = report_document_ids(ctx.log_group, ctx.log_stream);
     let mut indices = IndexNamer::new(index_pattern);
+    // A document is about a kilobyte.
+    bulk.reserve(reports.len() * 1100);
     for found in reports {
-        let r = &found.report;
-        let doc = Doc {
-            timestamp: iso_millis(found.timestamp),
-            event: EventFields {
-                kind: "metric",
-                dataset: "aws.lambda.report",
-                outcome: if r.status == ReportStatus::Success { "success" } else { "failure" },
-                duration: r.duration_ms.map(|ms| (ms * 1_000_000.0).round() as u64),
-            },
-            cloud: Cloud {
-                provider: "aws",
-                platform: "aws_lambda",
-                account: Id { id: ctx.account },
-                region: ctx.region,
-            },
-            faas: Faas {
-                name,
-                version,
-                instance: ctx.log_stream,
-                invocation_id: &r.request_id,
-                coldstart: r.cold_start(),
-                max_memory: r.memory_size_mb.map(|mb| mb * 1024 * 1024),
-            },
-            aws: Aws {
-                cloudwatch: CloudWatch { log_group: ctx.log_group, log_stream: ctx.log_stream },
-                lambda: Lambda {
-                    status: r.status,
-                    report_format: r.format,
-                    duration_ms: r.duration_ms,
-                    billed_duration_ms: r.billed_duration_ms,
-                    memory_size_mb: r.memory_size_mb,
-                    max_memory_used_mb: r.max_memory_used_mb,
-                    memory_utilization: r.memory_utilization(),
-                    init_duration_ms: r.init_duration_ms,
-                    restore_duration_ms: r.restore_duration_ms,
-                    billed_restore_duration_ms: r.billed_restore_duration_ms,
-                    billed_gb_seconds: r.billed_gb_seconds(),
-                    xray_sampled: r.sampled,
-                },
-            },
-            trace: r.trace_id.as_deref().map(|id| Id { id }),
-            span: r.span_id.as_deref().map(|id| Id { id }),
-            error: r.error_type.as_deref().map(|kind| ErrorFields { kind }),
-            logmeter: Source { shard_id: ctx.shard, sequence_number: ctx.sequence, event_id: &found.event_id },
+        let write_id = |out: &mut Vec<u8>| {
+            out.push(b'"');
+            ids.push(&[found.event_id.as_bytes()], out);
+            out.push(b'"');
         };
-        let id = report_document_id(ctx.log_group, ctx.log_stream, &found.event_id);
-        // Plain structs of strings and finite numbers always serialize into a Vec.
-        bulk.push(indices.name(found.timestamp), &id, |out| {
-            let _ = serde_json::to_writer(out, &doc);
-        });
+        bulk.push_with(indices.name(found.timestamp), write_id, |out| shared.write(found, out));
     }
 }

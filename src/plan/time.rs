@@ -63,24 +63,58 @@ pub fn utc_date(millis: i64) -> String {
     s
 }
 
+/// Length of an ISO timestamp with milliseconds.
+pub const ISO_LEN: usize = 24;
+
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (out-of-range values clamp to the epoch), in a fixed array.
+pub fn iso_millis_bytes(millis: i64) -> [u8; ISO_LEN] {
+    let ms = if (0..=MAX_FAST_MS).contains(&millis) { millis } else { 0 };
+    let (y, m, d) = civil_from_days(ms / MS_PER_DAY);
+    // In range, the year has four digits.
+    let y = y as u32;
+    let in_day = (ms % MS_PER_DAY) as u32;
+    let frac = in_day % 1_000;
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    let pair = |n: u32| [digit(n / 10), digit(n)];
+    let [y1, y2] = pair(y / 100);
+    let [y3, y4] = pair(y % 100);
+    let [m1, m2] = pair(m);
+    let [d1, d2] = pair(d);
+    let [h1, h2] = pair(in_day / 3_600_000);
+    let [i1, i2] = pair(in_day / 60_000 % 60);
+    let [s1, s2] = pair(in_day / 1_000 % 60);
+    let [f2, f3] = pair(frac % 100);
+    [
+        y1,
+        y2,
+        y3,
+        y4,
+        b'-',
+        m1,
+        m2,
+        b'-',
+        d1,
+        d2,
+        b'T',
+        h1,
+        h2,
+        b':',
+        i1,
+        i2,
+        b':',
+        s1,
+        s2,
+        b'.',
+        digit(frac / 100),
+        f2,
+        f3,
+        b'Z',
+    ]
+}
+
 /// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (out-of-range values clamp to the epoch).
 pub fn iso_millis(millis: i64) -> String {
-    let ms = if (0..=MAX_FAST_MS).contains(&millis) { millis } else { 0 };
-    let mut s = String::with_capacity(24);
-    push_date(&mut s, ms / MS_PER_DAY, '-');
-    let in_day = (ms % MS_PER_DAY) as u32;
-    s.push('T');
-    push2(&mut s, in_day / 3_600_000);
-    s.push(':');
-    push2(&mut s, in_day / 60_000 % 60);
-    s.push(':');
-    push2(&mut s, in_day / 1_000 % 60);
-    s.push('.');
-    let frac = in_day % 1_000;
-    s.push(char::from(b'0' + (frac / 100) as u8));
-    push2(&mut s, frac % 100);
-    s.push('Z');
-    s
+    iso_millis_bytes(millis).iter().map(|&b| char::from(b)).collect()
 }
 
 /// Formats index names from a strftime pattern, once per day.
