@@ -116,6 +116,14 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
         return Ok(out);
     }
     loop {
+        s.ws();
+        if let Some((id, timestamp, message)) = s.compact_event() {
+            out.push(LogEvent { id, timestamp: parse_timestamp(timestamp), message });
+            if !s.more(b']')? {
+                return Ok(out);
+            }
+            continue;
+        }
         let mut ev = LogEvent { id: "", timestamp: 0, message: "" };
         let mut has_message = false;
         if !s.open(b'{', b'}')? {
@@ -124,10 +132,7 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
                 s.expect(b':')?;
                 match &*key {
                     "id" => ev.id = s.raw_value()?,
-                    "timestamp" => {
-                        let n = s.raw_number()?;
-                        ev.timestamp = n.parse::<i64>().unwrap_or_else(|_| n.parse::<f64>().map_or(0, |f| f as i64));
-                    }
+                    "timestamp" => ev.timestamp = parse_timestamp(s.raw_number()?),
                     "message" => {
                         ev.message = s.raw_string()?;
                         has_message = true;
@@ -149,6 +154,11 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
     }
 }
 
+/// Epoch milliseconds from a JSON number (a fraction or exponent is truncated; 0 if out of range).
+fn parse_timestamp(n: &str) -> i64 {
+    n.parse::<i64>().unwrap_or_else(|_| n.parse::<f64>().map_or(0, |f| f as i64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +177,45 @@ mod tests {
         assert_eq!(p.log_events[1].id(), "42");
         assert_eq!(p.log_events[0].message, r#""a\tb""#);
         assert_eq!(p.log_events[1].timestamp, 1_763_600_000_001);
+    }
+
+    #[test]
+    fn valid_compact_and_general_events_read_alike() {
+        let events = [
+            r#"{"id":"345","timestamp":1763600000000,"message":"plain"}"#,
+            r#"{"id":"345","timestamp":1763600000000,"message":"q\"{\"a\":1}\\"}"#,
+            r#"{"id":"345","timestamp":1763600000000,"message":"x","extractedFields":{}}"#,
+            r#"{ "id":"345","timestamp":1763600000000,"message":"spaced"}"#,
+            r#"{"id":"3a","timestamp":7,"message":"id not digits"}"#,
+            r#"{"id":42,"timestamp":0,"message":"numeric id"}"#,
+            r#"{"timestamp":1763600000000.9,"id":"1","message":"fraction, other order"}"#,
+            r#"{"id":"1","timestamp":1e3,"message":"exponent"}"#,
+        ];
+        for e in events {
+            let text = format!(r#"{{"messageType":"DATA_MESSAGE","logEvents":[{e},{e}]}}"#);
+            let p = parse_payload(text.as_bytes()).unwrap_or_else(|err| panic!("{e}: {err}"));
+            let v: serde_json::Value = serde_json::from_str(e).unwrap();
+            assert_eq!(p.log_events.len(), 2);
+            for got in &p.log_events {
+                let id = v["id"].as_str().map_or_else(|| v["id"].to_string(), str::to_owned);
+                assert_eq!(got.id(), id, "{e}");
+                assert_eq!(got.timestamp, v["timestamp"].as_f64().unwrap() as i64, "{e}");
+                let m: String = serde_json::from_str(got.message).unwrap();
+                assert_eq!(m, v["message"].as_str().unwrap(), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_compact_looking_events_are_refused() {
+        for e in [
+            r#"{"id":"1","timestamp":01,"message":"leading zero"}"#,
+            r#"{"id":"1","timestamp":1,"message":"unterminated}]}"#,
+            r#"{"id":"1","timestamp":1,"message":"a" "b"}"#,
+        ] {
+            let text = format!(r#"{{"messageType":"DATA_MESSAGE","logEvents":[{e}]}}"#);
+            assert!(parse_payload(text.as_bytes()).is_err(), "{e}");
+        }
     }
 
     #[test]

@@ -8,12 +8,10 @@
 
 use super::record::{minify_with_unique_id, validate_record};
 use super::{EventRef, Extraction, MeterRecord, QuarantineEntry, QuarantineKind};
-use crate::decode::unescape_to_string;
+use crate::decode::{json_elements, json_members, json_value, unescape_to_string};
 use crate::ids::derived_unique_id;
 use memchr::memmem::Finder;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 /// Finds and validates tagged meter records.
 #[derive(Debug, Clone)]
@@ -55,25 +53,25 @@ impl MeterExtractor {
     /// an object holding the tag as a key.
     fn extract_object(
         &self,
-        obj: &BTreeMap<Cow<'_, str>, &RawValue>,
+        obj: &JsonObject<'_>,
         msg: &str,
         ev: &EventRef<'_>,
         position: &mut usize,
         out: &mut Extraction,
     ) {
-        if let Some(v) = obj.get(self.tag.as_str()) {
-            return self.emit_value(v.get(), ev, position, out);
+        if let Some(v) = obj.get(&self.tag) {
+            return self.emit_value(v, ev, position, out);
         }
-        if let Some(m) = obj.get("message").map(|m| m.get()) {
+        if let Some(m) = obj.get("message") {
             if m.starts_with('"') {
                 if let Some(text) = unescape_to_string(m).filter(|s| self.mentions(s.as_bytes())) {
                     return self.scan_text(&text, ev, position, out);
                 }
             } else if m.starts_with('{')
                 && let Some(inner) = json_object(m)
-                && let Some(v) = inner.get(self.tag.as_str())
+                && let Some(v) = inner.get(&self.tag)
             {
-                return self.emit_value(v.get(), ev, position, out);
+                return self.emit_value(v, ev, position, out);
             }
         }
         self.quarantine(
@@ -108,10 +106,9 @@ impl MeterExtractor {
                 *position += 1;
                 continue;
             }
-            let mut values = serde_json::Deserializer::from_str(&msg[vstart..]).into_iter::<&RawValue>();
-            match values.next() {
-                Some(Ok(value)) => {
-                    let vend = vstart + values.byte_offset();
+            match json_value(&msg[vstart..]) {
+                Ok((value, len)) => {
+                    let vend = vstart + len;
                     from = vend;
                     let tail_end = self.finder.find(&bytes[vend..]).map_or(bytes.len(), |o| vend + o);
                     if let Some(extra) = trailing_text(&msg[vend..tail_end]) {
@@ -123,11 +120,10 @@ impl MeterExtractor {
                         self.quarantine(ev, reason, raw, Some(*position), out);
                         *position += 1;
                     } else {
-                        self.emit_value(value.get(), ev, position, out);
+                        self.emit_value(value, ev, position, out);
                     }
                 }
-                other => {
-                    let why = other.and_then(Result::err).map_or_else(|| "no value".to_owned(), |e| e.to_string());
+                Err(why) => {
                     let raw = msg[start..next_tag].trim_end();
                     let reason = format!("malformed JSON after the tag: {why}{}", malformed_hint(&msg[vstart..]));
                     self.quarantine(ev, reason, raw, Some(*position), out);
@@ -140,12 +136,12 @@ impl MeterExtractor {
 
     fn emit_value(&self, text: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
         if text.starts_with('[') {
-            match serde_json::from_str::<Vec<&RawValue>>(text) {
+            match json_elements(text) {
                 Ok(items) if items.is_empty() => {
                     self.quarantine(ev, "the tag is followed by an empty array".into(), text, Some(*position), out);
                     *position += 1;
                 }
-                Ok(items) => items.iter().for_each(|item| self.emit_record(item.get(), ev, position, out)),
+                Ok(items) => items.iter().for_each(|item| self.emit_record(item, ev, position, out)),
                 Err(e) => {
                     self.quarantine(ev, format!("malformed JSON array: {e}"), text, Some(*position), out);
                     *position += 1;
@@ -178,13 +174,18 @@ impl MeterExtractor {
     }
 }
 
-/// A JSON object's members with keys borrowed from `text` (owned only for keys with escapes).
-fn json_object(text: &str) -> Option<BTreeMap<Cow<'_, str>, &RawValue>> {
-    if let Ok(m) = serde_json::from_str::<BTreeMap<&str, &RawValue>>(text) {
-        return Some(m.into_iter().map(|(k, v)| (Cow::Borrowed(k), v)).collect());
+/// A JSON object's members: keys unescaped, values raw.
+struct JsonObject<'a>(Vec<(Cow<'a, str>, &'a str)>);
+
+impl JsonObject<'_> {
+    /// The value of `key` (the last one, if the key repeats).
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
-    let owned = serde_json::from_str::<BTreeMap<String, &RawValue>>(text).ok()?;
-    Some(owned.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect())
+}
+
+fn json_object(text: &str) -> Option<JsonObject<'_>> {
+    json_members(text, false).ok().map(JsonObject)
 }
 
 fn is_word(b: u8) -> bool {

@@ -4,30 +4,48 @@
 //! integer epoch milliseconds; `dimensions` a map of strings; `uniqueId` an optional non-empty string. Other fields
 //! pass through untouched.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-use std::borrow::Cow;
-use std::collections::BTreeMap;
+use crate::decode::json_members;
 
 /// Earliest plausible `meterTimeInMillis` (1973-03-03): anything smaller is almost surely seconds.
 const MIN_PLAUSIBLE_MILLIS: i64 = 100_000_000_000;
 /// Latest plausible `meterTimeInMillis` (year 5138): anything larger is almost surely microseconds.
 const MAX_PLAUSIBLE_MILLIS: i64 = 100_000_000_000_000;
 
-#[derive(Deserialize)]
+/// The raw values of the fields the rules are about.
+#[derive(Default)]
 struct Fields<'a> {
-    #[serde(rename = "customerId", borrow, default)]
-    customer_id: Option<&'a RawValue>,
-    #[serde(rename = "meterApiName", borrow, default)]
-    meter_api_name: Option<&'a RawValue>,
-    #[serde(rename = "meterValue", borrow, default)]
-    meter_value: Option<&'a RawValue>,
-    #[serde(rename = "meterTimeInMillis", borrow, default)]
-    meter_time: Option<&'a RawValue>,
-    #[serde(rename = "uniqueId", borrow, default)]
-    unique_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    dimensions: Option<&'a RawValue>,
+    customer_id: Option<&'a str>,
+    meter_api_name: Option<&'a str>,
+    meter_value: Option<&'a str>,
+    meter_time: Option<&'a str>,
+    unique_id: Option<&'a str>,
+    dimensions: Option<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    /// Reads a record's top-level members; a field given twice is ambiguous, so refused.
+    fn read(raw: &'a str) -> Result<Self, RecordError> {
+        let members = match json_members(raw, true) {
+            Ok(m) => m,
+            Err(e) => return err(format!("record is not valid JSON: {e}")),
+        };
+        let mut f = Self::default();
+        for (key, value) in members {
+            let slot = match &*key {
+                "customerId" => &mut f.customer_id,
+                "meterApiName" => &mut f.meter_api_name,
+                "meterValue" => &mut f.meter_value,
+                "meterTimeInMillis" => &mut f.meter_time,
+                "uniqueId" => &mut f.unique_id,
+                "dimensions" => &mut f.dimensions,
+                _ => continue,
+            };
+            if slot.replace(value).is_some() {
+                return err(format!("duplicate field `{key}`: the record is ambiguous"));
+            }
+        }
+        Ok(f)
+    }
 }
 
 /// What validation learned about a valid record.
@@ -59,8 +77,8 @@ fn json_type(raw: &str) -> &'static str {
     }
 }
 
-fn non_empty_string(field: &str, raw: Option<&RawValue>) -> Result<(), RecordError> {
-    match raw.map(RawValue::get) {
+fn non_empty_string(field: &str, raw: Option<&str>) -> Result<(), RecordError> {
+    match raw {
         None => err(format!("{field} is missing")),
         Some("\"\"") => err(format!("{field} is an empty string")),
         Some(r) if r.starts_with('"') => Ok(()),
@@ -73,20 +91,17 @@ pub fn validate_record(raw: &str) -> Result<ValidRecord, RecordError> {
     if !raw.starts_with('{') {
         return err(format!("a meter record must be a JSON object, got {}", json_type(raw)));
     }
-    let f: Fields<'_> = match serde_json::from_str(raw) {
-        Ok(f) => f,
-        Err(e) => return err(format!("record is not valid JSON: {e}")),
-    };
+    let f = Fields::read(raw)?;
     non_empty_string("customerId", f.customer_id)?;
     non_empty_string("meterApiName", f.meter_api_name)?;
-    match f.meter_value.map(RawValue::get) {
+    match f.meter_value {
         None => return err("meterValue is missing"),
         Some(r) if json_type(r) == "a number" => {}
         Some(r) => {
             return err(format!("meterValue must be a number, got {} ({r})", json_type(r)));
         }
     }
-    let time_millis = match f.meter_time.map(RawValue::get) {
+    let time_millis = match f.meter_time {
         None => return err("meterTimeInMillis is missing"),
         Some(r) => parse_millis(r)?,
     };
@@ -94,7 +109,7 @@ pub fn validate_record(raw: &str) -> Result<ValidRecord, RecordError> {
         non_empty_string("uniqueId", Some(u))?;
     }
     if let Some(d) = f.dimensions {
-        check_dimensions(d.get())?;
+        check_dimensions(d)?;
     }
     Ok(ValidRecord { time_millis, has_unique_id: f.unique_id.is_some() })
 }
@@ -127,13 +142,14 @@ fn check_dimensions(raw: &str) -> Result<(), RecordError> {
     if !raw.starts_with('{') {
         return err(format!("dimensions must be an object of strings, got {}", json_type(raw)));
     }
-    let map: BTreeMap<Cow<'_, str>, &RawValue> = match serde_json::from_str(raw) {
+    // The record as a whole was already read strictly.
+    let members = match json_members(raw, true) {
         Ok(m) => m,
         Err(e) => return err(format!("dimensions is not a valid object: {e}")),
     };
-    for (k, v) in &map {
-        if !v.get().starts_with('"') {
-            return err(format!("dimensions.{k} must be a string, got {} ({})", json_type(v.get()), v.get()));
+    for (k, v) in &members {
+        if !v.starts_with('"') {
+            return err(format!("dimensions.{k} must be a string, got {} ({v})", json_type(v)));
         }
     }
     Ok(())
@@ -267,6 +283,22 @@ mod tests {
             (
                 r#"{"customerId":"c","customerId":"d","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
                 "duplicate field",
+            ),
+            (
+                r#"{"customerId":"c\x","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                "invalid escape",
+            ),
+            (
+                "{\"customerId\":\"tab\there\",\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1763600000000}",
+                "control character",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":01,"meterTimeInMillis":1763600000000}"#,
+                "not valid JSON",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000,}"#,
+                "not valid JSON",
             ),
         ];
         for (raw, want) in table {
