@@ -4,13 +4,34 @@ use super::invocation::{Invocation, PROFILES, Profile};
 use super::{Rng, Sample, Spec, Truth};
 use base64::Engine as _;
 use flate2::{Compression, write::GzEncoder};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use std::io::Write;
 
 /// 2026-11-19T23:40:00Z: the samples straddle midnight, so records land under two dates.
 const START_MS: i64 = 1_795_131_600_000;
 const ACCOUNT: &str = "123456789012";
 const SHARD: &str = "shardId-000000000003";
+
+/// A CloudWatch Logs subscription payload, its fields in the order CloudWatch Logs writes them (a struct keeps
+/// field order; `json!` would sort the keys).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CwlPayload<'a> {
+    message_type: &'a str,
+    owner: &'a str,
+    log_group: &'a str,
+    log_stream: &'a str,
+    subscription_filters: &'a [&'a str],
+    log_events: Vec<CwlEvent>,
+}
+
+#[derive(Serialize)]
+struct CwlEvent {
+    id: String,
+    timestamp: i64,
+    message: String,
+}
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), Compression::new(6));
@@ -86,22 +107,22 @@ impl Builder<'_> {
             cold = false;
         }
         self.truth.counts.log_events += events.len();
-        let log_events: Vec<Value> = events
+        let log_events = events
             .into_iter()
-            .map(|(ts, message)| {
+            .map(|(timestamp, message)| {
                 self.event_counter += 1;
-                json!({"id": format!("{ts:020}{:036}", self.event_counter), "timestamp": ts, "message": message})
+                CwlEvent { id: format!("{timestamp:020}{:036}", self.event_counter), timestamp, message }
             })
             .collect();
-        let payload = json!({
-            "messageType": "DATA_MESSAGE",
-            "owner": ACCOUNT,
-            "logGroup": profile.group,
-            "logStream": stream,
-            "subscriptionFilters": ["logmeter"],
-            "logEvents": log_events,
-        })
-        .to_string();
+        let payload = CwlPayload {
+            message_type: "DATA_MESSAGE",
+            owner: ACCOUNT,
+            log_group: profile.group,
+            log_stream: &stream,
+            subscription_filters: &["logmeter"],
+            log_events,
+        };
+        let payload = serde_json::to_string(&payload).unwrap_or_default();
         // CloudWatch Logs sometimes concatenates gzip members; a few records do too.
         let data = if self.rng.chance(5) {
             let mid = payload.len() / 2;
@@ -116,13 +137,20 @@ impl Builder<'_> {
     }
 
     fn control_record(&mut self) {
-        let payload = json!({
-            "messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
-            "subscriptionFilters": [],
-            "logEvents": [{"id": "", "timestamp": self.now, "message": "CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}],
-        });
+        let payload = CwlPayload {
+            message_type: "CONTROL_MESSAGE",
+            owner: "CloudwatchLogs",
+            log_group: "",
+            log_stream: "",
+            subscription_filters: &[],
+            log_events: vec![CwlEvent {
+                id: String::new(),
+                timestamp: self.now,
+                message: "CWL CONTROL MESSAGE: Checking health of destination Kinesis stream.".into(),
+            }],
+        };
         self.truth.counts.control_messages += 1;
-        self.push_record(&gzip(payload.to_string().as_bytes()), "control");
+        self.push_record(&gzip(serde_json::to_string(&payload).unwrap_or_default().as_bytes()), "control");
     }
 
     fn corrupt_records(&mut self) {
