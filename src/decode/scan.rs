@@ -155,17 +155,17 @@ impl<'a> Scanner<'a> {
         const TIMESTAMP: &[u8] = b",\"timestamp\":";
         const MESSAGE: &[u8] = b",\"message\":\"";
         let (text, bytes, start) = (self.text, self.bytes(), self.pos);
-        let digits = |from: usize| from + bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
         let id_start = start + ID.len() - 1;
         if !bytes[start..].starts_with(ID) {
             return None;
         }
-        let id_end = digits(id_start + 1);
-        if bytes.get(id_end) != Some(&b'"') || !bytes[id_end + 1..].starts_with(TIMESTAMP) {
+        // Event ids are digits: the first quote ends the id unless it is escaped (then read it the general way).
+        let id_end = id_start + 1 + memchr::memchr(b'"', bytes.get(id_start + 1..id_start + 129)?)?;
+        if bytes[id_end - 1] == b'\\' || !bytes[id_end + 1..].starts_with(TIMESTAMP) {
             return None;
         }
         let ts_start = id_end + 1 + TIMESTAMP.len();
-        let ts_end = digits(ts_start);
+        let ts_end = ts_start + bytes[ts_start..].iter().take_while(|b| b.is_ascii_digit()).count();
         // JSON numbers have no leading zeros.
         if ts_end == ts_start || (bytes[ts_start] == b'0' && ts_end > ts_start + 1) {
             return None;
@@ -326,10 +326,10 @@ fn invalid_in_string(content: &[u8]) -> Option<(usize, &'static str)> {
     None
 }
 
-/// Reads one strict JSON value at the start of `text` (after optional whitespace): the value's raw text and the
-/// offset just after it.
-pub fn json_value(text: &str) -> Result<(&str, usize)> {
-    let mut s = Scanner::strict(text);
+/// Reads one JSON value at the start of `text` (after optional whitespace): the value's raw text and the offset
+/// just after it. With `strict`, strings must be valid JSON strings throughout.
+pub fn json_value(text: &str, strict: bool) -> Result<(&str, usize)> {
+    let mut s = if strict { Scanner::strict(text) } else { Scanner::new(text) };
     let value = s.raw_value()?;
     Ok((value, s.pos))
 }
@@ -353,9 +353,10 @@ pub fn json_members(text: &str, strict: bool) -> Result<Vec<(Cow<'_, str>, &str)
     Ok(members)
 }
 
-/// The elements of the strict JSON array that is the whole of `text`, raw.
+/// The elements of the JSON array that is the whole of `text`, raw (strings read leniently: what matters is
+/// checked strictly where it is used).
 pub fn json_elements(text: &str) -> Result<Vec<&str>> {
-    let mut s = Scanner::strict(text);
+    let mut s = Scanner::new(text);
     let mut elements = Vec::new();
     if !s.open(b'[', b']')? {
         loop {
@@ -506,7 +507,7 @@ mod tests {
             r#"{"a":["x\q"]}"#,
             r#"{"a":"fine","b":[1,"\ud83d\ude00"]}"#,
         ] {
-            let ours = json_value(v).is_ok();
+            let ours = json_value(v, true).is_ok();
             let serde = serde_json::from_str::<serde::de::IgnoredAny>(v).is_ok();
             assert_eq!(ours, serde, "{v}");
         }
@@ -519,7 +520,8 @@ mod tests {
         assert!(json_members("{}", true).unwrap().is_empty());
         assert!(json_members(r#"{"a":1} x"#, true).is_err());
         assert_eq!(json_elements(r#"[1, "two", {"3":3}]"#).unwrap(), vec!["1", r#""two""#, r#"{"3":3}"#]);
-        assert_eq!(json_value(r#"  {"a":1} tail"#).unwrap(), (r#"{"a":1}"#, 9));
+        assert_eq!(json_value(r#"  {"a":1} tail"#, false).unwrap(), (r#"{"a":1}"#, 9));
+        assert!(json_value(r#""\x""#, false).is_ok() && json_value(r#""\x""#, true).is_err());
     }
 
     #[test]

@@ -106,7 +106,8 @@ impl MeterExtractor {
                 *position += 1;
                 continue;
             }
-            match json_value(&msg[vstart..]) {
+            // Only the end of the value is needed here; each record is then validated strictly.
+            match json_value(&msg[vstart..], false) {
                 Ok((value, len)) => {
                     let vend = vstart + len;
                     from = vend;
