@@ -205,7 +205,8 @@ impl Pipeline {
                 }
                 continue;
             }
-            if bytes.starts_with(b"\"{") && self.platform.find(bytes).is_some() {
+            let json_line = bytes.starts_with(b"\"{");
+            if json_line && self.platform.find(bytes).is_some() {
                 unescape(msg);
                 match parse_platform_report(msg) {
                     Ok(Some(report)) => {
@@ -223,7 +224,8 @@ impl Pipeline {
                     }
                 }
             }
-            if self.timeout.find(&bytes[..bytes.len().min(TIMEOUT_WINDOW)]).is_some() {
+            // The timeout line is a text line (`<time> <request id> Task timed out …`), never a JSON one.
+            if !json_line && self.timeout.find(&bytes[..bytes.len().min(TIMEOUT_WINDOW)]).is_some() {
                 unescape(msg);
                 if let Some(id) = timed_out_request_id(msg) {
                     timed_out.push(id.to_owned());

@@ -143,7 +143,7 @@ fn check_dimensions(raw: &str) -> Result<(), RecordError> {
         return err(format!("dimensions must be an object of strings, got {}", json_type(raw)));
     }
     // The record as a whole was already read strictly.
-    let members = match json_members(raw, true) {
+    let members = match json_members(raw, false) {
         Ok(m) => m,
         Err(e) => return err(format!("dimensions is not a valid object: {e}")),
     };
