@@ -35,8 +35,8 @@ fn input() -> &'static Input {
             if base64_into(&r.kinesis.data, &mut c).is_err() {
                 continue;
             }
-            // Every record the pipeline inflates (a bomb up to the cap included) is inflated here too; only
-            // decodable payload bytes are counted, as for the pipeline.
+            // Every record the pipeline inflates is inflated here too (a declared bomb included, into a window up
+            // to the cap); only decodable payload bytes are counted, as for the pipeline.
             match gunzip_into(&c, CAP, &mut buf) {
                 Ok(n) => inflated_bytes += n,
                 Err(GunzipError::NotGzip(_) | GunzipError::Empty) => continue,

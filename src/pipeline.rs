@@ -169,6 +169,7 @@ impl Pipeline {
 
     fn extract_payload(&self, p: &Payload<'_>, msg: &mut String, timed_out: &mut Vec<String>, ex: &mut Extraction) {
         timed_out.clear();
+        let unique_ids = crate::ids::derived_unique_ids(&p.log_group, &p.log_stream);
         for event in &p.log_events {
             let raw = event.message;
             let bytes = raw.as_bytes();
@@ -177,6 +178,7 @@ impl Pipeline {
                 log_stream: &p.log_stream,
                 event_id: event.id(),
                 timestamp: event.timestamp,
+                unique_ids: Some(&unique_ids),
             };
             let mut unescaped = false;
             let mut unescape = |msg: &mut String| {

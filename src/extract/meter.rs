@@ -9,7 +9,7 @@
 use super::record::{minify_with_unique_id, validate_record};
 use super::{EventRef, Extraction, MeterRecord, QuarantineEntry, QuarantineKind};
 use crate::decode::{json_elements, json_members, json_value, unescape_to_string};
-use crate::ids::derived_unique_id;
+use crate::ids::{UUID_LEN, derived_unique_id};
 use memchr::memmem::Finder;
 use std::borrow::Cow;
 
@@ -158,8 +158,14 @@ impl MeterExtractor {
         *position += 1;
         match validate_record(raw) {
             Ok(valid) => {
-                let derived =
-                    (!valid.has_unique_id).then(|| derived_unique_id(ev.log_group, ev.log_stream, ev.event_id, pos));
+                let derived = (!valid.has_unique_id).then(|| match ev.unique_ids {
+                    Some(ids) => {
+                        let mut id = Vec::with_capacity(UUID_LEN);
+                        ids.push(&[ev.event_id.as_bytes(), itoa::Buffer::new().format(pos).as_bytes()], &mut id);
+                        String::from_utf8(id).unwrap_or_default()
+                    }
+                    None => derived_unique_id(ev.log_group, ev.log_stream, ev.event_id, pos),
+                });
                 out.meters.push(MeterRecord {
                     json: minify_with_unique_id(raw, derived.as_deref()),
                     time_millis: valid.time_millis,
@@ -252,6 +258,7 @@ mod tests {
         log_stream: "2026/11/20/[$LATEST]fe9b6a749a854acb95af7951c44a79e0",
         event_id: "3454241571763225290068746682784361489366087843422319411",
         timestamp: 1_795_168_800_000,
+        unique_ids: None,
     };
 
     #[test]
@@ -297,6 +304,11 @@ mod tests {
         assert_ne!(a.meters[0].json, a.meters[1].json, "identical records in one event get distinct ids");
         let want = derived_unique_id(EV.log_group, EV.log_stream, EV.event_id, 1);
         assert!(a.meters[1].json.contains(&want));
+        // The per-payload prefix the pipeline passes gives the same ids.
+        let ids = crate::ids::derived_unique_ids(EV.log_group, EV.log_stream);
+        let mut c = Extraction::default();
+        x.extract(&msg, &EventRef { unique_ids: Some(&ids), ..EV }, &mut c);
+        assert_eq!(a, c);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub use report::{InvocationReport, ReportFormat, ReportStatus};
 pub use report_json::{PLATFORM_REPORT, parse_platform_report};
 pub use report_text::{parse_text_report, timed_out_request_id};
 
+use crate::ids::V5Prefix;
 use serde::Serialize;
 
 /// Identity of the log event a value came from.
@@ -31,6 +32,9 @@ pub struct EventRef<'a> {
     pub event_id: &'a str,
     /// Event time, epoch milliseconds.
     pub timestamp: i64,
+    /// [`crate::ids::derived_unique_ids`] of this log group and stream, hashed once per payload; `None` hashes
+    /// them for each derived id (the same ids, more slowly).
+    pub unique_ids: Option<&'a V5Prefix>,
 }
 
 /// A valid meter record, encoded for the ingest object.

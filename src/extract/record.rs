@@ -160,7 +160,9 @@ fn check_dimensions(raw: &str) -> Result<(), RecordError> {
 pub fn minify_with_unique_id(raw: &str, unique_id: Option<&str>) -> String {
     let mut out = String::with_capacity(raw.len() + unique_id.map_or(0, |u| u.len() + 14));
     let bytes = raw.as_bytes();
-    let mut i = 0;
+    // Compact records (JSON.stringify's) have no whitespace at all: one vectorised pass says so.
+    let spaced = bytes.iter().fold(false, |any, &b| any | (b == b' ') | (b == b'\t') | (b == b'\n') | (b == b'\r'));
+    let mut i = if spaced { 0 } else { bytes.len() };
     let mut run = 0;
     while i < bytes.len() {
         match bytes[i] {
@@ -316,6 +318,9 @@ mod tests {
             r#"{"customerId":"a b\" c","meterValue":1.50,"dimensions":{"k":"v \\"}}"#
         );
         assert_eq!(minify_with_unique_id(r#"{"a": 1 }"#, Some("u")), r#"{"a":1,"uniqueId":"u"}"#);
+        assert_eq!(minify_with_unique_id(r#"{"a":[1,{}]}"#, Some("u")), r#"{"a":[1,{}],"uniqueId":"u"}"#);
+        assert_eq!(minify_with_unique_id("{}", Some("u")), r#"{"uniqueId":"u"}"#);
+        assert_eq!(minify_with_unique_id(r#"{"a":"x"}"#, None), r#"{"a":"x"}"#);
         let min = minify_with_unique_id(pretty, Some("id"));
         let v: serde_json::Value = serde_json::from_str(&min).unwrap();
         assert_eq!(v["uniqueId"], "id");
