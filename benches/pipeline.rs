@@ -1,5 +1,5 @@
 //! Throughput of the pure pipeline on the large sample (near the 6 MB Lambda payload limit), against the
-//! inflate-only and inflate+parse baselines measured in the same run. Throughput is counted in inflated payload
+//! inflate-only, inflate+parse and decode (base64+inflate+parse) baselines measured in the same run. Throughput is counted in inflated payload
 //! bytes. Run: `cargo bench --bench pipeline`.
 
 #![allow(clippy::expect_used)] // A bench without its sample cannot run.
@@ -71,6 +71,24 @@ fn inflate_and_parse(b: divan::Bencher) {
         let mut events = 0;
         for c in &i.compressed {
             if let Ok(n) = gunzip_into(c, CAP, &mut buf) {
+                events += parse_payload(&buf[..n]).map_or(0, |p| p.log_events.len());
+            }
+        }
+        events
+    });
+}
+
+/// The floor of any consumer: base64, gunzip and parse every record (no extraction, planning or encoding).
+#[divan::bench(sample_count = 60)]
+fn decode_only(b: divan::Bencher) {
+    let i = input();
+    let (mut compressed, mut buf) = (Vec::new(), Vec::new());
+    b.counter(BytesCount::new(i.inflated_bytes)).bench_local(|| {
+        let mut events = 0;
+        for r in &i.batch.records {
+            if base64_into(&r.kinesis.data, &mut compressed).is_ok()
+                && let Ok(n) = gunzip_into(&compressed, CAP, &mut buf)
+            {
                 events += parse_payload(&buf[..n]).map_or(0, |p| p.log_events.len());
             }
         }

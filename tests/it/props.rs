@@ -6,7 +6,8 @@ use logmeter::extract::{EventRef, Extraction, MeterExtractor, parse_platform_rep
 use logmeter::pipeline::Scratch;
 use proptest::prelude::*;
 
-const EV: EventRef<'static> = EventRef { log_group: "g", log_stream: "s", event_id: "1", timestamp: 1, unique_ids: None };
+const EV: EventRef<'static> =
+    EventRef { log_group: "g", log_stream: "s", event_id: "1", timestamp: 1, unique_ids: None };
 
 fn message() -> impl Strategy<Value = String> {
     let pieces = prop::sample::select(vec![

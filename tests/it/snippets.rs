@@ -5,8 +5,13 @@ use crate::support::root;
 use logmeter::extract::{EventRef, Extraction, MeterExtractor};
 use serde_json::{Value, json};
 
-const EV: EventRef<'static> =
-    EventRef { log_group: "/aws/lambda/api", log_stream: "2026/11/20/[$LATEST]x", event_id: "1", timestamp: 1, unique_ids: None };
+const EV: EventRef<'static> = EventRef {
+    log_group: "/aws/lambda/api",
+    log_stream: "2026/11/20/[$LATEST]x",
+    event_id: "1",
+    timestamp: 1,
+    unique_ids: None,
+};
 
 fn extract(message: &str) -> Extraction {
     let mut out = Extraction::default();
