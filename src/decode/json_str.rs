@@ -12,32 +12,51 @@ pub fn unescape_into(raw: &str, out: &mut String) -> bool {
     let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) else {
         return false;
     };
+    let Some(first) = memchr::memchr(b'\\', inner.as_bytes()) else {
+        out.push_str(inner);
+        return true;
+    };
+    // Escapes come every few bytes in the messages that get here (JSON log lines, tab-separated lines): one
+    // byte loop into a buffer as long as the input (unescaping never lengthens) beats searching for each escape.
     let bytes = inner.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let Some(off) = memchr::memchr(b'\\', &bytes[i..]) else {
-            out.push_str(&inner[i..]);
-            break;
-        };
-        out.push_str(&inner[i..i + off]);
-        i += off;
+    let mut buf = std::mem::take(out).into_bytes();
+    buf.clear();
+    buf.resize(bytes.len(), 0);
+    buf[..first].copy_from_slice(&bytes[..first]);
+    let (mut i, mut o) = (first, first);
+    while let Some(&b) = bytes.get(i) {
+        if b != b'\\' {
+            buf[o] = b;
+            i += 1;
+            o += 1;
+            continue;
+        }
         let Some(&esc) = bytes.get(i + 1) else { break };
         i += 2;
         let c = match esc {
-            b'n' => '\n',
-            b't' => '\t',
-            b'r' => '\r',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
+            b'n' => b'\n',
+            b't' => b'\t',
+            b'r' => b'\r',
+            b'b' => 0x08,
+            b'f' => 0x0c,
             b'u' => {
                 let (c, used) = unicode_escape(&bytes[i..]);
                 i += used;
-                c
+                // Keep room for the rest: a bare `\u` (no hex digits) is two bytes that become U+FFFD's three.
+                let grow = c.len_utf8().saturating_sub(used + 2);
+                buf.resize(buf.len() + grow, 0);
+                o += c.encode_utf8(&mut buf[o..]).len();
+                continue;
             }
-            other => other as char,
+            other => other,
         };
-        out.push(c);
+        buf[o] = c;
+        o += 1;
     }
+    buf.truncate(o);
+    // Bytes were copied whole (a backslash is never part of a multi-byte character) and escapes decode to chars:
+    // always UTF-8.
+    *out = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     true
 }
 
@@ -92,6 +111,36 @@ mod tests {
             assert_eq!(out, want, "{raw}");
         }
         assert_eq!(unescape_to_string(r#""lone \ud800 x""#).unwrap(), "lone \u{FFFD} x");
+    }
+
+    #[test]
+    fn invalid_escapes_are_read_leniently() {
+        for (raw, want) in [
+            (r#""\u""#, "\u{FFFD}"),
+            (r#""\u\u\u""#, "\u{FFFD}\u{FFFD}\u{FFFD}"),
+            (r#""\uZZ""#, "\u{FFFD}ZZ"),
+            (r#""a\x""#, "ax"),
+            (r#""\é""#, "é"),
+            (r#""end\""#, "end"),
+        ] {
+            assert_eq!(unescape_to_string(raw).unwrap(), want, "{raw}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn valid_any_string_round_trips(s in proptest::prelude::any::<String>()) {
+            let raw = serde_json::to_string(&s).unwrap();
+            proptest::prop_assert_eq!(unescape_to_string(&raw).unwrap(), s);
+        }
+
+        #[test]
+        fn invalid_any_escape_soup_never_panics(junk in "[\\\\ud8cDC0-9aAfF\"xé]{0,60}") {
+            let raw = format!("\"{junk}\"");
+            let mut out = String::new();
+            proptest::prop_assert!(unescape_into(&raw, &mut out));
+            proptest::prop_assert!(out.len() <= 2 * raw.len());
+        }
     }
 
     #[test]
