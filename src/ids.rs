@@ -46,6 +46,11 @@ impl V5Prefix {
         Builder::from_sha1_bytes(bytes).into_uuid()
     }
 
+    /// The hyphenated UUID of the prefix followed by `parts`.
+    pub fn string(&self, parts: &[&[u8]]) -> String {
+        self.uuid(parts).hyphenated().to_string()
+    }
+
     /// Appends the hyphenated UUID of the prefix followed by `parts` to `out`.
     pub fn push(&self, parts: &[&[u8]], out: &mut Vec<u8>) {
         let mut buf = [0; UUID_LEN];
@@ -54,7 +59,7 @@ impl V5Prefix {
 }
 
 fn v5(parts: &[&str]) -> String {
-    V5Prefix::new(parts).uuid(&[]).hyphenated().to_string()
+    V5Prefix::new(parts).string(&[])
 }
 
 /// The ids of one payload's derived `uniqueId`s: log group, log stream, event id and the record's position in its
@@ -129,6 +134,7 @@ mod tests {
                 let mut out = Vec::new();
                 meters.push(&[event.as_bytes(), pos.to_string().as_bytes()], &mut out);
                 assert_eq!(out, derived_unique_id(group, stream, event, pos).as_bytes());
+                assert_eq!(meters.string(&[event.as_bytes(), pos.to_string().as_bytes()]).as_bytes(), out);
             }
         }
     }

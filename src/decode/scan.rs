@@ -147,8 +147,9 @@ impl<'a> Scanner<'a> {
         Ok(&self.text[start..self.pos])
     }
 
-    /// The usual CloudWatch Logs event, `{"id":"<digits>","timestamp":<digits>,"message":"…"}` with no whitespace,
-    /// read without the general machinery: the raw id literal, the timestamp digits and the raw message literal.
+    /// The usual CloudWatch Logs event, `{"id":"…","timestamp":<digits>,"message":"…"}` in that order with no
+    /// whitespace and an id without escapes, read without the general machinery: the raw id literal, the timestamp
+    /// digits and the raw message literal.
     /// `None`, with the cursor unchanged, for anything else (the caller then reads the event the general way).
     pub(super) fn compact_event(&mut self) -> Option<(&'a str, &'a str, &'a str)> {
         const ID: &[u8] = b"{\"id\":\"";

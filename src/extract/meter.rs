@@ -9,7 +9,7 @@
 use super::record::{minify_with_unique_id, validate_record};
 use super::{EventRef, Extraction, MeterRecord, QuarantineEntry, QuarantineKind};
 use crate::decode::{json_elements, json_members, json_value, unescape_to_string};
-use crate::ids::{UUID_LEN, derived_unique_id};
+use crate::ids::derived_unique_id;
 use memchr::memmem::Finder;
 use std::borrow::Cow;
 
@@ -159,11 +159,7 @@ impl MeterExtractor {
         match validate_record(raw) {
             Ok(valid) => {
                 let derived = (!valid.has_unique_id).then(|| match ev.unique_ids {
-                    Some(ids) => {
-                        let mut id = Vec::with_capacity(UUID_LEN);
-                        ids.push(&[ev.event_id.as_bytes(), itoa::Buffer::new().format(pos).as_bytes()], &mut id);
-                        String::from_utf8(id).unwrap_or_default()
-                    }
+                    Some(ids) => ids.string(&[ev.event_id.as_bytes(), itoa::Buffer::new().format(pos).as_bytes()]),
                     None => derived_unique_id(ev.log_group, ev.log_stream, ev.event_id, pos),
                 });
                 out.meters.push(MeterRecord {
