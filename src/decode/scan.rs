@@ -339,22 +339,39 @@ pub fn json_value(text: &str, strict: bool) -> Result<(&str, usize)> {
     Ok((value, s.pos))
 }
 
-/// The members of the JSON object that is the whole of `text` (whitespace around it allowed), in order: each
-/// key unescaped and each value raw. With `strict`, strings must be valid JSON strings throughout.
-pub fn json_members(text: &str, strict: bool) -> Result<Vec<(Cow<'_, str>, &str)>> {
+/// Reads the JSON object at the start of `text` (after optional whitespace), handing each member to `member` as
+/// it goes (key unescaped, value raw), and returns the offset just after the object. With `strict`, strings must
+/// be valid JSON strings throughout.
+pub fn json_object_with<'a>(
+    text: &'a str,
+    strict: bool,
+    mut member: impl FnMut(Cow<'a, str>, &'a str),
+) -> Result<usize> {
     let mut s = if strict { Scanner::strict(text) } else { Scanner::new(text) };
-    let mut members = Vec::new();
     if !s.open(b'{', b'}')? {
         loop {
             let key = s.string()?;
             s.expect(b':')?;
-            members.push((key, s.raw_value()?));
+            member(key, s.raw_value()?);
             if !s.more(b'}')? {
                 break;
             }
         }
     }
-    s.end()?;
+    Ok(s.pos)
+}
+
+/// Checks that only whitespace follows offset `end` of `text`.
+pub fn json_end(text: &str, end: usize) -> Result<()> {
+    Scanner { text, pos: end, strict: false }.end()
+}
+
+/// The members of the JSON object that is the whole of `text` (whitespace around it allowed), in order: each
+/// key unescaped and each value raw. With `strict`, strings must be valid JSON strings throughout.
+pub fn json_members(text: &str, strict: bool) -> Result<Vec<(Cow<'_, str>, &str)>> {
+    let mut members = Vec::new();
+    let end = json_object_with(text, strict, |key, value| members.push((key, value)))?;
+    json_end(text, end)?;
     Ok(members)
 }
 

@@ -6,7 +6,7 @@
 //! key. After the tag comes exactly one JSON value; text after it on the same line, or a stray closing bracket on
 //! the next, means the record is not what the application meant, so it is quarantined.
 
-use super::record::{minify_with_unique_id, validate_record};
+use super::record::{RecordError, ValidRecord, minify_with_unique_id, read_record, validate_record};
 use super::{EventRef, Extraction, MeterRecord, QuarantineEntry, QuarantineKind};
 use crate::decode::{json_elements, json_members, json_value, unescape_to_string};
 use crate::ids::derived_unique_id;
@@ -106,10 +106,17 @@ impl MeterExtractor {
                 *position += 1;
                 continue;
             }
-            // Only the end of the value is needed here; each record is then validated strictly.
-            match json_value(&msg[vstart..], false) {
-                Ok((value, len)) => {
+            // A record is read, strictly, in the same pass that finds its end; an array is only delimited here and
+            // its records are validated one by one.
+            let read = if bytes[vstart] == b'{' {
+                read_record(&msg[vstart..]).map(|(len, verdict)| (len, Some(verdict)))
+            } else {
+                json_value(&msg[vstart..], false).map(|(_, len)| (len, None))
+            };
+            match read {
+                Ok((len, verdict)) => {
                     let vend = vstart + len;
+                    let value = &msg[vstart..vend];
                     from = vend;
                     let tail_end = self.finder.find(&bytes[vend..]).map_or(bytes.len(), |o| vend + o);
                     if let Some(extra) = trailing_text(&msg[vend..tail_end]) {
@@ -120,6 +127,8 @@ impl MeterExtractor {
                         );
                         self.quarantine(ev, reason, raw, Some(*position), out);
                         *position += 1;
+                    } else if let Some(verdict) = verdict {
+                        self.emit_checked(value, verdict, ev, position, out);
                     } else {
                         self.emit_value(value, ev, position, out);
                     }
@@ -154,9 +163,21 @@ impl MeterExtractor {
     }
 
     fn emit_record(&self, raw: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
+        self.emit_checked(raw, validate_record(raw), ev, position, out);
+    }
+
+    /// Emits a record whose verdict is known: the record, or its quarantine entry.
+    fn emit_checked(
+        &self,
+        raw: &str,
+        verdict: Result<ValidRecord, RecordError>,
+        ev: &EventRef<'_>,
+        position: &mut usize,
+        out: &mut Extraction,
+    ) {
         let pos = *position;
         *position += 1;
-        match validate_record(raw) {
+        match verdict {
             Ok(valid) => {
                 let derived = (!valid.has_unique_id).then(|| match ev.unique_ids {
                     Some(ids) => ids.string(&[ev.event_id.as_bytes(), itoa::Buffer::new().format(pos).as_bytes()]),

@@ -13,7 +13,7 @@ mod report_text;
 
 pub use function::{FunctionId, function_of};
 pub use meter::MeterExtractor;
-pub use record::{RecordError, ValidRecord, minify_with_unique_id, validate_record};
+pub use record::{RecordError, ValidRecord, minify_with_unique_id, read_record, validate_record};
 pub use report::{InvocationReport, ReportFormat, ReportStatus};
 pub use report_json::{PLATFORM_REPORT, parse_platform_report};
 pub use report_text::{parse_text_report, timed_out_request_id};

@@ -4,7 +4,7 @@
 //! integer epoch milliseconds; `dimensions` a map of strings; `uniqueId` an optional non-empty string. Other fields
 //! pass through untouched.
 
-use crate::decode::json_members;
+use crate::decode::{ScanError, json_end, json_members, json_object_with};
 
 /// Earliest plausible `meterTimeInMillis` (1973-03-03): anything smaller is almost surely seconds.
 const MIN_PLAUSIBLE_MILLIS: i64 = 100_000_000_000;
@@ -23,14 +23,12 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// Reads a record's top-level members; a field given twice is ambiguous, so refused.
-    fn read(raw: &'a str) -> Result<Self, RecordError> {
-        let members = match json_members(raw, true) {
-            Ok(m) => m,
-            Err(e) => return err(format!("record is not valid JSON: {e}")),
-        };
+    /// Reads the object at the start of `text` strictly, in one pass: the offset just after it, and its fields
+    /// (a field given twice is ambiguous, so refused).
+    fn read(text: &'a str) -> Result<(usize, Result<Self, RecordError>), ScanError> {
         let mut f = Self::default();
-        for (key, value) in members {
+        let mut duplicate = None;
+        let end = json_object_with(text, true, |key, value| {
             let slot = match &*key {
                 "customerId" => &mut f.customer_id,
                 "meterApiName" => &mut f.meter_api_name,
@@ -38,13 +36,16 @@ impl<'a> Fields<'a> {
                 "meterTimeInMillis" => &mut f.meter_time,
                 "uniqueId" => &mut f.unique_id,
                 "dimensions" => &mut f.dimensions,
-                _ => continue,
+                _ => return,
             };
-            if slot.replace(value).is_some() {
-                return err(format!("duplicate field `{key}`: the record is ambiguous"));
+            if slot.replace(value).is_some() && duplicate.is_none() {
+                duplicate = Some(key);
             }
+        })?;
+        match duplicate {
+            Some(key) => Ok((end, err(format!("duplicate field `{key}`: the record is ambiguous")))),
+            None => Ok((end, Ok(f))),
         }
-        Ok(f)
     }
 }
 
@@ -91,7 +92,20 @@ pub fn validate_record(raw: &str) -> Result<ValidRecord, RecordError> {
     if !raw.starts_with('{') {
         return err(format!("a meter record must be a JSON object, got {}", json_type(raw)));
     }
-    let f = Fields::read(raw)?;
+    let not_json = |e: ScanError| RecordError(format!("record is not valid JSON: {e}"));
+    let (end, fields) = Fields::read(raw).map_err(not_json)?;
+    json_end(raw, end).map_err(not_json)?;
+    check(fields?)
+}
+
+/// Reads the record that starts `text` (a JSON object, read strictly) in one pass: the offset just after it, and
+/// whether it follows the rules. `Err` when it is not well-formed JSON, so its end is unknown.
+pub fn read_record(text: &str) -> Result<(usize, Result<ValidRecord, RecordError>), ScanError> {
+    let (end, fields) = Fields::read(text)?;
+    Ok((end, fields.and_then(check)))
+}
+
+fn check(f: Fields<'_>) -> Result<ValidRecord, RecordError> {
     non_empty_string("customerId", f.customer_id)?;
     non_empty_string("meterApiName", f.meter_api_name)?;
     match f.meter_value {
@@ -307,6 +321,20 @@ mod tests {
             let e = validate_record(raw).unwrap_err().to_string();
             assert!(e.contains(want), "{raw}: {e}");
         }
+    }
+
+    #[test]
+    fn valid_read_record_finds_the_end_and_the_verdict_in_one_pass() {
+        let text = format!("{OK} trailing text");
+        let (end, verdict) = read_record(&text).unwrap();
+        assert_eq!(&text[..end], OK);
+        assert_eq!(verdict.unwrap().time_millis, 1_763_600_000_000);
+        let bad = r#"{"customerId":"","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000} x"#;
+        let (end, verdict) = read_record(bad).unwrap();
+        assert_eq!(&bad[end..], " x");
+        assert!(verdict.unwrap_err().0.contains("empty string"));
+        assert!(read_record(r#"{"customerId":"c\q"}"#).is_err(), "invalid escape: not JSON, end unknown");
+        assert!(read_record(r#"{"customerId":"c""#).is_err());
     }
 
     #[test]
