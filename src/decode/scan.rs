@@ -366,15 +366,6 @@ pub fn json_end(text: &str, end: usize) -> Result<()> {
     Scanner { text, pos: end, strict: false }.end()
 }
 
-/// The members of the JSON object that is the whole of `text` (whitespace around it allowed), in order: each
-/// key unescaped and each value raw. With `strict`, strings must be valid JSON strings throughout.
-pub fn json_members(text: &str, strict: bool) -> Result<Vec<(Cow<'_, str>, &str)>> {
-    let mut members = Vec::new();
-    let end = json_object_with(text, strict, |key, value| members.push((key, value)))?;
-    json_end(text, end)?;
-    Ok(members)
-}
-
 /// The elements of the JSON array that is the whole of `text`, raw (strings read leniently: what matters is
 /// checked strictly where it is used).
 pub fn json_elements(text: &str) -> Result<Vec<&str>> {
@@ -448,6 +439,14 @@ fn end_of_escaped_string(bytes: &[u8], from: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The members of the object that is the whole of `text`.
+    fn json_members(text: &str, strict: bool) -> Result<Vec<(Cow<'_, str>, &str)>> {
+        let mut members = Vec::new();
+        let end = json_object_with(text, strict, |key, value| members.push((key, value)))?;
+        json_end(text, end)?;
+        Ok(members)
+    }
 
     #[test]
     fn valid_values_are_skipped_whole() {

@@ -8,10 +8,9 @@
 
 use super::record::{RecordError, ValidRecord, minify_with_unique_id, read_record, validate_record};
 use super::{EventRef, Extraction, MeterRecord, QuarantineEntry, QuarantineKind};
-use crate::decode::{json_elements, json_members, json_value, unescape_to_string};
+use crate::decode::{json_elements, json_end, json_object_with, json_value, unescape_to_string};
 use crate::ids::derived_unique_id;
 use memchr::memmem::Finder;
-use std::borrow::Cow;
 
 /// Finds and validates tagged meter records.
 #[derive(Debug, Clone)]
@@ -41,7 +40,7 @@ impl MeterExtractor {
         let mut position = 0;
         let t = msg.trim();
         if t.starts_with('{')
-            && let Some(obj) = json_object(t)
+            && let Some(obj) = json_object(t, &self.tag)
         {
             self.extract_object(&obj, msg, ev, &mut position, out);
             return;
@@ -59,17 +58,17 @@ impl MeterExtractor {
         position: &mut usize,
         out: &mut Extraction,
     ) {
-        if let Some(v) = obj.get(&self.tag) {
+        if let Some(v) = obj.tag {
             return self.emit_value(v, ev, position, out);
         }
-        if let Some(m) = obj.get("message") {
+        if let Some(m) = obj.message {
             if m.starts_with('"') {
                 if let Some(text) = unescape_to_string(m).filter(|s| self.mentions(s.as_bytes())) {
                     return self.scan_text(&text, ev, position, out);
                 }
             } else if m.starts_with('{')
-                && let Some(inner) = json_object(m)
-                && let Some(v) = inner.get(&self.tag)
+                && let Some(inner) = json_object(m, &self.tag)
+                && let Some(v) = inner.tag
             {
                 return self.emit_value(v, ev, position, out);
             }
@@ -198,18 +197,25 @@ impl MeterExtractor {
     }
 }
 
-/// A JSON object's members: keys unescaped, values raw.
-struct JsonObject<'a>(Vec<(Cow<'a, str>, &'a str)>);
-
-impl JsonObject<'_> {
-    /// The value of `key` (the last one, if the key repeats).
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
-    }
+/// What extraction needs of a JSON log line's object: the values of the tag and of `message` (the last one of each,
+/// when a key repeats).
+struct JsonObject<'a> {
+    tag: Option<&'a str>,
+    message: Option<&'a str>,
 }
 
-fn json_object(text: &str) -> Option<JsonObject<'_>> {
-    json_members(text, false).ok().map(JsonObject)
+fn json_object<'a>(text: &'a str, tag: &str) -> Option<JsonObject<'a>> {
+    let mut obj = JsonObject { tag: None, message: None };
+    let end = json_object_with(text, false, |key, value| {
+        if key == tag {
+            obj.tag = Some(value);
+        } else if key == "message" {
+            obj.message = Some(value);
+        }
+    })
+    .ok()?;
+    json_end(text, end).ok()?;
+    Some(obj)
 }
 
 fn is_word(b: u8) -> bool {

@@ -4,7 +4,7 @@
 //! integer epoch milliseconds; `dimensions` a map of strings; `uniqueId` an optional non-empty string. Other fields
 //! pass through untouched.
 
-use crate::decode::{ScanError, json_end, json_members, json_object_with};
+use crate::decode::{ScanError, json_end, json_object_with};
 
 /// Earliest plausible `meterTimeInMillis` (1973-03-03): anything smaller is almost surely seconds.
 const MIN_PLAUSIBLE_MILLIS: i64 = 100_000_000_000;
@@ -157,16 +157,17 @@ fn check_dimensions(raw: &str) -> Result<(), RecordError> {
         return err(format!("dimensions must be an object of strings, got {}", json_type(raw)));
     }
     // The record as a whole was already read strictly.
-    let members = match json_members(raw, false) {
-        Ok(m) => m,
-        Err(e) => return err(format!("dimensions is not a valid object: {e}")),
-    };
-    for (k, v) in &members {
-        if !v.starts_with('"') {
-            return err(format!("dimensions.{k} must be a string, got {} ({v})", json_type(v)));
+    let mut first_bad = None;
+    json_object_with(raw, false, |key, value| {
+        if first_bad.is_none() && !value.starts_with('"') {
+            first_bad = Some((key, value));
         }
+    })
+    .map_err(|e| RecordError(format!("dimensions is not a valid object: {e}")))?;
+    match first_bad {
+        Some((k, v)) => err(format!("dimensions.{k} must be a string, got {} ({v})", json_type(v))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Writes `raw` (valid JSON) without insignificant whitespace and, when `unique_id` is given, with
