@@ -5,8 +5,9 @@
 
 /// Unescapes the JSON string literal `raw` (with its quotes) into `out`, which is cleared first.
 ///
-/// Returns `false`, leaving `out` empty, when `raw` is not a string literal. Escapes are assumed valid (the
-/// payload parser validated them); a lone surrogate becomes U+FFFD.
+/// Returns `false`, leaving `out` empty, when `raw` is not a string literal. The payload scanner does not
+/// validate escapes, so invalid ones are read leniently: `\x` becomes `x`, and a `\u` without four hex digits or
+/// a lone surrogate becomes U+FFFD.
 pub fn unescape_into(raw: &str, out: &mut String) -> bool {
     out.clear();
     let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) else {
@@ -16,44 +17,40 @@ pub fn unescape_into(raw: &str, out: &mut String) -> bool {
         out.push_str(inner);
         return true;
     };
-    // Escapes come every few bytes in the messages that get here (JSON log lines, tab-separated lines): one
-    // byte loop into a buffer as long as the input (unescaping never lengthens) beats searching for each escape.
+    // Bytes, not chars: an invalid escape such as `\é` must not split a character.
     let bytes = inner.as_bytes();
     let mut buf = std::mem::take(out).into_bytes();
     buf.clear();
-    buf.resize(bytes.len(), 0);
-    buf[..first].copy_from_slice(&bytes[..first]);
-    let (mut i, mut o) = (first, first);
-    while let Some(&b) = bytes.get(i) {
-        if b != b'\\' {
-            buf[o] = b;
-            i += 1;
-            o += 1;
-            continue;
-        }
-        let Some(&esc) = bytes.get(i + 1) else { break };
+    buf.reserve(bytes.len());
+    buf.extend_from_slice(&bytes[..first]);
+    let mut i = first;
+    // Here `bytes[i]` is a backslash.
+    while let Some(&esc) = bytes.get(i + 1) {
         i += 2;
-        let c = match esc {
-            b'n' => b'\n',
-            b't' => b'\t',
-            b'r' => b'\r',
-            b'b' => 0x08,
-            b'f' => 0x0c,
+        match esc {
+            b'n' => buf.push(b'\n'),
+            b't' => buf.push(b'\t'),
+            b'r' => buf.push(b'\r'),
+            b'b' => buf.push(0x08),
+            b'f' => buf.push(0x0c),
             b'u' => {
                 let (c, used) = unicode_escape(&bytes[i..]);
                 i += used;
-                // Keep room for the rest: a bare `\u` (no hex digits) is two bytes that become U+FFFD's three.
-                let grow = c.len_utf8().saturating_sub(used + 2);
-                buf.resize(buf.len() + grow, 0);
-                o += c.encode_utf8(&mut buf[o..]).len();
-                continue;
+                buf.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
             }
-            other => other,
-        };
-        buf[o] = c;
-        o += 1;
+            other => buf.push(other),
+        }
+        match memchr::memchr(b'\\', &bytes[i..]) {
+            Some(off) => {
+                buf.extend_from_slice(&bytes[i..i + off]);
+                i += off;
+            }
+            None => {
+                buf.extend_from_slice(&bytes[i..]);
+                break;
+            }
+        }
     }
-    buf.truncate(o);
     // Bytes were copied whole (a backslash is never part of a multi-byte character) and escapes decode to chars:
     // always UTF-8.
     *out = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
