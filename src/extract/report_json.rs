@@ -18,6 +18,16 @@ struct Event<'a> {
     record: Option<&'a serde_json::value::RawValue>,
 }
 
+/// The same event read in one pass, `record` included: the usual case. When it does not parse, [`Event`] and
+/// then [`Record`] tell "not a report" from "a malformed report".
+#[derive(Deserialize)]
+struct ReportEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    record: Option<Record<'a>>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Record<'a> {
@@ -59,15 +69,25 @@ struct Tracing<'a> {
 /// Parses a JSON log line. `Ok(None)` when it is not a `platform.report` event (another platform event, or an
 /// application line that merely mentions the word); `Err` with a reason when it is one but cannot be read.
 pub fn parse_platform_report(msg: &str) -> Result<Option<InvocationReport>, String> {
-    let Ok(event) = serde_json::from_str::<Event<'_>>(msg.trim()) else {
-        return Ok(None);
+    let msg = msg.trim();
+    let record = match serde_json::from_str::<ReportEvent<'_>>(msg) {
+        Ok(event) if event.kind.as_deref() != Some(PLATFORM_REPORT) => return Ok(None),
+        Ok(event) => event.record.ok_or("platform.report has no record")?,
+        Err(_) => {
+            let Ok(event) = serde_json::from_str::<Event<'_>>(msg) else {
+                return Ok(None);
+            };
+            if event.kind.as_deref() != Some(PLATFORM_REPORT) {
+                return Ok(None);
+            }
+            let raw = event.record.ok_or("platform.report has no record")?;
+            serde_json::from_str(raw.get()).map_err(|e| format!("platform.report record is malformed: {e}"))?
+        }
     };
-    if event.kind.as_deref() != Some(PLATFORM_REPORT) {
-        return Ok(None);
-    }
-    let raw = event.record.ok_or("platform.report has no record")?;
-    let record: Record<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| format!("platform.report record is malformed: {e}"))?;
+    report_of(record).map(Some)
+}
+
+fn report_of(record: Record<'_>) -> Result<InvocationReport, String> {
     let request_id = record.request_id.filter(|s| !s.is_empty()).ok_or("platform.report has no requestId")?;
     let mut r = InvocationReport::new(request_id.into_owned(), ReportFormat::Json);
     let m = record.metrics;
@@ -95,7 +115,7 @@ pub fn parse_platform_report(msg: &str) -> Result<Option<InvocationReport>, Stri
             }
         }
     }
-    Ok(Some(r))
+    Ok(r)
 }
 
 fn non_negative(name: &str, v: Option<f64>) -> Result<Option<f64>, String> {
