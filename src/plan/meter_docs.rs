@@ -1,7 +1,7 @@
 //! Meter records as search documents (optional): each record exactly as written to S3, plus `@timestamp` from
 //! `meterTimeInMillis`, in a daily index by that time.
 
-use super::{BulkEncoder, IndexNamer, iso_millis};
+use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
 use crate::extract::MeterRecord;
 use crate::ids::meter_document_id;
 
@@ -10,13 +10,13 @@ pub fn encode_meter_records(records: &[MeterRecord], index_pattern: &str, bulk: 
     let mut indices = IndexNamer::new(index_pattern);
     for r in records {
         let id = meter_document_id(&r.json);
-        let stamp = (!r.json.contains("\"@timestamp\"")).then(|| iso_millis(r.time_millis));
+        let stamp = (!r.json.contains("\"@timestamp\"")).then(|| iso_millis_bytes(r.time_millis));
         bulk.push(indices.name(r.time_millis), &id, |out| match &stamp {
             Some(ts) => {
                 // The record is a minified JSON object: insert the field before its closing brace.
                 out.extend_from_slice(&r.json.as_bytes()[..r.json.len() - 1]);
                 out.extend_from_slice(b",\"@timestamp\":\"");
-                out.extend_from_slice(ts.as_bytes());
+                out.extend_from_slice(ts);
                 out.extend_from_slice(b"\"}");
             }
             None => out.extend_from_slice(r.json.as_bytes()),

@@ -112,11 +112,6 @@ pub fn iso_millis_bytes(millis: i64) -> [u8; ISO_LEN] {
     ]
 }
 
-/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (out-of-range values clamp to the epoch).
-pub fn iso_millis(millis: i64) -> String {
-    iso_millis_bytes(millis).iter().map(|&b| char::from(b)).collect()
-}
-
 /// Formats index names from a strftime pattern, once per day.
 #[derive(Debug, Clone)]
 pub struct IndexNamer<'a> {
@@ -144,6 +139,10 @@ impl<'a> IndexNamer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn iso_millis(millis: i64) -> String {
+        String::from_utf8(iso_millis_bytes(millis).to_vec()).unwrap()
+    }
 
     fn chrono_fmt(ms: i64, f: &str) -> String {
         DateTime::from_timestamp_millis(ms).unwrap().format(f).to_string()
