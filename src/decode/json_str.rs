@@ -3,6 +3,8 @@
 //! Log messages are read from the payload as raw JSON text and only unescaped when a cheap scan of the raw text
 //! says they matter, so lines that are neither tagged nor reports cost no allocation.
 
+use super::mask::ByteFinder;
+
 /// Unescapes the JSON string literal `raw` (with its quotes) into `out`, which is cleared first.
 ///
 /// Returns `false`, leaving `out` empty, when `raw` is not a string literal. The payload scanner does not
@@ -24,6 +26,8 @@ pub fn unescape_into(raw: &str, out: &mut String) -> bool {
     buf.reserve(bytes.len());
     buf.extend_from_slice(&bytes[..first]);
     let mut i = first;
+    // Escaped lines carry dozens of backslashes: found a block mask at a time, not a `memchr` call each.
+    let mut backslashes = ByteFinder::new(b'\\');
     // Here `bytes[i]` is a backslash.
     while let Some(&esc) = bytes.get(i + 1) {
         i += 2;
@@ -40,13 +44,13 @@ pub fn unescape_into(raw: &str, out: &mut String) -> bool {
             }
             other => buf.push(other),
         }
-        match memchr::memchr(b'\\', &bytes[i..]) {
-            Some(off) => {
-                buf.extend_from_slice(&bytes[i..i + off]);
-                i += off;
+        match backslashes.next(bytes, i) {
+            Some(at) => {
+                buf.extend_from_slice(&bytes[i..at]);
+                i = at;
             }
             None => {
-                buf.extend_from_slice(&bytes[i..]);
+                buf.extend_from_slice(bytes.get(i..).unwrap_or_default());
                 break;
             }
         }

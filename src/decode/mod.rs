@@ -2,6 +2,7 @@
 
 mod gunzip;
 mod json_str;
+mod mask;
 mod payload;
 mod scan;
 

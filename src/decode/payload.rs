@@ -134,7 +134,7 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
                     "id" => ev.id = s.raw_value()?,
                     "timestamp" => ev.timestamp = parse_timestamp(s.raw_number()?),
                     "message" => {
-                        ev.message = s.raw_string()?;
+                        ev.message = s.raw_long_string()?;
                         has_message = true;
                     }
                     _ => s.skip_value(0)?,

@@ -6,6 +6,7 @@
 //! arrays, strings, numbers and literals must be well formed, unknown values are skipped (nesting is bounded),
 //! and nothing may follow the document.
 
+use super::mask::{BLOCK, block_at, eq_mask};
 use std::borrow::Cow;
 
 /// Deepest nesting accepted inside skipped values.
@@ -104,12 +105,21 @@ impl<'a> Scanner<'a> {
 
     /// A string literal, raw (quotes and escapes included).
     ///
-    /// Most strings end at the first quote, found with one SIMD `memchr`. A string whose first quote is escaped
-    /// (a JSON log line inside a message: dozens of `\"`) is read in 64-byte blocks instead, resolving every
-    /// escape of a block at once (see [`escaped`]) rather than searching again after each escaped quote. Escape
+    /// Most strings end at the first quote, found with one SIMD `memchr2` for a quote or a backslash. From the
+    /// first backslash on (a JSON log line inside a message: dozens of `\"`) the string is read in 64-byte blocks,
+    /// resolving every escape of a block at once (see [`escaped`]) rather than searching again after each one. Escape
     /// sequences are not validated here: the unescaper reads invalid ones leniently, so one odd escape in a
     /// message does not cost the whole payload.
     pub(super) fn raw_string(&mut self) -> Result<&'a str> {
+        self.raw_string_sized(true)
+    }
+
+    /// [`Self::raw_string`] for a string that is likely long (a log message): no byte-by-byte look first.
+    pub(super) fn raw_long_string(&mut self) -> Result<&'a str> {
+        self.raw_string_sized(false)
+    }
+
+    fn raw_string_sized(&mut self, likely_short: bool) -> Result<&'a str> {
         if self.peek() != Some(b'"') {
             return self.error("expected a string");
         }
@@ -117,25 +127,24 @@ impl<'a> Scanner<'a> {
         let bytes = self.bytes();
         let mut i = start + 1;
         // Keys and short values end within a few bytes: look there before paying for a SIMD search.
-        let short = bytes.len().min(i + 16);
-        while i < short && bytes[i] != b'"' && bytes[i] != b'\\' {
-            i += 1;
+        if likely_short {
+            let short = bytes.len().min(i + 16);
+            while i < short && bytes[i] != b'"' && bytes[i] != b'\\' {
+                i += 1;
+            }
         }
         if bytes.get(i) != Some(&b'"') {
-            let Some(off) = memchr::memchr(b'"', &bytes[i..]) else {
+            // The first quote or backslash: a quote ends the string; from a backslash on, blocks (bytes before it
+            // escape nothing, so the block scan starts with no carry).
+            let end = memchr::memchr2(b'"', b'\\', &bytes[i..]).and_then(|off| match bytes[i + off] {
+                b'"' => Some(i + off),
+                _ => end_of_escaped_string(bytes, i + off),
+            });
+            let Some(end) = end else {
                 self.pos = bytes.len();
                 return self.error("unterminated string");
             };
-            i += off;
-            if bytes[i - 1] == b'\\' {
-                i = match end_of_escaped_string(bytes, start + 1) {
-                    Some(end) => end,
-                    None => {
-                        self.pos = bytes.len();
-                        return self.error("unterminated string");
-                    }
-                };
-            }
+            i = end;
         }
         if self.strict
             && let Some((at, what)) = invalid_in_string(&bytes[start + 1..i])
@@ -175,7 +184,7 @@ impl<'a> Scanner<'a> {
             return None;
         }
         self.pos = ts_end + MESSAGE.len() - 1;
-        match self.raw_string() {
+        match self.raw_long_string() {
             Ok(message) if bytes.get(self.pos) == Some(&b'}') => {
                 self.pos += 1;
                 Some((&text[id_start..=id_end], &text[ts_start..ts_end], message))
@@ -383,21 +392,6 @@ pub fn json_elements(text: &str) -> Result<Vec<&str>> {
     Ok(elements)
 }
 
-/// Bit `i` set where `block[i] == byte`, eight bytes at a time (safe code has no vector movemask).
-fn byte_mask(block: &[u8; 64], byte: u8) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut mask = 0;
-    for (k, word) in block.chunks_exact(8).enumerate() {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ (ONES * u64::from(byte));
-        // High bit of each byte set exactly where that byte of `w` is zero.
-        let zero = !(((w & LOW7) + LOW7) | w | LOW7);
-        // Gather the eight high bits into one byte.
-        mask |= ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
-    }
-    mask
-}
-
 /// The characters of a block that are escaped, given its backslashes; `carry` says whether the block's first
 /// character is escaped by a backslash ending the previous block, and is updated for the next one. A backslash
 /// run of odd length escapes the character after it.
@@ -415,12 +409,12 @@ fn escaped(backslash: u64, carry: &mut u64) -> u64 {
 fn end_of_escaped_string(bytes: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
     let mut carry = 0;
-    while let Some(block) = bytes.get(at..at + 64).and_then(|b| <&[u8; 64]>::try_from(b).ok()) {
-        let quotes = byte_mask(block, b'"') & !escaped(byte_mask(block, b'\\'), &mut carry);
+    while let Some(block) = block_at(bytes, at) {
+        let quotes = eq_mask(block, b'"') & !escaped(eq_mask(block, b'\\'), &mut carry);
         if quotes != 0 {
             return Some(at + quotes.trailing_zeros() as usize);
         }
-        at += 64;
+        at += BLOCK;
     }
     // The last bytes of the payload, one at a time.
     if carry != 0 {
