@@ -1,5 +1,6 @@
 //! Decoding a Kinesis record into a CloudWatch Logs payload: base64, gzip (every member), then the payload JSON.
 
+mod base64;
 mod gunzip;
 mod json_str;
 mod mask;
@@ -11,14 +12,12 @@ pub use json_str::{unescape_into, unescape_to_string};
 pub use payload::{LogEvent, MessageType, Payload, PayloadError, parse_payload};
 pub use scan::{ScanError, json_elements, json_end, json_object_with, json_value};
 
-use base64::Engine as _;
-
 /// Why a Kinesis record could not be decoded. Each variant is a poison record: it is quarantined, never retried.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     /// `data` is not valid base64.
     #[error("record data is not valid base64: {0}")]
-    Base64(#[from] base64::DecodeError),
+    Base64(#[from] ::base64::DecodeError),
     /// The bytes are not a complete gzip stream, or inflate past the cap.
     #[error(transparent)]
     Gunzip(#[from] GunzipError),
@@ -29,7 +28,5 @@ pub enum DecodeError {
 
 /// Decodes base64 `data` into `out` (cleared first), reusing its allocation.
 pub fn base64_into(data: &str, out: &mut Vec<u8>) -> Result<(), DecodeError> {
-    out.clear();
-    base64::engine::general_purpose::STANDARD.decode_vec(data.as_bytes(), out)?;
-    Ok(())
+    Ok(self::base64::base64_into(data, out)?)
 }

@@ -118,7 +118,7 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
     loop {
         s.ws();
         if let Some((id, timestamp, message)) = s.compact_event() {
-            out.push(LogEvent { id, timestamp: parse_timestamp(timestamp), message });
+            out.push(LogEvent { id, timestamp, message });
             if !s.more(b']')? {
                 return Ok(out);
             }
@@ -203,6 +203,20 @@ mod tests {
                 let m: String = serde_json::from_str(got.message).unwrap();
                 assert_eq!(m, v["message"].as_str().unwrap(), "{e}");
             }
+        }
+    }
+
+    #[test]
+    fn valid_long_timestamps_read_exactly_on_both_paths() {
+        for (digits, want) in [
+            ("999999999999999999", 999_999_999_999_999_999),
+            ("9223372036854775807", i64::MAX),
+            ("99999999999999999999", i64::MAX),
+        ] {
+            let text = format!(
+                r#"{{"messageType":"DATA_MESSAGE","logEvents":[{{"id":"1","timestamp":{digits},"message":"m"}}]}}"#
+            );
+            assert_eq!(parse_payload(text.as_bytes()).unwrap().log_events[0].timestamp, want, "{digits}");
         }
     }
 

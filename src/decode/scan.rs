@@ -158,9 +158,9 @@ impl<'a> Scanner<'a> {
 
     /// The usual CloudWatch Logs event, `{"id":"…","timestamp":<digits>,"message":"…"}` in that order with no
     /// whitespace and an id without escapes, read without the general machinery: the raw id literal, the timestamp
-    /// digits and the raw message literal.
+    /// (at most 18 digits) and the raw message literal.
     /// `None`, with the cursor unchanged, for anything else (the caller then reads the event the general way).
-    pub(super) fn compact_event(&mut self) -> Option<(&'a str, &'a str, &'a str)> {
+    pub(super) fn compact_event(&mut self) -> Option<(&'a str, i64, &'a str)> {
         const ID: &[u8] = b"{\"id\":\"";
         const TIMESTAMP: &[u8] = b",\"timestamp\":";
         const MESSAGE: &[u8] = b",\"message\":\"";
@@ -175,9 +175,13 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let ts_start = id_end + 1 + TIMESTAMP.len();
-        let ts_end = ts_start + bytes[ts_start..].iter().take_while(|b| b.is_ascii_digit()).count();
-        // JSON numbers have no leading zeros.
-        if ts_end == ts_start || (bytes[ts_start] == b'0' && ts_end > ts_start + 1) {
+        let (mut ts_end, mut timestamp) = (ts_start, 0_i64);
+        while let Some(d) = bytes.get(ts_end).filter(|b| b.is_ascii_digit()) {
+            timestamp = timestamp.wrapping_mul(10).wrapping_add(i64::from(d - b'0'));
+            ts_end += 1;
+        }
+        // JSON numbers have no leading zeros; more than 18 digits may not fit (the general path reads those).
+        if ts_end == ts_start || ts_end - ts_start > 18 || (bytes[ts_start] == b'0' && ts_end > ts_start + 1) {
             return None;
         }
         if !bytes[ts_end..].starts_with(MESSAGE) {
@@ -187,7 +191,7 @@ impl<'a> Scanner<'a> {
         match self.raw_long_string() {
             Ok(message) if bytes.get(self.pos) == Some(&b'}') => {
                 self.pos += 1;
-                Some((&text[id_start..=id_end], &text[ts_start..ts_end], message))
+                Some((&text[id_start..=id_end], timestamp, message))
             }
             _ => {
                 self.pos = start;
