@@ -40,7 +40,7 @@ pub fn base64_into(data: &str, out: &mut Vec<u8>) -> Result<(), base64::DecodeEr
 
 /// The table path: `false` (with `out` in any state) when the input is not plainly valid.
 fn fast(input: &[u8], out: &mut Vec<u8>) -> bool {
-    if input.len() % 4 != 0 || input.is_empty() {
+    if !input.len().is_multiple_of(4) || input.is_empty() {
         return false;
     }
     let (body, last) = input.split_at(input.len() - 4);
