@@ -111,7 +111,8 @@ pub fn parse_payload(bytes: &[u8]) -> Result<Payload<'_>, PayloadError> {
 }
 
 fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
-    let mut out = Vec::new();
+    // Room for events of about 200 bytes, so a typical payload's list is not copied as it grows.
+    let mut out = Vec::with_capacity(s.remaining() / 200);
     if s.open(b'[', b']')? {
         return Ok(out);
     }

@@ -48,6 +48,11 @@ impl<'a> Scanner<'a> {
         Self { text, pos: 0, strict: true }
     }
 
+    /// Bytes left after the cursor.
+    pub(super) fn remaining(&self) -> usize {
+        self.text.len().saturating_sub(self.pos)
+    }
+
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }

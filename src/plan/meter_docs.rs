@@ -8,6 +8,8 @@ use crate::ids::meter_document_id;
 /// Appends one `create` action per meter record to `bulk`.
 pub fn encode_meter_records(records: &[MeterRecord], index_pattern: &str, bulk: &mut BulkEncoder) {
     let mut indices = IndexNamer::new(index_pattern);
+    // The record, its action line and a timestamp.
+    bulk.reserve(records.iter().map(|r| r.json.len() + 160).sum());
     for r in records {
         let id = meter_document_id(&r.json);
         let stamp = (!r.json.contains("\"@timestamp\"")).then(|| iso_millis_bytes(r.time_millis));

@@ -46,14 +46,15 @@ pub fn record_objects(
         let mut date = String::with_capacity(10);
         push_date(&mut date, day, '-');
         let mut part = 0;
-        let mut body = Vec::new();
+        let room = |rest: &[&MeterRecord]| rest.iter().map(|r| r.json.len() + 2).sum::<usize>().min(max_bytes) + 2;
+        let mut body = Vec::with_capacity(room(&group));
         let mut items = 0;
-        for r in group {
+        for (i, r) in group.iter().enumerate() {
             let grown = body.len() + 2 + r.json.len() + 3;
             if items > 0 && (items == max_records || grown > max_bytes) {
                 objects.push(finish(prefix, &date, shard, sequence, part, body, items));
                 part += 1;
-                body = Vec::new();
+                body = Vec::with_capacity(room(&group[i..]));
                 items = 0;
             }
             body.extend_from_slice(if items == 0 { b"[\n" } else { b",\n" });
