@@ -15,30 +15,18 @@ pub fn parse_text_report(msg: &str) -> Result<InvocationReport, String> {
     if tokens.next() != Some("REPORT") {
         return Err("not a REPORT line".into());
     }
-    let mut key_start: Option<&str> = None;
-    let mut key_words = String::new();
+    // The words before the last of a multi-word key ("Billed", "Max Memory"), joined by single spaces.
+    let mut key_words = KeyWords::default();
     let mut seen_duration = false;
     while let Some(tok) = tokens.next() {
         let Some(last) = tok.strip_suffix(':') else {
-            // A word of a multi-word key ("Billed", "Max Memory"); "XRAY" only introduces its fields.
+            // "XRAY" only introduces its fields.
             if tok != "XRAY" {
-                if key_start.is_none() {
-                    key_start = Some(tok);
-                    key_words.clear();
-                } else {
-                    key_words.push(' ');
-                }
-                key_words.push_str(tok);
+                key_words.push(tok);
             }
             continue;
         };
-        let key = if key_start.take().is_some() {
-            key_words.push(' ');
-            key_words.push_str(last);
-            key_words.as_str()
-        } else {
-            last
-        };
+        let key = key_words.finish(last);
         let Some(value) = tokens.next() else {
             return Err(format!("REPORT field {key:?} has no value"));
         };
@@ -76,6 +64,40 @@ pub fn parse_text_report(msg: &str) -> Result<InvocationReport, String> {
         return Err("REPORT line has no Duration".into());
     }
     Ok(report)
+}
+
+/// The words of a key being read, in a fixed buffer: every key Lambda writes fits, and a longer one is unknown
+/// anyway (it is then read as the overflow marker, which matches no field).
+#[derive(Default)]
+struct KeyWords {
+    buf: [u8; 32],
+    len: usize,
+    overflow: bool,
+}
+
+impl KeyWords {
+    fn push(&mut self, word: &str) {
+        let sep = usize::from(self.len > 0);
+        match self.buf.get_mut(self.len..self.len + sep + word.len()) {
+            Some(room) => {
+                room[..sep].copy_from_slice(&b" "[..sep]);
+                room[sep..].copy_from_slice(word.as_bytes());
+                self.len += sep + word.len();
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    /// The whole key, ending with `last`; the buffer is emptied for the next key.
+    fn finish<'a>(&'a mut self, last: &'a str) -> &'a str {
+        if self.len == 0 && !self.overflow {
+            return last;
+        }
+        self.push(last);
+        let key = if self.overflow { "…" } else { std::str::from_utf8(&self.buf[..self.len]).unwrap_or("…") };
+        (self.len, self.overflow) = (0, false);
+        key
+    }
 }
 
 fn float(key: &str, value: &str) -> Result<f64, String> {
@@ -148,6 +170,14 @@ mod tests {
                     assert_eq!(r.billed_restore_duration_ms, Some(321));
                     assert!(r.cold_start());
                     assert_eq!(r.sampled, Some(false));
+                },
+            ),
+            (
+                // Keys split by runs of blanks, and a key longer than any Lambda writes: ignored like any unknown.
+                "REPORT RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6 Duration: 2.5 ms  Max \t Memory   Used: 64 MB A Very Long Field Name Lambda Might Add One Day: 7 Memory Size: 128 MB",
+                |r| {
+                    assert_eq!(r.duration_ms, Some(2.5));
+                    assert_eq!((r.memory_size_mb, r.max_memory_used_mb), (Some(128), Some(64)));
                 },
             ),
         ];
