@@ -21,6 +21,18 @@ pub(crate) fn eq_mask(block: &[u8; BLOCK], byte: u8) -> u64 {
     mask
 }
 
+/// The first quote or backslash among the 16 bytes from `at`: `Ok(offset)`, `Err(16)` when there is none, or
+/// `Err(n)` with `n < 16` when fewer bytes are left (the caller looks at those itself).
+#[inline]
+pub(crate) fn quote_or_backslash16(bytes: &[u8], at: usize) -> Result<usize, usize> {
+    let Some(lane) = bytes.get(at..at.saturating_add(16)) else {
+        return Err(0);
+    };
+    let v = u8x16::new(lane.try_into().unwrap_or_default());
+    let hits = (v.simd_eq(u8x16::splat(b'"')) | v.simd_eq(u8x16::splat(b'\\'))).to_bitmask();
+    if hits == 0 { Err(16) } else { Ok(hits.trailing_zeros() as usize) }
+}
+
 /// The 64 bytes of `bytes` from `at`, when there are that many.
 #[inline]
 pub(crate) fn block_at(bytes: &[u8], at: usize) -> Option<&[u8; BLOCK]> {

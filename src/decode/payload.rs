@@ -78,7 +78,7 @@ impl From<ScanError> for PayloadError {
 
 /// Parses inflated payload bytes.
 pub fn parse_payload(bytes: &[u8]) -> Result<Payload<'_>, PayloadError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| PayloadError::Utf8(e.valid_up_to()))?;
+    let text = simdutf8::compat::from_utf8(bytes).map_err(|e| PayloadError::Utf8(e.valid_up_to()))?;
     let mut s = Scanner::new(text);
     let mut message_type = None;
     let (mut owner, mut log_group, mut log_stream) = (Cow::Borrowed(""), Cow::Borrowed(""), Cow::Borrowed(""));

@@ -6,7 +6,7 @@
 //! arrays, strings, numbers and literals must be well formed, unknown values are skipped (nesting is bounded),
 //! and nothing may follow the document.
 
-use super::mask::{BLOCK, block_at, eq_mask};
+use super::mask::{BLOCK, block_at, eq_mask, quote_or_backslash16};
 use std::borrow::Cow;
 
 /// Deepest nesting accepted inside skipped values.
@@ -133,9 +133,15 @@ impl<'a> Scanner<'a> {
         let mut i = start + 1;
         // Keys and short values end within a few bytes: look there before paying for a SIMD search.
         if likely_short {
-            let short = bytes.len().min(i + 16);
-            while i < short && bytes[i] != b'"' && bytes[i] != b'\\' {
-                i += 1;
+            match quote_or_backslash16(bytes, i) {
+                Ok(off) => i += off,
+                Err(16) => i += 16,
+                Err(_) => {
+                    // Fewer than 16 bytes left: one at a time.
+                    while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\\' {
+                        i += 1;
+                    }
+                }
             }
         }
         if bytes.get(i) != Some(&b'"') {
