@@ -150,8 +150,8 @@ pub fn encode_reports(reports: &[FoundReport], ctx: &ReportContext<'_>, index_pa
     let shared = Shared::new(ctx);
     let ids = report_document_ids(ctx.log_group, ctx.log_stream);
     let mut indices = IndexNamer::new(index_pattern);
-    // A document is about a kilobyte.
-    bulk.reserve(reports.len() * 1100);
+    // A document and its action line are about 1.1 KB (1,124 bytes on average in the large sample).
+    bulk.reserve(reports.len() * 1200);
     for found in reports {
         let write_id = |out: &mut Vec<u8>| {
             out.push(b'"');
