@@ -181,7 +181,12 @@ impl<'a> Scanner<'a> {
             return None;
         }
         // Event ids are digits: the first quote ends the id unless it is escaped (then read it the general way).
-        let id_end = id_start + 1 + memchr::memchr(b'"', bytes.get(id_start + 1..id_start + 129)?)?;
+        // CloudWatch's are 56 digits: one block mask usually finds the quote.
+        let first_quote = match block_at(bytes, id_start + 1).map(|b| eq_mask(b, b'"')) {
+            Some(quotes) if quotes != 0 => quotes.trailing_zeros() as usize,
+            _ => memchr::memchr(b'"', bytes.get(id_start + 1..id_start + 129)?)?,
+        };
+        let id_end = id_start + 1 + first_quote;
         if bytes[id_end - 1] == b'\\' || !bytes[id_end + 1..].starts_with(TIMESTAMP) {
             return None;
         }
