@@ -89,15 +89,17 @@ impl MeterExtractor {
 
     fn scan_text(&self, msg: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
         let bytes = msg.as_bytes();
-        let mut from = 0;
-        while let Some(off) = self.finder.find(&bytes[from..]) {
-            let start = from + off;
+        let find_from = |from: usize| self.finder.find(&bytes[from..]).map(|off| from + off);
+        // Each occurrence of the tag is searched for once: the search after one tag tells where the next tag is,
+        // where the text after its value ends, and where to resume, unless the hit lies inside the value itself.
+        let mut next = find_from(0);
+        while let Some(start) = next {
             let after = start + self.tag.len();
-            from = after;
+            let following = find_from(after);
+            next = following;
             if !is_word_boundary(bytes, start, after) {
                 continue;
             }
-            let next_tag = self.finder.find(&bytes[after..]).map_or(bytes.len(), |o| after + o);
             let vstart = after + (msg[after..].len() - msg[after..].trim_start().len());
             if !matches!(bytes.get(vstart), Some(b'{' | b'[')) {
                 let raw = msg[start..line_end(msg, after)].trim_end();
@@ -116,8 +118,12 @@ impl MeterExtractor {
                 Ok((len, verdict)) => {
                     let vend = vstart + len;
                     let value = &msg[vstart..vend];
-                    from = vend;
-                    let tail_end = self.finder.find(&bytes[vend..]).map_or(bytes.len(), |o| vend + o);
+                    // The tag can also appear inside the value (a dimension quoting it): resume after the value.
+                    next = match following {
+                        Some(at) if at < vend => find_from(vend),
+                        other => other,
+                    };
+                    let tail_end = next.unwrap_or(bytes.len());
                     if let Some(extra) = trailing_text(&msg[vend..tail_end]) {
                         let raw = msg[start..line_end(msg, vend + extra.1)].trim_end();
                         let reason = format!(
@@ -133,11 +139,10 @@ impl MeterExtractor {
                     }
                 }
                 Err(why) => {
-                    let raw = msg[start..next_tag].trim_end();
+                    let raw = msg[start..following.unwrap_or(bytes.len())].trim_end();
                     let reason = format!("malformed JSON after the tag: {why}{}", malformed_hint(&msg[vstart..]));
                     self.quarantine(ev, reason, raw, Some(*position), out);
                     *position += 1;
-                    from = next_tag.max(after);
                 }
             }
         }
