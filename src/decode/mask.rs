@@ -21,16 +21,14 @@ pub(crate) fn eq_mask(block: &[u8; BLOCK], byte: u8) -> u64 {
     mask
 }
 
-/// The first quote or backslash among the 16 bytes from `at`: `Ok(offset)`, `Err(16)` when there is none, or
-/// `Err(n)` with `n < 16` when fewer bytes are left (the caller looks at those itself).
+/// The offset of the first quote or backslash among the 16 bytes from `at` (16 when there is none); `None` when
+/// fewer than 16 bytes are left (the caller looks at those itself).
 #[inline]
-pub(crate) fn quote_or_backslash16(bytes: &[u8], at: usize) -> Result<usize, usize> {
-    let Some(lane) = bytes.get(at..at.saturating_add(16)) else {
-        return Err(0);
-    };
+pub(crate) fn quote_or_backslash16(bytes: &[u8], at: usize) -> Option<usize> {
+    let lane = bytes.get(at..at.checked_add(16)?)?;
     let v = u8x16::new(lane.try_into().unwrap_or_default());
     let hits = (v.simd_eq(u8x16::splat(b'"')) | v.simd_eq(u8x16::splat(b'\\'))).to_bitmask();
-    if hits == 0 { Err(16) } else { Ok(hits.trailing_zeros() as usize) }
+    Some(if hits == 0 { 16 } else { hits.trailing_zeros() as usize })
 }
 
 /// The 64 bytes of `bytes` from `at`, when there are that many.

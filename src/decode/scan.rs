@@ -134,10 +134,9 @@ impl<'a> Scanner<'a> {
         // Keys and short values end within a few bytes: look there before paying for a SIMD search.
         if likely_short {
             match quote_or_backslash16(bytes, i) {
-                Ok(off) => i += off,
-                Err(16) => i += 16,
-                Err(_) => {
-                    // Fewer than 16 bytes left: one at a time.
+                Some(off) => i += off,
+                // Fewer than 16 bytes left: one at a time.
+                None => {
                     while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\\' {
                         i += 1;
                     }
