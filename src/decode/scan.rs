@@ -119,7 +119,7 @@ impl<'a> Scanner<'a> {
         self.raw_string_sized(true)
     }
 
-    /// [`Self::raw_string`] for a string that is likely long (a log message): no byte-by-byte look first.
+    /// [`Self::raw_string`] for a string that is likely long (a log message): no 16-byte look first.
     pub(super) fn raw_long_string(&mut self) -> Result<&'a str> {
         self.raw_string_sized(false)
     }

@@ -46,17 +46,19 @@ pub fn record_objects(
         let mut date = String::with_capacity(10);
         push_date(&mut date, day, '-');
         let mut part = 0;
-        let room = |rest: &[&MeterRecord]| rest.iter().map(|r| r.json.len() + 2).sum::<usize>().min(max_bytes) + 2;
-        let mut body = Vec::with_capacity(room(&group));
+        // Bytes of the day's records not yet written, with their separators: each body is sized from it once.
+        let mut rest: usize = group.iter().map(|r| r.json.len() + 2).sum();
+        let mut body = Vec::with_capacity(rest.min(max_bytes) + 2);
         let mut items = 0;
-        for (i, r) in group.iter().enumerate() {
+        for r in group {
             let grown = body.len() + 2 + r.json.len() + 3;
             if items > 0 && (items == max_records || grown > max_bytes) {
                 objects.push(finish(prefix, &date, shard, sequence, part, body, items));
                 part += 1;
-                body = Vec::with_capacity(room(&group[i..]));
+                body = Vec::with_capacity(rest.min(max_bytes) + 2);
                 items = 0;
             }
+            rest -= r.json.len() + 2;
             body.extend_from_slice(if items == 0 { b"[\n" } else { b",\n" });
             body.extend_from_slice(r.json.as_bytes());
             items += 1;
