@@ -8,11 +8,11 @@ use crate::config::PipelineConfig;
 use crate::decode::{DecodeError, MessageType, Payload, base64_into, gunzip_into, parse_payload, unescape_into};
 use crate::event::{KinesisInput, SequenceNumber};
 use crate::extract::{
-    EventRef, Extraction, FoundReport, MeterExtractor, QuarantineEntry, QuarantineKind, ReportStatus,
+    EventRef, Extraction, FoundReport, InvocationReport, MeterExtractor, QuarantineEntry, QuarantineKind, ReportStatus,
     parse_platform_report, parse_text_report, timed_out_request_id,
 };
 use crate::plan::{
-    BulkEncoder, BulkRequest, ObjectKind, PlannedObject, ReportContext, encode_meter_records, encode_reports,
+    BulkEncoder, BulkRequest, ObjectKind, PlannedObject, ReportContext, ReportEncoder, encode_meter_records,
     quarantine_object, record_objects,
 };
 use crate::summary::Summary;
@@ -26,8 +26,45 @@ pub struct Scratch {
     /// Kept initialised; `inflated_len` bytes of it are the current payload.
     inflated: Vec<u8>,
     inflated_len: usize,
+    lines: LineBuffers,
+}
+
+/// Buffers for reading the lines of one payload.
+#[derive(Debug, Default)]
+struct LineBuffers {
+    /// The unescaped text of the line being read.
     message: String,
+    /// Request ids of the payload's `Task timed out` lines so far.
     timed_out: Vec<String>,
+    /// The payload's events that need reading (index, [`Look`]), in log order.
+    candidates: Vec<(usize, Look)>,
+}
+
+/// What a message may hold, from cheap tests of its raw (still escaped) text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Look(u8);
+
+impl Look {
+    const NOTHING: Self = Self(0);
+    /// Starts with `REPORT `.
+    const TEXT_REPORT: Self = Self(1);
+    /// A JSON log line mentioning `platform.report`; whether it holds the tag is asked only if it is no report.
+    const PLATFORM: Self = Self(2);
+    /// A text line with `Task timed out after` near its start.
+    const TIMEOUT: Self = Self(4);
+    /// Mentions the meter tag.
+    const TAG: Self = Self(8);
+
+    fn has(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+impl std::ops::BitOr for Look {
+    type Output = Self;
+    fn bitor(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
 }
 
 /// Everything one Kinesis record turns into.
@@ -133,7 +170,6 @@ impl Pipeline {
                     Ok(p) if p.message_type() == MessageType::Control => summary.control_messages = 1,
                     Ok(p) => {
                         summary.log_events = p.log_events.len();
-                        self.extract_payload(&p, &mut scratch.message, &mut scratch.timed_out, &mut ex);
                         let ctx = ReportContext {
                             account: &p.owner,
                             region: input.aws_region.as_deref(),
@@ -142,7 +178,7 @@ impl Pipeline {
                             shard,
                             sequence: &seq_key,
                         };
-                        encode_reports(&ex.reports, &ctx, &c.index_pattern, &mut bulk);
+                        self.extract_payload(&p, &ctx, &mut scratch.lines, &mut ex, &mut bulk);
                         if c.mirror_meter_records {
                             encode_meter_records(&ex.meters, &c.meter_index_pattern, &mut bulk);
                         }
@@ -167,12 +203,58 @@ impl Pipeline {
         Ok(())
     }
 
-    fn extract_payload(&self, p: &Payload<'_>, msg: &mut String, timed_out: &mut Vec<String>, ex: &mut Extraction) {
+    /// What the raw text of a message may hold. Untagged lines that are not reports cost only these searches.
+    fn look(&self, bytes: &[u8]) -> Look {
+        if bytes.starts_with(b"\"REPORT ") {
+            return Look::TEXT_REPORT;
+        }
+        if bytes.starts_with(b"\"{") {
+            if self.platform.find(bytes).is_some() {
+                return Look::PLATFORM;
+            }
+            return if self.meter.mentions(bytes) { Look::TAG } else { Look::NOTHING };
+        }
+        // The timeout line is a text line (`<time> <request id> Task timed out …`), never a JSON one.
+        let mut look = Look::NOTHING;
+        if self.timeout.find(&bytes[..bytes.len().min(TIMEOUT_WINDOW)]).is_some() {
+            look = look | Look::TIMEOUT;
+        }
+        if self.meter.mentions(bytes) {
+            look = look | Look::TAG;
+        }
+        look
+    }
+
+    /// Reads the lines of a payload that hold something: meter records into `ex`, report documents straight into
+    /// `bulk` (while each line is at hand), and whatever cannot be read into the quarantine.
+    fn extract_payload(
+        &self,
+        p: &Payload<'_>,
+        ctx: &ReportContext<'_>,
+        bufs: &mut LineBuffers,
+        ex: &mut Extraction,
+        bulk: &mut BulkEncoder<'_>,
+    ) {
+        let LineBuffers { message: msg, timed_out, candidates } = bufs;
         timed_out.clear();
+        candidates.clear();
+        let mut report_lines = 0;
+        for (i, event) in p.log_events.iter().enumerate() {
+            let look = self.look(event.message.as_bytes());
+            if look != Look::NOTHING {
+                report_lines += usize::from(look.has(Look::TEXT_REPORT | Look::PLATFORM));
+                candidates.push((i, look));
+            }
+        }
+        if candidates.is_empty() {
+            return;
+        }
+        // A document and its action line are about 1.1 KB (1,124 bytes on average in the large sample).
+        bulk.reserve(report_lines * 1200);
         let unique_ids = crate::ids::derived_unique_ids(&p.log_group, &p.log_stream);
-        for event in &p.log_events {
-            let raw = event.message;
-            let bytes = raw.as_bytes();
+        let mut reports = Reports { encoder: None, ctx, index_pattern: &self.config.index_pattern };
+        for &(i, look) in candidates.iter() {
+            let event = &p.log_events[i];
             let ev = EventRef {
                 log_group: &p.log_group,
                 log_stream: &p.log_stream,
@@ -180,26 +262,16 @@ impl Pipeline {
                 timestamp: event.timestamp,
                 unique_ids: Some(&unique_ids),
             };
-            let mut unescaped = false;
-            let mut unescape = |msg: &mut String| {
-                if !unescaped {
-                    unescaped = true;
-                    // `raw` is always a string literal: the payload scanner accepts nothing else as a message.
-                    unescape_into(raw, msg);
-                }
-            };
-            if bytes.starts_with(b"\"REPORT ") {
-                unescape(msg);
+            // `message` is always a string literal: the payload scanner accepts nothing else as a message.
+            unescape_into(event.message, msg);
+            let mut tagged = look.has(Look::TAG);
+            if look.has(Look::TEXT_REPORT) {
                 match parse_text_report(msg) {
                     Ok(mut report) => {
-                        if report.status == ReportStatus::Success && timed_out.contains(&report.request_id) {
+                        if report.status == ReportStatus::Success && timed_out.iter().any(|t| *t == report.request_id) {
                             report.status = ReportStatus::Timeout;
                         }
-                        ex.reports.push(FoundReport {
-                            report,
-                            event_id: ev.event_id.to_owned(),
-                            timestamp: ev.timestamp,
-                        });
+                        reports.write(report, &ev, ex, bulk);
                     }
                     Err(reason) => {
                         ex.quarantine.push(QuarantineEntry::at(QuarantineKind::Report, &ev, reason, msg, None))
@@ -207,34 +279,25 @@ impl Pipeline {
                 }
                 continue;
             }
-            let json_line = bytes.starts_with(b"\"{");
-            if json_line && self.platform.find(bytes).is_some() {
-                unescape(msg);
+            if look.has(Look::PLATFORM) {
                 match parse_platform_report(msg) {
                     Ok(Some(report)) => {
-                        ex.reports.push(FoundReport {
-                            report,
-                            event_id: ev.event_id.to_owned(),
-                            timestamp: ev.timestamp,
-                        });
+                        reports.write(report, &ev, ex, bulk);
                         continue;
                     }
-                    Ok(None) => {}
+                    Ok(None) => tagged = self.meter.mentions(event.message.as_bytes()),
                     Err(reason) => {
                         ex.quarantine.push(QuarantineEntry::at(QuarantineKind::Report, &ev, reason, msg, None));
                         continue;
                     }
                 }
             }
-            // The timeout line is a text line (`<time> <request id> Task timed out …`), never a JSON one.
-            if !json_line && self.timeout.find(&bytes[..bytes.len().min(TIMEOUT_WINDOW)]).is_some() {
-                unescape(msg);
-                if let Some(id) = timed_out_request_id(msg) {
-                    timed_out.push(id.to_owned());
-                }
+            if look.has(Look::TIMEOUT)
+                && let Some(id) = timed_out_request_id(msg)
+            {
+                timed_out.push(id.to_owned());
             }
-            if self.meter.mentions(bytes) {
-                unescape(msg);
+            if tagged {
                 self.meter.extract(msg, &ev, ex);
             }
         }
@@ -254,7 +317,7 @@ impl Pipeline {
         let c = &self.config;
         summary.meter_records = ex.meters.len();
         summary.derived_unique_ids = ex.meters.iter().filter(|m| m.derived_unique_id).count();
-        summary.reports = ex.reports.len();
+        summary.reports = ex.reports;
         summary.quarantined = ex.quarantine.len();
         let mut objects =
             record_objects(&ex.meters, &c.records_prefix, shard, seq_key, c.max_object_bytes, c.max_object_records);
@@ -271,6 +334,29 @@ impl Pipeline {
             bulk,
             summary,
         }
+    }
+}
+
+/// The report documents of one payload, written as the reports are found.
+struct Reports<'c, 'p> {
+    /// Made at the first report: payloads without reports render nothing.
+    encoder: Option<ReportEncoder<'p>>,
+    ctx: &'c ReportContext<'c>,
+    index_pattern: &'p str,
+}
+
+impl Reports<'_, '_> {
+    fn write(
+        &mut self,
+        report: InvocationReport<'_>,
+        ev: &EventRef<'_>,
+        ex: &mut Extraction,
+        bulk: &mut BulkEncoder<'_>,
+    ) {
+        ex.reports += 1;
+        let found = FoundReport { report, event_id: ev.event_id, timestamp: ev.timestamp };
+        let (ctx, pattern) = (self.ctx, self.index_pattern);
+        self.encoder.get_or_insert_with(|| ReportEncoder::new(ctx, pattern)).push(&found, bulk);
     }
 }
 

@@ -76,8 +76,17 @@ impl ByteFinder {
             }
             at += BLOCK;
         }
-        self.base = usize::MAX;
-        memchr::memchr(self.byte, bytes.get(at..)?).map(|off| at + off)
+        // The last partial block: a padded copy, so the string's tail is found a mask at a time as well.
+        let tail = bytes.get(at..).filter(|t| !t.is_empty())?;
+        let mut block = [0; BLOCK];
+        block[..tail.len()].copy_from_slice(tail);
+        let mask = eq_mask(&block, self.byte) & (u64::MAX >> (BLOCK - tail.len()));
+        if mask == 0 {
+            self.base = usize::MAX;
+            return None;
+        }
+        (self.base, self.mask) = (at, mask);
+        Some(at + mask.trailing_zeros() as usize)
     }
 }
 

@@ -124,11 +124,11 @@ impl QuarantineEntry {
 
 /// A report found in an event, with the identity of that event.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FoundReport {
+pub struct FoundReport<'a> {
     /// The parsed report.
-    pub report: InvocationReport,
+    pub report: InvocationReport<'a>,
     /// Event id of the line.
-    pub event_id: String,
+    pub event_id: &'a str,
     /// Event time, epoch ms.
     pub timestamp: i64,
 }
@@ -138,8 +138,9 @@ pub struct FoundReport {
 pub struct Extraction {
     /// Valid meter records, in log order.
     pub meters: Vec<MeterRecord>,
-    /// Invocation reports, in log order.
-    pub reports: Vec<FoundReport>,
+    /// Invocation reports found. Their documents are written as they are found, while the line is at hand
+    /// (see `plan::ReportEncoder`), so only the count is kept.
+    pub reports: usize,
     /// Everything that could not be processed.
     pub quarantine: Vec<QuarantineEntry>,
 }

@@ -1,6 +1,7 @@
 //! The invocation report model shared by the text and JSON log formats.
 
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// How an invocation ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -57,11 +58,12 @@ impl ReportFormat {
     }
 }
 
-/// One invocation's report: every duration and size the line carries.
+/// One invocation's report: every duration and size the line carries. Its strings borrow from the line
+/// whenever they can: a report is written out as a document while its line is at hand.
 #[derive(Debug, Clone, PartialEq)]
-pub struct InvocationReport {
+pub struct InvocationReport<'a> {
     /// Lambda request id.
-    pub request_id: String,
+    pub request_id: Cow<'a, str>,
     /// `Duration` / `durationMs`.
     pub duration_ms: Option<f64>,
     /// `Billed Duration` / `billedDurationMs`.
@@ -79,22 +81,22 @@ pub struct InvocationReport {
     /// How it ended.
     pub status: ReportStatus,
     /// `Error Type` / `errorType`, e.g. `Runtime.OutOfMemory`.
-    pub error_type: Option<String>,
+    pub error_type: Option<Cow<'a, str>>,
     /// X-Ray trace id (`1-…-…`).
-    pub trace_id: Option<String>,
+    pub trace_id: Option<Cow<'a, str>>,
     /// X-Ray segment or span id.
-    pub span_id: Option<String>,
+    pub span_id: Option<Cow<'a, str>>,
     /// Whether the trace was sampled.
     pub sampled: Option<bool>,
     /// Which format carried it.
     pub format: ReportFormat,
 }
 
-impl InvocationReport {
+impl<'a> InvocationReport<'a> {
     /// An empty report for `request_id`.
-    pub fn new(request_id: String, format: ReportFormat) -> Self {
+    pub fn new(request_id: impl Into<Cow<'a, str>>, format: ReportFormat) -> Self {
         Self {
-            request_id,
+            request_id: request_id.into(),
             duration_ms: None,
             billed_duration_ms: None,
             memory_size_mb: None,
@@ -140,7 +142,7 @@ mod tests {
 
     #[test]
     fn valid_derived_metrics() {
-        let mut r = InvocationReport::new("r".into(), ReportFormat::Text);
+        let mut r = InvocationReport::new("r", ReportFormat::Text);
         assert!(!r.cold_start());
         assert_eq!(r.billed_gb_seconds(), None);
         r.billed_duration_ms = Some(3004);

@@ -10,9 +10,16 @@ use std::borrow::Cow;
 /// The event type that carries an invocation report.
 pub const PLATFORM_REPORT: &str = "platform.report";
 
+/// Serde always copies an `Option<Cow<str>>`; through this, a string without escapes borrows from the line.
+fn borrowed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
+}
+
 #[derive(Deserialize)]
 struct Event<'a> {
-    #[serde(rename = "type", borrow)]
+    #[serde(rename = "type", borrow, default, deserialize_with = "borrowed")]
     kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
     record: Option<&'a serde_json::value::RawValue>,
@@ -22,7 +29,7 @@ struct Event<'a> {
 /// then [`Record`] tell "not a report" from "a malformed report".
 #[derive(Deserialize)]
 struct ReportEvent<'a> {
-    #[serde(rename = "type", borrow)]
+    #[serde(rename = "type", borrow, default, deserialize_with = "borrowed")]
     kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
     record: Option<Record<'a>>,
@@ -31,15 +38,15 @@ struct ReportEvent<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Record<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     request_id: Option<Cow<'a, str>>,
     #[serde(default)]
     metrics: Metrics,
     #[serde(borrow)]
     tracing: Option<Tracing<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     status: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     error_type: Option<Cow<'a, str>>,
 }
 
@@ -60,15 +67,15 @@ struct Metrics {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Tracing<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     span_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     value: Option<Cow<'a, str>>,
 }
 
 /// Parses a JSON log line. `Ok(None)` when it is not a `platform.report` event (another platform event, or an
 /// application line that merely mentions the word); `Err` with a reason when it is one but cannot be read.
-pub fn parse_platform_report(msg: &str) -> Result<Option<InvocationReport>, String> {
+pub fn parse_platform_report(msg: &str) -> Result<Option<InvocationReport<'_>>, String> {
     let msg = msg.trim();
     let record = match serde_json::from_str::<ReportEvent<'_>>(msg) {
         Ok(event) if event.kind.as_deref() != Some(PLATFORM_REPORT) => return Ok(None),
@@ -87,9 +94,9 @@ pub fn parse_platform_report(msg: &str) -> Result<Option<InvocationReport>, Stri
     report_of(record).map(Some)
 }
 
-fn report_of(record: Record<'_>) -> Result<InvocationReport, String> {
+fn report_of(record: Record<'_>) -> Result<InvocationReport<'_>, String> {
     let request_id = record.request_id.filter(|s| !s.is_empty()).ok_or("platform.report has no requestId")?;
-    let mut r = InvocationReport::new(request_id.into_owned(), ReportFormat::Json);
+    let mut r = InvocationReport::new(request_id, ReportFormat::Json);
     let m = record.metrics;
     r.duration_ms = non_negative("durationMs", m.duration_ms)?;
     r.billed_duration_ms = whole("billedDurationMs", m.billed_duration_ms)?;
@@ -102,20 +109,32 @@ fn report_of(record: Record<'_>) -> Result<InvocationReport, String> {
         r.status =
             ReportStatus::parse(&s).ok_or_else(|| format!("platform.report status {s:?} is not a known status"))?;
     }
-    r.error_type = record.error_type.map(Cow::into_owned);
+    r.error_type = record.error_type;
     if let Some(t) = record.tracing {
-        r.span_id = t.span_id.map(Cow::into_owned);
-        if let Some(v) = t.value {
-            for part in v.split(';') {
-                match part.split_once('=') {
-                    Some(("Root", root)) => r.trace_id = Some(root.to_owned()),
-                    Some(("Sampled", s)) => r.sampled = Some(s == "1"),
-                    _ => {}
-                }
-            }
+        r.span_id = t.span_id;
+        match t.value {
+            Some(Cow::Borrowed(v)) => (r.trace_id, r.sampled) = trace_header(v, Cow::Borrowed),
+            Some(Cow::Owned(v)) => (r.trace_id, r.sampled) = trace_header(&v, |root| Cow::Owned(root.to_owned())),
+            None => {}
         }
     }
     Ok(r)
+}
+
+/// The root trace id and the sampling decision of an `X-Amzn-Trace-Id` value (`Root=…;Parent=…;Sampled=1`).
+fn trace_header<'v, 'a>(
+    value: &'v str,
+    keep: impl Fn(&'v str) -> Cow<'a, str>,
+) -> (Option<Cow<'a, str>>, Option<bool>) {
+    let (mut root, mut sampled) = (None, None);
+    for part in value.split(';') {
+        match part.split_once('=') {
+            Some(("Root", r)) => root = Some(keep(r)),
+            Some(("Sampled", s)) => sampled = Some(s == "1"),
+            _ => {}
+        }
+    }
+    (root, sampled)
 }
 
 fn non_negative(name: &str, v: Option<f64>) -> Result<Option<f64>, String> {
@@ -159,6 +178,16 @@ mod tests {
         assert_eq!((r.duration_ms, r.billed_duration_ms), (Some(3.5), None));
         assert_eq!(r.status, ReportStatus::Timeout);
         assert_eq!(r.error_type.as_deref(), Some("Sandbox.Timedout"));
+
+        // Escaped strings are read as well as plain ones (they are copied rather than borrowed).
+        let escaped = r#"{"type":"platform.report","record":{"requestId":"r\u002d3","metrics":{"durationMs":1},
+            "tracing":{"spanId":"s\"p","value":"Root=1-abc\u002ddef;Sampled=0"},"errorType":"A\/B"}}"#;
+        let r = parse_platform_report(escaped).unwrap().unwrap();
+        assert_eq!(r.request_id, "r-3");
+        assert_eq!(
+            (r.trace_id.as_deref(), r.span_id.as_deref(), r.sampled, r.error_type.as_deref()),
+            (Some("1-abc-def"), Some("s\"p"), Some(false), Some("A/B"))
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@ use super::report::{InvocationReport, ReportFormat, ReportStatus};
 
 /// Parses a text report; `Err` carries a reason for quarantine. Call only for messages that start with
 /// `REPORT ` (not `INIT_REPORT`, `RESTORE_REPORT`).
-pub fn parse_text_report(msg: &str) -> Result<InvocationReport, String> {
-    let mut report = InvocationReport::new(String::new(), ReportFormat::Text);
+pub fn parse_text_report(msg: &str) -> Result<InvocationReport<'_>, String> {
+    let mut report = InvocationReport::new("", ReportFormat::Text);
     let mut tokens = msg.split_ascii_whitespace().peekable();
     if tokens.next() != Some("REPORT") {
         return Err("not a REPORT line".into());
@@ -34,7 +34,7 @@ pub fn parse_text_report(msg: &str) -> Result<InvocationReport, String> {
             tokens.next();
         }
         match key {
-            "RequestId" => report.request_id = value.to_owned(),
+            "RequestId" => report.request_id = value.into(),
             "Duration" => {
                 report.duration_ms = Some(float(key, value)?);
                 seen_duration = true;
@@ -49,9 +49,9 @@ pub fn parse_text_report(msg: &str) -> Result<InvocationReport, String> {
                 report.status = ReportStatus::parse(value)
                     .ok_or_else(|| format!("REPORT Status {value:?} is not a known status"))?;
             }
-            "Error Type" => report.error_type = Some(value.to_owned()),
-            "TraceId" => report.trace_id = Some(value.to_owned()),
-            "SegmentId" => report.span_id = Some(value.to_owned()),
+            "Error Type" => report.error_type = Some(value.into()),
+            "TraceId" => report.trace_id = Some(value.into()),
+            "SegmentId" => report.span_id = Some(value.into()),
             "Sampled" => report.sampled = Some(value.eq_ignore_ascii_case("true")),
             // Fields Lambda adds later are ignored rather than refused.
             _ => {}
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn valid_report_lines() {
-        type Check = fn(&InvocationReport);
+        type Check = fn(&InvocationReport<'_>);
         let table: &[(&str, Check)] = &[
             (
                 "REPORT RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6\tDuration: 3003.28 ms\tBilled Duration: 3004 ms\tMemory Size: 128 MB\tMax Memory Used: 35 MB\tInit Duration: 151.03 ms\t\n",

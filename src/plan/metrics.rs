@@ -5,7 +5,7 @@
 use super::json_out::{push_bool, push_f64, push_str, push_u64};
 use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
 use crate::extract::{FoundReport, FunctionId, ReportStatus, function_of};
-use crate::ids::report_document_ids;
+use crate::ids::{V5Prefix, report_document_ids};
 
 /// Where a report came from: the payload and Kinesis record around it.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +25,7 @@ pub struct ReportContext<'a> {
 }
 
 /// The parts of a payload's documents that every report shares, rendered once per payload.
+#[derive(Debug)]
 struct Shared {
     /// `"cloud":{…},"faas":{"name":…,"version":…,"instance":…,"invocation_id":`
     cloud_faas: Vec<u8>,
@@ -72,7 +73,7 @@ impl Shared {
     }
 
     /// Writes the document of one report.
-    fn write(&self, found: &FoundReport, out: &mut Vec<u8>) {
+    fn write(&self, found: &FoundReport<'_>, out: &mut Vec<u8>) {
         let r = &found.report;
         out.extend_from_slice(b"{\"@timestamp\":\"");
         out.extend_from_slice(&iso_millis_bytes(found.timestamp));
@@ -118,7 +119,7 @@ impl Shared {
             }
         }
         out.extend_from_slice(&self.source);
-        push_str(out, &found.event_id);
+        push_str(out, found.event_id);
         out.extend_from_slice(b"}}");
     }
 }
@@ -141,23 +142,34 @@ fn push_field(out: &mut Vec<u8>, key: &[u8], value: Option<Number>) {
     }
 }
 
-/// Appends one `create` action per report to `bulk`: `_id` = UUIDv5 of the log event identity, index from
-/// `index_pattern` and the event time, and the metric document written straight into the body.
-pub fn encode_reports(reports: &[FoundReport], ctx: &ReportContext<'_>, index_pattern: &str, bulk: &mut BulkEncoder) {
-    if reports.is_empty() {
-        return;
+/// Writes the metric document of each report into bulk bodies as the report is found, while its line is at hand:
+/// one `create` action per report, `_id` = UUIDv5 of the log event identity, index from the pattern and the event
+/// time. What every document of a payload shares is rendered once, when the encoder is made.
+#[derive(Debug)]
+pub struct ReportEncoder<'p> {
+    shared: Shared,
+    ids: V5Prefix,
+    indices: IndexNamer<'p>,
+}
+
+impl<'p> ReportEncoder<'p> {
+    /// An encoder for the reports of the payload `ctx` describes.
+    pub fn new(ctx: &ReportContext<'_>, index_pattern: &'p str) -> Self {
+        Self {
+            shared: Shared::new(ctx),
+            ids: report_document_ids(ctx.log_group, ctx.log_stream),
+            indices: IndexNamer::new(index_pattern),
+        }
     }
-    let shared = Shared::new(ctx);
-    let ids = report_document_ids(ctx.log_group, ctx.log_stream);
-    let mut indices = IndexNamer::new(index_pattern);
-    // A document and its action line are about 1.1 KB (1,124 bytes on average in the large sample).
-    bulk.reserve(reports.len() * 1200);
-    for found in reports {
+
+    /// Appends the action and document of `found` to `bulk`.
+    pub fn push(&mut self, found: &FoundReport<'_>, bulk: &mut BulkEncoder<'_>) {
+        let ids = &self.ids;
         let write_id = |out: &mut Vec<u8>| {
             out.push(b'"');
             ids.push(&[found.event_id.as_bytes()], out);
             out.push(b'"');
         };
-        bulk.push_with(indices.name(found.timestamp), write_id, |out| shared.write(found, out));
+        bulk.push_with(self.indices.name(found.timestamp), write_id, |out| self.shared.write(found, out));
     }
 }

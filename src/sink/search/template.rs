@@ -113,14 +113,14 @@ mod tests {
     /// A document with every optional field present, built by the real encoder.
     pub(super) fn sample_document() -> String {
         use crate::extract::{FoundReport, InvocationReport, ReportFormat, ReportStatus};
-        use crate::plan::{BulkEncoder, ReportContext, encode_reports};
-        let mut r = InvocationReport::new("req".into(), ReportFormat::Text);
+        use crate::plan::{BulkEncoder, ReportContext, ReportEncoder};
+        let mut r = InvocationReport::new("req", ReportFormat::Text);
         (r.duration_ms, r.billed_duration_ms, r.memory_size_mb, r.max_memory_used_mb) =
             (Some(1.0), Some(2), Some(128), Some(64));
         (r.init_duration_ms, r.restore_duration_ms, r.billed_restore_duration_ms) = (Some(1.0), Some(1.0), Some(1));
         (r.status, r.error_type, r.trace_id, r.span_id, r.sampled) =
             (ReportStatus::Error, Some("E".into()), Some("t".into()), Some("s".into()), Some(true));
-        let found = FoundReport { report: r, event_id: "1".into(), timestamp: 1 };
+        let found = FoundReport { report: r, event_id: "1", timestamp: 1 };
         let ctx = ReportContext {
             account: "1",
             region: Some("r"),
@@ -130,7 +130,7 @@ mod tests {
             sequence: "1",
         };
         let mut enc = BulkEncoder::new("s", "1", 1 << 20, 10);
-        encode_reports(std::slice::from_ref(&found), &ctx, "i", &mut enc);
+        ReportEncoder::new(&ctx, "i").push(&found, &mut enc);
         let body = enc.finish().remove(0).body;
         String::from_utf8(body).unwrap().lines().nth(1).unwrap().to_owned()
     }
