@@ -9,7 +9,7 @@ use crate::decode::{DecodeError, MessageType, Payload, base64_into, gunzip_into,
 use crate::event::{KinesisInput, SequenceNumber};
 use crate::extract::{
     EventRef, Extraction, FoundReport, InvocationReport, MeterExtractor, QuarantineEntry, QuarantineKind, ReportStatus,
-    parse_platform_report, parse_text_report, timed_out_request_id,
+    parse_platform_report, parse_text_report, read_raw_platform_report, timed_out_request_id,
 };
 use crate::plan::{
     BulkEncoder, BulkRequest, ObjectKind, PlannedObject, ReportContext, ReportEncoder, encode_meter_records,
@@ -262,6 +262,14 @@ impl Pipeline {
                 timestamp: event.timestamp,
                 unique_ids: Some(&unique_ids),
             };
+            // Lambda's own `platform.report` lines are read from the raw literal; anything unusual is left to the
+            // reader of the unescaped line below, which decides it.
+            if look.has(Look::PLATFORM)
+                && let Some(report) = read_raw_platform_report(event.message)
+            {
+                reports.write(report, &ev, ex, bulk);
+                continue;
+            }
             // `message` is always a string literal: the payload scanner accepts nothing else as a message.
             unescape_into(event.message, msg);
             let mut tagged = look.has(Look::TAG);

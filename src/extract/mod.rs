@@ -9,6 +9,7 @@ mod meter;
 mod record;
 mod report;
 mod report_json;
+mod report_raw;
 mod report_text;
 
 pub use function::{FunctionId, function_of};
@@ -16,6 +17,7 @@ pub use meter::MeterExtractor;
 pub use record::{RecordError, ValidRecord, minify_with_unique_id, read_record, validate_record};
 pub use report::{InvocationReport, ReportFormat, ReportStatus};
 pub use report_json::{PLATFORM_REPORT, parse_platform_report};
+pub use report_raw::read_raw_platform_report;
 pub use report_text::{parse_text_report, timed_out_request_id};
 
 use crate::ids::V5Prefix;

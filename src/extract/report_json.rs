@@ -35,42 +35,45 @@ struct ReportEvent<'a> {
     record: Option<Record<'a>>,
 }
 
+/// The `record` of a `platform.report` event (also filled by [`super::report_raw`]).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Record<'a> {
+pub(super) struct Record<'a> {
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    request_id: Option<Cow<'a, str>>,
+    pub(super) request_id: Option<Cow<'a, str>>,
     #[serde(default)]
-    metrics: Metrics,
+    pub(super) metrics: Metrics,
     #[serde(borrow)]
-    tracing: Option<Tracing<'a>>,
+    pub(super) tracing: Option<Tracing<'a>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    status: Option<Cow<'a, str>>,
+    pub(super) status: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    error_type: Option<Cow<'a, str>>,
+    pub(super) error_type: Option<Cow<'a, str>>,
 }
 
+/// `record.metrics`, every one optional.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct Metrics {
-    duration_ms: Option<f64>,
-    billed_duration_ms: Option<f64>,
+pub(super) struct Metrics {
+    pub(super) duration_ms: Option<f64>,
+    pub(super) billed_duration_ms: Option<f64>,
     #[serde(rename = "memorySizeMB")]
-    memory_size_mb: Option<f64>,
+    pub(super) memory_size_mb: Option<f64>,
     #[serde(rename = "maxMemoryUsedMB")]
-    max_memory_used_mb: Option<f64>,
-    init_duration_ms: Option<f64>,
-    restore_duration_ms: Option<f64>,
-    billed_restore_duration_ms: Option<f64>,
+    pub(super) max_memory_used_mb: Option<f64>,
+    pub(super) init_duration_ms: Option<f64>,
+    pub(super) restore_duration_ms: Option<f64>,
+    pub(super) billed_restore_duration_ms: Option<f64>,
 }
 
+/// `record.tracing`: the X-Ray span and the trace header.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Tracing<'a> {
+pub(super) struct Tracing<'a> {
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    span_id: Option<Cow<'a, str>>,
+    pub(super) span_id: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    value: Option<Cow<'a, str>>,
+    pub(super) value: Option<Cow<'a, str>>,
 }
 
 /// Parses a JSON log line. `Ok(None)` when it is not a `platform.report` event (another platform event, or an
@@ -94,7 +97,8 @@ pub fn parse_platform_report(msg: &str) -> Result<Option<InvocationReport<'_>>, 
     report_of(record).map(Some)
 }
 
-fn report_of(record: Record<'_>) -> Result<InvocationReport<'_>, String> {
+/// The report a `record` describes, or why it breaks the rules.
+pub(super) fn report_of(record: Record<'_>) -> Result<InvocationReport<'_>, String> {
     let request_id = record.request_id.filter(|s| !s.is_empty()).ok_or("platform.report has no requestId")?;
     let mut r = InvocationReport::new(request_id, ReportFormat::Json);
     let m = record.metrics;
