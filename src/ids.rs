@@ -54,7 +54,12 @@ impl V5Prefix {
     /// Appends the hyphenated UUID of the prefix followed by `parts` to `out`.
     pub fn push(&self, parts: &[&[u8]], out: &mut Vec<u8>) {
         let mut buf = [0; UUID_LEN];
-        out.extend_from_slice(self.uuid(parts).hyphenated().encode_lower(&mut buf).as_bytes());
+        out.extend_from_slice(self.encode(parts, &mut buf).as_bytes());
+    }
+
+    /// The hyphenated UUID of the prefix followed by `parts`, written into `buf` (no allocation).
+    pub fn encode<'b>(&self, parts: &[&[u8]], buf: &'b mut [u8; UUID_LEN]) -> &'b str {
+        self.uuid(parts).hyphenated().encode_lower(buf)
     }
 }
 

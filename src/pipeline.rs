@@ -238,11 +238,12 @@ impl Pipeline {
         let LineBuffers { message: msg, timed_out, candidates } = bufs;
         timed_out.clear();
         candidates.clear();
-        let mut report_lines = 0;
+        let (mut report_lines, mut tagged_lines) = (0, 0);
         for (i, event) in p.log_events.iter().enumerate() {
             let look = self.look(event.message.as_bytes());
             if look != Look::NOTHING {
                 report_lines += usize::from(look.has(Look::TEXT_REPORT | Look::PLATFORM));
+                tagged_lines += usize::from(look.has(Look::TAG));
                 candidates.push((i, look));
             }
         }
@@ -251,6 +252,7 @@ impl Pipeline {
         }
         // A document and its action line are about 1.1 KB (1,124 bytes on average in the large sample).
         bulk.reserve(report_lines * 1200);
+        ex.meters.reserve(tagged_lines);
         let unique_ids = crate::ids::derived_unique_ids(&p.log_group, &p.log_stream);
         let mut reports = Reports { encoder: None, ctx, index_pattern: &self.config.index_pattern };
         for &(i, look) in candidates.iter() {

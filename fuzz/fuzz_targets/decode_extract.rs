@@ -6,7 +6,9 @@ use base64::Engine as _;
 use flate2::{Compression, write::GzEncoder};
 use libfuzzer_sys::fuzz_target;
 use logmeter::event::{KinesisData, KinesisInput};
-use logmeter::extract::{EventRef, Extraction, MeterExtractor, parse_platform_report, parse_text_report};
+use logmeter::extract::{
+    EventRef, Extraction, MeterExtractor, parse_platform_report, parse_text_report, read_raw_platform_report,
+};
 use logmeter::pipeline::Scratch;
 use logmeter::{Pipeline, PipelineConfig};
 use std::io::Write;
@@ -26,9 +28,16 @@ fuzz_target!(|data: &[u8]| {
         let _ = pipeline.plan_record(&input, &mut Scratch::default());
     }
     if let Ok(text) = std::str::from_utf8(data) {
-        let ev = EventRef { log_group: "g", log_stream: "s", event_id: "1", timestamp: 1 };
+        let ev = EventRef { log_group: "g", log_stream: "s", event_id: "1", timestamp: 1, unique_ids: None };
         MeterExtractor::new("meter_record_for_stream").extract(text, &ev, &mut Extraction::default());
         let _ = parse_text_report(text);
         let _ = parse_platform_report(text);
+        // The raw reader sees the fuzzer's text as the inside of a message literal; when it reads a report, the
+        // serde reader of the unescaped text must read the same one.
+        let raw = format!("\"{text}\"");
+        if let Some(fast) = read_raw_platform_report(&raw) {
+            let unescaped: String = serde_json::from_str(&raw).expect("a literal the raw reader accepts is valid JSON");
+            assert_eq!(parse_platform_report(&unescaped), Ok(Some(fast)));
+        }
     }
 });

@@ -93,7 +93,8 @@ fn copy_short(out: &mut Vec<u8>, bytes: &[u8], from: usize, to: usize) {
 
 /// Like [`unescape_into`], returning a new string.
 pub fn unescape_to_string(raw: &str) -> Option<String> {
-    let mut s = String::with_capacity(raw.len());
+    // What `unescape_into` reserves: the text can only shrink, and `copy_short` writes up to 16 bytes ahead.
+    let mut s = String::with_capacity(raw.len() + SHORT);
     unescape_into(raw, &mut s).then_some(s)
 }
 

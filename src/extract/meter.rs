@@ -9,8 +9,9 @@
 use super::record::{RecordError, ValidRecord, minify_with_unique_id, read_record, validate_record};
 use super::{EventRef, Extraction, MeterRecord, QuarantineEntry, QuarantineKind};
 use crate::decode::{json_elements, json_end, json_object_with, json_value, unescape_to_string};
-use crate::ids::derived_unique_id;
+use crate::ids::{UUID_LEN, derived_unique_id};
 use memchr::memmem::Finder;
+use std::borrow::Cow;
 
 /// Finds and validates tagged meter records.
 #[derive(Debug, Clone)]
@@ -183,10 +184,14 @@ impl MeterExtractor {
         *position += 1;
         match verdict {
             Ok(valid) => {
-                let derived = (!valid.has_unique_id).then(|| match ev.unique_ids {
-                    Some(ids) => ids.string(&[ev.event_id.as_bytes(), itoa::Buffer::new().format(pos).as_bytes()]),
-                    None => derived_unique_id(ev.log_group, ev.log_stream, ev.event_id, pos),
-                });
+                let mut buf = [0; UUID_LEN];
+                let derived: Option<Cow<'_, str>> = match (valid.has_unique_id, ev.unique_ids) {
+                    (true, _) => None,
+                    (false, Some(ids)) => Some(Cow::Borrowed(
+                        ids.encode(&[ev.event_id.as_bytes(), itoa::Buffer::new().format(pos).as_bytes()], &mut buf),
+                    )),
+                    (false, None) => Some(Cow::Owned(derived_unique_id(ev.log_group, ev.log_stream, ev.event_id, pos))),
+                };
                 out.meters.push(MeterRecord {
                     json: minify_with_unique_id(raw, derived.as_deref()),
                     time_millis: valid.time_millis,

@@ -38,8 +38,10 @@ struct Shared {
 impl Shared {
     fn new(ctx: &ReportContext<'_>) -> Self {
         let FunctionId { name, version } = function_of(ctx.log_group, ctx.log_stream);
-        let mut cloud_faas =
-            b"\"cloud\":{\"provider\":\"aws\",\"platform\":\"aws_lambda\",\"account\":{\"id\":".to_vec();
+        // Each fragment is a few hundred bytes: room for them up front rather than four or five doublings each.
+        let mut cloud_faas = Vec::with_capacity(384);
+        cloud_faas
+            .extend_from_slice(b"\"cloud\":{\"provider\":\"aws\",\"platform\":\"aws_lambda\",\"account\":{\"id\":");
         push_str(&mut cloud_faas, ctx.account);
         cloud_faas.push(b'}');
         if let Some(region) = ctx.region {
@@ -58,13 +60,15 @@ impl Shared {
         push_str(&mut cloud_faas, ctx.log_stream);
         cloud_faas.extend_from_slice(b",\"invocation_id\":");
 
-        let mut aws = b"},\"aws\":{\"cloudwatch\":{\"log_group\":".to_vec();
+        let mut aws = Vec::with_capacity(256);
+        aws.extend_from_slice(b"},\"aws\":{\"cloudwatch\":{\"log_group\":");
         push_str(&mut aws, ctx.log_group);
         aws.extend_from_slice(b",\"log_stream\":");
         push_str(&mut aws, ctx.log_stream);
         aws.extend_from_slice(b"},\"lambda\":{\"status\":");
 
-        let mut source = b",\"logmeter\":{\"shard_id\":".to_vec();
+        let mut source = Vec::with_capacity(192);
+        source.extend_from_slice(b",\"logmeter\":{\"shard_id\":");
         push_str(&mut source, ctx.shard);
         source.extend_from_slice(b",\"sequence_number\":");
         push_str(&mut source, ctx.sequence);

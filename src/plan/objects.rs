@@ -39,7 +39,8 @@ pub fn record_objects(
 ) -> Vec<PlannedObject> {
     let mut by_day: BTreeMap<i64, Vec<&MeterRecord>> = BTreeMap::new();
     for r in records {
-        by_day.entry(day_of(r.time_millis)).or_default().push(r);
+        // Nearly always one day: its list is sized for all the records at once.
+        by_day.entry(day_of(r.time_millis)).or_insert_with(|| Vec::with_capacity(records.len())).push(r);
     }
     let mut objects = Vec::new();
     for (day, group) in by_day {
