@@ -252,7 +252,8 @@ impl Pipeline {
         }
         // A document and its action line are about 1.1 KB (1,124 bytes on average in the large sample).
         bulk.reserve(report_lines * 1200);
-        ex.meters.reserve(tagged_lines);
+        // A record and its derived uniqueId are a little over 200 bytes in the large sample.
+        ex.meters.reserve(tagged_lines, tagged_lines * 256);
         let unique_ids = crate::ids::derived_unique_ids(&p.log_group, &p.log_stream);
         let mut reports = Reports { encoder: None, ctx, index_pattern: &self.config.index_pattern };
         for &(i, look) in candidates.iter() {

@@ -6,8 +6,8 @@
 //! key. After the tag comes exactly one JSON value; text after it on the same line, or a stray closing bracket on
 //! the next, means the record is not what the application meant, so it is quarantined.
 
-use super::record::{RecordError, ValidRecord, minify_with_unique_id, read_record, validate_record};
-use super::{EventRef, Extraction, MeterRecord, QuarantineEntry, QuarantineKind};
+use super::record::{RecordError, ValidRecord, minify_with_unique_id_into, read_record, validate_record};
+use super::{EventRef, Extraction, QuarantineEntry, QuarantineKind};
 use crate::decode::{json_elements, json_end, json_object_with, json_value, unescape_to_string};
 use crate::ids::{UUID_LEN, derived_unique_id};
 use memchr::memmem::Finder;
@@ -192,10 +192,8 @@ impl MeterExtractor {
                     )),
                     (false, None) => Some(Cow::Owned(derived_unique_id(ev.log_group, ev.log_stream, ev.event_id, pos))),
                 };
-                out.meters.push(MeterRecord {
-                    json: minify_with_unique_id(raw, derived.as_deref()),
-                    time_millis: valid.time_millis,
-                    derived_unique_id: derived.is_some(),
+                out.meters.push_with(valid.time_millis, derived.is_some(), |text| {
+                    minify_with_unique_id_into(raw, derived.as_deref(), text)
                 });
             }
             Err(e) => self.quarantine(ev, e.0, raw, Some(pos), out),
@@ -334,9 +332,10 @@ mod tests {
         let mut b = Extraction::default();
         x.extract(&msg, &EV, &mut b);
         assert_eq!(a, b, "same event, same output");
-        assert_ne!(a.meters[0].json, a.meters[1].json, "identical records in one event get distinct ids");
+        let (first, second) = (a.meters.get(0).unwrap().json, a.meters.get(1).unwrap().json);
+        assert_ne!(first, second, "identical records in one event get distinct ids");
         let want = derived_unique_id(EV.log_group, EV.log_stream, EV.event_id, 1);
-        assert!(a.meters[1].json.contains(&want));
+        assert!(second.contains(&want));
         // The per-payload prefix the pipeline passes gives the same ids.
         let ids = crate::ids::derived_unique_ids(EV.log_group, EV.log_stream);
         let mut c = Extraction::default();

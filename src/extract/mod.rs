@@ -14,7 +14,9 @@ mod report_text;
 
 pub use function::{FunctionId, function_of};
 pub use meter::MeterExtractor;
-pub use record::{RecordError, ValidRecord, minify_with_unique_id, read_record, validate_record};
+pub use record::{
+    RecordError, ValidRecord, minify_with_unique_id, minify_with_unique_id_into, read_record, validate_record,
+};
 pub use report::{InvocationReport, ReportFormat, ReportStatus};
 pub use report_json::{PLATFORM_REPORT, parse_platform_report};
 pub use report_raw::read_raw_platform_report;
@@ -40,14 +42,90 @@ pub struct EventRef<'a> {
 }
 
 /// A valid meter record, encoded for the ingest object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MeterRecord {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeterRecord<'a> {
     /// Minified JSON object: the application's fields untouched, `uniqueId` added when it was missing.
-    pub json: String,
+    pub json: &'a str,
     /// `meterTimeInMillis`, which decides the ingest date.
     pub time_millis: i64,
     /// Whether `uniqueId` was derived by logmeter.
     pub derived_unique_id: bool,
+}
+
+/// The valid meter records of a payload, in log order. Their JSON lies back to back in one buffer: a payload's
+/// records cost one growing allocation, not one each, and are copied once more, into their object body.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MeterRecords {
+    text: String,
+    records: Vec<Placed>,
+}
+
+/// Where a record lies in [`MeterRecords::text`], with what the plan needs of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Placed {
+    start: usize,
+    end: usize,
+    time_millis: i64,
+    derived_unique_id: bool,
+}
+
+impl MeterRecords {
+    /// Appends a record whose JSON `write` appends to the buffer it is given.
+    pub fn push_with(&mut self, time_millis: i64, derived_unique_id: bool, write: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        write(&mut self.text);
+        self.records.push(Placed { start, end: self.text.len(), time_millis, derived_unique_id });
+    }
+
+    /// Appends a record whose JSON is already minified.
+    pub fn push(&mut self, json: &str, time_millis: i64, derived_unique_id: bool) {
+        self.push_with(time_millis, derived_unique_id, |text| text.push_str(json));
+    }
+
+    /// Makes room for `records` more records of about `bytes` in all.
+    pub fn reserve(&mut self, records: usize, bytes: usize) {
+        self.records.reserve(records);
+        self.text.reserve(bytes);
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The `i`th record.
+    pub fn get(&self, i: usize) -> Option<MeterRecord<'_>> {
+        self.records.get(i).map(|p| self.record(p))
+    }
+
+    /// The records, in log order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = MeterRecord<'_>> + '_ {
+        self.records.iter().map(|p| self.record(p))
+    }
+
+    fn record(&self, p: &Placed) -> MeterRecord<'_> {
+        MeterRecord {
+            json: self.text.get(p.start..p.end).unwrap_or_default(),
+            time_millis: p.time_millis,
+            derived_unique_id: p.derived_unique_id,
+        }
+    }
+}
+
+impl FromIterator<(String, i64, bool)> for MeterRecords {
+    /// Records from `(json, time_millis, derived_unique_id)`, in order.
+    fn from_iter<I: IntoIterator<Item = (String, i64, bool)>>(iter: I) -> Self {
+        let mut records = Self::default();
+        for (json, time, derived) in iter {
+            records.push(&json, time, derived);
+        }
+        records
+    }
 }
 
 /// What a quarantine entry is.
@@ -139,7 +217,7 @@ pub struct FoundReport<'a> {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Extraction {
     /// Valid meter records, in log order.
-    pub meters: Vec<MeterRecord>,
+    pub meters: MeterRecords,
     /// Invocation reports found. Their documents are written as they are found, while the line is at hand
     /// (see `plan::ReportEncoder`), so only the count is kept.
     pub reports: usize,

@@ -174,6 +174,14 @@ fn check_dimensions(raw: &str) -> Result<(), RecordError> {
 /// `"uniqueId":"<unique_id>"` appended to the top-level object. Strings, numbers and field order are kept exactly.
 pub fn minify_with_unique_id(raw: &str, unique_id: Option<&str>) -> String {
     let mut out = String::with_capacity(raw.len() + unique_id.map_or(0, |u| u.len() + 14));
+    minify_with_unique_id_into(raw, unique_id, &mut out);
+    out
+}
+
+/// [`minify_with_unique_id`], appending to `out` (which may already hold other records).
+pub fn minify_with_unique_id_into(raw: &str, unique_id: Option<&str>, out: &mut String) {
+    let start = out.len();
+    out.reserve(raw.len() + unique_id.map_or(0, |u| u.len() + 14));
     let bytes = raw.as_bytes();
     // Compact records (JSON.stringify's) have no whitespace at all: one vectorised pass says so.
     let spaced = bytes.iter().fold(false, |any, &b| any | (b == b' ') | (b == b'\t') | (b == b'\n') | (b == b'\r'));
@@ -205,6 +213,7 @@ pub fn minify_with_unique_id(raw: &str, unique_id: Option<&str>) -> String {
     }
     out.push_str(&raw[run.min(raw.len())..]);
     if let Some(u) = unique_id
+        && out.len() > start
         && out.ends_with('}')
     {
         out.pop();
@@ -215,7 +224,6 @@ pub fn minify_with_unique_id(raw: &str, unique_id: Option<&str>) -> String {
         out.push_str(u);
         out.push_str("\"}");
     }
-    out
 }
 
 #[cfg(test)]
@@ -350,6 +358,11 @@ mod tests {
         assert_eq!(minify_with_unique_id(r#"{"a":[1,{}]}"#, Some("u")), r#"{"a":[1,{}],"uniqueId":"u"}"#);
         assert_eq!(minify_with_unique_id("{}", Some("u")), r#"{"uniqueId":"u"}"#);
         assert_eq!(minify_with_unique_id(r#"{"a":"x"}"#, None), r#"{"a":"x"}"#);
+        // Appending to a buffer that already holds records touches only the new one.
+        let mut shared = String::from(r#"{"a":1}"#);
+        minify_with_unique_id_into("{ }", Some("u"), &mut shared);
+        minify_with_unique_id_into(r#"{"b": 2}"#, Some("v"), &mut shared);
+        assert_eq!(shared, r#"{"a":1}{"uniqueId":"u"}{"b":2,"uniqueId":"v"}"#);
         let min = minify_with_unique_id(pretty, Some("id"));
         let v: serde_json::Value = serde_json::from_str(&min).unwrap();
         assert_eq!(v["uniqueId"], "id");

@@ -2,16 +2,16 @@
 //! `meterTimeInMillis`, in a daily index by that time.
 
 use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
-use crate::extract::MeterRecord;
+use crate::extract::MeterRecords;
 use crate::ids::meter_document_id;
 
 /// Appends one `create` action per meter record to `bulk`.
-pub fn encode_meter_records(records: &[MeterRecord], index_pattern: &str, bulk: &mut BulkEncoder) {
+pub fn encode_meter_records(records: &MeterRecords, index_pattern: &str, bulk: &mut BulkEncoder) {
     let mut indices = IndexNamer::new(index_pattern);
     // The record, its action line and a timestamp.
     bulk.reserve(records.iter().map(|r| r.json.len() + 160).sum());
-    for r in records {
-        let id = meter_document_id(&r.json);
+    for r in records.iter() {
+        let id = meter_document_id(r.json);
         let stamp = (!r.json.contains("\"@timestamp\"")).then(|| iso_millis_bytes(r.time_millis));
         bulk.push(indices.name(r.time_millis), &id, |out| match &stamp {
             Some(ts) => {
@@ -34,7 +34,8 @@ mod tests {
     fn valid_documents_keep_the_record_and_add_a_timestamp() {
         let json =
             r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795132800000,"uniqueId":"u"}"#;
-        let records = [MeterRecord { json: json.into(), time_millis: 1_795_132_800_000, derived_unique_id: false }];
+        let mut records = MeterRecords::default();
+        records.push(json, 1_795_132_800_000, false);
         let mut enc = BulkEncoder::new("s", "1", 1 << 20, 10);
         encode_meter_records(&records, "meters-%Y.%m.%d", &mut enc);
         let body = String::from_utf8(enc.finish().remove(0).body).unwrap();

@@ -2,7 +2,7 @@
 //! quarantine object per Kinesis record under `<quarantine prefix>/YYYY-MM-DD/<shard>/<sequence>.json`.
 
 use super::{day_of, push_date, utc_date};
-use crate::extract::{MeterRecord, QuarantineEntry};
+use crate::extract::{MeterRecord, MeterRecords, QuarantineEntry};
 use std::collections::BTreeMap;
 
 /// What an object holds.
@@ -30,15 +30,15 @@ pub struct PlannedObject {
 /// Groups the record's meter records by UTC date of `meterTimeInMillis` and packs each group, in log order, into
 /// parts bounded by `max_bytes` and `max_records` (a single record larger than `max_bytes` gets a part alone).
 pub fn record_objects(
-    records: &[MeterRecord],
+    records: &MeterRecords,
     prefix: &str,
     shard: &str,
     sequence: &str,
     max_bytes: usize,
     max_records: usize,
 ) -> Vec<PlannedObject> {
-    let mut by_day: BTreeMap<i64, Vec<&MeterRecord>> = BTreeMap::new();
-    for r in records {
+    let mut by_day: BTreeMap<i64, Vec<MeterRecord<'_>>> = BTreeMap::new();
+    for r in records.iter() {
         // Nearly always one day: its list is sized for all the records at once.
         by_day.entry(day_of(r.time_millis)).or_insert_with(|| Vec::with_capacity(records.len())).push(r);
     }
@@ -128,15 +128,15 @@ struct QuarantineLine<'a> {
 mod tests {
     use super::*;
 
-    fn rec(ms: i64, n: usize) -> MeterRecord {
-        MeterRecord { json: format!("{{\"n\":{n}}}"), time_millis: ms, derived_unique_id: false }
+    fn rec(ms: i64, n: usize) -> (String, i64, bool) {
+        (format!("{{\"n\":{n}}}"), ms, false)
     }
 
     #[test]
     fn valid_grouping_by_date_and_parts() {
         let day1 = 1_763_600_000_000;
         let day0 = day1 - 86_400_000;
-        let records = [rec(day1, 0), rec(day0, 1), rec(day1, 2), rec(day1, 3)];
+        let records: MeterRecords = [rec(day1, 0), rec(day0, 1), rec(day1, 2), rec(day1, 3)].into_iter().collect();
         let objs = record_objects(&records, "ingest/records", "shardId-1", "42", 1 << 20, 2);
         let keys: Vec<_> = objs.iter().map(|o| o.key.as_str()).collect();
         assert_eq!(
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn valid_byte_bound() {
-        let records: Vec<_> = (0..10).map(|n| rec(1_763_600_000_000, n)).collect();
+        let records: MeterRecords = (0..10).map(|n| rec(1_763_600_000_000, n)).collect();
         for max in [1, 20, 30, 64, 1000] {
             let objs = record_objects(&records, "p", "s", "1", max, 1000);
             assert_eq!(objs.iter().map(|o| o.items).sum::<usize>(), 10);
@@ -164,7 +164,7 @@ mod tests {
                 assert!(o.body.len() <= max || o.items == 1, "{max}: {} bytes", o.body.len());
             }
         }
-        assert!(record_objects(&[], "p", "s", "1", 10, 10).is_empty());
+        assert!(record_objects(&MeterRecords::default(), "p", "s", "1", 10, 10).is_empty());
     }
 
     #[test]

@@ -62,8 +62,8 @@ proptest! {
         let _ = parse_text_report(&msg);
         let _ = parse_platform_report(&msg);
         // Every record is valid JSON with a uniqueId; nothing found means nothing claimed.
-        for m in &out.meters {
-            let v: serde_json::Value = serde_json::from_str(&m.json).unwrap();
+        for m in out.meters.iter() {
+            let v: serde_json::Value = serde_json::from_str(m.json).unwrap();
             prop_assert!(v["uniqueId"].is_string());
         }
         if standalone_tag(&msg) {

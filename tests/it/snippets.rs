@@ -31,7 +31,7 @@ fn check(source: &str, stdout: &str) {
         let out = extract(&message);
         assert!(out.quarantine.is_empty(), "{source}: {:?}", out.quarantine);
         assert_eq!(out.meters.len(), 1, "{source}");
-        let got: Value = serde_json::from_str(&out.meters[0].json).unwrap();
+        let got: Value = serde_json::from_str(out.meters.get(0).unwrap().json).unwrap();
         assert_eq!(got, expected(), "{source}");
     }
 }
@@ -73,7 +73,7 @@ fn demo_api_meters_each_call_once_per_customer() {
     let meter = logmeter::emit::api_call(Some(" c-42 "), "GET /orders", "req-abc", 1_795_132_800_123).unwrap();
     let out = extract(&meter.line(logmeter::emit::TAG));
     assert_eq!(out.meters.len(), 1);
-    let got: Value = serde_json::from_str(&out.meters[0].json).unwrap();
+    let got: Value = serde_json::from_str(out.meters.get(0).unwrap().json).unwrap();
     assert_eq!(
         got,
         json!({"customerId": "c-42", "meterApiName": "api-calls", "meterValue": 1.0, "meterTimeInMillis": 1795132800123_i64,
