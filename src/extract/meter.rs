@@ -301,7 +301,7 @@ mod tests {
             let mut out = Extraction::default();
             assert!(x.mentions(case.message.as_bytes()), "{}", case.name);
             x.extract(&case.message, &EV, &mut out);
-            let got: Vec<Value> = out.meters.iter().map(|m| serde_json::from_str(&m.json).unwrap()).collect();
+            let got: Vec<Value> = out.meters.iter().map(|m| serde_json::from_str(m.json).unwrap()).collect();
             assert_eq!(got.len(), case.records.len(), "{}: {got:?} {:?}", case.name, out.quarantine);
             for ((mut g, want), derived) in got.into_iter().zip(&case.records).zip(&case.derived_unique_id) {
                 if *derived {
