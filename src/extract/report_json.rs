@@ -195,6 +195,16 @@ mod tests {
     }
 
     #[test]
+    fn valid_figures_are_read_correctly_rounded() {
+        // serde_json's default float parser reads this one unit in the last place low; documents would show it.
+        let line =
+            r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":130.65331632653061}}}"#;
+        let r = parse_platform_report(line).unwrap().unwrap();
+        assert_eq!(r.duration_ms, Some(130.653_316_326_530_61));
+        assert_eq!(r.duration_ms.map(|d| d.to_string()).as_deref(), Some("130.65331632653061"));
+    }
+
+    #[test]
     fn valid_other_events_are_not_reports() {
         for msg in [
             r#"{"time":"t","type":"platform.initReport","record":{"initializationType":"on-demand"}}"#,
