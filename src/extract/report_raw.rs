@@ -126,24 +126,40 @@ impl<'a> Cursor<'a> {
         self.text[self.pos..].starts_with(word).then(|| self.pos += word.len())
     }
 
+    /// Opens an object or array: consumes `open`, and says whether it is empty (then `close` is consumed too).
+    fn open(&mut self, open: u8, close: u8) -> Option<bool> {
+        self.eat(open)?;
+        let empty = self.peek()? == close;
+        if empty {
+            self.pos += 1;
+        }
+        Some(empty)
+    }
+
+    /// After a member or element: whether another follows (its comma consumed), or `close` ends it.
+    fn more(&mut self, close: u8) -> Option<bool> {
+        match self.peek()? {
+            b',' => self.pos += 1,
+            b if b == close => {
+                self.pos += 1;
+                return Some(false);
+            }
+            _ => return None,
+        }
+        Some(true)
+    }
+
     /// An object, each member handed to `member`, which must read the value.
     fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
-        self.eat(b'{')?;
-        if self.peek()? == b'}' {
-            self.pos += 1;
+        if self.open(b'{', b'}')? {
             return Some(());
         }
         loop {
             let key = self.string()?;
             self.eat(b':')?;
             member(self, key)?;
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if !self.more(b'}')? {
+                return Some(());
             }
         }
     }
@@ -157,20 +173,13 @@ impl<'a> Cursor<'a> {
             b'\\' => self.string().map(drop),
             b'{' => self.object(|c, _| c.skip(depth + 1)),
             b'[' => {
-                self.pos += 1;
-                if self.peek()? == b']' {
-                    self.pos += 1;
+                if self.open(b'[', b']')? {
                     return Some(());
                 }
                 loop {
                     self.skip(depth + 1)?;
-                    match self.peek()? {
-                        b',' => self.pos += 1,
-                        b']' => {
-                            self.pos += 1;
-                            return Some(());
-                        }
-                        _ => return None,
+                    if !self.more(b']')? {
+                        return Some(());
                     }
                 }
             }
