@@ -31,6 +31,17 @@ pub(crate) fn quote_or_backslash16(bytes: &[u8], at: usize) -> Option<usize> {
     Some(if hits == 0 { 16 } else { hits.trailing_zeros() as usize })
 }
 
+/// The offset of the first byte among the 16 from `at` that a strict JSON string reader must stop at (a quote, a
+/// backslash or a control character), 16 when there is none; `None` when fewer than 16 bytes are left.
+#[inline]
+pub(crate) fn string_stop16(bytes: &[u8], at: usize) -> Option<usize> {
+    let lane = bytes.get(at..at.checked_add(16)?)?;
+    let v = u8x16::new(lane.try_into().unwrap_or_default());
+    let control = v.min(u8x16::splat(0x1f)).simd_eq(v);
+    let hits = (v.simd_eq(u8x16::splat(b'"')) | v.simd_eq(u8x16::splat(b'\\')) | control).to_bitmask();
+    Some(if hits == 0 { 16 } else { hits.trailing_zeros() as usize })
+}
+
 /// The 64 bytes of `bytes` from `at`, when there are that many.
 #[inline]
 pub(crate) fn block_at(bytes: &[u8], at: usize) -> Option<&[u8; BLOCK]> {
@@ -102,6 +113,14 @@ mod tests {
             full[32..].copy_from_slice(&block.map(|b| b ^ 1));
             let want = full.iter().enumerate().fold(0u64, |m, (i, &b)| m | (u64::from(b == byte) << i));
             proptest::prop_assert_eq!(eq_mask(&full, byte), want);
+        }
+
+        #[test]
+        fn valid_string_stops_agree_with_a_byte_loop(bytes in proptest::collection::vec(proptest::sample::select(vec![0u8, 0x1f, 0x20, b'"', b'\\', b'a', 0x7f, 0xc3, 0xff]), 0..40), at in 0usize..40) {
+            let want = bytes.get(at..).filter(|r| r.len() >= 16).map(|r| {
+                r[..16].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(16)
+            });
+            proptest::prop_assert_eq!(string_stop16(&bytes, at), want);
         }
 
         #[test]

@@ -6,7 +6,10 @@
 //! key. After the tag comes exactly one JSON value; text after it on the same line, or a stray closing bracket on
 //! the next, means the record is not what the application meant, so it is quarantined.
 
-use super::record::{RecordError, ValidRecord, minify_with_unique_id_into, read_record, validate_record};
+use super::record::{
+    RecordError, ValidRecord, append_unique_id, minify_with_unique_id_into, read_record, validate_record,
+};
+use super::record_usual::read_usual_record;
 use super::{EventRef, Extraction, QuarantineEntry, QuarantineKind};
 use crate::decode::{json_elements, json_end, json_object_with, json_value, unescape_to_string};
 use crate::ids::{UUID_LEN, derived_unique_id};
@@ -108,15 +111,18 @@ impl MeterExtractor {
                 *position += 1;
                 continue;
             }
-            // A record is read, strictly, in the same pass that finds its end; an array is only delimited here and
-            // its records are validated one by one.
+            // A record is read, strictly, in the same pass that finds its end (and, in the usual shape, writes it
+            // as a draft record); an array is only delimited here and its records are validated one by one.
             let read = if bytes[vstart] == b'{' {
-                read_record(&msg[vstart..]).map(|(len, verdict)| (len, Some(verdict)))
+                match out.meters.draft_with(|text| read_usual_record(&msg[vstart..], text)) {
+                    Some((len, valid)) => Ok((len, Read::Drafted(valid))),
+                    None => read_record(&msg[vstart..]).map(|(len, verdict)| (len, Read::Record(verdict))),
+                }
             } else {
-                json_value(&msg[vstart..], false).map(|(_, len)| (len, None))
+                json_value(&msg[vstart..], false).map(|(_, len)| (len, Read::Array))
             };
             match read {
-                Ok((len, verdict)) => {
+                Ok((len, read)) => {
                     let vend = vstart + len;
                     let value = &msg[vstart..vend];
                     // The tag can also appear inside the value (a dimension quoting it): resume after the value.
@@ -126,6 +132,9 @@ impl MeterExtractor {
                     };
                     let tail_end = next.unwrap_or(bytes.len());
                     if let Some(extra) = trailing_text(&msg[vend..tail_end]) {
+                        if let Read::Drafted(_) = read {
+                            out.meters.drop_draft();
+                        }
                         let raw = msg[start..line_end(msg, vend + extra.1)].trim_end();
                         let reason = format!(
                             "unexpected text after the JSON value ({:?}): the record may not be what the application meant",
@@ -133,10 +142,12 @@ impl MeterExtractor {
                         );
                         self.quarantine(ev, reason, raw, Some(*position), out);
                         *position += 1;
-                    } else if let Some(verdict) = verdict {
-                        self.emit_checked(value, verdict, ev, position, out);
                     } else {
-                        self.emit_value(value, ev, position, out);
+                        match read {
+                            Read::Drafted(valid) => self.keep(valid, ev, position, out),
+                            Read::Record(verdict) => self.emit_checked(value, verdict, ev, position, out),
+                            Read::Array => self.emit_value(value, ev, position, out),
+                        }
                     }
                 }
                 Err(why) => {
@@ -168,7 +179,15 @@ impl MeterExtractor {
     }
 
     fn emit_record(&self, raw: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
-        self.emit_checked(raw, validate_record(raw), ev, position, out);
+        match out.meters.draft_with(|text| read_usual_record(raw, text)) {
+            Some((len, valid)) if len == raw.len() => self.keep(valid, ev, position, out),
+            drafted => {
+                if drafted.is_some() {
+                    out.meters.drop_draft();
+                }
+                self.emit_checked(raw, validate_record(raw), ev, position, out);
+            }
+        }
     }
 
     /// Emits a record whose verdict is known: the record, or its quarantine entry.
@@ -180,29 +199,53 @@ impl MeterExtractor {
         position: &mut usize,
         out: &mut Extraction,
     ) {
-        let pos = *position;
-        *position += 1;
         match verdict {
             Ok(valid) => {
-                let mut buf = [0; UUID_LEN];
-                let derived: Option<Cow<'_, str>> = match (valid.has_unique_id, ev.unique_ids) {
-                    (true, _) => None,
-                    (false, Some(ids)) => Some(Cow::Borrowed(
-                        ids.encode(&[ev.event_id.as_bytes(), itoa::Buffer::new().format(pos).as_bytes()], &mut buf),
-                    )),
-                    (false, None) => Some(Cow::Owned(derived_unique_id(ev.log_group, ev.log_stream, ev.event_id, pos))),
-                };
-                out.meters.push_with(valid.time_millis, derived.is_some(), |text| {
-                    minify_with_unique_id_into(raw, derived.as_deref(), text)
+                out.meters.draft_with(|text| {
+                    minify_with_unique_id_into(raw, None, text);
+                    Some(())
                 });
+                self.keep(valid, ev, position, out);
             }
-            Err(e) => self.quarantine(ev, e.0, raw, Some(pos), out),
+            Err(e) => {
+                self.quarantine(ev, e.0, raw, Some(*position), out);
+                *position += 1;
+            }
         }
+    }
+
+    /// Keeps the draft record (a valid record, minified) with a derived `uniqueId` when it has none.
+    fn keep(&self, valid: ValidRecord, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
+        let pos = *position;
+        *position += 1;
+        let mut buf = [0; UUID_LEN];
+        let derived: Option<Cow<'_, str>> = match (valid.has_unique_id, ev.unique_ids) {
+            (true, _) => None,
+            (false, Some(ids)) => Some(Cow::Borrowed(
+                ids.encode(&[ev.event_id.as_bytes(), itoa::Buffer::new().format(pos).as_bytes()], &mut buf),
+            )),
+            (false, None) => Some(Cow::Owned(derived_unique_id(ev.log_group, ev.log_stream, ev.event_id, pos))),
+        };
+        out.meters.keep_draft(valid.time_millis, derived.is_some(), |text| {
+            if let Some(id) = &derived {
+                append_unique_id(text, id);
+            }
+        });
     }
 
     fn quarantine(&self, ev: &EventRef<'_>, reason: String, raw: &str, pos: Option<usize>, out: &mut Extraction) {
         out.quarantine.push(QuarantineEntry::at(QuarantineKind::MeterRecord, ev, reason, raw, pos));
     }
+}
+
+/// What reading the value after a tag found.
+enum Read {
+    /// A record of the usual shape, valid, already written as the draft record.
+    Drafted(ValidRecord),
+    /// A record read the general way, and its verdict.
+    Record(Result<ValidRecord, RecordError>),
+    /// An array, only delimited so far.
+    Array,
 }
 
 /// What extraction needs of a JSON log line's object: the values of the tag and of `message` (the last one of each,

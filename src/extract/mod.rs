@@ -7,6 +7,7 @@
 mod function;
 mod meter;
 mod record;
+mod record_usual;
 mod report;
 mod report_json;
 mod report_raw;
@@ -75,6 +76,30 @@ impl MeterRecords {
         let start = self.text.len();
         write(&mut self.text);
         self.records.push(Placed { start, end: self.text.len(), time_millis, derived_unique_id });
+    }
+
+    /// Writes a draft record at the end of the buffer with `write`, which leaves the buffer as it was when it
+    /// returns `None`. The draft becomes a record with [`Self::keep_draft`] or is forgotten with
+    /// [`Self::drop_draft`]; nothing else may be pushed before either.
+    pub(super) fn draft_with<T>(&mut self, write: impl FnOnce(&mut String) -> Option<T>) -> Option<T> {
+        debug_assert_eq!(self.text.len(), self.draft_start(), "one draft at a time");
+        write(&mut self.text)
+    }
+
+    /// Makes the draft a record, after `finish` has appended to it (a derived `uniqueId`).
+    pub(super) fn keep_draft(&mut self, time_millis: i64, derived_unique_id: bool, finish: impl FnOnce(&mut String)) {
+        let start = self.draft_start();
+        finish(&mut self.text);
+        self.records.push(Placed { start, end: self.text.len(), time_millis, derived_unique_id });
+    }
+
+    /// Forgets the draft.
+    pub(super) fn drop_draft(&mut self) {
+        self.text.truncate(self.draft_start());
+    }
+
+    fn draft_start(&self) -> usize {
+        self.records.last().map_or(0, |p| p.end)
     }
 
     /// Appends a record whose JSON is already minified.

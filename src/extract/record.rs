@@ -7,9 +7,9 @@
 use crate::decode::{ScanError, json_end, json_object_with};
 
 /// Earliest plausible `meterTimeInMillis` (1973-03-03): anything smaller is almost surely seconds.
-const MIN_PLAUSIBLE_MILLIS: i64 = 100_000_000_000;
+pub(super) const MIN_PLAUSIBLE_MILLIS: i64 = 100_000_000_000;
 /// Latest plausible `meterTimeInMillis` (year 5138): anything larger is almost surely microseconds.
-const MAX_PLAUSIBLE_MILLIS: i64 = 100_000_000_000_000;
+pub(super) const MAX_PLAUSIBLE_MILLIS: i64 = 100_000_000_000_000;
 
 /// The raw values of the fields the rules are about.
 #[derive(Default)]
@@ -214,16 +214,23 @@ pub fn minify_with_unique_id_into(raw: &str, unique_id: Option<&str>, out: &mut 
     out.push_str(&raw[run.min(raw.len())..]);
     if let Some(u) = unique_id
         && out.len() > start
-        && out.ends_with('}')
     {
-        out.pop();
-        if !out.ends_with('{') {
-            out.push(',');
-        }
-        out.push_str("\"uniqueId\":\"");
-        out.push_str(u);
-        out.push_str("\"}");
+        append_unique_id(out, u);
     }
+}
+
+/// Adds `"uniqueId":"<unique_id>"` to the JSON object that ends `out`.
+pub(super) fn append_unique_id(out: &mut String, unique_id: &str) {
+    if !out.ends_with('}') {
+        return;
+    }
+    out.pop();
+    if !out.ends_with('{') {
+        out.push(',');
+    }
+    out.push_str("\"uniqueId\":\"");
+    out.push_str(unique_id);
+    out.push_str("\"}");
 }
 
 #[cfg(test)]

@@ -1,0 +1,414 @@
+//! The usual meter record read, checked and minified in one pass.
+//!
+//! Nearly every record is an object of the ingest fields, with a flat `dimensions` object and perhaps a few
+//! scalar extras, written compact (`JSON.stringify`), spaced (`json.dumps`) or pretty-printed.
+//! [`read_usual_record`] reads such a record strictly, checks it against the ingest rules and appends its minified
+//! text, in one pass over its bytes. It accepts only records the general path ([`super::record::read_record`],
+//! then [`super::record::minify_with_unique_id_into`]) accepts, with the same end, verdict and text; anything else
+//! (a record that breaks a rule, an escaped key, a nested extra, a repeated field, a string that is not strict
+//! JSON) is handed back untouched, and the general path decides it and says why.
+
+use super::record::{MAX_PLAUSIBLE_MILLIS, MIN_PLAUSIBLE_MILLIS, ValidRecord};
+use crate::decode::string_stop16;
+
+/// Reads the record that starts `text` (at its `{`), appending its minified JSON to `out`: the offset just after
+/// the record and what validation learned. `None`, with `out` unchanged, for anything but a valid record of the
+/// usual shape.
+pub fn read_usual_record(text: &str, out: &mut String) -> Option<(usize, ValidRecord)> {
+    let start = out.len();
+    let mut reader = Reader { text, bytes: text.as_bytes(), at: 0, run: 0, out };
+    let read = reader.record();
+    if read.is_none() {
+        reader.out.truncate(start);
+    }
+    read
+}
+
+// The fields the rules are about, as bits of a set.
+const CUSTOMER_ID: u8 = 1;
+const METER_API_NAME: u8 = 2;
+const METER_VALUE: u8 = 4;
+const METER_TIME: u8 = 8;
+const UNIQUE_ID: u8 = 16;
+const DIMENSIONS: u8 = 32;
+const REQUIRED: u8 = CUSTOMER_ID | METER_API_NAME | METER_VALUE | METER_TIME;
+
+/// A cursor that copies what it reads to `out`, leaving out whitespace between tokens: `run` is where the text not
+/// yet copied starts, so a compact record is copied with one `push_str`.
+struct Reader<'t, 'o> {
+    text: &'t str,
+    bytes: &'t [u8],
+    at: usize,
+    run: usize,
+    out: &'o mut String,
+}
+
+impl Reader<'_, '_> {
+    fn record(&mut self) -> Option<(usize, ValidRecord)> {
+        self.byte(b'{')?;
+        let (mut seen, mut time_millis) = (0, 0);
+        loop {
+            self.ws();
+            let (key, escaped) = self.string()?;
+            // An escaped key may still name a field once unescaped: the general path reads it.
+            if escaped {
+                return None;
+            }
+            let field = match &self.bytes[key.start + 1..key.end - 1] {
+                b"customerId" => CUSTOMER_ID,
+                b"meterApiName" => METER_API_NAME,
+                b"meterValue" => METER_VALUE,
+                b"meterTimeInMillis" => METER_TIME,
+                b"uniqueId" => UNIQUE_ID,
+                b"dimensions" => DIMENSIONS,
+                _ => 0,
+            };
+            if seen & field != 0 {
+                return None;
+            }
+            seen |= field;
+            self.ws();
+            self.byte(b':')?;
+            self.ws();
+            match field {
+                CUSTOMER_ID | METER_API_NAME | UNIQUE_ID => {
+                    // Non-empty: more than the two quotes.
+                    if self.string()?.0.len() <= 2 {
+                        return None;
+                    }
+                }
+                METER_VALUE => self.number()?,
+                METER_TIME => time_millis = self.millis()?,
+                DIMENSIONS => self.dimensions()?,
+                _ => self.scalar()?,
+            }
+            if !self.more(b'}')? {
+                break;
+            }
+        }
+        if seen & REQUIRED != REQUIRED {
+            return None;
+        }
+        self.out.push_str(&self.text[self.run..self.at]);
+        Some((self.at, ValidRecord { time_millis, has_unique_id: seen & UNIQUE_ID != 0 }))
+    }
+
+    /// Skips whitespace, copying the text before it.
+    fn ws(&mut self) {
+        let start = self.at;
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+        if self.at > start {
+            self.out.push_str(&self.text[self.run..start]);
+            self.run = self.at;
+        }
+    }
+
+    fn byte(&mut self, b: u8) -> Option<()> {
+        (self.bytes.get(self.at) == Some(&b)).then(|| self.at += 1)
+    }
+
+    /// After a value: `true` when a comma follows (consumed), `false` at `close` (consumed).
+    fn more(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        match self.bytes.get(self.at) {
+            Some(b',') => {
+                self.at += 1;
+                Some(true)
+            }
+            Some(&b) if b == close => {
+                self.at += 1;
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
+    /// A strict string literal at the cursor: its bounds (quotes included) and whether it holds an escape.
+    fn string(&mut self) -> Option<(std::ops::Range<usize>, bool)> {
+        let (bytes, start) = (self.bytes, self.at);
+        if bytes.get(start) != Some(&b'"') {
+            return None;
+        }
+        let (mut i, mut escaped) = (start + 1, false);
+        loop {
+            i += match string_stop16(bytes, i) {
+                Some(16) => {
+                    i += 16;
+                    continue;
+                }
+                Some(off) => off,
+                None => bytes[i..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?,
+            };
+            match bytes[i] {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    i += escape_len(&bytes[i..])?;
+                }
+                // A control character must be escaped.
+                _ => return None,
+            }
+        }
+        self.at = i + 1;
+        Some((start..self.at, escaped))
+    }
+
+    /// A number with JSON's grammar.
+    fn number(&mut self) -> Option<()> {
+        let bytes = self.bytes;
+        let mut i = self.at;
+        if bytes.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        let int = digits(bytes, i);
+        if int == 0 || (int > 1 && bytes[i] == b'0') {
+            return None;
+        }
+        i += int;
+        if bytes.get(i) == Some(&b'.') {
+            let frac = digits(bytes, i + 1);
+            if frac == 0 {
+                return None;
+            }
+            i += 1 + frac;
+        }
+        if let Some(b'e' | b'E') = bytes.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = bytes.get(i) {
+                i += 1;
+            }
+            let exp = digits(bytes, i);
+            if exp == 0 {
+                return None;
+            }
+            i += exp;
+        }
+        self.at = i;
+        Some(())
+    }
+
+    /// `meterTimeInMillis`: a whole, plausible number of epoch milliseconds (anything else is the general path's
+    /// to explain).
+    fn millis(&mut self) -> Option<i64> {
+        let n = digits(self.bytes, self.at);
+        let leading_zero = self.bytes.get(self.at) == Some(&b'0');
+        if leading_zero || !(12..=15).contains(&n) || matches!(self.bytes.get(self.at + n), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        let ms = self.text[self.at..self.at + n].parse::<i64>().ok()?;
+        self.at += n;
+        (MIN_PLAUSIBLE_MILLIS..=MAX_PLAUSIBLE_MILLIS).contains(&ms).then_some(ms)
+    }
+
+    /// `dimensions`: an object of strings.
+    fn dimensions(&mut self) -> Option<()> {
+        self.byte(b'{')?;
+        self.ws();
+        if self.byte(b'}').is_some() {
+            return Some(());
+        }
+        loop {
+            self.string()?;
+            self.ws();
+            self.byte(b':')?;
+            self.ws();
+            self.string()?;
+            if !self.more(b'}')? {
+                return Some(());
+            }
+            self.ws();
+        }
+    }
+
+    /// The value of a field the rules say nothing about: a string, a number or a literal (objects and arrays go
+    /// the general way).
+    fn scalar(&mut self) -> Option<()> {
+        match self.bytes.get(self.at)? {
+            b'"' => self.string().map(drop),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => {
+                let rest = &self.bytes[self.at..];
+                let len = [&b"true"[..], b"false", b"null"].into_iter().find(|w| rest.starts_with(w))?.len();
+                self.at += len;
+                Some(())
+            }
+        }
+    }
+}
+
+/// The number of ASCII digits at `at`.
+fn digits(bytes: &[u8], at: usize) -> usize {
+    bytes.get(at..).map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii_digit()).count())
+}
+
+/// The length of the valid escape sequence starting `rest` (at its backslash).
+fn escape_len(rest: &[u8]) -> Option<usize> {
+    match rest.get(1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(2),
+        b'u' if rest.get(2..6)?.iter().all(u8::is_ascii_hexdigit) => Some(6),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::{minify_with_unique_id, read_record};
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+
+    /// What the general path makes of the record starting `text`: its end, verdict and minified text.
+    fn general(text: &str) -> Option<(usize, ValidRecord, String)> {
+        let (len, verdict) = read_record(text).ok()?;
+        Some((len, verdict.ok()?, minify_with_unique_id(&text[..len], None)))
+    }
+
+    fn usual(text: &str) -> Option<(usize, ValidRecord, String)> {
+        let mut out = String::from("kept");
+        let read = read_usual_record(text, &mut out);
+        match read {
+            Some((len, valid)) => Some((len, valid, out.split_off(4))),
+            None => {
+                assert_eq!(out, "kept", "a record handed back leaves the buffer as it was");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn valid_usual_shapes_are_read_in_one_pass() {
+        let table = [
+            r#"{"customerId":"c-0103","dimensions":{"plan":"free","region":"eu-west-1"},"meterApiName":"api-calls","meterTimeInMillis":1795131600147,"meterValue":293.54,"uniqueId":"7bb83648-7984-4222-1ed4-373c9d8bebc1"}"#,
+            r#"{"customerId": "c-0281", "dimensions": {"city": "S\u00e3o Paulo"}, "meterApiName": "ledger", "meterTimeInMillis": 1795131609993, "meterValue": 792.96}"#,
+            "{\r  \"customerId\": \"c-0043\",\r  \"dimensions\": {\r    \"city\": \"São Paulo\"\r  },\r  \"meterApiName\": \"gb-hours\",\r  \"meterTimeInMillis\": 1795131624997,\r  \"meterValue\": 13\r} trailing",
+            r#"{"meterValue":-2.5E+3,"meterTimeInMillis":100000000000,"customerId":"c","meterApiName":"m","note":null,"ok":true,"n":0,"s":"a\"b\\c\/\b\f\n\r\t","dimensions":{}}"#,
+        ];
+        for text in table {
+            let got = usual(text).unwrap_or_else(|| panic!("handed back: {text}"));
+            assert_eq!(Some(&got), general(text).as_ref(), "{text}");
+        }
+    }
+
+    #[test]
+    fn invalid_or_unusual_records_are_handed_back() {
+        let table = [
+            // Rule breaks: the general path says why.
+            r#"{"customerId":"","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            r#"{"customerId":"c","meterApiName":"m","meterValue":"1","meterTimeInMillis":1795131600147}"#,
+            r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600}"#,
+            r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147.0}"#,
+            r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147,"dimensions":{"a":1}}"#,
+            r#"{"customerId":"c","meterApiName":"m","meterValue":1}"#,
+            r#"{"customerId":"c","customerId":"d","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            // Not strict JSON.
+            r#"{"customerId":"c\x","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            "{\"customerId\":\"c\tx\",\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1795131600147}",
+            r#"{"customerId":"c","meterApiName":"m","meterValue":01,"meterTimeInMillis":1795131600147}"#,
+            r#"{"customerId":"c","meterApiName":"m","meterValue":1.,"meterTimeInMillis":1795131600147}"#,
+            r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147,}"#,
+            // Valid, but left to the general path: an escaped key, a nested extra.
+            r#"{"customer\u0049d":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147,"x":[1]}"#,
+        ];
+        for text in table {
+            assert_eq!(usual(text), None, "{text}");
+        }
+    }
+
+    /// Records from pieces that are mostly valid, sometimes not: whitespace of every kind, escapes, extras,
+    /// missing and repeated fields, and bytes cut or changed.
+    fn record_text() -> impl Strategy<Value = String> {
+        let ws = prop::sample::select(vec!["", "", " ", "\r  ", "\n\t"]);
+        // Valid choices weigh more than invalid ones, so that both kinds of record are common.
+        let string = prop_oneof![
+            4 => prop::sample::select(vec![r#""c-0103""#, r#""S\u00e3o Paulo""#, r#""São""#, r#""a\"b\\""#]),
+            1 => prop::sample::select(vec![r#""""#, r#""bad\q""#, "\"tab\tin\"", r#""\u12""#]),
+        ];
+        let number = prop_oneof![
+            4 => prop::sample::select(vec!["1", "-0", "293.54", "1e3", "2.5E-2", "1795131600147"]),
+            1 => prop::sample::select(vec!["01", "1.", "-"]),
+        ];
+        let value = prop_oneof![
+            string.clone().prop_map(str::to_owned),
+            number.clone().prop_map(str::to_owned),
+            prop::sample::select(vec!["true", "null", "[1]", "{}", "{\"plan\":\"free\"}", "{\"a\": 1}"])
+                .prop_map(str::to_owned),
+        ];
+        let key = prop_oneof![
+            4 => prop::sample::select(vec!["uniqueId", "dimensions", "note", "region"]),
+            1 => prop::sample::select(vec!["customerId", "meterValue", "meterTimeInMillis", "customer\\u0049d"]),
+        ];
+        let member = (key, ws.clone(), ws.clone(), value).prop_map(|(k, a, b, v)| format!("\"{k}\"{a}:{b}{v}"));
+        let required = (
+            string.clone(),
+            string,
+            number,
+            prop_oneof![
+                4 => Just("1795131600147"),
+                1 => prop::sample::select(vec!["17951316", "1.5", "0795131600147"])
+            ],
+        )
+            .prop_map(|(c, m, v, t)| {
+                vec![
+                    format!("\"customerId\":{c}"),
+                    format!("\"meterApiName\":{m}"),
+                    format!("\"meterValue\":{v}"),
+                    format!("\"meterTimeInMillis\":{t}"),
+                ]
+            });
+        (required, prop::collection::vec(member, 0..4), ws, any::<prop::sample::Index>(), 0u8..6).prop_map(
+            |(mut members, extra, ws, cut, damage)| {
+                members.extend(extra);
+                let mut text = format!("{{{ws}{}{ws}}} tail", members.join(&format!(",{ws}")));
+                match damage {
+                    0 => {
+                        let mut at = cut.index(text.len());
+                        while !text.is_char_boundary(at) {
+                            at -= 1;
+                        }
+                        text.truncate(at);
+                    }
+                    1 => {
+                        let at = cut.index(text.len());
+                        if text.is_char_boundary(at) && text.is_char_boundary(at + 1) {
+                            text.replace_range(at..at + 1, "\"");
+                        }
+                    }
+                    _ => {}
+                }
+                text
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn valid_what_the_one_pass_reader_accepts_the_general_path_accepts_alike(text in record_text()) {
+            if let Some(got) = usual(&text) {
+                prop_assert_eq!(Some(got), general(&text));
+            }
+        }
+    }
+
+    #[test]
+    fn valid_most_generated_records_take_the_one_pass() {
+        // Without damage and with the usual fields, the one-pass reader must take the record: otherwise it only
+        // adds a second read.
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (mut usual_count, mut general_count) = (0, 0);
+        for _ in 0..2_000 {
+            let text = record_text().new_tree(&mut runner).expect("a record").current();
+            if general(&text).is_some() {
+                general_count += 1;
+                usual_count += usize::from(usual(&text).is_some());
+            }
+        }
+        assert!(general_count > 100, "the generator makes valid records ({general_count})");
+        assert!(
+            usual_count * 10 >= general_count * 7,
+            "{usual_count} of {general_count} valid records read in one pass"
+        );
+    }
+}
