@@ -1,8 +1,8 @@
 //! A JSON scanner specialised for the CloudWatch Logs payload.
 //!
-//! The payload is one object whose bulk is `logEvents[].message` strings. Skipping a string here is a SIMD
-//! search for the next quote or backslash (`memchr2`), several times faster than a general JSON parser that
-//! inspects every byte, and messages stay as borrowed raw literals. The grammar is still checked: objects,
+//! The payload is one object whose bulk is `logEvents[].message` strings. Skipping a string here takes a few
+//! vector compares per 64 bytes (see [`escaped`]), several times faster than a general JSON parser that inspects
+//! every byte, and messages stay as borrowed raw literals. The grammar is still checked: objects,
 //! arrays, strings, numbers and literals must be well formed, unknown values are skipped (nesting is bounded),
 //! and nothing may follow the document.
 
@@ -110,9 +110,9 @@ impl<'a> Scanner<'a> {
 
     /// A string literal, raw (quotes and escapes included).
     ///
-    /// Most strings end at the first quote, found with one SIMD `memchr2` for a quote or a backslash. From the
-    /// first backslash on (a JSON log line inside a message: dozens of `\"`) the string is read in 64-byte blocks,
-    /// resolving every escape of a block at once (see [`escaped`]) rather than searching again after each one. Escape
+    /// A short string (a key) usually ends within one 16-byte look. Otherwise the string is read in 64-byte blocks,
+    /// resolving every escape of a block at once (see [`escaped`]) rather than searching again after each one: a
+    /// log message has escapes from its first bytes (the tabs of a text line, the `\"` of a JSON one). Escape
     /// sequences are not validated here: the unescaper reads invalid ones leniently, so one odd escape in a
     /// message does not cost the whole payload.
     pub(super) fn raw_string(&mut self) -> Result<&'a str> {
@@ -131,7 +131,7 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         let bytes = self.bytes();
         let mut i = start + 1;
-        // Keys and short values end within a few bytes: look there before paying for a SIMD search.
+        // Keys and short values end within a few bytes: look there before setting up the block scan.
         if likely_short {
             match quote_or_backslash16(bytes, i) {
                 Some(off) => i += off,
@@ -144,12 +144,7 @@ impl<'a> Scanner<'a> {
             }
         }
         if bytes.get(i) != Some(&b'"') {
-            // The first quote or backslash: a quote ends the string; from a backslash on, blocks (bytes before it
-            // escape nothing, so the block scan starts with no carry).
-            let end = memchr::memchr2(b'"', b'\\', &bytes[i..]).and_then(|off| match bytes[i + off] {
-                b'"' => Some(i + off),
-                _ => end_of_escaped_string(bytes, i + off),
-            });
+            let end = end_of_escaped_string(bytes, i);
             let Some(end) = end else {
                 self.pos = bytes.len();
                 return self.error("unterminated string");
