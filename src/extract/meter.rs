@@ -70,11 +70,15 @@ impl MeterExtractor {
                 if let Some(text) = unescape_to_string(m).filter(|s| self.mentions(s.as_bytes())) {
                     return self.scan_text(&text, ev, position, out);
                 }
-            } else if m.starts_with('{')
-                && let Some(inner) = json_object(m, &self.tag)
-                && let Some(v) = inner.tag
-            {
-                return self.emit_value(v, ev, position, out);
+            } else if m.starts_with('{') {
+                if self.sole_tagged_record(m, ev, position, out) {
+                    return;
+                }
+                if let Some(inner) = json_object(m, &self.tag)
+                    && let Some(v) = inner.tag
+                {
+                    return self.emit_value(v, ev, position, out);
+                }
             }
         }
         self.quarantine(
@@ -89,6 +93,32 @@ impl MeterExtractor {
             out,
         );
         *position += 1;
+    }
+
+    /// The usual message object, `{"<tag>": <record>}` with a valid record of the usual shape: the record is kept,
+    /// read once. `false`, with nothing kept, for anything else (the object is then read the general way).
+    fn sole_tagged_record(&self, m: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) -> bool {
+        let Some(value) = json_ws(&m[1..])
+            .strip_prefix('"')
+            .and_then(|s| s.strip_prefix(self.tag.as_str()))
+            .and_then(|s| s.strip_prefix('"'))
+            .and_then(|s| json_ws(s).strip_prefix(':'))
+            .map(json_ws)
+            .filter(|v| v.starts_with('{'))
+        else {
+            return false;
+        };
+        match out.meters.draft_with(|text| read_usual_record(value, text)) {
+            Some((len, valid)) if json_ws(&value[len..]) == "}" => {
+                self.keep(valid, ev, position, out);
+                true
+            }
+            Some(_) => {
+                out.meters.drop_draft();
+                false
+            }
+            None => false,
+        }
     }
 
     fn scan_text(&self, msg: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
@@ -267,6 +297,11 @@ fn json_object<'a>(text: &'a str, tag: &str) -> Option<JsonObject<'a>> {
     .ok()?;
     json_end(text, end).ok()?;
     Some(obj)
+}
+
+/// `s` after its leading JSON whitespace.
+fn json_ws(s: &str) -> &str {
+    s.trim_start_matches([' ', '\t', '\n', '\r'])
 }
 
 fn is_word(b: u8) -> bool {
