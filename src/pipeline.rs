@@ -9,7 +9,7 @@ use crate::decode::{DecodeError, MessageType, Payload, base64_into, gunzip_into,
 use crate::event::{KinesisInput, SequenceNumber};
 use crate::extract::{
     EventRef, Extraction, FoundReport, InvocationReport, MeterExtractor, QuarantineEntry, QuarantineKind, ReportStatus,
-    parse_platform_report, parse_text_report, read_raw_platform_report, timed_out_request_id,
+    parse_platform_report, parse_text_report, read_raw_platform_report, read_raw_text_report, timed_out_request_id,
 };
 use crate::plan::{
     BulkEncoder, BulkRequest, ObjectKind, PlannedObject, ReportContext, ReportEncoder, encode_meter_records,
@@ -265,12 +265,18 @@ impl Pipeline {
                 timestamp: event.timestamp,
                 unique_ids: Some(&unique_ids),
             };
-            // Lambda's own `platform.report` lines are read from the raw literal; anything unusual is left to the
-            // reader of the unescaped line below, which decides it.
+            // Lambda's own report lines are read from the raw literal; anything unusual is left to the readers of
+            // the unescaped line below, which decide it.
             if look.has(Look::PLATFORM)
                 && let Some(report) = read_raw_platform_report(event.message)
             {
                 reports.write(report, &ev, ex, bulk);
+                continue;
+            }
+            if look.has(Look::TEXT_REPORT)
+                && let Some(report) = read_raw_text_report(event.message)
+            {
+                reports.write(with_timeout(report, timed_out), &ev, ex, bulk);
                 continue;
             }
             // `message` is always a string literal: the payload scanner accepts nothing else as a message.
@@ -278,12 +284,7 @@ impl Pipeline {
             let mut tagged = look.has(Look::TAG);
             if look.has(Look::TEXT_REPORT) {
                 match parse_text_report(msg) {
-                    Ok(mut report) => {
-                        if report.status == ReportStatus::Success && timed_out.iter().any(|t| *t == report.request_id) {
-                            report.status = ReportStatus::Timeout;
-                        }
-                        reports.write(report, &ev, ex, bulk);
-                    }
+                    Ok(report) => reports.write(with_timeout(report, timed_out), &ev, ex, bulk),
                     Err(reason) => {
                         ex.quarantine.push(QuarantineEntry::at(QuarantineKind::Report, &ev, reason, msg, None))
                     }
@@ -369,6 +370,14 @@ impl Reports<'_, '_> {
         let (ctx, pattern) = (self.ctx, self.index_pattern);
         self.encoder.get_or_insert_with(|| ReportEncoder::new(ctx, pattern)).push(&found, bulk);
     }
+}
+
+/// A text report, with the status `timeout` when an older runtime said so in a `Task timed out` line before it.
+fn with_timeout<'a>(mut report: InvocationReport<'a>, timed_out: &[String]) -> InvocationReport<'a> {
+    if report.status == ReportStatus::Success && timed_out.iter().any(|t| *t == report.request_id) {
+        report.status = ReportStatus::Timeout;
+    }
+    report
 }
 
 fn quarantine_record(input: &KinesisInput, e: DecodeError, ex: &mut Extraction, summary: &mut Summary) {

@@ -8,6 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use logmeter::event::{KinesisData, KinesisInput};
 use logmeter::extract::{
     EventRef, Extraction, MeterExtractor, parse_platform_report, parse_text_report, read_raw_platform_report,
+    read_raw_text_report,
 };
 use logmeter::pipeline::Scratch;
 use logmeter::{Pipeline, PipelineConfig};
@@ -38,6 +39,12 @@ fuzz_target!(|data: &[u8]| {
         if let Some(fast) = read_raw_platform_report(&raw) {
             let unescaped: String = serde_json::from_str(&raw).expect("a literal the raw reader accepts is valid JSON");
             assert_eq!(parse_platform_report(&unescaped), Ok(Some(fast)));
+        }
+        // Likewise for text `REPORT` lines, where the literal is valid JSON (the payload scanner gives no other).
+        if let Some(fast) = read_raw_text_report(&raw)
+            && let Ok(unescaped) = serde_json::from_str::<String>(&raw)
+        {
+            assert_eq!(parse_text_report(&unescaped), Ok(fast));
         }
     }
 });

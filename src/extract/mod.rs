@@ -21,7 +21,7 @@ pub use record::{
 pub use report::{InvocationReport, ReportFormat, ReportStatus};
 pub use report_json::{PLATFORM_REPORT, parse_platform_report};
 pub use report_raw::read_raw_platform_report;
-pub use report_text::{parse_text_report, timed_out_request_id};
+pub use report_text::{parse_text_report, read_raw_text_report, timed_out_request_id};
 
 use crate::ids::V5Prefix;
 use serde::Serialize;
