@@ -93,8 +93,17 @@ impl Reader<'_, '_> {
         Some((self.at, ValidRecord { time_millis, has_unique_id: seen & UNIQUE_ID != 0 }))
     }
 
-    /// Skips whitespace, copying the text before it.
+    /// Skips whitespace, copying the text before it. Most token boundaries have none (every one, in a compact
+    /// record): that test is inlined, the skip is not.
+    #[inline]
     fn ws(&mut self) {
+        if let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
+            self.skip_ws();
+        }
+    }
+
+    #[inline(never)]
+    fn skip_ws(&mut self) {
         let start = self.at;
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
             self.at += 1;
