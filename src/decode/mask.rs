@@ -42,63 +42,23 @@ pub(crate) fn string_stop16(bytes: &[u8], at: usize) -> Option<usize> {
     Some(if hits == 0 { 16 } else { hits.trailing_zeros() as usize })
 }
 
+/// Bit `i` set where `bytes[at + i] == byte`, for the 64 bytes from `at` (fewer at the end of `bytes`: the missing
+/// bytes match nothing).
+#[inline]
+pub(crate) fn match_mask(bytes: &[u8], at: usize, byte: u8) -> u64 {
+    if let Some(block) = block_at(bytes, at) {
+        return eq_mask(block, byte);
+    }
+    let tail = bytes.get(at..).unwrap_or_default();
+    let mut block = [0; BLOCK];
+    block[..tail.len()].copy_from_slice(tail);
+    eq_mask(&block, byte) & u64::MAX.checked_shr((BLOCK - tail.len()) as u32).unwrap_or(0)
+}
+
 /// The 64 bytes of `bytes` from `at`, when there are that many.
 #[inline]
 pub(crate) fn block_at(bytes: &[u8], at: usize) -> Option<&[u8; BLOCK]> {
     bytes.get(at..at.checked_add(BLOCK)?).and_then(|b| b.try_into().ok())
-}
-
-/// Successive positions of one byte, a block mask at a time: for searches that stop often (the backslashes of a
-/// heavily escaped string), where a `memchr` call per hit costs more than the hit.
-#[derive(Debug)]
-pub(crate) struct ByteFinder {
-    byte: u8,
-    /// Start of the block `mask` describes (`usize::MAX` before the first).
-    base: usize,
-    mask: u64,
-}
-
-impl ByteFinder {
-    /// A finder of `byte`.
-    pub(crate) fn new(byte: u8) -> Self {
-        Self { byte, base: usize::MAX, mask: 0 }
-    }
-
-    /// The first position `>= from` of the byte in `bytes`. Successive calls must not go backwards in `from`
-    /// and must pass the same `bytes`.
-    #[inline]
-    pub(crate) fn next(&mut self, bytes: &[u8], from: usize) -> Option<usize> {
-        if self.base != usize::MAX && from >= self.base && from - self.base < BLOCK {
-            let rest = self.mask >> (from - self.base);
-            if rest != 0 {
-                return Some(from + rest.trailing_zeros() as usize);
-            }
-            return self.scan(bytes, self.base + BLOCK);
-        }
-        self.scan(bytes, from)
-    }
-
-    fn scan(&mut self, bytes: &[u8], mut at: usize) -> Option<usize> {
-        while let Some(block) = block_at(bytes, at) {
-            let mask = eq_mask(block, self.byte);
-            if mask != 0 {
-                (self.base, self.mask) = (at, mask);
-                return Some(at + mask.trailing_zeros() as usize);
-            }
-            at += BLOCK;
-        }
-        // The last partial block: a padded copy, so the string's tail is found a mask at a time as well.
-        let tail = bytes.get(at..).filter(|t| !t.is_empty())?;
-        let mut block = [0; BLOCK];
-        block[..tail.len()].copy_from_slice(tail);
-        let mask = eq_mask(&block, self.byte) & (u64::MAX >> (BLOCK - tail.len()));
-        if mask == 0 {
-            self.base = usize::MAX;
-            return None;
-        }
-        (self.base, self.mask) = (at, mask);
-        Some(at + mask.trailing_zeros() as usize)
-    }
 }
 
 #[cfg(test)]
@@ -116,32 +76,17 @@ mod tests {
         }
 
         #[test]
+        fn valid_match_masks_cover_the_tail(bytes in proptest::collection::vec(0u8..3, 0..150), at in 0usize..150) {
+            let want = bytes.iter().skip(at).take(BLOCK).enumerate().fold(0u64, |m, (i, &b)| m | (u64::from(b == 1) << i));
+            proptest::prop_assert_eq!(match_mask(&bytes, at, 1), want);
+        }
+
+        #[test]
         fn valid_string_stops_agree_with_a_byte_loop(bytes in proptest::collection::vec(proptest::sample::select(vec![0u8, 0x1f, 0x20, b'"', b'\\', b'a', 0x7f, 0xc3, 0xff]), 0..40), at in 0usize..40) {
             let want = bytes.get(at..).filter(|r| r.len() >= 16).map(|r| {
                 r[..16].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(16)
             });
             proptest::prop_assert_eq!(string_stop16(&bytes, at), want);
-        }
-
-        #[test]
-        fn valid_finder_visits_every_hit_in_order(bytes in proptest::collection::vec(0u8..3, 0..300), step in 1usize..5) {
-            let mut finder = ByteFinder::new(1);
-            let want: Vec<usize> = memchr::memchr_iter(1, &bytes).collect();
-            let mut got = Vec::new();
-            let mut from = 0;
-            while let Some(at) = finder.next(&bytes, from) {
-                got.push(at);
-                from = at + step;
-                // Skipping ahead by `step` may pass over hits: keep only what a plain search would find too.
-            }
-            let mut expect = Vec::new();
-            let mut from = 0;
-            while let Some(off) = bytes.get(from..).and_then(|r| memchr::memchr(1, r)) {
-                expect.push(from + off);
-                from += off + step;
-            }
-            proptest::prop_assert_eq!(&got, &expect);
-            proptest::prop_assert!(step > 1 || got == want);
         }
     }
 }
