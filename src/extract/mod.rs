@@ -249,3 +249,26 @@ pub struct Extraction {
     /// Everything that could not be processed.
     pub quarantine: Vec<QuarantineEntry>,
 }
+
+/// For the tests of the fast readers: of `n` values drawn deterministically from `strategy`, how many the general
+/// reader accepts, and how many of those the fast reader takes too (a fast reader that takes too few only adds a
+/// read, and leaves its agreement property nearly vacuous).
+#[cfg(test)]
+fn fast_path_share<S: proptest::strategy::Strategy>(
+    strategy: S,
+    n: usize,
+    general: impl Fn(&S::Value) -> bool,
+    fast: impl Fn(&S::Value) -> bool,
+) -> (usize, usize) {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut accepted, mut taken) = (0, 0);
+    for _ in 0..n {
+        let value = strategy.new_tree(&mut runner).expect("a value").current();
+        if general(&value) {
+            accepted += 1;
+            taken += usize::from(fast(&value));
+        }
+    }
+    (accepted, taken)
+}

@@ -266,7 +266,6 @@ mod tests {
     use super::super::record::{minify_with_unique_id, read_record};
     use super::*;
     use proptest::prelude::*;
-    use proptest::strategy::ValueTree;
 
     /// What the general path makes of the record starting `text`: its end, verdict and minified text.
     fn general(text: &str) -> Option<(usize, ValidRecord, String)> {
@@ -405,15 +404,12 @@ mod tests {
     fn valid_most_generated_records_take_the_one_pass() {
         // Without damage and with the usual fields, the one-pass reader must take the record: otherwise it only
         // adds a second read.
-        let mut runner = proptest::test_runner::TestRunner::deterministic();
-        let (mut usual_count, mut general_count) = (0, 0);
-        for _ in 0..2_000 {
-            let text = record_text().new_tree(&mut runner).expect("a record").current();
-            if general(&text).is_some() {
-                general_count += 1;
-                usual_count += usize::from(usual(&text).is_some());
-            }
-        }
+        let (general_count, usual_count) = super::super::fast_path_share(
+            record_text(),
+            2_000,
+            |text| general(text).is_some(),
+            |text| usual(text).is_some(),
+        );
         assert!(general_count > 100, "the generator makes valid records ({general_count})");
         assert!(
             usual_count * 10 >= general_count * 7,

@@ -259,7 +259,6 @@ mod tests {
     use super::*;
     use crate::extract::parse_platform_report;
     use proptest::prelude::*;
-    use proptest::strategy::ValueTree;
 
     /// The message literal as it stands in the payload.
     fn literal(line: &str) -> String {
@@ -358,14 +357,12 @@ mod tests {
     #[test]
     fn valid_generated_events_often_take_the_fast_path() {
         // Keeps the equivalence properties below from holding vacuously.
-        let mut runner = proptest::test_runner::TestRunner::deterministic();
-        let strategy = event();
-        let (mut fast, mut reports) = (0, 0);
-        for _ in 0..2000 {
-            let line = strategy.new_tree(&mut runner).unwrap().current().to_string();
-            reports += usize::from(matches!(serde_reads(&line), Ok(Some(_))));
-            fast += usize::from(read_raw_platform_report(&literal(&line)).is_some());
-        }
+        let (reports, fast) = super::super::fast_path_share(
+            event(),
+            2000,
+            |event| matches!(serde_reads(&event.to_string()), Ok(Some(_))),
+            |event| read_raw_platform_report(&literal(&event.to_string())).is_some(),
+        );
         // The strategy favours awkward values (escapes, wrong types), so about half the valid reports it makes are
         // left to serde.
         assert!(reports >= 100 && fast * 3 >= reports, "{fast} read fast of {reports} reports");

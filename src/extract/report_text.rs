@@ -384,16 +384,12 @@ mod tests {
         ] {
             assert!(read_raw_text_report(&serde_json::to_string(line).unwrap()).is_some(), "{line}");
         }
-        let mut runner = proptest::test_runner::TestRunner::deterministic();
-        let (mut valid, mut raw) = (0, 0);
-        for _ in 0..2_000 {
-            use proptest::strategy::{Strategy, ValueTree};
-            let line = report_line().new_tree(&mut runner).expect("a line").current();
-            if parse_text_report(&line).is_ok() {
-                valid += 1;
-                raw += usize::from(read_raw_text_report(&serde_json::to_string(&line).unwrap()).is_some());
-            }
-        }
+        let (valid, raw) = super::super::fast_path_share(
+            report_line(),
+            2_000,
+            |line| parse_text_report(line).is_ok(),
+            |line| read_raw_text_report(&serde_json::to_string(line).unwrap()).is_some(),
+        );
         // Generated lines are often odd (stray words, form feeds, control characters), which the raw reader leaves
         // alone; what matters is that it takes enough valid ones for the agreement property to test real answers.
         assert!(valid > 200 && raw >= 100, "{raw} of {valid} valid lines read raw");
