@@ -3,7 +3,7 @@
 //! Log messages are read from the payload as raw JSON text and only unescaped when a cheap scan of the raw text
 //! says they matter, so lines that are neither tagged nor reports cost no allocation.
 
-use super::mask::{BLOCK, match_mask};
+use super::mask::{BLOCK, escaped, match_mask};
 
 /// Unescapes the JSON string literal `raw` (with its quotes) into `out`, which is cleared first.
 ///
@@ -25,14 +25,20 @@ pub fn unescape_into(raw: &str, out: &mut String) -> bool {
     buf.clear();
     // Room for all of it, and for `copy_short` writing past the end.
     buf.reserve(bytes.len() + SHORT);
-    // Escaped lines carry dozens of backslashes: each 64-byte block's are taken from one mask, lowest first. `i` is
-    // the first byte not yet written; the text before the next backslash is copied when that backslash is reached.
-    let mut i: usize = 0;
-    let mut block = first;
+    // Escaped lines carry dozens of backslashes: each 64-byte block's escapes are found at once, from its
+    // backslashes and whether the last block ended inside an escape (see [`escaped`]), and taken lowest first. `i`
+    // is the first byte not yet written; the text before the next escape is copied when that escape is reached.
+    let (mut i, mut block, mut carry) = (0, first, 0);
     while block < bytes.len() {
-        let mut backslashes = mask_from(match_mask(bytes, block, b'\\'), i.saturating_sub(block));
-        while backslashes != 0 {
-            let at = block + backslashes.trailing_zeros() as usize;
+        let backslashes = match_mask(bytes, block, b'\\');
+        let mut starts = backslashes & !escaped(backslashes, &mut carry);
+        while starts != 0 {
+            let at = block + starts.trailing_zeros() as usize;
+            starts &= starts - 1;
+            // The second half of a surrogate pair was read with the first.
+            if at < i {
+                continue;
+            }
             copy_short(&mut buf, bytes, i, at);
             // A backslash that ends the text escapes nothing and is dropped.
             let Some(&esc) = bytes.get(at + 1) else {
@@ -49,8 +55,6 @@ pub fn unescape_into(raw: &str, out: &mut String) -> bool {
             } else {
                 buf.push(UNESCAPED[usize::from(esc)]);
             }
-            // The escaped character (a backslash, perhaps) and a `\u` escape's digits are no escapes.
-            backslashes = mask_from(backslashes, i - block);
         }
         block += BLOCK;
     }
@@ -59,11 +63,6 @@ pub fn unescape_into(raw: &str, out: &mut String) -> bool {
     // always UTF-8.
     *out = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     true
-}
-
-/// The bits of `mask` from bit `from` on (none when `from` is 64 or more).
-fn mask_from(mask: u64, from: usize) -> u64 {
-    u64::MAX.checked_shl(from as u32).map_or(0, |keep| mask & keep)
 }
 
 /// The byte each one-character escape stands for: `\n` → newline, …; any other byte (`\"`, `\\`, `\/` and

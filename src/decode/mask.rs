@@ -55,6 +55,20 @@ pub(crate) fn match_mask(bytes: &[u8], at: usize, byte: u8) -> u64 {
     eq_mask(&block, byte) & u64::MAX.checked_shr((BLOCK - tail.len()) as u32).unwrap_or(0)
 }
 
+/// The characters of a block that are escaped, given its backslashes; `carry` says whether the block's first
+/// character is escaped by a backslash ending the previous block, and is updated for the next one. A backslash
+/// run of odd length escapes the character after it.
+#[inline]
+pub(crate) fn escaped(backslash: u64, carry: &mut u64) -> u64 {
+    const EVEN: u64 = 0x5555_5555_5555_5555;
+    let backslash = backslash & !*carry;
+    let follows_escape = (backslash << 1) | *carry;
+    let odd_starts = backslash & !EVEN & !follows_escape;
+    let (from_even, overflow) = odd_starts.overflowing_add(backslash);
+    *carry = u64::from(overflow);
+    (EVEN ^ (from_even << 1)) & follows_escape
+}
+
 /// The 64 bytes of `bytes` from `at`, when there are that many.
 #[inline]
 pub(crate) fn block_at(bytes: &[u8], at: usize) -> Option<&[u8; BLOCK]> {

@@ -1,12 +1,12 @@
 //! A JSON scanner specialised for the CloudWatch Logs payload.
 //!
 //! The payload is one object whose bulk is `logEvents[].message` strings. Skipping a string here takes a few
-//! vector compares per 64 bytes (see [`escaped`]), several times faster than a general JSON parser that inspects
+//! vector compares per 64 bytes (see [`super::mask::escaped`]), several times faster than a general JSON parser that inspects
 //! every byte, and messages stay as borrowed raw literals. The grammar is still checked: objects,
 //! arrays, strings, numbers and literals must be well formed, unknown values are skipped (nesting is bounded),
 //! and nothing may follow the document.
 
-use super::mask::{BLOCK, block_at, eq_mask, quote_or_backslash16};
+use super::mask::{BLOCK, block_at, eq_mask, escaped, quote_or_backslash16};
 use std::borrow::Cow;
 
 /// Deepest nesting accepted inside skipped values.
@@ -111,7 +111,7 @@ impl<'a> Scanner<'a> {
     /// A string literal, raw (quotes and escapes included).
     ///
     /// A short string (a key) usually ends within one 16-byte look. Otherwise the string is read in 64-byte blocks,
-    /// resolving every escape of a block at once (see [`escaped`]) rather than searching again after each one: a
+    /// resolving every escape of a block at once (see [`super::mask::escaped`]) rather than searching again after each one: a
     /// log message has escapes from its first bytes (the tabs of a text line, the `\"` of a JSON one). Escape
     /// sequences are not validated here: the unescaper reads invalid ones leniently, so one odd escape in a
     /// message does not cost the whole payload.
@@ -440,19 +440,6 @@ pub fn json_elements(text: &str) -> Result<Vec<&str>> {
     }
     s.end()?;
     Ok(elements)
-}
-
-/// The characters of a block that are escaped, given its backslashes; `carry` says whether the block's first
-/// character is escaped by a backslash ending the previous block, and is updated for the next one. A backslash
-/// run of odd length escapes the character after it.
-fn escaped(backslash: u64, carry: &mut u64) -> u64 {
-    const EVEN: u64 = 0x5555_5555_5555_5555;
-    let backslash = backslash & !*carry;
-    let follows_escape = (backslash << 1) | *carry;
-    let odd_starts = backslash & !EVEN & !follows_escape;
-    let (from_even, overflow) = odd_starts.overflowing_add(backslash);
-    *carry = u64::from(overflow);
-    (EVEN ^ (from_even << 1)) & follows_escape
 }
 
 /// Offset of the quote closing a string whose content starts at `from`.
