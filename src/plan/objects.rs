@@ -27,6 +27,9 @@ pub struct PlannedObject {
     pub items: usize,
 }
 
+/// What ends every object's JSON array.
+const CLOSE: &[u8] = b"\n]\n";
+
 /// Groups the record's meter records by UTC date of `meterTimeInMillis` and packs each group, in log order, into
 /// parts bounded by `max_bytes` and `max_records` (a single record larger than `max_bytes` gets a part alone).
 pub fn record_objects(
@@ -47,16 +50,17 @@ pub fn record_objects(
         let mut date = String::with_capacity(10);
         push_date(&mut date, day, '-');
         let mut part = 0;
-        // Bytes of the day's records not yet written, with their separators: each body is sized from it once.
+        // Bytes of the day's records not yet written, each with the separator before it: each body is sized from
+        // it once, with room for the closing `\n]\n` (a body one byte short is copied whole to grow).
         let mut rest: usize = group.iter().map(|r| r.json.len() + 2).sum();
-        let mut body = Vec::with_capacity(rest.min(max_bytes) + 2);
+        let mut body = Vec::with_capacity(rest.min(max_bytes) + CLOSE.len());
         let mut items = 0;
         for r in group {
             let grown = body.len() + 2 + r.json.len() + 3;
             if items > 0 && (items == max_records || grown > max_bytes) {
                 objects.push(finish(prefix, &date, shard, sequence, part, body, items));
                 part += 1;
-                body = Vec::with_capacity(rest.min(max_bytes) + 2);
+                body = Vec::with_capacity(rest.min(max_bytes) + CLOSE.len());
                 items = 0;
             }
             rest -= r.json.len() + 2;
@@ -80,7 +84,7 @@ fn finish(
     mut body: Vec<u8>,
     items: usize,
 ) -> PlannedObject {
-    body.extend_from_slice(b"\n]\n");
+    body.extend_from_slice(CLOSE);
     PlannedObject {
         kind: ObjectKind::Records,
         key: format!("{prefix}/{date}/{shard}/{seq}-{part:04}.json"),
@@ -101,13 +105,21 @@ pub fn quarantine_object(
     if entries.is_empty() {
         return None;
     }
-    let mut body = Vec::with_capacity(256 * entries.len());
+    // Each line is its raw text and reason (escaped, so perhaps longer) and about 300 bytes of names and ids.
+    let size: usize = entries
+        .iter()
+        .map(|e| {
+            let raw = e.raw.as_ref().map_or(0, |r| r.len() * 9 / 8);
+            320 + e.reason.len() + raw + e.data_base64.as_ref().map_or(0, String::len)
+        })
+        .sum();
+    let mut body = Vec::with_capacity(size);
     for (i, e) in entries.iter().enumerate() {
         body.extend_from_slice(if i == 0 { b"[\n" } else { b",\n" });
         // Serializing plain strings and numbers into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut body, &QuarantineLine { shard, sequence_number: sequence, entry: e });
     }
-    body.extend_from_slice(b"\n]\n");
+    body.extend_from_slice(CLOSE);
     Some(PlannedObject {
         kind: ObjectKind::Quarantine,
         key: format!("{prefix}/{}/{shard}/{sequence}.json", utc_date(arrival_millis)),
@@ -148,6 +160,9 @@ mod tests {
             ]
         );
         assert_eq!(objs[1].body, b"[\n{\"n\":0},\n{\"n\":2}\n]\n");
+        // Each body is written into one allocation of its size (a day's last part is sized exactly).
+        assert_eq!(objs[0].body.capacity(), objs[0].body.len());
+        assert_eq!(objs[2].body.capacity(), objs[2].body.len());
         for o in &objs {
             let v: Vec<serde_json::Value> = serde_json::from_slice(&o.body).unwrap();
             assert_eq!(v.len(), o.items);
