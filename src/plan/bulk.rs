@@ -87,7 +87,9 @@ impl<'a> BulkEncoder<'a> {
     }
 
     fn flush(&mut self) {
-        let name = format!("{}/{}-{:04}", self.shard, self.sequence, self.requests.len());
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(self.requests.len());
+        let name = super::joined(&[self.shard, "/", self.sequence, "-", super::pad4(digits), digits]);
         let body = std::mem::take(&mut self.body);
         self.requests.push(BulkRequest { name, body, actions: std::mem::take(&mut self.actions) });
     }

@@ -20,6 +20,19 @@ pub use time::{ISO_LEN, IndexNamer, day_of, iso_millis_bytes, push_date, utc_dat
 
 use chrono::format::{Item, StrftimeItems};
 
+/// `parts` joined into a name, in one allocation of its size (`format!` guesses a capacity and grows it, which
+/// for names of a hundred bytes means several reallocations per object).
+pub(crate) fn joined(parts: &[&str]) -> String {
+    let mut name = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    parts.iter().for_each(|p| name.push_str(p));
+    name
+}
+
+/// The zeros that pad `digits` to four (none when it has four or more).
+pub(crate) fn pad4(digits: &str) -> &'static str {
+    &"0000"[digits.len().min(4)..]
+}
+
 /// Checks that a strftime pattern formats without errors (chrono panics on bad patterns at format time).
 pub fn check_index_pattern(pattern: &str) -> Result<(), String> {
     if pattern.is_empty() {
@@ -44,6 +57,15 @@ mod tests {
         assert_eq!(utc_date(i64::MAX), "1970-01-01");
         assert!(check_index_pattern("logmeter-metrics-%Y.%m.%d").is_ok());
         assert!(check_index_pattern("fixed-index").is_ok());
+    }
+
+    #[test]
+    fn valid_names_are_joined_and_padded_as_format_writes_them() {
+        for n in [0_usize, 7, 42, 999, 1000, 12_345] {
+            let mut digits = itoa::Buffer::new();
+            let digits = digits.format(n);
+            assert_eq!(joined(&["a/", "b-", pad4(digits), digits]), format!("a/b-{n:04}"));
+        }
     }
 
     #[test]

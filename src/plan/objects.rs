@@ -87,7 +87,11 @@ fn finish(
     body.extend_from_slice(CLOSE);
     PlannedObject {
         kind: ObjectKind::Records,
-        key: format!("{prefix}/{date}/{shard}/{seq}-{part:04}.json"),
+        key: {
+            let mut digits = itoa::Buffer::new();
+            let digits = digits.format(part);
+            super::joined(&[prefix, "/", date, "/", shard, "/", seq, "-", super::pad4(digits), digits, ".json"])
+        },
         body,
         items,
     }
@@ -122,7 +126,7 @@ pub fn quarantine_object(
     body.extend_from_slice(CLOSE);
     Some(PlannedObject {
         kind: ObjectKind::Quarantine,
-        key: format!("{prefix}/{}/{shard}/{sequence}.json", utc_date(arrival_millis)),
+        key: super::joined(&[prefix, "/", &utc_date(arrival_millis), "/", shard, "/", sequence, ".json"]),
         body,
         items: entries.len(),
     })
