@@ -53,31 +53,16 @@ pub fn read_raw_text_report(raw: &str) -> Option<InvocationReport<'_>> {
         if i == bytes.len() {
             return complete(report).ok();
         }
-        // Words of letters joined by single spaces, then ": ".
-        let key_start = i;
-        loop {
-            let word = bytes[i..].iter().take_while(|b| b.is_ascii_alphabetic()).count();
-            if word == 0 {
-                return None;
+        let (field, after) = match line_key(&bytes[i..]) {
+            Some((field, len)) => (field, i + len),
+            None => {
+                let (key, after) = word_key(bytes, i)?;
+                (Field::of(&text[key]), after)
             }
-            i += word;
-            if bytes.get(i) != Some(&b' ') {
-                break;
-            }
-            i += 1;
-        }
-        if bytes.get(i) != Some(&b':') || bytes.get(i + 1) != Some(&b' ') {
-            return None;
-        }
-        let key = &text[key_start..i];
-        // The word reader drops "XRAY" wherever it stands: here it may only be the first word (no key Lambda
-        // writes has another capital X).
-        let key = key.strip_prefix("XRAY ").unwrap_or(key);
-        if key.bytes().any(|b| b == b'X') {
-            return None;
-        }
-        i += 2;
-        let value_len = bytes[i..].iter().take_while(|&&b| !b.is_ascii_whitespace() && b != b'\\').count();
+        };
+        i = after;
+        let value_len =
+            bytes[i..].iter().position(|&b| b.is_ascii_whitespace() || b == b'\\').unwrap_or(bytes.len() - i);
         if value_len == 0 {
             return None;
         }
@@ -91,8 +76,58 @@ pub fn read_raw_text_report(raw: &str) -> Option<InvocationReport<'_>> {
         {
             i = unit + 2;
         }
-        set_field(&mut report, key, value).ok()?;
+        // No reason is kept here: a line this reader refuses is read again by the word reader, which gives it.
+        set(&mut report, field, "", value).ok()?;
     }
+}
+
+/// The field of the key Lambda writes that `rest` starts with, `: ` included, and the length of both; `None` for
+/// any other key, which is then read word by word.
+fn line_key(rest: &[u8]) -> Option<(Field, usize)> {
+    let keys: &[(&[u8], Field)] = match rest.first()? {
+        b'R' => &[(b"RequestId: ", Field::RequestId), (b"Restore Duration: ", Field::RestoreDuration)],
+        b'D' => &[(b"Duration: ", Field::Duration)],
+        b'B' => &[
+            (b"Billed Duration: ", Field::BilledDuration),
+            (b"Billed Restore Duration: ", Field::BilledRestoreDuration),
+        ],
+        b'M' => &[(b"Memory Size: ", Field::MemorySize), (b"Max Memory Used: ", Field::MaxMemoryUsed)],
+        b'I' => &[(b"Init Duration: ", Field::InitDuration)],
+        b'S' => &[(b"Status: ", Field::Status), (b"SegmentId: ", Field::SegmentId), (b"Sampled: ", Field::Sampled)],
+        b'E' => &[(b"Error Type: ", Field::ErrorType)],
+        b'X' => &[(b"XRAY TraceId: ", Field::TraceId)],
+        _ => return None,
+    };
+    keys.iter().find(|(key, _)| rest.starts_with(key)).map(|&(key, field)| (field, key.len()))
+}
+
+/// A key of words of letters joined by single spaces, then `: `, starting at `i`: the key's range, `XRAY ` dropped,
+/// and where its value starts. `None` when no such key starts there.
+fn word_key(bytes: &[u8], mut i: usize) -> Option<(std::ops::Range<usize>, usize)> {
+    let mut start = i;
+    loop {
+        let word = bytes[i..].iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        if word == 0 {
+            return None;
+        }
+        i += word;
+        if bytes.get(i) != Some(&b' ') {
+            break;
+        }
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b':') || bytes.get(i + 1) != Some(&b' ') {
+        return None;
+    }
+    // The word reader drops "XRAY" wherever it stands: here it may only be the first word (no key Lambda writes has
+    // another capital X).
+    if bytes[start..i].starts_with(b"XRAY ") {
+        start += 5;
+    }
+    if bytes[start..i].contains(&b'X') {
+        return None;
+    }
+    Some((start..i, i + 2))
 }
 
 /// The length of the run of separators starting `raw`: spaces, and the `\t`, `\n`, `\r` escapes.
@@ -107,27 +142,72 @@ fn separators(raw: &[u8]) -> usize {
     }
 }
 
+/// A field of a text report, by its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    RequestId,
+    Duration,
+    BilledDuration,
+    MemorySize,
+    MaxMemoryUsed,
+    InitDuration,
+    RestoreDuration,
+    BilledRestoreDuration,
+    Status,
+    ErrorType,
+    TraceId,
+    SegmentId,
+    Sampled,
+    /// A key Lambda may add later: ignored rather than refused.
+    Other,
+}
+
+impl Field {
+    fn of(key: &str) -> Self {
+        match key {
+            "RequestId" => Self::RequestId,
+            "Duration" => Self::Duration,
+            "Billed Duration" => Self::BilledDuration,
+            "Memory Size" => Self::MemorySize,
+            "Max Memory Used" => Self::MaxMemoryUsed,
+            "Init Duration" => Self::InitDuration,
+            "Restore Duration" => Self::RestoreDuration,
+            "Billed Restore Duration" => Self::BilledRestoreDuration,
+            "Status" => Self::Status,
+            "Error Type" => Self::ErrorType,
+            "TraceId" => Self::TraceId,
+            "SegmentId" => Self::SegmentId,
+            "Sampled" => Self::Sampled,
+            _ => Self::Other,
+        }
+    }
+}
+
 /// Sets the field `key` of a text report to `value`.
 fn set_field<'a>(report: &mut InvocationReport<'a>, key: &str, value: &'a str) -> Result<(), String> {
-    match key {
-        "RequestId" => report.request_id = value.into(),
-        "Duration" => report.duration_ms = Some(float(key, value)?),
-        "Billed Duration" => report.billed_duration_ms = Some(int(key, value)?),
-        "Memory Size" => report.memory_size_mb = Some(int(key, value)?),
-        "Max Memory Used" => report.max_memory_used_mb = Some(int(key, value)?),
-        "Init Duration" => report.init_duration_ms = Some(float(key, value)?),
-        "Restore Duration" => report.restore_duration_ms = Some(float(key, value)?),
-        "Billed Restore Duration" => report.billed_restore_duration_ms = Some(int(key, value)?),
-        "Status" => {
+    set(report, Field::of(key), key, value)
+}
+
+/// Sets `field` (written `key`, for the reason when `value` does not fit it) of a text report to `value`.
+fn set<'a>(report: &mut InvocationReport<'a>, field: Field, key: &str, value: &'a str) -> Result<(), String> {
+    match field {
+        Field::RequestId => report.request_id = value.into(),
+        Field::Duration => report.duration_ms = Some(float(key, value)?),
+        Field::BilledDuration => report.billed_duration_ms = Some(int(key, value)?),
+        Field::MemorySize => report.memory_size_mb = Some(int(key, value)?),
+        Field::MaxMemoryUsed => report.max_memory_used_mb = Some(int(key, value)?),
+        Field::InitDuration => report.init_duration_ms = Some(float(key, value)?),
+        Field::RestoreDuration => report.restore_duration_ms = Some(float(key, value)?),
+        Field::BilledRestoreDuration => report.billed_restore_duration_ms = Some(int(key, value)?),
+        Field::Status => {
             report.status =
                 ReportStatus::parse(value).ok_or_else(|| format!("REPORT Status {value:?} is not a known status"))?;
         }
-        "Error Type" => report.error_type = Some(value.into()),
-        "TraceId" => report.trace_id = Some(value.into()),
-        "SegmentId" => report.span_id = Some(value.into()),
-        "Sampled" => report.sampled = Some(value.eq_ignore_ascii_case("true")),
-        // Fields Lambda adds later are ignored rather than refused.
-        _ => {}
+        Field::ErrorType => report.error_type = Some(value.into()),
+        Field::TraceId => report.trace_id = Some(value.into()),
+        Field::SegmentId => report.span_id = Some(value.into()),
+        Field::Sampled => report.sampled = Some(value.eq_ignore_ascii_case("true")),
+        Field::Other => {}
     }
     Ok(())
 }
@@ -393,6 +473,31 @@ mod tests {
         // Generated lines are often odd (stray words, form feeds, control characters), which the raw reader leaves
         // alone; what matters is that it takes enough valid ones for the agreement property to test real answers.
         assert!(valid > 200 && raw >= 100, "{raw} of {valid} valid lines read raw");
+    }
+
+    #[test]
+    fn valid_lambda_keys_read_whole_name_the_field_their_words_name() {
+        for key in [
+            "RequestId",
+            "Duration",
+            "Billed Duration",
+            "Memory Size",
+            "Max Memory Used",
+            "Init Duration",
+            "Restore Duration",
+            "Billed Restore Duration",
+            "Status",
+            "Error Type",
+            "XRAY TraceId",
+            "SegmentId",
+            "Sampled",
+        ] {
+            let line = format!("{key}: 1");
+            let (field, len) = line_key(line.as_bytes()).unwrap_or_else(|| panic!("{key} is not read whole"));
+            let (words, after) = word_key(line.as_bytes(), 0).unwrap_or_else(|| panic!("{key} has no words"));
+            assert_eq!((field, len), (Field::of(&line[words]), after), "{key}");
+            assert_ne!(field, Field::Other, "{key}");
+        }
     }
 
     #[test]
