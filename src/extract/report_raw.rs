@@ -22,7 +22,7 @@ pub fn read_raw_platform_report(raw: &str) -> Option<InvocationReport<'_>> {
     let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
     let mut c = Cursor { text: inner, pos: 0 };
     let (mut kind, mut record) = (None, None);
-    c.object(|c, key| match key {
+    c.object(&["type", "record", "time"], |c, key| match key {
         "type" => set(&mut kind, c.string()?),
         "record" => set(&mut record, c.record()?),
         _ => c.skip(1),
@@ -160,19 +160,43 @@ impl<'a> Cursor<'a> {
         Some(true)
     }
 
-    /// An object, each member handed to `member`, which must read the value.
-    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    /// An object, each member handed to `member`, which must read the value. A key among `keys` written as Lambda
+    /// writes it (`\"key\":`) is taken whole, without a search for its end.
+    fn object(&mut self, keys: &[&str], mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
         if self.open(b'{', b'}')? {
             return Some(());
         }
         loop {
-            let key = self.string()?;
-            self.eat(b':')?;
+            let key = match self.known_key(keys) {
+                Some(key) => key,
+                None => {
+                    let key = self.string()?;
+                    self.eat(b':')?;
+                    key
+                }
+            };
             member(self, key)?;
             if !self.more(b'}')? {
                 return Some(());
             }
         }
+    }
+
+    /// The key among `keys` that the next member starts with, `\"key\":` whole (what [`Self::string`] and the
+    /// colon after it would read, in one compare); `None`, with the cursor unchanged, for any other start.
+    fn known_key(&mut self, keys: &[&str]) -> Option<&'a str> {
+        self.ws();
+        let rest = self.bytes().get(self.pos..)?;
+        let [b'\\', b'"', first, ..] = *rest else {
+            return None;
+        };
+        let key = keys.iter().find(|k| {
+            let k = k.as_bytes();
+            k.first() == Some(&first) && rest[2..].starts_with(k) && rest[2 + k.len()..].starts_with(b"\\\":")
+        })?;
+        let start = self.pos + 2;
+        self.pos = start + key.len() + 3;
+        Some(&self.text[start..start + key.len()])
     }
 
     /// Any value, checked and skipped.
@@ -182,7 +206,7 @@ impl<'a> Cursor<'a> {
         }
         match self.peek()? {
             b'\\' => self.string().map(drop),
-            b'{' => self.object(|c, _| c.skip(depth + 1)),
+            b'{' => self.object(&[], |c, _| c.skip(depth + 1)),
             b'[' => {
                 if self.open(b'[', b']')? {
                     return Some(());
@@ -208,7 +232,8 @@ impl<'a> Cursor<'a> {
 
     fn record(&mut self) -> Option<Record<'a>> {
         let (mut request_id, mut metrics, mut tracing, mut status, mut error_type) = (None, None, None, None, None);
-        self.object(|c, key| match key {
+        let keys = ["requestId", "metrics", "tracing", "status", "errorType"];
+        self.object(&keys, |c, key| match key {
             "requestId" => set(&mut request_id, c.string()?),
             "metrics" => set(&mut metrics, c.metrics()?),
             "tracing" => set(&mut tracing, c.tracing()?),
@@ -227,7 +252,16 @@ impl<'a> Cursor<'a> {
 
     fn metrics(&mut self) -> Option<Metrics> {
         let mut m = Metrics::default();
-        self.object(|c, key| {
+        let keys = [
+            "durationMs",
+            "billedDurationMs",
+            "memorySizeMB",
+            "maxMemoryUsedMB",
+            "initDurationMs",
+            "restoreDurationMs",
+            "billedRestoreDurationMs",
+        ];
+        self.object(&keys, |c, key| {
             let slot = match key {
                 "durationMs" => &mut m.duration_ms,
                 "billedDurationMs" => &mut m.billed_duration_ms,
@@ -245,7 +279,7 @@ impl<'a> Cursor<'a> {
 
     fn tracing(&mut self) -> Option<Tracing<'a>> {
         let (mut span_id, mut value) = (None, None);
-        self.object(|c, key| match key {
+        self.object(&["spanId", "type", "value"], |c, key| match key {
             "spanId" => set(&mut span_id, c.string()?),
             "value" => set(&mut value, c.string()?),
             _ => c.skip(1),
