@@ -13,6 +13,13 @@ pub(crate) use mask::string_stop16;
 pub use payload::{LogEvent, MessageType, Payload, PayloadError, parse_payload};
 pub use scan::{ScanError, json_elements, json_end, json_object_with, json_value};
 
+/// `Some(N)` when `bytes` starts with the literal `lit`: a compare of known size, which compiles to a few loads
+/// where a slice compare of unknown length calls `memcmp`. For the readers' fixed keys.
+#[inline]
+pub(crate) fn literal<const N: usize>(bytes: &[u8], lit: &[u8; N]) -> Option<usize> {
+    (bytes.first_chunk::<N>() == Some(lit)).then_some(N)
+}
+
 /// Why a Kinesis record could not be decoded. Each variant is a poison record: it is quarantined, never retried.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {

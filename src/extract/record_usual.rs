@@ -9,7 +9,7 @@
 //! JSON) is handed back untouched, and the general path decides it and says why.
 
 use super::record::{MAX_PLAUSIBLE_MILLIS, MIN_PLAUSIBLE_MILLIS, ValidRecord};
-use crate::decode::string_stop16;
+use crate::decode::{literal, string_stop16};
 
 /// Reads the record that starts `text` (at its `{`), appending its minified JSON to `out`: the offset just after
 /// the record and what validation learned. `None`, with `out` unchanged, for anything but a valid record of the
@@ -103,22 +103,17 @@ impl Reader<'_, '_> {
     #[inline]
     fn field_key(&mut self) -> Option<u8> {
         let rest = self.bytes.get(self.at..)?;
-        let [b'"', first, ..] = *rest else {
-            return None;
-        };
-        let keys: &[(&[u8], u8)] = match first {
-            b'c' => &[(b"\"customerId\"", CUSTOMER_ID)],
-            b'm' => &[
-                (b"\"meterApiName\"", METER_API_NAME),
-                (b"\"meterValue\"", METER_VALUE),
-                (b"\"meterTimeInMillis\"", METER_TIME),
-            ],
-            b'u' => &[(b"\"uniqueId\"", UNIQUE_ID)],
-            b'd' => &[(b"\"dimensions\"", DIMENSIONS)],
+        let (len, field) = match rest.get(1)? {
+            b'c' => (literal(rest, b"\"customerId\"")?, CUSTOMER_ID),
+            b'm' => literal(rest, b"\"meterApiName\"")
+                .map(|n| (n, METER_API_NAME))
+                .or_else(|| literal(rest, b"\"meterValue\"").map(|n| (n, METER_VALUE)))
+                .or_else(|| literal(rest, b"\"meterTimeInMillis\"").map(|n| (n, METER_TIME)))?,
+            b'u' => (literal(rest, b"\"uniqueId\"")?, UNIQUE_ID),
+            b'd' => (literal(rest, b"\"dimensions\"")?, DIMENSIONS),
             _ => return None,
         };
-        let &(key, field) = keys.iter().find(|(key, _)| rest.starts_with(key))?;
-        self.at += key.len();
+        self.at += len;
         Some(field)
     }
 

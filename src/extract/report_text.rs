@@ -6,6 +6,7 @@
 //! tokenized into `Key: value [unit]` pairs, so `Duration` never matches inside `Billed Duration`.
 
 use super::report::{InvocationReport, ReportFormat, ReportStatus};
+use crate::decode::literal;
 
 /// Parses a text report; `Err` carries a reason for quarantine. Call only for messages that start with
 /// `REPORT ` (not `INIT_REPORT`, `RESTORE_REPORT`).
@@ -84,21 +85,27 @@ pub fn read_raw_text_report(raw: &str) -> Option<InvocationReport<'_>> {
 /// The field of the key Lambda writes that `rest` starts with, `: ` included, and the length of both; `None` for
 /// any other key, which is then read word by word.
 fn line_key(rest: &[u8]) -> Option<(Field, usize)> {
-    let keys: &[(&[u8], Field)] = match rest.first()? {
-        b'R' => &[(b"RequestId: ", Field::RequestId), (b"Restore Duration: ", Field::RestoreDuration)],
-        b'D' => &[(b"Duration: ", Field::Duration)],
-        b'B' => &[
-            (b"Billed Duration: ", Field::BilledDuration),
-            (b"Billed Restore Duration: ", Field::BilledRestoreDuration),
-        ],
-        b'M' => &[(b"Memory Size: ", Field::MemorySize), (b"Max Memory Used: ", Field::MaxMemoryUsed)],
-        b'I' => &[(b"Init Duration: ", Field::InitDuration)],
-        b'S' => &[(b"Status: ", Field::Status), (b"SegmentId: ", Field::SegmentId), (b"Sampled: ", Field::Sampled)],
-        b'E' => &[(b"Error Type: ", Field::ErrorType)],
-        b'X' => &[(b"XRAY TraceId: ", Field::TraceId)],
-        _ => return None,
-    };
-    keys.iter().find(|(key, _)| rest.starts_with(key)).map(|&(key, field)| (field, key.len()))
+    let key = |field: Field| move |len: usize| (field, len);
+    match rest.first()? {
+        b'R' => literal(rest, b"RequestId: ")
+            .map(key(Field::RequestId))
+            .or_else(|| literal(rest, b"Restore Duration: ").map(key(Field::RestoreDuration))),
+        b'D' => literal(rest, b"Duration: ").map(key(Field::Duration)),
+        b'B' => literal(rest, b"Billed Duration: ")
+            .map(key(Field::BilledDuration))
+            .or_else(|| literal(rest, b"Billed Restore Duration: ").map(key(Field::BilledRestoreDuration))),
+        b'M' => literal(rest, b"Memory Size: ")
+            .map(key(Field::MemorySize))
+            .or_else(|| literal(rest, b"Max Memory Used: ").map(key(Field::MaxMemoryUsed))),
+        b'I' => literal(rest, b"Init Duration: ").map(key(Field::InitDuration)),
+        b'S' => literal(rest, b"Status: ")
+            .map(key(Field::Status))
+            .or_else(|| literal(rest, b"SegmentId: ").map(key(Field::SegmentId)))
+            .or_else(|| literal(rest, b"Sampled: ").map(key(Field::Sampled))),
+        b'E' => literal(rest, b"Error Type: ").map(key(Field::ErrorType)),
+        b'X' => literal(rest, b"XRAY TraceId: ").map(key(Field::TraceId)),
+        _ => None,
+    }
 }
 
 /// A key of words of letters joined by single spaces, then `: `, starting at `i`: the key's range, `XRAY ` dropped,
