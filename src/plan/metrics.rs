@@ -4,7 +4,7 @@
 
 use super::json_out::{push_bool, push_f64, push_str, push_u64};
 use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
-use crate::extract::{FoundReport, FunctionId, ReportStatus, function_of};
+use crate::extract::{FoundReport, FunctionId, ReportFormat, ReportStatus, function_of};
 use crate::ids::{V5Prefix, report_document_ids};
 
 /// Where a report came from: the payload and Kinesis record around it.
@@ -97,9 +97,16 @@ impl Shared {
             push_u64(out, mb * 1024 * 1024);
         }
         out.extend_from_slice(&self.aws);
-        push_str(out, r.status.as_str());
-        out.extend_from_slice(b",\"report_format\":");
-        push_str(out, r.format.as_str());
+        out.extend_from_slice(match r.status {
+            ReportStatus::Success => b"\"success\"",
+            ReportStatus::Error => b"\"error\"",
+            ReportStatus::Failure => b"\"failure\"",
+            ReportStatus::Timeout => b"\"timeout\"",
+        });
+        out.extend_from_slice(match r.format {
+            ReportFormat::Text => b",\"report_format\":\"text\"",
+            ReportFormat::Json => b",\"report_format\":\"json\"",
+        });
         push_field(out, b",\"duration_ms\":", r.duration_ms.map(Number::F));
         push_field(out, b",\"billed_duration_ms\":", r.billed_duration_ms.map(Number::U));
         push_field(out, b",\"memory_size_mb\":", r.memory_size_mb.map(Number::U));
@@ -136,7 +143,10 @@ enum Number {
     B(bool),
 }
 
-fn push_field(out: &mut Vec<u8>, key: &[u8], value: Option<Number>) {
+/// Appends `key` and the value, when there is one. The key's size is known where it is called, so it is copied
+/// with a few moves rather than a `memcpy` call: ten fields per document.
+#[inline]
+fn push_field<const N: usize>(out: &mut Vec<u8>, key: &[u8; N], value: Option<Number>) {
     let Some(v) = value else { return };
     out.extend_from_slice(key);
     match v {
