@@ -129,11 +129,35 @@ impl<'a> IndexNamer<'a> {
     pub fn name(&mut self, millis: i64) -> &str {
         let day = day_of(millis);
         if self.last.as_ref().is_none_or(|(d, _)| *d != day) {
-            let at = DateTime::from_timestamp_millis(day * MS_PER_DAY).unwrap_or_default();
-            self.last = Some((day, at.format(self.pattern).to_string()));
+            let name = date_name(self.pattern, day).unwrap_or_else(|| {
+                let at = DateTime::from_timestamp_millis(day * MS_PER_DAY).unwrap_or_default();
+                at.format(self.pattern).to_string()
+            });
+            self.last = Some((day, name));
         }
         self.last.as_ref().map_or("", |(_, n)| n.as_str())
     }
+}
+
+/// `pattern` for the day `day` when its only specifiers are `%Y`, `%m` and `%d` (the usual index patterns), as
+/// chrono writes them; `None` for any other pattern, which chrono formats. A payload names its index once, so
+/// chrono's parse of the pattern would otherwise run for every payload.
+fn date_name(pattern: &str, day: i64) -> Option<String> {
+    let (y, m, d) = civil_from_days(day);
+    let mut name = String::with_capacity(pattern.len() + 4);
+    let mut rest = pattern;
+    while let Some(at) = rest.find('%') {
+        name.push_str(&rest[..at]);
+        match rest.as_bytes().get(at + 1)? {
+            b'Y' => push_num(&mut name, y, 4),
+            b'm' => push2(&mut name, m),
+            b'd' => push2(&mut name, d),
+            _ => return None,
+        }
+        rest = &rest[at + 2..];
+    }
+    name.push_str(rest);
+    Some(name)
 }
 
 #[cfg(test)]
@@ -174,5 +198,18 @@ mod tests {
         assert_eq!(n.name(1_795_132_799_999), "logmeter-metrics-2026.11.19");
         assert_eq!(n.name(1_795_132_800_000), "logmeter-metrics-2026.11.20");
         assert_eq!(IndexNamer::new("fixed").name(5), "fixed");
+    }
+
+    #[test]
+    fn valid_index_names_agree_with_chrono() {
+        let patterns = ["logmeter-metrics-%Y.%m.%d", "m-%Y-%m", "%d%m%Y", "x-%Y.%j", "%%Y-%m", "plain", "é-%Y"];
+        let mut ms = 0_i64;
+        while ms <= MAX_FAST_MS {
+            for p in patterns {
+                let day_start = day_of(ms) * MS_PER_DAY;
+                assert_eq!(IndexNamer::new(p).name(ms), chrono_fmt(day_start, p), "{p} {ms}");
+            }
+            ms += 9_876_543_211 + ms / 5;
+        }
     }
 }
