@@ -1,8 +1,9 @@
 //! S3 objects: meter records as JSON arrays under `<prefix>/YYYY-MM-DD/<shard>/<sequence>-<part>.json`, and one
 //! quarantine object per Kinesis record under `<quarantine prefix>/YYYY-MM-DD/<shard>/<sequence>.json`.
 
+use super::json_out::push_str;
 use super::{day_of, push_date, utc_date};
-use crate::extract::{MeterRecord, MeterRecords, QuarantineEntry};
+use crate::extract::{MeterRecord, MeterRecords, QuarantineEntry, QuarantineKind};
 use std::collections::BTreeMap;
 
 /// What an object holds.
@@ -120,8 +121,7 @@ pub fn quarantine_object(
     let mut body = Vec::with_capacity(size);
     for (i, e) in entries.iter().enumerate() {
         body.extend_from_slice(if i == 0 { b"[\n" } else { b",\n" });
-        // Serializing plain strings and numbers into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut body, &QuarantineLine { shard, sequence_number: sequence, entry: e });
+        push_quarantine_line(&mut body, shard, sequence, e);
     }
     body.extend_from_slice(CLOSE);
     Some(PlannedObject {
@@ -132,6 +132,49 @@ pub fn quarantine_object(
     })
 }
 
+/// One line of a quarantine object: the entry with its shard and sequence number, byte for byte what
+/// `serde_json` writes for it (checked in the tests) without the map serializer that its flattening needs.
+fn push_quarantine_line(out: &mut Vec<u8>, shard: &str, sequence: &str, e: &QuarantineEntry) {
+    out.extend_from_slice(b"{\"shard\":");
+    push_str(out, shard);
+    out.extend_from_slice(b",\"sequence_number\":");
+    push_str(out, sequence);
+    out.extend_from_slice(match e.kind {
+        QuarantineKind::KinesisRecord => b",\"kind\":\"kinesis_record\"",
+        QuarantineKind::MeterRecord => b",\"kind\":\"meter_record\"",
+        QuarantineKind::Report => b",\"kind\":\"report\"",
+    });
+    out.extend_from_slice(b",\"reason\":");
+    push_str(out, &e.reason);
+    for (key, value) in [
+        (&b",\"log_group\":"[..], &e.log_group),
+        (b",\"log_stream\":", &e.log_stream),
+        (b",\"event_id\":", &e.event_id),
+    ] {
+        if let Some(v) = value {
+            out.extend_from_slice(key);
+            push_str(out, v);
+        }
+    }
+    if let Some(t) = e.event_timestamp {
+        out.extend_from_slice(b",\"event_timestamp\":");
+        out.extend_from_slice(itoa::Buffer::new().format(t).as_bytes());
+    }
+    if let Some(p) = e.position {
+        out.extend_from_slice(b",\"position\":");
+        out.extend_from_slice(itoa::Buffer::new().format(p).as_bytes());
+    }
+    for (key, value) in [(&b",\"raw\":"[..], &e.raw), (b",\"data_base64\":", &e.data_base64)] {
+        if let Some(v) = value {
+            out.extend_from_slice(key);
+            push_str(out, v);
+        }
+    }
+    out.push(b'}');
+}
+
+/// The line as `serde_json` writes it, which [`push_quarantine_line`] must match.
+#[cfg(test)]
 #[derive(serde::Serialize)]
 struct QuarantineLine<'a> {
     shard: &'a str,
@@ -196,5 +239,34 @@ mod tests {
         assert_eq!(v[0]["sequence_number"], "7");
         assert_eq!(v[0]["data_base64"], "AAAA");
         assert!(quarantine_object(&[], "q", "s", "7", 0).is_none());
+    }
+
+    #[test]
+    fn valid_quarantine_lines_match_serde_json() {
+        let ev = crate::extract::EventRef {
+            log_group: "/aws/lambda/f",
+            log_stream: "2026/11/20/[$LATEST]a\"b",
+            event_id: "00000000000000000000000000000000000000000000000000000007",
+            timestamp: -5,
+            unique_ids: None,
+        };
+        let entries = [
+            QuarantineEntry::record("record data is not valid base64: x".into(), "AAAA/+=="),
+            QuarantineEntry::at(
+                QuarantineKind::MeterRecord,
+                &ev,
+                "why \"q\"\n".into(),
+                "{\"a\":\"\\u00e9\t\"}",
+                Some(3),
+            ),
+            QuarantineEntry::at(QuarantineKind::Report, &ev, "no RequestId".into(), "REPORT Duration: 1 ms", None),
+        ];
+        for e in &entries {
+            let mut ours = Vec::new();
+            push_quarantine_line(&mut ours, "shardId-1", "49", e);
+            let serde =
+                serde_json::to_vec(&QuarantineLine { shard: "shardId-1", sequence_number: "49", entry: e }).unwrap();
+            assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(serde).unwrap());
+        }
     }
 }
