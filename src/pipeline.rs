@@ -34,6 +34,8 @@ pub struct Scratch {
 struct LineBuffers {
     /// The unescaped text of the line being read.
     message: String,
+    /// The unescaped `message` of a JSON log line, when it is a string.
+    inner: String,
     /// Request ids of the payload's `Task timed out` lines so far.
     timed_out: Vec<String>,
     /// The payload's events that need reading (index, [`Look`]), in log order.
@@ -235,7 +237,7 @@ impl Pipeline {
         ex: &mut Extraction,
         bulk: &mut BulkEncoder<'_>,
     ) {
-        let LineBuffers { message: msg, timed_out, candidates } = bufs;
+        let LineBuffers { message: msg, inner, timed_out, candidates } = bufs;
         timed_out.clear();
         candidates.clear();
         let (mut report_lines, mut tagged_lines) = (0, 0);
@@ -310,7 +312,7 @@ impl Pipeline {
                 timed_out.push(id.to_owned());
             }
             if tagged {
-                self.meter.extract(msg, &ev, ex);
+                self.meter.extract_with(msg, &ev, ex, inner);
             }
         }
     }

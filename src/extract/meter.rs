@@ -11,7 +11,7 @@ use super::record::{
 };
 use super::record_usual::read_usual_record;
 use super::{EventRef, Extraction, QuarantineEntry, QuarantineKind};
-use crate::decode::{json_elements, json_end, json_object_with, json_value, unescape_to_string};
+use crate::decode::{json_elements, json_end, json_object_with, json_value, unescape_into};
 use crate::ids::{UUID_LEN, derived_unique_id};
 use memchr::memmem::Finder;
 use std::borrow::Cow;
@@ -41,12 +41,18 @@ impl MeterExtractor {
 
     /// Extracts every record from one unescaped message.
     pub fn extract(&self, msg: &str, ev: &EventRef<'_>, out: &mut Extraction) {
+        self.extract_with(msg, ev, out, &mut String::new());
+    }
+
+    /// [`Self::extract`], with `scratch` to unescape the message of a JSON log line into: a buffer the caller
+    /// reuses from line to line.
+    pub fn extract_with(&self, msg: &str, ev: &EventRef<'_>, out: &mut Extraction, scratch: &mut String) {
         let mut position = 0;
         let t = msg.trim();
         if t.starts_with('{')
             && let Some(obj) = json_object(t, &self.tag)
         {
-            self.extract_object(&obj, msg, ev, &mut position, out);
+            self.extract_object(&obj, msg, ev, &mut position, out, scratch);
             return;
         }
         self.scan_text(msg, ev, &mut position, out);
@@ -61,14 +67,15 @@ impl MeterExtractor {
         ev: &EventRef<'_>,
         position: &mut usize,
         out: &mut Extraction,
+        scratch: &mut String,
     ) {
         if let Some(v) = obj.tag {
             return self.emit_value(v, ev, position, out);
         }
         if let Some(m) = obj.message {
             if m.starts_with('"') {
-                if let Some(text) = unescape_to_string(m).filter(|s| self.mentions(s.as_bytes())) {
-                    return self.scan_text(&text, ev, position, out);
+                if unescape_into(m, scratch) && self.scan_text(scratch, ev, position, out) {
+                    return;
                 }
             } else if m.starts_with('{') {
                 if self.sole_tagged_record(m, ev, position, out) {
@@ -121,12 +128,14 @@ impl MeterExtractor {
         }
     }
 
-    fn scan_text(&self, msg: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
+    /// Reads every occurrence of the tag in `msg`; `false` when there is none.
+    fn scan_text(&self, msg: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) -> bool {
         let bytes = msg.as_bytes();
         let find_from = |from: usize| self.finder.find(&bytes[from..]).map(|off| from + off);
         // Each occurrence of the tag is searched for once: the search after one tag tells where the next tag is,
         // where the text after its value ends, and where to resume, unless the hit lies inside the value itself.
         let mut next = find_from(0);
+        let mentioned = next.is_some();
         while let Some(start) = next {
             let after = start + self.tag.len();
             let following = find_from(after);
@@ -188,6 +197,7 @@ impl MeterExtractor {
                 }
             }
         }
+        mentioned
     }
 
     fn emit_value(&self, text: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
