@@ -132,19 +132,20 @@ impl MeterExtractor {
     fn scan_text(&self, msg: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) -> bool {
         let bytes = msg.as_bytes();
         let find_from = |from: usize| self.finder.find(&bytes[from..]).map(|off| from + off);
-        // Each occurrence of the tag is searched for once: the search after one tag tells where the next tag is,
-        // where the text after its value ends, and where to resume, unless the hit lies inside the value itself.
+        // The next occurrence of the tag is searched for from where reading stopped: after a value that was read,
+        // the text between the value and that occurrence is what follows the value, and a tag inside the value
+        // (a dimension quoting it) is not searched at all.
         let mut next = find_from(0);
         let mentioned = next.is_some();
         while let Some(start) = next {
             let after = start + self.tag.len();
-            let following = find_from(after);
-            next = following;
             if !is_word_boundary(bytes, start, after) {
+                next = find_from(after);
                 continue;
             }
             let vstart = after + (msg[after..].len() - msg[after..].trim_start().len());
             if !matches!(bytes.get(vstart), Some(b'{' | b'[')) {
+                next = find_from(after);
                 let raw = msg[start..line_end(msg, after)].trim_end();
                 self.quarantine(ev, "the tag is not followed by a JSON object or array".into(), raw, None, out);
                 *position += 1;
@@ -164,11 +165,7 @@ impl MeterExtractor {
                 Ok((len, read)) => {
                     let vend = vstart + len;
                     let value = &msg[vstart..vend];
-                    // The tag can also appear inside the value (a dimension quoting it): resume after the value.
-                    next = match following {
-                        Some(at) if at < vend => find_from(vend),
-                        other => other,
-                    };
+                    next = find_from(vend);
                     let tail_end = next.unwrap_or(bytes.len());
                     if let Some(extra) = trailing_text(&msg[vend..tail_end]) {
                         if let Read::Drafted(_) = read {
@@ -190,7 +187,8 @@ impl MeterExtractor {
                     }
                 }
                 Err(why) => {
-                    let raw = msg[start..following.unwrap_or(bytes.len())].trim_end();
+                    next = find_from(after);
+                    let raw = msg[start..next.unwrap_or(bytes.len())].trim_end();
                     let reason = format!("malformed JSON after the tag: {why}{}", malformed_hint(&msg[vstart..]));
                     self.quarantine(ev, reason, raw, Some(*position), out);
                     *position += 1;
