@@ -22,7 +22,7 @@ pub fn read_raw_platform_report(raw: &str) -> Option<InvocationReport<'_>> {
     let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
     let mut c = Cursor { text: inner, pos: 0 };
     let (mut kind, mut record) = (None, None);
-    c.object(&["type", "record", "time"], |c, key| match key {
+    c.object(&TOP_KEYS, |c, key| match key {
         "type" => set(&mut kind, c.string()?),
         "record" => set(&mut record, c.record()?),
         _ => c.skip(1),
@@ -38,6 +38,39 @@ pub fn read_raw_platform_report(raw: &str) -> Option<InvocationReport<'_>> {
 fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     slot.replace(value).is_none().then_some(())
 }
+
+/// A member key the reader expects, with its first 16 bytes (or fewer) as a little-endian word and the mask of
+/// those bytes: the next member's key is compared with it in one step, where a compare of the text would call
+/// `memcmp`.
+struct Key {
+    text: &'static str,
+    word: u128,
+    mask: u128,
+}
+
+const fn key(text: &'static str) -> Key {
+    let bytes = text.as_bytes();
+    let (mut word, mut mask, mut i) = (0, 0, 0);
+    while i < bytes.len() && i < 16 {
+        word |= (bytes[i] as u128) << (8 * i);
+        mask |= 0xff << (8 * i);
+        i += 1;
+    }
+    Key { text, word, mask }
+}
+
+const TOP_KEYS: [Key; 3] = [key("type"), key("record"), key("time")];
+const RECORD_KEYS: [Key; 5] = [key("requestId"), key("metrics"), key("tracing"), key("status"), key("errorType")];
+const METRIC_KEYS: [Key; 7] = [
+    key("durationMs"),
+    key("billedDurationMs"),
+    key("memorySizeMB"),
+    key("maxMemoryUsedMB"),
+    key("initDurationMs"),
+    key("restoreDurationMs"),
+    key("billedRestoreDurationMs"),
+];
+const TRACING_KEYS: [Key; 3] = [key("spanId"), key("type"), key("value")];
 
 /// Cursor over the text between the literal's quotes, where JSON quotes are written `\"`.
 struct Cursor<'a> {
@@ -162,7 +195,7 @@ impl<'a> Cursor<'a> {
 
     /// An object, each member handed to `member`, which must read the value. A key among `keys` written as Lambda
     /// writes it (`\"key\":`) is taken whole, without a search for its end.
-    fn object(&mut self, keys: &[&str], mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    fn object(&mut self, keys: &[Key], mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
         if self.open(b'{', b'}')? {
             return Some(());
         }
@@ -184,19 +217,23 @@ impl<'a> Cursor<'a> {
 
     /// The key among `keys` that the next member starts with, `\"key\":` whole (what [`Self::string`] and the
     /// colon after it would read, in one compare); `None`, with the cursor unchanged, for any other start.
-    fn known_key(&mut self, keys: &[&str]) -> Option<&'a str> {
+    fn known_key(&mut self, keys: &[Key]) -> Option<&'a str> {
         self.ws();
         let rest = self.bytes().get(self.pos..)?;
-        let [b'\\', b'"', first, ..] = *rest else {
+        let (quote, after) = rest.split_first_chunk::<2>()?;
+        let head = u128::from_le_bytes(*after.first_chunk::<16>()?);
+        if quote != b"\\\"" {
             return None;
-        };
+        }
         let key = keys.iter().find(|k| {
-            let k = k.as_bytes();
-            k.first() == Some(&first) && rest[2..].starts_with(k) && rest[2 + k.len()..].starts_with(b"\\\":")
+            let len = k.text.len();
+            head & k.mask == k.word
+                && (len <= 16 || after.starts_with(k.text.as_bytes()))
+                && after.get(len..).and_then(<[u8]>::first_chunk) == Some(b"\\\":")
         })?;
         let start = self.pos + 2;
-        self.pos = start + key.len() + 3;
-        Some(&self.text[start..start + key.len()])
+        self.pos = start + key.text.len() + 3;
+        Some(&self.text[start..start + key.text.len()])
     }
 
     /// Any value, checked and skipped.
@@ -232,8 +269,7 @@ impl<'a> Cursor<'a> {
 
     fn record(&mut self) -> Option<Record<'a>> {
         let (mut request_id, mut metrics, mut tracing, mut status, mut error_type) = (None, None, None, None, None);
-        let keys = ["requestId", "metrics", "tracing", "status", "errorType"];
-        self.object(&keys, |c, key| match key {
+        self.object(&RECORD_KEYS, |c, key| match key {
             "requestId" => set(&mut request_id, c.string()?),
             "metrics" => set(&mut metrics, c.metrics()?),
             "tracing" => set(&mut tracing, c.tracing()?),
@@ -252,16 +288,7 @@ impl<'a> Cursor<'a> {
 
     fn metrics(&mut self) -> Option<Metrics> {
         let mut m = Metrics::default();
-        let keys = [
-            "durationMs",
-            "billedDurationMs",
-            "memorySizeMB",
-            "maxMemoryUsedMB",
-            "initDurationMs",
-            "restoreDurationMs",
-            "billedRestoreDurationMs",
-        ];
-        self.object(&keys, |c, key| {
+        self.object(&METRIC_KEYS, |c, key| {
             let slot = match key {
                 "durationMs" => &mut m.duration_ms,
                 "billedDurationMs" => &mut m.billed_duration_ms,
@@ -279,7 +306,7 @@ impl<'a> Cursor<'a> {
 
     fn tracing(&mut self) -> Option<Tracing<'a>> {
         let (mut span_id, mut value) = (None, None);
-        self.object(&["spanId", "type", "value"], |c, key| match key {
+        self.object(&TRACING_KEYS, |c, key| match key {
             "spanId" => set(&mut span_id, c.string()?),
             "value" => set(&mut value, c.string()?),
             _ => c.skip(1),
