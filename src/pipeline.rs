@@ -17,6 +17,7 @@ use crate::plan::{
 };
 use crate::summary::Summary;
 use memchr::memmem::Finder;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Buffers reused from record to record by one worker.
@@ -95,6 +96,30 @@ pub struct Pipeline {
     meter: MeterExtractor,
     platform: Finder<'static>,
     timeout: Finder<'static>,
+    scratch: ScratchPool,
+}
+
+/// The workers' buffers, kept from batch to batch: a warm function reuses them instead of growing and
+/// zero-filling new ones at every invocation. At most one per worker thread; a clone of the pipeline starts empty.
+#[derive(Debug, Default)]
+struct ScratchPool(Mutex<Vec<Scratch>>);
+
+impl Clone for ScratchPool {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl ScratchPool {
+    fn take(&self) -> Scratch {
+        self.0.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default()
+    }
+
+    fn put(&self, scratch: Scratch) {
+        if let Ok(mut pool) = self.0.lock() {
+            pool.push(scratch);
+        }
+    }
 }
 
 /// Inflate buffer kept between records; a larger one is released after its record.
@@ -112,6 +137,7 @@ impl Pipeline {
             meter,
             platform: Finder::new(crate::extract::PLATFORM_REPORT).into_owned(),
             timeout: Finder::new("Task timed out after").into_owned(),
+            scratch: ScratchPool::default(),
         }
     }
 
@@ -124,21 +150,24 @@ impl Pipeline {
     pub fn plan_batch(&self, records: &[KinesisInput]) -> Vec<RecordPlan> {
         let threads = self.config.threads.clamp(1, records.len().max(1));
         if threads == 1 {
-            let mut scratch = Scratch::default();
-            return records.iter().map(|r| self.plan_record(r, &mut scratch)).collect();
+            let mut scratch = self.scratch.take();
+            let plans = records.iter().map(|r| self.plan_record(r, &mut scratch)).collect();
+            self.scratch.put(scratch);
+            return plans;
         }
         let next = AtomicUsize::new(0);
         let mut done: Vec<(usize, RecordPlan)> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     scope.spawn(|| {
-                        let mut scratch = Scratch::default();
+                        let mut scratch = self.scratch.take();
                         let mut mine = Vec::new();
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some(r) = records.get(i) else { break };
                             mine.push((i, self.plan_record(r, &mut scratch)));
                         }
+                        self.scratch.put(scratch);
                         mine
                     })
                 })

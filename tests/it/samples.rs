@@ -228,3 +228,18 @@ fn samples_readme_states_the_ground_truth() {
         assert!(readme.contains(&row), "samples/README.md lacks the row {row}");
     }
 }
+
+#[test]
+fn large_sample_plans_alike_on_a_warm_pipeline() {
+    // A warm pipeline reuses its workers' buffers from batch to batch: nothing of one batch may leak into the next,
+    // whether one worker or several take the records.
+    let records = serde_json::from_str::<KinesisBatch>(&large().event).unwrap().records;
+    let small = crate::support::sample("small").records;
+    for threads in [1, 2] {
+        let warm = logmeter::Pipeline::new(logmeter::PipelineConfig { threads, ..logmeter::PipelineConfig::default() });
+        let cold = logmeter::Pipeline::new(logmeter::PipelineConfig { threads, ..logmeter::PipelineConfig::default() });
+        let first = warm.plan_batch(&records);
+        assert_eq!(warm.plan_batch(&small), cold.plan_batch(&small), "{threads} threads");
+        assert_eq!(warm.plan_batch(&records), first, "{threads} threads");
+    }
+}
