@@ -51,21 +51,13 @@ impl Reader<'_, '_> {
             self.ws();
             let field = match self.field_key() {
                 Some(field) => field,
+                // Any other key is an extra: a field's key without escapes is exactly what `field_key` compares.
                 None => {
-                    let (key, escaped) = self.string()?;
                     // An escaped key may still name a field once unescaped: the general path reads it.
-                    if escaped {
+                    if self.string()?.1 {
                         return None;
                     }
-                    match &self.bytes[key.start + 1..key.end - 1] {
-                        b"customerId" => CUSTOMER_ID,
-                        b"meterApiName" => METER_API_NAME,
-                        b"meterValue" => METER_VALUE,
-                        b"meterTimeInMillis" => METER_TIME,
-                        b"uniqueId" => UNIQUE_ID,
-                        b"dimensions" => DIMENSIONS,
-                        _ => 0,
-                    }
+                    0
                 }
             };
             if seen & field != 0 {
