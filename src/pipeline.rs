@@ -310,6 +310,10 @@ impl Pipeline {
                 reports.write(with_timeout(report, timed_out), &ev, ex, bulk);
                 continue;
             }
+            // The usual tagged line is read from the raw literal too.
+            if look == Look::TAG && self.meter.extract_raw(event.message, &ev, ex) {
+                continue;
+            }
             // `message` is always a string literal: the payload scanner accepts nothing else as a message.
             unescape_into(event.message, msg);
             let mut tagged = look.has(Look::TAG);

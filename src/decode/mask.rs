@@ -42,6 +42,20 @@ pub(crate) fn string_stop16(bytes: &[u8], at: usize) -> Option<usize> {
     Some(if hits == 0 { 16 } else { hits.trailing_zeros() as usize })
 }
 
+/// The offset in `bytes` of the first byte from `at` that a strict JSON string reader must stop at (a quote, a
+/// backslash or a control character); `None` when there is none.
+#[inline]
+pub(crate) fn string_stop(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut i = at;
+    loop {
+        match string_stop16(bytes, i) {
+            Some(16) => i += 16,
+            Some(off) => return Some(i + off),
+            None => return bytes.get(i..)?.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|o| i + o),
+        }
+    }
+}
+
 /// Bit `i` set where `bytes[at + i] == byte`, for the 64 bytes from `at` (fewer at the end of `bytes`: the missing
 /// bytes match nothing).
 #[inline]

@@ -9,7 +9,7 @@ mod scan;
 
 pub use gunzip::{GunzipError, gunzip_into};
 pub use json_str::{unescape_into, unescape_to_string};
-pub(crate) use mask::string_stop16;
+pub(crate) use mask::string_stop;
 pub use payload::{LogEvent, MessageType, Payload, PayloadError, parse_payload};
 pub use scan::{ScanError, json_elements, json_end, json_object_with, json_value};
 

@@ -9,9 +9,9 @@
 use super::record::{
     RecordError, ValidRecord, append_unique_id, minify_with_unique_id_into, read_record, validate_record,
 };
-use super::record_usual::read_usual_record;
+use super::record_usual::{number_len, read_escaped_record, read_usual_record};
 use super::{EventRef, Extraction, QuarantineEntry, QuarantineKind};
-use crate::decode::{json_elements, json_end, json_object_with, json_value, unescape_into};
+use crate::decode::{json_elements, json_end, json_object_with, json_value, string_stop, unescape_into};
 use crate::ids::{UUID_LEN, derived_unique_id};
 use memchr::memmem::Finder;
 use std::borrow::Cow;
@@ -21,12 +21,15 @@ use std::borrow::Cow;
 pub struct MeterExtractor {
     tag: String,
     finder: Finder<'static>,
+    /// The tag is written the same in a literal (no quote, backslash or control character): lines can be read raw.
+    raw: bool,
 }
 
 impl MeterExtractor {
     /// An extractor for `tag` (default `meter_record_for_stream`).
     pub fn new(tag: &str) -> Self {
-        Self { tag: tag.to_owned(), finder: Finder::new(tag.as_bytes()).into_owned() }
+        let raw = !tag.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+        Self { tag: tag.to_owned(), finder: Finder::new(tag.as_bytes()).into_owned(), raw }
     }
 
     /// The tag.
@@ -56,6 +59,118 @@ impl MeterExtractor {
             return;
         }
         self.scan_text(msg, ev, &mut position, out);
+    }
+
+    /// Reads the usual tagged line straight from its literal in the payload (`raw`, quotes included), without
+    /// unescaping it: a text line `… <tag> {record}`, or a Lambda JSON log line whose `message` is such a text or
+    /// `{"<tag>": {record}}`, with one record of the usual shape (see [`read_escaped_record`]). `true` when the
+    /// line was read and its record kept; `false`, with `out` unchanged, for any other line, which the caller
+    /// unescapes and hands to [`Self::extract_with`]. What this reads, `extract_with` reads to the same record
+    /// (property-tested below).
+    pub fn extract_raw(&self, raw: &str, ev: &EventRef<'_>, out: &mut Extraction) -> bool {
+        let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).filter(|_| self.raw) else {
+            return false;
+        };
+        let read = match inner.as_bytes().first() {
+            Some(b'{') => self.raw_json_line(inner, out),
+            // A line starting with whitespace or an escape might, unescaped and trimmed, be a JSON line.
+            Some(_) if inner.starts_with(|c: char| !c.is_whitespace() && c != '\\') => self
+                .raw_text::<1>(inner, out)
+                .and_then(|(end, valid)| blank_escapes_only(&inner.as_bytes()[end..]).then_some(valid)),
+            _ => None,
+        };
+        match read {
+            Some(valid) => {
+                self.keep(valid, ev, &mut 0, out);
+                true
+            }
+            None => {
+                out.meters.drop_draft();
+                false
+            }
+        }
+    }
+
+    /// The first record of a text `… <tag> {record}` inside a literal whose quotes are escaped `E` deep (see
+    /// [`read_escaped_record`]): the offset just after the record, and the record, drafted. The text before the
+    /// tag may hold no escape but tabs (`\t`, in a line's own literal), so unescaped it is the same text with the
+    /// same first tag; `None` for anything else.
+    fn raw_text<const E: usize>(&self, text: &str, out: &mut Extraction) -> Option<(usize, ValidRecord)> {
+        let bytes = text.as_bytes();
+        let start = self.finder.find(bytes)?;
+        let prefix = &bytes[..start];
+        if memchr::memchr_iter(b'\\', prefix).any(|i| E != 1 || prefix.get(i + 1) != Some(&b't')) {
+            return None;
+        }
+        // The byte before the tag, unescaped: the word-boundary test of `scan_text`.
+        let before = match prefix {
+            [.., b'\\', b't'] => b'\t',
+            [.., b] => *b,
+            [] => b' ',
+        };
+        let after = start + self.tag.len();
+        let vstart = after + bytes[after..].iter().take_while(|&&b| b == b' ').count();
+        if is_word(before) || bytes.get(vstart) != Some(&b'{') {
+            return None;
+        }
+        let (len, valid) = out.meters.draft_with(|t| read_escaped_record::<E>(&text[vstart..], t))?;
+        Some((vstart + len, valid))
+    }
+
+    /// A Lambda JSON log line inside its literal (`{\"level\":…,\"message\":…}`) whose `message` is the usual
+    /// tagged text or `{"<tag>": {record}}`: the record, drafted. The other members must be strings without
+    /// escapes, numbers or literals, and no key may be the tag, repeat `message` or hold an escape: anything else
+    /// is for [`Self::extract_with`] to read.
+    fn raw_json_line(&self, inner: &str, out: &mut Extraction) -> Option<ValidRecord> {
+        let b = inner.as_bytes();
+        let (mut at, mut record) = (1, None);
+        loop {
+            let (key, end) = escaped_string(inner, spaces(b, at))?;
+            at = spaces(b, end);
+            if b.get(at) != Some(&b':') || key == self.tag {
+                return None;
+            }
+            at = spaces(b, at + 1);
+            if key != "message" {
+                at = escaped_scalar(inner, at)?;
+            } else if record.is_some() {
+                return None;
+            } else if b.get(at) == Some(&b'{') {
+                let (end, valid) = self.raw_sole_tagged(inner, at, out)?;
+                (at, record) = (end, Some(valid));
+            } else if inner[at..].starts_with("\\\"") {
+                let text = &inner[at + 2..];
+                let (len, valid) = self.raw_text::<3>(text, out)?;
+                let close = spaces(text.as_bytes(), len);
+                if !text[close..].starts_with("\\\"") {
+                    return None;
+                }
+                (at, record) = (at + 2 + close + 2, Some(valid));
+            } else {
+                return None;
+            }
+            at = spaces(b, at);
+            match b.get(at)? {
+                b',' => at += 1,
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        (spaces(b, at + 1) == b.len()).then_some(record?)
+    }
+
+    /// `{"<tag>": {record}}` at `at` inside a JSON log line's literal: the offset after it, and the record, drafted.
+    fn raw_sole_tagged(&self, inner: &str, at: usize, out: &mut Extraction) -> Option<(usize, ValidRecord)> {
+        let b = inner.as_bytes();
+        let (key, end) = escaped_string(inner, spaces(b, at + 1))?;
+        let colon = spaces(b, end);
+        let value = spaces(b, colon + 1);
+        if key != self.tag || b.get(colon) != Some(&b':') || b.get(value) != Some(&b'{') {
+            return None;
+        }
+        let (len, valid) = out.meters.draft_with(|t| read_escaped_record::<1>(&inner[value..], t))?;
+        let close = spaces(b, value + len);
+        (b.get(close) == Some(&b'}')).then_some((close + 1, valid))
     }
 
     /// A JSON log line: `{"meter_record_for_stream": …}`, or the Lambda envelope whose `message` is a string or
@@ -307,6 +422,44 @@ fn json_object<'a>(text: &'a str, tag: &str) -> Option<JsonObject<'a>> {
     Some(obj)
 }
 
+/// The offset of the first byte from `at` that is not a space.
+fn spaces(bytes: &[u8], at: usize) -> usize {
+    at + bytes.get(at..).map_or(0, |rest| rest.iter().take_while(|&&b| b == b' ').count())
+}
+
+/// `\"…\"` at `at` in a literal, with no escape or control character between the escaped quotes: the text
+/// between them and the offset after the closing one.
+fn escaped_string(text: &str, at: usize) -> Option<(&str, usize)> {
+    let bytes = text.as_bytes();
+    if !text.get(at..)?.starts_with("\\\"") {
+        return None;
+    }
+    let end = string_stop(bytes, at + 2)?;
+    (bytes.get(end..end + 2) == Some(b"\\\"")).then(|| (&text[at + 2..end], end + 2))
+}
+
+/// A string without escapes (see [`escaped_string`]), a number or a literal at `at` in a literal: the offset after
+/// it.
+fn escaped_scalar(text: &str, at: usize) -> Option<usize> {
+    let rest = text.get(at..)?;
+    match *rest.as_bytes().first()? {
+        b'\\' => escaped_string(text, at).map(|(_, end)| end),
+        b'-' | b'0'..=b'9' => number_len(text.as_bytes(), at).map(|n| at + n),
+        _ => ["true", "false", "null"].into_iter().find(|w| rest.starts_with(w)).map(|w| at + w.len()),
+    }
+}
+
+/// Whether `bytes`, in a literal, unescapes to JSON whitespace only: spaces, `\n`, `\r` and `\t`.
+fn blank_escapes_only(mut bytes: &[u8]) -> bool {
+    loop {
+        match bytes {
+            [] => return true,
+            [b' ', rest @ ..] | [b'\\', b'n' | b'r' | b't', rest @ ..] => bytes = rest,
+            _ => return false,
+        }
+    }
+}
+
 /// `s` after its leading JSON whitespace.
 fn json_ws(s: &str) -> &str {
     s.trim_start_matches([' ', '\t', '\n', '\r'])
@@ -358,6 +511,7 @@ fn malformed_hint(rest: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde::Deserialize;
     use serde_json::Value;
 
@@ -438,5 +592,176 @@ mod tests {
         x.extract(&format!("billing_v2 {r}\nmeter_record_for_stream {r}"), &EV, &mut out);
         assert_eq!(out.meters.len(), 1);
         assert!(out.quarantine.is_empty());
+    }
+
+    const TAG: &str = "meter_record_for_stream";
+
+    /// Lambda runtimes' usual tagged lines, as unescaped messages: every one is read from its raw literal.
+    const USUAL_LINES: [&str; 6] = [
+        "2026-11-19T23:40:23.662Z\t67fcbf96-dd0e-4e75-8f95-fee451f173b2\tINFO\tmeter_record_for_stream {\"customerId\":\"c-0265\",\"dimensions\":{\"plan\":\"pro\",\"region\":\"ap-southeast-2\"},\"meterApiName\":\"storage-gb-hours\",\"meterTimeInMillis\":1795131623654,\"meterValue\":11,\"uniqueId\":\"7e00791c-4c2b-4467-5384-e142dfa7db06\"}\n",
+        "[INFO]\t2026-11-19T23:40:10.570Z\tff54c7ec-0e65-49df-2aff-c0d26259eb8b\tmeter_record_for_stream {\"customerId\": \"c-0273\", \"dimensions\": {\"plan\": \"free\", \"region\": \"ap-southeast-2\"}, \"meterApiName\": \"search-queries\", \"meterTimeInMillis\": 1795131610232, \"meterValue\": 31}\n",
+        "meter_record_for_stream {\"customerId\": \"c-0003\", \"dimensions\": {\"plan\": \"free\", \"region\": \"eu-west-1\"}, \"meterApiName\": \"storage-gb-hours\", \"meterTimeInMillis\": 1795131611811, \"meterValue\": 22, \"uniqueId\": \"29d7c105-9740-4274-e6e9-3f357fb914d5\"}\n",
+        "{\"level\":\"INFO\",\"message\":\"meter_record_for_stream {\\\"customerId\\\":\\\"c-0103\\\",\\\"dimensions\\\":{\\\"plan\\\":\\\"free\\\",\\\"region\\\":\\\"eu-west-1\\\"},\\\"meterApiName\\\":\\\"api-calls\\\",\\\"meterTimeInMillis\\\":1795131600147,\\\"meterValue\\\":293.54}\",\"requestId\":\"fa28f75b-3adc-46ba-473c-0bf390b40210\",\"timestamp\":\"2026-11-19T23:41:58.699Z\"}",
+        "{\"level\":\"INFO\",\"message\":{\"meter_record_for_stream\":{\"customerId\":\"c-0273\",\"dimensions\":{\"plan\":\"free\",\"region\":\"us-east-1\"},\"meterApiName\":\"search-queries\",\"meterTimeInMillis\":1795131599861,\"meterValue\":532.45,\"uniqueId\":\"2e4f9911-7ac4-4aef-9b55-3ce5e66ac6c8\"}},\"requestId\":\"fa28f75b\",\"timestamp\":\"2026-11-19T23:41:58.699Z\"}",
+        "{\"timestamp\": \"2026-11-19T23:41:58.699Z\", \"level\": \"INFO\", \"message\": \"meter_record_for_stream {\\\"customerId\\\": \\\"c\\\", \\\"meterApiName\\\": \\\"m\\\", \\\"meterValue\\\": 1, \\\"meterTimeInMillis\\\": 1795131600147}\", \"n\": -1.5e3, \"ok\": true, \"x\": null}",
+    ];
+
+    fn general_reads(x: &MeterExtractor, line: &str) -> Extraction {
+        let mut out = Extraction::default();
+        x.extract(line, &EV, &mut out);
+        out
+    }
+
+    #[test]
+    fn valid_usual_lines_are_read_from_the_raw_literal() {
+        let x = MeterExtractor::new(TAG);
+        for line in USUAL_LINES {
+            let mut fast = Extraction::default();
+            assert!(x.extract_raw(&serde_json::to_string(line).unwrap(), &EV, &mut fast), "{line}");
+            assert_eq!(fast.meters.len(), 1, "{line}");
+            assert_eq!(fast, general_reads(&x, line), "{line}");
+        }
+        // A tag that a literal writes otherwise is only looked for in unescaped text: the literal of a line with a
+        // tab, `"x\ty {…}"`, holds the tag `x\ty` but the line does not.
+        let odd = MeterExtractor::new(r"x\ty");
+        let raw = serde_json::to_string(&format!(
+            "x\ty {}",
+            r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#
+        ))
+        .unwrap();
+        assert!(raw.contains(r"x\ty") && !odd.mentions(crate::decode::unescape_to_string(&raw).unwrap().as_bytes()));
+        let mut out = Extraction::default();
+        assert!(!odd.extract_raw(&raw, &EV, &mut out));
+        assert_eq!(out, Extraction::default());
+    }
+
+    /// Tagged lines from pieces: text lines with and without the runtimes' prefixes and JSON log lines with
+    /// `message` as text or as `{"<tag>": …}`, with the records of the one-pass reader's generator and what the raw
+    /// reader must leave alone (escapes before the tag, the tag inside a word, arrays, a second record, trailing
+    /// text, the tag as a key, a repeated or escaped `message` key, nested members, text after the object).
+    fn tagged_line() -> impl Strategy<Value = String> {
+        use super::super::record_usual::tests::{plainer, record_text};
+        let record = || {
+            (record_text(), 0..4).prop_map(|(text, plain)| {
+                let text = text.strip_suffix(" tail").map_or_else(|| text.clone(), str::to_owned);
+                if plain > 0 { plainer(&text) } else { text }
+            })
+        };
+        // The usual pieces come up more often than the others.
+        let prefix = prop::sample::select(vec![
+            "",
+            "",
+            "",
+            "2026-11-19T23:40:23.662Z\t67fcbf96-dd0e-4e75-8f95-fee451f173b2\tINFO\t",
+            "2026-11-19T23:40:23.662Z\t67fcbf96-dd0e-4e75-8f95-fee451f173b2\tINFO\t",
+            "[INFO]\t2026-11-19T23:40:10.570Z\tff54c7ec\t",
+            "[INFO]\t2026-11-19T23:40:10.570Z\tff54c7ec\t",
+            "note: ",
+            "x",
+            "at\t",
+            " ",
+            "\n",
+            "{",
+            "a\\b ",
+            "é ",
+        ]);
+        let tag = prop::sample::select(vec![TAG, TAG, TAG, TAG, "meter_record_for_streams"]);
+        let sep = prop::sample::select(vec![" ", " ", " ", " ", "", "  ", "\t", "\n ", " ["]);
+        let suffix = prop::sample::select(vec![
+            "",
+            "",
+            "",
+            "\n",
+            "\n",
+            "\n",
+            " \r\n",
+            " tail",
+            "\n}",
+            "]",
+            "\nmeter_record_for_stream {\"customerId\":\"c\",\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1795131600147}",
+            " meter_record_for_stream",
+        ]);
+        let text = move || {
+            (prefix.clone(), tag.clone(), sep.clone(), record(), suffix.clone())
+                .prop_map(|(p, t, s, r, x)| format!("{p}{t}{s}{r}{x}"))
+        };
+        let ws = prop::sample::select(vec!["", "", " ", "\n"]);
+        let message = prop_oneof![
+            3 => text().prop_map(|t| serde_json::to_string(&t).unwrap()),
+            2 => (ws.clone(), record(), ws.clone()).prop_map(|(a, r, b)| format!("{{{a}\"meter_record_for_stream\"{b}:{a}{r}{b}}}")),
+            1 => record().prop_map(|r| format!("{{\"meter_record_for_stream\":{r},\"x\":1}}")),
+            1 => prop::sample::select(vec!["\"no tag here\"", "42", "[\"meter_record_for_stream {}\"]"]).prop_map(str::to_owned),
+        ];
+        let member = prop::sample::select(vec![
+            "\"level\":\"INFO\"",
+            "\"level\":\"INFO\"",
+            "\"timestamp\": \"2026-11-19T23:40:23.662Z\"",
+            "\"timestamp\": \"2026-11-19T23:40:23.662Z\"",
+            "\"requestId\":\"67fcbf96\"",
+            "\"requestId\":\"67fcbf96\"",
+            "\"n\":-1.5e3",
+            "\"ok\":true",
+            "\"x\":null",
+            "\"bad\":01",
+            "\"nested\":{\"a\":1}",
+            "\"list\":[1]",
+            "\"meter_record_for_stream\":{\"customerId\":\"c\"}",
+            "\"mess\\u0061ge\":\"hi\"",
+            "\"message\":\"again\"",
+            "\"quoted\":\"a\\\"b\"",
+        ]);
+        let json = (
+            prop::collection::vec(member, 0..4),
+            message,
+            any::<prop::sample::Index>(),
+            ws,
+            prop::sample::select(vec!["", "", " ", " x"]),
+        )
+            .prop_map(|(mut members, message, at, ws, after)| {
+                members.insert(at.index(members.len() + 1), "");
+                let members: Vec<String> = members
+                    .iter()
+                    .map(|m| if m.is_empty() { format!("\"message\":{ws}{message}") } else { (*m).to_owned() })
+                    .collect();
+                format!("{{{ws}{}{ws}}}{after}", members.join(","))
+            });
+        prop_oneof![text(), json]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+        #[test]
+        fn valid_what_the_raw_reader_takes_reads_alike_unescaped(line in tagged_line()) {
+            let x = MeterExtractor::new(TAG);
+            let mut fast = Extraction::default();
+            if x.extract_raw(&serde_json::to_string(&line).unwrap(), &EV, &mut fast) {
+                prop_assert_eq!(fast, general_reads(&x, &line));
+            } else {
+                prop_assert_eq!(fast, Extraction::default(), "a line left alone leaves nothing behind");
+            }
+        }
+    }
+
+    #[test]
+    fn valid_many_generated_single_record_lines_are_read_raw_alike() {
+        let x = MeterExtractor::new("meter_record_for_stream");
+        let (single, taken) = super::super::fast_path_share(
+            tagged_line(),
+            10_000,
+            |line| {
+                let out = general_reads(&x, line);
+                out.meters.len() == 1 && out.quarantine.is_empty()
+            },
+            |line| {
+                let mut fast = Extraction::default();
+                let taken = x.extract_raw(&serde_json::to_string(line).unwrap(), &EV, &mut fast);
+                assert_eq!(fast, if taken { general_reads(&x, line) } else { Extraction::default() }, "{line}");
+                taken
+            },
+        );
+        // The generator's many variations are mostly for the general path; enough lines must be read raw for the
+        // agreement (asserted on each) to mean something.
+        assert!(single > 300, "the generator makes lines with one valid record ({single})");
+        assert!(taken >= 100, "{taken} of {single} lines with one valid record read raw");
     }
 }

@@ -7,16 +7,35 @@
 //! then [`super::record::minify_with_unique_id_into`]) accepts, with the same end, verdict and text; anything else
 //! (a record that breaks a rule, an escaped key, a nested extra, a repeated field, a string that is not strict
 //! JSON) is handed back untouched, and the general path decides it and says why.
+//!
+//! [`read_escaped_record`] reads the same records where they stand inside a JSON string literal, one or two levels
+//! deep (a text log line in the payload's `message` literal, or a JSON log line's `message` inside that), so the
+//! line need not be unescaped first: it takes only records whose every quote is written as that depth's escaped
+//! quote (`\"`, `\\\"`) and that hold no other escape, and writes the record as it reads once unescaped.
 
 use super::record::{MAX_PLAUSIBLE_MILLIS, MIN_PLAUSIBLE_MILLIS, ValidRecord};
-use crate::decode::{literal, string_stop16};
+use crate::decode::{literal, string_stop};
 
 /// Reads the record that starts `text` (at its `{`), appending its minified JSON to `out`: the offset just after
 /// the record and what validation learned. `None`, with `out` unchanged, for anything but a valid record of the
 /// usual shape.
 pub fn read_usual_record(text: &str, out: &mut String) -> Option<(usize, ValidRecord)> {
+    read::<0>(text, out)
+}
+
+/// [`read_usual_record`] for a record inside a string literal `E` escapes deep: every quote of the record is
+/// written as `E` backslashes and a quote (`E` is 1 in a text line's literal, 3 in a JSON log line's `message`
+/// inside it). Whitespace must be spaces, and a string must hold no escape (that would be one more level). The
+/// offset is in `text`; the minified record appended to `out` is the unescaped one, as [`read_usual_record`]
+/// writes it from the unescaped text.
+pub fn read_escaped_record<const E: usize>(text: &str, out: &mut String) -> Option<(usize, ValidRecord)> {
+    const { assert!(E == 1 || E == 3, "one or two levels of escapes") };
+    read::<E>(text, out)
+}
+
+fn read<const E: usize>(text: &str, out: &mut String) -> Option<(usize, ValidRecord)> {
     let start = out.len();
-    let mut reader = Reader { text, bytes: text.as_bytes(), at: 0, run: 0, out };
+    let mut reader = Reader::<E> { text, bytes: text.as_bytes(), at: 0, run: 0, out };
     let read = reader.record();
     if read.is_none() {
         reader.out.truncate(start);
@@ -34,8 +53,9 @@ const DIMENSIONS: u8 = 32;
 const REQUIRED: u8 = CUSTOMER_ID | METER_API_NAME | METER_VALUE | METER_TIME;
 
 /// A cursor that copies what it reads to `out`, leaving out whitespace between tokens: `run` is where the text not
-/// yet copied starts, so a compact record is copied with one `push_str`.
-struct Reader<'t, 'o> {
+/// yet copied starts, so a compact record is copied with one `push_str`. In a literal (`E` > 0) each escaped quote
+/// is copied as a plain one.
+struct Reader<'t, 'o, const E: usize> {
     text: &'t str,
     bytes: &'t [u8],
     at: usize,
@@ -43,7 +63,20 @@ struct Reader<'t, 'o> {
     out: &'o mut String,
 }
 
-impl Reader<'_, '_> {
+/// Whether `bytes` starts with the escaped quote of depth `E`: `E` backslashes and a quote.
+#[inline]
+fn is_quote<const E: usize>(bytes: &[u8]) -> bool {
+    match E {
+        0 => bytes.first() == Some(&b'"'),
+        1 => literal(bytes, b"\\\"").is_some(),
+        _ => literal(bytes, b"\\\\\\\"").is_some(),
+    }
+}
+
+impl<const E: usize> Reader<'_, '_, E> {
+    /// The byte a string starts with.
+    const QUOTE_START: u8 = if E == 0 { b'"' } else { b'\\' };
+
     fn record(&mut self) -> Option<(usize, ValidRecord)> {
         self.byte(b'{')?;
         let (mut seen, mut time_millis) = (0, 0);
@@ -69,8 +102,8 @@ impl Reader<'_, '_> {
             self.ws();
             match field {
                 CUSTOMER_ID | METER_API_NAME | UNIQUE_ID => {
-                    // Non-empty: more than the two quotes.
-                    if self.string()?.0.len() <= 2 {
+                    // Non-empty.
+                    if self.string()?.0 == 0 {
                         return None;
                     }
                 }
@@ -94,6 +127,9 @@ impl Reader<'_, '_> {
     /// match on its text would find); `None`, with the cursor unchanged, for any other key (then read the long way).
     #[inline]
     fn field_key(&mut self) -> Option<u8> {
+        if E > 0 {
+            return self.escaped_field_key();
+        }
         let rest = self.bytes.get(self.at..)?;
         let (len, field) = match rest.get(1)? {
             b'c' => (literal(rest, b"\"customerId\"")?, CUSTOMER_ID),
@@ -109,19 +145,65 @@ impl Reader<'_, '_> {
         Some(field)
     }
 
+    /// [`Self::field_key`] in a literal: the name between two escaped quotes, written with plain ones.
+    #[inline]
+    fn escaped_field_key(&mut self) -> Option<u8> {
+        let rest = self.bytes.get(self.at..)?;
+        if !is_quote::<E>(rest) {
+            return None;
+        }
+        let name = &rest[E + 1..];
+        let (len, field) = match name.first()? {
+            b'c' => (literal(name, b"customerId")?, CUSTOMER_ID),
+            b'm' => literal(name, b"meterApiName")
+                .map(|n| (n, METER_API_NAME))
+                .or_else(|| literal(name, b"meterValue").map(|n| (n, METER_VALUE)))
+                .or_else(|| literal(name, b"meterTimeInMillis").map(|n| (n, METER_TIME)))?,
+            b'u' => (literal(name, b"uniqueId")?, UNIQUE_ID),
+            b'd' => (literal(name, b"dimensions")?, DIMENSIONS),
+            _ => return None,
+        };
+        if !is_quote::<E>(&name[len..]) {
+            return None;
+        }
+        let open = self.at;
+        self.quote(open);
+        self.quote(open + E + 1 + len);
+        self.at = self.run;
+        Some(field)
+    }
+
+    /// Copies the text before the escaped quote at `at`, then a plain quote, and goes on copying after it.
+    #[inline]
+    fn quote(&mut self, at: usize) {
+        self.out.push_str(&self.text[self.run..at]);
+        self.out.push('"');
+        self.run = at + E + 1;
+    }
+
     /// Skips whitespace, copying the text before it. Most token boundaries have none (every one, in a compact
     /// record): that test is inlined, the skip is not.
+    ///
+    /// In a literal, whitespace is spaces only: any other would be an escape, left to the general path.
     #[inline]
     fn ws(&mut self) {
-        if let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
+        if self.bytes.get(self.at).is_some_and(|&b| Self::is_ws(b)) {
             self.skip_ws();
+        }
+    }
+
+    #[inline]
+    fn is_ws(b: u8) -> bool {
+        match E {
+            0 => matches!(b, b' ' | b'\n' | b'\r' | b'\t'),
+            _ => b == b' ',
         }
     }
 
     #[inline(never)]
     fn skip_ws(&mut self) {
         let start = self.at;
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
+        while self.bytes.get(self.at).is_some_and(|&b| Self::is_ws(b)) {
             self.at += 1;
         }
         if self.at > start {
@@ -150,22 +232,19 @@ impl Reader<'_, '_> {
         }
     }
 
-    /// A strict string literal at the cursor: its bounds (quotes included) and whether it holds an escape.
-    fn string(&mut self) -> Option<(std::ops::Range<usize>, bool)> {
+    /// A strict string literal at the cursor: the length of its text between the quotes, and whether it holds an
+    /// escape.
+    fn string(&mut self) -> Option<(usize, bool)> {
+        if E > 0 {
+            return self.escaped_string();
+        }
         let (bytes, start) = (self.bytes, self.at);
         if bytes.get(start) != Some(&b'"') {
             return None;
         }
         let (mut i, mut escaped) = (start + 1, false);
         loop {
-            i += match string_stop16(bytes, i) {
-                Some(16) => {
-                    i += 16;
-                    continue;
-                }
-                Some(off) => off,
-                None => bytes[i..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?,
-            };
+            i = string_stop(bytes, i)?;
             match bytes[i] {
                 b'"' => break,
                 b'\\' => {
@@ -177,40 +256,30 @@ impl Reader<'_, '_> {
             }
         }
         self.at = i + 1;
-        Some((start..self.at, escaped))
+        Some((i - start - 1, escaped))
+    }
+
+    /// [`Self::string`] in a literal: between two escaped quotes, text with no backslash, quote or control
+    /// character (any of those would be an escape one level down, left to the general path).
+    fn escaped_string(&mut self) -> Option<(usize, bool)> {
+        let (bytes, open) = (self.bytes, self.at);
+        if !is_quote::<E>(bytes.get(open..)?) {
+            return None;
+        }
+        let start = open + E + 1;
+        let i = string_stop(bytes, start)?;
+        if !is_quote::<E>(&bytes[i..]) {
+            return None;
+        }
+        self.quote(open);
+        self.quote(i);
+        self.at = self.run;
+        Some((i - start, false))
     }
 
     /// A number with JSON's grammar.
     fn number(&mut self) -> Option<()> {
-        let bytes = self.bytes;
-        let mut i = self.at;
-        if bytes.get(i) == Some(&b'-') {
-            i += 1;
-        }
-        let int = digits(bytes, i);
-        if int == 0 || (int > 1 && bytes[i] == b'0') {
-            return None;
-        }
-        i += int;
-        if bytes.get(i) == Some(&b'.') {
-            let frac = digits(bytes, i + 1);
-            if frac == 0 {
-                return None;
-            }
-            i += 1 + frac;
-        }
-        if let Some(b'e' | b'E') = bytes.get(i) {
-            i += 1;
-            if let Some(b'+' | b'-') = bytes.get(i) {
-                i += 1;
-            }
-            let exp = digits(bytes, i);
-            if exp == 0 {
-                return None;
-            }
-            i += exp;
-        }
-        self.at = i;
+        self.at += number_len(self.bytes, self.at)?;
         Some(())
     }
 
@@ -250,8 +319,8 @@ impl Reader<'_, '_> {
     /// The value of a field the rules say nothing about: a string, a number or a literal (objects and arrays go
     /// the general way).
     fn scalar(&mut self) -> Option<()> {
-        match self.bytes.get(self.at)? {
-            b'"' => self.string().map(drop),
+        match *self.bytes.get(self.at)? {
+            b if b == Self::QUOTE_START => self.string().map(drop),
             b'-' | b'0'..=b'9' => self.number(),
             _ => {
                 let rest = &self.bytes[self.at..];
@@ -261,6 +330,38 @@ impl Reader<'_, '_> {
             }
         }
     }
+}
+
+/// The length of the number with JSON's grammar at `at`.
+pub(super) fn number_len(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut i = at;
+    if bytes.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    let int = digits(bytes, i);
+    if int == 0 || (int > 1 && bytes[i] == b'0') {
+        return None;
+    }
+    i += int;
+    if bytes.get(i) == Some(&b'.') {
+        let frac = digits(bytes, i + 1);
+        if frac == 0 {
+            return None;
+        }
+        i += 1 + frac;
+    }
+    if let Some(b'e' | b'E') = bytes.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = bytes.get(i) {
+            i += 1;
+        }
+        let exp = digits(bytes, i);
+        if exp == 0 {
+            return None;
+        }
+        i += exp;
+    }
+    Some(i - at)
 }
 
 /// The number of ASCII digits at `at`.
@@ -278,7 +379,7 @@ fn escape_len(rest: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::record::{minify_with_unique_id, read_record};
     use super::*;
     use proptest::prelude::*;
@@ -343,7 +444,7 @@ mod tests {
 
     /// Records from pieces that are mostly valid, sometimes not: whitespace of every kind, escapes, extras,
     /// missing and repeated fields, and bytes cut or changed.
-    fn record_text() -> impl Strategy<Value = String> {
+    pub(in crate::extract) fn record_text() -> impl Strategy<Value = String> {
         let ws = prop::sample::select(vec!["", "", " ", "\r  ", "\n\t"]);
         // Valid choices weigh more than invalid ones, so that both kinds of record are common.
         let string = prop_oneof![
@@ -431,5 +532,81 @@ mod tests {
             usual_count * 10 >= general_count * 7,
             "{usual_count} of {general_count} valid records read in one pass"
         );
+    }
+
+    /// `text` written inside a JSON string literal `levels` deep (what a line's literal and a JSON log line's
+    /// `message` in it hold).
+    fn escaped(text: &str, levels: usize) -> String {
+        let mut s = text.to_owned();
+        for _ in 0..levels {
+            let lit = serde_json::to_string(&s).unwrap();
+            s = lit[1..lit.len() - 1].to_owned();
+        }
+        s
+    }
+
+    /// `text` without the generator's escapes and line breaks (which may leave it invalid: that is fine).
+    pub(in crate::extract) fn plainer(text: &str) -> String {
+        text.replace("\\\\", "").replace("\\\"", "").replace("\\u00e3", "ã").replace(['\r', '\n', '\t'], " ")
+    }
+
+    fn escaped_reads<const E: usize>(text: &str) -> Option<(usize, ValidRecord, String)> {
+        let mut out = String::from("kept");
+        match read_escaped_record::<E>(text, &mut out) {
+            Some((len, valid)) => Some((len, valid, out.split_off(4))),
+            None => {
+                assert_eq!(out, "kept", "a record handed back leaves the buffer as it was");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn valid_escaped_records_read_as_the_unescaped_ones() {
+        let compact = r#"{"customerId":"c-0103","dimensions":{"plan":"free","region":"eu-west-1"},"meterApiName":"api-calls","meterTimeInMillis":1795131600147,"meterValue":293.54,"uniqueId":"7bb83648-7984-4222-1ed4-373c9d8bebc1"}"#;
+        let spaced = r#"{"customerId": "c-0258", "dimensions": {"city": "Zürich"}, "meterApiName": "ledger", "meterTimeInMillis": 1795131610248, "meterValue": 13, "n": null, "ok": false}"#;
+        for text in [compact, spaced] {
+            let (len, valid, json) = general(text).unwrap();
+            assert_eq!(len, text.len());
+            let one = escaped(text, 1);
+            assert_eq!(escaped_reads::<1>(&format!("{one}\\n")), Some((one.len(), valid, json.clone())), "{one}");
+            let two = escaped(text, 2);
+            assert_eq!(escaped_reads::<3>(&format!("{two}\\\\\"")), Some((two.len(), valid, json)), "{two}");
+        }
+        // Escapes inside strings and whitespace other than spaces are for the general path.
+        for text in [
+            r#"{"customerId":"S\u00e3o","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            "{\"customerId\":\"c\",\n\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1795131600147}",
+        ] {
+            assert_eq!(escaped_reads::<1>(&escaped(text, 1)), None, "{text}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn valid_what_the_escaped_reader_accepts_reads_alike_unescaped(text in record_text(), levels in 1usize..3, plain: bool) {
+            // Half the records lose their escapes and line breaks, so that the escaped reader takes many.
+            let text = if plain { plainer(&text) } else { text };
+            let raw = escaped(&text, levels);
+            let got = if levels == 1 { escaped_reads::<1>(&raw) } else { escaped_reads::<3>(&raw) };
+            if let Some((len, valid, json)) = got {
+                let (general_len, general_valid, general_json) = general(&text).expect("the general path accepts it");
+                prop_assert_eq!(escaped(&text[..general_len], levels), &raw[..len]);
+                prop_assert_eq!((valid, json), (general_valid, general_json));
+            }
+        }
+    }
+
+    #[test]
+    fn valid_most_generated_escaped_records_take_the_one_pass() {
+        // Records with escaped strings or line breaks are left to the general path; every other record the
+        // one-pass reader takes must be taken at both depths.
+        let plain = |text: &String| usual(text).is_some() && !text.contains('\\') && !text.contains(['\n', '\r', '\t']);
+        let records = record_text().prop_map(|text| plainer(&text));
+        let (plain_count, taken) = super::super::fast_path_share(records, 2_000, plain, |text| {
+            escaped_reads::<1>(&escaped(text, 1)).is_some() && escaped_reads::<3>(&escaped(text, 2)).is_some()
+        });
+        assert!(plain_count > 200, "the generator makes plain valid records ({plain_count})");
+        assert_eq!(taken, plain_count, "every plain record of the usual shape is read in one pass at both depths");
     }
 }

@@ -10,7 +10,7 @@
 
 use super::report::InvocationReport;
 use super::report_json::{Metrics, PLATFORM_REPORT, Record, Tracing, report_of};
-use crate::decode::string_stop16;
+use crate::decode::string_stop;
 use std::borrow::Cow;
 
 /// Deepest nesting skipped inside unknown values (serde_json's own limit is 128).
@@ -109,20 +109,7 @@ impl<'a> Cursor<'a> {
         let start = self.pos + 2;
         // Keys and values here are short: 16-byte looks find the first backslash, quote or control character, which
         // must be the closing `\"`.
-        let mut end = start;
-        loop {
-            match string_stop16(bytes, end) {
-                Some(16) => end += 16,
-                Some(off) => {
-                    end += off;
-                    break;
-                }
-                None => {
-                    end += bytes.get(end..)?.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-                    break;
-                }
-            }
-        }
+        let end = string_stop(bytes, start)?;
         if bytes[end] != b'\\' || bytes.get(end + 1) != Some(&b'"') {
             return None;
         }
