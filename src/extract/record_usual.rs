@@ -169,16 +169,16 @@ impl<const E: usize> Reader<'_, '_, E> {
         let open = self.at;
         self.quote(open);
         self.quote(open + E + 1 + len);
-        self.at = self.run;
+        self.at = self.run + 1;
         Some(field)
     }
 
-    /// Copies the text before the escaped quote at `at`, then a plain quote, and goes on copying after it.
+    /// Copies the text before the escaped quote at `at` and goes on copying from its quote: its backslashes are
+    /// left out.
     #[inline]
     fn quote(&mut self, at: usize) {
         self.out.push_str(&self.text[self.run..at]);
-        self.out.push('"');
-        self.run = at + E + 1;
+        self.run = at + E;
     }
 
     /// Skips whitespace, copying the text before it. Most token boundaries have none (every one, in a compact
@@ -187,24 +187,30 @@ impl<const E: usize> Reader<'_, '_, E> {
     /// In a literal, whitespace is spaces only: any other would be an escape, left to the general path.
     #[inline]
     fn ws(&mut self) {
-        if self.bytes.get(self.at).is_some_and(|&b| Self::is_ws(b)) {
+        if self.ws_len(self.at) > 0 {
             self.skip_ws();
         }
     }
 
+    /// The length of the whitespace character at `at`, 0 when there is none. In a line's literal (`E` = 1) a line
+    /// break or tab is an escape (`\n`, `\r`, `\t`); one level deeper only spaces are taken.
     #[inline]
-    fn is_ws(b: u8) -> bool {
-        match E {
-            0 => matches!(b, b' ' | b'\n' | b'\r' | b'\t'),
-            _ => b == b' ',
+    fn ws_len(&self, at: usize) -> usize {
+        match (E, self.bytes.get(at)) {
+            (0, Some(b' ' | b'\n' | b'\r' | b'\t')) | (_, Some(b' ')) => 1,
+            (1, Some(b'\\')) if matches!(self.bytes.get(at + 1), Some(b'n' | b'r' | b't')) => 2,
+            _ => 0,
         }
     }
 
     #[inline(never)]
     fn skip_ws(&mut self) {
         let start = self.at;
-        while self.bytes.get(self.at).is_some_and(|&b| Self::is_ws(b)) {
-            self.at += 1;
+        loop {
+            match self.ws_len(self.at) {
+                0 => break,
+                n => self.at += n,
+            }
         }
         if self.at > start {
             self.out.push_str(&self.text[self.run..start]);
@@ -260,21 +266,36 @@ impl<const E: usize> Reader<'_, '_, E> {
     }
 
     /// [`Self::string`] in a literal: between two escaped quotes, text with no backslash, quote or control
-    /// character (any of those would be an escape one level down, left to the general path).
+    /// character (any of those would be an escape one level down, left to the general path), but for `\u`
+    /// escapes in a line's literal (`\\uXXXX`, as Python's `json.dumps` writes any non-ASCII character), which
+    /// are copied as the record's `\uXXXX`.
     fn escaped_string(&mut self) -> Option<(usize, bool)> {
         let (bytes, open) = (self.bytes, self.at);
         if !is_quote::<E>(bytes.get(open..)?) {
             return None;
         }
-        let start = open + E + 1;
-        let i = string_stop(bytes, start)?;
-        if !is_quote::<E>(&bytes[i..]) {
-            return None;
-        }
         self.quote(open);
+        let (start, mut escaped) = (open + E + 1, false);
+        let mut i = start;
+        loop {
+            i = string_stop(bytes, i)?;
+            if is_quote::<E>(&bytes[i..]) {
+                break;
+            }
+            match bytes.get(i..i + 7) {
+                Some([b'\\', b'\\', b'u', hex @ ..]) if E == 1 && hex.iter().all(u8::is_ascii_hexdigit) => {
+                    // The record's text goes on from the second backslash.
+                    self.out.push_str(&self.text[self.run..i]);
+                    self.run = i + 1;
+                    escaped = true;
+                    i += 7;
+                }
+                _ => return None,
+            }
+        }
         self.quote(i);
-        self.at = self.run;
-        Some((i - start, false))
+        self.at = i + E + 1;
+        Some((i - start, escaped))
     }
 
     /// A number with JSON's grammar.
@@ -573,10 +594,22 @@ pub(super) mod tests {
             let two = escaped(text, 2);
             assert_eq!(escaped_reads::<3>(&format!("{two}\\\\\"")), Some((two.len(), valid, json)), "{two}");
         }
-        // Escapes inside strings and whitespace other than spaces are for the general path.
+        // In a line's literal, `\u` escapes (Python's `json.dumps`) and line breaks (a pretty-printed record) are
+        // read too; one level deeper, and for any other escape, the general path reads the record.
         for text in [
-            r#"{"customerId":"S\u00e3o","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
-            "{\"customerId\":\"c\",\n\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1795131600147}",
+            r#"{"customerId":"S\u00e3o \ud83d\ude00","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            "{\r  \"customerId\": \"c\",\n\t\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1795131600147\r}",
+        ] {
+            let (len, valid, json) = general(text).unwrap();
+            let one = escaped(text, 1);
+            assert_eq!(escaped_reads::<1>(&one), Some((one.len(), valid, json)), "{one}");
+            assert_eq!(escaped_reads::<3>(&escaped(text, 2)), None, "{text}");
+            assert_eq!(len, text.len());
+        }
+        for text in [
+            r#"{"customerId":"a\"b","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            r#"{"customerId":"a\nb","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            r#"{"customerId":"\u00e","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
         ] {
             assert_eq!(escaped_reads::<1>(&escaped(text, 1)), None, "{text}");
         }
