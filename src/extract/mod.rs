@@ -98,6 +98,12 @@ impl MeterRecords {
         self.text.truncate(self.draft_start());
     }
 
+    /// Forgets the draft and every record after the first `len`.
+    pub(super) fn truncate(&mut self, len: usize) {
+        self.records.truncate(len);
+        self.text.truncate(self.draft_start());
+    }
+
     fn draft_start(&self) -> usize {
         self.records.last().map_or(0, |p| p.end)
     }
