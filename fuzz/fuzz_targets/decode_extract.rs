@@ -46,5 +46,17 @@ fuzz_target!(|data: &[u8]| {
         {
             assert_eq!(parse_text_report(&unescaped), Ok(fast));
         }
+        // And for tagged lines: what the raw meter reader takes, the general one reads to the same records.
+        let meter = MeterExtractor::new("meter_record_for_stream");
+        let mut fast = Extraction::default();
+        if let Ok(unescaped) = serde_json::from_str::<String>(&raw) {
+            if meter.extract_raw(&raw, &ev, &mut fast) {
+                let mut general = Extraction::default();
+                meter.extract(&unescaped, &ev, &mut general);
+                assert_eq!(fast, general);
+            } else {
+                assert_eq!(fast, Extraction::default());
+            }
+        }
     }
 });
