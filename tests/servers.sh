@@ -37,7 +37,11 @@ osmem=$("$venv/bin/python" -c 'import osmem_server; print(osmem_server.resolve_b
 "$osmem" -addr "127.0.0.1:$os_port" -no-stdin-watch < /dev/null > "$dir/osmem.log" 2>&1 &
 echo $! >> "$dir/pids"
 rm -rf "$dir/noida-data"
-"$venv/bin/noida-db" start --data-dir "$dir/noida-data" --host 127.0.0.1 --only elasticsearch --elasticsearch-port "$es_port" \
+# The binary itself, not the `noida-db` script: the script runs it as a child, which stopping the script would leave
+# running.
+noida=$("$venv/bin/python" -c 'from importlib.resources import files; print(files("noida_db").joinpath("noida-db"))')
+chmod +x "$noida"
+"$noida" start --data-dir "$dir/noida-data" --host 127.0.0.1 --only elasticsearch --elasticsearch-port "$es_port" \
   < /dev/null > "$dir/noida.log" 2>&1 &
 echo $! >> "$dir/pids"
 
