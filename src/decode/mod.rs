@@ -20,6 +20,19 @@ pub(crate) fn literal<const N: usize>(bytes: &[u8], lit: &[u8; N]) -> Option<usi
     (bytes.first_chunk::<N>() == Some(lit)).then_some(N)
 }
 
+/// `\"…\"` at `at` in the text of a string literal (a JSON string inside a message literal), with no escape or
+/// control character between the escaped quotes: the text between them and the offset after the closing one.
+pub(crate) fn escaped_string(text: &str, at: usize) -> Option<(&str, usize)> {
+    let bytes = text.as_bytes();
+    if !bytes.get(at..)?.starts_with(b"\\\"") {
+        return None;
+    }
+    // Keys and values are short: 16-byte looks find the first backslash, quote or control character, which must be
+    // the closing `\"`.
+    let end = string_stop(bytes, at + 2)?;
+    (bytes.get(end..end + 2) == Some(b"\\\"")).then(|| (&text[at + 2..end], end + 2))
+}
+
 /// Why a Kinesis record could not be decoded. Each variant is a poison record: it is quarantined, never retried.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {

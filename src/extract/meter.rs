@@ -11,7 +11,7 @@ use super::record::{
 };
 use super::record_usual::{number_len, read_escaped_record, read_usual_record};
 use super::{EventRef, Extraction, QuarantineEntry, QuarantineKind};
-use crate::decode::{json_elements, json_end, json_object_with, json_value, string_stop, unescape_into};
+use crate::decode::{escaped_string, json_elements, json_end, json_object_with, json_value, unescape_into};
 use crate::ids::{UUID_LEN, derived_unique_id};
 use memchr::memmem::Finder;
 use std::borrow::Cow;
@@ -64,7 +64,7 @@ impl MeterExtractor {
     /// Reads the usual tagged line straight from its literal in the payload (`raw`, quotes included), without
     /// unescaping it: a text line `… <tag> {record}` (or `<tag> [{record},…]`, or several tagged records on lines
     /// of their own), or a Lambda JSON log line whose `message` is `<tag> {record}` or `{"<tag>": {record}}`, with
-    /// records of the usual shape (see [`read_escaped_record`]). `true` when the line was read and its records
+    /// records of the usual shape, read where they stand in the literal. `true` when the line was read and its records
     /// kept; `false`, with `out` unchanged, for any other line, which the caller unescapes and hands to
     /// [`Self::extract_with`]. What this reads, `extract_with` reads to the same records (property-tested below).
     pub fn extract_raw(&self, raw: &str, ev: &EventRef<'_>, out: &mut Extraction) -> bool {
@@ -471,17 +471,6 @@ fn json_object<'a>(text: &'a str, tag: &str) -> Option<JsonObject<'a>> {
 /// The offset of the first byte from `at` that is not a space.
 fn spaces(bytes: &[u8], at: usize) -> usize {
     at + bytes.get(at..).map_or(0, |rest| rest.iter().take_while(|&&b| b == b' ').count())
-}
-
-/// `\"…\"` at `at` in a literal, with no escape or control character between the escaped quotes: the text
-/// between them and the offset after the closing one.
-fn escaped_string(text: &str, at: usize) -> Option<(&str, usize)> {
-    let bytes = text.as_bytes();
-    if !text.get(at..)?.starts_with("\\\"") {
-        return None;
-    }
-    let end = string_stop(bytes, at + 2)?;
-    (bytes.get(end..end + 2) == Some(b"\\\"")).then(|| (&text[at + 2..end], end + 2))
 }
 
 /// A string without escapes (see [`escaped_string`]), a number or a literal at `at` in a literal: the offset after

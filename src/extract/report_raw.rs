@@ -10,7 +10,7 @@
 
 use super::report::InvocationReport;
 use super::report_json::{Metrics, PLATFORM_REPORT, Record, Tracing, report_of};
-use crate::decode::string_stop;
+use crate::decode::escaped_string;
 use std::borrow::Cow;
 
 /// Deepest nesting skipped inside unknown values (serde_json's own limit is 128).
@@ -102,19 +102,9 @@ impl<'a> Cursor<'a> {
     /// `\"…\"`: a string without escapes or control characters, as the text between its quotes.
     fn string(&mut self) -> Option<&'a str> {
         self.ws();
-        let bytes = self.bytes();
-        if !bytes.get(self.pos..)?.starts_with(b"\\\"") {
-            return None;
-        }
-        let start = self.pos + 2;
-        // Keys and values here are short: 16-byte looks find the first backslash, quote or control character, which
-        // must be the closing `\"`.
-        let end = string_stop(bytes, start)?;
-        if bytes[end] != b'\\' || bytes.get(end + 1) != Some(&b'"') {
-            return None;
-        }
-        self.pos = end + 2;
-        Some(&self.text[start..end])
+        let (text, end) = escaped_string(self.text, self.pos)?;
+        self.pos = end;
+        Some(text)
     }
 
     /// A non-negative JSON number (negative metrics are refused anyway, and `-0` is left to serde).
