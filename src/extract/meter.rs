@@ -154,15 +154,6 @@ impl MeterExtractor {
         (!is_word(before) && matches!(text.get(vstart), Some(b'{' | b'['))).then_some(vstart)
     }
 
-    /// The first record of a text `… <tag> {record}` inside a literal whose quotes are escaped `E` deep (see
-    /// [`read_escaped_record`] and [`Self::raw_tag`]): the offset just after the record, and the record, drafted;
-    /// `None` for anything else.
-    fn raw_text<const E: usize>(&self, text: &str, out: &mut Extraction) -> Option<(usize, ValidRecord)> {
-        let vstart = self.raw_tag::<E>(text.as_bytes())?;
-        let (len, valid) = out.meters.draft_with(|t| read_escaped_record::<E>(&text[vstart..], t))?;
-        Some((vstart + len, valid))
-    }
-
     /// A Lambda JSON log line inside its literal (`{\"level\":…,\"message\":…}`) whose `message` is the usual
     /// tagged text or `{"<tag>": {record}}`: the record, drafted. The other members must be strings without
     /// escapes, numbers or literals, and no key may be the tag, repeat `message` or hold an escape: anything else
@@ -185,9 +176,11 @@ impl MeterExtractor {
                 let (end, valid) = self.raw_sole_tagged(inner, at, out)?;
                 (at, record) = (end, Some(valid));
             } else if inner[at..].starts_with("\\\"") {
+                // The message's text, `<tag> {record}`, whose quotes are escaped twice.
                 let text = &inner[at + 2..];
-                let (len, valid) = self.raw_text::<3>(text, out)?;
-                let close = spaces(text.as_bytes(), len);
+                let vstart = self.raw_tag::<3>(text.as_bytes())?;
+                let (len, valid) = out.meters.draft_with(|t| read_escaped_record::<3>(&text[vstart..], t))?;
+                let close = spaces(text.as_bytes(), vstart + len);
                 if !text[close..].starts_with("\\\"") {
                     return None;
                 }

@@ -10,8 +10,9 @@
 //!
 //! [`read_escaped_record`] reads the same records where they stand inside a JSON string literal, one or two levels
 //! deep (a text log line in the payload's `message` literal, or a JSON log line's `message` inside that), so the
-//! line need not be unescaped first: it takes only records whose every quote is written as that depth's escaped
-//! quote (`\"`, `\\\"`) and that hold no other escape, and writes the record as it reads once unescaped.
+//! line need not be unescaped first: it takes records whose every quote is written as that depth's escaped quote
+//! (`\"`, `\\\"`) and, in a line's own literal, also escaped line breaks between tokens and `\u` escapes in
+//! strings; it writes the record as it reads once unescaped, and hands back any record with another escape.
 
 use super::record::{MAX_PLAUSIBLE_MILLIS, MIN_PLAUSIBLE_MILLIS, ValidRecord};
 use crate::decode::{literal, string_stop};
@@ -25,9 +26,9 @@ pub fn read_usual_record(text: &str, out: &mut String) -> Option<(usize, ValidRe
 
 /// [`read_usual_record`] for a record inside a string literal `E` escapes deep: every quote of the record is
 /// written as `E` backslashes and a quote (`E` is 1 in a text line's literal, 3 in a JSON log line's `message`
-/// inside it). Whitespace must be spaces, and a string must hold no escape (that would be one more level). The
-/// offset is in `text`; the minified record appended to `out` is the unescaped one, as [`read_usual_record`]
-/// writes it from the unescaped text.
+/// inside it). Whitespace must be spaces (or, at depth 1, the `\n`, `\r`, `\t` escapes), and a string may hold no
+/// escape but, at depth 1, `\u` ones. The offset is in `text`; the minified record appended to `out` is the
+/// unescaped one, as [`read_usual_record`] writes it from the unescaped text.
 pub fn read_escaped_record<const E: usize>(text: &str, out: &mut String) -> Option<(usize, ValidRecord)> {
     const { assert!(E == 1 || E == 3, "one or two levels of escapes") };
     read::<E>(text, out)
@@ -183,8 +184,6 @@ impl<const E: usize> Reader<'_, '_, E> {
 
     /// Skips whitespace, copying the text before it. Most token boundaries have none (every one, in a compact
     /// record): that test is inlined, the skip is not.
-    ///
-    /// In a literal, whitespace is spaces only: any other would be an escape, left to the general path.
     #[inline]
     fn ws(&mut self) {
         if self.ws_len(self.at) > 0 {
@@ -617,7 +616,11 @@ pub(super) mod tests {
 
     proptest! {
         #[test]
-        fn valid_what_the_escaped_reader_accepts_reads_alike_unescaped(text in record_text(), levels in 1usize..3, plain: bool) {
+        fn valid_what_the_escaped_reader_accepts_reads_alike_unescaped(
+            text in record_text(),
+            levels in 1usize..3,
+            plain: bool,
+        ) {
             // Half the records lose their escapes and line breaks, so that the escaped reader takes many.
             let text = if plain { plainer(&text) } else { text };
             let raw = escaped(&text, levels);
