@@ -5,15 +5,31 @@
 //! `data` as text and decodes it record by record, so a bad record is quarantined on its own.
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::cmp::Ordering;
 use std::fmt;
 
 /// A Lambda invocation event from a Kinesis event source mapping (`{"Records":[…]}`).
-#[derive(Debug, Clone, Default, Deserialize)]
+///
+/// Each record is read on its own: a record whose fields are not what Kinesis writes (a missing `kinesis`, a `data`
+/// that is not a string, a duplicated key, …) does not make the event unreadable. It is kept with
+/// [`KinesisInput::unreadable`] set, and the pipeline quarantines it whole while the others are processed.
+#[derive(Debug, Clone, Default)]
 pub struct KinesisBatch {
     /// The records of one shard, in sequence order.
-    #[serde(rename = "Records", default)]
     pub records: Vec<KinesisInput>,
+}
+
+impl<'de> Deserialize<'de> for KinesisBatch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Records {
+            #[serde(rename = "Records", default)]
+            records: Vec<Box<RawValue>>,
+        }
+        let raw = Records::deserialize(d)?;
+        Ok(Self { records: raw.records.iter().map(|r| KinesisInput::from_json(r.get())).collect() })
+    }
 }
 
 /// One record of the batch: the Kinesis fields logmeter needs, nothing else.
@@ -31,6 +47,19 @@ pub struct KinesisInput {
     pub event_source_arn: Option<String>,
     /// The Kinesis part of the record.
     pub kinesis: KinesisData,
+    /// Why the record's JSON could not be read as a Kinesis record, with its text: set by [`KinesisBatch`]'s
+    /// reader instead of failing the whole event.
+    #[serde(skip)]
+    pub unreadable: Option<Unreadable>,
+}
+
+/// A record whose JSON is not a Kinesis record: why, and its text exactly as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// What is wrong with it.
+    pub reason: String,
+    /// The record's JSON text.
+    pub raw: String,
 }
 
 /// The `kinesis` object of a record.
@@ -51,20 +80,94 @@ pub struct KinesisData {
     pub approximate_arrival_timestamp: f64,
 }
 
+/// Latest time an arrival or event timestamp may name: 9999-12-31T23:59:59.999Z, in epoch milliseconds.
+pub const MAX_TIME_MILLIS: i64 = 253_402_300_799_999;
+
+/// Most digits of a sequence number (Kinesis documents up to 129).
+const MAX_SEQUENCE_DIGITS: usize = 129;
+
 impl KinesisInput {
-    /// The shard id, taken from `eventID` (`shardId-000000000006:4959…`), or from nothing: `unknown-shard`.
+    /// Reads one record of the event from its JSON text; a record that is not what Kinesis writes comes back with
+    /// [`Self::unreadable`] set and whatever could be kept of its identity and data.
+    pub fn from_json(text: &str) -> Self {
+        match serde_json::from_str::<Self>(text) {
+            Ok(input) => input,
+            Err(e) => {
+                // Keep what can be kept: the identity, and the data when it is a string.
+                let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+                let str_at = |ptr: &str| v.pointer(ptr).and_then(|x| x.as_str()).unwrap_or_default().to_owned();
+                Self {
+                    event_id: str_at("/eventID"),
+                    kinesis: KinesisData {
+                        sequence_number: str_at("/kinesis/sequenceNumber"),
+                        data: str_at("/kinesis/data"),
+                        ..KinesisData::default()
+                    },
+                    unreadable: Some(Unreadable {
+                        reason: format!("the record is not a Kinesis record as Kinesis writes it: {e}"),
+                        raw: text.to_owned(),
+                    }),
+                    ..Self::default()
+                }
+            }
+        }
+    }
+
+    /// Why this record cannot be processed before its data is even decoded: its JSON was unreadable, its shard or
+    /// sequence number is not what Kinesis writes (they name its objects), or its arrival time is not a time.
+    pub fn problem(&self) -> Option<String> {
+        if let Some(u) = &self.unreadable {
+            return Some(u.reason.clone());
+        }
+        let shard = self.event_id.split_once(':').map_or("", |(s, _)| s);
+        if !valid_shard(shard) {
+            return Some(format!(
+                "eventID {:?} does not start with a Kinesis shard id (shardId- and digits, then a colon)",
+                clip(&self.event_id)
+            ));
+        }
+        if SequenceNumber::parse(&self.kinesis.sequence_number).is_none() {
+            return Some(format!(
+                "sequenceNumber {:?} is not a decimal Kinesis sequence number (1 to {MAX_SEQUENCE_DIGITS} digits)",
+                clip(&self.kinesis.sequence_number)
+            ));
+        }
+        if self.arrival_millis() == 0 {
+            return Some(format!(
+                "approximateArrivalTimestamp {} is not a time between 1970 and 9999 (epoch seconds)",
+                self.kinesis.approximate_arrival_timestamp
+            ));
+        }
+        None
+    }
+
+    /// The shard id, taken from `eventID` (`shardId-000000000006:4959…`) when it is one Kinesis writes, or
+    /// `unknown-shard`.
     pub fn shard_id(&self) -> &str {
         match self.event_id.split_once(':') {
-            Some((shard, _)) if !shard.is_empty() => shard,
+            Some((shard, _)) if valid_shard(shard) => shard,
             _ => "unknown-shard",
         }
     }
 
-    /// Arrival time in epoch milliseconds (0 when absent or not finite).
+    /// Arrival time in epoch milliseconds (0 when absent, not finite, or outside 1970–9999).
     pub fn arrival_millis(&self) -> i64 {
         let s = self.kinesis.approximate_arrival_timestamp;
-        if s.is_finite() && s > 0.0 { (s * 1000.0) as i64 } else { 0 }
+        let ms = s * 1000.0;
+        if ms.is_finite() && ms >= 1.0 && ms <= MAX_TIME_MILLIS as f64 { ms as i64 } else { 0 }
     }
+}
+
+/// `shardId-` and 1 to 20 digits: what Kinesis names shards.
+fn valid_shard(shard: &str) -> bool {
+    shard
+        .strip_prefix("shardId-")
+        .is_some_and(|d| (1..=20).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// At most 100 bytes of a value, for a reason.
+fn clip(s: &str) -> &str {
+    &s[..crate::extract::floor_char_boundary(s, 100)]
 }
 
 /// A Kinesis sequence number: a decimal string compared as a big integer.
@@ -75,9 +178,9 @@ impl KinesisInput {
 pub struct SequenceNumber(String);
 
 impl SequenceNumber {
-    /// Parses a decimal sequence number; `None` when empty or not all ASCII digits.
+    /// Parses a decimal sequence number; `None` when empty, longer than 129 digits or not all ASCII digits.
     pub fn parse(s: &str) -> Option<Self> {
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        if s.is_empty() || s.len() > MAX_SEQUENCE_DIGITS || !s.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         Some(Self(s.to_owned()))

@@ -7,7 +7,7 @@
 //! attempt delivered is not delivered twice.
 
 use crate::event::KinesisBatch;
-use crate::pipeline::{Pipeline, RecordPlan};
+use crate::pipeline::{Pipeline, RecordPlan, retry_point};
 use crate::plan::{ObjectKind, PlannedObject, utc_date};
 use crate::sink::{Delivery, ObjectSink, RejectedDocument, SearchSink, SinkError};
 use crate::summary::Summary;
@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 pub struct Outcome {
     /// The partial batch response for Lambda.
     pub response: KinesisEventResponse,
+    /// Records at the end of the batch left unplanned for the retry (`MAX_BATCH_OUTPUT_BYTES`), when every planned
+    /// record was delivered: the caller may hand them in again at once, as Lambda's retry would.
+    pub deferred_only: usize,
     /// What happened.
     pub summary: Summary,
 }
@@ -90,21 +93,27 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
             .buffered(DELIVERY_CONCURRENCY)
             .collect()
             .await;
-        let mut failed = None;
-        for (plan, (result, delivered)) in plans.iter().zip(results) {
+        let mut failed = Vec::with_capacity(plans.len());
+        for (result, delivered) in results {
             summary += delivered;
-            if result.is_err() && failed.is_none() {
-                failed = Some(plan);
-            }
+            failed.push(result.is_err());
         }
+        if plans.len() < batch.records.len() {
+            summary.deferred_records = batch.records.len() - plans.len();
+            tracing::warn!(
+                deferred = summary.deferred_records,
+                "the batch's planned output passed MAX_BATCH_OUTPUT_BYTES: the rest is left for the retry"
+            );
+        }
+        let deferred_only = if failed.contains(&true) { 0 } else { batch.records.len() - plans.len() };
         let mut response = KinesisEventResponse::default();
-        if let Some(plan) = failed {
+        if let Some(sequence) = retry_point(&batch.records, &failed) {
             let mut item = KinesisBatchItemFailure::default();
-            item.item_identifier = Some(plan.sequence_number.clone());
+            item.item_identifier = Some(sequence);
             response.batch_item_failures.push(item);
             summary.batch_item_failures = 1;
         }
-        Outcome { response, summary }
+        Outcome { response, deferred_only, summary }
     }
 
     async fn deliver(&self, plan: &RecordPlan, summary: &mut Summary) -> Result<(), SinkError> {

@@ -146,12 +146,24 @@ impl Pipeline {
         &self.config
     }
 
-    /// Plans every record of a batch, in parallel, returning plans in input order.
+    /// Plans the records of a batch, in parallel, returning plans in input order: every record, or the first ones
+    /// when their planned output passes `MAX_BATCH_OUTPUT_BYTES` (the first record is always planned). The caller
+    /// leaves the rest for the retry (see [`retry_point`]). An unidentifiable record is never where planning stops:
+    /// it is planned (quarantined, at little cost) so the retry can start at a sequence number Lambda knows.
     pub fn plan_batch(&self, records: &[KinesisInput]) -> Vec<RecordPlan> {
         let threads = self.config.threads.clamp(1, records.len().max(1));
+        let budget = self.config.max_batch_output_bytes;
+        let used = AtomicUsize::new(0);
+        // Whether record `i` is left for the retry: once the budget is spent, at any identified record.
+        let deferred = |i: usize| i > 0 && used.load(Ordering::Relaxed) >= budget && records[i].problem().is_none();
+        let plan = |i: usize, scratch: &mut Scratch| {
+            let plan = self.plan_record(&records[i], scratch);
+            used.fetch_add(plan.output_bytes(), Ordering::Relaxed);
+            plan
+        };
         if threads == 1 {
             let mut scratch = self.scratch.take();
-            let plans = records.iter().map(|r| self.plan_record(r, &mut scratch)).collect();
+            let plans = (0..records.len()).take_while(|&i| !deferred(i)).map(|i| plan(i, &mut scratch)).collect();
             self.scratch.put(scratch);
             return plans;
         }
@@ -164,8 +176,10 @@ impl Pipeline {
                         let mut mine = Vec::new();
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(r) = records.get(i) else { break };
-                            mine.push((i, self.plan_record(r, &mut scratch)));
+                            if i >= records.len() || deferred(i) {
+                                break;
+                            }
+                            mine.push((i, plan(i, &mut scratch)));
                         }
                         self.scratch.put(scratch);
                         mine
@@ -178,6 +192,10 @@ impl Pipeline {
                 .collect()
         });
         done.sort_unstable_by_key(|(i, _)| *i);
+        // Only an unbroken run from the first record counts: a record planned after a deferred one is planned
+        // again on the retry.
+        let kept = done.iter().enumerate().take_while(|(n, (i, _))| n == i).count();
+        done.truncate(kept);
         done.into_iter().map(|(_, p)| p).collect()
     }
 
@@ -186,38 +204,61 @@ impl Pipeline {
         let shard = input.shard_id();
         let sequence = SequenceNumber::parse(&input.kinesis.sequence_number);
         let seq_key = match &sequence {
-            Some(s) => s.as_str().to_owned(),
-            None => crate::ids::unsequenced_key(&input.event_id, &input.kinesis.data),
+            Some(s) if input.unreadable.is_none() => s.as_str().to_owned(),
+            _ => crate::ids::unsequenced_key(&input.event_id, input.unreadable.as_ref().map_or(&input.kinesis.data, |u| &u.raw)),
         };
         let mut summary = Summary { kinesis_records: 1, ..Summary::default() };
         let mut ex = Extraction::default();
         let c = &self.config;
         let mut bulk = BulkEncoder::new(shard, &seq_key, c.bulk_max_bytes, c.bulk_max_actions);
-        match self.decode(input, scratch) {
-            Ok(()) => {
-                summary.bytes_compressed = scratch.compressed.len();
-                summary.bytes_inflated = scratch.inflated_len;
-                match parse_payload(&scratch.inflated[..scratch.inflated_len]) {
-                    Ok(p) if p.message_type() == MessageType::Control => summary.control_messages = 1,
-                    Ok(p) => {
-                        summary.log_events = p.log_events.len();
-                        let ctx = ReportContext {
-                            account: &p.owner,
-                            region: input.aws_region.as_deref(),
-                            log_group: &p.log_group,
-                            log_stream: &p.log_stream,
-                            shard,
-                            sequence: &seq_key,
-                        };
-                        self.extract_payload(&p, &ctx, &mut scratch.lines, &mut ex, &mut bulk);
-                        if c.mirror_meter_records {
-                            encode_meter_records(&ex.meters, &c.meter_index_pattern, &mut bulk);
+        if let Some(reason) = input.problem() {
+            quarantine_record(input, reason, &mut ex, &mut summary);
+        } else {
+            match self.decode(input, scratch) {
+                Ok(()) => {
+                    summary.bytes_compressed = scratch.compressed.len();
+                    summary.bytes_inflated = scratch.inflated_len;
+                    match parse_payload(&scratch.inflated[..scratch.inflated_len]) {
+                        Ok(p) if p.message_type() == MessageType::Control => {
+                            if p.log_events.iter().any(|e| self.look(e.message.as_bytes()) != Look::NOTHING) {
+                                let reason = "a CONTROL_MESSAGE payload holds tagged lines or reports: only data \
+                                              messages are read, so the record is kept whole";
+                                quarantine_record(input, reason.into(), &mut ex, &mut summary);
+                            } else {
+                                summary.control_messages = 1;
+                            }
                         }
+                        Ok(p) => {
+                            summary.log_events = p.log_events.len();
+                            let ctx = ReportContext {
+                                account: &p.owner,
+                                region: input.aws_region.as_deref(),
+                                log_group: &p.log_group,
+                                log_stream: &p.log_stream,
+                                shard,
+                                sequence: &seq_key,
+                            };
+                            if self.extract_payload(&p, &ctx, &mut scratch.lines, &mut ex, &mut bulk) {
+                                if c.mirror_meter_records {
+                                    encode_meter_records(&ex.meters, &c.meter_index_pattern, &mut bulk);
+                                }
+                            } else {
+                                // Nothing of a record too large to plan is delivered: it is kept whole instead.
+                                ex = Extraction::default();
+                                bulk = BulkEncoder::new(shard, &seq_key, c.bulk_max_bytes, c.bulk_max_actions);
+                                let reason = format!(
+                                    "the record's planned output passed MAX_RECORD_OUTPUT_BYTES ({} bytes): it is \
+                                     kept whole, for replay with a larger bound",
+                                    c.max_record_output_bytes
+                                );
+                                quarantine_record(input, reason, &mut ex, &mut summary);
+                            }
+                        }
+                        Err(e) => quarantine_record(input, DecodeError::from(e).to_string(), &mut ex, &mut summary),
                     }
-                    Err(e) => quarantine_record(input, DecodeError::from(e), &mut ex, &mut summary),
                 }
+                Err(e) => quarantine_record(input, e.to_string(), &mut ex, &mut summary),
             }
-            Err(e) => quarantine_record(input, e, &mut ex, &mut summary),
         }
         if scratch.inflated.len() > KEEP_INFLATED {
             // A rare huge payload should not pin its memory for the rest of the batch.
@@ -257,7 +298,8 @@ impl Pipeline {
     }
 
     /// Reads the lines of a payload that hold something: meter records into `ex`, report documents straight into
-    /// `bulk` (while each line is at hand), and whatever cannot be read into the quarantine.
+    /// `bulk` (while each line is at hand), and whatever cannot be read into the quarantine. `false` when the
+    /// output passed `MAX_RECORD_OUTPUT_BYTES` (reading stopped there).
     fn extract_payload(
         &self,
         p: &Payload<'_>,
@@ -265,7 +307,7 @@ impl Pipeline {
         bufs: &mut LineBuffers,
         ex: &mut Extraction,
         bulk: &mut BulkEncoder<'_>,
-    ) {
+    ) -> bool {
         let LineBuffers { message: msg, inner, timed_out, candidates } = bufs;
         timed_out.clear();
         candidates.clear();
@@ -279,8 +321,9 @@ impl Pipeline {
             }
         }
         if candidates.is_empty() {
-            return;
+            return true;
         }
+        let max_output = self.config.max_record_output_bytes;
         // A document and its action line are about 1.1 KB (1,124 bytes on average in the large sample).
         bulk.reserve(report_lines * 1200);
         // A record and its derived uniqueId are a little over 200 bytes in the large sample.
@@ -288,6 +331,9 @@ impl Pipeline {
         let unique_ids = crate::ids::derived_unique_ids(&p.log_group, &p.log_stream);
         let mut reports = Reports { encoder: None, ctx, index_pattern: &self.config.index_pattern };
         for &(i, look) in candidates.iter() {
+            if ex.meters.text_len() + bulk.bytes() > max_output {
+                return false;
+            }
             let event = &p.log_events[i];
             let ev = EventRef {
                 log_group: &p.log_group,
@@ -348,6 +394,7 @@ impl Pipeline {
                 self.meter.extract_with(msg, &ev, ex, inner);
             }
         }
+        ex.meters.text_len() + bulk.bytes() <= max_output
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -357,7 +404,7 @@ impl Pipeline {
         shard: &str,
         sequence: Option<SequenceNumber>,
         seq_key: &str,
-        ex: Extraction,
+        mut ex: Extraction,
         bulk: Vec<BulkRequest>,
         mut summary: Summary,
     ) -> RecordPlan {
@@ -365,7 +412,12 @@ impl Pipeline {
         summary.meter_records = ex.meters.len();
         summary.derived_unique_ids = ex.meters.iter().filter(|m| m.derived_unique_id).count();
         summary.reports = ex.reports;
-        summary.quarantined = ex.quarantine.len();
+        if ex.quarantine.needs_whole_record() && !ex.quarantine.keeps_whole_record() {
+            let reason = ex.quarantine.incomplete_reason();
+            ex.quarantine.push_unbounded(QuarantineEntry::record(reason, &input.kinesis.data));
+        }
+        summary.quarantined = ex.quarantine.total();
+        summary.quarantine_omitted = ex.quarantine.omitted();
         let mut objects =
             record_objects(&ex.meters, &c.records_prefix, shard, seq_key, c.max_object_bytes, c.max_object_records);
         objects.extend(quarantine_object(&ex.quarantine, &c.quarantine_prefix, shard, seq_key, input.arrival_millis()));
@@ -415,7 +467,39 @@ fn with_timeout<'a>(mut report: InvocationReport<'a>, timed_out: &[String]) -> I
     report
 }
 
-fn quarantine_record(input: &KinesisInput, e: DecodeError, ex: &mut Extraction, summary: &mut Summary) {
+/// Quarantines the whole record: its `data` exactly as received (and, when its JSON was not a Kinesis record, that
+/// JSON), so a replay loses nothing.
+fn quarantine_record(input: &KinesisInput, reason: String, ex: &mut Extraction, summary: &mut Summary) {
     summary.quarantined_kinesis_records = 1;
-    ex.quarantine.push(QuarantineEntry::record(e.to_string(), &input.kinesis.data));
+    let mut entry = QuarantineEntry::record(reason, &input.kinesis.data);
+    if let Some(u) = &input.unreadable {
+        entry.raw = Some(u.raw.clone());
+        if input.kinesis.data.is_empty() {
+            entry.data_base64 = None;
+        }
+    }
+    ex.quarantine.push_unbounded(entry);
+}
+
+impl RecordPlan {
+    /// Bytes of everything the plan holds for delivery: object and bulk bodies.
+    pub fn output_bytes(&self) -> usize {
+        self.objects.iter().map(|o| o.body.len()).sum::<usize>() + self.bulk.iter().map(|b| b.body.len()).sum::<usize>()
+    }
+}
+
+/// Where Lambda should retry from, given the plans delivered in order (`failed[i]` when plan `i` was not
+/// delivered) and the batch's records: the sequence number of the first record not delivered, whether its delivery
+/// failed or it was left unplanned (`plans < records.len()`). A record whose sequence number Lambda would not know
+/// is never named: the retry then starts at the nearest earlier record that has one (delivering again what was
+/// delivered is safe), or `Some("")` when there is none, which makes Lambda retry the whole batch. `None` when
+/// everything was delivered.
+pub fn retry_point(records: &[KinesisInput], failed: &[bool]) -> Option<String> {
+    let first = failed.iter().position(|&f| f).or((failed.len() < records.len()).then_some(failed.len()))?;
+    let named = records[..=first.min(records.len().saturating_sub(1))]
+        .iter()
+        .rev()
+        .find(|r| r.problem().is_none())
+        .map(|r| r.kinesis.sequence_number.clone());
+    Some(named.unwrap_or_default())
 }

@@ -23,6 +23,11 @@ pub struct Summary {
     pub quarantined: usize,
     /// Kinesis records that could not be decoded at all (also counted in `quarantined`).
     pub quarantined_kinesis_records: usize,
+    /// Quarantine entries counted in `quarantined` but not listed one by one (past a record's bound; the whole
+    /// record is kept for replay instead).
+    pub quarantine_omitted: usize,
+    /// Records left for the retry because the invocation's planned output passed `MAX_BATCH_OUTPUT_BYTES`.
+    pub deferred_records: usize,
     /// Meter record objects planned.
     pub record_objects: usize,
     /// Quarantine objects planned.
@@ -59,6 +64,8 @@ impl AddAssign for Summary {
         self.reports += o.reports;
         self.quarantined += o.quarantined;
         self.quarantined_kinesis_records += o.quarantined_kinesis_records;
+        self.quarantine_omitted += o.quarantine_omitted;
+        self.deferred_records += o.deferred_records;
         self.record_objects += o.record_objects;
         self.quarantine_objects += o.quarantine_objects;
         self.bulk_requests += o.bulk_requests;

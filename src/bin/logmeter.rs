@@ -113,8 +113,17 @@ fn run<O: ObjectSink, S: SearchSink>(
 ) -> Result<(), (u8, String)> {
     let mut summary = Summary::default();
     for path in events {
-        let batch = read_event(path)?;
-        summary += runtime.block_on(handler.handle(&batch, None)).summary;
+        let mut batch = read_event(path)?;
+        loop {
+            let outcome = runtime.block_on(handler.handle(&batch, None));
+            summary += outcome.summary;
+            if outcome.deferred_only == 0 {
+                break;
+            }
+            // Records left for the retry are run at once, as Lambda's retry would run them.
+            summary.batch_item_failures -= 1;
+            batch.records.drain(..batch.records.len() - outcome.deferred_only);
+        }
     }
     let line = serde_json::to_string(&summary).map_err(|e| (1, e.to_string()))?;
     println!("{line}");

@@ -13,6 +13,8 @@ use std::str::FromStr;
 pub const VARIABLES: &[&str] = &[
     "METER_TAG",
     "MAX_INFLATED_BYTES",
+    "MAX_RECORD_OUTPUT_BYTES",
+    "MAX_BATCH_OUTPUT_BYTES",
     "INGEST_PREFIX",
     "QUARANTINE_PREFIX",
     "MAX_OBJECT_BYTES",
@@ -53,6 +55,13 @@ pub struct PipelineConfig {
     pub tag: String,
     /// `MAX_INFLATED_BYTES`: a record that inflates past this is quarantined (default 16 MiB).
     pub max_inflated_bytes: usize,
+    /// `MAX_RECORD_OUTPUT_BYTES`: a record whose planned output (meter records, documents, quarantine text) grows
+    /// past this is quarantined whole, for replay with a larger bound (default 16 MiB).
+    pub max_record_output_bytes: usize,
+    /// `MAX_BATCH_OUTPUT_BYTES`: once the planned output of an invocation's records passes this, the rest of the
+    /// batch is left for the retry that the partial batch response asks for (default 24 MiB). Bounds memory
+    /// whatever the input; the first record is always planned.
+    pub max_batch_output_bytes: usize,
     /// `INGEST_PREFIX`: key prefix of meter record objects (default `ingest/records`).
     pub records_prefix: String,
     /// `QUARANTINE_PREFIX`: key prefix of quarantine objects (default `logmeter-quarantine`).
@@ -82,6 +91,8 @@ impl Default for PipelineConfig {
         Self {
             tag: "meter_record_for_stream".into(),
             max_inflated_bytes: 16 << 20,
+            max_record_output_bytes: 16 << 20,
+            max_batch_output_bytes: 24 << 20,
             records_prefix: "ingest/records".into(),
             quarantine_prefix: "logmeter-quarantine".into(),
             max_object_bytes: 4 << 20,
@@ -159,6 +170,10 @@ impl PipelineConfig {
             max_inflated_bytes: read(&lookup, "MAX_INFLATED_BYTES", d.max_inflated_bytes, |v| {
                 if *v < 1024 { Err("must be at least 1024".into()) } else { Ok(()) }
             })?,
+            max_record_output_bytes: read(&lookup, "MAX_RECORD_OUTPUT_BYTES", d.max_record_output_bytes, |v| {
+                if *v < 1 << 20 { Err("must be at least 1048576".into()) } else { Ok(()) }
+            })?,
+            max_batch_output_bytes: read(&lookup, "MAX_BATCH_OUTPUT_BYTES", d.max_batch_output_bytes, positive)?,
             records_prefix: read(&lookup, "INGEST_PREFIX", d.records_prefix, prefix)?,
             quarantine_prefix: read(&lookup, "QUARANTINE_PREFIX", d.quarantine_prefix, prefix)?,
             max_object_bytes: read(&lookup, "MAX_OBJECT_BYTES", d.max_object_bytes, positive)?,

@@ -428,18 +428,27 @@ pub fn json_end(text: &str, end: usize) -> Result<()> {
 /// The elements of the JSON array that is the whole of `text`, raw (strings read leniently: what matters is
 /// checked strictly where it is used).
 pub fn json_elements(text: &str) -> Result<Vec<&str>> {
-    let mut s = Scanner::new(text);
     let mut elements = Vec::new();
+    json_elements_with(text, |e| elements.push(e))?;
+    Ok(elements)
+}
+
+/// [`json_elements`], handing each element to `element` as it goes instead of collecting them: an array of
+/// millions of elements costs no list. Returns the number of elements.
+pub fn json_elements_with<'a>(text: &'a str, mut element: impl FnMut(&'a str)) -> Result<usize> {
+    let mut s = Scanner::new(text);
+    let mut n = 0;
     if !s.open(b'[', b']')? {
         loop {
-            elements.push(s.raw_value()?);
+            element(s.raw_value()?);
+            n += 1;
             if !s.more(b']')? {
                 break;
             }
         }
     }
     s.end()?;
-    Ok(elements)
+    Ok(n)
 }
 
 /// Offset of the quote closing a string whose content starts at `from`.

@@ -11,7 +11,7 @@ use super::record::{
 };
 use super::record_usual::{number_len, read_escaped_record, read_usual_record};
 use super::{EventRef, Extraction, QuarantineEntry, QuarantineKind};
-use crate::decode::{escaped_string, json_elements, json_end, json_object_with, json_value, unescape_into};
+use crate::decode::{escaped_string, json_elements_with, json_end, json_object_with, json_value, unescape_into};
 use crate::ids::{UUID_LEN, derived_unique_id};
 use memchr::memmem::Finder;
 use std::borrow::Cow;
@@ -223,6 +223,12 @@ impl MeterExtractor {
         out: &mut Extraction,
         scratch: &mut String,
     ) {
+        if let Some(key) = obj.repeated {
+            let reason = format!("the JSON log line has the key {key} twice: which one holds the record is ambiguous");
+            self.quarantine(ev, reason, msg.trim(), None, out);
+            *position += 1;
+            return;
+        }
         if let Some(v) = obj.tag {
             return self.emit_value(v, ev, position, out);
         }
@@ -291,6 +297,7 @@ impl MeterExtractor {
         // (a dimension quoting it) is not searched at all.
         let mut next = find_from(0);
         let mentioned = next.is_some();
+        let (mut wasted, read_budget) = (0, 4 * bytes.len() + (1 << 20));
         while let Some(start) = next {
             let after = start + self.tag.len();
             if !is_word_boundary(bytes, start, after) {
@@ -300,7 +307,8 @@ impl MeterExtractor {
             let vstart = after + (msg[after..].len() - msg[after..].trim_start().len());
             if !matches!(bytes.get(vstart), Some(b'{' | b'[')) {
                 next = find_from(after);
-                let raw = msg[start..line_end(msg, after)].trim_end();
+                // The line's end is looked for before the next tag only: a line of a million bare tags is read once.
+                let raw = msg[start..line_end(&msg[..next.unwrap_or(bytes.len())], after)].trim_end();
                 self.quarantine(ev, "the tag is not followed by a JSON object or array".into(), raw, None, out);
                 *position += 1;
                 continue;
@@ -341,6 +349,21 @@ impl MeterExtractor {
                     }
                 }
                 Err(why) => {
+                    // A malformed value may be read to the end of the message before it fails; many of them would
+                    // read the message many times over. Past a bound, the rest is not read (the whole record is
+                    // then kept for replay).
+                    wasted += why.at;
+                    if wasted > read_budget {
+                        let reason = format!(
+                            "the message holds more malformed JSON after tags than is read ({} bytes read in vain): \
+                             the rest of it is not read",
+                            wasted
+                        );
+                        out.quarantine.mark_incomplete();
+                        self.quarantine(ev, reason, msg[start..].trim_end(), Some(*position), out);
+                        *position += 1;
+                        return true;
+                    }
                     next = find_from(after);
                     let raw = msg[start..next.unwrap_or(bytes.len())].trim_end();
                     let reason = format!("malformed JSON after the tag: {why}{}", malformed_hint(&msg[vstart..]));
@@ -354,12 +377,15 @@ impl MeterExtractor {
 
     fn emit_value(&self, text: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
         if text.starts_with('[') {
-            match json_elements(text) {
-                Ok(items) if items.is_empty() => {
+            // Checked whole first (counting, not collecting), then read element by element.
+            match json_elements_with(text, drop) {
+                Ok(0) => {
                     self.quarantine(ev, "the tag is followed by an empty array".into(), text, Some(*position), out);
                     *position += 1;
                 }
-                Ok(items) => items.iter().for_each(|item| self.emit_record(item, ev, position, out)),
+                Ok(_) => {
+                    let _ = json_elements_with(text, |item| self.emit_record(item, ev, position, out));
+                }
                 Err(e) => {
                     self.quarantine(ev, format!("malformed JSON array: {e}"), text, Some(*position), out);
                     *position += 1;
@@ -426,6 +452,9 @@ impl MeterExtractor {
     }
 
     fn quarantine(&self, ev: &EventRef<'_>, reason: String, raw: &str, pos: Option<usize>, out: &mut Extraction) {
+        if !out.quarantine.lists(raw.len()) {
+            return out.quarantine.omit(reason);
+        }
         out.quarantine.push(QuarantineEntry::at(QuarantineKind::MeterRecord, ev, reason, raw, pos));
     }
 }
@@ -440,20 +469,26 @@ enum Read {
     Array,
 }
 
-/// What extraction needs of a JSON log line's object: the values of the tag and of `message` (the last one of each,
-/// when a key repeats).
+/// What extraction needs of a JSON log line's object: the values of the tag and of `message`, and whether either
+/// key repeats (then the line is ambiguous: readers differ on which one counts).
 struct JsonObject<'a> {
     tag: Option<&'a str>,
     message: Option<&'a str>,
+    repeated: Option<&'static str>,
 }
 
 fn json_object<'a>(text: &'a str, tag: &str) -> Option<JsonObject<'a>> {
-    let mut obj = JsonObject { tag: None, message: None };
+    let mut obj = JsonObject { tag: None, message: None, repeated: None };
     let end = json_object_with(text, false, |key, value| {
-        if key == tag {
-            obj.tag = Some(value);
+        let (slot, name) = if key == tag {
+            (&mut obj.tag, "the tag")
         } else if key == "message" {
-            obj.message = Some(value);
+            (&mut obj.message, "message")
+        } else {
+            return;
+        };
+        if slot.replace(value).is_some() {
+            obj.repeated.get_or_insert(name);
         }
     })
     .ok()?;

@@ -23,6 +23,8 @@ pub struct BulkEncoder<'a> {
     max_bytes: usize,
     max_actions: usize,
     requests: Vec<BulkRequest>,
+    /// Bytes of the bodies in `requests`.
+    flushed: usize,
     body: Vec<u8>,
     actions: usize,
     /// The index of the last action, and that action's line up to the id.
@@ -39,6 +41,7 @@ impl<'a> BulkEncoder<'a> {
             max_bytes,
             max_actions,
             requests: Vec::new(),
+            flushed: 0,
             body: Vec::new(),
             actions: 0,
             index: String::new(),
@@ -86,11 +89,17 @@ impl<'a> BulkEncoder<'a> {
         self.body.reserve(bytes.min(self.max_bytes));
     }
 
+    /// Bytes of every body so far.
+    pub fn bytes(&self) -> usize {
+        self.flushed + self.body.len()
+    }
+
     fn flush(&mut self) {
         let mut digits = itoa::Buffer::new();
         let digits = digits.format(self.requests.len());
         let name = super::joined(&[self.shard, "/", self.sequence, "-", super::pad4(digits), digits]);
         let body = std::mem::take(&mut self.body);
+        self.flushed += body.len();
         self.requests.push(BulkRequest { name, body, actions: std::mem::take(&mut self.actions) });
     }
 

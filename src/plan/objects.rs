@@ -98,8 +98,8 @@ fn finish(
     }
 }
 
-/// The quarantine object of one Kinesis record (dated by the record's arrival time), or `None` when nothing was
-/// quarantined.
+/// The quarantine object of one Kinesis record (dated by the record's arrival time, `undated` without one), or
+/// `None` when nothing was quarantined.
 pub fn quarantine_object(
     entries: &[QuarantineEntry],
     prefix: &str,
@@ -126,7 +126,17 @@ pub fn quarantine_object(
     body.extend_from_slice(CLOSE);
     Some(PlannedObject {
         kind: ObjectKind::Quarantine,
-        key: super::joined(&[prefix, "/", &utc_date(arrival_millis), "/", shard, "/", sequence, ".json"]),
+        // A record without a valid arrival time (itself quarantined for it) is filed under `undated`.
+        key: super::joined(&[
+            prefix,
+            "/",
+            &if arrival_millis > 0 { utc_date(arrival_millis) } else { "undated".to_owned() },
+            "/",
+            shard,
+            "/",
+            sequence,
+            ".json",
+        ]),
         body,
         items: entries.len(),
     })
@@ -169,6 +179,9 @@ fn push_quarantine_line(out: &mut Vec<u8>, shard: &str, sequence: &str, e: &Quar
             out.extend_from_slice(key);
             push_str(out, v);
         }
+    }
+    if e.raw_cut {
+        out.extend_from_slice(b",\"raw_cut\":true");
     }
     out.push(b'}');
 }
