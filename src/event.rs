@@ -160,9 +160,7 @@ impl KinesisInput {
 
 /// `shardId-` and 1 to 20 digits: what Kinesis names shards.
 fn valid_shard(shard: &str) -> bool {
-    shard
-        .strip_prefix("shardId-")
-        .is_some_and(|d| (1..=20).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+    shard.strip_prefix("shardId-").is_some_and(|d| (1..=20).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// At most 100 bytes of a value, for a reason.

@@ -205,7 +205,10 @@ impl Pipeline {
         let sequence = SequenceNumber::parse(&input.kinesis.sequence_number);
         let seq_key = match &sequence {
             Some(s) if input.unreadable.is_none() => s.as_str().to_owned(),
-            _ => crate::ids::unsequenced_key(&input.event_id, input.unreadable.as_ref().map_or(&input.kinesis.data, |u| &u.raw)),
+            _ => crate::ids::unsequenced_key(
+                &input.event_id,
+                input.unreadable.as_ref().map_or(&input.kinesis.data, |u| &u.raw),
+            ),
         };
         let mut summary = Summary { kinesis_records: 1, ..Summary::default() };
         let mut ex = Extraction::default();

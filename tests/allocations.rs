@@ -56,6 +56,7 @@ fn record(n: usize) -> KinesisInput {
     r.kinesis = KinesisData {
         sequence_number: "5".into(),
         data: base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap()),
+        approximate_arrival_timestamp: 1_795_168_801.5,
         ..KinesisData::default()
     };
     r

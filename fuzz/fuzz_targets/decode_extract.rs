@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
         input.kinesis = KinesisData {
             sequence_number: "1".into(),
             data: base64::engine::general_purpose::STANDARD.encode(bytes),
+            approximate_arrival_timestamp: 1_795_168_801.5,
             ..KinesisData::default()
         };
         let _ = pipeline.plan_record(&input, &mut Scratch::default());

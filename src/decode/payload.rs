@@ -4,6 +4,7 @@
 //! each message stays raw JSON text until extraction decides it is worth unescaping.
 
 use super::scan::{ScanError, Scanner};
+use crate::event::MAX_TIME_MILLIS;
 use std::borrow::Cow;
 
 /// `messageType` of a payload.
@@ -82,19 +83,43 @@ pub fn parse_payload(bytes: &[u8]) -> Result<Payload<'_>, PayloadError> {
     let mut s = Scanner::new(text);
     let mut message_type = None;
     let (mut owner, mut log_group, mut log_stream) = (Cow::Borrowed(""), Cow::Borrowed(""), Cow::Borrowed(""));
-    let mut log_events = Vec::new();
+    let mut log_events = None;
+    // A key given twice is ambiguous (readers differ on which one counts): the payload is refused, not read.
+    let mut seen = 0u8;
     if !s.open(b'{', b'}')? {
         loop {
             let key = s.string()?;
             s.expect(b':')?;
-            match &*key {
-                "messageType" => message_type = Some(s.string()?),
-                "owner" => owner = s.string()?,
-                "logGroup" => log_group = s.string()?,
-                "logStream" => log_stream = s.string()?,
-                "logEvents" => log_events = events(&mut s)?,
-                _ => s.skip_value(0)?,
+            let bit = match &*key {
+                "messageType" => {
+                    message_type = Some(s.string()?);
+                    1
+                }
+                "owner" => {
+                    owner = s.string()?;
+                    2
+                }
+                "logGroup" => {
+                    log_group = s.string()?;
+                    4
+                }
+                "logStream" => {
+                    log_stream = s.string()?;
+                    8
+                }
+                "logEvents" => {
+                    log_events = Some(events(&mut s)?);
+                    16
+                }
+                _ => {
+                    s.skip_value(0)?;
+                    0
+                }
+            };
+            if seen & bit != 0 {
+                return Err(PayloadError::Shape(format!("the key `{key}` is given twice: the payload is ambiguous")));
             }
+            seen |= bit;
             if !s.more(b'}')? {
                 break;
             }
@@ -106,6 +131,13 @@ pub fn parse_payload(bytes: &[u8]) -> Result<Payload<'_>, PayloadError> {
         Some("CONTROL_MESSAGE") => MessageType::Control,
         Some(other) => return Err(PayloadError::MessageType(other.chars().take(64).collect())),
         None => return Err(PayloadError::Shape("missing field `messageType`".into())),
+    };
+    let log_events = match log_events {
+        Some(events) => events,
+        None if message_type == MessageType::Data => {
+            return Err(PayloadError::Shape("a DATA_MESSAGE without `logEvents`".into()));
+        }
+        None => Vec::new(),
     };
     Ok(Payload { message_type, owner, log_group, log_stream, log_events })
 }
@@ -119,6 +151,9 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
     loop {
         s.ws();
         if let Some((id, timestamp, message)) = s.compact_event() {
+            if timestamp > MAX_TIME_MILLIS {
+                return Err(bad_timestamp(out.len(), &timestamp.to_string()));
+            }
             out.push(LogEvent { id, timestamp, message });
             if !s.more(b']')? {
                 return Ok(out);
@@ -126,26 +161,43 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
             continue;
         }
         let mut ev = LogEvent { id: "", timestamp: 0, message: "" };
-        let mut has_message = false;
+        let mut seen = 0u8;
         if !s.open(b'{', b'}')? {
             loop {
                 let key = s.string()?;
                 s.expect(b':')?;
-                match &*key {
-                    "id" => ev.id = s.raw_value()?,
-                    "timestamp" => ev.timestamp = parse_timestamp(s.raw_number()?),
+                let bit = match &*key {
+                    "id" => {
+                        ev.id = s.raw_value()?;
+                        1
+                    }
+                    "timestamp" => {
+                        let n = s.raw_number()?;
+                        ev.timestamp = parse_timestamp(n).ok_or_else(|| bad_timestamp(out.len(), n))?;
+                        2
+                    }
                     "message" => {
                         ev.message = s.raw_long_string()?;
-                        has_message = true;
+                        4
                     }
-                    _ => s.skip_value(0)?,
+                    _ => {
+                        s.skip_value(0)?;
+                        0
+                    }
+                };
+                if seen & bit != 0 {
+                    return Err(PayloadError::Shape(format!(
+                        "log event {} has the key `{key}` twice: the event is ambiguous",
+                        out.len()
+                    )));
                 }
+                seen |= bit;
                 if !s.more(b'}')? {
                     break;
                 }
             }
         }
-        if !has_message {
+        if seen & 4 == 0 {
             return Err(PayloadError::Shape(format!("log event {} has no message", out.len())));
         }
         out.push(ev);
@@ -155,9 +207,17 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
     }
 }
 
-/// Epoch milliseconds from a JSON number (a fraction or exponent is truncated; 0 if out of range).
-fn parse_timestamp(n: &str) -> i64 {
-    n.parse::<i64>().unwrap_or_else(|_| n.parse::<f64>().map_or(0, |f| f as i64))
+/// Epoch milliseconds from a JSON number: a whole number from 1970 to 9999 (CloudWatch Logs writes nothing else),
+/// or `None`.
+fn parse_timestamp(n: &str) -> Option<i64> {
+    n.parse::<i64>().ok().filter(|t| (0..=MAX_TIME_MILLIS).contains(t))
+}
+
+fn bad_timestamp(event: usize, n: &str) -> PayloadError {
+    PayloadError::Shape(format!(
+        "log event {event} has timestamp {}: not whole epoch milliseconds between 1970 and 9999",
+        &n[..n.len().min(40)]
+    ))
 }
 
 #[cfg(test)]
@@ -189,8 +249,7 @@ mod tests {
             r#"{ "id":"345","timestamp":1763600000000,"message":"spaced"}"#,
             r#"{"id":"3a","timestamp":7,"message":"id not digits"}"#,
             r#"{"id":42,"timestamp":0,"message":"numeric id"}"#,
-            r#"{"timestamp":1763600000000.9,"id":"1","message":"fraction, other order"}"#,
-            r#"{"id":"1","timestamp":1e3,"message":"exponent"}"#,
+            r#"{"timestamp":1763600000000,"id":"1","message":"other order"}"#,
         ];
         for e in events {
             let text = format!(r#"{{"messageType":"DATA_MESSAGE","logEvents":[{e},{e}]}}"#);
@@ -208,17 +267,62 @@ mod tests {
     }
 
     #[test]
-    fn valid_long_timestamps_read_exactly_on_both_paths() {
-        for (digits, want) in [
-            ("999999999999999999", 999_999_999_999_999_999),
-            ("9223372036854775807", i64::MAX),
-            ("99999999999999999999", i64::MAX),
-        ] {
-            let text = format!(
-                r#"{{"messageType":"DATA_MESSAGE","logEvents":[{{"id":"1","timestamp":{digits},"message":"m"}}]}}"#
-            );
-            assert_eq!(parse_payload(text.as_bytes()).unwrap().log_events[0].timestamp, want, "{digits}");
+    fn valid_timestamps_up_to_9999_read_exactly_on_both_paths() {
+        for digits in ["0", "253402300799999"] {
+            for event in [
+                format!(r#"{{"id":"1","timestamp":{digits},"message":"m"}}"#),
+                format!(r#"{{"message":"m","timestamp":{digits}}}"#),
+            ] {
+                let text = format!(r#"{{"messageType":"DATA_MESSAGE","logEvents":[{event}]}}"#);
+                let want: i64 = digits.parse().unwrap();
+                assert_eq!(parse_payload(text.as_bytes()).unwrap().log_events[0].timestamp, want, "{event}");
+            }
         }
+    }
+
+    #[test]
+    fn invalid_timestamps_outside_1970_to_9999_or_not_whole_are_refused() {
+        for digits in ["253402300800000", "999999999999999999", "99999999999999999999", "-1", "1763600000000.9", "1e3"]
+        {
+            for event in [
+                format!(r#"{{"id":"1","timestamp":{digits},"message":"m"}}"#),
+                format!(r#"{{"message":"m","timestamp":{digits}}}"#),
+            ] {
+                let text = format!(r#"{{"messageType":"DATA_MESSAGE","logEvents":[{event}]}}"#);
+                let err = parse_payload(text.as_bytes()).unwrap_err().to_string();
+                assert!(err.contains("not whole epoch milliseconds between 1970 and 9999"), "{event}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_duplicate_keys_above_the_record_are_refused() {
+        let ev = r#"{"id":"1","timestamp":1,"message":"m"}"#;
+        for (text, key) in [
+            (format!(r#"{{"messageType":"DATA_MESSAGE","logEvents":[{ev}],"logEvents":[]}}"#), "logEvents"),
+            (
+                format!(r#"{{"messageType":"DATA_MESSAGE","messageType":"CONTROL_MESSAGE","logEvents":[{ev}]}}"#),
+                "messageType",
+            ),
+            (
+                format!(r#"{{"messageType":"DATA_MESSAGE","logGroup":"a","logGroup":"b","logEvents":[{ev}]}}"#),
+                "logGroup",
+            ),
+            (
+                r#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","message":"a","message":"b"}]}"#.to_owned(),
+                "message",
+            ),
+            (
+                r#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1,"id":"2","message":"b"}]}"#
+                    .to_owned(),
+                "id",
+            ),
+        ] {
+            let err = parse_payload(text.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(&format!("`{key}`")) && err.contains("twice"), "{text}: {err}");
+        }
+        let err = parse_payload(br#"{"messageType":"DATA_MESSAGE","owner":"1"}"#).unwrap_err().to_string();
+        assert!(err.contains("without `logEvents`"), "{err}");
     }
 
     #[test]

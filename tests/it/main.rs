@@ -6,6 +6,7 @@ mod cli;
 mod delivery;
 mod flow;
 mod golden;
+mod hostile;
 mod logs;
 mod props;
 mod proxy;
