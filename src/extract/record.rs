@@ -110,7 +110,7 @@ fn check(f: Fields<'_>) -> Result<ValidRecord, RecordError> {
     non_empty_string("meterApiName", f.meter_api_name)?;
     match f.meter_value {
         None => return err("meterValue is missing"),
-        Some(r) if json_type(r) == "a number" => {}
+        Some(r) if json_type(r) == "a number" => check_meter_value(r)?,
         Some(r) => {
             return err(format!("meterValue must be a number, got {} ({r})", json_type(r)));
         }
@@ -126,6 +126,32 @@ fn check(f: Fields<'_>) -> Result<ValidRecord, RecordError> {
         check_dimensions(d)?;
     }
     Ok(ValidRecord { time_millis, has_unique_id: f.unique_id.is_some() })
+}
+
+/// Largest magnitude up to which a double holds every integer exactly: 2^53.
+const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+
+/// `meterValue` must read as the same number in every consumer (JavaScript and Python read JSON numbers as doubles):
+/// finite, at most 2^53 in magnitude, and not a non-zero value that underflows to 0.
+pub(super) fn check_meter_value(raw: &str) -> Result<(), RecordError> {
+    let v = raw.parse::<f64>().unwrap_or(f64::INFINITY);
+    // An integer just past 2^53 rounds to it as a double: integers are compared exactly.
+    let integer = !raw.contains(['.', 'e', 'E']);
+    let too_large = integer && raw.parse::<i128>().map_or(true, |i| i.unsigned_abs() > 1 << 53);
+    if !v.is_finite() {
+        return err(format!("meterValue {raw} overflows a double: JavaScript and Python read it as Infinity"));
+    }
+    if too_large || v.abs() > MAX_EXACT {
+        return err(format!(
+            "meterValue {raw} is beyond 2^53 (9007199254740992): a double does not hold it exactly, so consumers \
+             bill a different number"
+        ));
+    }
+    let mantissa = raw.split(['e', 'E']).next().unwrap_or(raw);
+    if v == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')) {
+        return err(format!("meterValue {raw} underflows a double to 0"));
+    }
+    Ok(())
 }
 
 fn parse_millis(raw: &str) -> Result<i64, RecordError> {
@@ -277,6 +303,22 @@ mod tests {
             (
                 r#"{"customerId":"c","meterApiName":"m","meterValue":"5","meterTimeInMillis":1763600000000}"#,
                 "meterValue must be a number, got a string",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1e400,"meterTimeInMillis":1763600000000}"#,
+                "overflows a double",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":123456789012345678901234567890,"meterTimeInMillis":1763600000000}"#,
+                "beyond 2^53",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":9007199254740993,"meterTimeInMillis":1763600000000}"#,
+                "beyond 2^53",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":-1e-400,"meterTimeInMillis":1763600000000}"#,
+                "underflows",
             ),
             (r#"{"customerId":"c","meterApiName":"m","meterValue":1}"#, "meterTimeInMillis is missing"),
             (

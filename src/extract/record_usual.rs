@@ -108,7 +108,7 @@ impl<const E: usize> Reader<'_, '_, E> {
                         return None;
                     }
                 }
-                METER_VALUE => self.number()?,
+                METER_VALUE => self.meter_value()?,
                 METER_TIME => time_millis = self.millis()?,
                 DIMENSIONS => self.dimensions()?,
                 _ => self.scalar()?,
@@ -300,6 +300,15 @@ impl<const E: usize> Reader<'_, '_, E> {
     /// A number with JSON's grammar.
     fn number(&mut self) -> Option<()> {
         self.at += number_len(self.bytes, self.at)?;
+        Some(())
+    }
+
+    /// `meterValue`: a number that the rule of the general path accepts (the same function); anything else is the
+    /// general path's to explain.
+    fn meter_value(&mut self) -> Option<()> {
+        let len = number_len(self.bytes, self.at)?;
+        super::record::check_meter_value(&self.text[self.at..self.at + len]).ok()?;
+        self.at += len;
         Some(())
     }
 
