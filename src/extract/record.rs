@@ -183,13 +183,20 @@ fn check_dimensions(raw: &str) -> Result<(), RecordError> {
         return err(format!("dimensions must be an object of strings, got {}", json_type(raw)));
     }
     // The record as a whole was already read strictly.
-    let mut first_bad = None;
+    let (mut first_bad, mut repeated) = (None, None);
+    let mut keys = std::collections::HashSet::new();
     json_object_with(raw, false, |key, value| {
         if first_bad.is_none() && !value.starts_with('"') {
-            first_bad = Some((key, value));
+            first_bad = Some((key.clone(), value));
+        }
+        if !keys.insert(key.clone()) && repeated.is_none() {
+            repeated = Some(key);
         }
     })
     .map_err(|e| RecordError(format!("dimensions is not a valid object: {e}")))?;
+    if let Some(k) = repeated {
+        return err(format!("dimensions.{k} is given twice: which value is priced is ambiguous"));
+    }
     match first_bad {
         Some((k, v)) => err(format!("dimensions.{k} must be a string, got {} ({v})", json_type(v))),
         None => Ok(()),
@@ -319,6 +326,14 @@ mod tests {
             (
                 r#"{"customerId":"c","meterApiName":"m","meterValue":-1e-400,"meterTimeInMillis":1763600000000}"#,
                 "underflows",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000,"dimensions":{"plan":"free","plan":"pro"}}"#,
+                "dimensions.plan is given twice",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000,"dimensions":{"plan":"free","pl\u0061n":"pro"}}"#,
+                "dimensions.plan is given twice",
             ),
             (r#"{"customerId":"c","meterApiName":"m","meterValue":1}"#, "meterTimeInMillis is missing"),
             (

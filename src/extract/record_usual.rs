@@ -332,8 +332,22 @@ impl<const E: usize> Reader<'_, '_, E> {
         if self.byte(b'}').is_some() {
             return Some(());
         }
+        // Keys seen so far, as raw text: a repeated key is ambiguous, and an escaped key (which might repeat another
+        // once unescaped) or a long list is the general path's to check.
+        let mut keys: [(usize, usize); 16] = [(0, 0); 16];
+        let mut n = 0;
         loop {
-            self.string()?;
+            let start = self.at;
+            let (_, escaped) = self.string()?;
+            let key = (start, self.at);
+            if escaped
+                || n == keys.len()
+                || keys[..n].iter().any(|&(a, b)| self.bytes[a..b] == self.bytes[key.0..key.1])
+            {
+                return None;
+            }
+            keys[n] = key;
+            n += 1;
             self.ws();
             self.byte(b':')?;
             self.ws();
