@@ -83,6 +83,9 @@ pub struct KinesisData {
 /// Latest time an arrival or event timestamp may name: 9999-12-31T23:59:59.999Z, in epoch milliseconds.
 pub const MAX_TIME_MILLIS: i64 = 253_402_300_799_999;
 
+/// What [`KinesisInput::shard_id`] names a record whose `eventID` holds no Kinesis shard id.
+pub const UNKNOWN_SHARD: &str = "unknown-shard";
+
 /// Most digits of a sequence number (Kinesis documents up to 129).
 const MAX_SEQUENCE_DIGITS: usize = 129;
 
@@ -146,7 +149,7 @@ impl KinesisInput {
     pub fn shard_id(&self) -> &str {
         match self.event_id.split_once(':') {
             Some((shard, _)) if valid_shard(shard) => shard,
-            _ => "unknown-shard",
+            _ => UNKNOWN_SHARD,
         }
     }
 

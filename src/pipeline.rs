@@ -6,7 +6,7 @@
 
 use crate::config::PipelineConfig;
 use crate::decode::{DecodeError, MessageType, Payload, base64_into, gunzip_into, parse_payload, unescape_into};
-use crate::event::{KinesisInput, SequenceNumber};
+use crate::event::{KinesisInput, SequenceNumber, UNKNOWN_SHARD};
 use crate::extract::{
     EventRef, Extraction, FoundReport, InvocationReport, MeterExtractor, QuarantineEntry, QuarantineKind, ReportStatus,
     parse_platform_report, parse_text_report, read_raw_platform_report, read_raw_text_report, timed_out_request_id,
@@ -203,8 +203,10 @@ impl Pipeline {
     pub fn plan_record(&self, input: &KinesisInput, scratch: &mut Scratch) -> RecordPlan {
         let shard = input.shard_id();
         let sequence = SequenceNumber::parse(&input.kinesis.sequence_number);
+        // Only a readable record with a Kinesis shard id is named by its sequence number: any other is named after
+        // its event id and data, so two bad records that share a sequence number never share a key.
         let seq_key = match &sequence {
-            Some(s) if input.unreadable.is_none() => s.as_str().to_owned(),
+            Some(s) if input.unreadable.is_none() && shard != UNKNOWN_SHARD => s.as_str().to_owned(),
             _ => crate::ids::unsequenced_key(
                 &input.event_id,
                 input.unreadable.as_ref().map_or(&input.kinesis.data, |u| &u.raw),

@@ -90,6 +90,7 @@ async fn invalid_envelope_fields_fail_one_record_not_the_event() {
         serde_json::json!({"eventID": null, "kinesis": {"sequenceNumber": "107", "data": data, "approximateArrivalTimestamp": 1.0}}),
         serde_json::json!({"eventID": "shardId-000000000001:108", "awsRegion": 5, "kinesis": {"sequenceNumber": "108", "data": data, "approximateArrivalTimestamp": 1.0}}),
         serde_json::json!({"eventID": "../../x:109", "kinesis": {"sequenceNumber": "109", "data": data, "approximateArrivalTimestamp": 1.0}}),
+        serde_json::json!({"eventID": "a/b:109", "kinesis": {"sequenceNumber": "109", "data": "AAAB", "approximateArrivalTimestamp": 1.0}}),
         serde_json::json!({"eventID": "shardId-000000000001:110", "kinesis": {"sequenceNumber": "1".repeat(200), "data": data, "approximateArrivalTimestamp": 1.0}}),
         serde_json::json!({"eventID": "shardId-000000000001:111", "kinesis": {"sequenceNumber": "111", "data": data, "approximateArrivalTimestamp": 1e15}}),
     ];
@@ -103,11 +104,11 @@ async fn invalid_envelope_fields_fail_one_record_not_the_event() {
     text.push_str(r#",{"eventID":"shardId-000000000001:112","kinesis":{"sequenceNumber":"112","data":"AAAA","data":"BBBB","approximateArrivalTimestamp":1.0}}"#);
     text.push_str("]}");
     let batch: KinesisBatch = serde_json::from_str(&text).expect("one record's fields never make the event unreadable");
-    assert_eq!(batch.records.len(), 13);
+    assert_eq!(batch.records.len(), 14);
     let handler = Handler::new(pipeline(), MemorySink::new(), None::<MemorySink>);
     let out = handler.handle(&batch, None).await;
     assert_eq!(out.summary.log_events, 1, "the good record is processed");
-    assert_eq!(out.summary.quarantined_kinesis_records, 12, "each bad record is quarantined on its own");
+    assert_eq!(out.summary.quarantined_kinesis_records, 13, "each bad record is quarantined on its own");
     assert!(out.response.batch_item_failures.is_empty());
     let objects = handler.objects().objects.lock().unwrap().clone();
     for (key, body) in &objects {
@@ -117,6 +118,7 @@ async fn invalid_envelope_fields_fail_one_record_not_the_event() {
             assert!(e["raw"].is_string() || e["data_base64"].is_string(), "what could be kept is kept: {e}");
         }
     }
+    assert_eq!(objects.len(), 13, "each bad record has a quarantine object of its own");
     let all: String = objects.values().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
     assert!(all.contains("AAAA") && all.contains("BBBB"), "both values of a duplicated data key are kept");
 }
