@@ -1,5 +1,7 @@
-//! The S3 ingest bucket: create-only `PutObject` (`If-None-Match: *`), so an object an earlier attempt wrote
-//! answers 412 and counts as delivered. CRC32 checksums, optional gzip (`.json.gz`) and the
+//! The S3 ingest bucket: create-only `PutObject` (`If-None-Match: *`). An object an earlier attempt wrote answers
+//! 412; it counts as delivered only once it is shown to be the same object (same length and CRC32, read back with
+//! `HeadObject` in checksum mode, or the same bytes when the stored object has no CRC32). A different object
+//! under the key is a permanent failure, never a delivery. CRC32 checksums, optional gzip (`.json.gz`) and the
 //! `bucket-owner-full-control` ACL for another account's bucket. Throttling, 5xx and timeouts are retried by the
 //! SDK's standard strategy (exponential backoff with jitter); what is left is classified here.
 
@@ -9,7 +11,7 @@ use crate::plan::{ObjectKind, PlannedObject};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, ObjectCannedAcl};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ObjectCannedAcl};
 use flate2::{Compression, write::GzEncoder};
 use std::io::Write;
 
@@ -54,6 +56,7 @@ impl S3Sink {
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<Delivery, SinkError> {
+        let body_crc = Written { crc32: crc32_base64(&body), body: bytes::Bytes::from(body) };
         let mut req = self
             .client
             .put_object()
@@ -62,7 +65,7 @@ impl S3Sink {
             .if_none_match("*")
             .content_type(content_type)
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
-            .body(ByteStream::from(body));
+            .body(ByteStream::from(body_crc.body.clone()));
         if self.acl == AclMode::BucketOwnerFullControl {
             req = req.acl(ObjectCannedAcl::BucketOwnerFullControl);
         }
@@ -73,7 +76,7 @@ impl S3Sink {
                 let code = e.code().unwrap_or("").to_owned();
                 let target = format!("s3://{bucket}/{key}");
                 match (status, code.as_str()) {
-                    (Some(412), _) | (_, "PreconditionFailed") => Ok(Delivery::AlreadyPresent),
+                    (Some(412), _) | (_, "PreconditionFailed") => self.verify_present(bucket, key, &body_crc).await,
                     (Some(401 | 403), _) | (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied") => {
                         Err(SinkError::Permanent {
                             target,
@@ -91,6 +94,62 @@ impl S3Sink {
             }
         }
     }
+
+    /// After a 412: the object under `key` counts as delivered only if it is the one this call would have written.
+    async fn verify_present(&self, bucket: &str, key: &str, ours: &Written) -> Result<Delivery, SinkError> {
+        let target = format!("s3://{bucket}/{key}");
+        let transient = |what: &str, reason: String| SinkError::Transient {
+            target: target.clone(),
+            reason: format!("{what}: {reason}"),
+        };
+        let head = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .map_err(|e| transient("reading back the object that answered 412", DisplayErrorContext(&e).to_string()))?;
+        let same = match (head.content_length(), head.checksum_crc32()) {
+            (Some(len), _) if usize::try_from(len).ok() != Some(ours.body.len()) => false,
+            (_, Some(crc)) => crc == ours.crc32,
+            // No stored CRC32 (written by another tool, or a server without checksums): compare the bytes.
+            _ => {
+                let got = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| {
+                    transient("reading the object that answered 412", DisplayErrorContext(&e).to_string())
+                })?;
+                let bytes = got
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| transient("reading the object that answered 412", e.to_string()))?;
+                bytes.into_bytes() == ours.body
+            }
+        };
+        if same {
+            Ok(Delivery::AlreadyPresent)
+        } else {
+            Err(SinkError::Permanent {
+                target,
+                reason: "a different object already exists under this key (was the configuration changed between \
+                         runs, or do two records map to one key?); nothing was overwritten and this record is not \
+                         counted as delivered"
+                    .into(),
+            })
+        }
+    }
+}
+
+/// A body and its CRC32 as S3 reports it (base64 of the big-endian value).
+struct Written {
+    crc32: String,
+    body: bytes::Bytes,
+}
+
+fn crc32_base64(body: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(crc32fast::hash(body).to_be_bytes())
 }
 
 /// Gzip with a zero mtime, so the same records always give the same bytes.

@@ -416,3 +416,39 @@ fn a_refused_template_install_does_not_stop_indexing() {
         "a refused template is not asked again"
     );
 }
+
+#[test]
+fn invalid_key_collision_with_a_different_object_is_a_loud_failure_not_a_delivery() {
+    use crate::support::record_with_messages;
+    let rt = rt();
+    let bucket = rt.block_on(bucket());
+    let h = rt.block_on(handler(&[("INGEST_BUCKET_NAME", bucket.clone()), ("S3_MAX_ATTEMPTS", "1".into())]));
+    let line = |customer: &str| {
+        format!(
+            "meter_record_for_stream {{\"customerId\":\"{customer}\",\"meterApiName\":\"calls\",\"meterValue\":1,\"meterTimeInMillis\":1795168800000}}"
+        )
+    };
+    // Same length, so the stored CRC32 is what tells them apart.
+    let (first_line, second_line) = (line("acme"), line("acmf"));
+    let first = KinesisBatch { records: vec![record_with_messages("/aws/lambda/f", "s", &[&first_line], "49001")] };
+    // The same shard and sequence number carrying other records: the key collides.
+    let second = KinesisBatch { records: vec![record_with_messages("/aws/lambda/f", "s", &[&second_line], "49001")] };
+    assert!(rt.block_on(h.handle(&first, None)).response.batch_item_failures.is_empty());
+    let before = rt.block_on(objects(&bucket));
+    // A retry of the same record is recognised as already present.
+    assert!(rt.block_on(h.handle(&first, None)).response.batch_item_failures.is_empty());
+    let out = rt.block_on(h.handle(&second, None));
+    let failed: Vec<_> = out.response.batch_item_failures.iter().filter_map(|f| f.item_identifier.clone()).collect();
+    assert_eq!(failed, ["49001"], "the colliding record is reported, never counted as delivered");
+    assert_eq!(rt.block_on(objects(&bucket)), before, "nothing was overwritten");
+    let record_objects = before.iter().filter(|(k, _)| k.starts_with("ingest/records/")).collect::<Vec<_>>();
+    assert_eq!(record_objects.len(), 1);
+    assert!(String::from_utf8_lossy(record_objects[0].1).contains("acme"));
+
+    // The sink's own answer names the cause.
+    let mut plan = pipeline().plan_batch(&second.records).remove(0);
+    let object = plan.objects.iter_mut().find(|o| o.kind == ObjectKind::Records).unwrap();
+    let err = rt.block_on(h.objects().put(object)).unwrap_err();
+    assert!(matches!(err, SinkError::Permanent { .. }), "{err}");
+    assert!(err.to_string().contains("a different object already exists under this key"), "{err}");
+}
