@@ -11,6 +11,7 @@ pub use gunzip::{GunzipError, gunzip_into};
 pub use json_str::{unescape_into, unescape_to_string};
 pub(crate) use mask::string_stop;
 pub use payload::{LogEvent, MessageType, Payload, PayloadError, parse_payload};
+pub(crate) use scan::hex_unit;
 pub use scan::{ScanError, json_elements, json_elements_with, json_end, json_object_with, json_value};
 
 /// `Some(N)` when `bytes` starts with the literal `lit`: a compare of known size, which compiles to a few loads

@@ -369,7 +369,14 @@ fn eight_digits(d: u64) -> u64 {
     d.wrapping_mul(10_000).wrapping_add(d >> 32) & 0xffff_ffff
 }
 
-/// The first control character or invalid escape in a string's content, with its offset.
+/// The UTF-16 code unit of four hex digits (a `\u` escape's), if they are four hex digits.
+pub(crate) fn hex_unit(hex: Option<&[u8]>) -> Option<u16> {
+    let hex = hex.filter(|h| h.len() == 4 && h.iter().all(u8::is_ascii_hexdigit))?;
+    u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+}
+
+/// The first control character, invalid escape or lone surrogate escape (`\ud800` not followed by a low
+/// surrogate, or a low one alone) in a string's content, with its offset.
 fn invalid_in_string(content: &[u8]) -> Option<(usize, &'static str)> {
     // Most strings have neither: one vectorised pass over the whole string says so.
     if !content.iter().fold(false, |any, &b| any | (b < 0x20) | (b == b'\\')) {
@@ -381,7 +388,23 @@ fn invalid_in_string(content: &[u8]) -> Option<(usize, &'static str)> {
             0..0x20 => return Some((i, "control character in a string (it must be escaped)")),
             b'\\' => match content.get(i + 1) {
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                Some(b'u') if content.get(i + 2..i + 6).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) => i += 6,
+                Some(b'u') => match hex_unit(content.get(i + 2..i + 6)) {
+                    None => return Some((i, "invalid escape in a string")),
+                    Some(0xd800..=0xdbff)
+                        if content.get(i + 6..i + 8) == Some(b"\\u")
+                            && hex_unit(content.get(i + 8..i + 12))
+                                .is_some_and(|low| (0xdc00..=0xdfff).contains(&low)) =>
+                    {
+                        i += 12;
+                    }
+                    Some(0xd800..=0xdfff) => {
+                        return Some((
+                            i,
+                            "lone UTF-16 surrogate escape in a string (no character; strict readers refuse it)",
+                        ));
+                    }
+                    Some(_) => i += 6,
+                },
                 _ => return Some((i, "invalid escape in a string")),
             },
             _ => i += 1,
@@ -583,6 +606,19 @@ mod tests {
             let ours = json_value(v, true).is_ok();
             let serde = serde_json::from_str::<serde::de::IgnoredAny>(v).is_ok();
             assert_eq!(ours, serde, "{v}");
+        }
+    }
+
+    #[test]
+    fn invalid_lone_surrogates_are_refused_where_a_string_is_read_into_text() {
+        // serde_json refuses these when it reads them into a String (as Python's and Java's strict readers do).
+        for v in [r#""\ud800""#, r#""a\udc00b""#, r#""\ud83d x""#, r#""\ud83d\u0041""#, r#""\ude00\ud83d""#] {
+            assert!(serde_json::from_str::<String>(v).is_err(), "{v}");
+            assert!(json_value(v, true).is_err(), "{v}");
+            assert!(json_value(v, false).is_ok(), "lenient reads only find the end: {v}");
+        }
+        for v in [r#""\ud83d\ude00""#, r#""\uD83D\uDE00 \u00e9 \uffff""#] {
+            assert!(serde_json::from_str::<String>(v).is_ok() && json_value(v, true).is_ok(), "{v}");
         }
     }
 

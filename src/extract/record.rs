@@ -105,9 +105,32 @@ pub fn read_record(text: &str) -> Result<(usize, Result<ValidRecord, RecordError
     Ok((end, fields.and_then(check)))
 }
 
+/// `customerId` and `meterApiName` name a customer and a meter in the billing platform, so each must read as a
+/// name: at least one character that is not whitespace, and no control character (U+0000–U+001F, U+007F–U+009F,
+/// escaped or not). Surrounding spaces are kept as they are (trimming would name another customer). `raw` is the
+/// JSON string literal, quotes included.
+fn name_string(field: &str, raw: Option<&str>) -> Result<(), RecordError> {
+    non_empty_string(field, raw)?;
+    let mut text = String::new();
+    // `raw` was read strictly, so it unescapes.
+    if raw.is_some_and(|r| crate::decode::unescape_into(r, &mut text)) {
+        name_problem(field, &text).map_or(Ok(()), err)
+    } else {
+        err(format!("{field} is not a valid JSON string"))
+    }
+}
+
+/// What makes `text` (unescaped) unfit as a customer or meter name, if anything.
+pub(super) fn name_problem(field: &str, text: &str) -> Option<String> {
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Some(format!("{field} holds a control character (U+{:04X}); a name has none", u32::from(c)));
+    }
+    text.chars().all(char::is_whitespace).then(|| format!("{field} is only whitespace"))
+}
+
 fn check(f: Fields<'_>) -> Result<ValidRecord, RecordError> {
-    non_empty_string("customerId", f.customer_id)?;
-    non_empty_string("meterApiName", f.meter_api_name)?;
+    name_string("customerId", f.customer_id)?;
+    name_string("meterApiName", f.meter_api_name)?;
     match f.meter_value {
         None => return err("meterValue is missing"),
         Some(r) if json_type(r) == "a number" => check_meter_value(r)?,
@@ -336,6 +359,38 @@ mod tests {
                 "dimensions.plan is given twice",
             ),
             (r#"{"customerId":"c","meterApiName":"m","meterValue":1}"#, "meterTimeInMillis is missing"),
+            (
+                r#"{"customerId":"c-\ud800","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                "lone UTF-16 surrogate",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000,"dimensions":{"plan":"\udc00"}}"#,
+                "lone UTF-16 surrogate",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000,"note":"\ud83d!"}"#,
+                "lone UTF-16 surrogate",
+            ),
+            (
+                r#"{"customerId":"   ","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                "customerId is only whitespace",
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"\u3000","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                "meterApiName is only whitespace",
+            ),
+            (
+                r#"{"customerId":"acme\n","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                "customerId holds a control character (U+000A)",
+            ),
+            (
+                r#"{"customerId":"a\u0000b","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                "customerId holds a control character (U+0000)",
+            ),
+            (
+                "{\"customerId\":\"del\u{7f}\",\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1763600000000}",
+                "customerId holds a control character (U+007F)",
+            ),
             (
                 r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000}"#,
                 "looks like seconds",

@@ -14,8 +14,8 @@
 //! (`\"`, `\\\"`) and, in a line's own literal, also escaped line breaks between tokens and `\u` escapes in
 //! strings; it writes the record as it reads once unescaped, and hands back any record with another escape.
 
-use super::record::{MAX_PLAUSIBLE_MILLIS, MIN_PLAUSIBLE_MILLIS, ValidRecord};
-use crate::decode::{literal, string_stop};
+use super::record::{MAX_PLAUSIBLE_MILLIS, MIN_PLAUSIBLE_MILLIS, ValidRecord, name_problem};
+use crate::decode::{hex_unit, literal, string_stop, unescape_into};
 
 /// Reads the record that starts `text` (at its `{`), appending its minified JSON to `out`: the offset just after
 /// the record and what validation learned. `None`, with `out` unchanged, for anything but a valid record of the
@@ -102,7 +102,14 @@ impl<const E: usize> Reader<'_, '_, E> {
             self.byte(b':')?;
             self.ws();
             match field {
-                CUSTOMER_ID | METER_API_NAME | UNIQUE_ID => {
+                CUSTOMER_ID | METER_API_NAME => {
+                    // A name (see `record::name_problem`).
+                    let (len, escaped) = self.string()?;
+                    if len == 0 || !self.is_name(len, escaped) {
+                        return None;
+                    }
+                }
+                UNIQUE_ID => {
                     // Non-empty.
                     if self.string()?.0 == 0 {
                         return None;
@@ -172,6 +179,20 @@ impl<const E: usize> Reader<'_, '_, E> {
         self.quote(open + E + 1 + len);
         self.at = self.run + 1;
         Some(field)
+    }
+
+    /// Whether the string just read (`len` bytes between its quotes) is a name by `record::name_problem`. One
+    /// with escapes (rare: a Python record's non-ASCII name) is unescaped to be checked.
+    fn is_name(&self, len: usize, escaped: bool) -> bool {
+        let end = self.at - (E + 1);
+        let content = &self.text[end - len..end];
+        if !escaped {
+            return name_problem("", content).is_none();
+        }
+        // In a line's literal the only escapes a string may hold are `\\uXXXX`, the record's `\uXXXX`.
+        let literal = if E == 0 { format!("\"{content}\"") } else { format!("\"{}\"", content.replace("\\\\", "\\")) };
+        let mut text = String::new();
+        unescape_into(&literal, &mut text) && name_problem("", &text).is_none()
     }
 
     /// Copies the text before the escaped quote at `at` and goes on copying from its quote: its backslashes are
@@ -274,7 +295,7 @@ impl<const E: usize> Reader<'_, '_, E> {
             return None;
         }
         self.quote(open);
-        let (start, mut escaped) = (open + E + 1, false);
+        let (start, mut escaped, mut high_before) = (open + E + 1, false, false);
         let mut i = start;
         loop {
             i = string_stop(bytes, i)?;
@@ -282,15 +303,28 @@ impl<const E: usize> Reader<'_, '_, E> {
                 break;
             }
             match bytes.get(i..i + 7) {
-                Some([b'\\', b'\\', b'u', hex @ ..]) if E == 1 && hex.iter().all(u8::is_ascii_hexdigit) => {
+                Some([b'\\', b'\\', b'u', hex @ ..]) if E == 1 => {
+                    // A surrogate must come in a pair, high then low at once; anything else (a lone surrogate) is
+                    // left to the general path, which gives the reason.
+                    let unit = hex_unit(Some(hex))?;
+                    if is_low(unit) != high_before {
+                        return None;
+                    }
+                    high_before = (0xd800..=0xdbff).contains(&unit);
                     // The record's text goes on from the second backslash.
                     self.out.push_str(&self.text[self.run..i]);
                     self.run = i + 1;
                     escaped = true;
                     i += 7;
+                    if high_before && bytes.get(i..i + 3) != Some(b"\\\\u") {
+                        return None;
+                    }
                 }
                 _ => return None,
             }
+        }
+        if high_before {
+            return None;
         }
         self.quote(i);
         self.at = i + E + 1;
@@ -412,11 +446,23 @@ fn digits(bytes: &[u8], at: usize) -> usize {
     bytes.get(at..).map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii_digit()).count())
 }
 
-/// The length of the valid escape sequence starting `rest` (at its backslash).
+/// A low (trailing) UTF-16 surrogate.
+fn is_low(unit: u16) -> bool {
+    (0xdc00..=0xdfff).contains(&unit)
+}
+
+/// The length of the valid escape sequence starting `rest` (at its backslash): a surrogate pair is one.
 fn escape_len(rest: &[u8]) -> Option<usize> {
     match rest.get(1)? {
         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(2),
-        b'u' if rest.get(2..6)?.iter().all(u8::is_ascii_hexdigit) => Some(6),
+        b'u' => match hex_unit(rest.get(2..6))? {
+            0xd800..=0xdbff if rest.get(6..8) == Some(b"\\u") && hex_unit(rest.get(8..12)).is_some_and(is_low) => {
+                Some(12)
+            }
+            // A lone surrogate: the general path gives the reason.
+            0xd800..=0xdfff => None,
+            _ => Some(6),
+        },
         _ => None,
     }
 }
@@ -470,6 +516,12 @@ pub(super) mod tests {
             r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147,"dimensions":{"a":1}}"#,
             r#"{"customerId":"c","meterApiName":"m","meterValue":1}"#,
             r#"{"customerId":"c","customerId":"d","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            r#"{"customerId":"  ","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            r#"{"customerId":"c\n","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            r#"{"customerId":"c","meterApiName":"\u0007","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            // Lone surrogates (strict readers refuse them).
+            r#"{"customerId":"\ud800","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
+            r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147,"dimensions":{"a":"\udc00\ud800"}}"#,
             // Not strict JSON.
             r#"{"customerId":"c\x","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795131600147}"#,
             "{\"customerId\":\"c\tx\",\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1795131600147}",
@@ -482,6 +534,15 @@ pub(super) mod tests {
         ];
         for text in table {
             assert_eq!(usual(text), None, "{text}");
+        }
+        // The same in a line's literal, where Python writes `\\uXXXX`.
+        for text in [
+            r#"{\"customerId\":\"\\ud83d\",\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1795131600147}"#,
+            r#"{\"customerId\":\"\\ude00\\ud83d\",\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1795131600147}"#,
+            r#"{\"customerId\":\"\\ud83d x\",\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1795131600147}"#,
+            r#"{\"customerId\":\"\\u3000\",\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1795131600147}"#,
+        ] {
+            assert_eq!(escaped_reads::<1>(text), None, "{text}");
         }
     }
 
