@@ -58,6 +58,12 @@ impl ReportFormat {
     }
 }
 
+/// The longest duration a report may carry, in ms: a day (an invocation runs at most 15 minutes).
+pub const MAX_DURATION_MS: u64 = 86_400_000;
+
+/// The largest memory size a report may carry, in MB: 1 TiB (Lambda offers up to 10,240 MB).
+pub const MAX_MEMORY_MB: u64 = 1 << 20;
+
 /// One invocation's report: every duration and size the line carries. Its strings borrow from the line
 /// whenever they can: a report is written out as a document while its line is at hand.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +119,46 @@ impl<'a> InvocationReport<'a> {
         }
     }
 
+    /// Whether every figure is one Lambda could have written; else why not, for the quarantine. The one rule for
+    /// absurd values, whichever format carried the report: durations at most [`MAX_DURATION_MS`] (a day; an
+    /// invocation runs at most 15 minutes), memory sizes at most [`MAX_MEMORY_MB`] (1 TiB; Lambda offers 10 GB),
+    /// and max memory used at most the memory size. Every figure then fits the search engine's `long`, and
+    /// utilization stays in `0.0..=1.0`. (Readers have already refused negative, non-finite and, for whole
+    /// figures, fractional values.)
+    pub fn check(&self) -> Result<(), String> {
+        // Each figure by the name its format gives it.
+        let json = self.format == ReportFormat::Json;
+        let (what, name) = if json { ("platform.report", 1) } else { ("REPORT", 0) };
+        let durations = [
+            (["Duration", "durationMs"], self.duration_ms),
+            (["Init Duration", "initDurationMs"], self.init_duration_ms),
+            (["Restore Duration", "restoreDurationMs"], self.restore_duration_ms),
+            (["Billed Duration", "billedDurationMs"], self.billed_duration_ms.map(|v| v as f64)),
+            (["Billed Restore Duration", "billedRestoreDurationMs"], self.billed_restore_duration_ms.map(|v| v as f64)),
+        ];
+        for (names, value) in durations {
+            if let Some(v) = value.filter(|v| *v > MAX_DURATION_MS as f64) {
+                return Err(format!("{what} {} {v} ms is more than a day: not a figure Lambda writes", names[name]));
+            }
+        }
+        let sizes = [
+            (["Memory Size", "memorySizeMB"], self.memory_size_mb),
+            (["Max Memory Used", "maxMemoryUsedMB"], self.max_memory_used_mb),
+        ];
+        for (names, value) in sizes {
+            if let Some(v) = value.filter(|v| *v > MAX_MEMORY_MB) {
+                return Err(format!("{what} {} {v} MB is more than 1 TiB: not a figure Lambda writes", names[name]));
+            }
+        }
+        if let (Some(used), Some(size)) = (self.max_memory_used_mb, self.memory_size_mb)
+            && used > size
+        {
+            let [used_name, size_name] = [sizes[1].0[name], sizes[0].0[name]];
+            return Err(format!("{what} {used_name} {used} MB is more than {size_name} {size} MB"));
+        }
+        Ok(())
+    }
+
     /// A cold start: the report carries an init or a restore duration.
     pub fn cold_start(&self) -> bool {
         self.init_duration_ms.is_some() || self.restore_duration_ms.is_some()
@@ -152,6 +198,40 @@ mod tests {
         assert!(r.cold_start());
         assert_eq!(r.memory_utilization(), Some(0.25));
         assert_eq!(r.billed_gb_seconds(), Some(3.004 * 0.125));
+    }
+
+    #[test]
+    fn invalid_figures_are_refused_by_one_rule() {
+        let base = || {
+            let mut r = InvocationReport::new("r", ReportFormat::Text);
+            (r.duration_ms, r.billed_duration_ms, r.memory_size_mb, r.max_memory_used_mb) =
+                (Some(900_000.0), Some(900_000), Some(10_240), Some(10_240));
+            r
+        };
+        assert_eq!(base().check(), Ok(()), "15 minutes at 10 GB, all memory used");
+        type Change = fn(&mut InvocationReport<'_>);
+        let table: &[(Change, &str)] = &[
+            (|r| r.duration_ms = Some(86_400_000.5), "Duration 86400000.5 ms is more than a day"),
+            (|r| r.init_duration_ms = Some(1e300), "Init Duration"),
+            (|r| r.restore_duration_ms = Some(9e7), "Restore Duration"),
+            (|r| r.billed_duration_ms = Some(u64::MAX), "Billed Duration 18446744073709552000 ms"),
+            (|r| r.billed_restore_duration_ms = Some(86_400_001), "Billed Restore Duration"),
+            (
+                |r| r.memory_size_mb = Some(9_223_372_036_854_775_807),
+                "Memory Size 9223372036854775807 MB is more than 1 TiB",
+            ),
+            (|r| r.max_memory_used_mb = Some(10_241), "Max Memory Used 10241 MB is more than Memory Size 10240 MB"),
+        ];
+        for (change, want) in table {
+            let mut r = base();
+            change(&mut r);
+            let e = r.check().unwrap_err();
+            assert!(e.contains(want), "{e} lacks {want}");
+        }
+        // Max memory used is checked against the size only when both are known.
+        let mut r = base();
+        (r.memory_size_mb, r.max_memory_used_mb) = (None, Some(20_000));
+        assert_eq!(r.check(), Ok(()));
     }
 
     #[test]

@@ -84,8 +84,12 @@ pub fn parse_platform_report(msg: &str) -> Result<Option<InvocationReport<'_>>, 
         Ok(event) if event.kind.as_deref() != Some(PLATFORM_REPORT) => return Ok(None),
         Ok(event) => event.record.ok_or("platform.report has no record")?,
         Err(_) => {
-            let Ok(event) = serde_json::from_str::<Event<'_>>(msg) else {
-                return Ok(None);
+            let event = match serde_json::from_str::<Event<'_>>(msg) {
+                Ok(event) => event,
+                // A key given twice (`type`, `record`) in an event that names itself a report: which one counts
+                // is ambiguous, so it is refused, never passed over as "not a report".
+                Err(e) if names_a_report(msg) => return Err(format!("platform.report event is malformed: {e}")),
+                Err(_) => return Ok(None),
             };
             if event.kind.as_deref() != Some(PLATFORM_REPORT) {
                 return Ok(None);
@@ -95,6 +99,15 @@ pub fn parse_platform_report(msg: &str) -> Result<Option<InvocationReport<'_>>, 
         }
     };
     report_of(record).map(Some)
+}
+
+/// Whether a JSON object that serde refused still has a `type` member that says `platform.report`.
+fn names_a_report(msg: &str) -> bool {
+    let mut report = false;
+    let _ = crate::decode::json_object_with(msg, false, |key, value| {
+        report |= key == "type" && value == "\"platform.report\"";
+    });
+    report
 }
 
 /// The report a `record` describes, or why it breaks the rules.
@@ -113,6 +126,7 @@ pub(super) fn report_of(record: Record<'_>) -> Result<InvocationReport<'_>, Stri
         r.status =
             ReportStatus::parse(&s).ok_or_else(|| format!("platform.report status {s:?} is not a known status"))?;
     }
+    r.check()?;
     r.error_type = record.error_type;
     if let Some(t) = record.tracing {
         r.span_id = t.span_id;
@@ -228,10 +242,39 @@ mod tests {
             (r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":-1}}}"#, "non-negative"),
             (r#"{"type":"platform.report","record":{"requestId":"r","status":"weird"}}"#, "not a known status"),
             (r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":"abc"}}}"#, "malformed"),
+            // A key given twice is ambiguous wherever it is.
+            (
+                r#"{"type":"platform.report","type":"platform.report","record":{"requestId":"r"}}"#,
+                "duplicate field `type`",
+            ),
+            (r#"{"type":"platform.start","type":"platform.report","record":{"requestId":"r"}}"#, "duplicate field"),
+            (
+                r#"{"type":"platform.report","record":{"requestId":"r"},"record":{"requestId":"s"}}"#,
+                "duplicate field `record`",
+            ),
+            (
+                r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":1,"durationMs":2}}}"#,
+                "duplicate field",
+            ),
+            // Absurd figures (one rule for both formats: InvocationReport::check).
+            (
+                r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":1,"memorySizeMB":9223372036854775807}}}"#,
+                "memorySizeMB 9223372036854775808 MB is more than 1 TiB", // read as a double
+            ),
+            (
+                r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":1,"memorySizeMB":128,"maxMemoryUsedMB":1024}}}"#,
+                "maxMemoryUsedMB 1024 MB is more than memorySizeMB 128 MB",
+            ),
+            (
+                r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":1e15}}}"#,
+                "more than a day",
+            ),
         ];
         for (msg, want) in table {
             let e = parse_platform_report(msg).unwrap_err();
             assert!(e.contains(want), "{msg}: {e}");
+            let literal = serde_json::to_string(msg).unwrap();
+            assert_eq!(super::super::read_raw_platform_report(&literal), None, "the raw reader leaves {msg} to serde");
         }
     }
 }

@@ -18,6 +18,7 @@ pub fn parse_text_report(msg: &str) -> Result<InvocationReport<'_>, String> {
     }
     // The words before the last of a multi-word key ("Billed", "Max Memory"), joined by single spaces.
     let mut key_words = KeyWords::default();
+    let mut seen = Seen::default();
     while let Some(tok) = tokens.next() {
         let Some(last) = tok.strip_suffix(':') else {
             // "XRAY" only introduces its fields.
@@ -30,10 +31,15 @@ pub fn parse_text_report(msg: &str) -> Result<InvocationReport<'_>, String> {
         let Some(value) = tokens.next() else {
             return Err(format!("REPORT field {key:?} has no value"));
         };
-        if matches!(tokens.peek(), Some(&("ms" | "MB"))) {
-            tokens.next();
+        let unit = tokens.next_if(|t| matches!(*t, "ms" | "MB"));
+        let field = Field::of(key);
+        if let Some(want) = field.unit()
+            && unit != Some(want)
+        {
+            let got = unit.or(tokens.peek().copied()).unwrap_or("nothing");
+            return Err(format!("REPORT {key} {value:?} must be in {want}, followed by {got:?}"));
         }
-        set_field(&mut report, key, value)?;
+        set(&mut report, &mut seen, field, key, value)?;
     }
     complete(report)
 }
@@ -48,6 +54,7 @@ pub fn read_raw_text_report(raw: &str) -> Option<InvocationReport<'_>> {
     let text = raw.strip_prefix("\"REPORT ")?.strip_suffix('"')?;
     let bytes = text.as_bytes();
     let mut report = InvocationReport::new("", ReportFormat::Text);
+    let mut seen = Seen::default();
     let mut i = 0;
     loop {
         i += separators(&bytes[i..]);
@@ -69,16 +76,21 @@ pub fn read_raw_text_report(raw: &str) -> Option<InvocationReport<'_>> {
         }
         let value = &text[i..i + value_len];
         i += value_len;
-        // A unit is the next word when it is exactly `ms` or `MB`.
-        let unit = i + separators(&bytes[i..]);
-        if unit > i
-            && let Some(rest) = bytes.get(unit..).filter(|r| r.starts_with(b"ms") || r.starts_with(b"MB"))
-            && (rest.len() == 2 || separators(&rest[2..]) > 0)
-        {
-            i = unit + 2;
+        // A unit is the next word when it is exactly `ms` or `MB`; a figure must have its own.
+        let at = i + separators(&bytes[i..]);
+        let unit = bytes
+            .get(at..)
+            .filter(|r| at > i && (r.starts_with(b"ms") || r.starts_with(b"MB")))
+            .filter(|r| r.len() == 2 || separators(&r[2..]) > 0)
+            .map(|_| &text[at..at + 2]);
+        if unit.is_some() {
+            i = at + 2;
+        }
+        if field.unit().is_some_and(|want| unit != Some(want)) {
+            return None;
         }
         // No reason is kept here: a line this reader refuses is read again by the word reader, which gives it.
-        set(&mut report, field, "", value).ok()?;
+        set(&mut report, &mut seen, field, "", value).ok()?;
     }
 }
 
@@ -190,13 +202,41 @@ impl Field {
     }
 }
 
-/// Sets the field `key` of a text report to `value`.
-fn set_field<'a>(report: &mut InvocationReport<'a>, key: &str, value: &'a str) -> Result<(), String> {
-    set(report, Field::of(key), key, value)
+impl Field {
+    /// The unit a figure's value must be followed by.
+    fn unit(self) -> Option<&'static str> {
+        match self {
+            Self::Duration
+            | Self::BilledDuration
+            | Self::InitDuration
+            | Self::RestoreDuration
+            | Self::BilledRestoreDuration => Some("ms"),
+            Self::MemorySize | Self::MaxMemoryUsed => Some("MB"),
+            _ => None,
+        }
+    }
 }
 
+/// The known fields a line has given so far: each may come once (which of two would count is ambiguous, and
+/// the JSON reader refuses the same).
+#[derive(Default)]
+struct Seen(u16);
+
 /// Sets `field` (written `key`, for the reason when `value` does not fit it) of a text report to `value`.
-fn set<'a>(report: &mut InvocationReport<'a>, field: Field, key: &str, value: &'a str) -> Result<(), String> {
+fn set<'a>(
+    report: &mut InvocationReport<'a>,
+    seen: &mut Seen,
+    field: Field,
+    key: &str,
+    value: &'a str,
+) -> Result<(), String> {
+    if field != Field::Other {
+        let bit = 1 << field as u16;
+        if seen.0 & bit != 0 {
+            return Err(format!("REPORT field {key:?} is given twice"));
+        }
+        seen.0 |= bit;
+    }
     match field {
         Field::RequestId => report.request_id = value.into(),
         Field::Duration => report.duration_ms = Some(float(key, value)?),
@@ -227,6 +267,7 @@ fn complete(report: InvocationReport<'_>) -> Result<InvocationReport<'_>, String
     if report.duration_ms.is_none() {
         return Err("REPORT line has no Duration".into());
     }
+    report.check()?;
     Ok(report)
 }
 
@@ -362,6 +403,22 @@ mod tests {
             ("REPORT RequestId: x Duration: 1 ms Memory Size: 1.5 MB", "Memory Size \"1.5\""),
             ("REPORT RequestId: x Duration: 1 ms Status: exploded", "not a known status"),
             ("REPORT RequestId: x Duration:", "has no value"),
+            // Each known field once, as the JSON reader wants it.
+            ("REPORT RequestId: x Duration: 1 ms Duration: 2 ms", "\"Duration\" is given twice"),
+            ("REPORT RequestId: x Duration: 1 ms RequestId: y", "\"RequestId\" is given twice"),
+            ("REPORT RequestId: x Duration: 1 ms Memory Size: 128 MB Memory Size: 256 MB", "given twice"),
+            // Figures in their units, or not at all.
+            ("REPORT RequestId: x Duration: 12.34 s", "Duration \"12.34\" must be in ms, followed by \"s\""),
+            ("REPORT RequestId: x Duration: 1 ms Memory Size: 10 GB", "Memory Size \"10\" must be in MB"),
+            ("REPORT RequestId: x Duration: 1 ms Max Memory Used: 10 ms", "must be in MB, followed by \"ms\""),
+            ("REPORT RequestId: x Duration: 1", "must be in ms, followed by \"nothing\""),
+            // Absurd figures (one rule for both formats: InvocationReport::check).
+            ("REPORT RequestId: x Duration: 1 ms Memory Size: 9223372036854775807 MB", "more than 1 TiB"),
+            ("REPORT RequestId: x Duration: 1e12 ms", "more than a day"),
+            (
+                "REPORT RequestId: x Duration: 1 ms Memory Size: 128 MB Max Memory Used: 1024 MB",
+                "more than Memory Size",
+            ),
         ];
         for (line, want) in table {
             let e = parse_text_report(line).unwrap_err();
@@ -376,7 +433,7 @@ mod tests {
             "REPORT RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6 Memory Size: 256 MB  Max Memory Used: 256 MB \r\tBilled Duration: 12 ms Duration: 11.5 ms Status: error Error Type: Runtime.OutOfMemory",
             "REPORT RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6\tDuration: 30000.00 ms\tBilled Duration: 30000 ms\tMemory Size: 512 MB\tMax Memory Used: 80 MB\tStatus: timeout\t\nXRAY TraceId: 1-5e1b4151-43a0913a12345678901234ab\tSegmentId: 0b1f2c3d4e5f6a7b\tSampled: true\t\n",
             // A unit is the next word, whatever blank comes before it (found by the property below).
-            "REPORT RequestId: 2ea49a23\tDuration: 2 ms\tError Type: 2ea49a23\tms RequestId: 1.5",
+            "REPORT RequestId: 2ea49a23\tDuration: 2 ms\tError Type: 2ea49a23\tms Status: error",
         ];
         for line in lines {
             let raw = serde_json::to_string(line).unwrap();
@@ -390,6 +447,11 @@ mod tests {
             "REPORT RequestId: 2ea49a23 Billed XRAY Duration: 1 ms Duration: 2 ms",
             "REPORT RequestId: 2ea49a23 Billed Duration: 1 ms",
             "REPORT RequestId: 2ea49a23 Duration: n/a ms",
+            "REPORT RequestId: 2ea49a23 Duration: 1 ms Duration: 1 ms",
+            "REPORT RequestId: 2ea49a23 Duration: 12.34 s",
+            "REPORT RequestId: 2ea49a23 Duration: 1 ms Memory Size: 10 GB",
+            "REPORT RequestId: 2ea49a23 Duration: 1",
+            "REPORT RequestId: 2ea49a23 Duration: 1 ms Memory Size: 128 MB Max Memory Used: 129 MB",
         ] {
             assert_eq!(read_raw_text_report(&serde_json::to_string(line).unwrap()), None, "{line}");
         }
