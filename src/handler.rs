@@ -75,21 +75,10 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
         for plan in &plans {
             summary += plan.summary;
         }
-        let results: Vec<(Result<(), ()>, Summary)> = futures_util::stream::iter(&plans)
-            .map(|plan| async move {
-                let mut delivered = Summary::default();
-                if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN) {
-                    tracing::warn!(sequence_number = %plan.sequence_number, "deadline near: not delivered, reported for retry");
-                    return (Err(()), delivered);
-                }
-                match self.deliver(plan, &mut delivered).await {
-                    Ok(()) => (Ok(()), delivered),
-                    Err(e) => {
-                        tracing::error!(error = %e, shard = %plan.shard, sequence_number = %plan.sequence_number, "delivery failed: reported for retry");
-                        (Err(()), delivered)
-                    }
-                }
-            })
+        // The futures are made first (they start only when polled): a stream holding a closure over borrowed plans
+        // would not prove `Send` for every lifetime, which concurrent invocations need (rust-lang/rust#102211).
+        let deliveries: Vec<_> = plans.iter().map(|plan| self.deliver_record(plan, deadline)).collect();
+        let results: Vec<(Result<(), ()>, Summary)> = futures_util::stream::iter(deliveries)
             .buffered(DELIVERY_CONCURRENCY)
             .collect()
             .await;
@@ -114,6 +103,23 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
             summary.batch_item_failures = 1;
         }
         Outcome { response, deferred_only, summary }
+    }
+
+    /// Delivers one record's plan unless the deadline is near; what was delivered is counted either way. (A
+    /// method, not a closure, so the future is `Send` for every lifetime, as concurrent invocations need.)
+    async fn deliver_record(&self, plan: &RecordPlan, deadline: Option<Instant>) -> (Result<(), ()>, Summary) {
+        let mut delivered = Summary::default();
+        if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN) {
+            tracing::warn!(sequence_number = %plan.sequence_number, "deadline near: not delivered, reported for retry");
+            return (Err(()), delivered);
+        }
+        match self.deliver(plan, &mut delivered).await {
+            Ok(()) => (Ok(()), delivered),
+            Err(e) => {
+                tracing::error!(error = %e, shard = %plan.shard, sequence_number = %plan.sequence_number, "delivery failed: reported for retry");
+                (Err(()), delivered)
+            }
+        }
     }
 
     async fn deliver(&self, plan: &RecordPlan, summary: &mut Summary) -> Result<(), SinkError> {

@@ -20,17 +20,26 @@ pub enum StartupError {
     NoBucket,
 }
 
+/// The settings, read and checked: call before loading the SDK configuration, so a missing or bad setting is
+/// reported before anything (a region lookup) is tried.
+pub fn settings(
+    lookup: impl Fn(&str) -> Option<String> + Copy,
+) -> Result<(PipelineConfig, DeliveryConfig), StartupError> {
+    let mut pipeline = PipelineConfig::from_lookup(lookup)?;
+    let delivery = DeliveryConfig::from_lookup(lookup)?.ok_or(StartupError::NoBucket)?;
+    if let Some(stream) = delivery.search.as_ref().and_then(|s| s.data_stream.clone()) {
+        pipeline.index_pattern = stream;
+    }
+    Ok((pipeline, delivery))
+}
+
 /// Builds the handler from `lookup` (the process environment in production) and the AWS SDK configuration
 /// ([`crate::aws::sdk_config`] in production).
 pub async fn aws_handler(
     lookup: impl Fn(&str) -> Option<String> + Copy,
     sdk: &aws_config::SdkConfig,
 ) -> Result<AwsHandler, StartupError> {
-    let mut pipeline = PipelineConfig::from_lookup(lookup)?;
-    let delivery = DeliveryConfig::from_lookup(lookup)?.ok_or(StartupError::NoBucket)?;
-    if let Some(stream) = delivery.search.as_ref().and_then(|s| s.data_stream.clone()) {
-        pipeline.index_pattern = stream;
-    }
+    let (pipeline, delivery) = settings(lookup)?;
     let s3 = S3Sink::new(crate::aws::s3_client(sdk, &delivery, lookup).await, &delivery);
     let search = delivery.search.as_ref().map(|s| {
         let secrets = lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| sdk.endpoint_url().map(str::to_owned));

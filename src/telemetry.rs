@@ -2,10 +2,14 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// CLI: human-readable logs on stderr, level from `RUST_LOG` (default `warn`).
+/// CLI: human-readable logs on stderr, in colour only on a terminal; level from `RUST_LOG` (default `warn`, but
+/// for the SDK's instance-metadata region lookup, whose failure off EC2 is expected and is reported in one line
+/// when no region is found at all).
 pub fn init_cli() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    use std::io::IsTerminal as _;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,aws_config::imds=error"));
+    let ansi = std::io::stderr().is_terminal();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
 /// Lambda: JSON logs when `AWS_LAMBDA_LOG_FORMAT=JSON`, level from `AWS_LAMBDA_LOG_LEVEL` (default `info`).

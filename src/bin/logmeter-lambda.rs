@@ -16,9 +16,12 @@ async fn main() -> Result<(), Error> {
             return Err(e.into());
         }
     };
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
-    let (handler, function) = (&handler, function.as_str());
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisBatch>| async move {
+    // Built once and kept for the life of the process, so every concurrent invocation shares them.
+    let handler: &'static _ = Box::leak(Box::new(handler));
+    let function: &'static str = Box::leak(std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default().into_boxed_str());
+    // On Lambda Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY > 1) several invocations run at once in this process;
+    // the handler is shared and holds no per-invocation state. Elsewhere this runs one invocation at a time.
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<KinesisBatch>| async move {
         // Lambda sends the deadline as epoch milliseconds. Local emulators may send none (0) or a relative
         // timeout (`cargo lambda watch` sends 600000): anything before 2001 cannot be a deadline, so none applies.
         let deadline = (event.context.deadline > 1_000_000_000_000)

@@ -94,12 +94,19 @@ fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> 
             run(&runtime, &handler, events, &dir.display().to_string())
         }
         None => {
-            let handler = runtime
-                .block_on(async {
-                    let sdk = logmeter::aws::sdk_config().await;
-                    logmeter::startup::aws_handler(|k| std::env::var(k).ok(), &sdk).await
-                })
-                .map_err(|e| (2, format!("{e} (or pass --out DIR to write to a directory)")))?;
+            let env = |k: &str| std::env::var(k).ok();
+            // Settings first: a missing bucket is reported before the SDK looks anywhere for a region.
+            logmeter::startup::settings(env).map_err(|e| (2, format!("{e} (or pass --out DIR to write to a directory)")))?;
+            let handler = runtime.block_on(async {
+                let sdk = logmeter::aws::sdk_config().await;
+                if sdk.region().is_none() {
+                    return Err((
+                        2,
+                        "no AWS region: set AWS_REGION to the bucket's region (S3 requests are signed for it)".to_owned(),
+                    ));
+                }
+                logmeter::startup::aws_handler(env, &sdk).await.map_err(|e| (2, e.to_string()))
+            })?;
             run(&runtime, &handler, events, "the configured bucket and search endpoint")
         }
     }

@@ -40,12 +40,21 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
     """Serves queued events on /next and collects responses."""
     events = queue.Queue()
     answers = queue.Queue()
+    # How many /next polls waited at once, at most: the function's concurrent workers.
+    lock = threading.Lock()
+    waiting = 0
+    most_waiting = 0
 
     def log_message(self, *args):
         pass
 
     def do_GET(self):
+        with RuntimeApi.lock:
+            RuntimeApi.waiting += 1
+            RuntimeApi.most_waiting = max(RuntimeApi.most_waiting, RuntimeApi.waiting)
         request_id, body = RuntimeApi.events.get()
+        with RuntimeApi.lock:
+            RuntimeApi.waiting -= 1
         self.send_response(200)
         self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
         self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000))
@@ -111,7 +120,9 @@ def main():
            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_LEVEL": "WARN", "AWS_REGION": REGION,
            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_ENDPOINT_URL": S3_URL,
            "INGEST_BUCKET_NAME": bucket, "S3_MAX_ATTEMPTS": "1", "SEARCH_URL": SEARCH_URL,
-           "SEARCH_INDEX_PATTERN": f"{RUN}-metrics-%Y.%m.%d"}
+           "SEARCH_INDEX_PATTERN": f"{RUN}-metrics-%Y.%m.%d",
+           # As on Lambda Managed Instances: two workers poll /next at once in one process.
+           "AWS_LAMBDA_MAX_CONCURRENCY": "2"}
     function = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         # The event source mapping: in order, BATCH_SIZE records at a time, retrying from a reported failure.
@@ -154,7 +165,8 @@ def main():
         sys.exit(f"{count} report documents, expected 5\n{err}")
     if retries == 0:
         sys.exit("the first invocation should have failed (no bucket yet) and been retried")
-    print(json.dumps({"invocations": invocations, "retries": retries, "meter_records_in_s3": len(got), "report_documents": count}))
+    print(json.dumps({"invocations": invocations, "retries": retries, "meter_records_in_s3": len(got), "report_documents": count,
+                      "concurrent_polls": RuntimeApi.most_waiting}))
 
 
 if __name__ == "__main__":

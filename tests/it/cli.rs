@@ -83,6 +83,28 @@ fn bad_data_exits_zero_usage_errors_do_not() {
     assert_eq!(no_out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_out.stderr).contains("INGEST_BUCKET_NAME is not set"));
 
+    // A plain error is one plain line: no region lookup before the settings are checked, no colour off a terminal.
+    for (bucket, want) in [(None, "INGEST_BUCKET_NAME is not set"), (Some("b"), "no AWS region: set AWS_REGION")] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_logmeter"));
+        cmd.args(["process", "samples/events/small.json"]).current_dir(root());
+        for var in ["INGEST_BUCKET_NAME", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "RUST_LOG"] {
+            cmd.env_remove(var);
+        }
+        // No profile file to read a region from, and no instance metadata service to ask.
+        let empty = out.join("aws-config");
+        std::fs::write(&empty, "").unwrap();
+        cmd.env("AWS_CONFIG_FILE", &empty).env("AWS_SHARED_CREDENTIALS_FILE", &empty);
+        cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9");
+        if let Some(b) = bucket {
+            cmd.env("INGEST_BUCKET_NAME", b);
+        }
+        let run = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.starts_with("logmeter: ") && stderr.contains(want) && !stderr.contains('\x1b'), "{stderr}");
+    }
+
     let help = logmeter(&["process", "--help"], None);
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("byte-identical"));

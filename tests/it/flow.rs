@@ -18,4 +18,6 @@ fn cloudwatch_logs_to_kinesis_to_logmeter_to_s3_and_search() {
     assert_eq!(summary["meter_records_in_s3"], 5, "{summary}");
     assert_eq!(summary["report_documents"], 5, "{summary}");
     assert!(summary["retries"].as_u64().unwrap() >= 1, "a partial batch failure was retried: {summary}");
+    // AWS_LAMBDA_MAX_CONCURRENCY=2 (Lambda Managed Instances): two invocations can be in flight in one process.
+    assert_eq!(summary["concurrent_polls"], 2, "{summary}");
 }
