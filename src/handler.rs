@@ -78,10 +78,8 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
         // The futures are made first (they start only when polled): a stream holding a closure over borrowed plans
         // would not prove `Send` for every lifetime, which concurrent invocations need (rust-lang/rust#102211).
         let deliveries: Vec<_> = plans.iter().map(|plan| self.deliver_record(plan, deadline)).collect();
-        let results: Vec<(Result<(), ()>, Summary)> = futures_util::stream::iter(deliveries)
-            .buffered(DELIVERY_CONCURRENCY)
-            .collect()
-            .await;
+        let results: Vec<(Result<(), ()>, Summary)> =
+            futures_util::stream::iter(deliveries).buffered(DELIVERY_CONCURRENCY).collect().await;
         let mut failed = Vec::with_capacity(plans.len());
         for (result, delivered) in results {
             summary += delivered;

@@ -4,6 +4,8 @@
 #   osmem-server 0.1.6  OpenSearch 3 API
 #   noida-db 0.2.3      Elasticsearch 8 API
 # Writes target/test-servers/env (shell exports) and target/test-servers/pids. Stop them with `servers.sh stop`.
+# With LOGMETER_TEST_OWNER_PID set (the integration tests do, when no servers were given), they stop when that
+# process exits.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$root/target/test-servers"
@@ -67,4 +69,10 @@ export LOGMETER_TEST_S3_AUTH_URL=http://127.0.0.1:$s3_auth_port
 export LOGMETER_TEST_OPENSEARCH_URL=http://127.0.0.1:$os_port
 export LOGMETER_TEST_ELASTICSEARCH_URL=http://127.0.0.1:$es_port
 ENV
+# Started by a test process (a plain `cargo test`): stop these servers when it exits.
+if [ -n "${LOGMETER_TEST_OWNER_PID:-}" ]; then
+  # shellcheck disable=SC2046
+  nohup bash -c 'owner=$1; shift; while kill -0 "$owner" 2>/dev/null; do sleep 1; done; kill "$@" 2>/dev/null' \
+    watchdog "$LOGMETER_TEST_OWNER_PID" $(cat "$dir/pids") > /dev/null 2>&1 &
+fi
 echo "servers up: S3 :$s3_port (auth :$s3_auth_port), OpenSearch :$os_port, Elasticsearch :$es_port" >&2

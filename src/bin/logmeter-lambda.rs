@@ -18,7 +18,8 @@ async fn main() -> Result<(), Error> {
     };
     // Built once and kept for the life of the process, so every concurrent invocation shares them.
     let handler: &'static _ = Box::leak(Box::new(handler));
-    let function: &'static str = Box::leak(std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default().into_boxed_str());
+    let function: &'static str =
+        Box::leak(std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default().into_boxed_str());
     // On Lambda Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY > 1) several invocations run at once in this process;
     // the handler is shared and holds no per-invocation state. Elsewhere this runs one invocation at a time.
     lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<KinesisBatch>| async move {

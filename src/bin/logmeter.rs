@@ -14,10 +14,8 @@ use std::process::ExitCode;
 /// records, malformed meter records and unreadable REPORT lines are quarantined and counted. Usage and I/O errors
 /// exit non-zero.
 ///
-/// Settings come from the environment, as in the Lambda: METER_TAG (default meter_record_for_stream),
-/// MAX_INFLATED_BYTES, INGEST_PREFIX (ingest/records), QUARANTINE_PREFIX (logmeter-quarantine), MAX_OBJECT_BYTES,
-/// MAX_OBJECT_RECORDS, SEARCH_INDEX_PATTERN (logmeter-metrics-%Y.%m.%d), BULK_MAX_BYTES, BULK_MAX_ACTIONS,
-/// LOGMETER_THREADS. Logs go to stderr; RUST_LOG sets their level (default warn).
+/// Settings come from the environment, as in the Lambda; `logmeter --help` lists every one, with its default.
+/// Logs go to stderr; RUST_LOG sets their level (default warn).
 #[derive(Parser)]
 #[command(name = "logmeter", version)]
 struct Cli {
@@ -37,7 +35,7 @@ enum Command {
     ///
     /// Without --out, deliveries go where the Lambda's go, with the same settings: INGEST_BUCKET_NAME (and the
     /// AWS SDK's AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, credentials), SEARCH_URL and its
-    /// authentication. The README has the full table.
+    /// authentication. Every setting is listed below.
     Process {
         /// Event files; `-` reads one event from stdin.
         #[arg(required = true, value_name = "EVENT.json")]
@@ -54,9 +52,33 @@ enum Command {
     },
 }
 
+/// The README's settings table (its one copy), as plain text for `--help`.
+fn settings_help() -> String {
+    const README: &str = include_str!("../../README.md");
+    const HEADER: &str = "| variable | default | meaning |";
+    let mut out = String::from("Settings (environment variables, read once at start; README.md, \"Configuration\"):\n");
+    let table = README.split_once(HEADER).map_or("", |(_, rest)| rest.split("\n\n").next().unwrap_or(""));
+    for row in table.lines().skip(2) {
+        let cells: Vec<String> = row.trim().trim_matches('|').split(" | ").map(|c| c.trim().replace('`', "")).collect();
+        if let [names, default, meaning] = cells.as_slice() {
+            out.push_str(&format!("\n  {names}\n      default {default}: {meaning}\n"));
+        }
+    }
+    out
+}
+
 fn main() -> ExitCode {
+    use clap::{CommandFactory as _, FromArgMatches as _};
     logmeter::telemetry::init_cli();
-    let cli = Cli::parse();
+    let settings = settings_help();
+    let matches = Cli::command()
+        .after_long_help(settings.clone())
+        .mut_subcommand("process", |c| c.after_long_help(settings))
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Process { events, out } => process(&events, out),
         Command::GenerateSamples { out } => logmeter::samplegen::write_samples(&out).map_err(|e| (1, e.to_string())),
@@ -96,13 +118,15 @@ fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> 
         None => {
             let env = |k: &str| std::env::var(k).ok();
             // Settings first: a missing bucket is reported before the SDK looks anywhere for a region.
-            logmeter::startup::settings(env).map_err(|e| (2, format!("{e} (or pass --out DIR to write to a directory)")))?;
+            logmeter::startup::settings(env)
+                .map_err(|e| (2, format!("{e} (or pass --out DIR to write to a directory)")))?;
             let handler = runtime.block_on(async {
                 let sdk = logmeter::aws::sdk_config().await;
                 if sdk.region().is_none() {
                     return Err((
                         2,
-                        "no AWS region: set AWS_REGION to the bucket's region (S3 requests are signed for it)".to_owned(),
+                        "no AWS region: set AWS_REGION to the bucket's region (S3 requests are signed for it)"
+                            .to_owned(),
                     ));
                 }
                 logmeter::startup::aws_handler(env, &sdk).await.map_err(|e| (2, e.to_string()))

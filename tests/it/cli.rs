@@ -124,3 +124,28 @@ fn bad_configuration_names_the_variable() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("invalid MAX_OBJECT_BYTES=\"huge\""));
     let _ = std::fs::remove_dir_all(out);
 }
+
+#[test]
+fn help_lists_every_setting_the_configuration_reads() {
+    let help = logmeter(&["--help"], None);
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    // Every variable name the configuration code reads (outside its tests) is in the help, with the README's words.
+    let mut names = std::collections::BTreeSet::new();
+    for file in ["src/config/mod.rs", "src/config/delivery.rs", "src/startup.rs", "src/aws.rs"] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for literal in code.split('"').skip(1).step_by(2) {
+            if literal.len() > 3 && literal.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+                names.insert(literal.to_owned());
+            }
+        }
+    }
+    assert!(names.len() >= 30, "{names:?}");
+    for name in &names {
+        assert!(help.contains(name.as_str()), "{name} is read but not in `logmeter --help` (README, Configuration)");
+    }
+    assert!(help.contains("INGEST_BUCKET_NAME\n      default (required for delivery)"), "{help}");
+    let process = logmeter(&["process", "--help"], None);
+    assert!(String::from_utf8_lossy(&process.stdout).contains("MAX_BATCH_OUTPUT_BYTES"));
+}

@@ -6,11 +6,12 @@ use crate::support::root;
 
 #[test]
 fn cloudwatch_logs_to_kinesis_to_logmeter_to_s3_and_search() {
-    let _ = crate::servers::s3(); // fails with instructions when the servers are not running
+    let _ = crate::servers::s3(); // starts the servers (and their Python) when they are not running
     let python = root().join("target/test-servers/venv/bin/python");
     let out = std::process::Command::new(python)
         .arg(root().join("tests/flow/local_flow.py"))
         .arg(env!("CARGO_BIN_EXE_logmeter-lambda"))
+        .envs(crate::servers::vars())
         .output()
         .expect("the servers' venv (tests/servers.sh) has the Python to run the flow");
     assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

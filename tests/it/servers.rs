@@ -5,13 +5,49 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use logmeter::startup::{AwsHandler, aws_handler};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A server's URL from the environment `tests/run.sh` sets up.
-pub fn url(var: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| {
-        panic!("{var} is not set: run the suite with `bash tests/run.sh`, which installs and starts the test servers")
+/// The variables that name the servers.
+const VARS: [&str; 4] = [
+    "LOGMETER_TEST_S3_URL",
+    "LOGMETER_TEST_S3_AUTH_URL",
+    "LOGMETER_TEST_OPENSEARCH_URL",
+    "LOGMETER_TEST_ELASTICSEARCH_URL",
+];
+
+/// The servers' URLs by variable: from the environment when `tests/run.sh` (or a shell that sourced
+/// `target/test-servers/env`) set them, else from servers this test process starts once through the same script,
+/// `tests/servers.sh`, which stops them when the process exits. So a plain `cargo test` works too.
+pub fn vars() -> &'static HashMap<String, String> {
+    static SERVERS: OnceLock<HashMap<String, String>> = OnceLock::new();
+    SERVERS.get_or_init(|| {
+        if let Ok(set) = VARS.iter().map(|v| std::env::var(v).map(|url| (v.to_string(), url))).collect() {
+            return set;
+        }
+        let root = crate::support::root();
+        let status = std::process::Command::new("bash")
+            .arg(root.join("tests/servers.sh"))
+            .env("LOGMETER_TEST_OWNER_PID", std::process::id().to_string())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("bash runs tests/servers.sh");
+        assert!(
+            status.success(),
+            "tests/servers.sh could not start the test servers (it needs python3 with venv, and curl); logs are in \
+             target/test-servers"
+        );
+        let env = std::fs::read_to_string(root.join("target/test-servers/env")).expect("tests/servers.sh writes env");
+        env.lines()
+            .filter_map(|line| line.strip_prefix("export ")?.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
     })
+}
+
+/// A server's URL (see [`vars`]).
+pub fn url(var: &str) -> String {
+    vars().get(var).cloned().unwrap_or_else(|| panic!("{var} is not among the test servers' variables"))
 }
 
 pub fn s3() -> String {
