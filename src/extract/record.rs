@@ -487,4 +487,215 @@ mod tests {
         assert_eq!(v["uniqueId"], "id");
         assert_eq!(v["customerId"], "a b\" c");
     }
+
+    /// The ingest rules written again, independently, over serde_json: the oracle for [`validate_record`]. A false
+    /// quarantine is unbilled revenue, a false accept a misbilled record.
+    mod reference {
+        use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+        use serde_json::value::RawValue;
+
+        /// An object's members in order, duplicates kept, values raw.
+        struct Members(Vec<(String, Box<RawValue>)>);
+
+        impl<'de> Deserialize<'de> for Members {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Members;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                        let mut members = Vec::new();
+                        while let Some(entry) = map.next_entry::<String, Box<RawValue>>()? {
+                            members.push(entry);
+                        }
+                        Ok(Members(members))
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+
+        fn members(raw: &str) -> Option<Vec<(String, Box<RawValue>)>> {
+            let m: Members = serde_json::from_str(raw).ok()?;
+            // Each key once.
+            let mut keys: Vec<&str> = m.0.iter().map(|(k, _)| k.as_str()).collect();
+            keys.sort_unstable();
+            keys.windows(2).all(|w| w[0] != w[1]).then_some(m.0)
+        }
+
+        fn name(raw: &str) -> bool {
+            serde_json::from_str::<String>(raw).is_ok_and(|s| !s.trim().is_empty() && !s.chars().any(char::is_control))
+        }
+
+        fn meter_value(raw: &str) -> bool {
+            if !matches!(serde_json::from_str::<serde_json::Value>(raw), Ok(serde_json::Value::Number(_))) {
+                return false;
+            }
+            let (mantissa, exponent) = raw.split_once(['e', 'E']).unwrap_or((raw, "0"));
+            let non_zero = mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+            let v: f64 = raw.parse().unwrap();
+            if raw.contains(['.', 'e', 'E']) {
+                // A double: finite, within 2^53, and not a non-zero that rounds to 0.
+                let _ = exponent;
+                v.is_finite() && v.abs() <= 9_007_199_254_740_992.0 && (v != 0.0 || !non_zero)
+            } else {
+                // An integer: exactly within 2^53 (digits compared as text: no double in between).
+                let digits = raw.trim_start_matches('-');
+                digits.len() < 16 || (digits.len() == 16 && digits <= "9007199254740992")
+            }
+        }
+
+        fn millis(raw: &str) -> Option<i64> {
+            let ms = raw.parse::<i64>().ok().filter(|_| raw.bytes().all(|b| b.is_ascii_digit() || b == b'-'))?;
+            (100_000_000_000..=100_000_000_000_000).contains(&ms).then_some(ms)
+        }
+
+        /// Whether `raw` is a record the rules accept.
+        pub fn accepts(raw: &str) -> bool {
+            // Every string anywhere must be one a strict reader takes (serde_json refuses lone surrogates).
+            if serde_json::from_str::<serde_json::Value>(raw).is_err() {
+                return false;
+            }
+            let Some(top) = members(raw) else { return false };
+            let get = |k: &str| top.iter().find(|(key, _)| key == k).map(|(_, v)| v.get());
+            let (Some(c), Some(m), Some(v), Some(t)) =
+                (get("customerId"), get("meterApiName"), get("meterValue"), get("meterTimeInMillis"))
+            else {
+                return false;
+            };
+            let unique_ok =
+                get("uniqueId").is_none_or(|u| serde_json::from_str::<String>(u).is_ok_and(|u| !u.is_empty()));
+            let dimensions_ok = get("dimensions").is_none_or(|d| {
+                members(d).is_some_and(|m| m.iter().all(|(_, v)| serde_json::from_str::<String>(v.get()).is_ok()))
+            });
+            name(c) && name(m) && meter_value(v) && millis(t).is_some() && unique_ok && dimensions_ok
+        }
+    }
+
+    /// Records of edge cases: each field from a pool of values at and beyond the rules' edges, keys escaped or
+    /// given twice, strings with escapes, surrogates, whitespace and control characters.
+    fn edge_record() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        // Each field is usually valid (sometimes at the edge of valid), else one of the ways to break it.
+        let pick = |valid: Vec<&'static str>, invalid: Vec<&'static str>| prop_oneof![6 => prop::sample::select(valid), 1 => prop::sample::select(invalid)];
+        let string = || {
+            pick(
+                vec![r#""c-1""#, r#"" acme""#, r#""\u00e9t\u00e9""#, r#""\ud83d\ude00""#, r#""a\"b""#, r#""x/y""#],
+                vec![
+                    r#""""#,
+                    r#""   ""#,
+                    r#""a\nb""#,
+                    r#""\u0007""#,
+                    r#""\ud800""#,
+                    r#""x\udc00""#,
+                    r#""\u3000""#,
+                    r#""\u007f""#,
+                    "5",
+                    "null",
+                ],
+            )
+        };
+        let number = pick(
+            vec![
+                "1",
+                "0",
+                "-0",
+                "0.0",
+                "-1.5",
+                "293.54",
+                "1e3",
+                "1E-2",
+                "0e-400",
+                "9007199254740992",
+                "-9007199254740992",
+                "9007199254740992.0",
+                "1e15",
+            ],
+            vec![
+                "1e400",
+                "-1e400",
+                "1e-400",
+                "9007199254740993",
+                "9007199254740993.5",
+                "1e16",
+                "123456789012345678901234567890",
+                "\"1\"",
+                "true",
+            ],
+        );
+        let millis = pick(
+            vec!["1795168800000", "100000000000", "100000000000000"],
+            vec![
+                "1795168800000.0",
+                "1795168800000.5",
+                "1795168800",
+                "99999999999",
+                "100000000000001",
+                "-5",
+                "\"1795168800000\"",
+                "1.7951688e12",
+            ],
+        );
+        let dimensions = pick(
+            vec![r#"{}"#, r#"{"plan":"free"}"#, r#"{"plan":"free","tier":"\u00e9"}"#],
+            vec![
+                r#"{"plan":"free","plan":"pro"}"#,
+                r#"{"plan":"free","pl\u0061n":"pro"}"#,
+                r#"{"n":3}"#,
+                r#"{"e":"\ud800"}"#,
+                r#"["a"]"#,
+            ],
+        );
+        let key = |k: &'static str, escaped: &'static str| prop_oneof![12 => Just(k), 1 => Just(escaped)];
+        let extra = pick(
+            vec![r#""note":{"a":[1,"b"]}"#],
+            vec![r#""customerId":"d""#, r#""meterValue":2"#, r#""x":{"y":"\ud800"}"#],
+        );
+        (
+            (key("customerId", r#"customer\u0049d"#), string()),
+            (key("meterApiName", "meterApiName"), string()),
+            (key("meterValue", r#"meter\u0056alue"#), number),
+            (key("meterTimeInMillis", "meterTimeInMillis"), millis),
+            proptest::option::weighted(0.5, string()),
+            proptest::option::weighted(0.5, dimensions),
+            0usize..40,
+            proptest::option::weighted(0.3, extra),
+        )
+            .prop_map(|((ck, c), (mk, m), (vk, v), (tk, t), unique, dims, skip, extra)| {
+                let mut fields = vec![
+                    format!(r#""{ck}":{c}"#),
+                    format!(r#""{mk}":{m}"#),
+                    format!(r#""{vk}":{v}"#),
+                    format!(r#""{tk}":{t}"#),
+                ];
+                if skip < fields.len() {
+                    fields.remove(skip);
+                }
+                fields.extend(unique.map(|u| format!(r#""uniqueId":{u}"#)));
+                fields.extend(dims.map(|d| format!(r#""dimensions":{d}"#)));
+                fields.extend(extra.map(str::to_owned));
+                format!("{{{}}}", fields.join(","))
+            })
+    }
+
+    #[test]
+    fn valid_edge_records_are_often_accepted_and_often_refused() {
+        use proptest::strategy::{Strategy, ValueTree};
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = edge_record();
+        let accepted =
+            (0..2000).filter(|_| reference::accepts(&strategy.new_tree(&mut runner).unwrap().current())).count();
+        assert!((100..1900).contains(&accepted), "{accepted} of 2000 accepted: the property would test little");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        #[test]
+        fn valid_rules_agree_with_an_independent_reference(text in edge_record()) {
+            let ours = validate_record(&text);
+            proptest::prop_assert_eq!(ours.is_ok(), reference::accepts(&text), "{} -> {:?}", text, ours);
+        }
+    }
 }

@@ -75,3 +75,33 @@ impl SearchSink for LocalDir {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ObjectKind;
+
+    fn object(key: &str, body: &[u8]) -> PlannedObject {
+        PlannedObject { kind: ObjectKind::Records, key: key.into(), body: body.to_vec(), items: 1 }
+    }
+
+    #[test]
+    fn invalid_writes_are_refused_and_nothing_is_overwritten() {
+        let root = std::env::temp_dir().join(format!("logmeter-local-{}", std::process::id()));
+        let dir = LocalDir::new(&root);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let put = |key: &str, body: &[u8]| rt.block_on(dir.put(&object(key, body)));
+        assert_eq!(put("a/b.json", b"[1]").unwrap(), Delivery::Written);
+        assert_eq!(put("a/b.json", b"[1]").unwrap(), Delivery::AlreadyPresent, "the same bytes again");
+        // A different object under the key: a permanent failure, and the first object stays.
+        let err = put("a/b.json", b"[2]").unwrap_err();
+        assert!(matches!(err, SinkError::Permanent { .. }) && err.to_string().contains("a different file"), "{err}");
+        assert_eq!(std::fs::read(root.join("a/b.json")).unwrap(), b"[1]");
+        // Keys that would leave the directory or add empty levels.
+        for key in ["../x.json", "a/../../x.json", "/abs.json", "a//b.json", "./a.json"] {
+            let err = put(key, b"[]").unwrap_err();
+            assert!(err.to_string().contains("not a safe relative path"), "{key}: {err}");
+        }
+        let _ = std::fs::remove_dir_all(root);
+    }
+}

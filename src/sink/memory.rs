@@ -4,7 +4,8 @@ use super::{BulkDelivery, Delivery, ObjectSink, SearchSink, SinkError};
 use crate::plan::{BulkRequest, PlannedObject};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// Keeps objects by key and documents by `(index, id)`, create-only, like the real stores.
 #[derive(Debug, Default)]
@@ -15,6 +16,8 @@ pub struct MemorySink {
     pub documents: Mutex<BTreeMap<(String, String), String>>,
     /// Calls (puts and bulks) left before every call fails transiently; `usize::MAX` never fails.
     fail_after: AtomicUsize,
+    /// How long each call takes, in milliseconds (a store across the network).
+    latency_ms: AtomicU64,
 }
 
 impl MemorySink {
@@ -26,6 +29,18 @@ impl MemorySink {
     /// Lets `calls` more calls succeed, then fails every call until [`MemorySink::recover`].
     pub fn fail_after(&self, calls: usize) {
         self.fail_after.store(calls, Ordering::SeqCst);
+    }
+
+    /// Makes every later call take `latency` (on the tokio timer).
+    pub fn set_latency(&self, latency: Duration) {
+        self.latency_ms.store(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+
+    async fn wait(&self) {
+        let ms = self.latency_ms.load(Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
     }
 
     /// Stops failing.
@@ -51,6 +66,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl ObjectSink for MemorySink {
     async fn put(&self, object: &PlannedObject) -> Result<Delivery, SinkError> {
+        self.wait().await;
         self.admit(&object.key)?;
         let mut objects = lock(&self.objects);
         if objects.contains_key(&object.key) {
@@ -63,6 +79,7 @@ impl ObjectSink for MemorySink {
 
 impl SearchSink for MemorySink {
     async fn bulk(&self, request: &BulkRequest) -> Result<BulkDelivery, SinkError> {
+        self.wait().await;
         self.admit(&request.name)?;
         let mut docs = lock(&self.documents);
         let mut out = BulkDelivery::default();

@@ -73,23 +73,13 @@ impl S3Sink {
             Ok(_) => Ok(Delivery::Written),
             Err(e) => {
                 let status = e.raw_response().map(|r| r.status().as_u16());
-                let code = e.code().unwrap_or("").to_owned();
                 let target = format!("s3://{bucket}/{key}");
-                match (status, code.as_str()) {
-                    (Some(412), _) | (_, "PreconditionFailed") => self.verify_present(bucket, key, &body_crc).await,
-                    (Some(401 | 403), _) | (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied") => {
-                        Err(SinkError::Permanent {
-                            target,
-                            reason: format!(
-                                "access denied ({code}): check the function's credentials and the bucket policy{}",
-                                if self.acl == AclMode::None { "" } else { " (it must allow s3:PutObjectAcl)" }
-                            ),
-                        })
+                match classify(status, e.code().unwrap_or(""), bucket, self.acl) {
+                    PutFailure::KeyTaken => self.verify_present(bucket, key, &body_crc).await,
+                    PutFailure::Permanent(reason) => Err(SinkError::Permanent { target, reason }),
+                    PutFailure::Transient => {
+                        Err(SinkError::Transient { target, reason: DisplayErrorContext(&e).to_string() })
                     }
-                    (Some(404), _) | (_, "NoSuchBucket") => {
-                        Err(SinkError::Permanent { target, reason: format!("bucket {bucket} does not exist ({code})") })
-                    }
-                    _ => Err(SinkError::Transient { target, reason: DisplayErrorContext(&e).to_string() }),
                 }
             }
         }
@@ -141,6 +131,34 @@ impl S3Sink {
     }
 }
 
+/// What a failed create-only `PutObject` means.
+#[derive(Debug, PartialEq, Eq)]
+enum PutFailure {
+    /// 412: an object is already under the key (the same one, or not: to be checked).
+    KeyTaken,
+    /// Will not succeed until someone acts; the reason says what to do.
+    Permanent(String),
+    /// Worth retrying (throttled, unavailable, timed out, anything not known to be permanent).
+    Transient,
+}
+
+/// Classifies a failed `PutObject` by its HTTP status (none when no response came) and S3 error code.
+fn classify(status: Option<u16>, code: &str, bucket: &str, acl: AclMode) -> PutFailure {
+    match (status, code) {
+        (Some(412), _) | (_, "PreconditionFailed") => PutFailure::KeyTaken,
+        (Some(401 | 403), _) | (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied") => {
+            PutFailure::Permanent(format!(
+                "access denied ({code}): check the function's credentials and the bucket policy{}",
+                if acl == AclMode::None { "" } else { " (it must allow s3:PutObjectAcl)" }
+            ))
+        }
+        (Some(404), _) | (_, "NoSuchBucket") => {
+            PutFailure::Permanent(format!("bucket {bucket} does not exist ({code})"))
+        }
+        _ => PutFailure::Transient,
+    }
+}
+
 /// A body and its CRC32 as S3 reports it (base64 of the big-endian value).
 struct Written {
     crc32: String,
@@ -167,6 +185,50 @@ impl ObjectSink for S3Sink {
             self.put_bytes(bucket, &key, gzip(&object.body), "application/gzip").await
         } else {
             self.put_bytes(bucket, &key, object.body.clone(), "application/json").await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_puts_are_classified_by_status_and_code() {
+        let permanent = |r: &str| PutFailure::Permanent(r.to_owned());
+        let table = [
+            (Some(412), "PreconditionFailed", AclMode::None, PutFailure::KeyTaken),
+            (None, "PreconditionFailed", AclMode::None, PutFailure::KeyTaken),
+            (
+                Some(403),
+                "AccessDenied",
+                AclMode::None,
+                permanent("access denied (AccessDenied): check the function's credentials and the bucket policy"),
+            ),
+            (
+                Some(403),
+                "AccessDenied",
+                AclMode::BucketOwnerFullControl,
+                permanent(
+                    "access denied (AccessDenied): check the function's credentials and the bucket policy (it must \
+                     allow s3:PutObjectAcl)",
+                ),
+            ),
+            (
+                Some(400),
+                "InvalidAccessKeyId",
+                AclMode::None,
+                permanent("access denied (InvalidAccessKeyId): check the function's credentials and the bucket policy"),
+            ),
+            (Some(404), "NoSuchBucket", AclMode::None, permanent("bucket ingest does not exist (NoSuchBucket)")),
+            (None, "NoSuchBucket", AclMode::None, permanent("bucket ingest does not exist (NoSuchBucket)")),
+            (Some(503), "SlowDown", AclMode::None, PutFailure::Transient),
+            (Some(500), "InternalError", AclMode::None, PutFailure::Transient),
+            (None, "", AclMode::None, PutFailure::Transient),
+            (Some(409), "OperationAborted", AclMode::None, PutFailure::Transient),
+        ];
+        for (status, code, acl, want) in table {
+            assert_eq!(classify(status, code, "ingest", acl), want, "{status:?} {code}");
         }
     }
 }

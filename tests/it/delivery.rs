@@ -452,3 +452,22 @@ fn invalid_key_collision_with_a_different_object_is_a_loud_failure_not_a_deliver
     assert!(matches!(err, SinkError::Permanent { .. }), "{err}");
     assert!(err.to_string().contains("a different object already exists under this key"), "{err}");
 }
+
+#[test]
+fn missing_bucket_is_a_permanent_failure_that_names_it_and_the_record_is_reported() {
+    let rt = rt();
+    let bucket = unique("no-such-bucket");
+    let h = rt.block_on(handler(&[("INGEST_BUCKET_NAME", bucket.clone()), ("S3_MAX_ATTEMPTS", "1".into())]));
+    let batch = sample("small");
+    let plan = pipeline().plan_batch(&batch.records).remove(0);
+    let object = plan.objects.iter().find(|o| o.kind == ObjectKind::Records).unwrap();
+    let err = rt.block_on(h.objects().put(object)).unwrap_err();
+    assert!(matches!(err, SinkError::Permanent { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("bucket {bucket} does not exist (NoSuchBucket)")), "{err}");
+    let out = rt.block_on(h.handle(&batch, None));
+    assert_eq!(
+        out.response.batch_item_failures[0].item_identifier.as_deref(),
+        Some(batch.records[0].kinesis.sequence_number.as_str()),
+        "nothing is dropped: the batch is retried from its first record"
+    );
+}

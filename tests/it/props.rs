@@ -76,8 +76,14 @@ proptest! {
         let bytes = if gz { gzip(&data) } else { data };
         let plan = pipeline().plan_record(&record_with_data(&bytes, "11"), &mut Scratch::default());
         prop_assert_eq!(plan.summary.kinesis_records, 1);
-        // Whatever it was, it was either understood or quarantined.
-        prop_assert!(plan.summary.quarantined_kinesis_records + plan.summary.control_messages + plan.summary.log_events <= 1 + plan.summary.log_events);
+        // Whatever it was, exactly one holds: kept whole in the quarantine, a health check, or a data payload read.
+        let s = plan.summary;
+        let data = s.bytes_inflated > 0 && s.quarantined_kinesis_records == 0 && s.control_messages == 0;
+        let outcomes = [s.quarantined_kinesis_records == 1, s.control_messages == 1, data];
+        prop_assert_eq!(outcomes.iter().filter(|&&o| o).count(), 1, "{:?}", s);
+        if s.quarantined_kinesis_records == 1 {
+            prop_assert!(plan.objects.iter().any(|o| o.kind == logmeter::plan::ObjectKind::Quarantine));
+        }
     }
 
     #[test]
@@ -99,12 +105,18 @@ proptest! {
     }
 
     #[test]
-    fn same_input_same_plan(msgs in prop::collection::vec(message(), 1..6), threads in 1usize..4) {
-        let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
-        let rec = record_with_messages("/aws/lambda/f", "2026/11/20/[1]abc", &refs, "42");
-        let p1 = pipeline().plan_record(&rec, &mut Scratch::default());
+    fn same_input_same_plan(msgs in prop::collection::vec(message(), 1..6), records in 2usize..7, threads in 2usize..5) {
+        // Several records, so that the threads really share the batch; each record one message more than the last.
+        let batch: Vec<_> = (0..records)
+            .map(|r| {
+                let refs: Vec<&str> = msgs.iter().cycle().take(r + 1).map(String::as_str).collect();
+                record_with_messages("/aws/lambda/f", "2026/11/20/[1]abc", &refs, &(42 + r).to_string())
+            })
+            .collect();
+        let mut scratch = Scratch::default();
+        let one_by_one: Vec<_> = batch.iter().map(|r| pipeline().plan_record(r, &mut scratch)).collect();
         let cfg = logmeter::PipelineConfig { threads, ..logmeter::PipelineConfig::default() };
-        let p2 = logmeter::Pipeline::new(cfg).plan_batch(std::slice::from_ref(&rec)).remove(0);
-        prop_assert_eq!(p1, p2);
+        let threaded = logmeter::Pipeline::new(cfg).plan_batch(&batch);
+        prop_assert_eq!(one_by_one, threaded);
     }
 }

@@ -96,6 +96,39 @@ fn deadline_stops_delivery_and_reports_the_first_record() {
 }
 
 #[test]
+fn deadline_reached_mid_batch_reports_the_first_record_not_started_and_the_retry_completes_it() {
+    use crate::support::record_with_messages;
+    let line = |i: usize| {
+        format!(
+            "meter_record_for_stream {{\"customerId\":\"c-{i}\",\"meterApiName\":\"calls\",\"meterValue\":1,\"meterTimeInMillis\":1795168800000}}"
+        )
+    };
+    let lines: Vec<String> = (0..30).map(line).collect();
+    let batch = logmeter::KinesisBatch {
+        records: (0..30)
+            .map(|i| record_with_messages("/aws/lambda/f", "s", &[&lines[i]], &(49_000 + i).to_string()))
+            .collect(),
+    };
+    let h: Handler<MemorySink, MemorySink> = Handler::new(pipeline(), MemorySink::new(), None);
+    // Each put takes 300 ms; the deadline margin runs out 150 ms from now. The first 16 records (the delivery
+    // window) start at once and finish; the 17th would start only after the deadline margin began.
+    h.objects().set_latency(std::time::Duration::from_millis(300));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let deadline = Instant::now() + logmeter::handler::DEADLINE_MARGIN + std::time::Duration::from_millis(150);
+    let out = rt.block_on(h.handle(&batch, Some(deadline)));
+    let point = out.response.batch_item_failures[0].item_identifier.clone().unwrap();
+    assert_eq!(point, "49016", "the first record not delivered");
+    let delivered = h.objects().objects.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 16, "every record before it was delivered");
+    // Lambda retries from there: all 30 records delivered, once each.
+    h.objects().set_latency(std::time::Duration::ZERO);
+    let retry = rt.block_on(h.handle(&from_sequence(&batch, &point), None));
+    assert!(retry.response.batch_item_failures.is_empty());
+    assert_eq!(retry.summary.objects_written, 14);
+    assert_eq!(h.objects().objects.lock().unwrap().len(), 30);
+}
+
+#[test]
 fn poison_records_are_never_reported() {
     let mut batch = sample("small");
     batch.records[0].kinesis.data = "%%% not base64 %%%".into();
