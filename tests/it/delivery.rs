@@ -199,14 +199,9 @@ fn bad_s3_credentials_give_a_clear_error() {
     assert_eq!(out.response.batch_item_failures.len(), 1, "reported for retry, never dropped");
 }
 
-#[test]
-fn basic_auth_from_a_secrets_manager_secret() {
-    let rt = rt();
-    let bucket = rt.block_on(bucket());
-    let secret = unique("search-credentials");
-    // Create the secret in moto's Secrets Manager, as an operator would with the AWS CLI.
-    let create =
-        serde_json::json!({"Name": secret, "SecretString": "{\"username\":\"metrics\",\"password\":\"s3cr3t-pw\"}"});
+/// Creates a secret in moto's Secrets Manager, as an operator would with the AWS CLI, and returns its ARN.
+fn create_secret(secret_string: &str) -> String {
+    let create = serde_json::json!({"Name": unique("search-credentials"), "SecretString": secret_string});
     let out = std::process::Command::new("curl")
         .args(["-s", "-X", "POST", &format!("{}/", servers::s3())])
         .args(["-H", "x-amz-target: secretsmanager.CreateSecret", "-H", "content-type: application/x-amz-json-1.1"])
@@ -214,7 +209,54 @@ fn basic_auth_from_a_secrets_manager_secret() {
         .args(["--data-binary", &create.to_string()])
         .output()
         .unwrap();
-    let arn = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["ARN"].as_str().unwrap().to_owned();
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["ARN"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn invalid_secrets_and_missing_signing_inputs_give_clear_permanent_errors() {
+    use logmeter::sink::SearchSink;
+    let rt = rt();
+    let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
+    let missing = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:no-such-secret-AbCdEf".to_owned();
+    for (arn, want) in [
+        (missing, "(ResourceNotFoundException): check the ARN"),
+        (create_secret("not-json-hunter2"), "must be a JSON object with string keys username and password"),
+        (create_secret("{\"username\":\"metrics\"}"), "must be a JSON object with string keys username and password"),
+    ] {
+        let mut s = settings("unused", &proxy.url, &unique("it-secret-bad"));
+        s.push(("SEARCH_SECRET_ARN", arn.clone()));
+        let h = rt.block_on(handler(&s));
+        let err = rt.block_on(h.search().unwrap().bulk(&first_bulk())).unwrap_err();
+        assert!(matches!(err, SinkError::Permanent { .. }), "{err}");
+        assert!(err.to_string().contains(want) && err.to_string().contains(&arn), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "no secret in errors: {err}");
+        assert_eq!(proxy.requests.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was sent without credentials");
+    }
+    // SigV4 with no credentials, or no region, to sign with.
+    let lookup = |k: &str| match k {
+        "INGEST_BUCKET_NAME" => Some("unused".to_owned()),
+        "SEARCH_URL" => Some(proxy.url.clone()),
+        "SEARCH_SIGV4_SERVICE" => Some("es".to_owned()),
+        _ => None,
+    };
+    let config = logmeter::config::DeliveryConfig::from_lookup(lookup).unwrap().unwrap().search.unwrap();
+    let no_credentials = aws_config::SdkConfig::builder().region(aws_config::Region::new("eu-west-1")).build();
+    let no_region = rt.block_on(async {
+        let with = servers::sdk(&servers::s3(), "test").await;
+        aws_config::SdkConfig::builder().credentials_provider(with.credentials_provider().unwrap()).build()
+    });
+    for (sdk, want) in [(no_credentials, "SigV4 needs AWS credentials"), (no_region, "SigV4 needs AWS_REGION")] {
+        let http = logmeter::sink::search::SearchHttp::new(&config, sdk, None);
+        let err = rt.block_on(http.send(http::Method::GET, "/", None)).unwrap_err();
+        assert!(matches!(err, logmeter::sink::search::HttpError::Setup(_)) && err.to_string().contains(want), "{err}");
+    }
+}
+
+#[test]
+fn basic_auth_from_a_secrets_manager_secret() {
+    let rt = rt();
+    let bucket = rt.block_on(bucket());
+    let arn = create_secret("{\"username\":\"metrics\",\"password\":\"s3cr3t-pw\"}");
     let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
     let index = unique("it-secret");
     let mut s = settings(&bucket, &proxy.url, &index);

@@ -38,7 +38,8 @@ fn describe(error: Option<&serde_json::Value>) -> String {
             let kind = e.get("type").and_then(|t| t.as_str()).unwrap_or("error");
             let reason = e.get("reason").and_then(|t| t.as_str()).unwrap_or("");
             let mut s = format!("{kind}: {reason}");
-            s.truncate(500);
+            // At most 500 bytes, cut on a character boundary (engines quote the document, in any script).
+            s.truncate(crate::extract::floor_char_boundary(&s, 500));
             s
         }
         None => "no error given".into(),
@@ -128,6 +129,20 @@ mod tests {
         assert!(matches!(&got[2], ItemOutcome::Retry(r) if r.contains("429")));
         assert!(matches!(&got[3], ItemOutcome::Retry(r) if r.contains("503")));
         assert!(matches!(&got[4], ItemOutcome::Reject(400, r) if r.contains("mapper_parsing_exception")));
+    }
+
+    #[test]
+    fn invalid_items_are_retried_or_rejected_with_a_readable_error() {
+        let long = "é".repeat(400);
+        let body = format!(
+            r#"{{"items":[{{}},{{"create":{{"status":400}}}},{{"index":{{"status":400,"error":{{"reason":"r"}}}}}},{{"create":{{"status":400,"error":{{"type":"t","reason":"{long}"}}}}}}]}}"#
+        );
+        let got = classify(body.as_bytes(), 4).unwrap();
+        assert_eq!(got[0], ItemOutcome::Retry("empty item".into()), "an empty item is never counted as delivered");
+        assert_eq!(got[1], ItemOutcome::Reject(400, "no error given".into()));
+        assert_eq!(got[2], ItemOutcome::Reject(400, "error: r".into()));
+        // A long reason in a multi-byte script is cut at 500 bytes on a character boundary.
+        assert!(matches!(&got[3], ItemOutcome::Reject(400, r) if r.len() <= 500 && r.len() > 490 && r.starts_with("t: é")));
     }
 
     #[test]

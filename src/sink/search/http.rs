@@ -92,7 +92,7 @@ impl SearchHttp {
             }
         }
         let service = match &self.auth {
-            SearchAuth::SigV4 { service } => Some(service.as_str()),
+            SearchAuth::SigV4 { service } => Some((service.as_str(), None)),
             _ => None,
         };
         self.request(method, &url, headers, body, service).await
@@ -104,7 +104,7 @@ impl SearchHttp {
         url: &str,
         headers: Vec<(&str, String)>,
         body: Option<(Bytes, &str)>,
-        sign_for: Option<&str>,
+        sign_for: Option<(&str, Option<&str>)>,
     ) -> Result<Answer, HttpError> {
         let (bytes, content_type) = body.unwrap_or((Bytes::new(), ""));
         let mut builder = http::Request::builder().method(method).uri(url);
@@ -117,8 +117,8 @@ impl SearchHttp {
         let mut req = builder
             .body(Full::new(bytes.clone()))
             .map_err(|e| HttpError::Setup(format!("cannot build a request for {url}: {e}")))?;
-        if let Some(service) = sign_for {
-            self.sign(&mut req, &bytes, service).await?;
+        if let Some((service, region)) = sign_for {
+            self.sign(&mut req, &bytes, service, region).await?;
         }
         let sent = tokio::time::timeout(self.timeout, self.client.request(req)).await;
         let resp = match sent {
@@ -139,7 +139,13 @@ impl SearchHttp {
         Ok(Answer { status, body })
     }
 
-    async fn sign(&self, req: &mut http::Request<Full<Bytes>>, body: &[u8], service: &str) -> Result<(), HttpError> {
+    async fn sign(
+        &self,
+        req: &mut http::Request<Full<Bytes>>,
+        body: &[u8],
+        service: &str,
+        region: Option<&str>,
+    ) -> Result<(), HttpError> {
         let provider = self
             .sdk
             .credentials_provider()
@@ -148,10 +154,9 @@ impl SearchHttp {
             .provide_credentials()
             .await
             .map_err(|e| HttpError::Setup(format!("cannot load AWS credentials for SigV4: {e}")))?;
-        let region = self
-            .sdk
-            .region()
-            .map(|r| r.to_string())
+        let region = region
+            .map(str::to_owned)
+            .or_else(|| self.sdk.region().map(|r| r.to_string()))
             .ok_or_else(|| HttpError::Setup("SigV4 needs AWS_REGION".into()))?;
         let identity = creds.into();
         let mut settings = SigningSettings::default();
@@ -179,9 +184,10 @@ impl SearchHttp {
 
     /// Reads `{"username","password"}` from Secrets Manager and returns the basic-auth header value.
     async fn read_secret(&self, arn: &str) -> Result<String, HttpError> {
-        let region = self.sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        let endpoint =
-            self.secrets_endpoint.clone().unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
+        let own_region = self.sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let fips = self.sdk.use_fips().unwrap_or(false);
+        let (default_endpoint, region) = secrets_manager_endpoint(arn, &own_region, fips);
+        let endpoint = self.secrets_endpoint.clone().unwrap_or(default_endpoint);
         let body = Bytes::from(serde_json::json!({ "SecretId": arn }).to_string());
         let headers = vec![("x-amz-target", "secretsmanager.GetSecretValue".to_owned())];
         let answer = self
@@ -190,14 +196,26 @@ impl SearchHttp {
                 &format!("{endpoint}/"),
                 headers,
                 Some((body, "application/x-amz-json-1.1")),
-                Some("secretsmanager"),
+                Some(("secretsmanager", Some(region.as_str()))),
             )
             .await?;
         if answer.status != 200 {
-            return Err(HttpError::Setup(format!(
-                "cannot read the search credentials secret {arn}: Secrets Manager answered HTTP {}",
+            // AWS JSON errors name their type (`ResourceNotFoundException`, `AccessDeniedException`, …).
+            let kind = serde_json::from_slice::<serde_json::Value>(&answer.body)
+                .ok()
+                .and_then(|v| v["__type"].as_str().map(|t| t.rsplit('#').next().unwrap_or(t).to_owned()))
+                .map_or_else(String::new, |t| format!(" ({t})"));
+            let what =
+                if answer.status >= 500 { "" } else { ": check the ARN and the role's secretsmanager:GetSecretValue" };
+            let e = format!(
+                "cannot read the search credentials secret {arn}: Secrets Manager answered HTTP {}{kind}{what}",
                 answer.status
-            )));
+            );
+            return Err(if answer.status >= 500 || answer.status == 429 {
+                HttpError::Unavailable(e)
+            } else {
+                HttpError::Setup(e)
+            });
         }
         #[derive(serde::Deserialize)]
         struct Value {
@@ -217,5 +235,84 @@ impl SearchHttp {
                 HttpError::Setup(format!("secret {arn} must be a JSON object with string keys username and password"))
             })?;
         Ok(basic(&pair.username, &pair.password))
+    }
+}
+
+/// The Secrets Manager endpoint for the secret `arn` and the region to sign for: the secret's own partition and
+/// region (read from the ARN, so a secret in another region or partition is found), else the function's region in
+/// the commercial partition; the FIPS endpoint when `AWS_USE_FIPS_ENDPOINT` asks for it.
+fn secrets_manager_endpoint(arn: &str, own_region: &str, fips: bool) -> (String, String) {
+    // arn:<partition>:secretsmanager:<region>:<account>:secret:<name>
+    let mut parts = arn.split(':');
+    let partition = parts.nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
+    let region = parts.nth(1).filter(|r| !r.is_empty()).unwrap_or(own_region).to_owned();
+    // The DNS suffix of each partition (AWS's partitions.json).
+    let suffix = match partition {
+        "aws-cn" => "amazonaws.com.cn",
+        "aws-iso" => "c2s.ic.gov",
+        "aws-iso-b" => "sc2s.sgov.gov",
+        "aws-iso-e" => "cloud.adc-e.uk",
+        "aws-iso-f" => "csp.hci.ic.gov",
+        "aws-eusc" => "amazonaws.eu",
+        _ => "amazonaws.com",
+    };
+    let service = if fips { "secretsmanager-fips" } else { "secretsmanager" };
+    (format!("https://{service}.{region}.{suffix}"), region)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secrets_manager_endpoint;
+
+    #[test]
+    fn secrets_manager_endpoints_follow_the_secret_partition_and_region() {
+        let table = [
+            (
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:s-AbCdEf",
+                "us-east-1",
+                false,
+                "https://secretsmanager.eu-west-1.amazonaws.com",
+                "eu-west-1",
+            ),
+            (
+                "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:s",
+                "cn-north-1",
+                false,
+                "https://secretsmanager.cn-north-1.amazonaws.com.cn",
+                "cn-north-1",
+            ),
+            (
+                "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:s",
+                "us-gov-west-1",
+                true,
+                "https://secretsmanager-fips.us-gov-west-1.amazonaws.com",
+                "us-gov-west-1",
+            ),
+            (
+                "arn:aws:secretsmanager:us-east-2:123456789012:secret:s",
+                "us-east-2",
+                true,
+                "https://secretsmanager-fips.us-east-2.amazonaws.com",
+                "us-east-2",
+            ),
+            (
+                "arn:aws-iso-b:secretsmanager:us-isob-east-1:123456789012:secret:s",
+                "us-isob-east-1",
+                false,
+                "https://secretsmanager.us-isob-east-1.sc2s.sgov.gov",
+                "us-isob-east-1",
+            ),
+            // A bare secret name: the function's region.
+            (
+                "search-credentials",
+                "ap-southeast-2",
+                false,
+                "https://secretsmanager.ap-southeast-2.amazonaws.com",
+                "ap-southeast-2",
+            ),
+        ];
+        for (arn, own, fips, endpoint, region) in table {
+            assert_eq!(secrets_manager_endpoint(arn, own, fips), (endpoint.to_owned(), region.to_owned()), "{arn}");
+        }
     }
 }
