@@ -128,6 +128,10 @@ const KEEP_INFLATED: usize = 4 << 20;
 /// Only the start of a message is searched for the timeout marker (`<time> <request id> Task timed out …`).
 const TIMEOUT_WINDOW: usize = 160;
 
+/// What one report's document and action line take in a bulk body, a little more than the average (1,124 bytes in
+/// the large sample): the output bound counts found reports at this size until they are encoded.
+const REPORT_DOCUMENT_BYTES: usize = 1200;
+
 impl Pipeline {
     /// A pipeline with `config`.
     pub fn new(config: PipelineConfig) -> Self {
@@ -243,7 +247,16 @@ impl Pipeline {
                                 shard,
                                 sequence: &seq_key,
                             };
-                            if self.extract_payload(&p, &ctx, &mut scratch.lines, &mut ex, &mut bulk) {
+                            let mut reports = Vec::new();
+                            let read = self.extract_payload(&p, &mut scratch.lines, &mut ex, &mut reports);
+                            ex.reports = reports.len();
+                            // The values found, encoded for the search mirror.
+                            if read && !reports.is_empty() {
+                                let mut encoder = ReportEncoder::new(&ctx, &c.index_pattern);
+                                bulk.reserve(reports.len() * REPORT_DOCUMENT_BYTES);
+                                reports.iter().for_each(|found| encoder.push(found, &mut bulk));
+                            }
+                            if read && ex.meters.text_len() + bulk.bytes() <= c.max_record_output_bytes {
                                 if c.mirror_meter_records {
                                     encode_meter_records(&ex.meters, &c.meter_index_pattern, &mut bulk);
                                 }
@@ -302,16 +315,16 @@ impl Pipeline {
         look
     }
 
-    /// Reads the lines of a payload that hold something: meter records into `ex`, report documents straight into
-    /// `bulk` (while each line is at hand), and whatever cannot be read into the quarantine. `false` when the
-    /// output passed `MAX_RECORD_OUTPUT_BYTES` (reading stopped there).
-    fn extract_payload(
+    /// Reads the lines of a payload that hold something: meter records into `ex`, invocation reports into
+    /// `reports` (as values: strings borrowed from the payload, or owned when the line had to be unescaped), and
+    /// whatever cannot be read into the quarantine. `false` when the output would pass `MAX_RECORD_OUTPUT_BYTES`
+    /// (reading stopped there; a report counts as the size of its document).
+    fn extract_payload<'p>(
         &self,
-        p: &Payload<'_>,
-        ctx: &ReportContext<'_>,
+        p: &'p Payload<'p>,
         bufs: &mut LineBuffers,
         ex: &mut Extraction,
-        bulk: &mut BulkEncoder<'_>,
+        reports: &mut Vec<FoundReport<'p>>,
     ) -> bool {
         let LineBuffers { message: msg, inner, timed_out, candidates } = bufs;
         timed_out.clear();
@@ -329,14 +342,18 @@ impl Pipeline {
             return true;
         }
         let max_output = self.config.max_record_output_bytes;
-        // A document and its action line are about 1.1 KB (1,124 bytes on average in the large sample).
-        bulk.reserve(report_lines * 1200);
+        let output = |ex: &Extraction, reports: &Vec<FoundReport<'_>>| {
+            ex.meters.text_len() + reports.len() * REPORT_DOCUMENT_BYTES
+        };
+        reports.reserve(report_lines);
         // A record and its derived uniqueId are a little over 200 bytes in the large sample.
         ex.meters.reserve(tagged_lines, tagged_lines * 256);
         let unique_ids = crate::ids::derived_unique_ids(&p.log_group, &p.log_stream);
-        let mut reports = Reports { encoder: None, ctx, index_pattern: &self.config.index_pattern };
+        fn found<'p>(reports: &mut Vec<FoundReport<'p>>, report: InvocationReport<'p>, id: &'p str, at: i64) {
+            reports.push(FoundReport { report, event_id: id, timestamp: at });
+        }
         for &(i, look) in candidates.iter() {
-            if ex.meters.text_len() + bulk.bytes() > max_output {
+            if output(ex, reports) > max_output {
                 return false;
             }
             let event = &p.log_events[i];
@@ -352,13 +369,13 @@ impl Pipeline {
             if look.has(Look::PLATFORM)
                 && let Some(report) = read_raw_platform_report(event.message)
             {
-                reports.write(report, &ev, ex, bulk);
+                found(reports, report, event.id(), event.timestamp);
                 continue;
             }
             if look.has(Look::TEXT_REPORT)
                 && let Some(report) = read_raw_text_report(event.message)
             {
-                reports.write(with_timeout(report, timed_out), &ev, ex, bulk);
+                found(reports, with_timeout(report, timed_out), event.id(), event.timestamp);
                 continue;
             }
             // The usual tagged line is read from the raw literal too.
@@ -370,7 +387,7 @@ impl Pipeline {
             let mut tagged = look.has(Look::TAG);
             if look.has(Look::TEXT_REPORT) {
                 match parse_text_report(msg) {
-                    Ok(report) => reports.write(with_timeout(report, timed_out), &ev, ex, bulk),
+                    Ok(report) => found(reports, with_timeout(report, timed_out).into_owned(), event.id(), event.timestamp),
                     Err(reason) => {
                         ex.quarantine.push(QuarantineEntry::at(QuarantineKind::Report, &ev, reason, msg, None))
                     }
@@ -380,7 +397,7 @@ impl Pipeline {
             if look.has(Look::PLATFORM) {
                 match parse_platform_report(msg) {
                     Ok(Some(report)) => {
-                        reports.write(report, &ev, ex, bulk);
+                        found(reports, report.into_owned(), event.id(), event.timestamp);
                         continue;
                     }
                     Ok(None) => tagged = self.meter.mentions(event.message.as_bytes()),
@@ -399,7 +416,7 @@ impl Pipeline {
                 self.meter.extract_with(msg, &ev, ex, inner);
             }
         }
-        ex.meters.text_len() + bulk.bytes() <= max_output
+        output(ex, reports) <= max_output
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -438,29 +455,6 @@ impl Pipeline {
             bulk,
             summary,
         }
-    }
-}
-
-/// The report documents of one payload, written as the reports are found.
-struct Reports<'c, 'p> {
-    /// Made at the first report: payloads without reports render nothing.
-    encoder: Option<ReportEncoder<'p>>,
-    ctx: &'c ReportContext<'c>,
-    index_pattern: &'p str,
-}
-
-impl Reports<'_, '_> {
-    fn write(
-        &mut self,
-        report: InvocationReport<'_>,
-        ev: &EventRef<'_>,
-        ex: &mut Extraction,
-        bulk: &mut BulkEncoder<'_>,
-    ) {
-        ex.reports += 1;
-        let found = FoundReport { report, event_id: ev.event_id, timestamp: ev.timestamp };
-        let (ctx, pattern) = (self.ctx, self.index_pattern);
-        self.encoder.get_or_insert_with(|| ReportEncoder::new(ctx, pattern)).push(&found, bulk);
     }
 }
 

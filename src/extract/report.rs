@@ -159,6 +159,27 @@ impl<'a> InvocationReport<'a> {
         Ok(())
     }
 
+    /// The same report owning its strings, to outlive the line it was read from.
+    pub fn into_owned(self) -> InvocationReport<'static> {
+        let own = |s: Cow<'_, str>| -> Cow<'static, str> { Cow::Owned(s.into_owned()) };
+        InvocationReport {
+            request_id: own(self.request_id),
+            duration_ms: self.duration_ms,
+            billed_duration_ms: self.billed_duration_ms,
+            memory_size_mb: self.memory_size_mb,
+            max_memory_used_mb: self.max_memory_used_mb,
+            init_duration_ms: self.init_duration_ms,
+            restore_duration_ms: self.restore_duration_ms,
+            billed_restore_duration_ms: self.billed_restore_duration_ms,
+            status: self.status,
+            error_type: self.error_type.map(own),
+            trace_id: self.trace_id.map(own),
+            span_id: self.span_id.map(own),
+            sampled: self.sampled,
+            format: self.format,
+        }
+    }
+
     /// A cold start: the report carries an init or a restore duration.
     pub fn cold_start(&self) -> bool {
         self.init_duration_ms.is_some() || self.restore_duration_ms.is_some()
