@@ -13,7 +13,7 @@ use crate::extract::{
 };
 use crate::plan::{
     BulkEncoder, BulkRequest, ObjectKind, PlannedObject, ReportContext, ReportEncoder, encode_meter_records,
-    quarantine_object, record_objects,
+    gzip_objects, quarantine_object, record_objects,
 };
 use crate::summary::Summary;
 use memchr::memmem::Finder;
@@ -387,7 +387,9 @@ impl Pipeline {
             let mut tagged = look.has(Look::TAG);
             if look.has(Look::TEXT_REPORT) {
                 match parse_text_report(msg) {
-                    Ok(report) => found(reports, with_timeout(report, timed_out).into_owned(), event.id(), event.timestamp),
+                    Ok(report) => {
+                        found(reports, with_timeout(report, timed_out).into_owned(), event.id(), event.timestamp)
+                    }
                     Err(reason) => {
                         ex.quarantine.push(QuarantineEntry::at(QuarantineKind::Report, &ev, reason, msg, None))
                     }
@@ -442,6 +444,9 @@ impl Pipeline {
         summary.quarantine_omitted = ex.quarantine.omitted();
         let mut objects =
             record_objects(&ex.meters, &c.records_prefix, shard, seq_key, c.max_object_bytes, c.max_object_records);
+        if c.ingest_gzip {
+            gzip_objects(&mut objects);
+        }
         objects.extend(quarantine_object(&ex.quarantine, &c.quarantine_prefix, shard, seq_key, input.arrival_millis()));
         summary.record_objects = objects.iter().filter(|o| o.kind == ObjectKind::Records).count();
         summary.quarantine_objects = objects.len() - summary.record_objects;

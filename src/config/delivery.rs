@@ -3,7 +3,7 @@
 //! Secrets (a password, an API key) are held here but never printed: `Debug` redacts them, and errors name the
 //! variable without its value.
 
-use super::{ConfigError, read};
+use super::{ConfigError, flag, read};
 use std::fmt;
 
 /// Canned ACL for ingest objects.
@@ -101,8 +101,6 @@ pub struct DeliveryConfig {
     pub bucket: String,
     /// `QUARANTINE_BUCKET_NAME` (default: the ingest bucket).
     pub quarantine_bucket: String,
-    /// `INGEST_GZIP` (default `false`): write `.json.gz` objects.
-    pub gzip: bool,
     /// `INGEST_ACL` (empty, default, or `bucket-owner-full-control`).
     pub acl: AclMode,
     /// `INGEST_ROLE_ARN`: a role to assume for the bucket (another account's).
@@ -113,15 +111,6 @@ pub struct DeliveryConfig {
     pub s3_max_attempts: u32,
     /// The search mirror; `None` when `SEARCH_URL` is unset.
     pub search: Option<SearchConfig>,
-}
-
-fn flag(lookup: &impl Fn(&str) -> Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-    match lookup(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("") => Ok(default),
-        Some("true" | "1" | "yes") => Ok(true),
-        Some("false" | "0" | "no") => Ok(false),
-        Some(other) => Err(ConfigError { name, value: other.into(), reason: "must be true or false".into() }),
-    }
 }
 
 fn text(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
@@ -152,7 +141,6 @@ impl DeliveryConfig {
         Ok(Some(Self {
             quarantine_bucket: text(&lookup, "QUARANTINE_BUCKET_NAME").unwrap_or_else(|| bucket.clone()),
             bucket,
-            gzip: flag(&lookup, "INGEST_GZIP", false)?,
             acl,
             role_arn: text(&lookup, "INGEST_ROLE_ARN"),
             role_external_id: text(&lookup, "INGEST_ROLE_EXTERNAL_ID"),
@@ -267,16 +255,11 @@ mod tests {
     #[test]
     fn valid_delivery_settings() {
         assert_eq!(from(&[]).unwrap(), None);
-        let c = from(&[
-            ("INGEST_BUCKET_NAME", "ingest"),
-            ("INGEST_ACL", "bucket-owner-full-control"),
-            ("INGEST_GZIP", "true"),
-        ])
-        .unwrap()
-        .unwrap();
+        let c =
+            from(&[("INGEST_BUCKET_NAME", "ingest"), ("INGEST_ACL", "bucket-owner-full-control")]).unwrap().unwrap();
         assert_eq!(
-            (c.quarantine_bucket.as_str(), c.acl, c.gzip, c.search.is_none()),
-            ("ingest", AclMode::BucketOwnerFullControl, true, true)
+            (c.quarantine_bucket.as_str(), c.acl, c.search.is_none()),
+            ("ingest", AclMode::BucketOwnerFullControl, true)
         );
         let c = from(&[
             ("INGEST_BUCKET_NAME", "b"),
@@ -297,7 +280,6 @@ mod tests {
     fn invalid_settings_name_the_variable_and_never_show_secrets() {
         let table = [
             (vec![("INGEST_ACL", "public-read")], "INGEST_ACL"),
-            (vec![("INGEST_GZIP", "maybe")], "INGEST_GZIP"),
             (vec![("S3_MAX_ATTEMPTS", "0")], "S3_MAX_ATTEMPTS"),
             (vec![("SEARCH_URL", "ftp://x")], "SEARCH_URL"),
             (vec![("SEARCH_URL", "https://user:hunter2@x")], "SEARCH_URL"),

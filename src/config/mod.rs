@@ -81,6 +81,9 @@ pub struct PipelineConfig {
     pub bulk_max_bytes: usize,
     /// `BULK_MAX_ACTIONS`: upper bound of actions in one bulk request (default 1,000).
     pub bulk_max_actions: usize,
+    /// `INGEST_GZIP` (default `false`): meter record objects are gzip'd, named `….json.gz`, wherever they go (the
+    /// bucket or `--out DIR`).
+    pub ingest_gzip: bool,
     /// `LOGMETER_THREADS`: worker threads for decoding (default: the CPUs available, which Lambda scales with
     /// memory).
     pub threads: usize,
@@ -102,6 +105,7 @@ impl Default for PipelineConfig {
             meter_index_pattern: "logmeter-meter-records-%Y.%m.%d".into(),
             bulk_max_bytes: 5 << 20,
             bulk_max_actions: 1_000,
+            ingest_gzip: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
@@ -138,6 +142,19 @@ where
         value.trim().parse::<T>().map_err(|e| ConfigError { name, value: value.clone(), reason: e.to_string() })?;
     check(&parsed).map_err(|reason| ConfigError { name, value, reason })?;
     Ok(parsed)
+}
+
+pub(crate) fn flag(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match lookup(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(ConfigError { name, value: other.into(), reason: "must be true or false".into() }),
+    }
 }
 
 fn positive(v: &usize) -> Result<(), String> {
@@ -187,6 +204,7 @@ impl PipelineConfig {
             })?,
             bulk_max_bytes: read(&lookup, "BULK_MAX_BYTES", d.bulk_max_bytes, positive)?,
             bulk_max_actions: read(&lookup, "BULK_MAX_ACTIONS", d.bulk_max_actions, positive)?,
+            ingest_gzip: flag(&lookup, "INGEST_GZIP", d.ingest_gzip)?,
             threads: read(&lookup, "LOGMETER_THREADS", d.threads, positive)?,
         })
     }

@@ -187,6 +187,20 @@ fn push_quarantine_line(out: &mut Vec<u8>, shard: &str, sequence: &str, e: &Quar
 }
 
 /// The line as `serde_json` writes it, which [`push_quarantine_line`] must match.
+/// The objects as `….json.gz`: each body gzip'd with a zero mtime, so the same records always give the same
+/// bytes (and a retry finds the same object).
+pub fn gzip_objects(objects: &mut [PlannedObject]) {
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write as _;
+    for o in objects.iter_mut().filter(|o| o.kind == ObjectKind::Records) {
+        let mut e = GzEncoder::new(Vec::with_capacity(o.body.len() / 4), Compression::new(6));
+        // Writing into a Vec cannot fail.
+        let _ = e.write_all(&o.body);
+        o.body = e.finish().unwrap_or_default();
+        o.key.push_str(".gz");
+    }
+}
+
 #[cfg(test)]
 #[derive(serde::Serialize)]
 struct QuarantineLine<'a> {

@@ -1,7 +1,7 @@
 //! The S3 ingest bucket: create-only `PutObject` (`If-None-Match: *`). An object an earlier attempt wrote answers
 //! 412; it counts as delivered only once it is shown to be the same object (same length and CRC32, read back with
 //! `HeadObject` in checksum mode, or the same bytes when the stored object has no CRC32). A different object
-//! under the key is a permanent failure, never a delivery. CRC32 checksums, optional gzip (`.json.gz`) and the
+//! under the key is a permanent failure, never a delivery. CRC32 checksums and the
 //! `bucket-owner-full-control` ACL for another account's bucket. Throttling, 5xx and timeouts are retried by the
 //! SDK's standard strategy (exponential backoff with jitter); what is left is classified here.
 
@@ -12,8 +12,6 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ObjectCannedAcl};
-use flate2::{Compression, write::GzEncoder};
-use std::io::Write;
 
 /// Writes planned objects to S3.
 #[derive(Debug, Clone)]
@@ -21,7 +19,6 @@ pub struct S3Sink {
     client: Client,
     bucket: String,
     quarantine_bucket: String,
-    gzip: bool,
     acl: AclMode,
 }
 
@@ -32,20 +29,13 @@ impl S3Sink {
             client,
             bucket: config.bucket.clone(),
             quarantine_bucket: config.quarantine_bucket.clone(),
-            gzip: config.gzip,
             acl: config.acl,
         }
     }
 
-    /// The bucket and key an object is written to.
-    pub fn location<'a>(&'a self, object: &PlannedObject) -> (&'a str, String) {
-        let bucket = if object.kind == ObjectKind::Quarantine { &self.quarantine_bucket } else { &self.bucket };
-        let key = if self.gzip && object.kind == ObjectKind::Records {
-            format!("{}.gz", object.key)
-        } else {
-            object.key.clone()
-        };
-        (bucket, key)
+    /// The bucket an object is written to (its key is the planned one).
+    pub fn bucket_of(&self, object: &PlannedObject) -> &str {
+        if object.kind == ObjectKind::Quarantine { &self.quarantine_bucket } else { &self.bucket }
     }
 
     /// Writes raw bytes create-only (also used for spooled bulk bodies).
@@ -170,22 +160,10 @@ fn crc32_base64(body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(crc32fast::hash(body).to_be_bytes())
 }
 
-/// Gzip with a zero mtime, so the same records always give the same bytes.
-fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::new(6));
-    // Writing into a Vec cannot fail.
-    let _ = e.write_all(body);
-    e.finish().unwrap_or_default()
-}
-
 impl ObjectSink for S3Sink {
     async fn put(&self, object: &PlannedObject) -> Result<Delivery, SinkError> {
-        let (bucket, key) = self.location(object);
-        if self.gzip && object.kind == ObjectKind::Records {
-            self.put_bytes(bucket, &key, gzip(&object.body), "application/gzip").await
-        } else {
-            self.put_bytes(bucket, &key, object.body.clone(), "application/json").await
-        }
+        let content_type = if object.key.ends_with(".gz") { "application/gzip" } else { "application/json" };
+        self.put_bytes(self.bucket_of(object), &object.key, object.body.clone(), content_type).await
     }
 }
 

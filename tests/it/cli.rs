@@ -149,3 +149,38 @@ fn help_lists_every_setting_the_configuration_reads() {
     let process = logmeter(&["process", "--help"], None);
     assert!(String::from_utf8_lossy(&process.stdout).contains("MAX_BATCH_OUTPUT_BYTES"));
 }
+
+#[test]
+fn out_dir_mirrors_the_bucket_layout_with_gzip_too() {
+    let (plain, gz) = (tempdir("plain"), tempdir("gz"));
+    let run = |dir: &std::path::Path, gzip: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_logmeter"))
+            .args(["process", "samples/events/small.json", "--out", dir.to_str().unwrap()])
+            .current_dir(root())
+            .env("INGEST_GZIP", gzip)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&plain, "false").status.success());
+    assert!(run(&gz, "true").status.success());
+    let (plain_files, gz_files) = (crate::support::snapshot(&plain), crate::support::snapshot(&gz));
+    let mut records = 0;
+    for (key, body) in &plain_files {
+        if key.starts_with("ingest/records/") {
+            // The key S3 gets, and the bytes: the plain body gzip'd.
+            let packed = &gz_files[&format!("{key}.gz")];
+            let mut unpacked = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&packed[..]), &mut unpacked).unwrap();
+            assert_eq!(&unpacked, body, "{key}");
+            records += 1;
+        } else {
+            assert_eq!(gz_files.get(key), Some(body), "{key}: quarantine and bulk bodies are not compressed");
+        }
+    }
+    assert!(records > 0);
+    assert_eq!(gz_files.len(), plain_files.len());
+    // The same run again changes nothing: gzip with a zero mtime gives the same bytes.
+    assert!(run(&gz, "true").status.success());
+    assert_eq!(crate::support::snapshot(&gz), gz_files);
+    let _ = (std::fs::remove_dir_all(plain), std::fs::remove_dir_all(gz));
+}

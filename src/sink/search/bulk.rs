@@ -142,7 +142,9 @@ mod tests {
         assert_eq!(got[1], ItemOutcome::Reject(400, "no error given".into()));
         assert_eq!(got[2], ItemOutcome::Reject(400, "error: r".into()));
         // A long reason in a multi-byte script is cut at 500 bytes on a character boundary.
-        assert!(matches!(&got[3], ItemOutcome::Reject(400, r) if r.len() <= 500 && r.len() > 490 && r.starts_with("t: é")));
+        assert!(
+            matches!(&got[3], ItemOutcome::Reject(400, r) if r.len() <= 500 && r.len() > 490 && r.starts_with("t: é"))
+        );
     }
 
     #[test]
