@@ -8,8 +8,8 @@
 
 use crate::event::KinesisBatch;
 use crate::pipeline::{Pipeline, RecordPlan, retry_point};
-use crate::plan::{ObjectKind, PlannedObject, utc_date};
-use crate::sink::{Delivery, ObjectSink, RejectedDocument, SearchSink, SinkError};
+use crate::plan::{PlannedObject, search_rejected_object, search_spool_object, utc_date};
+use crate::sink::{Delivery, ObjectSink, SearchSink, SinkError};
 use crate::summary::Summary;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use futures_util::StreamExt;
@@ -137,18 +137,12 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
                     if !d.rejected.is_empty() {
                         tracing::warn!(request = %request.name, rejected = d.rejected.len(), "documents refused by the search engine: quarantined");
                         summary.documents_rejected += d.rejected.len();
-                        self.put(&rejected_object(&d.rejected, prefix, &date, &request.name), summary).await?;
+                        self.put(&search_rejected_object(&d.rejected, prefix, &date, &request.name), summary).await?;
                     }
                 }
                 Err(e) if self.spool_search => {
                     tracing::error!(error = %e, request = %request.name, "search mirror failed: bulk body spooled for replay");
-                    let spool = PlannedObject {
-                        kind: ObjectKind::Quarantine,
-                        key: format!("{prefix}/search-spool/{date}/{}.ndjson", request.name),
-                        body: request.body.clone(),
-                        items: request.actions,
-                    };
-                    self.put(&spool, summary).await?;
+                    self.put(&search_spool_object(request, prefix, &date), summary).await?;
                     summary.documents_spooled += request.actions;
                 }
                 Err(e) => return Err(e),
@@ -163,23 +157,5 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
             Delivery::AlreadyPresent => summary.objects_already_present += 1,
         }
         Ok(())
-    }
-}
-
-/// The quarantine object of documents a bulk request had refused:
-/// `<prefix>/search-rejected/<date>/<shard>/<sequence>-<part>.json`.
-fn rejected_object(rejected: &[RejectedDocument], prefix: &str, date: &str, name: &str) -> PlannedObject {
-    let mut body = Vec::new();
-    for (i, r) in rejected.iter().enumerate() {
-        body.extend_from_slice(if i == 0 { b"[\n" } else { b",\n" });
-        // Plain strings and a number always serialize.
-        let _ = serde_json::to_writer(&mut body, r);
-    }
-    body.extend_from_slice(b"\n]\n");
-    PlannedObject {
-        kind: ObjectKind::Quarantine,
-        key: format!("{prefix}/search-rejected/{date}/{name}.json"),
-        body,
-        items: rejected.len(),
     }
 }

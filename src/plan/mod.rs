@@ -15,7 +15,10 @@ mod time;
 pub use bulk::{BulkEncoder, BulkRequest};
 pub use meter_docs::encode_meter_records;
 pub use metrics::{ReportContext, ReportEncoder};
-pub use objects::{ObjectKind, PlannedObject, gzip_objects, quarantine_object, record_objects};
+pub use objects::{
+    ObjectKind, PlannedObject, gzip_objects, quarantine_object, record_objects, search_rejected_object,
+    search_spool_object,
+};
 pub use time::{ISO_LEN, IndexNamer, day_of, iso_millis_bytes, push_date, utc_date};
 
 use chrono::format::{Item, StrftimeItems};

@@ -201,6 +201,40 @@ pub fn gzip_objects(objects: &mut [PlannedObject]) {
     }
 }
 
+/// The quarantine object of documents a bulk request had refused:
+/// `<prefix>/search-rejected/<date>/<shard>/<sequence>-<part>.json`.
+pub fn search_rejected_object(
+    rejected: &[crate::sink::RejectedDocument],
+    prefix: &str,
+    date: &str,
+    name: &str,
+) -> PlannedObject {
+    let mut body = Vec::new();
+    for (i, r) in rejected.iter().enumerate() {
+        body.extend_from_slice(if i == 0 { b"[\n" } else { b",\n" });
+        // Plain strings and a number always serialize.
+        let _ = serde_json::to_writer(&mut body, r);
+    }
+    body.extend_from_slice(b"\n]\n");
+    PlannedObject {
+        kind: ObjectKind::Quarantine,
+        key: format!("{prefix}/search-rejected/{date}/{name}.json"),
+        body,
+        items: rejected.len(),
+    }
+}
+
+/// A bulk body the search mirror could not take, kept byte for byte for replay:
+/// `<prefix>/search-spool/<date>/<shard>/<sequence>-<part>.ndjson`.
+pub fn search_spool_object(request: &super::BulkRequest, prefix: &str, date: &str) -> PlannedObject {
+    PlannedObject {
+        kind: ObjectKind::Quarantine,
+        key: format!("{prefix}/search-spool/{date}/{}.ndjson", request.name),
+        body: request.body.clone(),
+        items: request.actions,
+    }
+}
+
 #[cfg(test)]
 #[derive(serde::Serialize)]
 struct QuarantineLine<'a> {
