@@ -239,9 +239,14 @@ impl Pipeline {
                         }
                         Ok(p) => {
                             summary.log_events = p.log_events.len();
+                            // The source account and region: the subscription's system fields when it adds them
+                            // (centralised log groups), else the payload's owner and the stream's region.
+                            let system = p.log_events.iter().find(|e| e.extracted_fields.is_some());
+                            let account = system.and_then(|e| e.extracted("@aws.account"));
+                            let region = system.and_then(|e| e.extracted("@aws.region"));
                             let ctx = ReportContext {
-                                account: &p.owner,
-                                region: input.aws_region.as_deref(),
+                                account: account.as_deref().unwrap_or(&p.owner),
+                                region: region.as_deref().or(input.aws_region.as_deref()),
                                 log_group: &p.log_group,
                                 log_stream: &p.log_stream,
                                 shard,

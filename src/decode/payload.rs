@@ -38,6 +38,9 @@ pub struct LogEvent<'a> {
     pub timestamp: i64,
     /// The raw JSON text of the message: a string literal, quotes and escapes included.
     pub message: &'a str,
+    /// The raw JSON of `extractedFields`, when the subscription adds them (`emitSystemFields`: `@aws.account`,
+    /// `@aws.region` of the source when logs are centralised).
+    pub extracted_fields: Option<&'a str>,
 }
 
 impl Payload<'_> {
@@ -51,6 +54,17 @@ impl LogEvent<'_> {
     /// The event id as text: a JSON string's content, or a number's digits (moto writes integers).
     pub fn id(&self) -> &str {
         self.id.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(self.id)
+    }
+
+    /// The string value of the extracted field `name` (e.g. `@aws.account`), if the event has it.
+    pub fn extracted(&self, name: &str) -> Option<String> {
+        let mut found = None;
+        let _ = super::json_object_with(self.extracted_fields?, false, |key, value| {
+            if key == name && found.is_none() {
+                found = super::unescape_to_string(value);
+            }
+        });
+        found.filter(|v| !v.is_empty())
     }
 }
 
@@ -154,13 +168,13 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
             if timestamp > MAX_TIME_MILLIS {
                 return Err(bad_timestamp(out.len(), &timestamp.to_string()));
             }
-            out.push(LogEvent { id, timestamp, message });
+            out.push(LogEvent { id, timestamp, message, extracted_fields: None });
             if !s.more(b']')? {
                 return Ok(out);
             }
             continue;
         }
-        let mut ev = LogEvent { id: "", timestamp: 0, message: "" };
+        let mut ev = LogEvent { id: "", timestamp: 0, message: "", extracted_fields: None };
         let mut seen = 0u8;
         if !s.open(b'{', b'}')? {
             loop {
@@ -179,6 +193,10 @@ fn events<'a>(s: &mut Scanner<'a>) -> Result<Vec<LogEvent<'a>>, PayloadError> {
                     "message" => {
                         ev.message = s.raw_long_string()?;
                         4
+                    }
+                    "extractedFields" => {
+                        ev.extracted_fields = Some(s.raw_value()?);
+                        8
                     }
                     _ => {
                         s.skip_value(0)?;

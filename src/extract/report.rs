@@ -94,6 +94,8 @@ pub struct InvocationReport<'a> {
     pub span_id: Option<Cow<'a, str>>,
     /// Whether the trace was sampled.
     pub sampled: Option<bool>,
+    /// `record.tenantId` of a function in tenant isolation mode (JSON log format only).
+    pub tenant_id: Option<Cow<'a, str>>,
     /// Which format carried it.
     pub format: ReportFormat,
 }
@@ -115,13 +117,14 @@ impl<'a> InvocationReport<'a> {
             trace_id: None,
             span_id: None,
             sampled: None,
+            tenant_id: None,
             format,
         }
     }
 
     /// Whether every figure is one Lambda could have written; else why not, for the quarantine. The one rule for
-    /// absurd values, whichever format carried the report: durations at most [`MAX_DURATION_MS`] (a day; an
-    /// invocation runs at most 15 minutes), memory sizes at most [`MAX_MEMORY_MB`] (1 TiB; Lambda offers 10 GB),
+    /// absurd values, whichever format carried the report: durations at most `MAX_DURATION_MS` (a day; an
+    /// invocation runs at most 15 minutes), memory sizes at most `MAX_MEMORY_MB` (1 TiB; Lambda offers 10 GB),
     /// and max memory used at most the memory size. Every figure then fits the search engine's `long`, and
     /// utilization stays in `0.0..=1.0`. (Readers have already refused negative, non-finite and, for whole
     /// figures, fractional values.)
@@ -176,6 +179,7 @@ impl<'a> InvocationReport<'a> {
             trace_id: self.trace_id.map(own),
             span_id: self.span_id.map(own),
             sampled: self.sampled,
+            tenant_id: self.tenant_id.map(own),
             format: self.format,
         }
     }

@@ -49,6 +49,8 @@ pub(super) struct Record<'a> {
     pub(super) status: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
     pub(super) error_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "borrowed")]
+    pub(super) tenant_id: Option<Cow<'a, str>>,
 }
 
 /// `record.metrics`, every one optional.
@@ -128,6 +130,7 @@ pub(super) fn report_of(record: Record<'_>) -> Result<InvocationReport<'_>, Stri
     }
     r.check()?;
     r.error_type = record.error_type;
+    r.tenant_id = record.tenant_id;
     if let Some(t) = record.tracing {
         r.span_id = t.span_id;
         match t.value {

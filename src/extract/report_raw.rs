@@ -60,7 +60,8 @@ const fn key(text: &'static str) -> Key {
 }
 
 const TOP_KEYS: [Key; 3] = [key("type"), key("record"), key("time")];
-const RECORD_KEYS: [Key; 5] = [key("requestId"), key("metrics"), key("tracing"), key("status"), key("errorType")];
+const RECORD_KEYS: [Key; 6] =
+    [key("requestId"), key("metrics"), key("tracing"), key("status"), key("errorType"), key("tenantId")];
 const METRIC_KEYS: [Key; 7] = [
     key("durationMs"),
     key("billedDurationMs"),
@@ -246,12 +247,14 @@ impl<'a> Cursor<'a> {
 
     fn record(&mut self) -> Option<Record<'a>> {
         let (mut request_id, mut metrics, mut tracing, mut status, mut error_type) = (None, None, None, None, None);
+        let mut tenant_id = None;
         self.object(&RECORD_KEYS, |c, key| match key {
             "requestId" => set(&mut request_id, c.string()?),
             "metrics" => set(&mut metrics, c.metrics()?),
             "tracing" => set(&mut tracing, c.tracing()?),
             "status" => set(&mut status, c.string()?),
             "errorType" => set(&mut error_type, c.string()?),
+            "tenantId" => set(&mut tenant_id, c.string()?),
             _ => c.skip(1),
         })?;
         Some(Record {
@@ -260,6 +263,7 @@ impl<'a> Cursor<'a> {
             tracing,
             status: status.map(Cow::Borrowed),
             error_type: error_type.map(Cow::Borrowed),
+            tenant_id: tenant_id.map(Cow::Borrowed),
         })
     }
 

@@ -107,6 +107,10 @@ impl Shared {
             ReportFormat::Text => b",\"report_format\":\"text\"",
             ReportFormat::Json => b",\"report_format\":\"json\"",
         });
+        if let Some(tenant) = &r.tenant_id {
+            out.extend_from_slice(b",\"tenant_id\":");
+            push_str(out, tenant);
+        }
         push_field(out, b",\"duration_ms\":", r.duration_ms.map(Number::F));
         push_field(out, b",\"billed_duration_ms\":", r.billed_duration_ms.map(Number::U));
         push_field(out, b",\"memory_size_mb\":", r.memory_size_mb.map(Number::U));

@@ -186,7 +186,6 @@ fn push_quarantine_line(out: &mut Vec<u8>, shard: &str, sequence: &str, e: &Quar
     out.push(b'}');
 }
 
-/// The line as `serde_json` writes it, which [`push_quarantine_line`] must match.
 /// The objects as `….json.gz`: each body gzip'd with a zero mtime, so the same records always give the same
 /// bytes (and a retry finds the same object).
 pub fn gzip_objects(objects: &mut [PlannedObject]) {
@@ -235,6 +234,7 @@ pub fn search_spool_object(request: &super::BulkRequest, prefix: &str, date: &st
     }
 }
 
+/// The line as `serde_json` writes it, which [`push_quarantine_line`] must match.
 #[cfg(test)]
 #[derive(serde::Serialize)]
 struct QuarantineLine<'a> {

@@ -97,3 +97,28 @@ fn valid_custom_log_group_names_function_from_stream() {
     assert_eq!(docs[0]["faas"]["version"], "$LATEST");
     assert_eq!(docs[0]["aws"]["cloudwatch"]["log_group"], "/app/shared");
 }
+
+#[test]
+fn valid_system_fields_name_the_source_account_and_region() {
+    let report = "REPORT RequestId: r-1\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t";
+    // A centralised log group: the payload's owner is the central account, the stream's region the central one;
+    // the subscription's system fields (emitSystemFields) name where the lines came from.
+    let payload = |extracted: serde_json::Value| {
+        let mut event = serde_json::json!({"id": "1", "timestamp": 1_795_168_800_000_i64, "message": report});
+        if !extracted.is_null() {
+            event["extractedFields"] = extracted;
+        }
+        let p = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "999999999999", "logGroup": "/aws/lambda/f",
+            "logStream": "2026/11/20/[1]abc", "subscriptionFilters": ["f"], "logEvents": [event]});
+        crate::support::record_with_data(&crate::support::gzip(p.to_string().as_bytes()), "9")
+    };
+    let with = payload(serde_json::json!({"@aws.account": "123456789012", "@aws.region": "ap-southeast-2"}));
+    let docs = documents(&pipeline().plan_record(&with, &mut Scratch::default()));
+    assert_eq!(docs[0]["cloud"]["account"]["id"], "123456789012");
+    assert_eq!(docs[0]["cloud"]["region"], "ap-southeast-2");
+    // Without them: the owner, and the region of the Kinesis record.
+    let without = payload(serde_json::Value::Null);
+    let docs = documents(&pipeline().plan_record(&without, &mut Scratch::default()));
+    assert_eq!(docs[0]["cloud"]["account"]["id"], "999999999999");
+    assert_eq!(docs[0]["cloud"]["region"], "eu-west-1");
+}

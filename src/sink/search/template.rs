@@ -31,7 +31,8 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
                                     "coldstart": boolean, "max_memory": long})),
                 "aws": obj(json!({
                     "cloudwatch": obj(json!({"log_group": keyword, "log_stream": keyword})),
-                    "lambda": obj(json!({"status": keyword, "report_format": keyword, "duration_ms": double,
+                    "lambda": obj(json!({"status": keyword, "report_format": keyword, "tenant_id": keyword,
+                        "duration_ms": double,
                         "billed_duration_ms": long, "memory_size_mb": long, "max_memory_used_mb": long,
                         "memory_utilization": double, "init_duration_ms": double, "restore_duration_ms": double,
                         "billed_restore_duration_ms": long, "billed_gb_seconds": double, "xray_sampled": boolean})),
@@ -120,6 +121,7 @@ mod tests {
         (r.init_duration_ms, r.restore_duration_ms, r.billed_restore_duration_ms) = (Some(1.0), Some(1.0), Some(1));
         (r.status, r.error_type, r.trace_id, r.span_id, r.sampled) =
             (ReportStatus::Error, Some("E".into()), Some("t".into()), Some("s".into()), Some(true));
+        r.tenant_id = Some("BlueTenant".into());
         let found = FoundReport { report: r, event_id: "1", timestamp: 1 };
         let ctx = ReportContext {
             account: "1",
