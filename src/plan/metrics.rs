@@ -160,9 +160,9 @@ fn push_field<const N: usize>(out: &mut Vec<u8>, key: &[u8; N], value: Option<Nu
     }
 }
 
-/// Writes the metric document of each report into bulk bodies as the report is found, while its line is at hand:
-/// one `create` action per report, `_id` = UUIDv5 of the log event identity, index from the pattern and the event
-/// time. What every document of a payload shares is rendered once, when the encoder is made.
+/// Writes the metric document of each report value of a payload into bulk bodies: one `create` action per report,
+/// `_id` = UUIDv5 of the log event identity, index from the pattern and the event time. What every document of a
+/// payload shares is rendered once, when the encoder is made.
 #[derive(Debug)]
 pub struct ReportEncoder<'p> {
     shared: Shared,
