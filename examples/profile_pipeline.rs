@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used)]
 
 use logmeter::decode::{base64_into, gunzip_into};
+use logmeter::destination::{INGEST, QUARANTINE};
 use logmeter::{KinesisBatch, Pipeline, PipelineConfig};
 use std::time::{Duration, Instant};
 
@@ -36,7 +37,11 @@ fn main() {
     let mut buf = Vec::new();
     for _ in 0..n {
         let t = Instant::now();
-        objects += p.plan_batch(&batch.records).iter().map(|r| r.objects.len()).sum::<usize>();
+        objects += p
+            .plan_batch(&batch.records)
+            .iter()
+            .map(|r| r.parcels(INGEST).len() + r.parcels(QUARANTINE).len())
+            .sum::<usize>();
         pipeline.push(t.elapsed());
         if !baseline {
             continue;

@@ -6,10 +6,10 @@
 //! retries from there, and because every key and id is deterministic and writes are create-only, what the first
 //! attempt delivered is not delivered twice.
 
+use crate::destination::{Landing, Outlet, QUARANTINE};
 use crate::event::KinesisBatch;
 use crate::pipeline::{Pipeline, RecordPlan, retry_point};
-use crate::plan::{PlannedObject, search_rejected_object, search_spool_object, utc_date};
-use crate::sink::{Delivery, ObjectSink, SearchSink, SinkError};
+use crate::sink::SinkError;
 use crate::summary::Summary;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use futures_util::StreamExt;
@@ -33,36 +33,28 @@ pub const DELIVERY_CONCURRENCY: usize = 16;
 /// Time kept in hand before the Lambda deadline: delivery stops when less than this is left.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
-/// Plans and delivers batches through an object sink and, optionally, a search sink.
+/// Plans batches and delivers each record's parcels through the outlet of their destination.
 #[derive(Debug)]
-pub struct Handler<O, S> {
+pub struct Handler {
     pipeline: Pipeline,
-    objects: O,
-    search: Option<S>,
-    spool_search: bool,
+    outlets: Vec<Box<dyn Outlet>>,
 }
 
-impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
-    /// A handler built once at cold start.
-    pub fn new(pipeline: Pipeline, objects: O, search: Option<S>) -> Self {
-        Self { pipeline, objects, search, spool_search: false }
+impl Handler {
+    /// A handler built once at cold start: `outlets` are the configured destinations' (one per destination). A
+    /// destination the pipeline encodes for but no outlet delivers is left out (the search mirror when no
+    /// endpoint is configured).
+    pub fn new(pipeline: Pipeline, outlets: Vec<Box<dyn Outlet>>) -> Self {
+        Self { pipeline, outlets }
     }
 
-    /// When the mirror fails after its retries, spool the bulk body to the quarantine prefix and carry on
-    /// (`true`, the Lambda's default) instead of reporting the record for retry.
-    pub fn with_search_spool(mut self, spool: bool) -> Self {
-        self.spool_search = spool;
-        self
+    /// The pipeline.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
     }
 
-    /// The object sink.
-    pub fn objects(&self) -> &O {
-        &self.objects
-    }
-
-    /// The search sink, when the mirror is enabled.
-    pub fn search(&self) -> Option<&S> {
-        self.search.as_ref()
+    fn outlet(&self, destination: &str) -> Option<&dyn Outlet> {
+        self.outlets.iter().find(|o| o.destination() == destination).map(|o| &**o)
     }
 
     /// Handles one invocation.
@@ -121,40 +113,14 @@ impl<O: ObjectSink, S: SearchSink> Handler<O, S> {
     }
 
     async fn deliver(&self, plan: &RecordPlan, summary: &mut Summary) -> Result<(), SinkError> {
-        for object in &plan.objects {
-            self.put(object, summary).await?;
-        }
-        let Some(search) = &self.search else {
-            return Ok(());
-        };
-        let prefix = &self.pipeline.config().quarantine_prefix;
-        let date = utc_date(plan.arrival_millis);
-        for request in &plan.bulk {
-            match search.bulk(request).await {
-                Ok(d) => {
-                    summary.documents_indexed += d.created;
-                    summary.documents_already_present += d.already_present;
-                    if !d.rejected.is_empty() {
-                        tracing::warn!(request = %request.name, rejected = d.rejected.len(), "documents refused by the search engine: quarantined");
-                        summary.documents_rejected += d.rejected.len();
-                        self.put(&search_rejected_object(&d.rejected, prefix, &date, &request.name), summary).await?;
-                    }
-                }
-                Err(e) if self.spool_search => {
-                    tracing::error!(error = %e, request = %request.name, "search mirror failed: bulk body spooled for replay");
-                    self.put(&search_spool_object(request, prefix, &date), summary).await?;
-                    summary.documents_spooled += request.actions;
-                }
-                Err(e) => return Err(e),
+        let landing = Landing { arrival_millis: plan.arrival_millis, quarantine: self.outlet(QUARANTINE) };
+        for output in &plan.outputs {
+            let Some(outlet) = self.outlet(output.destination) else {
+                continue;
+            };
+            for parcel in &output.parcels {
+                *summary += outlet.deliver(parcel, landing).await?;
             }
-        }
-        Ok(())
-    }
-
-    async fn put(&self, object: &PlannedObject, summary: &mut Summary) -> Result<(), SinkError> {
-        match self.objects.put(object).await? {
-            Delivery::Written => summary.objects_written += 1,
-            Delivery::AlreadyPresent => summary.objects_already_present += 1,
         }
         Ok(())
     }

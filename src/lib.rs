@@ -4,9 +4,11 @@
 //! - [`event`]: the Lambda Kinesis event, read leniently;
 //! - [`decode`]: base64, gzip (every member, capped) and the CloudWatch Logs payload;
 //! - [`extract`]: tagged meter records, text `REPORT` lines and JSON `platform.report` events;
-//! - [`plan`]: S3 objects, metric documents and bulk bodies with deterministic names;
+//! - [`destination`]: each output's encoder (values to parcels) and outlet (delivery and failure policy);
+//! - [`plan`]: the bodies and keys the encoders write: S3 objects, metric documents, bulk bodies;
 //! - [`pipeline`]: the steps above for one record, and for a batch on all cores;
-//! - [`sink`]: where plans are delivered; [`handler`]: delivery and the partial batch response.
+//! - [`sink`]: the stores outlets deliver to (S3, search, a directory); [`handler`]: delivery and the partial
+//!   batch response.
 //!
 //! Everything before [`sink`] is pure: no clock, no randomness, no I/O.
 
@@ -15,6 +17,7 @@
 pub mod aws;
 pub mod config;
 pub mod decode;
+pub mod destination;
 pub mod emit;
 pub mod event;
 pub mod extract;

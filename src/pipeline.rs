@@ -1,4 +1,5 @@
-//! One Kinesis record from bytes to plan: base64 → gunzip → payload → extract → objects and bulk bodies.
+//! One Kinesis record from bytes to plan: base64 → gunzip → payload → extract values → each destination's
+//! encoder ([`crate::destination`]).
 //!
 //! Pure and deterministic. A record that cannot be decoded becomes a quarantine object; nothing here fails.
 //! [`Pipeline::plan_batch`] spreads the records of a batch over worker threads (Lambda gives up to 6 vCPUs),
@@ -6,19 +7,20 @@
 
 use crate::config::PipelineConfig;
 use crate::decode::{DecodeError, MessageType, Payload, base64_into, gunzip_into, parse_payload, unescape_into};
+use crate::destination::ingest::IngestEncoder;
+use crate::destination::quarantine::QuarantineEncoder;
+use crate::destination::search::SearchEncoder;
+use crate::destination::{Encoder, INGEST, Output, Parcel, QUARANTINE, RecordValues, SEARCH};
 use crate::event::{KinesisInput, SequenceNumber, UNKNOWN_SHARD};
 use crate::extract::{
     EventRef, Extraction, FoundReport, InvocationReport, MeterExtractor, QuarantineEntry, QuarantineKind, ReportStatus,
     parse_platform_report, parse_text_report, read_raw_platform_report, read_raw_text_report, timed_out_request_id,
 };
-use crate::plan::{
-    BulkEncoder, BulkRequest, ObjectKind, PlannedObject, ReportContext, ReportEncoder, encode_meter_records,
-    gzip_objects, quarantine_object, record_objects,
-};
+use crate::plan::{REPORT_DOCUMENT_BYTES, ReportContext};
 use crate::summary::Summary;
 use memchr::memmem::Finder;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Buffers reused from record to record by one worker.
 #[derive(Debug, Default)]
@@ -81,10 +83,9 @@ pub struct RecordPlan {
     pub sequence: Option<SequenceNumber>,
     /// Kinesis arrival time, epoch ms: dates the record's quarantine and spool objects.
     pub arrival_millis: i64,
-    /// Meter record objects, then the quarantine object if any.
-    pub objects: Vec<PlannedObject>,
-    /// Bulk requests for the metric documents.
-    pub bulk: Vec<BulkRequest>,
+    /// What each destination is to deliver, in the order the encoders ran (the quarantine store last); a
+    /// destination with nothing to deliver is absent.
+    pub outputs: Vec<Output>,
     /// Counters of this record.
     pub summary: Summary,
 }
@@ -96,6 +97,8 @@ pub struct Pipeline {
     meter: MeterExtractor,
     platform: Finder<'static>,
     timeout: Finder<'static>,
+    encoders: Arc<[Box<dyn Encoder>]>,
+    quarantine: QuarantineEncoder,
     scratch: ScratchPool,
 }
 
@@ -128,20 +131,25 @@ const KEEP_INFLATED: usize = 4 << 20;
 /// Only the start of a message is searched for the timeout marker (`<time> <request id> Task timed out …`).
 const TIMEOUT_WINDOW: usize = 160;
 
-/// What one report's document and action line take in a bulk body, a little more than the average (1,124 bytes in
-/// the large sample): the output bound counts found reports at this size until they are encoded.
-const REPORT_DOCUMENT_BYTES: usize = 1200;
-
 impl Pipeline {
-    /// A pipeline with `config`.
+    /// A pipeline with `config`, encoding for the ingest objects and the search mirror.
     pub fn new(config: PipelineConfig) -> Self {
+        let encoders: Vec<Box<dyn Encoder>> =
+            vec![Box::new(IngestEncoder::new(&config)), Box::new(SearchEncoder::new(&config))];
+        Self::with_encoders(config, encoders)
+    }
+
+    /// A pipeline with `config` that encodes for `encoders` (and the quarantine store, always), in that order.
+    pub fn with_encoders(config: PipelineConfig, encoders: Vec<Box<dyn Encoder>>) -> Self {
         let meter = MeterExtractor::new(&config.tag);
         Self {
-            config,
             meter,
             platform: Finder::new(crate::extract::PLATFORM_REPORT).into_owned(),
             timeout: Finder::new("Task timed out after").into_owned(),
+            encoders: encoders.into(),
+            quarantine: QuarantineEncoder::new(&config),
             scratch: ScratchPool::default(),
+            config,
         }
     }
 
@@ -218,8 +226,8 @@ impl Pipeline {
         };
         let mut summary = Summary { kinesis_records: 1, ..Summary::default() };
         let mut ex = Extraction::default();
+        let mut outputs = Vec::new();
         let c = &self.config;
-        let mut bulk = BulkEncoder::new(shard, &seq_key, c.bulk_max_bytes, c.bulk_max_actions);
         if let Some(reason) = input.problem() {
             quarantine_record(input, reason, &mut ex, &mut summary);
         } else {
@@ -244,7 +252,7 @@ impl Pipeline {
                             let system = p.log_events.iter().find(|e| e.extracted_fields.is_some());
                             let account = system.and_then(|e| e.extracted("@aws.account"));
                             let region = system.and_then(|e| e.extracted("@aws.region"));
-                            let ctx = ReportContext {
+                            let source = ReportContext {
                                 account: account.as_deref().unwrap_or(&p.owner),
                                 region: region.as_deref().or(input.aws_region.as_deref()),
                                 log_group: &p.log_group,
@@ -255,20 +263,29 @@ impl Pipeline {
                             let mut reports = Vec::new();
                             let read = self.extract_payload(&p, &mut scratch.lines, &mut ex, &mut reports);
                             ex.reports = reports.len();
-                            // The values found, encoded for the search mirror.
-                            if read && !reports.is_empty() {
-                                let mut encoder = ReportEncoder::new(&ctx, &c.index_pattern);
-                                bulk.reserve(reports.len() * REPORT_DOCUMENT_BYTES);
-                                reports.iter().for_each(|found| encoder.push(found, &mut bulk));
-                            }
-                            if read && ex.meters.text_len() + bulk.bytes() <= c.max_record_output_bytes {
-                                if c.mirror_meter_records {
-                                    encode_meter_records(&ex.meters, &c.meter_index_pattern, &mut bulk);
+                            let mut planned = 0;
+                            if read {
+                                // The values found, encoded by every destination.
+                                let values = RecordValues {
+                                    shard,
+                                    seq_key: &seq_key,
+                                    source: &source,
+                                    meters: &ex.meters,
+                                    reports: &reports,
+                                };
+                                for encoder in self.encoders.iter() {
+                                    let mut parcels = Vec::new();
+                                    encoder.encode(&values, &mut parcels);
+                                    planned += parcels.iter().map(|p| p.body.len()).sum::<usize>();
+                                    if !parcels.is_empty() {
+                                        outputs.push(Output { destination: encoder.destination(), parcels });
+                                    }
                                 }
-                            } else {
+                            }
+                            if !read || planned > c.max_record_output_bytes {
                                 // Nothing of a record too large to plan is delivered: it is kept whole instead.
                                 ex = Extraction::default();
-                                bulk = BulkEncoder::new(shard, &seq_key, c.bulk_max_bytes, c.bulk_max_actions);
+                                outputs.clear();
                                 let reason = format!(
                                     "the record's planned output passed MAX_RECORD_OUTPUT_BYTES ({} bytes): it is \
                                      kept whole, for replay with a larger bound",
@@ -288,8 +305,7 @@ impl Pipeline {
             scratch.inflated.truncate(KEEP_INFLATED);
             scratch.inflated.shrink_to_fit();
         }
-        let bulk = bulk.finish();
-        self.finish(input, shard, sequence, &seq_key, ex, bulk, summary)
+        self.finish(input, shard, sequence, &seq_key, ex, outputs, summary)
     }
 
     fn decode(&self, input: &KinesisInput, scratch: &mut Scratch) -> Result<(), DecodeError> {
@@ -434,10 +450,9 @@ impl Pipeline {
         sequence: Option<SequenceNumber>,
         seq_key: &str,
         mut ex: Extraction,
-        bulk: Vec<BulkRequest>,
+        mut outputs: Vec<Output>,
         mut summary: Summary,
     ) -> RecordPlan {
-        let c = &self.config;
         summary.meter_records = ex.meters.len();
         summary.derived_unique_ids = ex.meters.iter().filter(|m| m.derived_unique_id).count();
         summary.reports = ex.reports;
@@ -447,24 +462,22 @@ impl Pipeline {
         }
         summary.quarantined = ex.quarantine.total();
         summary.quarantine_omitted = ex.quarantine.omitted();
-        let mut objects =
-            record_objects(&ex.meters, &c.records_prefix, shard, seq_key, c.max_object_bytes, c.max_object_records);
-        if c.ingest_gzip {
-            gzip_objects(&mut objects);
+        let mut kept = Vec::new();
+        self.quarantine.encode(&ex.quarantine, shard, seq_key, input.arrival_millis(), &mut kept);
+        if !kept.is_empty() {
+            outputs.push(Output { destination: self.quarantine.destination(), parcels: kept });
         }
-        objects.extend(quarantine_object(&ex.quarantine, &c.quarantine_prefix, shard, seq_key, input.arrival_millis()));
-        summary.record_objects = objects.iter().filter(|o| o.kind == ObjectKind::Records).count();
-        summary.quarantine_objects = objects.len() - summary.record_objects;
-        summary.bulk_requests = bulk.len();
-        RecordPlan {
+        let plan = RecordPlan {
             shard: shard.to_owned(),
             sequence_number: input.kinesis.sequence_number.clone(),
             sequence,
             arrival_millis: input.arrival_millis(),
-            objects,
-            bulk,
+            outputs,
             summary,
-        }
+        };
+        let counted = [INGEST, QUARANTINE, SEARCH].map(|d| plan.parcels(d).len());
+        [summary.record_objects, summary.quarantine_objects, summary.bulk_requests] = counted;
+        RecordPlan { summary, ..plan }
     }
 }
 
@@ -491,9 +504,14 @@ fn quarantine_record(input: &KinesisInput, reason: String, ex: &mut Extraction, 
 }
 
 impl RecordPlan {
-    /// Bytes of everything the plan holds for delivery: object and bulk bodies.
+    /// Bytes of everything the plan holds for delivery, every destination's.
     pub fn output_bytes(&self) -> usize {
-        self.objects.iter().map(|o| o.body.len()).sum::<usize>() + self.bulk.iter().map(|b| b.body.len()).sum::<usize>()
+        self.outputs.iter().flat_map(|o| &o.parcels).map(|p| p.body.len()).sum()
+    }
+
+    /// The parcels planned for `destination` (none when it has nothing to deliver).
+    pub fn parcels(&self, destination: &str) -> &[Parcel] {
+        self.outputs.iter().find(|o| o.destination == destination).map_or(&[], |o| &o.parcels)
     }
 }
 

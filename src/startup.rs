@@ -2,12 +2,13 @@
 //! event. Shared by the Lambda entry point and `logmeter process` without `--out`.
 
 use crate::config::{ConfigError, DeliveryConfig, PipelineConfig, SearchFailureMode};
+use crate::sink::S3Sink;
+use crate::sink::SearchMirror;
 use crate::sink::search::SearchHttp;
-use crate::sink::{S3Sink, SearchMirror};
 use crate::{Handler, Pipeline};
 
 /// The production handler: S3 and the search mirror.
-pub type AwsHandler = Handler<S3Sink, SearchMirror>;
+pub type AwsHandler = Handler;
 
 /// Why the function cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -33,14 +34,45 @@ pub fn settings(
     Ok((pipeline, delivery))
 }
 
-/// Builds the handler from `lookup` (the process environment in production) and the AWS SDK configuration
-/// ([`crate::aws::sdk_config`] in production).
-pub async fn aws_handler(
+/// What the production handler is built from: the pipeline's settings and the sinks of each destination.
+#[derive(Debug)]
+pub struct AwsParts {
+    /// The pipeline's settings.
+    pub pipeline: PipelineConfig,
+    /// The ingest bucket.
+    pub ingest: S3Sink,
+    /// The quarantine bucket (the ingest bucket unless `QUARANTINE_BUCKET_NAME` is set).
+    pub quarantine: S3Sink,
+    /// The search mirror, when `SEARCH_URL` is set.
+    pub search: Option<SearchMirror>,
+    /// Whether a mirror outage spools bodies (`SEARCH_FAILURE_MODE=spool`) rather than retrying the record.
+    pub spool: bool,
+}
+
+impl AwsParts {
+    /// The handler over these parts.
+    pub fn into_handler(self) -> AwsHandler {
+        let outlets = crate::destination::outlets(
+            self.ingest,
+            self.quarantine,
+            self.search,
+            self.spool,
+            &self.pipeline.quarantine_prefix,
+        );
+        Handler::new(Pipeline::new(self.pipeline), outlets)
+    }
+}
+
+/// Reads the settings from `lookup` (the process environment in production) and builds the sinks with the AWS
+/// SDK configuration ([`crate::aws::sdk_config`] in production).
+pub async fn aws_parts(
     lookup: impl Fn(&str) -> Option<String> + Copy,
     sdk: &aws_config::SdkConfig,
-) -> Result<AwsHandler, StartupError> {
+) -> Result<AwsParts, StartupError> {
     let (pipeline, delivery) = settings(lookup)?;
-    let s3 = S3Sink::new(crate::aws::s3_client(sdk, &delivery, lookup).await, &delivery);
+    let client = crate::aws::s3_client(sdk, &delivery, lookup).await;
+    let ingest = S3Sink::new(client.clone(), &delivery.bucket, delivery.acl);
+    let quarantine = S3Sink::new(client, &delivery.quarantine_bucket, delivery.acl);
     let search = delivery.search.as_ref().map(|s| {
         let secrets = lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| sdk.endpoint_url().map(str::to_owned));
         let meters = pipeline.mirror_meter_records.then_some(pipeline.meter_index_pattern.as_str());
@@ -54,5 +86,13 @@ pub async fn aws_handler(
         auth = ?delivery.search.as_ref().map(|s| &s.auth),
         "configured"
     );
-    Ok(Handler::new(Pipeline::new(pipeline), s3, search).with_search_spool(spool))
+    Ok(AwsParts { pipeline, ingest, quarantine, search, spool })
+}
+
+/// Builds the handler from `lookup` and the AWS SDK configuration (see [`aws_parts`]).
+pub async fn aws_handler(
+    lookup: impl Fn(&str) -> Option<String> + Copy,
+    sdk: &aws_config::SdkConfig,
+) -> Result<AwsHandler, StartupError> {
+    Ok(aws_parts(lookup, sdk).await?.into_handler())
 }

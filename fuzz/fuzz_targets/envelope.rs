@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use logmeter::event::KinesisBatch;
 use logmeter::pipeline::retry_point;
-use logmeter::plan::ObjectKind;
+use logmeter::destination::QUARANTINE;
 use logmeter::{Pipeline, PipelineConfig};
 
 /// A record Kinesis could have delivered: gzip'd CloudWatch Logs payload with one meter line.
@@ -61,16 +61,15 @@ fn check(pipeline: &Pipeline, batch: &KinesisBatch, good: Option<[&str; 2]>) {
         assert_eq!(plans.len(), batch.records.len(), "a record was dropped");
     }
     for (plan, record) in plans.iter().zip(&batch.records) {
-        for key in plan.objects.iter().map(|o| o.key.as_str()).chain(plan.bulk.iter().map(|b| b.name.as_str())) {
+        for key in plan.outputs.iter().flat_map(|o| &o.parcels).map(|p| p.key.as_str()) {
             assert!(
                 !key.starts_with('/') && key.split('/').all(|part| !part.is_empty() && part != "." && part != ".."),
                 "unsafe key {key:?}"
             );
         }
         if record.problem().is_some() {
-            assert!(plan.objects.iter().all(|o| o.kind == ObjectKind::Quarantine), "a bad record was delivered");
-            assert!(plan.bulk.is_empty(), "a bad record was mirrored");
-            assert!(!plan.objects.is_empty() && plan.summary.quarantined > 0, "a bad record left no trace");
+            assert!(plan.outputs.iter().all(|o| o.destination == QUARANTINE), "a bad record was delivered or mirrored");
+            assert!(!plan.parcels(QUARANTINE).is_empty() && plan.summary.quarantined > 0, "a bad record left no trace");
         }
     }
     if let Some(good) = good {

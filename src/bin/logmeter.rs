@@ -1,7 +1,7 @@
 //! The `logmeter` command line: runs the Lambda's handler over Lambda Kinesis event files.
 
 use clap::{Parser, Subcommand};
-use logmeter::sink::{LocalDir, ObjectSink, SearchSink};
+use logmeter::sink::LocalDir;
 use logmeter::{Handler, KinesisBatch, Pipeline, PipelineConfig, Summary};
 use std::io::Read;
 use std::path::PathBuf;
@@ -112,7 +112,14 @@ fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> 
     match out {
         Some(dir) => {
             let config = PipelineConfig::from_lookup(|k| std::env::var(k).ok()).map_err(|e| (2, e.to_string()))?;
-            let handler = Handler::new(Pipeline::new(config), LocalDir::new(&dir), Some(LocalDir::new(&dir)));
+            let outlets = logmeter::destination::outlets(
+                LocalDir::new(&dir),
+                LocalDir::new(&dir),
+                Some(LocalDir::new(&dir)),
+                false,
+                &config.quarantine_prefix,
+            );
+            let handler = Handler::new(Pipeline::new(config), outlets);
             run(&runtime, &handler, events, &dir.display().to_string())
         }
         None => {
@@ -136,9 +143,9 @@ fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> 
     }
 }
 
-fn run<O: ObjectSink, S: SearchSink>(
+fn run(
     runtime: &tokio::runtime::Runtime,
-    handler: &Handler<O, S>,
+    handler: &Handler,
     events: &[String],
     target: &str,
 ) -> Result<(), (u8, String)> {

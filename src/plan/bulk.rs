@@ -2,17 +2,7 @@
 //! with a newline, bounded in bytes and in actions.
 
 use super::json_out::push_str;
-
-/// One bulk request body, named after the Kinesis record it comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BulkRequest {
-    /// `<shard>/<sequence>-<part>`: names the request's local file and its log lines.
-    pub name: String,
-    /// The NDJSON body.
-    pub body: Vec<u8>,
-    /// Actions in the body.
-    pub actions: usize,
-}
+use crate::destination::Parcel;
 
 /// Packs `create` actions, in order, into bodies of at most `max_bytes` (a single larger action gets a body
 /// alone) and `max_actions` actions.
@@ -22,7 +12,7 @@ pub struct BulkEncoder<'a> {
     sequence: &'a str,
     max_bytes: usize,
     max_actions: usize,
-    requests: Vec<BulkRequest>,
+    requests: Vec<Parcel>,
     /// Bytes of the bodies in `requests`.
     flushed: usize,
     body: Vec<u8>,
@@ -100,11 +90,11 @@ impl<'a> BulkEncoder<'a> {
         let name = super::joined(&[self.shard, "/", self.sequence, "-", super::pad4(digits), digits]);
         let body = std::mem::take(&mut self.body);
         self.flushed += body.len();
-        self.requests.push(BulkRequest { name, body, actions: std::mem::take(&mut self.actions) });
+        self.requests.push(Parcel { key: name, body, items: std::mem::take(&mut self.actions) });
     }
 
     /// The requests, in order.
-    pub fn finish(mut self) -> Vec<BulkRequest> {
+    pub fn finish(mut self) -> Vec<Parcel> {
         if self.actions > 0 {
             self.flush();
         }
@@ -116,7 +106,7 @@ impl<'a> BulkEncoder<'a> {
 mod tests {
     use super::*;
 
-    fn encode(n: usize, max_bytes: usize, max_actions: usize) -> Vec<BulkRequest> {
+    fn encode(n: usize, max_bytes: usize, max_actions: usize) -> Vec<Parcel> {
         let mut enc = BulkEncoder::new("s", "9", max_bytes, max_actions);
         for i in 0..n {
             enc.push("idx", &format!("id-{i}"), |out| out.extend_from_slice(format!("{{\"n\":{i}}}").as_bytes()));
@@ -128,15 +118,15 @@ mod tests {
     fn valid_bodies_are_ndjson_pairs_within_bounds() {
         for (max_bytes, max_actions) in [(1 << 20, 10), (100, 1000), (1, 1000)] {
             let reqs = encode(25, max_bytes, max_actions);
-            assert_eq!(reqs.iter().map(|r| r.actions).sum::<usize>(), 25);
+            assert_eq!(reqs.iter().map(|r| r.items).sum::<usize>(), 25);
             let mut seen = Vec::new();
             for (i, r) in reqs.iter().enumerate() {
-                assert_eq!(r.name, format!("s/9-{i:04}"));
-                assert!(r.actions <= max_actions);
-                assert!(r.body.len() <= max_bytes || r.actions == 1);
+                assert_eq!(r.key, format!("s/9-{i:04}"));
+                assert!(r.items <= max_actions);
+                assert!(r.body.len() <= max_bytes || r.items == 1);
                 assert!(r.body.ends_with(b"\n"));
                 let lines: Vec<&[u8]> = r.body.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
-                assert_eq!(lines.len(), 2 * r.actions);
+                assert_eq!(lines.len(), 2 * r.items);
                 for pair in lines.chunks(2) {
                     let action: serde_json::Value = serde_json::from_slice(pair[0]).unwrap();
                     let source: serde_json::Value = serde_json::from_slice(pair[1]).unwrap();

@@ -1,4 +1,5 @@
-//! Deterministic planning: from one decoded Kinesis record to the S3 objects and bulk requests that deliver it.
+//! Deterministic encoding: the bodies and keys of S3 objects and bulk requests, from a record's values. The
+//! encoders of [`crate::destination`] call these.
 //!
 //! Every key and id depends only on the record (shard, sequence number, log event identity, the data's own
 //! timestamps), never on the clock or on which other records share the invocation. Lambda retries from any record
@@ -12,13 +13,10 @@ mod metrics;
 mod objects;
 mod time;
 
-pub use bulk::{BulkEncoder, BulkRequest};
+pub use bulk::BulkEncoder;
 pub use meter_docs::encode_meter_records;
-pub use metrics::{ReportContext, ReportEncoder};
-pub use objects::{
-    ObjectKind, PlannedObject, gzip_objects, quarantine_object, record_objects, search_rejected_object,
-    search_spool_object,
-};
+pub use metrics::{REPORT_DOCUMENT_BYTES, ReportContext, ReportEncoder};
+pub use objects::{gzip_objects, quarantine_object, record_objects, search_rejected_object, search_spool_object};
 pub use time::{ISO_LEN, IndexNamer, day_of, iso_millis_bytes, push_date, utc_date};
 
 use chrono::format::{Item, StrftimeItems};

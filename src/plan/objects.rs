@@ -3,30 +3,9 @@
 
 use super::json_out::push_str;
 use super::{day_of, push_date, utc_date};
+use crate::destination::Parcel;
 use crate::extract::{MeterRecord, MeterRecords, QuarantineEntry, QuarantineKind};
 use std::collections::BTreeMap;
-
-/// What an object holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectKind {
-    /// Meter records for the ingest bucket.
-    Records,
-    /// Quarantine entries.
-    Quarantine,
-}
-
-/// An object to write, with its final key and body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedObject {
-    /// What it holds.
-    pub kind: ObjectKind,
-    /// The full key (prefix included).
-    pub key: String,
-    /// The body: a JSON array, one element per line.
-    pub body: Vec<u8>,
-    /// Elements in the array.
-    pub items: usize,
-}
 
 /// What ends every object's JSON array.
 const CLOSE: &[u8] = b"\n]\n";
@@ -40,7 +19,7 @@ pub fn record_objects(
     sequence: &str,
     max_bytes: usize,
     max_records: usize,
-) -> Vec<PlannedObject> {
+) -> Vec<Parcel> {
     let mut by_day: BTreeMap<i64, Vec<MeterRecord<'_>>> = BTreeMap::new();
     for r in records.iter() {
         // Nearly always one day: its list is sized for all the records at once.
@@ -76,18 +55,9 @@ pub fn record_objects(
     objects
 }
 
-fn finish(
-    prefix: &str,
-    date: &str,
-    shard: &str,
-    seq: &str,
-    part: usize,
-    mut body: Vec<u8>,
-    items: usize,
-) -> PlannedObject {
+fn finish(prefix: &str, date: &str, shard: &str, seq: &str, part: usize, mut body: Vec<u8>, items: usize) -> Parcel {
     body.extend_from_slice(CLOSE);
-    PlannedObject {
-        kind: ObjectKind::Records,
+    Parcel {
         key: {
             let mut digits = itoa::Buffer::new();
             let digits = digits.format(part);
@@ -106,7 +76,7 @@ pub fn quarantine_object(
     shard: &str,
     sequence: &str,
     arrival_millis: i64,
-) -> Option<PlannedObject> {
+) -> Option<Parcel> {
     if entries.is_empty() {
         return None;
     }
@@ -124,8 +94,7 @@ pub fn quarantine_object(
         push_quarantine_line(&mut body, shard, sequence, e);
     }
     body.extend_from_slice(CLOSE);
-    Some(PlannedObject {
-        kind: ObjectKind::Quarantine,
+    Some(Parcel {
         // A record without a valid arrival time (itself quarantined for it) is filed under `undated`.
         key: super::joined(&[
             prefix,
@@ -188,10 +157,10 @@ fn push_quarantine_line(out: &mut Vec<u8>, shard: &str, sequence: &str, e: &Quar
 
 /// The objects as `….json.gz`: each body gzip'd with a zero mtime, so the same records always give the same
 /// bytes (and a retry finds the same object).
-pub fn gzip_objects(objects: &mut [PlannedObject]) {
+pub fn gzip_objects(objects: &mut [Parcel]) {
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write as _;
-    for o in objects.iter_mut().filter(|o| o.kind == ObjectKind::Records) {
+    for o in objects.iter_mut() {
         let mut e = GzEncoder::new(Vec::with_capacity(o.body.len() / 4), Compression::new(6));
         // Writing into a Vec cannot fail.
         let _ = e.write_all(&o.body);
@@ -207,7 +176,7 @@ pub fn search_rejected_object(
     prefix: &str,
     date: &str,
     name: &str,
-) -> PlannedObject {
+) -> Parcel {
     let mut body = Vec::new();
     for (i, r) in rejected.iter().enumerate() {
         body.extend_from_slice(if i == 0 { b"[\n" } else { b",\n" });
@@ -215,22 +184,16 @@ pub fn search_rejected_object(
         let _ = serde_json::to_writer(&mut body, r);
     }
     body.extend_from_slice(b"\n]\n");
-    PlannedObject {
-        kind: ObjectKind::Quarantine,
-        key: format!("{prefix}/search-rejected/{date}/{name}.json"),
-        body,
-        items: rejected.len(),
-    }
+    Parcel { key: format!("{prefix}/search-rejected/{date}/{name}.json"), body, items: rejected.len() }
 }
 
 /// A bulk body the search mirror could not take, kept byte for byte for replay:
 /// `<prefix>/search-spool/<date>/<shard>/<sequence>-<part>.ndjson`.
-pub fn search_spool_object(request: &super::BulkRequest, prefix: &str, date: &str) -> PlannedObject {
-    PlannedObject {
-        kind: ObjectKind::Quarantine,
-        key: format!("{prefix}/search-spool/{date}/{}.ndjson", request.name),
+pub fn search_spool_object(request: &Parcel, prefix: &str, date: &str) -> Parcel {
+    Parcel {
+        key: format!("{prefix}/search-spool/{date}/{}.ndjson", request.key),
         body: request.body.clone(),
-        items: request.actions,
+        items: request.items,
     }
 }
 

@@ -2,7 +2,7 @@
 //! `DIR/search-bulk/<shard>/<sequence>-<part>.ndjson`, byte for byte what would be sent.
 
 use super::{BulkDelivery, Delivery, ObjectSink, SearchSink, SinkError};
-use crate::plan::{BulkRequest, PlannedObject};
+use crate::destination::Parcel;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
@@ -61,17 +61,17 @@ fn tmp_path(path: &Path) -> PathBuf {
 }
 
 impl ObjectSink for LocalDir {
-    async fn put(&self, object: &PlannedObject) -> Result<Delivery, SinkError> {
+    async fn put(&self, object: &Parcel) -> Result<Delivery, SinkError> {
         self.create_only(&object.key, &object.body)
     }
 }
 
 impl SearchSink for LocalDir {
-    async fn bulk(&self, request: &BulkRequest) -> Result<BulkDelivery, SinkError> {
-        let rel = format!("{BULK_DIR}/{}.ndjson", request.name);
+    async fn bulk(&self, request: &Parcel) -> Result<BulkDelivery, SinkError> {
+        let rel = format!("{BULK_DIR}/{}.ndjson", request.key);
         Ok(match self.create_only(&rel, &request.body)? {
-            Delivery::Written => BulkDelivery { created: request.actions, ..BulkDelivery::default() },
-            Delivery::AlreadyPresent => BulkDelivery { already_present: request.actions, ..BulkDelivery::default() },
+            Delivery::Written => BulkDelivery { created: request.items, ..BulkDelivery::default() },
+            Delivery::AlreadyPresent => BulkDelivery { already_present: request.items, ..BulkDelivery::default() },
         })
     }
 }
@@ -79,10 +79,9 @@ impl SearchSink for LocalDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::ObjectKind;
 
-    fn object(key: &str, body: &[u8]) -> PlannedObject {
-        PlannedObject { kind: ObjectKind::Records, key: key.into(), body: body.to_vec(), items: 1 }
+    fn object(key: &str, body: &[u8]) -> Parcel {
+        Parcel { key: key.into(), body: body.to_vec(), items: 1 }
     }
 
     #[test]

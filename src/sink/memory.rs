@@ -1,7 +1,7 @@
 //! An in-memory sink for unit tests of the handler, with failure injection.
 
 use super::{BulkDelivery, Delivery, ObjectSink, SearchSink, SinkError};
-use crate::plan::{BulkRequest, PlannedObject};
+use crate::destination::Parcel;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -65,7 +65,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ObjectSink for MemorySink {
-    async fn put(&self, object: &PlannedObject) -> Result<Delivery, SinkError> {
+    async fn put(&self, object: &Parcel) -> Result<Delivery, SinkError> {
         self.wait().await;
         self.admit(&object.key)?;
         let mut objects = lock(&self.objects);
@@ -78,15 +78,15 @@ impl ObjectSink for MemorySink {
 }
 
 impl SearchSink for MemorySink {
-    async fn bulk(&self, request: &BulkRequest) -> Result<BulkDelivery, SinkError> {
+    async fn bulk(&self, request: &Parcel) -> Result<BulkDelivery, SinkError> {
         self.wait().await;
-        self.admit(&request.name)?;
+        self.admit(&request.key)?;
         let mut docs = lock(&self.documents);
         let mut out = BulkDelivery::default();
         let mut lines = request.body.split(|&b| b == b'\n').filter(|l| !l.is_empty());
         while let (Some(action), Some(source)) = (lines.next(), lines.next()) {
             let a: serde_json::Value = serde_json::from_slice(action)
-                .map_err(|e| SinkError::Permanent { target: request.name.clone(), reason: e.to_string() })?;
+                .map_err(|e| SinkError::Permanent { target: request.key.clone(), reason: e.to_string() })?;
             let key = (
                 a["create"]["_index"].as_str().unwrap_or("").to_owned(),
                 a["create"]["_id"].as_str().unwrap_or("").to_owned(),

@@ -1,7 +1,7 @@
 //! Ports to the outside world and their local adapters.
 //!
-//! The handler delivers planned objects through an [`ObjectSink`] and bulk requests through a [`SearchSink`].
-//! Both must be create-only: writing what an earlier attempt already wrote is success ("already present"), never
+//! The outlets of [`crate::destination`] deliver objects through an [`ObjectSink`] and bulk requests through a
+//! [`SearchSink`]. Both must be create-only: writing what an earlier attempt already wrote is success ("already present"), never
 //! a second copy.
 
 mod local;
@@ -14,8 +14,9 @@ pub use memory::MemorySink;
 pub use s3::S3Sink;
 pub use search::SearchMirror;
 
-use crate::plan::{BulkRequest, PlannedObject};
+use crate::destination::Parcel;
 use std::future::Future;
+use std::sync::Arc;
 
 /// How a create-only write ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,14 +72,27 @@ pub enum SinkError {
     },
 }
 
-/// Where planned objects go (S3 in production, a directory locally).
-pub trait ObjectSink: Send + Sync {
-    /// Writes `object` under its key unless it is already there.
-    fn put(&self, object: &PlannedObject) -> impl Future<Output = Result<Delivery, SinkError>> + Send;
+/// Where objects go (an S3 bucket in production, a directory locally).
+pub trait ObjectSink: Send + Sync + std::fmt::Debug {
+    /// Writes `object`'s body under its key unless it is already there.
+    fn put(&self, object: &Parcel) -> impl Future<Output = Result<Delivery, SinkError>> + Send;
 }
 
 /// Where bulk requests go (Elasticsearch/OpenSearch in production, NDJSON files locally).
-pub trait SearchSink: Send + Sync {
-    /// Sends one bulk request.
-    fn bulk(&self, request: &BulkRequest) -> impl Future<Output = Result<BulkDelivery, SinkError>> + Send;
+pub trait SearchSink: Send + Sync + std::fmt::Debug {
+    /// Sends one bulk request (its key is the request's name).
+    fn bulk(&self, request: &Parcel) -> impl Future<Output = Result<BulkDelivery, SinkError>> + Send;
+}
+
+/// A shared sink (tests keep a handle to look inside).
+impl<T: ObjectSink> ObjectSink for Arc<T> {
+    fn put(&self, object: &Parcel) -> impl Future<Output = Result<Delivery, SinkError>> + Send {
+        T::put(self, object)
+    }
+}
+
+impl<T: SearchSink> SearchSink for Arc<T> {
+    fn bulk(&self, request: &Parcel) -> impl Future<Output = Result<BulkDelivery, SinkError>> + Send {
+        T::bulk(self, request)
+    }
 }

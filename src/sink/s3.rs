@@ -1,4 +1,4 @@
-//! The S3 ingest bucket: create-only `PutObject` (`If-None-Match: *`). An object an earlier attempt wrote answers
+//! An S3 bucket (the ingest bucket, or the quarantine bucket): create-only `PutObject` (`If-None-Match: *`). An object an earlier attempt wrote answers
 //! 412; it counts as delivered only once it is shown to be the same object (same length and CRC32, read back with
 //! `HeadObject` in checksum mode, or the same bytes when the stored object has no CRC32). A different object
 //! under the key is a permanent failure, never a delivery. CRC32 checksums and the
@@ -6,36 +6,30 @@
 //! SDK's standard strategy (exponential backoff with jitter); what is left is classified here.
 
 use super::{Delivery, ObjectSink, SinkError};
-use crate::config::{AclMode, DeliveryConfig};
-use crate::plan::{ObjectKind, PlannedObject};
+use crate::config::AclMode;
+use crate::destination::Parcel;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ObjectCannedAcl};
 
-/// Writes planned objects to S3.
+/// Writes objects to one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3Sink {
     client: Client,
     bucket: String,
-    quarantine_bucket: String,
     acl: AclMode,
 }
 
 impl S3Sink {
-    /// A sink over a client built by [`crate::aws::s3_client`].
-    pub fn new(client: Client, config: &DeliveryConfig) -> Self {
-        Self {
-            client,
-            bucket: config.bucket.clone(),
-            quarantine_bucket: config.quarantine_bucket.clone(),
-            acl: config.acl,
-        }
+    /// A sink writing to `bucket` over a client built by [`crate::aws::s3_client`], with the `DELIVERY_ACL`.
+    pub fn new(client: Client, bucket: &str, acl: AclMode) -> Self {
+        Self { client, bucket: bucket.to_owned(), acl }
     }
 
-    /// The bucket an object is written to (its key is the planned one).
-    pub fn bucket_of(&self, object: &PlannedObject) -> &str {
-        if object.kind == ObjectKind::Quarantine { &self.quarantine_bucket } else { &self.bucket }
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
     }
 
     /// Writes raw bytes create-only (also used for spooled bulk bodies).
@@ -161,9 +155,9 @@ fn crc32_base64(body: &[u8]) -> String {
 }
 
 impl ObjectSink for S3Sink {
-    async fn put(&self, object: &PlannedObject) -> Result<Delivery, SinkError> {
+    async fn put(&self, object: &Parcel) -> Result<Delivery, SinkError> {
         let content_type = if object.key.ends_with(".gz") { "application/gzip" } else { "application/json" };
-        self.put_bytes(self.bucket_of(object), &object.key, object.body.clone(), content_type).await
+        self.put_bytes(&self.bucket, &object.key, object.body.clone(), content_type).await
     }
 }
 

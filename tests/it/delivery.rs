@@ -5,13 +5,15 @@ use crate::proxy::{Fault, Proxy};
 use crate::servers::{self, bucket, count, handler, http, objects, rt, unique};
 use crate::support::{from_sequence, pipeline, sample};
 use logmeter::KinesisBatch;
-use logmeter::plan::ObjectKind;
+use logmeter::destination::{INGEST, QUARANTINE, SEARCH};
 use logmeter::sink::{ObjectSink, SinkError};
 use std::collections::BTreeMap;
 
 /// The objects planning says the small sample turns into, by key.
 fn planned_objects(batch: &KinesisBatch) -> BTreeMap<String, Vec<u8>> {
-    pipeline().plan_batch(&batch.records).into_iter().flat_map(|p| p.objects).map(|o| (o.key, o.body)).collect()
+    let plans = pipeline().plan_batch(&batch.records);
+    let objects = plans.iter().flat_map(|p| [INGEST, QUARANTINE].map(|d| p.parcels(d).to_vec())).flatten();
+    objects.map(|o| (o.key, o.body)).collect()
 }
 
 fn settings(bucket: &str, search: &str, index: &str) -> Vec<(&'static str, String)> {
@@ -76,13 +78,16 @@ fn s3_outage_mid_batch_reports_the_lowest_undelivered_record_and_recovers_exactl
     let plans = pipeline().plan_batch(&batch.records);
     for p in plans.iter().take_while(|p| p.sequence_number != seq) {
         assert!(
-            p.objects.iter().all(|o| landed.contains_key(&o.key)),
+            [INGEST, QUARANTINE].iter().flat_map(|d| p.parcels(d)).all(|o| landed.contains_key(&o.key)),
             "{} was delivered before the outage",
             p.sequence_number
         );
     }
     let failed = plans.iter().find(|p| p.sequence_number == seq).unwrap();
-    assert!(!failed.objects.iter().all(|o| landed.contains_key(&o.key)), "the reported record was not fully delivered");
+    assert!(
+        ![INGEST, QUARANTINE].iter().flat_map(|d| failed.parcels(d)).all(|o| landed.contains_key(&o.key)),
+        "the reported record was not fully delivered"
+    );
 
     proxy.set(Fault::None);
     let retry = rt.block_on(h.handle(&from_sequence(&batch, &seq), None));
@@ -183,14 +188,12 @@ fn search_down_spools_bulk_bodies_and_nothing_is_lost() {
 #[test]
 fn bad_s3_credentials_give_a_clear_error() {
     let rt = rt();
-    let h = rt.block_on(servers::handler_on(
-        &servers::s3_auth(),
-        "AKIANOTAREALKEY",
-        &[("INGEST_BUCKET_NAME", "any".into())],
-    ));
+    let parts =
+        rt.block_on(servers::parts_on(&servers::s3_auth(), "AKIANOTAREALKEY", &[("INGEST_BUCKET_NAME", "any".into())]));
     let plan = pipeline().plan_batch(&sample("small").records).remove(0);
-    let object = plan.objects.iter().find(|o| o.kind == ObjectKind::Records).unwrap();
-    let err = rt.block_on(h.objects().put(object)).unwrap_err();
+    let object = &plan.parcels(INGEST)[0];
+    let err = rt.block_on(parts.ingest.put(object)).unwrap_err();
+    let h = parts.into_handler();
     let text = err.to_string();
     assert!(matches!(err, SinkError::Permanent { .. }), "{text}");
     assert!(text.contains("access denied (InvalidAccessKeyId)") && text.contains("credentials"), "{text}");
@@ -225,8 +228,8 @@ fn invalid_secrets_and_missing_signing_inputs_give_clear_permanent_errors() {
     ] {
         let mut s = settings("unused", &proxy.url, &unique("it-secret-bad"));
         s.push(("SEARCH_SECRET_ARN", arn.clone()));
-        let h = rt.block_on(handler(&s));
-        let err = rt.block_on(h.search().unwrap().bulk(&first_bulk())).unwrap_err();
+        let parts = rt.block_on(servers::parts(&s));
+        let err = rt.block_on(parts.search.unwrap().bulk(&first_bulk())).unwrap_err();
         assert!(matches!(err, SinkError::Permanent { .. }), "{err}");
         assert!(err.to_string().contains(want) && err.to_string().contains(&arn), "{err}");
         assert!(!err.to_string().contains("hunter2"), "no secret in errors: {err}");
@@ -347,8 +350,8 @@ fn cli_delivers_the_large_sample_to_s3_and_both_search_servers_and_a_rerun_chang
 }
 
 /// One bulk request of the small sample, for calling a sink directly.
-fn first_bulk() -> logmeter::plan::BulkRequest {
-    pipeline().plan_batch(&sample("small").records).into_iter().flat_map(|p| p.bulk).next().unwrap()
+fn first_bulk() -> logmeter::destination::Parcel {
+    pipeline().plan_batch(&sample("small").records).iter().flat_map(|p| p.parcels(SEARCH)).next().unwrap().clone()
 }
 
 #[test]
@@ -368,9 +371,9 @@ fn sigv4_and_api_key_authenticate_every_request() {
     ] {
         let mut s = settings("unused", &proxy.url, &unique("it-auth"));
         s.push((var, value.into()));
-        let h = rt.block_on(handler(&s));
-        let d = rt.block_on(h.search().unwrap().bulk(&request)).unwrap();
-        assert_eq!(d.created + d.already_present, request.actions);
+        let search = rt.block_on(servers::parts(&s)).search.unwrap();
+        let d = rt.block_on(search.bulk(&request)).unwrap();
+        assert_eq!(d.created + d.already_present, request.items);
         let auth = proxy.last_authorization().unwrap();
         assert!(auth.starts_with(want), "{var}={value}: {auth}");
         if var == "SEARCH_SIGV4_SERVICE" {
@@ -388,8 +391,8 @@ fn refused_search_credentials_give_a_clear_error() {
     proxy.set(Fault::StatusFirst { n: 1_000, status: 401 });
     let mut s = settings("unused", &proxy.url, &unique("it-401"));
     s.extend([("SEARCH_USERNAME", "metrics".to_owned()), ("SEARCH_PASSWORD", "wrong-password-xyz".to_owned())]);
-    let h = rt.block_on(handler(&s));
-    let err = rt.block_on(h.search().unwrap().bulk(&first_bulk())).unwrap_err().to_string();
+    let search = rt.block_on(servers::parts(&s)).search.unwrap();
+    let err = rt.block_on(search.bulk(&first_bulk())).unwrap_err().to_string();
     assert!(err.contains("authentication failed (HTTP 401)") && err.contains("SEARCH_USERNAME"), "{err}");
     assert!(!err.contains("wrong-password-xyz"));
 }
@@ -445,13 +448,14 @@ fn a_refused_template_install_does_not_stop_indexing() {
     let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
     // The first request (the template lookup) is refused, as for a role without template permissions.
     proxy.set(Fault::StatusFirst { n: 1, status: 403 });
-    let h = rt.block_on(handler(&settings("unused", &proxy.url, &unique("it-no-template"))));
+    let search =
+        rt.block_on(servers::parts(&settings("unused", &proxy.url, &unique("it-no-template")))).search.unwrap();
     let request = first_bulk();
-    let d = rt.block_on(h.search().unwrap().bulk(&request)).unwrap();
-    assert_eq!(d.created + d.already_present, request.actions, "every document delivered despite the refusal");
+    let d = rt.block_on(search.bulk(&request)).unwrap();
+    assert_eq!(d.created + d.already_present, request.items, "every document delivered despite the refusal");
     assert!(d.rejected.is_empty());
     let before = proxy.requests.load(std::sync::atomic::Ordering::SeqCst);
-    rt.block_on(h.search().unwrap().bulk(&request)).unwrap();
+    rt.block_on(search.bulk(&request)).unwrap();
     assert_eq!(
         proxy.requests.load(std::sync::atomic::Ordering::SeqCst),
         before + 1,
@@ -464,7 +468,9 @@ fn invalid_key_collision_with_a_different_object_is_a_loud_failure_not_a_deliver
     use crate::support::record_with_messages;
     let rt = rt();
     let bucket = rt.block_on(bucket());
-    let h = rt.block_on(handler(&[("INGEST_BUCKET_NAME", bucket.clone()), ("S3_MAX_ATTEMPTS", "1".into())]));
+    let parts = rt.block_on(servers::parts(&[("INGEST_BUCKET_NAME", bucket.clone()), ("S3_MAX_ATTEMPTS", "1".into())]));
+    let ingest = parts.ingest.clone();
+    let h = parts.into_handler();
     let line = |customer: &str| {
         format!(
             "meter_record_for_stream {{\"customerId\":\"{customer}\",\"meterApiName\":\"calls\",\"meterValue\":1,\"meterTimeInMillis\":1795168800000}}"
@@ -488,9 +494,8 @@ fn invalid_key_collision_with_a_different_object_is_a_loud_failure_not_a_deliver
     assert!(String::from_utf8_lossy(record_objects[0].1).contains("acme"));
 
     // The sink's own answer names the cause.
-    let mut plan = pipeline().plan_batch(&second.records).remove(0);
-    let object = plan.objects.iter_mut().find(|o| o.kind == ObjectKind::Records).unwrap();
-    let err = rt.block_on(h.objects().put(object)).unwrap_err();
+    let plan = pipeline().plan_batch(&second.records).remove(0);
+    let err = rt.block_on(ingest.put(&plan.parcels(INGEST)[0])).unwrap_err();
     assert!(matches!(err, SinkError::Permanent { .. }), "{err}");
     assert!(err.to_string().contains("a different object already exists under this key"), "{err}");
 }
@@ -499,11 +504,11 @@ fn invalid_key_collision_with_a_different_object_is_a_loud_failure_not_a_deliver
 fn missing_bucket_is_a_permanent_failure_that_names_it_and_the_record_is_reported() {
     let rt = rt();
     let bucket = unique("no-such-bucket");
-    let h = rt.block_on(handler(&[("INGEST_BUCKET_NAME", bucket.clone()), ("S3_MAX_ATTEMPTS", "1".into())]));
+    let parts = rt.block_on(servers::parts(&[("INGEST_BUCKET_NAME", bucket.clone()), ("S3_MAX_ATTEMPTS", "1".into())]));
     let batch = sample("small");
     let plan = pipeline().plan_batch(&batch.records).remove(0);
-    let object = plan.objects.iter().find(|o| o.kind == ObjectKind::Records).unwrap();
-    let err = rt.block_on(h.objects().put(object)).unwrap_err();
+    let err = rt.block_on(parts.ingest.put(&plan.parcels(INGEST)[0])).unwrap_err();
+    let h = parts.into_handler();
     assert!(matches!(err, SinkError::Permanent { .. }), "{err}");
     assert!(err.to_string().contains(&format!("bucket {bucket} does not exist (NoSuchBucket)")), "{err}");
     let out = rt.block_on(h.handle(&batch, None));

@@ -1,19 +1,14 @@
 //! Hostile input: a record built to amplify, or an event whose records are not what Kinesis writes, is bounded and
 //! isolated; nothing is lost (what is refused is kept whole) and the other records are processed.
 
-use crate::support::{gzip, pipeline, record_with_data, record_with_messages};
+use crate::support::{gzip, memory, pipeline, record_with_data, record_with_messages};
+use logmeter::KinesisBatch;
+use logmeter::destination::{QUARANTINE, SEARCH};
 use logmeter::pipeline::{Scratch, retry_point};
-use logmeter::plan::ObjectKind;
-use logmeter::sink::MemorySink;
-use logmeter::{Handler, KinesisBatch};
 use serde_json::Value;
 
 fn entries(plan: &logmeter::pipeline::RecordPlan) -> Vec<Value> {
-    plan.objects
-        .iter()
-        .filter(|o| o.kind == ObjectKind::Quarantine)
-        .flat_map(|o| serde_json::from_slice::<Vec<Value>>(&o.body).unwrap())
-        .collect()
+    plan.parcels(QUARANTINE).iter().flat_map(|o| serde_json::from_slice::<Vec<Value>>(&o.body).unwrap()).collect()
 }
 
 #[test]
@@ -50,7 +45,7 @@ fn invalid_record_whose_output_is_too_large_is_kept_whole() {
     let lines = vec![line; 40_000];
     let rec = record_with_messages("/aws/lambda/f", "s", &lines, "7");
     let plan = pipeline().plan_record(&rec, &mut Scratch::default());
-    assert!(plan.bulk.is_empty(), "nothing of it is delivered");
+    assert!(plan.parcels(SEARCH).is_empty(), "nothing of it is delivered");
     let listed = entries(&plan);
     assert_eq!(listed.len(), 1);
     assert!(listed[0]["reason"].as_str().unwrap().contains("MAX_RECORD_OUTPUT_BYTES"));
@@ -64,7 +59,7 @@ async fn invalid_batch_output_beyond_the_budget_is_left_for_the_retry() {
     let records: Vec<_> =
         (0..8).map(|i| record_with_messages("/aws/lambda/f", "s", &lines, &(10 + i).to_string())).collect();
     let batch = KinesisBatch { records };
-    let handler = Handler::new(pipeline(), MemorySink::new(), Some(MemorySink::new()));
+    let handler = memory(pipeline(), true).handler;
     let out = handler.handle(&batch, None).await;
     let planned = batch.records.len() - out.deferred_only;
     assert!((1..8).contains(&planned), "planned {planned}");
@@ -105,12 +100,12 @@ async fn invalid_envelope_fields_fail_one_record_not_the_event() {
     text.push_str("]}");
     let batch: KinesisBatch = serde_json::from_str(&text).expect("one record's fields never make the event unreadable");
     assert_eq!(batch.records.len(), 14);
-    let handler = Handler::new(pipeline(), MemorySink::new(), None::<MemorySink>);
-    let out = handler.handle(&batch, None).await;
+    let mem = memory(pipeline(), false);
+    let out = mem.handler.handle(&batch, None).await;
     assert_eq!(out.summary.log_events, 1, "the good record is processed");
     assert_eq!(out.summary.quarantined_kinesis_records, 13, "each bad record is quarantined on its own");
     assert!(out.response.batch_item_failures.is_empty());
-    let objects = handler.objects().objects.lock().unwrap().clone();
+    let objects = mem.objects.objects.lock().unwrap().clone();
     for (key, body) in &objects {
         assert!(!key.contains(".."), "{key}");
         let v: Vec<Value> = serde_json::from_slice(body).unwrap();

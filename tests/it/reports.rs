@@ -15,7 +15,7 @@ struct Case {
 }
 
 fn documents(plan: &logmeter::pipeline::RecordPlan) -> Vec<Value> {
-    plan.bulk
+    plan.parcels(logmeter::destination::SEARCH)
         .iter()
         .flat_map(|b| b.body.split(|&c| c == b'\n').filter(|l| !l.is_empty()).skip(1).step_by(2))
         .map(|l| serde_json::from_slice(l).unwrap())
@@ -23,9 +23,8 @@ fn documents(plan: &logmeter::pipeline::RecordPlan) -> Vec<Value> {
 }
 
 fn quarantine_reasons(plan: &logmeter::pipeline::RecordPlan) -> Vec<String> {
-    plan.objects
+    plan.parcels(logmeter::destination::QUARANTINE)
         .iter()
-        .filter(|o| o.kind == logmeter::plan::ObjectKind::Quarantine)
         .flat_map(|o| serde_json::from_slice::<Vec<Value>>(&o.body).unwrap())
         .map(|e| e["reason"].as_str().unwrap().to_owned())
         .collect()

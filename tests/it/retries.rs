@@ -1,20 +1,24 @@
 //! Kinesis retries: the same batch again, a retry from a reported sequence number, an outage mid-batch, and the
 //! deadline. Every meter record and document must end up delivered exactly once.
 
-use crate::support::{from_sequence, pipeline, sample};
-use logmeter::Handler;
-use logmeter::sink::MemorySink;
+use crate::support::{Memory, from_sequence, memory, pipeline, sample};
+use logmeter::destination::{INGEST, QUARANTINE};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 type Store = (BTreeMap<String, Vec<u8>>, BTreeMap<(String, String), String>);
 
-fn handler() -> Handler<MemorySink, MemorySink> {
-    Handler::new(pipeline(), MemorySink::new(), Some(MemorySink::new()))
+fn handler() -> Memory {
+    memory(pipeline(), true)
 }
 
-fn store(h: &Handler<MemorySink, MemorySink>) -> Store {
-    (h.objects().objects.lock().unwrap().clone(), h.search().unwrap().documents.lock().unwrap().clone())
+fn store(h: &Memory) -> Store {
+    (h.objects.objects.lock().unwrap().clone(), h.search.documents.lock().unwrap().clone())
+}
+
+/// Keys of the objects a plan writes (ingest and quarantine).
+fn keys(p: &logmeter::pipeline::RecordPlan) -> Vec<&str> {
+    [INGEST, QUARANTINE].iter().flat_map(|d| p.parcels(d)).map(|o| o.key.as_str()).collect()
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -44,25 +48,22 @@ fn outage_mid_batch_reports_lowest_undelivered_and_retry_delivers_exactly_once()
 
     for healthy_calls in [0, 1, 3, 7, 12] {
         let h = handler();
-        h.objects().fail_after(healthy_calls);
+        h.objects.fail_after(healthy_calls);
         let out = rt().block_on(h.handle(&batch, None));
         let failures = &out.response.batch_item_failures;
         assert_eq!(failures.len(), 1, "outage after {healthy_calls} calls is reported");
         let seq = failures[0].item_identifier.clone().unwrap();
         // Every record before the reported one is fully delivered; the reported one is not.
         let plans = pipeline().plan_batch(&batch.records);
-        let objects = h.objects().objects.lock().unwrap().clone();
+        let objects = h.objects.objects.lock().unwrap().clone();
         for p in plans.iter().take_while(|p| p.sequence_number != seq) {
-            assert!(p.objects.iter().all(|o| objects.contains_key(&o.key)), "record {} delivered", p.sequence_number);
+            assert!(keys(p).iter().all(|k| objects.contains_key(*k)), "record {} delivered", p.sequence_number);
         }
         let failed = plans.iter().find(|p| p.sequence_number == seq).unwrap();
-        assert!(
-            !failed.objects.iter().all(|o| objects.contains_key(&o.key)),
-            "reported record was not fully delivered"
-        );
+        assert!(!keys(failed).iter().all(|k| objects.contains_key(*k)), "reported record was not fully delivered");
 
         // Lambda retries from the reported sequence number once S3 is back.
-        h.objects().recover();
+        h.objects.recover();
         let retry = rt().block_on(h.handle(&from_sequence(&batch, &seq), None));
         assert!(retry.response.batch_item_failures.is_empty());
         assert_eq!(store(&h), want, "after recovery: every object and document exactly once");
@@ -75,10 +76,10 @@ fn search_outage_is_retried_without_duplicates() {
     let reference = handler();
     rt().block_on(reference.handle(&batch, None));
     let h = handler();
-    h.search().unwrap().fail_after(2);
+    h.search.fail_after(2);
     let out = rt().block_on(h.handle(&batch, None));
     let seq = out.response.batch_item_failures[0].item_identifier.clone().unwrap();
-    h.search().unwrap().recover();
+    h.search.recover();
     rt().block_on(h.handle(&from_sequence(&batch, &seq), None));
     assert_eq!(store(&h), store(&reference));
 }
@@ -109,23 +110,23 @@ fn deadline_reached_mid_batch_reports_the_first_record_not_started_and_the_retry
             .map(|i| record_with_messages("/aws/lambda/f", "s", &[&lines[i]], &(49_000 + i).to_string()))
             .collect(),
     };
-    let h: Handler<MemorySink, MemorySink> = Handler::new(pipeline(), MemorySink::new(), None);
+    let h = memory(pipeline(), false);
     // Each put takes 300 ms; the deadline margin runs out 150 ms from now. The first 16 records (the delivery
     // window) start at once and finish; the 17th would start only after the deadline margin began.
-    h.objects().set_latency(std::time::Duration::from_millis(300));
+    h.objects.set_latency(std::time::Duration::from_millis(300));
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let deadline = Instant::now() + logmeter::handler::DEADLINE_MARGIN + std::time::Duration::from_millis(150);
     let out = rt.block_on(h.handle(&batch, Some(deadline)));
     let point = out.response.batch_item_failures[0].item_identifier.clone().unwrap();
     assert_eq!(point, "49016", "the first record not delivered");
-    let delivered = h.objects().objects.lock().unwrap().clone();
+    let delivered = h.objects.objects.lock().unwrap().clone();
     assert_eq!(delivered.len(), 16, "every record before it was delivered");
     // Lambda retries from there: all 30 records delivered, once each.
-    h.objects().set_latency(std::time::Duration::ZERO);
+    h.objects.set_latency(std::time::Duration::ZERO);
     let retry = rt.block_on(h.handle(&from_sequence(&batch, &point), None));
     assert!(retry.response.batch_item_failures.is_empty());
     assert_eq!(retry.summary.objects_written, 14);
-    assert_eq!(h.objects().objects.lock().unwrap().len(), 30);
+    assert_eq!(h.objects.objects.lock().unwrap().len(), 30);
 }
 
 #[test]
@@ -136,7 +137,7 @@ fn poison_records_are_never_reported() {
     let out = rt().block_on(h.handle(&batch, None));
     assert!(out.response.batch_item_failures.is_empty());
     assert_eq!(out.summary.quarantined_kinesis_records, 6);
-    let objects = h.objects().objects.lock().unwrap();
+    let objects = h.objects.objects.lock().unwrap();
     let q = objects
         .iter()
         .find(|(k, _)| k.contains(&batch.records[0].kinesis.sequence_number) && k.starts_with("logmeter-quarantine/"))

@@ -1,10 +1,10 @@
 //! The generated samples: committed files match the generator, and the pipeline recovers every value the
 //! generator wrote.
 
-use crate::support::{large, pipeline, root};
-use logmeter::plan::ObjectKind;
+use crate::support::{Memory, large, memory, pipeline, root};
+use logmeter::KinesisBatch;
+use logmeter::destination::{INGEST, QUARANTINE, SEARCH};
 use logmeter::samplegen::{self, Counts};
-use logmeter::{Handler, KinesisBatch, sink::MemorySink};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -29,15 +29,13 @@ fn samples_parse_with_aws_lambda_events() {
     }
 }
 
-type MemHandler = Handler<MemorySink, MemorySink>;
-
-fn run(event: &str) -> (logmeter::Summary, MemHandler) {
+fn run(event: &str) -> (logmeter::Summary, Memory) {
     let batch: KinesisBatch = serde_json::from_str(event).unwrap();
-    let handler = Handler::new(pipeline(), MemorySink::new(), Some(MemorySink::new()));
+    let mem = memory(pipeline(), true);
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let outcome = rt.block_on(handler.handle(&batch, None));
+    let outcome = rt.block_on(mem.handler.handle(&batch, None));
     assert!(outcome.response.batch_item_failures.is_empty());
-    (outcome.summary, handler)
+    (outcome.summary, mem)
 }
 
 fn counts(s: &logmeter::Summary) -> Counts {
@@ -72,7 +70,7 @@ fn canonical(v: &Value) -> String {
 fn large_sample_every_meter_record_with_its_values() {
     let sample = large();
     let (_, handler) = run(&sample.event);
-    let store = handler.objects();
+    let store = &handler.objects;
     let mut got = Vec::new();
     let mut derived_ids = std::collections::HashSet::new();
     for (key, body) in store.objects.lock().unwrap().iter() {
@@ -106,7 +104,7 @@ fn large_sample_every_meter_record_with_its_values() {
 fn large_sample_quarantine_has_every_bad_line_with_its_reason() {
     let sample = large();
     let (_, handler) = run(&sample.event);
-    let store = handler.objects();
+    let store = &handler.objects;
     let mut reasons = Vec::new();
     for (key, body) in store.objects.lock().unwrap().iter() {
         if key.starts_with("logmeter-quarantine/") {
@@ -153,7 +151,7 @@ fn large_sample_every_report_with_its_values() {
     let plans = pipeline().plan_batch(&serde_json::from_str::<KinesisBatch>(&sample.event).unwrap().records);
     let mut docs: BTreeMap<String, Value> = BTreeMap::new();
     for p in &plans {
-        for b in &p.bulk {
+        for b in p.parcels(SEARCH) {
             for (i, line) in b.body.split(|&c| c == b'\n').filter(|l| !l.is_empty()).enumerate() {
                 if i % 2 == 1 {
                     let d: Value = serde_json::from_slice(line).unwrap();
@@ -162,7 +160,8 @@ fn large_sample_every_report_with_its_values() {
                 }
             }
         }
-        assert!(p.objects.iter().all(|o| o.kind == ObjectKind::Records || o.key.starts_with("logmeter-quarantine/")));
+        assert!(p.parcels(INGEST).iter().all(|o| o.key.starts_with("ingest/records/")));
+        assert!(p.parcels(QUARANTINE).iter().all(|o| o.key.starts_with("logmeter-quarantine/")));
     }
     assert_eq!(docs.len(), sample.truth.reports.len());
     for want in &sample.truth.reports {

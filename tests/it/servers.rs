@@ -3,7 +3,7 @@
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use logmeter::startup::{AwsHandler, aws_handler};
+use logmeter::startup::{AwsHandler, AwsParts, aws_parts};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -129,9 +129,18 @@ pub async fn handler(settings: &[(&str, String)]) -> AwsHandler {
 }
 
 pub async fn handler_on(endpoint: &str, key: &str, settings: &[(&str, String)]) -> AwsHandler {
+    parts_on(endpoint, key, settings).await.into_handler()
+}
+
+/// The production sinks built from `settings` against the S3 test server, to call one directly.
+pub async fn parts(settings: &[(&str, String)]) -> AwsParts {
+    parts_on(&s3(), "test", settings).await
+}
+
+pub async fn parts_on(endpoint: &str, key: &str, settings: &[(&str, String)]) -> AwsParts {
     let map: HashMap<String, String> = settings.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     let sdk = sdk(endpoint, key).await;
-    aws_handler(|k| map.get(k).cloned(), &sdk).await.unwrap()
+    aws_parts(|k| map.get(k).cloned(), &sdk).await.unwrap()
 }
 
 /// `GET url` (or another method) with a JSON body; returns status and parsed body.

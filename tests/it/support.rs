@@ -3,10 +3,12 @@
 use base64::Engine as _;
 use flate2::{Compression, write::GzEncoder};
 use logmeter::event::{KinesisData, KinesisInput};
-use logmeter::{KinesisBatch, Pipeline, PipelineConfig};
+use logmeter::sink::MemorySink;
+use logmeter::{Handler, KinesisBatch, Pipeline, PipelineConfig};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 /// The repository root.
@@ -62,6 +64,29 @@ pub fn record_with_data(data: &[u8], seq: &str) -> KinesisInput {
 
 pub fn pipeline() -> Pipeline {
     Pipeline::new(PipelineConfig { threads: 2, ..PipelineConfig::default() })
+}
+
+/// A handler over in-memory stores, with the stores to look inside: objects (ingest and quarantine) and, when
+/// `search`, documents.
+pub struct Memory {
+    pub handler: Handler,
+    pub objects: Arc<MemorySink>,
+    pub search: Arc<MemorySink>,
+}
+
+impl std::ops::Deref for Memory {
+    type Target = Handler;
+    fn deref(&self) -> &Handler {
+        &self.handler
+    }
+}
+
+pub fn memory(pipeline: Pipeline, search: bool) -> Memory {
+    let (objects, docs) = (Arc::new(MemorySink::new()), Arc::new(MemorySink::new()));
+    let prefix = pipeline.config().quarantine_prefix.clone();
+    let outlets =
+        logmeter::destination::outlets(objects.clone(), objects.clone(), search.then(|| docs.clone()), false, &prefix);
+    Memory { handler: Handler::new(pipeline, outlets), objects, search: docs }
 }
 
 /// Every file under `dir`, by relative path.

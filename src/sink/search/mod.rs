@@ -14,7 +14,7 @@ pub use template::{index_template, meter_records_template, template_patterns};
 
 use super::{BulkDelivery, RejectedDocument, SearchSink, SinkError};
 use crate::config::{IdMode, SearchConfig};
-use crate::plan::BulkRequest;
+use crate::destination::Parcel;
 use ::http::Method;
 use bytes::Bytes;
 use tokio::sync::OnceCell;
@@ -121,7 +121,7 @@ fn status_error(target: String, status: u16, body: &[u8]) -> SinkError {
 }
 
 impl SearchSink for SearchMirror {
-    async fn bulk(&self, request: &BulkRequest) -> Result<BulkDelivery, SinkError> {
+    async fn bulk(&self, request: &Parcel) -> Result<BulkDelivery, SinkError> {
         // A template problem must not stop indexing (an ingest role often may write documents but not manage
         // templates): it is logged; a refusal is not asked again, a transient failure is retried next time.
         if !self.template_refused.load(std::sync::atomic::Ordering::Relaxed)
@@ -150,7 +150,7 @@ impl SearchSink for SearchMirror {
                         last = e;
                         continue;
                     }
-                    Err(e) => return Err(http_error(request.name.clone(), e)),
+                    Err(e) => return Err(http_error(request.key.clone(), e)),
                 };
             match answer.status {
                 200 => {}
@@ -158,7 +158,7 @@ impl SearchSink for SearchMirror {
                     last = format!("HTTP {}", answer.status);
                     continue;
                 }
-                s => return Err(status_error(request.name.clone(), s, &answer.body)),
+                s => return Err(status_error(request.key.clone(), s, &answer.body)),
             }
             let outcomes = match classify(&answer.body, pending.len()) {
                 Ok(o) => o,
@@ -190,7 +190,7 @@ impl SearchSink for SearchMirror {
             }
         }
         Err(SinkError::Transient {
-            target: request.name.clone(),
+            target: request.key.clone(),
             reason: format!(
                 "{} of {} documents not indexed after {} attempts: {last}",
                 pending.len(),

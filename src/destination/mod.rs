@@ -1,0 +1,125 @@
+//! Destinations: where the values of a Kinesis record go, each with its own encoder, keys, delivery and failure
+//! policy.
+//!
+//! Planning ([`crate::pipeline`]) turns a record into values — meter records, invocation reports, quarantine
+//! entries ([`RecordValues`]) — and hands them to every configured destination's [`Encoder`], which is pure and
+//! runs on the planning threads. What an encoder yields is a list of [`Parcel`]s: a key (an object key, or a bulk
+//! request's name) and the bytes to deliver. The handler then gives each parcel to the [`Outlet`] of the same
+//! destination, which delivers it (the only I/O) and applies the destination's failure policy.
+//!
+//! | destination | encoder | outlet | on failure |
+//! |---|---|---|---|
+//! | [`INGEST`] | [`ingest::IngestEncoder`]: meter records as JSON arrays per date and part | [`objects::ObjectOutlet`] over S3 / a directory | the record is retried |
+//! | [`SEARCH`] | [`search::SearchEncoder`]: metric documents (and meter records) as bulk bodies | [`search::SearchOutlet`] | refused documents are quarantined; an outage spools the body, or retries the record |
+//! | [`QUARANTINE`] | [`quarantine::QuarantineEncoder`]: what could not be processed, whole records included | [`objects::ObjectOutlet`] over the quarantine bucket | the record is retried |
+//!
+//! Adding a destination means one module here with its encoder and outlet, its settings, and one line where the
+//! pipeline and the handler are built ([`crate::startup`], the CLI).
+
+pub mod ingest;
+pub mod objects;
+pub mod quarantine;
+pub mod search;
+
+use crate::extract::{FoundReport, MeterRecords};
+use crate::plan::ReportContext;
+use crate::sink::SinkError;
+use crate::summary::Summary;
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The ingest objects: meter records for the billing platform.
+pub const INGEST: &str = "ingest";
+/// The search mirror: metric documents (and, optionally, meter records) through the bulk API.
+pub const SEARCH: &str = "search";
+/// The quarantine store: what could not be processed, kept for replay.
+pub const QUARANTINE: &str = "quarantine";
+
+/// One delivery's worth of bytes: an object under its key, or a bulk body under its request name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parcel {
+    /// The object key (prefix included), or the bulk request's name (`<shard>/<sequence>-<part>`).
+    pub key: String,
+    /// The bytes, exactly as delivered.
+    pub body: Vec<u8>,
+    /// Elements in the body: records, entries or bulk actions.
+    pub items: usize,
+}
+
+/// The values one Kinesis record planned into, as every encoder sees them. Strings borrow from the record's
+/// payload, which is in scope while the encoders run.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordValues<'a> {
+    /// Shard id.
+    pub shard: &'a str,
+    /// The record's name in keys and ids: its sequence number, or a digest for a record without a usable one.
+    pub seq_key: &'a str,
+    /// Where the payload came from (account, region, log group and stream).
+    pub source: &'a ReportContext<'a>,
+    /// Valid meter records, in log order.
+    pub meters: &'a MeterRecords,
+    /// Invocation reports, in log order.
+    pub reports: &'a [FoundReport<'a>],
+}
+
+/// The pure half of a destination: values in, parcels out. Deterministic: the same values always give the same
+/// parcels, so a retry finds what an earlier attempt delivered.
+pub trait Encoder: Send + Sync + Debug {
+    /// The destination this encoder feeds ([`INGEST`], [`SEARCH`], …).
+    fn destination(&self) -> &'static str;
+    /// Appends the parcels of one record's values.
+    fn encode(&self, values: &RecordValues<'_>, out: &mut Vec<Parcel>);
+}
+
+/// A boxed delivery future (outlets are trait objects, so the handler holds any list of them).
+pub type Delivering<'a> = Pin<Box<dyn Future<Output = Result<Summary, SinkError>> + Send + 'a>>;
+
+/// Where a parcel lands, with what its outlet may need for its failure policy.
+#[derive(Clone, Copy)]
+pub struct Landing<'a> {
+    /// The record's Kinesis arrival time, epoch ms: dates spooled and refused parcels.
+    pub arrival_millis: i64,
+    /// The quarantine store, for what a destination keeps instead of delivering (refused documents, spooled
+    /// bodies); `None` when the handler has none.
+    pub quarantine: Option<&'a dyn Outlet>,
+}
+
+/// The I/O half of a destination: delivers parcels create-only (a parcel an earlier attempt delivered counts as
+/// delivered, never as a second copy) and counts what it did.
+pub trait Outlet: Send + Sync + Debug {
+    /// The destination this outlet delivers ([`INGEST`], [`SEARCH`], …).
+    fn destination(&self) -> &'static str;
+    /// Delivers one parcel; `Err` when it was not delivered and the record must be retried.
+    fn deliver<'a>(&'a self, parcel: &'a Parcel, landing: Landing<'a>) -> Delivering<'a>;
+}
+
+/// The parcels one record planned for one destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// The destination.
+    pub destination: &'static str,
+    /// Its parcels, in order.
+    pub parcels: Vec<Parcel>,
+}
+
+/// The outlets of the three destinations logmeter always knows: ingest objects and the quarantine store over
+/// object sinks (the same one, or two buckets), and the search mirror when there is one. With `spool`, a mirror
+/// outage spools bodies under `quarantine_prefix` instead of retrying the record.
+pub fn outlets<O, Q, S>(
+    ingest: O,
+    quarantine: Q,
+    search: Option<S>,
+    spool: bool,
+    quarantine_prefix: &str,
+) -> Vec<Box<dyn Outlet>>
+where
+    O: crate::sink::ObjectSink + 'static,
+    Q: crate::sink::ObjectSink + 'static,
+    S: crate::sink::SearchSink + 'static,
+{
+    let mut outlets =
+        vec![objects::ObjectOutlet::boxed(INGEST, ingest), objects::ObjectOutlet::boxed(QUARANTINE, quarantine)];
+    outlets.extend(search.map(|s| search::SearchOutlet::boxed(s, spool, quarantine_prefix)));
+    outlets
+}

@@ -1,0 +1,42 @@
+//! The quarantine store: one object per Kinesis record with everything that could not be processed (bad meter
+//! records, unreadable reports, whole records that could not be read, with their data for replay), under
+//! `<QUARANTINE_PREFIX>/YYYY-MM-DD/<shard>/<sequence>.json`; and, for the search mirror, refused documents and
+//! spooled bulk bodies ([`crate::plan::search_rejected_object`], [`crate::plan::search_spool_object`]).
+//! Delivered by an [`super::objects::ObjectOutlet`] to the quarantine bucket or a directory; a failure retries the
+//! record, so nothing refused is lost.
+
+use super::{Parcel, QUARANTINE};
+use crate::config::PipelineConfig;
+use crate::extract::QuarantineEntry;
+use crate::plan::quarantine_object;
+
+/// Encodes a record's quarantine entries. Unlike the other encoders it reads entries, not values: a record that
+/// could not be read at all has nothing else.
+#[derive(Debug, Clone)]
+pub struct QuarantineEncoder {
+    prefix: String,
+}
+
+impl QuarantineEncoder {
+    /// The encoder `config` describes (`QUARANTINE_PREFIX`).
+    pub fn new(config: &PipelineConfig) -> Self {
+        Self { prefix: config.quarantine_prefix.clone() }
+    }
+
+    /// The destination it feeds.
+    pub fn destination(&self) -> &'static str {
+        QUARANTINE
+    }
+
+    /// Appends the quarantine object of one record, if anything was quarantined; dated by the record's arrival.
+    pub fn encode(
+        &self,
+        entries: &[QuarantineEntry],
+        shard: &str,
+        seq_key: &str,
+        arrival_millis: i64,
+        out: &mut Vec<Parcel>,
+    ) {
+        out.extend(quarantine_object(entries, &self.prefix, shard, seq_key, arrival_millis));
+    }
+}
