@@ -10,7 +10,7 @@ use super::record::{
     RecordError, ValidRecord, append_unique_id, minify_with_unique_id_into, read_record, validate_record,
 };
 use super::record_usual::{number_len, read_escaped_record, read_usual_record};
-use super::{EventRef, Extraction, QuarantineEntry, QuarantineKind};
+use super::{EventRef, Extraction, Origin, QuarantineEntry, QuarantineKind};
 use crate::decode::{escaped_string, json_elements_with, json_end, json_object_with, json_value, unescape_into};
 use crate::ids::{UUID_LEN, derived_unique_id};
 use memchr::memmem::Finder;
@@ -51,14 +51,34 @@ impl MeterExtractor {
     /// reuses from line to line.
     pub fn extract_with(&self, msg: &str, ev: &EventRef<'_>, out: &mut Extraction, scratch: &mut String) {
         let mut position = 0;
+        let from = out.meters.len();
         let t = msg.trim();
         if t.starts_with('{')
             && let Some(obj) = json_object(t, &self.tag)
         {
             self.extract_object(&obj, msg, ev, &mut position, out, scratch);
+            if out.meters.len() > from {
+                let (request, tenant) = (json_text(obj.request_id), json_text(obj.tenant_id));
+                let origin = Origin { request_id: request.as_deref(), tenant_id: tenant.as_deref() };
+                out.meters.set_origin(from, origin);
+            }
             return;
         }
         self.scan_text(msg, ev, &mut position, out);
+        if out.meters.len() > from {
+            let origin = Origin { request_id: self.request_id_before_tag(msg, false), tenant_id: None };
+            out.meters.set_origin(from, origin);
+        }
+    }
+
+    /// The request id a text line names before its first tag: the first word shaped like a Lambda request id (a
+    /// UUID), as the Node.js (`<time>␉<id>␉INFO␉…`) and Python (`[INFO]␉<time>␉<id>␉…`) runtimes write it. In a
+    /// `raw` literal, tabs are still escapes (`\t`).
+    fn request_id_before_tag<'a>(&self, text: &'a str, raw: bool) -> Option<&'a str> {
+        let end = self.finder.find(text.as_bytes()).unwrap_or(text.len());
+        let words = text[..end].split(|c: char| c.is_whitespace() || (raw && c == '\\'));
+        // After a split at the backslash of `\t`, the word starts with its `t`.
+        words.map(|w| if raw { w.strip_prefix('t').unwrap_or(w) } else { w }).find(|w| is_request_id(w))
     }
 
     /// Reads the usual tagged line straight from its literal in the payload (`raw`, quotes included), without
@@ -73,8 +93,10 @@ impl MeterExtractor {
         };
         match inner.as_bytes().first() {
             Some(b'{') => match self.raw_json_line(inner, out) {
-                Some(valid) => {
+                Some((valid, origin)) => {
+                    let from = out.meters.len();
                     self.keep(valid, ev, &mut 0, out);
+                    out.meters.set_origin(from, origin);
                     true
                 }
                 None => {
@@ -88,6 +110,9 @@ impl MeterExtractor {
                 let read = self.raw_text_line(inner, ev, out);
                 if read.is_none() {
                     out.meters.truncate(kept);
+                } else {
+                    let origin = Origin { request_id: self.request_id_before_tag(inner, true), tenant_id: None };
+                    out.meters.set_origin(kept, origin);
                 }
                 read.is_some()
             }
@@ -158,9 +183,9 @@ impl MeterExtractor {
     /// tagged text or `{"<tag>": {record}}`: the record, drafted. The other members must be strings without
     /// escapes, numbers or literals, and no key may be the tag, repeat `message` or hold an escape: anything else
     /// is for [`Self::extract_with`] to read.
-    fn raw_json_line(&self, inner: &str, out: &mut Extraction) -> Option<ValidRecord> {
+    fn raw_json_line<'a>(&self, inner: &'a str, out: &mut Extraction) -> Option<(ValidRecord, Origin<'a>)> {
         let b = inner.as_bytes();
-        let (mut at, mut record) = (1, None);
+        let (mut at, mut record, mut origin) = (1, None, Origin::default());
         loop {
             let (key, end) = escaped_string(inner, spaces(b, at))?;
             at = spaces(b, end);
@@ -169,7 +194,15 @@ impl MeterExtractor {
             }
             at = spaces(b, at + 1);
             if key != "message" {
+                let value = at;
                 at = escaped_scalar(inner, at)?;
+                // Strings here hold no escape: between their escaped quotes is their text.
+                let text = || inner[value..at].strip_prefix("\\\"").and_then(|v| v.strip_suffix("\\\""));
+                match key {
+                    "requestId" => origin.request_id = text(),
+                    "tenantId" => origin.tenant_id = text(),
+                    _ => {}
+                }
             } else if record.is_some() {
                 return None;
             } else if b.get(at) == Some(&b'{') {
@@ -195,7 +228,7 @@ impl MeterExtractor {
                 _ => return None,
             }
         }
-        (spaces(b, at + 1) == b.len()).then_some(record?)
+        (spaces(b, at + 1) == b.len()).then_some((record?, origin))
     }
 
     /// `{"<tag>": {record}}` at `at` inside a JSON log line's literal: the offset after it, and the record, drafted.
@@ -475,11 +508,19 @@ struct JsonObject<'a> {
     tag: Option<&'a str>,
     message: Option<&'a str>,
     repeated: Option<&'static str>,
+    /// The JSON text of `requestId` and `tenantId`, when present.
+    request_id: Option<&'a str>,
+    tenant_id: Option<&'a str>,
 }
 
 fn json_object<'a>(text: &'a str, tag: &str) -> Option<JsonObject<'a>> {
-    let mut obj = JsonObject { tag: None, message: None, repeated: None };
+    let mut obj = JsonObject { tag: None, message: None, repeated: None, request_id: None, tenant_id: None };
     let end = json_object_with(text, false, |key, value| {
+        match &*key {
+            "requestId" => obj.request_id = Some(value),
+            "tenantId" => obj.tenant_id = Some(value),
+            _ => {}
+        }
         let (slot, name) = if key == tag {
             (&mut obj.tag, "the tag")
         } else if key == "message" {
@@ -494,6 +535,26 @@ fn json_object<'a>(text: &'a str, tag: &str) -> Option<JsonObject<'a>> {
     .ok()?;
     json_end(text, end).ok()?;
     Some(obj)
+}
+
+/// The text of a JSON string value (`None` for any other value).
+fn json_text(value: Option<&str>) -> Option<Cow<'_, str>> {
+    let v = value?;
+    let inner = v.strip_prefix('"')?.strip_suffix('"')?;
+    if !inner.contains('\\') {
+        return Some(Cow::Borrowed(inner));
+    }
+    let mut text = String::new();
+    unescape_into(v, &mut text).then_some(Cow::Owned(text))
+}
+
+/// Whether `word` has the shape of a Lambda request id: a UUID, 8-4-4-4-12 hexadecimal digits.
+fn is_request_id(word: &str) -> bool {
+    let b = word.as_bytes();
+    b.len() == 36
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
 }
 
 /// The offset of the first byte from `at` that is not a space.
@@ -587,6 +648,11 @@ mod tests {
         records: Vec<Value>,
         derived_unique_id: Vec<bool>,
         quarantined: Vec<String>,
+        /// The request and tenant ids the line names, kept with each of its records.
+        #[serde(default)]
+        request_id: Option<String>,
+        #[serde(default)]
+        tenant_id: Option<String>,
     }
 
     const EV: EventRef<'static> = EventRef {
@@ -602,6 +668,7 @@ mod tests {
         let cases: Vec<Case> = serde_json::from_str(include_str!("../../samples/edge/meter-lines.json")).unwrap();
         assert!(cases.len() >= 25);
         let x = MeterExtractor::new("meter_record_for_stream");
+        let mut raw_with_origin = 0;
         for case in cases {
             let mut out = Extraction::default();
             assert!(x.mentions(case.message.as_bytes()), "{}", case.name);
@@ -615,6 +682,22 @@ mod tests {
                 }
                 assert_eq!(&g, want, "{}", case.name);
             }
+            // The same line read from its literal in the payload, when the raw reader takes it, names the same.
+            let mut raw = Extraction::default();
+            let read_raw = x.extract_raw(&serde_json::to_string(&case.message).unwrap(), &EV, &mut raw);
+            for (i, m) in out.meters.iter().enumerate() {
+                let want = (case.request_id.as_deref(), case.tenant_id.as_deref());
+                assert_eq!((m.origin.request_id, m.origin.tenant_id), want, "{}", case.name);
+                assert!(
+                    !m.json.contains("tenantId") && !m.json.contains("requestId"),
+                    "{}: never in the record",
+                    case.name
+                );
+                if read_raw {
+                    assert_eq!(raw.meters.get(i).map(|r| r.origin), Some(m.origin), "{}: raw reader", case.name);
+                    raw_with_origin += usize::from(m.origin.request_id.is_some());
+                }
+            }
             let reasons: Vec<&str> = out.quarantine.iter().map(|q| q.reason.as_str()).collect();
             assert_eq!(reasons.len(), case.quarantined.len(), "{}: {reasons:?}", case.name);
             for (got, want) in reasons.iter().zip(&case.quarantined) {
@@ -625,6 +708,7 @@ mod tests {
                 assert_eq!(q.event_id.as_deref(), Some(EV.event_id));
             }
         }
+        assert!(raw_with_origin >= 4, "the raw readers' origins are compared on {raw_with_origin} records");
     }
 
     #[test]
