@@ -2,7 +2,10 @@
 //! prints the median time per batch next to the inflate-only baseline of the same records (a quick check while
 //! working; the figures of record come from `cargo bench --bench pipeline`).
 //!
-//! `cargo run --release --example profile_pipeline -- [ITERATIONS] [pipeline]`
+//! `cargo run --release --example profile_pipeline -- [ITERATIONS] [pipeline | readers]`
+//!
+//! `readers` measures what each fast reader gains: the pipeline with all of them, with each one off and with none,
+//! interleaved iteration by iteration, as medians and as the time each one saves.
 #![allow(clippy::expect_used)]
 
 use logmeter::decode::{base64_into, gunzip_into};
@@ -18,11 +21,15 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20).max(1);
     // `pipeline` as the second argument skips the baseline, for a profile of the pipeline alone.
-    let baseline = std::env::args().nth(2).as_deref() != Some("pipeline");
+    let mode = std::env::args().nth(2);
+    let baseline = mode.as_deref() != Some("pipeline");
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/events/large.json");
     let batch: KinesisBatch = serde_json::from_slice(&std::fs::read(path).expect("sample")).expect("event");
     let config = PipelineConfig { threads: 1, ..PipelineConfig::default() };
     let cap = config.max_inflated_bytes;
+    if mode.as_deref() == Some("readers") {
+        return readers(n, &batch, &config);
+    }
     let p = Pipeline::new(config);
     let compressed: Vec<Vec<u8>> = batch
         .records
@@ -66,4 +73,35 @@ fn main() {
         i.as_secs_f64() / p.as_secs_f64(),
         imin.as_secs_f64() / pmin.as_secs_f64()
     );
+}
+
+/// The pipeline with every fast reader, with each one off, and with none, interleaved.
+fn readers(n: usize, batch: &KinesisBatch, config: &PipelineConfig) {
+    use logmeter::config::FastReaders;
+    let all = FastReaders::ALL;
+    let variants = [
+        ("all fast readers", all),
+        ("platform.report reader off", FastReaders { platform_report: false, ..all }),
+        ("text REPORT reader off", FastReaders { text_report: false, ..all }),
+        ("raw meter line reader off", FastReaders { meter_line: false, ..all }),
+        ("one-pass record reader off (and the line reader)", FastReaders { usual_record: false, ..all }),
+        ("none", FastReaders::NONE),
+    ];
+    let pipelines: Vec<Pipeline> = variants
+        .iter()
+        .map(|(_, fast)| Pipeline::new(PipelineConfig { fast_readers: *fast, ..config.clone() }))
+        .collect();
+    let mut times = vec![Vec::new(); variants.len()];
+    for _ in 0..n {
+        for (p, t) in pipelines.iter().zip(&mut times) {
+            let start = Instant::now();
+            std::hint::black_box(p.plan_batch(&batch.records));
+            t.push(start.elapsed());
+        }
+    }
+    let medians: Vec<Duration> = times.into_iter().map(median).collect();
+    for ((name, _), m) in variants.iter().zip(&medians) {
+        let gain = m.as_secs_f64() / medians[0].as_secs_f64() - 1.0;
+        println!("{name:<50} median {m:>8.1?}   the fast readers on save {:>5.1} %", gain * 100.0);
+    }
 }

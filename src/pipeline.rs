@@ -141,7 +141,8 @@ impl Pipeline {
 
     /// A pipeline with `config` that encodes for `encoders` (and the quarantine store, always), in that order.
     pub fn with_encoders(config: PipelineConfig, encoders: Vec<Box<dyn Encoder>>) -> Self {
-        let meter = MeterExtractor::new(&config.tag);
+        let fast = config.fast_readers;
+        let meter = MeterExtractor::with_fast_readers(&config.tag, fast.meter_line, fast.usual_record);
         Self {
             meter,
             platform: Finder::new(crate::extract::PLATFORM_REPORT).into_owned(),
@@ -387,13 +388,16 @@ impl Pipeline {
             };
             // Lambda's own report lines are read from the raw literal; anything unusual is left to the readers of
             // the unescaped line below, which decide it.
+            let fast = self.config.fast_readers;
             if look.has(Look::PLATFORM)
+                && fast.platform_report
                 && let Some(report) = read_raw_platform_report(event.message)
             {
                 found(reports, report, event.id(), event.timestamp);
                 continue;
             }
             if look.has(Look::TEXT_REPORT)
+                && fast.text_report
                 && let Some(report) = read_raw_text_report(event.message)
             {
                 found(reports, with_timeout(report, timed_out), event.id(), event.timestamp);

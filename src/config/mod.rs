@@ -87,6 +87,37 @@ pub struct PipelineConfig {
     /// `LOGMETER_THREADS`: worker threads for decoding (default: the CPUs available, which Lambda scales with
     /// memory).
     pub threads: usize,
+    /// Which fast readers run: all, always, in production. Not a setting: benchmarks turn them off one at a time
+    /// to measure what each gains.
+    pub fast_readers: FastReaders,
+}
+
+/// The fast readers, each on or off. A fast reader reads the usual shape of a line or record in one pass and hands
+/// anything else to the general reader, which decides; off, the general reader reads everything, with the same
+/// output (property-tested for each reader, and the golden files hold either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FastReaders {
+    /// `platform.report` events read from their raw literal (`extract::read_raw_platform_report`).
+    pub platform_report: bool,
+    /// Text `REPORT` lines read from their raw literal (`extract::read_raw_text_report`).
+    pub text_report: bool,
+    /// The usual tagged line read from its raw literal (`MeterExtractor::extract_raw`; needs `usual_record`).
+    pub meter_line: bool,
+    /// Records of the usual shape read, validated and minified in one pass (`extract/record_usual.rs`).
+    pub usual_record: bool,
+}
+
+impl FastReaders {
+    /// Every fast reader on (the default).
+    pub const ALL: Self = Self { platform_report: true, text_report: true, meter_line: true, usual_record: true };
+    /// Every fast reader off: the general readers only.
+    pub const NONE: Self = Self { platform_report: false, text_report: false, meter_line: false, usual_record: false };
+}
+
+impl Default for FastReaders {
+    fn default() -> Self {
+        Self::ALL
+    }
 }
 
 impl Default for PipelineConfig {
@@ -107,6 +138,7 @@ impl Default for PipelineConfig {
             bulk_max_actions: 1_000,
             ingest_gzip: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            fast_readers: FastReaders::ALL,
         }
     }
 }
@@ -206,6 +238,7 @@ impl PipelineConfig {
             bulk_max_actions: read(&lookup, "BULK_MAX_ACTIONS", d.bulk_max_actions, positive)?,
             ingest_gzip: flag(&lookup, "INGEST_GZIP", d.ingest_gzip)?,
             threads: read(&lookup, "LOGMETER_THREADS", d.threads, positive)?,
+            fast_readers: d.fast_readers,
         })
     }
 }

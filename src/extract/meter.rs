@@ -21,15 +21,34 @@ use std::borrow::Cow;
 pub struct MeterExtractor {
     tag: String,
     finder: Finder<'static>,
-    /// The tag is written the same in a literal (no quote, backslash or control character): lines can be read raw.
+    /// The tag is written the same in a literal (no quote, backslash or control character) and the fast line
+    /// reader is on: lines can be read raw.
     raw: bool,
+    /// Records of the usual shape are read by the one-pass reader (`record_usual`) before the general one.
+    usual: bool,
 }
 
 impl MeterExtractor {
     /// An extractor for `tag` (default `meter_record_for_stream`).
     pub fn new(tag: &str) -> Self {
-        let raw = !tag.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
-        Self { tag: tag.to_owned(), finder: Finder::new(tag.as_bytes()).into_owned(), raw }
+        Self::with_fast_readers(tag, true, true)
+    }
+
+    /// An extractor for `tag` whose fast readers are on or off: `lines`, the reader of the usual line from its
+    /// raw literal; `records`, the one-pass reader of records of the usual shape. Off, every line and record goes
+    /// to the general reader, with the same output (to measure what the fast readers gain).
+    pub fn with_fast_readers(tag: &str, lines: bool, records: bool) -> Self {
+        let raw = lines && records && !tag.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+        Self { tag: tag.to_owned(), finder: Finder::new(tag.as_bytes()).into_owned(), raw, usual: records }
+    }
+
+    /// A record of the usual shape at the start of `text`, read in one pass and drafted; `None` (nothing drafted)
+    /// for anything else, or when the one-pass reader is off.
+    fn read_usual(&self, text: &str, out: &mut Extraction) -> Option<(usize, ValidRecord)> {
+        if !self.usual {
+            return None;
+        }
+        out.meters.draft_with(|t| read_usual_record(text, t))
     }
 
     /// The tag.
@@ -308,7 +327,7 @@ impl MeterExtractor {
         else {
             return false;
         };
-        match out.meters.draft_with(|text| read_usual_record(value, text)) {
+        match self.read_usual(value, out) {
             Some((len, valid)) if json_ws(&value[len..]) == "}" => {
                 self.keep(valid, ev, position, out);
                 true
@@ -349,7 +368,7 @@ impl MeterExtractor {
             // A record is read, strictly, in the same pass that finds its end (and, in the usual shape, writes it
             // as a draft record); an array is only delimited here and its records are validated one by one.
             let read = if bytes[vstart] == b'{' {
-                match out.meters.draft_with(|text| read_usual_record(&msg[vstart..], text)) {
+                match self.read_usual(&msg[vstart..], out) {
                     Some((len, valid)) => Ok((len, Read::Drafted(valid))),
                     None => read_record(&msg[vstart..]).map(|(len, verdict)| (len, Read::Record(verdict))),
                 }
@@ -430,7 +449,7 @@ impl MeterExtractor {
     }
 
     fn emit_record(&self, raw: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
-        match out.meters.draft_with(|text| read_usual_record(raw, text)) {
+        match self.read_usual(raw, out) {
             Some((len, valid)) if len == raw.len() => self.keep(valid, ev, position, out),
             drafted => {
                 if drafted.is_some() {

@@ -242,3 +242,28 @@ fn large_sample_plans_alike_on_a_warm_pipeline() {
         assert_eq!(warm.plan_batch(&records), first, "{threads} threads");
     }
 }
+
+#[test]
+fn valid_output_is_the_same_with_any_fast_reader_off() {
+    use logmeter::config::FastReaders;
+    let plan = |fast: FastReaders, event: &str| {
+        let config = logmeter::PipelineConfig { threads: 2, fast_readers: fast, ..Default::default() };
+        logmeter::Pipeline::new(config).plan_batch(&serde_json::from_str::<KinesisBatch>(event).unwrap().records)
+    };
+    let all = FastReaders::ALL;
+    let each_off = [
+        FastReaders { platform_report: false, ..all },
+        FastReaders { text_report: false, ..all },
+        FastReaders { meter_line: false, ..all },
+        FastReaders { usual_record: false, ..all },
+        FastReaders::NONE,
+    ];
+    let small = std::fs::read_to_string(root().join("samples/events/small.json")).unwrap();
+    for event in [small.as_str(), large().event.as_str()] {
+        let want = plan(all, event);
+        assert!(want.iter().any(|p| !p.outputs.is_empty()));
+        for fast in each_off {
+            assert!(plan(fast, event) == want, "{fast:?}: every parcel and count the same as with all fast readers");
+        }
+    }
+}
