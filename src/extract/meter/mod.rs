@@ -6,12 +6,13 @@
 //! key. After the tag comes exactly one JSON value; text after it on the same line, or a stray closing bracket on
 //! the next, means the record is not what the application meant, so it is quarantined.
 
-use super::record::{
-    RecordError, ValidRecord, append_unique_id, minify_with_unique_id_into, read_record, validate_record,
-};
-use super::record_usual::{number_len, read_escaped_record, read_usual_record};
+mod raw;
+mod text;
+
+use super::record::{RecordError, ValidRecord, append_unique_id, minify_with_unique_id_into};
+use super::record_usual::read_usual_record;
 use super::{EventRef, Extraction, Origin, QuarantineEntry, QuarantineKind};
-use crate::decode::{escaped_string, json_elements_with, json_end, json_object_with, json_value, unescape_into};
+use crate::decode::{json_end, json_object_with, unescape_into};
 use crate::ids::{UUID_LEN, derived_unique_id};
 use memchr::memmem::Finder;
 use std::borrow::Cow;
@@ -100,170 +101,6 @@ impl MeterExtractor {
         words.map(|w| if raw { w.strip_prefix('t').unwrap_or(w) } else { w }).find(|w| is_request_id(w))
     }
 
-    /// Reads the usual tagged line straight from its literal in the payload (`raw`, quotes included), without
-    /// unescaping it: a text line `… <tag> {record}` (or `<tag> [{record},…]`, or several tagged records on lines
-    /// of their own), or a Lambda JSON log line whose `message` is `<tag> {record}` or `{"<tag>": {record}}`, with
-    /// records of the usual shape, read where they stand in the literal. `true` when the line was read and its records
-    /// kept; `false`, with `out` unchanged, for any other line, which the caller unescapes and hands to
-    /// [`Self::extract_with`]. What this reads, `extract_with` reads to the same records (property-tested below).
-    pub fn extract_raw(&self, raw: &str, ev: &EventRef<'_>, out: &mut Extraction) -> bool {
-        let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).filter(|_| self.raw) else {
-            return false;
-        };
-        match inner.as_bytes().first() {
-            Some(b'{') => match self.raw_json_line(inner, out) {
-                Some((valid, origin)) => {
-                    let from = out.meters.len();
-                    self.keep(valid, ev, &mut 0, out);
-                    out.meters.set_origin(from, origin);
-                    true
-                }
-                None => {
-                    out.meters.drop_draft();
-                    false
-                }
-            },
-            // A line starting with whitespace or an escape might, unescaped and trimmed, be a JSON line.
-            Some(_) if inner.starts_with(|c: char| !c.is_whitespace() && c != '\\') => {
-                let kept = out.meters.len();
-                let read = self.raw_text_line(inner, ev, out);
-                if read.is_none() {
-                    out.meters.truncate(kept);
-                } else {
-                    let origin = Origin { request_id: self.request_id_before_tag(inner, true), tenant_id: None };
-                    out.meters.set_origin(kept, origin);
-                }
-                read.is_some()
-            }
-            _ => false,
-        }
-    }
-
-    /// The records of a text line's literal: each tag is followed by a record or an array of records, and
-    /// nothing but whitespace comes between a value and the next tag or the end. `None` leaves records kept
-    /// behind (the caller forgets them).
-    fn raw_text_line(&self, inner: &str, ev: &EventRef<'_>, out: &mut Extraction) -> Option<()> {
-        let bytes = inner.as_bytes();
-        let (mut from, mut position) = (0, 0);
-        loop {
-            let vstart = self.raw_tag::<1>(&bytes[from..])?;
-            let mut at = from + vstart;
-            if bytes[at] == b'[' {
-                // An array of records, each kept in turn.
-                at = spaced::<1>(bytes, at + 1);
-                loop {
-                    let (len, valid) = out.meters.draft_with(|t| read_escaped_record::<1>(&inner[at..], t))?;
-                    self.keep(valid, ev, &mut position, out);
-                    at = spaced::<1>(bytes, at + len);
-                    match bytes.get(at)? {
-                        b',' => at = spaced::<1>(bytes, at + 1),
-                        b']' => break,
-                        _ => return None,
-                    }
-                }
-                at += 1;
-            } else {
-                let (len, valid) = out.meters.draft_with(|t| read_escaped_record::<1>(&inner[at..], t))?;
-                self.keep(valid, ev, &mut position, out);
-                at += len;
-            }
-            from = spaced::<1>(bytes, at);
-            if from == bytes.len() {
-                return Some(());
-            }
-            // Only another tag may follow (the general path looks for text between the two).
-            if !bytes[from..].starts_with(self.tag.as_bytes()) {
-                return None;
-            }
-        }
-    }
-
-    /// The first tag in `text` (inside a literal whose quotes are escaped `E` deep), when a record or an array
-    /// follows it: the offset of the value. The text before the tag may hold no escape but tabs (`\t`, in a
-    /// line's own literal), so unescaped it is the same text with the same first tag.
-    fn raw_tag<const E: usize>(&self, text: &[u8]) -> Option<usize> {
-        let start = self.finder.find(text)?;
-        let prefix = &text[..start];
-        if memchr::memchr_iter(b'\\', prefix).any(|i| E != 1 || prefix.get(i + 1) != Some(&b't')) {
-            return None;
-        }
-        // The byte before the tag, unescaped: the word-boundary test of `scan_text`.
-        let before = match prefix {
-            [.., b'\\', b't'] => b'\t',
-            [.., b] => *b,
-            [] => b' ',
-        };
-        let after = start + self.tag.len();
-        let vstart = after + text[after..].iter().take_while(|&&b| b == b' ').count();
-        (!is_word(before) && matches!(text.get(vstart), Some(b'{' | b'['))).then_some(vstart)
-    }
-
-    /// A Lambda JSON log line inside its literal (`{\"level\":…,\"message\":…}`) whose `message` is the usual
-    /// tagged text or `{"<tag>": {record}}`: the record, drafted. The other members must be strings without
-    /// escapes, numbers or literals, and no key may be the tag, repeat `message` or hold an escape: anything else
-    /// is for [`Self::extract_with`] to read.
-    fn raw_json_line<'a>(&self, inner: &'a str, out: &mut Extraction) -> Option<(ValidRecord, Origin<'a>)> {
-        let b = inner.as_bytes();
-        let (mut at, mut record, mut origin) = (1, None, Origin::default());
-        loop {
-            let (key, end) = escaped_string(inner, spaces(b, at))?;
-            at = spaces(b, end);
-            if b.get(at) != Some(&b':') || key == self.tag {
-                return None;
-            }
-            at = spaces(b, at + 1);
-            if key != "message" {
-                let value = at;
-                at = escaped_scalar(inner, at)?;
-                // Strings here hold no escape: between their escaped quotes is their text.
-                let text = || inner[value..at].strip_prefix("\\\"").and_then(|v| v.strip_suffix("\\\""));
-                match key {
-                    "requestId" => origin.request_id = text(),
-                    "tenantId" => origin.tenant_id = text(),
-                    _ => {}
-                }
-            } else if record.is_some() {
-                return None;
-            } else if b.get(at) == Some(&b'{') {
-                let (end, valid) = self.raw_sole_tagged(inner, at, out)?;
-                (at, record) = (end, Some(valid));
-            } else if inner[at..].starts_with("\\\"") {
-                // The message's text, `<tag> {record}`, whose quotes are escaped twice.
-                let text = &inner[at + 2..];
-                let vstart = self.raw_tag::<3>(text.as_bytes())?;
-                let (len, valid) = out.meters.draft_with(|t| read_escaped_record::<3>(&text[vstart..], t))?;
-                let close = spaces(text.as_bytes(), vstart + len);
-                if !text[close..].starts_with("\\\"") {
-                    return None;
-                }
-                (at, record) = (at + 2 + close + 2, Some(valid));
-            } else {
-                return None;
-            }
-            at = spaces(b, at);
-            match b.get(at)? {
-                b',' => at += 1,
-                b'}' => break,
-                _ => return None,
-            }
-        }
-        (spaces(b, at + 1) == b.len()).then_some((record?, origin))
-    }
-
-    /// `{"<tag>": {record}}` at `at` inside a JSON log line's literal: the offset after it, and the record, drafted.
-    fn raw_sole_tagged(&self, inner: &str, at: usize, out: &mut Extraction) -> Option<(usize, ValidRecord)> {
-        let b = inner.as_bytes();
-        let (key, end) = escaped_string(inner, spaces(b, at + 1))?;
-        let colon = spaces(b, end);
-        let value = spaces(b, colon + 1);
-        if key != self.tag || b.get(colon) != Some(&b':') || b.get(value) != Some(&b'{') {
-            return None;
-        }
-        let (len, valid) = out.meters.draft_with(|t| read_escaped_record::<1>(&inner[value..], t))?;
-        let close = spaces(b, value + len);
-        (b.get(close) == Some(&b'}')).then_some((close + 1, valid))
-    }
-
     /// A JSON log line: `{"meter_record_for_stream": …}`, or the Lambda envelope whose `message` is a string or
     /// an object holding the tag as a key.
     fn extract_object(
@@ -340,126 +177,6 @@ impl MeterExtractor {
         }
     }
 
-    /// Reads every occurrence of the tag in `msg`; `false` when there is none.
-    fn scan_text(&self, msg: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) -> bool {
-        let bytes = msg.as_bytes();
-        let find_from = |from: usize| self.finder.find(&bytes[from..]).map(|off| from + off);
-        // The next occurrence of the tag is searched for from where reading stopped: after a value that was read,
-        // the text between the value and that occurrence is what follows the value, and a tag inside the value
-        // (a dimension quoting it) is not searched at all.
-        let mut next = find_from(0);
-        let mentioned = next.is_some();
-        let (mut wasted, read_budget) = (0, 4 * bytes.len() + (1 << 20));
-        while let Some(start) = next {
-            let after = start + self.tag.len();
-            if !is_word_boundary(bytes, start, after) {
-                next = find_from(after);
-                continue;
-            }
-            let vstart = after + (msg[after..].len() - msg[after..].trim_start().len());
-            if !matches!(bytes.get(vstart), Some(b'{' | b'[')) {
-                next = find_from(after);
-                // The line's end is looked for before the next tag only: a line of a million bare tags is read once.
-                let raw = msg[start..line_end(&msg[..next.unwrap_or(bytes.len())], after)].trim_end();
-                self.quarantine(ev, "the tag is not followed by a JSON object or array".into(), raw, None, out);
-                *position += 1;
-                continue;
-            }
-            // A record is read, strictly, in the same pass that finds its end (and, in the usual shape, writes it
-            // as a draft record); an array is only delimited here and its records are validated one by one.
-            let read = if bytes[vstart] == b'{' {
-                match self.read_usual(&msg[vstart..], out) {
-                    Some((len, valid)) => Ok((len, Read::Drafted(valid))),
-                    None => read_record(&msg[vstart..]).map(|(len, verdict)| (len, Read::Record(verdict))),
-                }
-            } else {
-                json_value(&msg[vstart..], false).map(|(_, len)| (len, Read::Array))
-            };
-            match read {
-                Ok((len, read)) => {
-                    let vend = vstart + len;
-                    let value = &msg[vstart..vend];
-                    next = find_from(vend);
-                    let tail_end = next.unwrap_or(bytes.len());
-                    if let Some(extra) = trailing_text(&msg[vend..tail_end]) {
-                        if let Read::Drafted(_) = read {
-                            out.meters.drop_draft();
-                        }
-                        let raw = msg[start..line_end(msg, vend + extra.1)].trim_end();
-                        let reason = format!(
-                            "unexpected text after the JSON value ({:?}): the record may not be what the application meant",
-                            extra.0
-                        );
-                        self.quarantine(ev, reason, raw, Some(*position), out);
-                        *position += 1;
-                    } else {
-                        match read {
-                            Read::Drafted(valid) => self.keep(valid, ev, position, out),
-                            Read::Record(verdict) => self.emit_checked(value, verdict, ev, position, out),
-                            Read::Array => self.emit_value(value, ev, position, out),
-                        }
-                    }
-                }
-                Err(why) => {
-                    // A malformed value may be read to the end of the message before it fails; many of them would
-                    // read the message many times over. Past a bound, the rest is not read (the whole record is
-                    // then kept for replay).
-                    wasted += why.at;
-                    if wasted > read_budget {
-                        let reason = format!(
-                            "the message holds more malformed JSON after tags than is read ({} bytes read in vain): \
-                             the rest of it is not read",
-                            wasted
-                        );
-                        out.quarantine.mark_incomplete();
-                        self.quarantine(ev, reason, msg[start..].trim_end(), Some(*position), out);
-                        *position += 1;
-                        return true;
-                    }
-                    next = find_from(after);
-                    let raw = msg[start..next.unwrap_or(bytes.len())].trim_end();
-                    let reason = format!("malformed JSON after the tag: {why}{}", malformed_hint(&msg[vstart..]));
-                    self.quarantine(ev, reason, raw, Some(*position), out);
-                    *position += 1;
-                }
-            }
-        }
-        mentioned
-    }
-
-    fn emit_value(&self, text: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
-        if text.starts_with('[') {
-            // Checked whole first (counting, not collecting), then read element by element.
-            match json_elements_with(text, drop) {
-                Ok(0) => {
-                    self.quarantine(ev, "the tag is followed by an empty array".into(), text, Some(*position), out);
-                    *position += 1;
-                }
-                Ok(_) => {
-                    let _ = json_elements_with(text, |item| self.emit_record(item, ev, position, out));
-                }
-                Err(e) => {
-                    self.quarantine(ev, format!("malformed JSON array: {e}"), text, Some(*position), out);
-                    *position += 1;
-                }
-            }
-        } else {
-            self.emit_record(text, ev, position, out);
-        }
-    }
-
-    fn emit_record(&self, raw: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
-        match self.read_usual(raw, out) {
-            Some((len, valid)) if len == raw.len() => self.keep(valid, ev, position, out),
-            drafted => {
-                if drafted.is_some() {
-                    out.meters.drop_draft();
-                }
-                self.emit_checked(raw, validate_record(raw), ev, position, out);
-            }
-        }
-    }
-
     /// Emits a record whose verdict is known: the record, or its quarantine entry.
     fn emit_checked(
         &self,
@@ -509,16 +226,6 @@ impl MeterExtractor {
         }
         out.quarantine.push(QuarantineEntry::at(QuarantineKind::MeterRecord, ev, reason, raw, pos));
     }
-}
-
-/// What reading the value after a tag found.
-enum Read {
-    /// A record of the usual shape, valid, already written as the draft record.
-    Drafted(ValidRecord),
-    /// A record read the general way, and its verdict.
-    Record(Result<ValidRecord, RecordError>),
-    /// An array, only delimited so far.
-    Array,
 }
 
 /// What extraction needs of a JSON log line's object: the values of the tag and of `message`, and whether either
@@ -576,81 +283,9 @@ fn is_request_id(word: &str) -> bool {
             .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
 }
 
-/// The offset of the first byte from `at` that is not a space.
-fn spaces(bytes: &[u8], at: usize) -> usize {
-    at + bytes.get(at..).map_or(0, |rest| rest.iter().take_while(|&&b| b == b' ').count())
-}
-
-/// A string without escapes (see [`escaped_string`]), a number or a literal at `at` in a literal: the offset after
-/// it.
-fn escaped_scalar(text: &str, at: usize) -> Option<usize> {
-    let rest = text.get(at..)?;
-    match *rest.as_bytes().first()? {
-        b'\\' => escaped_string(text, at).map(|(_, end)| end),
-        b'-' | b'0'..=b'9' => number_len(text.as_bytes(), at).map(|n| at + n),
-        _ => ["true", "false", "null"].into_iter().find(|w| rest.starts_with(w)).map(|w| at + w.len()),
-    }
-}
-
-/// The offset of the first byte from `at` that does not unescape to JSON whitespace (in a line's own literal,
-/// `E` = 1) or is not a space (deeper).
-fn spaced<const E: usize>(bytes: &[u8], at: usize) -> usize {
-    let mut i = at;
-    loop {
-        match bytes.get(i..) {
-            Some([b' ', ..]) => i += 1,
-            Some([b'\\', b'n' | b'r' | b't', ..]) if E == 1 => i += 2,
-            _ => return i,
-        }
-    }
-}
-
 /// `s` after its leading JSON whitespace.
 fn json_ws(s: &str) -> &str {
     s.trim_start_matches([' ', '\t', '\n', '\r'])
-}
-
-fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
-fn is_word_boundary(bytes: &[u8], start: usize, end: usize) -> bool {
-    let before = start.checked_sub(1).and_then(|i| bytes.get(i));
-    !before.is_some_and(|&b| is_word(b)) && !bytes.get(end).is_some_and(|&b| is_word(b))
-}
-
-fn line_end(msg: &str, from: usize) -> usize {
-    msg[from..].find(['\n', '\r']).map_or(msg.len(), |o| from + o)
-}
-
-/// Text after a JSON value that makes the record suspect: anything on the rest of its line, or a closing bracket
-/// or comma starting the next non-blank line. Returns the text and its offset.
-fn trailing_text(tail: &str) -> Option<(&str, usize)> {
-    let eol = tail.find(['\n', '\r']).unwrap_or(tail.len());
-    let same_line = tail[..eol].trim();
-    if !same_line.is_empty() {
-        return Some((same_line, eol));
-    }
-    let next = tail[eol..].trim_start();
-    if next.starts_with(['}', ']', ',']) {
-        let off = tail.len() - next.len();
-        let line = &next[..next.find(['\n', '\r']).unwrap_or(next.len())];
-        return Some((line.trim_end(), off + line.len()));
-    }
-    None
-}
-
-/// A hint for the usual ways a record is logged as something that is not JSON.
-fn malformed_hint(rest: &str) -> &'static str {
-    let r = rest.trim_start();
-    let after_brace = r.strip_prefix('{').map(str::trim_start).unwrap_or("");
-    if after_brace.starts_with('\'') {
-        " (it looks like a Python dict repr: log json.dumps(record))"
-    } else if after_brace.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        " (it looks like console.log(tag, object) or util.inspect output: log JSON.stringify(record))"
-    } else {
-        ""
-    }
 }
 
 #[cfg(test)]
@@ -684,7 +319,7 @@ mod tests {
 
     #[test]
     fn table_from_samples_edge_meter_lines() {
-        let cases: Vec<Case> = serde_json::from_str(include_str!("../../samples/edge/meter-lines.json")).unwrap();
+        let cases: Vec<Case> = serde_json::from_str(include_str!("../../../samples/edge/meter-lines.json")).unwrap();
         assert!(cases.len() >= 25);
         let x = MeterExtractor::new("meter_record_for_stream");
         let mut raw_with_origin = 0;
