@@ -5,72 +5,26 @@
 //! [`Pipeline::plan_batch`] spreads the records of a batch over worker threads (Lambda gives up to 6 vCPUs),
 //! each with its own reusable buffers, and returns the plans in sequence order.
 
+mod lines;
+mod scratch;
+
+pub use scratch::Scratch;
+
 use crate::config::PipelineConfig;
-use crate::decode::{DecodeError, MessageType, Payload, base64_into, gunzip_into, parse_payload, unescape_into};
+use crate::decode::{DecodeError, MessageType, base64_into, gunzip_into, parse_payload};
 use crate::destination::ingest::IngestEncoder;
 use crate::destination::quarantine::QuarantineEncoder;
 use crate::destination::search::SearchEncoder;
 use crate::destination::{Encoder, INGEST, Output, Parcel, QUARANTINE, RecordValues, SEARCH};
 use crate::event::{KinesisInput, SequenceNumber, UNKNOWN_SHARD};
-use crate::extract::{
-    EventRef, Extraction, FoundReport, InvocationReport, MeterExtractor, QuarantineEntry, QuarantineKind, ReportStatus,
-    parse_platform_report, parse_text_report, read_raw_platform_report, read_raw_text_report, timed_out_request_id,
-};
-use crate::plan::{REPORT_DOCUMENT_BYTES, ReportContext};
+use crate::extract::{Extraction, MeterExtractor, QuarantineEntry};
+use crate::plan::ReportContext;
 use crate::summary::Summary;
+use lines::Look;
 use memchr::memmem::Finder;
+use scratch::ScratchPool;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-
-/// Buffers reused from record to record by one worker.
-#[derive(Debug, Default)]
-pub struct Scratch {
-    compressed: Vec<u8>,
-    /// Kept initialised; `inflated_len` bytes of it are the current payload.
-    inflated: Vec<u8>,
-    inflated_len: usize,
-    lines: LineBuffers,
-}
-
-/// Buffers for reading the lines of one payload.
-#[derive(Debug, Default)]
-struct LineBuffers {
-    /// The unescaped text of the line being read.
-    message: String,
-    /// The unescaped `message` of a JSON log line, when it is a string.
-    inner: String,
-    /// Request ids of the payload's `Task timed out` lines so far.
-    timed_out: Vec<String>,
-    /// The payload's events that need reading (index, [`Look`]), in log order.
-    candidates: Vec<(usize, Look)>,
-}
-
-/// What a message may hold, from cheap tests of its raw (still escaped) text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Look(u8);
-
-impl Look {
-    const NOTHING: Self = Self(0);
-    /// Starts with `REPORT `.
-    const TEXT_REPORT: Self = Self(1);
-    /// A JSON log line mentioning `platform.report`; whether it holds the tag is asked only if it is no report.
-    const PLATFORM: Self = Self(2);
-    /// A text line with `Task timed out after` near its start.
-    const TIMEOUT: Self = Self(4);
-    /// Mentions the meter tag.
-    const TAG: Self = Self(8);
-
-    fn has(self, other: Self) -> bool {
-        self.0 & other.0 != 0
-    }
-}
-
-impl std::ops::BitOr for Look {
-    type Output = Self;
-    fn bitor(self, other: Self) -> Self {
-        Self(self.0 | other.0)
-    }
-}
 
 /// Everything one Kinesis record turns into.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,34 +56,8 @@ pub struct Pipeline {
     scratch: ScratchPool,
 }
 
-/// The workers' buffers, kept from batch to batch: a warm function reuses them instead of growing and
-/// zero-filling new ones at every invocation. At most one per worker thread; a clone of the pipeline starts empty.
-#[derive(Debug, Default)]
-struct ScratchPool(Mutex<Vec<Scratch>>);
-
-impl Clone for ScratchPool {
-    fn clone(&self) -> Self {
-        Self::default()
-    }
-}
-
-impl ScratchPool {
-    fn take(&self) -> Scratch {
-        self.0.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default()
-    }
-
-    fn put(&self, scratch: Scratch) {
-        if let Ok(mut pool) = self.0.lock() {
-            pool.push(scratch);
-        }
-    }
-}
-
 /// Inflate buffer kept between records; a larger one is released after its record.
 const KEEP_INFLATED: usize = 4 << 20;
-
-/// Only the start of a message is searched for the timeout marker (`<time> <request id> Task timed out …`).
-const TIMEOUT_WINDOW: usize = 160;
 
 impl Pipeline {
     /// A pipeline with `config`, encoding for the ingest objects and the search mirror.
@@ -315,137 +243,6 @@ impl Pipeline {
         Ok(())
     }
 
-    /// What the raw text of a message may hold. Untagged lines that are not reports cost only these searches.
-    fn look(&self, bytes: &[u8]) -> Look {
-        if bytes.starts_with(b"\"REPORT ") {
-            return Look::TEXT_REPORT;
-        }
-        if bytes.starts_with(b"\"{") {
-            if self.platform.find(bytes).is_some() {
-                return Look::PLATFORM;
-            }
-            return if self.meter.mentions(bytes) { Look::TAG } else { Look::NOTHING };
-        }
-        // The timeout line is a text line (`<time> <request id> Task timed out …`), never a JSON one.
-        let mut look = Look::NOTHING;
-        if self.timeout.find(&bytes[..bytes.len().min(TIMEOUT_WINDOW)]).is_some() {
-            look = look | Look::TIMEOUT;
-        }
-        if self.meter.mentions(bytes) {
-            look = look | Look::TAG;
-        }
-        look
-    }
-
-    /// Reads the lines of a payload that hold something: meter records into `ex`, invocation reports into
-    /// `reports` (as values: strings borrowed from the payload, or owned when the line had to be unescaped), and
-    /// whatever cannot be read into the quarantine. `false` when the output would pass `MAX_RECORD_OUTPUT_BYTES`
-    /// (reading stopped there; a report counts as the size of its document).
-    fn extract_payload<'p>(
-        &self,
-        p: &'p Payload<'p>,
-        bufs: &mut LineBuffers,
-        ex: &mut Extraction,
-        reports: &mut Vec<FoundReport<'p>>,
-    ) -> bool {
-        let LineBuffers { message: msg, inner, timed_out, candidates } = bufs;
-        timed_out.clear();
-        candidates.clear();
-        let (mut report_lines, mut tagged_lines) = (0, 0);
-        for (i, event) in p.log_events.iter().enumerate() {
-            let look = self.look(event.message.as_bytes());
-            if look != Look::NOTHING {
-                report_lines += usize::from(look.has(Look::TEXT_REPORT | Look::PLATFORM));
-                tagged_lines += usize::from(look.has(Look::TAG));
-                candidates.push((i, look));
-            }
-        }
-        if candidates.is_empty() {
-            return true;
-        }
-        let max_output = self.config.max_record_output_bytes;
-        let output = |ex: &Extraction, reports: &Vec<FoundReport<'_>>| {
-            ex.meters.text_len() + reports.len() * REPORT_DOCUMENT_BYTES
-        };
-        reports.reserve(report_lines);
-        // A record and its derived uniqueId are a little over 200 bytes in the large sample.
-        ex.meters.reserve(tagged_lines, tagged_lines * 256);
-        let unique_ids = crate::ids::derived_unique_ids(&p.log_group, &p.log_stream);
-        fn found<'p>(reports: &mut Vec<FoundReport<'p>>, report: InvocationReport<'p>, id: &'p str, at: i64) {
-            reports.push(FoundReport { report, event_id: id, timestamp: at });
-        }
-        for &(i, look) in candidates.iter() {
-            if output(ex, reports) > max_output {
-                return false;
-            }
-            let event = &p.log_events[i];
-            let ev = EventRef {
-                log_group: &p.log_group,
-                log_stream: &p.log_stream,
-                event_id: event.id(),
-                timestamp: event.timestamp,
-                unique_ids: Some(&unique_ids),
-            };
-            // Lambda's own report lines are read from the raw literal; anything unusual is left to the readers of
-            // the unescaped line below, which decide it.
-            let fast = self.config.fast_readers;
-            if look.has(Look::PLATFORM)
-                && fast.platform_report
-                && let Some(report) = read_raw_platform_report(event.message)
-            {
-                found(reports, report, event.id(), event.timestamp);
-                continue;
-            }
-            if look.has(Look::TEXT_REPORT)
-                && fast.text_report
-                && let Some(report) = read_raw_text_report(event.message)
-            {
-                found(reports, with_timeout(report, timed_out), event.id(), event.timestamp);
-                continue;
-            }
-            // The usual tagged line is read from the raw literal too.
-            if look == Look::TAG && self.meter.extract_raw(event.message, &ev, ex) {
-                continue;
-            }
-            // `message` is always a string literal: the payload scanner accepts nothing else as a message.
-            unescape_into(event.message, msg);
-            let mut tagged = look.has(Look::TAG);
-            if look.has(Look::TEXT_REPORT) {
-                match parse_text_report(msg) {
-                    Ok(report) => {
-                        found(reports, with_timeout(report, timed_out).into_owned(), event.id(), event.timestamp)
-                    }
-                    Err(reason) => {
-                        ex.quarantine.push(QuarantineEntry::at(QuarantineKind::Report, &ev, reason, msg, None))
-                    }
-                }
-                continue;
-            }
-            if look.has(Look::PLATFORM) {
-                match parse_platform_report(msg) {
-                    Ok(Some(report)) => {
-                        found(reports, report.into_owned(), event.id(), event.timestamp);
-                        continue;
-                    }
-                    Ok(None) => tagged = self.meter.mentions(event.message.as_bytes()),
-                    Err(reason) => {
-                        ex.quarantine.push(QuarantineEntry::at(QuarantineKind::Report, &ev, reason, msg, None));
-                        continue;
-                    }
-                }
-            }
-            if look.has(Look::TIMEOUT)
-                && let Some(id) = timed_out_request_id(msg)
-            {
-                timed_out.push(id.to_owned());
-            }
-            if tagged {
-                self.meter.extract_with(msg, &ev, ex, inner);
-            }
-        }
-        output(ex, reports) <= max_output
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
@@ -483,14 +280,6 @@ impl Pipeline {
         [summary.record_objects, summary.quarantine_objects, summary.bulk_requests] = counted;
         RecordPlan { summary, ..plan }
     }
-}
-
-/// A text report, with the status `timeout` when an older runtime said so in a `Task timed out` line before it.
-fn with_timeout<'a>(mut report: InvocationReport<'a>, timed_out: &[String]) -> InvocationReport<'a> {
-    if report.status == ReportStatus::Success && timed_out.iter().any(|t| *t == report.request_id) {
-        report.status = ReportStatus::Timeout;
-    }
-    report
 }
 
 /// Quarantines the whole record: its `data` exactly as received (and, when its JSON was not a Kinesis record, that
