@@ -6,13 +6,15 @@ mod json_str;
 mod mask;
 mod payload;
 mod scan;
+mod values;
 
 pub use gunzip::{GunzipError, gunzip_into};
 pub use json_str::{unescape_into, unescape_to_string};
 pub(crate) use mask::string_stop;
 pub use payload::{LogEvent, MessageType, Payload, PayloadError, parse_payload};
+pub use scan::ScanError;
 pub(crate) use scan::hex_unit;
-pub use scan::{ScanError, json_elements, json_elements_with, json_end, json_object_with, json_value};
+pub use values::{json_elements, json_elements_with, json_end, json_object_with, json_value};
 
 /// `Some(N)` when `bytes` starts with the literal `lit`: a compare of known size, which compiles to a few loads
 /// where a slice compare of unknown length calls `memcmp`. For the readers' fixed keys.

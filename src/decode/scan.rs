@@ -31,11 +31,11 @@ pub(super) type Result<T> = std::result::Result<T, ScanError>;
 
 /// Cursor over JSON text.
 pub(super) struct Scanner<'a> {
-    text: &'a str,
-    pos: usize,
+    pub(super) text: &'a str,
+    pub(super) pos: usize,
     /// Check escapes and control characters inside strings (meter records go out to the ingest pipeline as they
     /// are, so they must be JSON that any parser accepts; payload messages are read leniently).
-    strict: bool,
+    pub(super) strict: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -413,67 +413,6 @@ fn invalid_in_string(content: &[u8]) -> Option<(usize, &'static str)> {
     None
 }
 
-/// Reads one JSON value at the start of `text` (after optional whitespace): the value's raw text and the offset
-/// just after it. With `strict`, strings must be valid JSON strings throughout.
-pub fn json_value(text: &str, strict: bool) -> Result<(&str, usize)> {
-    let mut s = if strict { Scanner::strict(text) } else { Scanner::new(text) };
-    let value = s.raw_value()?;
-    Ok((value, s.pos))
-}
-
-/// Reads the JSON object at the start of `text` (after optional whitespace), handing each member to `member` as
-/// it goes (key unescaped, value raw), and returns the offset just after the object. With `strict`, strings must
-/// be valid JSON strings throughout.
-pub fn json_object_with<'a>(
-    text: &'a str,
-    strict: bool,
-    mut member: impl FnMut(Cow<'a, str>, &'a str),
-) -> Result<usize> {
-    let mut s = if strict { Scanner::strict(text) } else { Scanner::new(text) };
-    if !s.open(b'{', b'}')? {
-        loop {
-            let key = s.string()?;
-            s.expect(b':')?;
-            member(key, s.raw_value()?);
-            if !s.more(b'}')? {
-                break;
-            }
-        }
-    }
-    Ok(s.pos)
-}
-
-/// Checks that only whitespace follows offset `end` of `text`.
-pub fn json_end(text: &str, end: usize) -> Result<()> {
-    Scanner { text, pos: end, strict: false }.end()
-}
-
-/// The elements of the JSON array that is the whole of `text`, raw (strings read leniently: what matters is
-/// checked strictly where it is used).
-pub fn json_elements(text: &str) -> Result<Vec<&str>> {
-    let mut elements = Vec::new();
-    json_elements_with(text, |e| elements.push(e))?;
-    Ok(elements)
-}
-
-/// [`json_elements`], handing each element to `element` as it goes instead of collecting them: an array of
-/// millions of elements costs no list. Returns the number of elements.
-pub fn json_elements_with<'a>(text: &'a str, mut element: impl FnMut(&'a str)) -> Result<usize> {
-    let mut s = Scanner::new(text);
-    let mut n = 0;
-    if !s.open(b'[', b']')? {
-        loop {
-            element(s.raw_value()?);
-            n += 1;
-            if !s.more(b']')? {
-                break;
-            }
-        }
-    }
-    s.end()?;
-    Ok(n)
-}
-
 /// Offset of the quote closing a string whose content starts at `from`.
 fn end_of_escaped_string(bytes: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
@@ -502,6 +441,7 @@ fn end_of_escaped_string(bytes: &[u8], from: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::values::{json_elements, json_end, json_object_with, json_value};
 
     proptest::proptest! {
         #[test]
