@@ -3,7 +3,6 @@
 //! Log messages are read from the payload as raw JSON text and only unescaped when a cheap scan of the raw text
 //! says they matter, so lines that are neither tagged nor reports cost no allocation.
 
-use super::mask::{BLOCK, escaped, match_mask};
 
 /// Unescapes the JSON string literal `raw` (with its quotes) into `out`, which is cleared first.
 ///
@@ -23,40 +22,27 @@ pub fn unescape_into(raw: &str, out: &mut String) -> bool {
     let bytes = inner.as_bytes();
     let mut buf = std::mem::take(out).into_bytes();
     buf.clear();
-    // Room for all of it, and for `copy_short` writing past the end.
-    buf.reserve(bytes.len() + SHORT);
-    // Escaped lines carry dozens of backslashes: each 64-byte block's escapes are found at once, from its
-    // backslashes and whether the last block ended inside an escape (see [`escaped`]), and taken lowest first. `i`
-    // is the first byte not yet written; the text before the next escape is copied when that escape is reached.
-    let (mut i, mut block, mut carry) = (0, first, 0);
-    while block < bytes.len() {
-        let backslashes = match_mask(bytes, block, b'\\');
-        let mut starts = backslashes & !escaped(backslashes, &mut carry);
-        while starts != 0 {
-            let at = block + starts.trailing_zeros() as usize;
-            starts &= starts - 1;
-            // The second half of a surrogate pair was read with the first.
-            if at < i {
-                continue;
-            }
-            copy_short(&mut buf, bytes, i, at);
-            // A backslash that ends the text escapes nothing and is dropped.
-            let Some(&esc) = bytes.get(at + 1) else {
-                i = bytes.len();
-                break;
-            };
-            i = at + 2;
-            // A table, not a `match`: escapes of every kind alternate in a line, and a branch on the kind
-            // mispredicts.
-            if esc == b'u' {
-                let (c, used) = unicode_escape(&bytes[i..]);
-                i += used;
-                buf.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-            } else {
-                buf.push(UNESCAPED[usize::from(esc)]);
-            }
+    buf.reserve(bytes.len());
+    // `i` is the first byte not yet written: the text before each escape is copied when the escape is reached.
+    let mut i = 0;
+    let mut next = Some(first);
+    while let Some(at) = next {
+        buf.extend_from_slice(&bytes[i..at]);
+        // A backslash that ends the text escapes nothing and is dropped.
+        let Some(&esc) = bytes.get(at + 1) else {
+            i = bytes.len();
+            break;
+        };
+        i = at + 2;
+        // A table, not a `match`: escapes of every kind alternate in a line, and a branch on the kind mispredicts.
+        if esc == b'u' {
+            let (c, used) = unicode_escape(&bytes[i..]);
+            i += used;
+            buf.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        } else {
+            buf.push(UNESCAPED[usize::from(esc)]);
         }
-        block += BLOCK;
+        next = memchr::memchr(b'\\', &bytes[i..]).map(|off| i + off);
     }
     buf.extend_from_slice(bytes.get(i..).unwrap_or_default());
     // Bytes were copied whole (a backslash is never part of a multi-byte character) and escapes decode to chars:
@@ -82,27 +68,10 @@ static UNESCAPED: [u8; 256] = {
     t
 };
 
-/// Length of the fixed-size copy [`copy_short`] makes.
-const SHORT: usize = 16;
-
-/// Appends `bytes[from..to]` to `out`. The text between two escapes is usually a few bytes: a fixed 16-byte copy
-/// cut back to size costs a couple of instructions where a `memcpy` call of a variable length costs a call.
-#[inline]
-fn copy_short(out: &mut Vec<u8>, bytes: &[u8], from: usize, to: usize) {
-    match bytes.get(from..from + SHORT).and_then(|b| <&[u8; SHORT]>::try_from(b).ok()) {
-        Some(chunk) if to - from <= SHORT => {
-            let len = out.len();
-            out.extend_from_slice(chunk);
-            out.truncate(len + (to - from));
-        }
-        _ => out.extend_from_slice(&bytes[from..to]),
-    }
-}
-
 /// Like [`unescape_into`], returning a new string.
 pub fn unescape_to_string(raw: &str) -> Option<String> {
-    // What `unescape_into` reserves: the text can only shrink, and `copy_short` writes up to 16 bytes ahead.
-    let mut s = String::with_capacity(raw.len() + SHORT);
+    // The text can only shrink.
+    let mut s = String::with_capacity(raw.len());
     unescape_into(raw, &mut s).then_some(s)
 }
 

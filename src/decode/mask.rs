@@ -56,19 +56,6 @@ pub(crate) fn string_stop(bytes: &[u8], at: usize) -> Option<usize> {
     }
 }
 
-/// Bit `i` set where `bytes[at + i] == byte`, for the 64 bytes from `at` (fewer at the end of `bytes`: the missing
-/// bytes match nothing).
-#[inline]
-pub(crate) fn match_mask(bytes: &[u8], at: usize, byte: u8) -> u64 {
-    if let Some(block) = block_at(bytes, at) {
-        return eq_mask(block, byte);
-    }
-    let tail = bytes.get(at..).unwrap_or_default();
-    let mut block = [0; BLOCK];
-    block[..tail.len()].copy_from_slice(tail);
-    eq_mask(&block, byte) & u64::MAX.checked_shr((BLOCK - tail.len()) as u32).unwrap_or(0)
-}
-
 /// The characters of a block that are escaped, given its backslashes; `carry` says whether the block's first
 /// character is escaped by a backslash ending the previous block, and is updated for the next one. A backslash
 /// run of odd length escapes the character after it.
@@ -101,12 +88,6 @@ mod tests {
             full[32..].copy_from_slice(&block.map(|b| b ^ 1));
             let want = full.iter().enumerate().fold(0u64, |m, (i, &b)| m | (u64::from(b == byte) << i));
             proptest::prop_assert_eq!(eq_mask(&full, byte), want);
-        }
-
-        #[test]
-        fn valid_match_masks_cover_the_tail(bytes in proptest::collection::vec(0u8..3, 0..150), at in 0usize..150) {
-            let want = bytes.iter().skip(at).take(BLOCK).enumerate().fold(0u64, |m, (i, &b)| m | (u64::from(b == 1) << i));
-            proptest::prop_assert_eq!(match_mask(&bytes, at, 1), want);
         }
 
         #[test]
