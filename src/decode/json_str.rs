@@ -3,7 +3,6 @@
 //! Log messages are read from the payload as raw JSON text and only unescaped when a cheap scan of the raw text
 //! says they matter, so lines that are neither tagged nor reports cost no allocation.
 
-
 /// Unescapes the JSON string literal `raw` (with its quotes) into `out`, which is cleared first.
 ///
 /// Returns `false`, leaving `out` empty, when `raw` is not a string literal. The payload scanner does not

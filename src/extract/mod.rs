@@ -22,7 +22,8 @@ pub use quarantine::{
     MAX_ENTRY_RAW_BYTES, MAX_LISTED_ENTRIES, MAX_RECORD_RAW_BYTES, Quarantine, QuarantineEntry, QuarantineKind,
 };
 pub use record::{
-    RecordError, ValidRecord, minify_with_unique_id, minify_with_unique_id_into, read_record, validate_record,
+    Problem, RecordError, RecordField, ValidRecord, minify_with_unique_id, minify_with_unique_id_into, read_record,
+    validate_record,
 };
 pub use report::{InvocationReport, ReportFormat, ReportStatus};
 pub use report_json::{PLATFORM_REPORT, parse_platform_report};

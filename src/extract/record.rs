@@ -7,9 +7,9 @@
 use crate::decode::{ScanError, json_end, json_object_with};
 
 /// Earliest plausible `meterTimeInMillis` (1973-03-03): anything smaller is almost surely seconds.
-pub(super) const MIN_PLAUSIBLE_MILLIS: i64 = 100_000_000_000;
+const MIN_PLAUSIBLE_MILLIS: i64 = 100_000_000_000;
 /// Latest plausible `meterTimeInMillis` (year 5138): anything larger is almost surely microseconds.
-pub(super) const MAX_PLAUSIBLE_MILLIS: i64 = 100_000_000_000_000;
+const MAX_PLAUSIBLE_MILLIS: i64 = 100_000_000_000_000;
 
 /// The raw values of the fields the rules are about.
 #[derive(Default)]
@@ -43,7 +43,10 @@ impl<'a> Fields<'a> {
             }
         })?;
         match duplicate {
-            Some(key) => Ok((end, err(format!("duplicate field `{key}`: the record is ambiguous")))),
+            Some(key) => {
+                let field = RecordField::named(&key);
+                Ok((end, err(field, Problem::Ambiguous, format!("duplicate field `{key}`: the record is ambiguous"))))
+            }
             None => Ok((end, Ok(f))),
         }
     }
@@ -58,13 +61,73 @@ pub struct ValidRecord {
     pub has_unique_id: bool,
 }
 
-/// Why a record breaks the rules; the message says what to change.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct RecordError(pub String);
+/// The part of a record a rule is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordField {
+    /// The record as a whole.
+    Record,
+    /// `customerId`.
+    CustomerId,
+    /// `meterApiName`.
+    MeterApiName,
+    /// `meterValue`.
+    MeterValue,
+    /// `meterTimeInMillis`.
+    MeterTimeInMillis,
+    /// `uniqueId`.
+    UniqueId,
+    /// `dimensions`.
+    Dimensions,
+}
 
-fn err<T>(msg: impl Into<String>) -> Result<T, RecordError> {
-    Err(RecordError(msg.into()))
+impl RecordField {
+    /// The field of that name, if the rules are about it.
+    fn named(name: &str) -> Self {
+        match name {
+            "customerId" => Self::CustomerId,
+            "meterApiName" => Self::MeterApiName,
+            "meterValue" => Self::MeterValue,
+            "meterTimeInMillis" => Self::MeterTimeInMillis,
+            "uniqueId" => Self::UniqueId,
+            "dimensions" => Self::Dimensions,
+            _ => Self::Record,
+        }
+    }
+}
+
+/// What kind of rule a record breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// Not well-formed JSON, or not an object.
+    NotJson,
+    /// A field given twice (or a dimension): which value counts is ambiguous.
+    Ambiguous,
+    /// A required field is absent.
+    Missing,
+    /// A value of the wrong JSON type, or an empty string.
+    WrongType,
+    /// A customer or meter name that is only whitespace or holds a control character.
+    NotAName,
+    /// A number that consumers would not read as written (overflow, beyond 2^53, underflow, a fraction).
+    Inexact,
+    /// A time that is not plausible epoch milliseconds (seconds, microseconds, not positive).
+    Implausible,
+}
+
+/// Why a record breaks the rules: which field, what kind of rule, and a message that says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RecordError {
+    /// The field the rule is about.
+    pub field: RecordField,
+    /// The kind of rule.
+    pub problem: Problem,
+    /// The reason, as the quarantine entry gives it.
+    pub message: String,
+}
+
+fn err<T>(field: RecordField, problem: Problem, message: impl Into<String>) -> Result<T, RecordError> {
+    Err(RecordError { field, problem, message: message.into() })
 }
 
 fn json_type(raw: &str) -> &'static str {
@@ -79,20 +142,26 @@ fn json_type(raw: &str) -> &'static str {
 }
 
 fn non_empty_string(field: &str, raw: Option<&str>) -> Result<(), RecordError> {
+    let which = RecordField::named(field);
     match raw {
-        None => err(format!("{field} is missing")),
-        Some("\"\"") => err(format!("{field} is an empty string")),
+        None => err(which, Problem::Missing, format!("{field} is missing")),
+        Some("\"\"") => err(which, Problem::WrongType, format!("{field} is an empty string")),
         Some(r) if r.starts_with('"') => Ok(()),
-        Some(r) => err(format!("{field} must be a string, got {}", json_type(r))),
+        Some(r) => err(which, Problem::WrongType, format!("{field} must be a string, got {}", json_type(r))),
     }
 }
 
 /// Validates one record (a JSON object's raw text).
 pub fn validate_record(raw: &str) -> Result<ValidRecord, RecordError> {
     if !raw.starts_with('{') {
-        return err(format!("a meter record must be a JSON object, got {}", json_type(raw)));
+        let got = json_type(raw);
+        return err(RecordField::Record, Problem::NotJson, format!("a meter record must be a JSON object, got {got}"));
     }
-    let not_json = |e: ScanError| RecordError(format!("record is not valid JSON: {e}"));
+    let not_json = |e: ScanError| RecordError {
+        field: RecordField::Record,
+        problem: Problem::NotJson,
+        message: format!("record is not valid JSON: {e}"),
+    };
     let (end, fields) = Fields::read(raw).map_err(not_json)?;
     json_end(raw, end).map_err(not_json)?;
     check(fields?)
@@ -114,9 +183,9 @@ fn name_string(field: &str, raw: Option<&str>) -> Result<(), RecordError> {
     let mut text = String::new();
     // `raw` was read strictly, so it unescapes.
     if raw.is_some_and(|r| crate::decode::unescape_into(r, &mut text)) {
-        name_problem(field, &text).map_or(Ok(()), err)
+        name_problem(field, &text).map_or(Ok(()), |m| err(RecordField::named(field), Problem::NotAName, m))
     } else {
-        err(format!("{field} is not a valid JSON string"))
+        err(RecordField::named(field), Problem::NotJson, format!("{field} is not a valid JSON string"))
     }
 }
 
@@ -132,14 +201,19 @@ fn check(f: Fields<'_>) -> Result<ValidRecord, RecordError> {
     name_string("customerId", f.customer_id)?;
     name_string("meterApiName", f.meter_api_name)?;
     match f.meter_value {
-        None => return err("meterValue is missing"),
+        None => return err(RecordField::MeterValue, Problem::Missing, "meterValue is missing"),
         Some(r) if json_type(r) == "a number" => check_meter_value(r)?,
         Some(r) => {
-            return err(format!("meterValue must be a number, got {} ({r})", json_type(r)));
+            let got = json_type(r);
+            return err(
+                RecordField::MeterValue,
+                Problem::WrongType,
+                format!("meterValue must be a number, got {got} ({r})"),
+            );
         }
     }
     let time_millis = match f.meter_time {
-        None => return err("meterTimeInMillis is missing"),
+        None => return err(RecordField::MeterTimeInMillis, Problem::Missing, "meterTimeInMillis is missing"),
         Some(r) => parse_millis(r)?,
     };
     if let Some(u) = f.unique_id {
@@ -149,6 +223,14 @@ fn check(f: Fields<'_>) -> Result<ValidRecord, RecordError> {
         check_dimensions(d)?;
     }
     Ok(ValidRecord { time_millis, has_unique_id: f.unique_id.is_some() })
+}
+
+fn inexact<T>(message: String) -> Result<T, RecordError> {
+    err(RecordField::MeterValue, Problem::Inexact, message)
+}
+
+fn implausible<T>(message: String) -> Result<T, RecordError> {
+    err(RecordField::MeterTimeInMillis, Problem::Implausible, message)
 }
 
 /// Largest magnitude up to which a double holds every integer exactly: 2^53.
@@ -162,48 +244,61 @@ pub(super) fn check_meter_value(raw: &str) -> Result<(), RecordError> {
     let integer = !raw.contains(['.', 'e', 'E']);
     let too_large = integer && raw.parse::<i128>().map_or(true, |i| i.unsigned_abs() > 1 << 53);
     if !v.is_finite() {
-        return err(format!("meterValue {raw} overflows a double: JavaScript and Python read it as Infinity"));
+        return inexact(format!("meterValue {raw} overflows a double: JavaScript and Python read it as Infinity"));
     }
     if too_large || v.abs() > MAX_EXACT {
-        return err(format!(
+        return inexact(format!(
             "meterValue {raw} is beyond 2^53 (9007199254740992): a double does not hold it exactly, so consumers \
              bill a different number"
         ));
     }
     let mantissa = raw.split(['e', 'E']).next().unwrap_or(raw);
     if v == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')) {
-        return err(format!("meterValue {raw} underflows a double to 0"));
+        return inexact(format!("meterValue {raw} underflows a double to 0"));
     }
     Ok(())
 }
 
-fn parse_millis(raw: &str) -> Result<i64, RecordError> {
+/// `meterTimeInMillis` (its raw JSON text) as whole, plausible epoch milliseconds.
+pub(super) fn parse_millis(raw: &str) -> Result<i64, RecordError> {
     if json_type(raw) != "a number" {
-        return err(format!(
-            "meterTimeInMillis must be epoch milliseconds as a number, got {} ({raw})",
-            json_type(raw)
-        ));
+        return err(
+            RecordField::MeterTimeInMillis,
+            Problem::WrongType,
+            format!("meterTimeInMillis must be epoch milliseconds as a number, got {} ({raw})", json_type(raw)),
+        );
     }
     let Ok(ms) = raw.parse::<i64>() else {
-        return err(format!(
-            "meterTimeInMillis must be a whole number of epoch milliseconds, got {raw} (round it: Math.floor(x) / int(x))"
-        ));
+        return err(
+            RecordField::MeterTimeInMillis,
+            Problem::Inexact,
+            format!(
+                "meterTimeInMillis must be a whole number of epoch milliseconds, got {raw} (round it: Math.floor(x) / int(x))"
+            ),
+        );
     };
     if ms <= 0 {
-        return err(format!("meterTimeInMillis must be positive, got {ms}"));
+        return implausible(format!("meterTimeInMillis must be positive, got {ms}"));
     }
     if ms < MIN_PLAUSIBLE_MILLIS {
-        return err(format!("meterTimeInMillis {ms} is before 1973: it looks like seconds, not milliseconds"));
+        return implausible(format!("meterTimeInMillis {ms} is before 1973: it looks like seconds, not milliseconds"));
     }
     if ms > MAX_PLAUSIBLE_MILLIS {
-        return err(format!("meterTimeInMillis {ms} is after year 5000: it looks like microseconds, not milliseconds"));
+        return implausible(format!(
+            "meterTimeInMillis {ms} is after year 5000: it looks like microseconds, not milliseconds"
+        ));
     }
     Ok(ms)
 }
 
 fn check_dimensions(raw: &str) -> Result<(), RecordError> {
     if !raw.starts_with('{') {
-        return err(format!("dimensions must be an object of strings, got {}", json_type(raw)));
+        let got = json_type(raw);
+        return err(
+            RecordField::Dimensions,
+            Problem::WrongType,
+            format!("dimensions must be an object of strings, got {got}"),
+        );
     }
     // The record as a whole was already read strictly.
     let (mut first_bad, mut repeated) = (None, None);
@@ -216,12 +311,27 @@ fn check_dimensions(raw: &str) -> Result<(), RecordError> {
             repeated = Some(key);
         }
     })
-    .map_err(|e| RecordError(format!("dimensions is not a valid object: {e}")))?;
+    .map_err(|e| RecordError {
+        field: RecordField::Dimensions,
+        problem: Problem::NotJson,
+        message: format!("dimensions is not a valid object: {e}"),
+    })?;
     if let Some(k) = repeated {
-        return err(format!("dimensions.{k} is given twice: which value is priced is ambiguous"));
+        return err(
+            RecordField::Dimensions,
+            Problem::Ambiguous,
+            format!("dimensions.{k} is given twice: which value is priced is ambiguous"),
+        );
     }
     match first_bad {
-        Some((k, v)) => err(format!("dimensions.{k} must be a string, got {} ({v})", json_type(v))),
+        Some((k, v)) => {
+            let got = json_type(v);
+            err(
+                RecordField::Dimensions,
+                Problem::WrongType,
+                format!("dimensions.{k} must be a string, got {got} ({v})"),
+            )
+        }
         None => Ok(()),
     }
 }
@@ -312,6 +422,71 @@ mod tests {
         for (raw, has_unique) in table {
             let v = validate_record(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
             assert_eq!(v, ValidRecord { time_millis: 1_763_600_000_000, has_unique_id: has_unique });
+        }
+    }
+
+    #[test]
+    fn invalid_records_name_their_field_and_kind_of_problem() {
+        use Problem::*;
+        use RecordField::*;
+        let table = [
+            ("[1]", Record, NotJson),
+            (r#"{"customerId":"c","#, Record, NotJson),
+            (
+                r#"{"customerId":"c","customerId":"d","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                CustomerId,
+                Ambiguous,
+            ),
+            (r#"{"meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#, CustomerId, Missing),
+            (
+                r#"{"customerId":" ","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                CustomerId,
+                NotAName,
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"a\u0007","meterValue":1,"meterTimeInMillis":1763600000000}"#,
+                MeterApiName,
+                NotAName,
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":"1","meterTimeInMillis":1763600000000}"#,
+                MeterValue,
+                WrongType,
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":9007199254740993,"meterTimeInMillis":1763600000000}"#,
+                MeterValue,
+                Inexact,
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000}"#,
+                MeterTimeInMillis,
+                Implausible,
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000.5}"#,
+                MeterTimeInMillis,
+                Inexact,
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000,"uniqueId":""}"#,
+                UniqueId,
+                WrongType,
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000,"dimensions":{"a":1}}"#,
+                Dimensions,
+                WrongType,
+            ),
+            (
+                r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000,"dimensions":{"a":"x","a":"y"}}"#,
+                Dimensions,
+                Ambiguous,
+            ),
+        ];
+        for (raw, field, problem) in table {
+            let e = validate_record(raw).unwrap_err();
+            assert_eq!((e.field, e.problem), (field, problem), "{raw}: {e}");
         }
     }
 
@@ -460,7 +635,7 @@ mod tests {
         let bad = r#"{"customerId":"","meterApiName":"m","meterValue":1,"meterTimeInMillis":1763600000000} x"#;
         let (end, verdict) = read_record(bad).unwrap();
         assert_eq!(&bad[end..], " x");
-        assert!(verdict.unwrap_err().0.contains("empty string"));
+        assert!(verdict.unwrap_err().message.contains("empty string"));
         assert!(read_record(r#"{"customerId":"c\q"}"#).is_err(), "invalid escape: not JSON, end unknown");
         assert!(read_record(r#"{"customerId":"c""#).is_err());
     }

@@ -195,7 +195,7 @@ impl MeterExtractor {
                 self.keep(valid, ev, position, out);
             }
             Err(e) => {
-                self.quarantine(ev, e.0, raw, Some(*position), out);
+                self.quarantine(ev, e.message, raw, Some(*position), out);
                 *position += 1;
             }
         }

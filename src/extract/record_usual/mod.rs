@@ -6,7 +6,9 @@
 //! text, in one pass over its bytes. It accepts only records the general path ([`super::record::read_record`],
 //! then [`super::record::minify_with_unique_id_into`]) accepts, with the same end, verdict and text; anything else
 //! (a record that breaks a rule, an escaped key, a nested extra, a repeated field, a string that is not strict
-//! JSON) is handed back untouched, and the general path decides it and says why.
+//! JSON) is handed back untouched, and the general path decides it and says why. The rules themselves are not
+//! written twice: names, `meterValue` and `meterTimeInMillis` are checked by the same functions as on the general
+//! path (`record::name_problem`, `check_meter_value`, `parse_millis`); this reader only finds the fields.
 //!
 //! [`read_escaped_record`] reads the same records where they stand inside a JSON string literal, one or two levels
 //! deep (a text log line in the payload's `message` literal, or a JSON log line's `message` inside that), so the

@@ -3,7 +3,7 @@
 
 use super::{Reader, is_quote};
 use crate::decode::{hex_unit, string_stop};
-use crate::extract::record::{MAX_PLAUSIBLE_MILLIS, MIN_PLAUSIBLE_MILLIS, check_meter_value};
+use crate::extract::record::{check_meter_value, parse_millis};
 
 impl<const E: usize> Reader<'_, '_, E> {
     /// Copies the text before the escaped quote at `at` and goes on copying from its quote: its backslashes are
@@ -160,14 +160,10 @@ impl<const E: usize> Reader<'_, '_, E> {
     /// `meterTimeInMillis`: a whole, plausible number of epoch milliseconds (anything else is the general path's
     /// to explain).
     pub(super) fn millis(&mut self) -> Option<i64> {
-        let n = digits(self.bytes, self.at);
-        let leading_zero = self.bytes.get(self.at) == Some(&b'0');
-        if leading_zero || !(12..=15).contains(&n) || matches!(self.bytes.get(self.at + n), Some(b'.' | b'e' | b'E')) {
-            return None;
-        }
-        let ms = self.text[self.at..self.at + n].parse::<i64>().ok()?;
-        self.at += n;
-        (MIN_PLAUSIBLE_MILLIS..=MAX_PLAUSIBLE_MILLIS).contains(&ms).then_some(ms)
+        let len = number_len(self.bytes, self.at)?;
+        let ms = parse_millis(&self.text[self.at..self.at + len]).ok()?;
+        self.at += len;
+        Some(ms)
     }
 
     /// `dimensions`: an object of strings.
