@@ -27,7 +27,7 @@ pub struct Origin<'a> {
 
 /// The valid meter records of a payload, in log order. Their JSON lies back to back in one buffer: a payload's
 /// records cost one growing allocation, not one each, and are copied once more, into their object body.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone)]
 pub struct MeterRecords {
     text: String,
     records: Vec<Placed>,
@@ -73,16 +73,18 @@ impl MeterRecords {
 
     /// Appends a record whose JSON `write` appends to the buffer it is given.
     pub fn push_with(&mut self, time_millis: i64, derived_unique_id: bool, write: impl FnOnce(&mut String)) {
+        self.text.truncate(self.draft_start());
         let start = self.text.len();
         write(&mut self.text);
         self.records.push(Placed { start, end: self.text.len(), time_millis, derived_unique_id, origin: NO_ORIGIN });
     }
 
     /// Writes a draft record at the end of the buffer with `write`, which leaves the buffer as it was when it
-    /// returns `None`. The draft becomes a record with [`Self::keep_draft`] or is forgotten with
-    /// [`Self::drop_draft`]; nothing else may be pushed before either.
+    /// returns `None`. The draft becomes a record only with [`Self::keep_draft`]; otherwise it undoes itself: it
+    /// is not counted in [`Self::text_len`] and the next draft or record is written over it, so a failure path
+    /// has nothing to unwind.
     pub(super) fn draft_with<T>(&mut self, write: impl FnOnce(&mut String) -> Option<T>) -> Option<T> {
-        debug_assert_eq!(self.text.len(), self.draft_start(), "one draft at a time");
+        self.text.truncate(self.draft_start());
         write(&mut self.text)
     }
 
@@ -91,11 +93,6 @@ impl MeterRecords {
         let start = self.draft_start();
         finish(&mut self.text);
         self.records.push(Placed { start, end: self.text.len(), time_millis, derived_unique_id, origin: NO_ORIGIN });
-    }
-
-    /// Forgets the draft.
-    pub(super) fn drop_draft(&mut self) {
-        self.text.truncate(self.draft_start());
     }
 
     /// Forgets the draft and every record after the first `len`.
@@ -119,9 +116,9 @@ impl MeterRecords {
         self.text.reserve(bytes);
     }
 
-    /// Bytes of the records' JSON.
+    /// Bytes of the records' JSON (a draft not kept does not count).
     pub fn text_len(&self) -> usize {
-        self.text.len()
+        self.draft_start()
     }
 
     /// Number of records.
@@ -161,6 +158,15 @@ impl MeterRecords {
         }
     }
 }
+
+/// The same records, with the same origins (a draft not kept is no record).
+impl PartialEq for MeterRecords {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
+impl Eq for MeterRecords {}
 
 impl FromIterator<(String, i64, bool)> for MeterRecords {
     /// Records from `(json, time_millis, derived_unique_id)`, in order.

@@ -169,11 +169,8 @@ impl MeterExtractor {
                 self.keep(valid, ev, position, out);
                 true
             }
-            Some(_) => {
-                out.meters.drop_draft();
-                false
-            }
-            None => false,
+            // A draft not kept undoes itself.
+            _ => false,
         }
     }
 

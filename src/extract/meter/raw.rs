@@ -26,10 +26,8 @@ impl MeterExtractor {
                     out.meters.set_origin(from, origin);
                     true
                 }
-                None => {
-                    out.meters.drop_draft();
-                    false
-                }
+                // A draft not kept undoes itself.
+                None => false,
             },
             // A line starting with whitespace or an escape might, unescaped and trimmed, be a JSON line.
             Some(_) if inner.starts_with(|c: char| !c.is_whitespace() && c != '\\') => {

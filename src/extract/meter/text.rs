@@ -48,9 +48,6 @@ impl MeterExtractor {
                     next = find_from(vend);
                     let tail_end = next.unwrap_or(bytes.len());
                     if let Some(extra) = trailing_text(&msg[vend..tail_end]) {
-                        if let Read::Drafted(_) = read {
-                            out.meters.drop_draft();
-                        }
                         let raw = msg[start..line_end(msg, vend + extra.1)].trim_end();
                         let reason = format!(
                             "unexpected text after the JSON value ({:?}): the record may not be what the application meant",
@@ -117,12 +114,8 @@ impl MeterExtractor {
     pub(super) fn emit_record(&self, raw: &str, ev: &EventRef<'_>, position: &mut usize, out: &mut Extraction) {
         match self.read_usual(raw, out) {
             Some((len, valid)) if len == raw.len() => self.keep(valid, ev, position, out),
-            drafted => {
-                if drafted.is_some() {
-                    out.meters.drop_draft();
-                }
-                self.emit_checked(raw, validate_record(raw), ev, position, out);
-            }
+            // A draft read only in part undoes itself.
+            _ => self.emit_checked(raw, validate_record(raw), ev, position, out),
         }
     }
 }
