@@ -86,19 +86,14 @@ impl MeterExtractor {
         }
         self.scan_text(msg, ev, &mut position, out);
         if out.meters.len() > from {
-            let origin = Origin { request_id: self.request_id_before_tag(msg, false), tenant_id: None };
+            let origin = Origin { request_id: self.request_id_before_tag(msg), tenant_id: None };
             out.meters.set_origin(from, origin);
         }
     }
 
-    /// The request id a text line names before its first tag: the first word shaped like a Lambda request id (a
-    /// UUID), as the Node.js (`<time>␉<id>␉INFO␉…`) and Python (`[INFO]␉<time>␉<id>␉…`) runtimes write it. In a
-    /// `raw` literal, tabs are still escapes (`\t`).
-    fn request_id_before_tag<'a>(&self, text: &'a str, raw: bool) -> Option<&'a str> {
-        let end = self.finder.find(text.as_bytes()).unwrap_or(text.len());
-        let words = text[..end].split(|c: char| c.is_whitespace() || (raw && c == '\\'));
-        // After a split at the backslash of `\t`, the word starts with its `t`.
-        words.map(|w| if raw { w.strip_prefix('t').unwrap_or(w) } else { w }).find(|w| is_request_id(w))
+    /// The request id a text line names before its first tag (see [`request_id_in`]).
+    fn request_id_before_tag<'a>(&self, text: &'a str) -> Option<&'a str> {
+        request_id_in(&text[..self.finder.find(text.as_bytes()).unwrap_or(text.len())])
     }
 
     /// A JSON log line: `{"meter_record_for_stream": …}`, or the Lambda envelope whose `message` is a string or
@@ -271,6 +266,19 @@ fn json_text(value: Option<&str>) -> Option<Cow<'_, str>> {
     unescape_into(v, &mut text).then_some(Cow::Owned(text))
 }
 
+/// The first request id in `prefix` (the text of a line before its tag), as the Node.js (`<time>␉<id>␉INFO␉…`)
+/// and Python (`[INFO]␉<time>␉<id>␉…`) runtimes write it: 36 characters shaped like a UUID, not inside a longer
+/// run of hex digits and dashes. Tabs may still be escapes (`\t`) in a raw literal: its `t` is no hex digit.
+fn request_id_in(prefix: &str) -> Option<&str> {
+    let b = prefix.as_bytes();
+    let part = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_hexdigit() || *c == b'-');
+    memchr::memchr_iter(b'-', b).filter(|&dash| dash >= 8).map(|dash| dash - 8).find_map(|start| {
+        let id = prefix.get(start..start + 36)?;
+        let alone = (start == 0 || !part(start - 1)) && !part(start + 36);
+        (alone && is_request_id(id)).then_some(id)
+    })
+}
+
 /// Whether `word` has the shape of a Lambda request id: a UUID, 8-4-4-4-12 hexadecimal digits.
 fn is_request_id(word: &str) -> bool {
     let b = word.as_bytes();
@@ -360,6 +368,34 @@ mod tests {
             }
         }
         assert!(raw_with_origin >= 4, "the raw readers' origins are compared on {raw_with_origin} records");
+    }
+
+    #[test]
+    fn request_ids_are_whole_uuids_before_the_tag() {
+        let id = "6bd1cb1c-8fb0-4b3d-a6c9-2f6a3a4d2f11";
+        let table = [
+            (format!("2026-11-20T10:00:00.000Z\t{id}\tINFO\t"), Some(id)),
+            (format!("2026-11-20T10:00:00.000Z\\t{id}\\tINFO\\t"), Some(id)),
+            (format!("[INFO] 2026-11-20T10:00:00.000Z {id} "), Some(id)),
+            (id.to_owned(), Some(id)),
+            (format!("x{id}"), Some(id)),
+            (format!("0{id}"), None),
+            (format!("{id}-7"), None),
+            ("2026-11-20T10:00:00.000Z INFO ".to_owned(), None),
+            ("6bd1cb1c-8fb0-4b3d-a6c9-2f6a3a4d2f1".to_owned(), None),
+            ("6bd1cb1c-8fb0-4b3d-a6c9_2f6a3a4d2f11".to_owned(), None),
+        ];
+        for (prefix, want) in table {
+            assert_eq!(request_id_in(&prefix), want, "{prefix:?}");
+        }
+        // A UUID after the tag (a record's uniqueId) names no request.
+        let x = MeterExtractor::new("meter_record_for_stream");
+        let line = format!(
+            "meter_record_for_stream {{\"customerId\":\"c\",\"meterApiName\":\"m\",\"meterValue\":1,\"meterTimeInMillis\":1795168800000,\"uniqueId\":\"{id}\"}}"
+        );
+        let mut out = Extraction::default();
+        x.extract(&line, &EV, &mut out);
+        assert_eq!(out.meters.get(0).map(|m| m.origin.request_id), Some(None));
     }
 
     #[test]

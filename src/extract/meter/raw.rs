@@ -1,7 +1,7 @@
 //! The fast line reader: the usual tagged line read straight from its literal in the payload, without unescaping.
 
 use super::text::is_word;
-use super::{MeterExtractor, Origin};
+use super::{MeterExtractor, Origin, request_id_in};
 use crate::decode::escaped_string;
 use crate::extract::record::ValidRecord;
 use crate::extract::record_usual::{number_len, read_escaped_record};
@@ -33,11 +33,12 @@ impl MeterExtractor {
             Some(_) if inner.starts_with(|c: char| !c.is_whitespace() && c != '\\') => {
                 let kept = out.meters.len();
                 let read = self.raw_text_line(inner, ev, out);
-                if read.is_none() {
-                    out.meters.truncate(kept);
-                } else {
-                    let origin = Origin { request_id: self.request_id_before_tag(inner, true), tenant_id: None };
-                    out.meters.set_origin(kept, origin);
+                match read {
+                    None => out.meters.truncate(kept),
+                    Some(value) => {
+                        let origin = Origin { request_id: request_id_in(&inner[..value]), tenant_id: None };
+                        out.meters.set_origin(kept, origin);
+                    }
                 }
                 read.is_some()
             }
@@ -47,12 +48,13 @@ impl MeterExtractor {
 
     /// The records of a text line's literal: each tag is followed by a record or an array of records, and
     /// nothing but whitespace comes between a value and the next tag or the end. `None` leaves records kept
-    /// behind (the caller forgets them).
-    pub(super) fn raw_text_line(&self, inner: &str, ev: &EventRef<'_>, out: &mut Extraction) -> Option<()> {
+    /// behind (the caller forgets them); else the offset of the first value (the line's prefix ends there).
+    pub(super) fn raw_text_line(&self, inner: &str, ev: &EventRef<'_>, out: &mut Extraction) -> Option<usize> {
         let bytes = inner.as_bytes();
-        let (mut from, mut position) = (0, 0);
+        let (mut from, mut position, mut first) = (0, 0, None);
         loop {
             let vstart = self.raw_tag::<1>(&bytes[from..])?;
+            first.get_or_insert(from + vstart);
             let mut at = from + vstart;
             if bytes[at] == b'[' {
                 // An array of records, each kept in turn.
@@ -75,7 +77,7 @@ impl MeterExtractor {
             }
             from = spaced::<1>(bytes, at);
             if from == bytes.len() {
-                return Some(());
+                return first;
             }
             // Only another tag may follow (the general path looks for text between the two).
             if !bytes[from..].starts_with(self.tag.as_bytes()) {
