@@ -272,10 +272,15 @@ fn json_text(value: Option<&str>) -> Option<Cow<'_, str>> {
 fn request_id_in(prefix: &str) -> Option<&str> {
     let b = prefix.as_bytes();
     let part = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_hexdigit() || *c == b'-');
-    memchr::memchr_iter(b'-', b).filter(|&dash| dash >= 8).map(|dash| dash - 8).find_map(|start| {
+    let at = |start: usize| {
         let id = prefix.get(start..start + 36)?;
         let alone = (start == 0 || !part(start - 1)) && !part(start + 36);
         (alone && is_request_id(id)).then_some(id)
+    };
+    // Where the runtimes put it, after a 24-character timestamp and a tab (escaped or not): Node.js, then Python.
+    const USUAL: [usize; 4] = [25, 26, 32, 34];
+    USUAL.into_iter().find_map(at).or_else(|| {
+        memchr::memchr_iter(b'-', b).filter(|&dash| dash >= 8).find_map(|dash| at(dash - 8))
     })
 }
 
