@@ -279,9 +279,10 @@ fn request_id_in(prefix: &str) -> Option<&str> {
     };
     // Where the runtimes put it, after a 24-character timestamp and a tab (escaped or not): Node.js, then Python.
     const USUAL: [usize; 4] = [25, 26, 32, 34];
-    USUAL.into_iter().find_map(at).or_else(|| {
-        memchr::memchr_iter(b'-', b).filter(|&dash| dash >= 8).find_map(|dash| at(dash - 8))
-    })
+    USUAL
+        .into_iter()
+        .find_map(at)
+        .or_else(|| memchr::memchr_iter(b'-', b).filter(|&dash| dash >= 8).find_map(|dash| at(dash - 8)))
 }
 
 /// Whether `word` has the shape of a Lambda request id: a UUID, 8-4-4-4-12 hexadecimal digits.
