@@ -25,7 +25,10 @@ pub use record::{
     Problem, RecordError, RecordField, ValidRecord, minify_with_unique_id, minify_with_unique_id_into, read_record,
     validate_record,
 };
-pub use report::{InvocationReport, ReportFormat, ReportStatus};
+pub use report::{
+    BILLED_DURATION, DURATION, FIGURES, Figure, INIT_DURATION, InvocationReport, MAX_MEMORY_USED, MEMORY_SIZE, Measure,
+    RESTORE_DURATION, ReportFormat, ReportStatus, Value, figure_of_json, figure_of_text,
+};
 pub use report_json::{PLATFORM_REPORT, parse_platform_report};
 pub use report_raw::read_raw_platform_report;
 pub use report_text::{parse_text_report, read_raw_text_report, timed_out_request_id};

@@ -64,26 +64,134 @@ pub const MAX_DURATION_MS: u64 = 86_400_000;
 /// The largest memory size a report may carry, in MB: 1 TiB (Lambda offers up to 10,240 MB).
 pub const MAX_MEMORY_MB: u64 = 1 << 20;
 
-/// One invocation's report: every duration and size the line carries. Its strings borrow from the line
-/// whenever they can: a report is written out as a document while its line is at hand.
+/// What a figure measures: its unit, and the largest value Lambda could write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// Milliseconds, at most `MAX_DURATION_MS` (a day).
+    Duration,
+    /// Megabytes, at most `MAX_MEMORY_MB` (1 TiB).
+    Memory,
+}
+
+impl Measure {
+    /// The unit text lines write after the value.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::Duration => "ms",
+            Self::Memory => "MB",
+        }
+    }
+
+    fn max(self) -> u64 {
+        match self {
+            Self::Duration => MAX_DURATION_MS,
+            Self::Memory => MAX_MEMORY_MB,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Self::Duration => "more than a day",
+            Self::Memory => "more than 1 TiB",
+        }
+    }
+}
+
+/// One figure of an invocation report: its key in a text `REPORT` line, in `platform.report`'s `record.metrics`,
+/// and in the metric document (under `aws.lambda`), what it measures and whether it is whole (a `long` in the
+/// index template) or not (a `double`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Figure {
+    /// The key of a text line (`Billed Duration`).
+    pub text: &'static str,
+    /// The key in `record.metrics` (`billedDurationMs`).
+    pub json: &'static str,
+    /// The field under `aws.lambda` in the metric document (`billed_duration_ms`).
+    pub doc: &'static str,
+    /// What it measures.
+    pub measure: Measure,
+    /// Whether it is a whole number.
+    pub whole: bool,
+}
+
+const fn figure(text: &'static str, json: &'static str, doc: &'static str, measure: Measure, whole: bool) -> Figure {
+    Figure { text, json, doc, measure, whole }
+}
+
+/// The figures of an invocation report: the one table the text reader, both JSON readers, the document writer,
+/// the index template and the absurd-value rule follow. A new figure is one row here (and one in the README's
+/// schema table); code that needs a figure by name uses its index ([`DURATION`], …).
+pub const FIGURES: [Figure; 7] = [
+    figure("Duration", "durationMs", "duration_ms", Measure::Duration, false),
+    figure("Billed Duration", "billedDurationMs", "billed_duration_ms", Measure::Duration, true),
+    figure("Memory Size", "memorySizeMB", "memory_size_mb", Measure::Memory, true),
+    figure("Max Memory Used", "maxMemoryUsedMB", "max_memory_used_mb", Measure::Memory, true),
+    figure("Init Duration", "initDurationMs", "init_duration_ms", Measure::Duration, false),
+    figure("Restore Duration", "restoreDurationMs", "restore_duration_ms", Measure::Duration, false),
+    figure("Billed Restore Duration", "billedRestoreDurationMs", "billed_restore_duration_ms", Measure::Duration, true),
+];
+
+/// Index of `Duration` in [`FIGURES`].
+pub const DURATION: usize = 0;
+/// Index of `Billed Duration`.
+pub const BILLED_DURATION: usize = 1;
+/// Index of `Memory Size`.
+pub const MEMORY_SIZE: usize = 2;
+/// Index of `Max Memory Used`.
+pub const MAX_MEMORY_USED: usize = 3;
+/// Index of `Init Duration`.
+pub const INIT_DURATION: usize = 4;
+/// Index of `Restore Duration`.
+pub const RESTORE_DURATION: usize = 5;
+/// Index of `Billed Restore Duration`.
+pub const BILLED_RESTORE_DURATION: usize = 6;
+
+/// The index in [`FIGURES`] of the figure a text line names `key`.
+pub fn figure_of_text(key: &str) -> Option<usize> {
+    FIGURES.iter().position(|f| f.text == key)
+}
+
+/// The index in [`FIGURES`] of the figure `record.metrics` names `key`.
+pub fn figure_of_json(key: &str) -> Option<usize> {
+    FIGURES.iter().position(|f| f.json == key)
+}
+
+/// A figure's value: whole figures are kept as integers, exactly as written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    /// A whole number (`long`).
+    Whole(u64),
+    /// A fractional one (`double`).
+    Real(f64),
+}
+
+impl Value {
+    /// As a double.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Self::Whole(n) => n as f64,
+            Self::Real(x) => x,
+        }
+    }
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Whole(n) => write!(f, "{n}"),
+            Self::Real(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+/// One invocation's report: every figure the line carries, by [`FIGURES`], and its other fields. Its strings
+/// borrow from the line whenever they can.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvocationReport<'a> {
     /// Lambda request id.
     pub request_id: Cow<'a, str>,
-    /// `Duration` / `durationMs`.
-    pub duration_ms: Option<f64>,
-    /// `Billed Duration` / `billedDurationMs`.
-    pub billed_duration_ms: Option<u64>,
-    /// `Memory Size` / `memorySizeMB`.
-    pub memory_size_mb: Option<u64>,
-    /// `Max Memory Used` / `maxMemoryUsedMB`.
-    pub max_memory_used_mb: Option<u64>,
-    /// `Init Duration` / `initDurationMs`: present on cold starts.
-    pub init_duration_ms: Option<f64>,
-    /// `Restore Duration` / `restoreDurationMs`: SnapStart restores.
-    pub restore_duration_ms: Option<f64>,
-    /// `Billed Restore Duration` / `billedRestoreDurationMs`.
-    pub billed_restore_duration_ms: Option<u64>,
+    /// The figures, by their index in [`FIGURES`].
+    pub figures: [Option<Value>; FIGURES.len()],
     /// How it ended.
     pub status: ReportStatus,
     /// `Error Type` / `errorType`, e.g. `Runtime.OutOfMemory`.
@@ -105,13 +213,7 @@ impl<'a> InvocationReport<'a> {
     pub fn new(request_id: impl Into<Cow<'a, str>>, format: ReportFormat) -> Self {
         Self {
             request_id: request_id.into(),
-            duration_ms: None,
-            billed_duration_ms: None,
-            memory_size_mb: None,
-            max_memory_used_mb: None,
-            init_duration_ms: None,
-            restore_duration_ms: None,
-            billed_restore_duration_ms: None,
+            figures: [None; FIGURES.len()],
             status: ReportStatus::Success,
             error_type: None,
             trace_id: None,
@@ -122,6 +224,54 @@ impl<'a> InvocationReport<'a> {
         }
     }
 
+    /// Figure `i` of [`FIGURES`] as a double.
+    pub fn figure(&self, i: usize) -> Option<f64> {
+        self.figures[i].map(Value::as_f64)
+    }
+
+    /// Figure `i` when it is a whole number.
+    pub fn whole(&self, i: usize) -> Option<u64> {
+        match self.figures[i] {
+            Some(Value::Whole(n)) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// `Duration` / `durationMs`.
+    pub fn duration_ms(&self) -> Option<f64> {
+        self.figure(DURATION)
+    }
+
+    /// `Billed Duration` / `billedDurationMs`.
+    pub fn billed_duration_ms(&self) -> Option<u64> {
+        self.whole(BILLED_DURATION)
+    }
+
+    /// `Memory Size` / `memorySizeMB`.
+    pub fn memory_size_mb(&self) -> Option<u64> {
+        self.whole(MEMORY_SIZE)
+    }
+
+    /// `Max Memory Used` / `maxMemoryUsedMB`.
+    pub fn max_memory_used_mb(&self) -> Option<u64> {
+        self.whole(MAX_MEMORY_USED)
+    }
+
+    /// `Init Duration` / `initDurationMs`: present on cold starts.
+    pub fn init_duration_ms(&self) -> Option<f64> {
+        self.figure(INIT_DURATION)
+    }
+
+    /// `Restore Duration` / `restoreDurationMs`: SnapStart restores.
+    pub fn restore_duration_ms(&self) -> Option<f64> {
+        self.figure(RESTORE_DURATION)
+    }
+
+    /// `Billed Restore Duration` / `billedRestoreDurationMs`.
+    pub fn billed_restore_duration_ms(&self) -> Option<u64> {
+        self.whole(BILLED_RESTORE_DURATION)
+    }
+
     /// Whether every figure is one Lambda could have written; else why not, for the quarantine. The one rule for
     /// absurd values, whichever format carried the report: durations at most `MAX_DURATION_MS` (a day; an
     /// invocation runs at most 15 minutes), memory sizes at most `MAX_MEMORY_MB` (1 TiB; Lambda offers 10 GB),
@@ -129,34 +279,19 @@ impl<'a> InvocationReport<'a> {
     /// utilization stays in `0.0..=1.0`. (Readers have already refused negative, non-finite and, for whole
     /// figures, fractional values.)
     pub fn check(&self) -> Result<(), String> {
-        // Each figure by the name its format gives it.
         let json = self.format == ReportFormat::Json;
-        let (what, name) = if json { ("platform.report", 1) } else { ("REPORT", 0) };
-        let durations = [
-            (["Duration", "durationMs"], self.duration_ms),
-            (["Init Duration", "initDurationMs"], self.init_duration_ms),
-            (["Restore Duration", "restoreDurationMs"], self.restore_duration_ms),
-            (["Billed Duration", "billedDurationMs"], self.billed_duration_ms.map(|v| v as f64)),
-            (["Billed Restore Duration", "billedRestoreDurationMs"], self.billed_restore_duration_ms.map(|v| v as f64)),
-        ];
-        for (names, value) in durations {
-            if let Some(v) = value.filter(|v| *v > MAX_DURATION_MS as f64) {
-                return Err(format!("{what} {} {v} ms is more than a day: not a figure Lambda writes", names[name]));
+        let what = if json { "platform.report" } else { "REPORT" };
+        let name = |f: &Figure| if json { f.json } else { f.text };
+        for (f, value) in FIGURES.iter().zip(self.figures) {
+            if let Some(v) = value.filter(|v| v.as_f64() > f.measure.max() as f64) {
+                let (unit, too) = (f.measure.unit(), f.measure.what());
+                return Err(format!("{what} {} {v} {unit} is {too}: not a figure Lambda writes", name(f)));
             }
         }
-        let sizes = [
-            (["Memory Size", "memorySizeMB"], self.memory_size_mb),
-            (["Max Memory Used", "maxMemoryUsedMB"], self.max_memory_used_mb),
-        ];
-        for (names, value) in sizes {
-            if let Some(v) = value.filter(|v| *v > MAX_MEMORY_MB) {
-                return Err(format!("{what} {} {v} MB is more than 1 TiB: not a figure Lambda writes", names[name]));
-            }
-        }
-        if let (Some(used), Some(size)) = (self.max_memory_used_mb, self.memory_size_mb)
-            && used > size
+        if let (Some(used), Some(size)) = (self.figures[MAX_MEMORY_USED], self.figures[MEMORY_SIZE])
+            && used.as_f64() > size.as_f64()
         {
-            let [used_name, size_name] = [sizes[1].0[name], sizes[0].0[name]];
+            let (used_name, size_name) = (name(&FIGURES[MAX_MEMORY_USED]), name(&FIGURES[MEMORY_SIZE]));
             return Err(format!("{what} {used_name} {used} MB is more than {size_name} {size} MB"));
         }
         Ok(())
@@ -167,13 +302,7 @@ impl<'a> InvocationReport<'a> {
         let own = |s: Cow<'_, str>| -> Cow<'static, str> { Cow::Owned(s.into_owned()) };
         InvocationReport {
             request_id: own(self.request_id),
-            duration_ms: self.duration_ms,
-            billed_duration_ms: self.billed_duration_ms,
-            memory_size_mb: self.memory_size_mb,
-            max_memory_used_mb: self.max_memory_used_mb,
-            init_duration_ms: self.init_duration_ms,
-            restore_duration_ms: self.restore_duration_ms,
-            billed_restore_duration_ms: self.billed_restore_duration_ms,
+            figures: self.figures,
             status: self.status,
             error_type: self.error_type.map(own),
             trace_id: self.trace_id.map(own),
@@ -186,12 +315,12 @@ impl<'a> InvocationReport<'a> {
 
     /// A cold start: the report carries an init or a restore duration.
     pub fn cold_start(&self) -> bool {
-        self.init_duration_ms.is_some() || self.restore_duration_ms.is_some()
+        self.figures[INIT_DURATION].is_some() || self.figures[RESTORE_DURATION].is_some()
     }
 
     /// Max memory used over memory size, in `0.0..=1.0` when both are known.
     pub fn memory_utilization(&self) -> Option<f64> {
-        match (self.max_memory_used_mb, self.memory_size_mb) {
+        match (self.whole(MAX_MEMORY_USED), self.whole(MEMORY_SIZE)) {
             (Some(used), Some(size)) if size > 0 => Some(used as f64 / size as f64),
             _ => None,
         }
@@ -200,7 +329,7 @@ impl<'a> InvocationReport<'a> {
     /// Billed duration × memory size in GB-seconds. Since August 2025 the billed duration of managed runtimes
     /// already includes init, so init is never added again.
     pub fn billed_gb_seconds(&self) -> Option<f64> {
-        match (self.billed_duration_ms, self.memory_size_mb) {
+        match (self.whole(BILLED_DURATION), self.whole(MEMORY_SIZE)) {
             (Some(ms), Some(mb)) => Some(ms as f64 / 1000.0 * mb as f64 / 1024.0),
             _ => None,
         }
@@ -216,10 +345,10 @@ mod tests {
         let mut r = InvocationReport::new("r", ReportFormat::Text);
         assert!(!r.cold_start());
         assert_eq!(r.billed_gb_seconds(), None);
-        r.billed_duration_ms = Some(3004);
-        r.memory_size_mb = Some(128);
-        r.max_memory_used_mb = Some(32);
-        r.restore_duration_ms = Some(1.0);
+        r.figures[BILLED_DURATION] = Some(Value::Whole(3004));
+        r.figures[MEMORY_SIZE] = Some(Value::Whole(128));
+        r.figures[MAX_MEMORY_USED] = Some(Value::Whole(32));
+        r.figures[RESTORE_DURATION] = Some(Value::Real(1.0));
         assert!(r.cold_start());
         assert_eq!(r.memory_utilization(), Some(0.25));
         assert_eq!(r.billed_gb_seconds(), Some(3.004 * 0.125));
@@ -229,23 +358,30 @@ mod tests {
     fn invalid_figures_are_refused_by_one_rule() {
         let base = || {
             let mut r = InvocationReport::new("r", ReportFormat::Text);
-            (r.duration_ms, r.billed_duration_ms, r.memory_size_mb, r.max_memory_used_mb) =
-                (Some(900_000.0), Some(900_000), Some(10_240), Some(10_240));
+            r.figures[..4].copy_from_slice(&[
+                Some(Value::Real(900_000.0)),
+                Some(Value::Whole(900_000)),
+                Some(Value::Whole(10_240)),
+                Some(Value::Whole(10_240)),
+            ]);
             r
         };
         assert_eq!(base().check(), Ok(()), "15 minutes at 10 GB, all memory used");
         type Change = fn(&mut InvocationReport<'_>);
         let table: &[(Change, &str)] = &[
-            (|r| r.duration_ms = Some(86_400_000.5), "Duration 86400000.5 ms is more than a day"),
-            (|r| r.init_duration_ms = Some(1e300), "Init Duration"),
-            (|r| r.restore_duration_ms = Some(9e7), "Restore Duration"),
-            (|r| r.billed_duration_ms = Some(u64::MAX), "Billed Duration 18446744073709552000 ms"),
-            (|r| r.billed_restore_duration_ms = Some(86_400_001), "Billed Restore Duration"),
+            (|r| r.figures[DURATION] = Some(Value::Real(86_400_000.5)), "Duration 86400000.5 ms is more than a day"),
+            (|r| r.figures[INIT_DURATION] = Some(Value::Real(1e300)), "Init Duration"),
+            (|r| r.figures[RESTORE_DURATION] = Some(Value::Real(9e7)), "Restore Duration"),
+            (|r| r.figures[BILLED_DURATION] = Some(Value::Whole(u64::MAX)), "Billed Duration 18446744073709551615 ms"),
+            (|r| r.figures[BILLED_RESTORE_DURATION] = Some(Value::Whole(86_400_001)), "Billed Restore Duration"),
             (
-                |r| r.memory_size_mb = Some(9_223_372_036_854_775_807),
+                |r| r.figures[MEMORY_SIZE] = Some(Value::Whole(9_223_372_036_854_775_807)),
                 "Memory Size 9223372036854775807 MB is more than 1 TiB",
             ),
-            (|r| r.max_memory_used_mb = Some(10_241), "Max Memory Used 10241 MB is more than Memory Size 10240 MB"),
+            (
+                |r| r.figures[MAX_MEMORY_USED] = Some(Value::Whole(10_241)),
+                "Max Memory Used 10241 MB is more than Memory Size 10240 MB",
+            ),
         ];
         for (change, want) in table {
             let mut r = base();
@@ -255,7 +391,7 @@ mod tests {
         }
         // Max memory used is checked against the size only when both are known.
         let mut r = base();
-        (r.memory_size_mb, r.max_memory_used_mb) = (None, Some(20_000));
+        (r.figures[MEMORY_SIZE], r.figures[MAX_MEMORY_USED]) = (None, Some(Value::Whole(20_000)));
         assert_eq!(r.check(), Ok(()));
     }
 

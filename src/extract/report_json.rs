@@ -3,7 +3,7 @@
 //!
 //! Every metric is optional (some modes report only `durationMs`); other event types are not reports.
 
-use super::report::{InvocationReport, ReportFormat, ReportStatus};
+use super::report::{FIGURES, InvocationReport, ReportFormat, ReportStatus, Value, figure_of_json};
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -53,19 +53,57 @@ pub(super) struct Record<'a> {
     pub(super) tenant_id: Option<Cow<'a, str>>,
 }
 
-/// `record.metrics`, every one optional.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Metrics {
-    pub(super) duration_ms: Option<f64>,
-    pub(super) billed_duration_ms: Option<f64>,
-    #[serde(rename = "memorySizeMB")]
-    pub(super) memory_size_mb: Option<f64>,
-    #[serde(rename = "maxMemoryUsedMB")]
-    pub(super) max_memory_used_mb: Option<f64>,
-    pub(super) init_duration_ms: Option<f64>,
-    pub(super) restore_duration_ms: Option<f64>,
-    pub(super) billed_restore_duration_ms: Option<f64>,
+/// `record.metrics`, every one optional: the figures of [`FIGURES`] by their JSON key (others are skipped; a
+/// figure given twice is refused as ambiguous).
+#[derive(Default)]
+pub(super) struct Metrics(pub(super) [Option<f64>; FIGURES.len()]);
+
+impl<'de> Deserialize<'de> for Metrics {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Figures;
+        impl<'de> serde::de::Visitor<'de> for Figures {
+            type Value = Metrics;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of figures")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Metrics, A::Error> {
+                let mut m = Metrics::default();
+                let mut seen = [false; FIGURES.len()];
+                while let Some(figure) = map.next_key_seed(FigureKey)? {
+                    match figure {
+                        Some(i) if std::mem::replace(&mut seen[i], true) => {
+                            let key = FIGURES[i].json;
+                            return Err(serde::de::Error::custom(format_args!("duplicate field `{key}`")));
+                        }
+                        Some(i) => m.0[i] = map.next_value::<Option<f64>>()?,
+                        None => map.next_value::<serde::de::IgnoredAny>().map(drop)?,
+                    }
+                }
+                Ok(m)
+            }
+        }
+        d.deserialize_map(Figures)
+    }
+}
+
+/// A key of `record.metrics`, read as the index of its figure (no allocation, escaped or not).
+struct FigureKey;
+
+impl<'de> serde::de::DeserializeSeed<'de> for FigureKey {
+    type Value = Option<usize>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for FigureKey {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        Ok(figure_of_json(key))
+    }
 }
 
 /// `record.tracing`: the X-Ray span and the trace header.
@@ -116,14 +154,13 @@ fn names_a_report(msg: &str) -> bool {
 pub(super) fn report_of(record: Record<'_>) -> Result<InvocationReport<'_>, String> {
     let request_id = record.request_id.filter(|s| !s.is_empty()).ok_or("platform.report has no requestId")?;
     let mut r = InvocationReport::new(request_id, ReportFormat::Json);
-    let m = record.metrics;
-    r.duration_ms = non_negative("durationMs", m.duration_ms)?;
-    r.billed_duration_ms = whole("billedDurationMs", m.billed_duration_ms)?;
-    r.memory_size_mb = whole("memorySizeMB", m.memory_size_mb)?;
-    r.max_memory_used_mb = whole("maxMemoryUsedMB", m.max_memory_used_mb)?;
-    r.init_duration_ms = non_negative("initDurationMs", m.init_duration_ms)?;
-    r.restore_duration_ms = non_negative("restoreDurationMs", m.restore_duration_ms)?;
-    r.billed_restore_duration_ms = whole("billedRestoreDurationMs", m.billed_restore_duration_ms)?;
+    for ((f, slot), value) in FIGURES.iter().zip(&mut r.figures).zip(record.metrics.0) {
+        *slot = if f.whole {
+            whole(f.json, value)?.map(Value::Whole)
+        } else {
+            non_negative(f.json, value)?.map(Value::Real)
+        };
+    }
     if let Some(s) = record.status {
         r.status =
             ReportStatus::parse(&s).ok_or_else(|| format!("platform.report status {s:?} is not a known status"))?;
@@ -186,8 +223,11 @@ mod tests {
             "tracing":{"spanId":"sp","type":"X-Amzn-Trace-Id","value":"Root=1-abc-def;Parent=p;Sampled=1"},"status":"success"}}"#;
         let r = parse_platform_report(full).unwrap().unwrap();
         assert_eq!(r.request_id, "r-1");
-        assert_eq!((r.duration_ms, r.billed_duration_ms, r.memory_size_mb), (Some(2599.4), Some(2600), Some(128)));
-        assert_eq!((r.max_memory_used_mb, r.init_duration_ms), (Some(94), Some(549.04)));
+        assert_eq!(
+            (r.duration_ms(), r.billed_duration_ms(), r.memory_size_mb()),
+            (Some(2599.4), Some(2600), Some(128))
+        );
+        assert_eq!((r.max_memory_used_mb(), r.init_duration_ms()), (Some(94), Some(549.04)));
         assert_eq!(
             (r.trace_id.as_deref(), r.span_id.as_deref(), r.sampled),
             (Some("1-abc-def"), Some("sp"), Some(true))
@@ -196,7 +236,7 @@ mod tests {
 
         let short = r#"{"time":"t","type":"platform.report","record":{"requestId":"r-2","metrics":{"durationMs":3.5},"spans":[],"status":"timeout","errorType":"Sandbox.Timedout"}}"#;
         let r = parse_platform_report(short).unwrap().unwrap();
-        assert_eq!((r.duration_ms, r.billed_duration_ms), (Some(3.5), None));
+        assert_eq!((r.duration_ms(), r.billed_duration_ms()), (Some(3.5), None));
         assert_eq!(r.status, ReportStatus::Timeout);
         assert_eq!(r.error_type.as_deref(), Some("Sandbox.Timedout"));
 
@@ -217,8 +257,8 @@ mod tests {
         let line =
             r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":130.65331632653061}}}"#;
         let r = parse_platform_report(line).unwrap().unwrap();
-        assert_eq!(r.duration_ms, Some(130.653_316_326_530_61));
-        assert_eq!(r.duration_ms.map(|d| d.to_string()).as_deref(), Some("130.65331632653061"));
+        assert_eq!(r.duration_ms(), Some(130.653_316_326_530_61));
+        assert_eq!(r.duration_ms().map(|d| d.to_string()).as_deref(), Some("130.65331632653061"));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! and reads it with [`super::parse_platform_report`], which decides every such case and gives the reason. What
 //! this reader accepts, the serde reader reads to the same report (property-tested below).
 
-use super::report::InvocationReport;
+use super::report::{FIGURES, InvocationReport, figure_of_json};
 use super::report_json::{Metrics, PLATFORM_REPORT, Record, Tracing, report_of};
 use crate::decode::escaped_string;
 use std::borrow::Cow;
@@ -39,39 +39,19 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     slot.replace(value).is_none().then_some(())
 }
 
-/// A member key the reader expects, with its first 16 bytes (or fewer) as a little-endian word and the mask of
-/// those bytes: the next member's key is compared with it in one step, where a compare of the text would call
-/// `memcmp`.
-struct Key {
-    text: &'static str,
-    word: u128,
-    mask: u128,
-}
-
-const fn key(text: &'static str) -> Key {
-    let bytes = text.as_bytes();
-    let (mut word, mut mask, mut i) = (0, 0, 0);
-    while i < bytes.len() && i < 16 {
-        word |= (bytes[i] as u128) << (8 * i);
-        mask |= 0xff << (8 * i);
+/// The keys of each object the reader expects, taken whole when written as Lambda writes them.
+const TOP_KEYS: [&str; 3] = ["type", "record", "time"];
+const RECORD_KEYS: [&str; 6] = ["requestId", "metrics", "tracing", "status", "errorType", "tenantId"];
+const METRIC_KEYS: [&str; FIGURES.len()] = {
+    let mut keys = [""; FIGURES.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = FIGURES[i].json;
         i += 1;
     }
-    Key { text, word, mask }
-}
-
-const TOP_KEYS: [Key; 3] = [key("type"), key("record"), key("time")];
-const RECORD_KEYS: [Key; 6] =
-    [key("requestId"), key("metrics"), key("tracing"), key("status"), key("errorType"), key("tenantId")];
-const METRIC_KEYS: [Key; 7] = [
-    key("durationMs"),
-    key("billedDurationMs"),
-    key("memorySizeMB"),
-    key("maxMemoryUsedMB"),
-    key("initDurationMs"),
-    key("restoreDurationMs"),
-    key("billedRestoreDurationMs"),
-];
-const TRACING_KEYS: [Key; 3] = [key("spanId"), key("type"), key("value")];
+    keys
+};
+const TRACING_KEYS: [&str; 3] = ["spanId", "type", "value"];
 
 /// Cursor over the text between the literal's quotes, where JSON quotes are written `\"`.
 struct Cursor<'a> {
@@ -173,7 +153,7 @@ impl<'a> Cursor<'a> {
 
     /// An object, each member handed to `member`, which must read the value. A key among `keys` written as Lambda
     /// writes it (`\"key\":`) is taken whole, without a search for its end.
-    fn object(&mut self, keys: &[Key], mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    fn object(&mut self, keys: &[&str], mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
         if self.open(b'{', b'}')? {
             return Some(());
         }
@@ -195,23 +175,15 @@ impl<'a> Cursor<'a> {
 
     /// The key among `keys` that the next member starts with, `\"key\":` whole (what [`Self::string`] and the
     /// colon after it would read, in one compare); `None`, with the cursor unchanged, for any other start.
-    fn known_key(&mut self, keys: &[Key]) -> Option<&'a str> {
+    fn known_key(&mut self, keys: &[&str]) -> Option<&'a str> {
         self.ws();
-        let rest = self.bytes().get(self.pos..)?;
-        let (quote, after) = rest.split_first_chunk::<2>()?;
-        let head = u128::from_le_bytes(*after.first_chunk::<16>()?);
-        if quote != b"\\\"" {
-            return None;
-        }
+        let after = self.bytes().get(self.pos..)?.strip_prefix(b"\\\"")?;
         let key = keys.iter().find(|k| {
-            let len = k.text.len();
-            head & k.mask == k.word
-                && (len <= 16 || after.starts_with(k.text.as_bytes()))
-                && after.get(len..).and_then(<[u8]>::first_chunk) == Some(b"\\\":")
+            after.starts_with(k.as_bytes()) && after.get(k.len()..).is_some_and(|rest| rest.starts_with(b"\\\":"))
         })?;
         let start = self.pos + 2;
-        self.pos = start + key.text.len() + 3;
-        Some(&self.text[start..start + key.text.len()])
+        self.pos = start + key.len() + 3;
+        Some(&self.text[start..start + key.len()])
     }
 
     /// Any value, checked and skipped.
@@ -269,18 +241,9 @@ impl<'a> Cursor<'a> {
 
     fn metrics(&mut self) -> Option<Metrics> {
         let mut m = Metrics::default();
-        self.object(&METRIC_KEYS, |c, key| {
-            let slot = match key {
-                "durationMs" => &mut m.duration_ms,
-                "billedDurationMs" => &mut m.billed_duration_ms,
-                "memorySizeMB" => &mut m.memory_size_mb,
-                "maxMemoryUsedMB" => &mut m.max_memory_used_mb,
-                "initDurationMs" => &mut m.init_duration_ms,
-                "restoreDurationMs" => &mut m.restore_duration_ms,
-                "billedRestoreDurationMs" => &mut m.billed_restore_duration_ms,
-                _ => return c.skip(1),
-            };
-            set(slot, c.number()?)
+        self.object(&METRIC_KEYS, |c, key| match figure_of_json(key) {
+            Some(i) => set(&mut m.0[i], c.number()?),
+            None => c.skip(1),
         })?;
         Some(m)
     }

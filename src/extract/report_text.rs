@@ -5,8 +5,7 @@
 //! `Billed Restore Duration`, `Status`, `Error Type` and X-Ray fields on the same or the next line. The line is
 //! tokenized into `Key: value [unit]` pairs, so `Duration` never matches inside `Billed Duration`.
 
-use super::report::{InvocationReport, ReportFormat, ReportStatus};
-use crate::decode::literal;
+use super::report::{FIGURES, InvocationReport, ReportFormat, ReportStatus, Value, figure_of_text};
 
 /// Parses a text report; `Err` carries a reason for quarantine. Call only for messages that start with
 /// `REPORT ` (not `INIT_REPORT`, `RESTORE_REPORT`).
@@ -61,13 +60,8 @@ pub fn read_raw_text_report(raw: &str) -> Option<InvocationReport<'_>> {
         if i == bytes.len() {
             return complete(report).ok();
         }
-        let (field, after) = match line_key(&bytes[i..]) {
-            Some((field, len)) => (field, i + len),
-            None => {
-                let (key, after) = word_key(bytes, i)?;
-                (Field::of(&text[key]), after)
-            }
-        };
+        let (key, after) = word_key(bytes, i)?;
+        let field = Field::of(&text[key]);
         i = after;
         let value_len =
             bytes[i..].iter().position(|&b| b.is_ascii_whitespace() || b == b'\\').unwrap_or(bytes.len() - i);
@@ -91,32 +85,6 @@ pub fn read_raw_text_report(raw: &str) -> Option<InvocationReport<'_>> {
         }
         // No reason is kept here: a line this reader refuses is read again by the word reader, which gives it.
         set(&mut report, &mut seen, field, "", value).ok()?;
-    }
-}
-
-/// The field of the key Lambda writes that `rest` starts with, `: ` included, and the length of both; `None` for
-/// any other key, which is then read word by word.
-fn line_key(rest: &[u8]) -> Option<(Field, usize)> {
-    let key = |field: Field| move |len: usize| (field, len);
-    match rest.first()? {
-        b'R' => literal(rest, b"RequestId: ")
-            .map(key(Field::RequestId))
-            .or_else(|| literal(rest, b"Restore Duration: ").map(key(Field::RestoreDuration))),
-        b'D' => literal(rest, b"Duration: ").map(key(Field::Duration)),
-        b'B' => literal(rest, b"Billed Duration: ")
-            .map(key(Field::BilledDuration))
-            .or_else(|| literal(rest, b"Billed Restore Duration: ").map(key(Field::BilledRestoreDuration))),
-        b'M' => literal(rest, b"Memory Size: ")
-            .map(key(Field::MemorySize))
-            .or_else(|| literal(rest, b"Max Memory Used: ").map(key(Field::MaxMemoryUsed))),
-        b'I' => literal(rest, b"Init Duration: ").map(key(Field::InitDuration)),
-        b'S' => literal(rest, b"Status: ")
-            .map(key(Field::Status))
-            .or_else(|| literal(rest, b"SegmentId: ").map(key(Field::SegmentId)))
-            .or_else(|| literal(rest, b"Sampled: ").map(key(Field::Sampled))),
-        b'E' => literal(rest, b"Error Type: ").map(key(Field::ErrorType)),
-        b'X' => literal(rest, b"XRAY TraceId: ").map(key(Field::TraceId)),
-        _ => None,
     }
 }
 
@@ -164,14 +132,9 @@ fn separators(raw: &[u8]) -> usize {
 /// A field of a text report, by its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
+    /// A figure, by its index in [`FIGURES`].
+    Figure(usize),
     RequestId,
-    Duration,
-    BilledDuration,
-    MemorySize,
-    MaxMemoryUsed,
-    InitDuration,
-    RestoreDuration,
-    BilledRestoreDuration,
     Status,
     ErrorType,
     TraceId,
@@ -185,42 +148,43 @@ impl Field {
     fn of(key: &str) -> Self {
         match key {
             "RequestId" => Self::RequestId,
-            "Duration" => Self::Duration,
-            "Billed Duration" => Self::BilledDuration,
-            "Memory Size" => Self::MemorySize,
-            "Max Memory Used" => Self::MaxMemoryUsed,
-            "Init Duration" => Self::InitDuration,
-            "Restore Duration" => Self::RestoreDuration,
-            "Billed Restore Duration" => Self::BilledRestoreDuration,
             "Status" => Self::Status,
             "Error Type" => Self::ErrorType,
             "TraceId" => Self::TraceId,
             "SegmentId" => Self::SegmentId,
             "Sampled" => Self::Sampled,
-            _ => Self::Other,
+            _ => figure_of_text(key).map_or(Self::Other, Self::Figure),
         }
     }
-}
 
-impl Field {
     /// The unit a figure's value must be followed by.
     fn unit(self) -> Option<&'static str> {
         match self {
-            Self::Duration
-            | Self::BilledDuration
-            | Self::InitDuration
-            | Self::RestoreDuration
-            | Self::BilledRestoreDuration => Some("ms"),
-            Self::MemorySize | Self::MaxMemoryUsed => Some("MB"),
+            Self::Figure(i) => Some(FIGURES[i].measure.unit()),
             _ => None,
         }
+    }
+
+    /// This field's bit in [`Seen`].
+    fn bit(self) -> u32 {
+        let n = match self {
+            Self::Figure(i) => i,
+            Self::RequestId => FIGURES.len(),
+            Self::Status => FIGURES.len() + 1,
+            Self::ErrorType => FIGURES.len() + 2,
+            Self::TraceId => FIGURES.len() + 3,
+            Self::SegmentId => FIGURES.len() + 4,
+            Self::Sampled => FIGURES.len() + 5,
+            Self::Other => return 0,
+        };
+        1 << n
     }
 }
 
 /// The known fields a line has given so far: each may come once (which of two would count is ambiguous, and
 /// the JSON reader refuses the same).
 #[derive(Default)]
-struct Seen(u16);
+struct Seen(u32);
 
 /// Sets `field` (written `key`, for the reason when `value` does not fit it) of a text report to `value`.
 fn set<'a>(
@@ -230,8 +194,8 @@ fn set<'a>(
     key: &str,
     value: &'a str,
 ) -> Result<(), String> {
-    if field != Field::Other {
-        let bit = 1 << field as u16;
+    let bit = field.bit();
+    if bit != 0 {
         if seen.0 & bit != 0 {
             return Err(format!("REPORT field {key:?} is given twice"));
         }
@@ -239,13 +203,8 @@ fn set<'a>(
     }
     match field {
         Field::RequestId => report.request_id = value.into(),
-        Field::Duration => report.duration_ms = Some(float(key, value)?),
-        Field::BilledDuration => report.billed_duration_ms = Some(int(key, value)?),
-        Field::MemorySize => report.memory_size_mb = Some(int(key, value)?),
-        Field::MaxMemoryUsed => report.max_memory_used_mb = Some(int(key, value)?),
-        Field::InitDuration => report.init_duration_ms = Some(float(key, value)?),
-        Field::RestoreDuration => report.restore_duration_ms = Some(float(key, value)?),
-        Field::BilledRestoreDuration => report.billed_restore_duration_ms = Some(int(key, value)?),
+        Field::Figure(i) if FIGURES[i].whole => report.figures[i] = Some(Value::Whole(int(key, value)?)),
+        Field::Figure(i) => report.figures[i] = Some(Value::Real(float(key, value)?)),
         Field::Status => {
             report.status =
                 ReportStatus::parse(value).ok_or_else(|| format!("REPORT Status {value:?} is not a known status"))?;
@@ -264,7 +223,7 @@ fn complete(report: InvocationReport<'_>) -> Result<InvocationReport<'_>, String
     if report.request_id.is_empty() {
         return Err("REPORT line has no RequestId".into());
     }
-    if report.duration_ms.is_none() {
+    if report.duration_ms().is_none() {
         return Err("REPORT line has no Duration".into());
     }
     report.check()?;
@@ -339,11 +298,11 @@ mod tests {
             (
                 "REPORT RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6\tDuration: 3003.28 ms\tBilled Duration: 3004 ms\tMemory Size: 128 MB\tMax Memory Used: 35 MB\tInit Duration: 151.03 ms\t\n",
                 |r| {
-                    assert_eq!(r.duration_ms, Some(3003.28));
-                    assert_eq!(r.billed_duration_ms, Some(3004));
-                    assert_eq!(r.memory_size_mb, Some(128));
-                    assert_eq!(r.max_memory_used_mb, Some(35));
-                    assert_eq!(r.init_duration_ms, Some(151.03));
+                    assert_eq!(r.duration_ms(), Some(3003.28));
+                    assert_eq!(r.billed_duration_ms(), Some(3004));
+                    assert_eq!(r.memory_size_mb(), Some(128));
+                    assert_eq!(r.max_memory_used_mb(), Some(35));
+                    assert_eq!(r.init_duration_ms(), Some(151.03));
                     assert!(r.cold_start());
                     assert_eq!(r.status, ReportStatus::Success);
                 },
@@ -352,8 +311,8 @@ mod tests {
                 // Spaces instead of tabs, fields reordered, a stray space before a tab.
                 "REPORT RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6 Memory Size: 256 MB  Max Memory Used: 256 MB \tBilled Duration: 12 ms Duration: 11.5 ms Status: error Error Type: Runtime.OutOfMemory",
                 |r| {
-                    assert_eq!((r.duration_ms, r.billed_duration_ms), (Some(11.5), Some(12)));
-                    assert_eq!((r.memory_size_mb, r.max_memory_used_mb), (Some(256), Some(256)));
+                    assert_eq!((r.duration_ms(), r.billed_duration_ms()), (Some(11.5), Some(12)));
+                    assert_eq!((r.memory_size_mb(), r.max_memory_used_mb()), (Some(256), Some(256)));
                     assert_eq!(r.status, ReportStatus::Error);
                     assert_eq!(r.error_type.as_deref(), Some("Runtime.OutOfMemory"));
                     assert!(!r.cold_start());
@@ -371,8 +330,8 @@ mod tests {
             (
                 "REPORT RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6\tDuration: 20.10 ms\tBilled Duration: 350 ms\tMemory Size: 1024 MB\tMax Memory Used: 90 MB\tRestore Duration: 320.55 ms\tBilled Restore Duration: 321 ms\tXRAY TraceId: 1-a-b\tSegmentId: s\tSampled: false\t",
                 |r| {
-                    assert_eq!(r.restore_duration_ms, Some(320.55));
-                    assert_eq!(r.billed_restore_duration_ms, Some(321));
+                    assert_eq!(r.restore_duration_ms(), Some(320.55));
+                    assert_eq!(r.billed_restore_duration_ms(), Some(321));
                     assert!(r.cold_start());
                     assert_eq!(r.sampled, Some(false));
                 },
@@ -381,8 +340,8 @@ mod tests {
                 // Keys split by runs of blanks, and a key longer than any Lambda writes: ignored like any unknown.
                 "REPORT RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6 Duration: 2.5 ms  Max \t Memory   Used: 64 MB A Very Long Field Name Lambda Might Add One Day: 7 Memory Size: 128 MB",
                 |r| {
-                    assert_eq!(r.duration_ms, Some(2.5));
-                    assert_eq!((r.memory_size_mb, r.max_memory_used_mb), (Some(128), Some(64)));
+                    assert_eq!(r.duration_ms(), Some(2.5));
+                    assert_eq!((r.memory_size_mb(), r.max_memory_used_mb()), (Some(128), Some(64)));
                 },
             ),
         ];
@@ -545,27 +504,13 @@ mod tests {
     }
 
     #[test]
-    fn valid_lambda_keys_read_whole_name_the_field_their_words_name() {
-        for key in [
-            "RequestId",
-            "Duration",
-            "Billed Duration",
-            "Memory Size",
-            "Max Memory Used",
-            "Init Duration",
-            "Restore Duration",
-            "Billed Restore Duration",
-            "Status",
-            "Error Type",
-            "XRAY TraceId",
-            "SegmentId",
-            "Sampled",
-        ] {
+    fn valid_lambda_keys_name_their_field() {
+        let others = ["RequestId", "Status", "Error Type", "XRAY TraceId", "SegmentId", "Sampled"];
+        for key in FIGURES.iter().map(|f| f.text).chain(others) {
             let line = format!("{key}: 1");
-            let (field, len) = line_key(line.as_bytes()).unwrap_or_else(|| panic!("{key} is not read whole"));
             let (words, after) = word_key(line.as_bytes(), 0).unwrap_or_else(|| panic!("{key} has no words"));
-            assert_eq!((field, len), (Field::of(&line[words]), after), "{key}");
-            assert_ne!(field, Field::Other, "{key}");
+            assert_eq!(after, key.len() + 2, "{key}");
+            assert_ne!(Field::of(&line[words]), Field::Other, "{key}");
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::json_out::{push_bool, push_f64, push_str, push_u64};
 use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
-use crate::extract::{FoundReport, FunctionId, ReportFormat, ReportStatus, function_of};
+use crate::extract::{FIGURES, FoundReport, FunctionId, MEMORY_SIZE, ReportFormat, ReportStatus, Value, function_of};
 use crate::ids::{V5Prefix, report_document_ids};
 
 /// What one report's document and action line take in a bulk body, a little more than the average (1,124 bytes in
@@ -87,7 +87,7 @@ impl Shared {
         out.extend_from_slice(&iso_millis_bytes(found.timestamp));
         out.extend_from_slice(b"\",\"event\":{\"kind\":\"metric\",\"dataset\":\"aws.lambda.report\",\"outcome\":");
         out.extend_from_slice(if r.status == ReportStatus::Success { b"\"success\"" } else { b"\"failure\"" });
-        if let Some(ms) = r.duration_ms {
+        if let Some(ms) = r.duration_ms() {
             out.extend_from_slice(b",\"duration\":");
             push_u64(out, (ms * 1_000_000.0).round() as u64);
         }
@@ -96,7 +96,7 @@ impl Shared {
         push_str(out, &r.request_id);
         out.extend_from_slice(b",\"coldstart\":");
         push_bool(out, r.cold_start());
-        if let Some(mb) = r.memory_size_mb {
+        if let Some(mb) = r.whole(MEMORY_SIZE) {
             out.extend_from_slice(b",\"max_memory\":");
             push_u64(out, mb * 1024 * 1024);
         }
@@ -115,14 +115,18 @@ impl Shared {
             out.extend_from_slice(b",\"tenant_id\":");
             push_str(out, tenant);
         }
-        push_field(out, b",\"duration_ms\":", r.duration_ms.map(Number::F));
-        push_field(out, b",\"billed_duration_ms\":", r.billed_duration_ms.map(Number::U));
-        push_field(out, b",\"memory_size_mb\":", r.memory_size_mb.map(Number::U));
-        push_field(out, b",\"max_memory_used_mb\":", r.max_memory_used_mb.map(Number::U));
+        // Every figure of the table, in its order, then what is derived from them.
+        for (f, value) in FIGURES.iter().zip(r.figures) {
+            let Some(v) = value else { continue };
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(f.doc.as_bytes());
+            out.extend_from_slice(b"\":");
+            match v {
+                Value::Whole(n) => push_u64(out, n),
+                Value::Real(x) => push_f64(out, x),
+            }
+        }
         push_field(out, b",\"memory_utilization\":", r.memory_utilization().map(Number::F));
-        push_field(out, b",\"init_duration_ms\":", r.init_duration_ms.map(Number::F));
-        push_field(out, b",\"restore_duration_ms\":", r.restore_duration_ms.map(Number::F));
-        push_field(out, b",\"billed_restore_duration_ms\":", r.billed_restore_duration_ms.map(Number::U));
         push_field(out, b",\"billed_gb_seconds\":", r.billed_gb_seconds().map(Number::F));
         push_field(out, b",\"xray_sampled\":", r.sampled.map(Number::B));
         out.extend_from_slice(b"}}");
@@ -143,10 +147,9 @@ impl Shared {
     }
 }
 
-/// A value of the `aws.lambda` object.
+/// A derived value of the `aws.lambda` object.
 #[derive(Clone, Copy)]
 enum Number {
-    U(u64),
     F(f64),
     B(bool),
 }
@@ -158,7 +161,6 @@ fn push_field<const N: usize>(out: &mut Vec<u8>, key: &[u8; N], value: Option<Nu
     let Some(v) = value else { return };
     out.extend_from_slice(key);
     match v {
-        Number::U(n) => push_u64(out, n),
         Number::F(f) => push_f64(out, f),
         Number::B(b) => push_bool(out, b),
     }
@@ -193,5 +195,206 @@ impl<'p> ReportEncoder<'p> {
             out.push(b'"');
         };
         bulk.push_with(self.indices.name(found.timestamp), write_id, |out| self.shared.write(found, out));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The hand-written document writer against a serde-derived type of the document (the independent oracle):
+    //! every field is where the README's schema says, of its type, with the report's value, and nothing else.
+
+    use super::*;
+    use crate::extract::{parse_platform_report, parse_text_report};
+    use serde::Deserialize;
+    use std::collections::BTreeMap;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Doc {
+        #[serde(rename = "@timestamp")]
+        timestamp: String,
+        event: Event,
+        cloud: Cloud,
+        faas: Faas,
+        aws: Aws,
+        trace: Option<Id>,
+        span: Option<Id>,
+        error: Option<ErrorType>,
+        logmeter: Source,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Event {
+        kind: String,
+        dataset: String,
+        outcome: String,
+        duration: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Cloud {
+        provider: String,
+        platform: String,
+        account: Id,
+        region: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Faas {
+        name: Option<String>,
+        version: Option<String>,
+        instance: String,
+        invocation_id: String,
+        coldstart: bool,
+        max_memory: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Aws {
+        cloudwatch: Cloudwatch,
+        lambda: Lambda,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Cloudwatch {
+        log_group: String,
+        log_stream: String,
+    }
+
+    #[derive(Deserialize)]
+    struct Lambda {
+        status: String,
+        report_format: String,
+        tenant_id: Option<String>,
+        memory_utilization: Option<f64>,
+        billed_gb_seconds: Option<f64>,
+        xray_sampled: Option<bool>,
+        /// Everything else: must be exactly the report's figures, by the table's document names.
+        #[serde(flatten)]
+        figures: BTreeMap<String, serde_json::Number>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Id {
+        id: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ErrorType {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Source {
+        shard_id: String,
+        sequence_number: String,
+        event_id: String,
+    }
+
+    const CTX: ReportContext<'static> = ReportContext {
+        account: "123456789012",
+        region: Some("eu-west-1"),
+        log_group: "/aws/lambda/checkout",
+        log_stream: "2026/11/20/[42]fe9b6a749a854acb95af7951c44a79e0",
+        shard: "shardId-000000000001",
+        sequence: "4965",
+    };
+
+    fn document(found: &FoundReport<'_>) -> Doc {
+        let mut bulk = BulkEncoder::new("s", "1", 1 << 20, 10);
+        ReportEncoder::new(&CTX, "metrics-%Y.%m.%d").push(found, &mut bulk);
+        let body = bulk.finish().remove(0).body;
+        let line = body.split(|&b| b == b'\n').nth(1).unwrap();
+        serde_json::from_slice(line).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(line)))
+    }
+
+    #[test]
+    fn valid_documents_match_the_serde_oracle_for_every_edge_report() {
+        #[derive(Deserialize)]
+        struct Case {
+            name: String,
+            message: String,
+            expect: Option<serde_json::Value>,
+        }
+        let cases: Vec<Case> = serde_json::from_str(include_str!("../../samples/edge/report-lines.json")).unwrap();
+        let mut checked = 0;
+        for case in cases.iter().filter(|c| c.expect.is_some()) {
+            let report = if case.message.starts_with('{') {
+                parse_platform_report(&case.message).unwrap().unwrap()
+            } else {
+                parse_text_report(&case.message).unwrap()
+            };
+            let found = FoundReport { report, event_id: "ev-1", timestamp: 1_795_168_800_123 };
+            let (d, r) = (document(&found), &found.report);
+            let name = &case.name;
+            assert_eq!(d.timestamp, "2026-11-20T10:00:00.123Z", "{name}");
+            assert_eq!((d.event.kind.as_str(), d.event.dataset.as_str()), ("metric", "aws.lambda.report"), "{name}");
+            let outcome = if r.status == ReportStatus::Success { "success" } else { "failure" };
+            assert_eq!(d.event.outcome, outcome, "{name}");
+            assert_eq!(d.event.duration, r.duration_ms().map(|ms| (ms * 1e6).round() as u64), "{name}");
+            assert_eq!((d.cloud.provider.as_str(), d.cloud.platform.as_str()), ("aws", "aws_lambda"));
+            assert_eq!((d.cloud.account.id.as_str(), d.cloud.region.as_deref()), ("123456789012", Some("eu-west-1")));
+            assert_eq!((d.faas.name.as_deref(), d.faas.version.as_deref()), (Some("checkout"), Some("42")), "{name}");
+            assert_eq!((d.faas.instance.as_str(), d.faas.invocation_id.as_str()), (CTX.log_stream, &*r.request_id));
+            assert_eq!(d.faas.coldstart, r.cold_start(), "{name}");
+            assert_eq!(d.faas.max_memory, r.memory_size_mb().map(|mb| mb << 20), "{name}");
+            assert_eq!(
+                (d.aws.cloudwatch.log_group.as_str(), d.aws.cloudwatch.log_stream.as_str()),
+                (CTX.log_group, CTX.log_stream)
+            );
+            let l = &d.aws.lambda;
+            assert_eq!((l.status.as_str(), l.report_format.as_str()), (r.status.as_str(), r.format.as_str()), "{name}");
+            assert_eq!(l.tenant_id.as_deref(), r.tenant_id.as_deref(), "{name}");
+            assert_eq!(l.memory_utilization, r.memory_utilization(), "{name}");
+            assert_eq!(l.billed_gb_seconds, r.billed_gb_seconds(), "{name}");
+            assert_eq!(l.xray_sampled, r.sampled, "{name}");
+            // The figures: exactly those the report carries, under the table's names, whole ones as integers.
+            let want: BTreeMap<String, serde_json::Number> = FIGURES
+                .iter()
+                .zip(r.figures)
+                .filter_map(|(f, v)| {
+                    let n = match v? {
+                        Value::Whole(n) => serde_json::Number::from(n),
+                        Value::Real(x) => serde_json::Number::from_f64(x)?,
+                    };
+                    Some((f.doc.to_owned(), n))
+                })
+                .collect();
+            assert!(!want.is_empty(), "{name}");
+            assert_eq!(l.figures, want, "{name}");
+            assert_eq!(d.trace.map(|t| t.id), r.trace_id.as_deref().map(str::to_owned), "{name}");
+            assert_eq!(d.span.map(|t| t.id), r.span_id.as_deref().map(str::to_owned), "{name}");
+            assert_eq!(d.error.map(|e| e.kind), r.error_type.as_deref().map(str::to_owned), "{name}");
+            assert_eq!(
+                (d.logmeter.shard_id, d.logmeter.sequence_number),
+                (CTX.shard.to_owned(), CTX.sequence.to_owned())
+            );
+            assert_eq!(d.logmeter.event_id, "ev-1");
+            checked += 1;
+        }
+        assert!(checked >= 8, "{checked} edge reports checked");
+    }
+
+    #[test]
+    fn valid_every_figure_is_in_the_readme_schema_with_its_type() {
+        let readme = include_str!("../../README.md");
+        let schema = readme.split("## Metric document schema").nth(1).unwrap().split("\n## ").next().unwrap();
+        for f in &FIGURES {
+            let row = schema
+                .lines()
+                .find(|l| l.starts_with('|') && l.contains(&format!("{}`", f.doc)))
+                .unwrap_or_else(|| panic!("{} is not in the README's schema table", f.doc));
+            let want = if f.whole { "| long" } else { "| double" };
+            assert!(row.contains(want), "{}: {row}", f.doc);
+        }
     }
 }

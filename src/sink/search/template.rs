@@ -1,5 +1,6 @@
 //! The index template: explicit mappings for the metric document, so nothing depends on dynamic mapping.
 
+use crate::extract::FIGURES;
 use serde_json::{Value, json};
 
 /// Index patterns a template must cover for an index name pattern: the literal prefix before the first strftime
@@ -17,6 +18,12 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
     let (long, double, boolean, date) =
         (json!({"type": "long"}), json!({"type": "double"}), json!({"type": "boolean"}), json!({"type": "date"}));
     let obj = |props: Value| json!({ "properties": props });
+    // `aws.lambda`: every figure of the report table, by whether it is whole, and what is derived from them.
+    let mut lambda = json!({"status": keyword, "report_format": keyword, "tenant_id": keyword,
+        "memory_utilization": double, "billed_gb_seconds": double, "xray_sampled": boolean});
+    for f in &FIGURES {
+        lambda[f.doc] = if f.whole { long.clone() } else { double.clone() };
+    }
     let mut t = json!({
         "index_patterns": patterns,
         "priority": 200,
@@ -31,11 +38,7 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
                                     "coldstart": boolean, "max_memory": long})),
                 "aws": obj(json!({
                     "cloudwatch": obj(json!({"log_group": keyword, "log_stream": keyword})),
-                    "lambda": obj(json!({"status": keyword, "report_format": keyword, "tenant_id": keyword,
-                        "duration_ms": double,
-                        "billed_duration_ms": long, "memory_size_mb": long, "max_memory_used_mb": long,
-                        "memory_utilization": double, "init_duration_ms": double, "restore_duration_ms": double,
-                        "billed_restore_duration_ms": long, "billed_gb_seconds": double, "xray_sampled": boolean})),
+                    "lambda": obj(lambda),
                 })),
                 "trace": obj(json!({"id": keyword})),
                 "span": obj(json!({"id": keyword})),
@@ -113,12 +116,12 @@ mod tests {
 
     /// A document with every optional field present, built by the real encoder.
     pub(super) fn sample_document() -> String {
-        use crate::extract::{FoundReport, InvocationReport, ReportFormat, ReportStatus};
+        use crate::extract::{FoundReport, InvocationReport, ReportFormat, ReportStatus, Value as Figure};
         use crate::plan::{BulkEncoder, ReportContext, ReportEncoder};
         let mut r = InvocationReport::new("req", ReportFormat::Text);
-        (r.duration_ms, r.billed_duration_ms, r.memory_size_mb, r.max_memory_used_mb) =
-            (Some(1.0), Some(2), Some(128), Some(64));
-        (r.init_duration_ms, r.restore_duration_ms, r.billed_restore_duration_ms) = (Some(1.0), Some(1.0), Some(1));
+        for (i, f) in FIGURES.iter().enumerate() {
+            r.figures[i] = Some(if f.whole { Figure::Whole(64) } else { Figure::Real(1.5) });
+        }
         (r.status, r.error_type, r.trace_id, r.span_id, r.sampled) =
             (ReportStatus::Error, Some("E".into()), Some("t".into()), Some("s".into()), Some(true));
         r.tenant_id = Some("BlueTenant".into());
