@@ -26,8 +26,9 @@ pub use record::{
     validate_record,
 };
 pub use report::{
-    BILLED_DURATION, DURATION, FIGURES, Figure, INIT_DURATION, InvocationReport, MAX_MEMORY_USED, MEMORY_SIZE, Measure,
-    RESTORE_DURATION, ReportFormat, ReportStatus, Value, figure_of_json, figure_of_text,
+    BILLED_DURATION, DURATION, FIGURES, Figure, INIT_DURATION, InvocationReport, LABELS, Label, MAX_MEMORY_USED,
+    MEMORY_SIZE, Measure, RESTORE_DURATION, ReportFormat, ReportStatus, Value, figure_of_json, figure_of_text,
+    label_of_json,
 };
 pub use report_json::{PLATFORM_REPORT, parse_platform_report};
 pub use report_raw::read_raw_platform_report;

@@ -156,6 +156,27 @@ pub fn figure_of_json(key: &str) -> Option<usize> {
     FIGURES.iter().position(|f| f.json == key)
 }
 
+/// A text field of `platform.report`'s `record` that documents keep as a keyword under `aws.lambda`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label {
+    /// The key in `record` (`tenantId`).
+    pub json: &'static str,
+    /// The field under `aws.lambda` in the metric document (`tenant_id`).
+    pub doc: &'static str,
+}
+
+/// The labels of an invocation report, the other table: read by both JSON readers, written by the document
+/// writer, mapped as keywords by the index template. A new label is one row here and one in the README.
+pub const LABELS: [Label; 1] = [
+    // Tenant isolation mode (JSON log format only); neither ECS nor OpenTelemetry has a field for it.
+    Label { json: "tenantId", doc: "tenant_id" },
+];
+
+/// The index in [`LABELS`] of the label `record` names `key`.
+pub fn label_of_json(key: &str) -> Option<usize> {
+    LABELS.iter().position(|l| l.json == key)
+}
+
 /// A figure's value: whole figures are kept as integers, exactly as written.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
@@ -202,8 +223,8 @@ pub struct InvocationReport<'a> {
     pub span_id: Option<Cow<'a, str>>,
     /// Whether the trace was sampled.
     pub sampled: Option<bool>,
-    /// `record.tenantId` of a function in tenant isolation mode (JSON log format only).
-    pub tenant_id: Option<Cow<'a, str>>,
+    /// The labels, by their index in [`LABELS`] (`record.tenantId`, …).
+    pub labels: [Option<Cow<'a, str>>; LABELS.len()],
     /// Which format carried it.
     pub format: ReportFormat,
 }
@@ -219,7 +240,7 @@ impl<'a> InvocationReport<'a> {
             trace_id: None,
             span_id: None,
             sampled: None,
-            tenant_id: None,
+            labels: [const { None }; LABELS.len()],
             format,
         }
     }
@@ -308,7 +329,7 @@ impl<'a> InvocationReport<'a> {
             trace_id: self.trace_id.map(own),
             span_id: self.span_id.map(own),
             sampled: self.sampled,
-            tenant_id: self.tenant_id.map(own),
+            labels: self.labels.map(|l| l.map(own)),
             format: self.format,
         }
     }

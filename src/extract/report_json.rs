@@ -3,7 +3,9 @@
 //!
 //! Every metric is optional (some modes report only `durationMs`); other event types are not reports.
 
-use super::report::{FIGURES, InvocationReport, ReportFormat, ReportStatus, Value, figure_of_json};
+use super::report::{
+    FIGURES, InvocationReport, LABELS, ReportFormat, ReportStatus, Value, figure_of_json, label_of_json,
+};
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -35,22 +37,111 @@ struct ReportEvent<'a> {
     record: Option<Record<'a>>,
 }
 
-/// The `record` of a `platform.report` event (also filled by [`super::report_raw`]).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The `record` of a `platform.report` event (also filled by [`super::report_raw`]). A key given twice is refused
+/// (which one counts would be ambiguous); keys the reader does not know are skipped.
+#[derive(Default)]
 pub(super) struct Record<'a> {
-    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub(super) request_id: Option<Cow<'a, str>>,
-    #[serde(default)]
     pub(super) metrics: Metrics,
-    #[serde(borrow)]
     pub(super) tracing: Option<Tracing<'a>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub(super) status: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub(super) error_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
-    pub(super) tenant_id: Option<Cow<'a, str>>,
+    /// By their index in [`LABELS`].
+    pub(super) labels: [Option<Cow<'a, str>>; LABELS.len()],
+}
+
+/// A key of `record`, classified without allocating.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RecordKey {
+    RequestId,
+    Metrics,
+    Tracing,
+    Status,
+    ErrorType,
+    Label(usize),
+    Other,
+}
+
+impl RecordKey {
+    const KNOWN: [(&'static str, Self); 5] = [
+        ("requestId", Self::RequestId),
+        ("metrics", Self::Metrics),
+        ("tracing", Self::Tracing),
+        ("status", Self::Status),
+        ("errorType", Self::ErrorType),
+    ];
+
+    fn of(key: &str) -> Self {
+        Self::KNOWN
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, field)| *field)
+            .or_else(|| label_of_json(key).map(Self::Label))
+            .unwrap_or(Self::Other)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Label(i) => LABELS[i].json,
+            known => Self::KNOWN.iter().find(|(_, f)| *f == known).map_or("", |(k, _)| k),
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for RecordKey {
+    type Value = RecordKey;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<RecordKey, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for RecordKey {
+    type Value = RecordKey;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<RecordKey, E> {
+        Ok(RecordKey::of(key))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Record<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Fields<'a> {
+            type Value = Record<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a platform.report record")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Record<'a>, A::Error> {
+                #[derive(Deserialize)]
+                struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+                let mut r = Record::default();
+                let mut seen = Vec::new();
+                while let Some(key) = map.next_key_seed(RecordKey::Other)? {
+                    if key != RecordKey::Other {
+                        if seen.contains(&key) {
+                            let name = key.name();
+                            return Err(serde::de::Error::custom(format_args!("duplicate field `{name}`")));
+                        }
+                        seen.push(key);
+                    }
+                    let text = |t: Option<Text<'de>>| t.map(|t| t.0);
+                    match key {
+                        RecordKey::RequestId => r.request_id = text(map.next_value()?),
+                        RecordKey::Metrics => r.metrics = map.next_value::<Option<Metrics>>()?.unwrap_or_default(),
+                        RecordKey::Tracing => r.tracing = map.next_value()?,
+                        RecordKey::Status => r.status = text(map.next_value()?),
+                        RecordKey::ErrorType => r.error_type = text(map.next_value()?),
+                        RecordKey::Label(i) => r.labels[i] = text(map.next_value()?),
+                        RecordKey::Other => map.next_value::<serde::de::IgnoredAny>().map(drop)?,
+                    }
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(Fields(std::marker::PhantomData))
+    }
 }
 
 /// `record.metrics`, every one optional: the figures of [`FIGURES`] by their JSON key (others are skipped; a
@@ -167,7 +258,7 @@ pub(super) fn report_of(record: Record<'_>) -> Result<InvocationReport<'_>, Stri
     }
     r.check()?;
     r.error_type = record.error_type;
-    r.tenant_id = record.tenant_id;
+    r.labels = record.labels;
     if let Some(t) = record.tracing {
         r.span_id = t.span_id;
         match t.value {

@@ -8,7 +8,7 @@
 //! and reads it with [`super::parse_platform_report`], which decides every such case and gives the reason. What
 //! this reader accepts, the serde reader reads to the same report (property-tested below).
 
-use super::report::{FIGURES, InvocationReport, figure_of_json};
+use super::report::{FIGURES, InvocationReport, LABELS, figure_of_json, label_of_json};
 use super::report_json::{Metrics, PLATFORM_REPORT, Record, Tracing, report_of};
 use crate::decode::escaped_string;
 use std::borrow::Cow;
@@ -41,7 +41,7 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
 
 /// The keys of each object the reader expects, taken whole when written as Lambda writes them.
 const TOP_KEYS: [&str; 3] = ["type", "record", "time"];
-const RECORD_KEYS: [&str; 6] = ["requestId", "metrics", "tracing", "status", "errorType", "tenantId"];
+const RECORD_KEYS: [&str; 5] = ["requestId", "metrics", "tracing", "status", "errorType"];
 const METRIC_KEYS: [&str; FIGURES.len()] = {
     let mut keys = [""; FIGURES.len()];
     let mut i = 0;
@@ -219,15 +219,17 @@ impl<'a> Cursor<'a> {
 
     fn record(&mut self) -> Option<Record<'a>> {
         let (mut request_id, mut metrics, mut tracing, mut status, mut error_type) = (None, None, None, None, None);
-        let mut tenant_id = None;
+        let mut labels: [Option<&'a str>; LABELS.len()] = [None; LABELS.len()];
         self.object(&RECORD_KEYS, |c, key| match key {
             "requestId" => set(&mut request_id, c.string()?),
             "metrics" => set(&mut metrics, c.metrics()?),
             "tracing" => set(&mut tracing, c.tracing()?),
             "status" => set(&mut status, c.string()?),
             "errorType" => set(&mut error_type, c.string()?),
-            "tenantId" => set(&mut tenant_id, c.string()?),
-            _ => c.skip(1),
+            _ => match label_of_json(key) {
+                Some(i) => set(&mut labels[i], c.string()?),
+                None => c.skip(1),
+            },
         })?;
         Some(Record {
             request_id: request_id.map(Cow::Borrowed),
@@ -235,7 +237,7 @@ impl<'a> Cursor<'a> {
             tracing,
             status: status.map(Cow::Borrowed),
             error_type: error_type.map(Cow::Borrowed),
-            tenant_id: tenant_id.map(Cow::Borrowed),
+            labels: labels.map(|l| l.map(Cow::Borrowed)),
         })
     }
 

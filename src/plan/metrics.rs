@@ -4,7 +4,9 @@
 
 use super::json_out::{push_bool, push_f64, push_str, push_u64};
 use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
-use crate::extract::{FIGURES, FoundReport, FunctionId, MEMORY_SIZE, ReportFormat, ReportStatus, Value, function_of};
+use crate::extract::{
+    FIGURES, FoundReport, FunctionId, LABELS, MEMORY_SIZE, ReportFormat, ReportStatus, Value, function_of,
+};
 use crate::ids::{V5Prefix, report_document_ids};
 
 /// What one report's document and action line take in a bulk body, a little more than the average (1,124 bytes in
@@ -111,9 +113,12 @@ impl Shared {
             ReportFormat::Text => b",\"report_format\":\"text\"",
             ReportFormat::Json => b",\"report_format\":\"json\"",
         });
-        if let Some(tenant) = &r.tenant_id {
-            out.extend_from_slice(b",\"tenant_id\":");
-            push_str(out, tenant);
+        for (label, value) in LABELS.iter().zip(&r.labels) {
+            let Some(v) = value else { continue };
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(label.doc.as_bytes());
+            out.extend_from_slice(b"\":");
+            push_str(out, v);
         }
         // Every figure of the table, in its order, then what is derived from them.
         for (f, value) in FIGURES.iter().zip(r.figures) {
@@ -353,7 +358,7 @@ mod tests {
             );
             let l = &d.aws.lambda;
             assert_eq!((l.status.as_str(), l.report_format.as_str()), (r.status.as_str(), r.format.as_str()), "{name}");
-            assert_eq!(l.tenant_id.as_deref(), r.tenant_id.as_deref(), "{name}");
+            assert_eq!(l.tenant_id.as_deref(), r.labels[0].as_deref(), "{name}");
             assert_eq!(l.memory_utilization, r.memory_utilization(), "{name}");
             assert_eq!(l.billed_gb_seconds, r.billed_gb_seconds(), "{name}");
             assert_eq!(l.xray_sampled, r.sampled, "{name}");
@@ -385,7 +390,7 @@ mod tests {
     }
 
     #[test]
-    fn valid_every_figure_is_in_the_readme_schema_with_its_type() {
+    fn valid_every_figure_and_label_is_in_the_readme_schema_with_its_type() {
         let readme = include_str!("../../README.md");
         let schema = readme.split("## Metric document schema").nth(1).unwrap().split("\n## ").next().unwrap();
         for f in &FIGURES {
@@ -395,6 +400,10 @@ mod tests {
                 .unwrap_or_else(|| panic!("{} is not in the README's schema table", f.doc));
             let want = if f.whole { "| long" } else { "| double" };
             assert!(row.contains(want), "{}: {row}", f.doc);
+        }
+        for l in &LABELS {
+            let field = format!("`aws.lambda.{}` | keyword", l.doc);
+            assert!(schema.contains(&field), "{} is not in the README's schema table as a keyword", l.doc);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The index template: explicit mappings for the metric document, so nothing depends on dynamic mapping.
 
-use crate::extract::FIGURES;
+use crate::extract::{FIGURES, LABELS};
 use serde_json::{Value, json};
 
 /// Index patterns a template must cover for an index name pattern: the literal prefix before the first strftime
@@ -19,10 +19,13 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
         (json!({"type": "long"}), json!({"type": "double"}), json!({"type": "boolean"}), json!({"type": "date"}));
     let obj = |props: Value| json!({ "properties": props });
     // `aws.lambda`: every figure of the report table, by whether it is whole, and what is derived from them.
-    let mut lambda = json!({"status": keyword, "report_format": keyword, "tenant_id": keyword,
+    let mut lambda = json!({"status": keyword, "report_format": keyword,
         "memory_utilization": double, "billed_gb_seconds": double, "xray_sampled": boolean});
     for f in &FIGURES {
         lambda[f.doc] = if f.whole { long.clone() } else { double.clone() };
+    }
+    for l in &LABELS {
+        lambda[l.doc] = keyword.clone();
     }
     let mut t = json!({
         "index_patterns": patterns,
@@ -124,7 +127,7 @@ mod tests {
         }
         (r.status, r.error_type, r.trace_id, r.span_id, r.sampled) =
             (ReportStatus::Error, Some("E".into()), Some("t".into()), Some("s".into()), Some(true));
-        r.tenant_id = Some("BlueTenant".into());
+        r.labels = LABELS.map(|_| Some("BlueTenant".into()));
         let found = FoundReport { report: r, event_id: "1", timestamp: 1 };
         let ctx = ReportContext {
             account: "1",
