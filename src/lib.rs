@@ -31,7 +31,7 @@ pub mod startup;
 pub mod summary;
 pub mod telemetry;
 
-pub use config::PipelineConfig;
+pub use config::{IngestLayout, PipelineConfig};
 pub use event::KinesisBatch;
 pub use handler::{Handler, Outcome};
 pub use pipeline::Pipeline;

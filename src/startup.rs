@@ -52,14 +52,10 @@ pub struct AwsParts {
 impl AwsParts {
     /// The handler over these parts.
     pub fn into_handler(self) -> AwsHandler {
-        let outlets = crate::destination::outlets(
-            self.ingest,
-            self.quarantine,
-            self.search,
-            self.spool,
-            &self.pipeline.quarantine_prefix,
-        );
-        Handler::new(Pipeline::new(self.pipeline), outlets)
+        let mirrored = self.search.is_some();
+        let outlets =
+            crate::destination::outlets(&self.pipeline, self.ingest, self.quarantine, self.search, self.spool);
+        Handler::new(Pipeline::for_destinations(self.pipeline, mirrored), outlets)
     }
 }
 

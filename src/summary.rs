@@ -38,6 +38,9 @@ pub struct Summary {
     pub objects_written: usize,
     /// Objects that an earlier attempt had already written (counted as delivered).
     pub objects_already_present: usize,
+    /// Meter records an earlier attempt had already written into an object (batch layout), left out of this run's
+    /// objects (counted as delivered).
+    pub meter_records_already_present: usize,
     /// Metric documents indexed by this run.
     pub documents_indexed: usize,
     /// Metric documents that were already indexed (counted as delivered).
@@ -71,6 +74,7 @@ impl AddAssign for Summary {
         self.bulk_requests += o.bulk_requests;
         self.objects_written += o.objects_written;
         self.objects_already_present += o.objects_already_present;
+        self.meter_records_already_present += o.meter_records_already_present;
         self.documents_indexed += o.documents_indexed;
         self.documents_already_present += o.documents_already_present;
         self.documents_rejected += o.documents_rejected;

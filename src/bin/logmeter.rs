@@ -113,11 +113,11 @@ fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> 
         Some(dir) => {
             let config = PipelineConfig::from_lookup(|k| std::env::var(k).ok()).map_err(|e| (2, e.to_string()))?;
             let outlets = logmeter::destination::outlets(
+                &config,
                 LocalDir::new(&dir),
                 LocalDir::new(&dir),
                 Some(LocalDir::new(&dir)),
                 false,
-                &config.quarantine_prefix,
             );
             let handler = Handler::new(Pipeline::new(config), outlets);
             run(&runtime, &handler, events, &dir.display().to_string())

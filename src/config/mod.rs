@@ -28,6 +28,7 @@ pub const VARIABLES: &[&str] = &[
     "INGEST_BUCKET_NAME",
     "QUARANTINE_BUCKET_NAME",
     "INGEST_GZIP",
+    "INGEST_LAYOUT",
     "INGEST_ACL",
     "INGEST_ROLE_ARN",
     "INGEST_ROLE_EXTERNAL_ID",
@@ -84,6 +85,8 @@ pub struct PipelineConfig {
     /// `INGEST_GZIP` (default `false`): meter record objects are gzip'd, named `….json.gz`, wherever they go (the
     /// bucket or `--out DIR`).
     pub ingest_gzip: bool,
+    /// `INGEST_LAYOUT` (default `batch`): one object per batch (per date and part), or one per Kinesis record.
+    pub ingest_layout: IngestLayout,
     /// `LOGMETER_THREADS`: worker threads for decoding (default: the CPUs available, which Lambda scales with
     /// memory).
     pub threads: usize,
@@ -137,8 +140,30 @@ impl Default for PipelineConfig {
             bulk_max_bytes: 5 << 20,
             bulk_max_actions: 1_000,
             ingest_gzip: false,
+            ingest_layout: IngestLayout::Batch,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             fast_readers: FastReaders::ALL,
+        }
+    }
+}
+
+/// How meter records are grouped into ingest objects ([`crate::destination::ingest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestLayout {
+    /// One object per invocation's batch, per date and part: about one PUT and one LIST per batch. Needs
+    /// `s3:ListBucket` and `s3:GetObject` on the bucket, for the retry rule.
+    Batch,
+    /// One object per Kinesis record, per date and part: one PUT per record, and only `s3:PutObject` needed.
+    Record,
+}
+
+impl FromStr for IngestLayout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "batch" => Ok(Self::Batch),
+            "record" => Ok(Self::Record),
+            _ => Err("must be batch or record".into()),
         }
     }
 }
@@ -237,6 +262,7 @@ impl PipelineConfig {
             bulk_max_bytes: read(&lookup, "BULK_MAX_BYTES", d.bulk_max_bytes, positive)?,
             bulk_max_actions: read(&lookup, "BULK_MAX_ACTIONS", d.bulk_max_actions, positive)?,
             ingest_gzip: flag(&lookup, "INGEST_GZIP", d.ingest_gzip)?,
+            ingest_layout: read(&lookup, "INGEST_LAYOUT", d.ingest_layout, |_| Ok(()))?,
             threads: read(&lookup, "LOGMETER_THREADS", d.threads, positive)?,
             fast_readers: d.fast_readers,
         })

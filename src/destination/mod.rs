@@ -22,12 +22,14 @@ pub mod quarantine;
 pub mod search;
 
 use crate::extract::{FoundReport, MeterRecords};
+pub use crate::plan::Packed;
 use crate::plan::ReportContext;
 use crate::sink::SinkError;
 use crate::summary::Summary;
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::{Duration, Instant};
 
 /// The ingest objects: meter records for the billing platform.
 pub const INGEST: &str = "ingest";
@@ -72,26 +74,72 @@ pub trait Encoder: Send + Sync + Debug {
     fn encode(&self, values: &RecordValues<'_>, out: &mut Vec<Parcel>);
 }
 
-/// A boxed delivery future (outlets are trait objects, so the handler holds any list of them).
-pub type Delivering<'a> = Pin<Box<dyn Future<Output = Result<Summary, SinkError>> + Send + 'a>>;
+/// A boxed future (outlets are trait objects, so the handler holds any list of them).
+pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Where a parcel lands, with what its outlet may need for its failure policy.
-#[derive(Clone, Copy)]
-pub struct Landing<'a> {
+/// One record's parcels for one destination, as its outlet receives them with the rest of the batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Consignment<'a> {
+    /// Shard id.
+    pub shard: &'a str,
+    /// The sequence number as received.
+    pub sequence_number: &'a str,
     /// The record's Kinesis arrival time, epoch ms: dates spooled and refused parcels.
     pub arrival_millis: i64,
+    /// What the record's encoder yielded for this destination (empty when nothing).
+    pub parcels: &'a [Parcel],
+}
+
+/// What an outlet did with a batch.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Shipped {
+    /// Counters of what was delivered or found already delivered.
+    pub summary: Summary,
+    /// Per consignment, in order: `true` when some of it was not delivered, so the record must be retried.
+    pub failed: Vec<bool>,
+}
+
+impl Shipped {
+    /// Nothing done yet for `records` consignments.
+    pub fn new(records: usize) -> Self {
+        Self { summary: Summary::default(), failed: vec![false; records] }
+    }
+}
+
+/// What an outlet may need besides its parcels.
+#[derive(Clone, Copy)]
+pub struct Landing<'a> {
     /// The quarantine store, for what a destination keeps instead of delivering (refused documents, spooled
     /// bodies); `None` when the handler has none.
     pub quarantine: Option<&'a dyn Outlet>,
+    /// The invocation's deadline: no request starts when less than [`DEADLINE_MARGIN`] is left.
+    pub deadline: Option<Instant>,
 }
 
-/// The I/O half of a destination: delivers parcels create-only (a parcel an earlier attempt delivered counts as
-/// delivered, never as a second copy) and counts what it did.
+/// Time kept in hand before the Lambda deadline: delivery stops when less than this is left.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+
+impl Landing<'_> {
+    /// Whether it is too late to start another request.
+    pub fn too_late(&self) -> bool {
+        self.deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN)
+    }
+}
+
+/// The I/O half of a destination: delivers a batch's parcels create-only (what an earlier attempt delivered counts
+/// as delivered, never as a second copy), counts what it did, and says which records must be retried.
 pub trait Outlet: Send + Sync + Debug {
     /// The destination this outlet delivers ([`INGEST`], [`SEARCH`], …).
     fn destination(&self) -> &'static str;
-    /// Delivers one parcel; `Err` when it was not delivered and the record must be retried.
-    fn deliver<'a>(&'a self, parcel: &'a Parcel, landing: Landing<'a>) -> Delivering<'a>;
+    /// Delivers a batch: `batch[i]` is record `i`'s consignment, and so is `failed[i]` of the answer.
+    fn deliver<'a>(&'a self, batch: &'a [Consignment<'a>], landing: Landing<'a>) -> Boxed<'a, Shipped>;
+    /// Keeps one parcel for another destination (the quarantine store keeps refused documents and spooled
+    /// bodies); `Err` when it was not kept.
+    fn keep<'a>(&'a self, parcel: &'a Parcel) -> Boxed<'a, Result<Summary, SinkError>> {
+        Box::pin(async move {
+            Err(SinkError::Permanent { target: parcel.key.clone(), reason: "this destination keeps nothing".into() })
+        })
+    }
 }
 
 /// The parcels one record planned for one destination.
@@ -103,23 +151,22 @@ pub struct Output {
     pub parcels: Vec<Parcel>,
 }
 
-/// The outlets of the three destinations logmeter always knows: ingest objects and the quarantine store over
-/// object sinks (the same one, or two buckets), and the search mirror when there is one. With `spool`, a mirror
-/// outage spools bodies under `quarantine_prefix` instead of retrying the record.
+/// The outlets of the three destinations logmeter always knows, with `config`'s layout and bounds: ingest objects
+/// and the quarantine store over object sinks (the same one, or two buckets), and the search mirror when there is
+/// one. With `spool`, a mirror outage spools bodies under `QUARANTINE_PREFIX` instead of retrying the records.
 pub fn outlets<O, Q, S>(
+    config: &crate::config::PipelineConfig,
     ingest: O,
     quarantine: Q,
     search: Option<S>,
     spool: bool,
-    quarantine_prefix: &str,
 ) -> Vec<Box<dyn Outlet>>
 where
     O: crate::sink::ObjectSink + 'static,
     Q: crate::sink::ObjectSink + 'static,
     S: crate::sink::SearchSink + 'static,
 {
-    let mut outlets =
-        vec![objects::ObjectOutlet::boxed(INGEST, ingest), objects::ObjectOutlet::boxed(QUARANTINE, quarantine)];
-    outlets.extend(search.map(|s| search::SearchOutlet::boxed(s, spool, quarantine_prefix)));
+    let mut outlets = vec![ingest::ingest_outlet(config, ingest), objects::ObjectOutlet::boxed(QUARANTINE, quarantine)];
+    outlets.extend(search.map(|s| search::SearchOutlet::boxed(config, s, spool)));
     outlets
 }

@@ -1,11 +1,16 @@
-//! Delivery of objects (ingest and quarantine) to an object store: S3, a directory, or memory in tests.
+//! Delivery of one object per record and part (quarantine objects, and ingest objects in the `record` layout) to
+//! an object store: S3, a directory, or memory in tests.
 
-use super::{Delivering, Landing, Outlet, Parcel};
-use crate::sink::{Delivery, ObjectSink};
+use super::{Boxed, Consignment, Landing, Outlet, Parcel, Shipped};
+use crate::sink::{Delivery, ObjectSink, SinkError};
 use crate::summary::Summary;
+use futures_util::StreamExt;
 
-/// Puts each parcel under its key, create-only, and counts it as written or already present. A failure is
-/// returned, so the record is retried.
+/// Records whose objects are written at the same time.
+pub const RECORD_CONCURRENCY: usize = 16;
+
+/// Puts each record's parcels under their keys, create-only, and counts each as written or already present. A
+/// record with a failed put is reported for retry.
 #[derive(Debug)]
 pub struct ObjectOutlet<S> {
     destination: &'static str,
@@ -25,6 +30,41 @@ impl<S: ObjectSink> ObjectOutlet<S> {
     {
         Box::new(Self::new(destination, store))
     }
+
+    async fn put(&self, parcel: &Parcel) -> Result<Summary, SinkError> {
+        let mut summary = Summary::default();
+        match self.store.put(parcel).await? {
+            Delivery::Written => summary.objects_written = 1,
+            Delivery::AlreadyPresent => summary.objects_already_present = 1,
+        }
+        Ok(summary)
+    }
+
+    /// One record's parcels, in order; the first failure stops them.
+    async fn record(&self, c: &Consignment<'_>, landing: Landing<'_>) -> (bool, Summary) {
+        let mut summary = Summary::default();
+        for parcel in c.parcels {
+            if landing.too_late() {
+                tracing::warn!(sequence_number = %c.sequence_number, "deadline near: not delivered, reported for retry");
+                return (true, summary);
+            }
+            match self.put(parcel).await {
+                Ok(s) => {
+                    summary += s;
+                    if self.destination == super::INGEST {
+                        summary.record_objects += 1;
+                    } else {
+                        summary.quarantine_objects += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, shard = %c.shard, sequence_number = %c.sequence_number, "delivery failed: reported for retry");
+                    return (true, summary);
+                }
+            }
+        }
+        (false, summary)
+    }
 }
 
 impl<S: ObjectSink> Outlet for ObjectOutlet<S> {
@@ -32,14 +72,21 @@ impl<S: ObjectSink> Outlet for ObjectOutlet<S> {
         self.destination
     }
 
-    fn deliver<'a>(&'a self, parcel: &'a Parcel, _landing: Landing<'a>) -> Delivering<'a> {
+    fn deliver<'a>(&'a self, batch: &'a [Consignment<'a>], landing: Landing<'a>) -> Boxed<'a, Shipped> {
         Box::pin(async move {
-            let mut summary = Summary::default();
-            match self.store.put(parcel).await? {
-                Delivery::Written => summary.objects_written = 1,
-                Delivery::AlreadyPresent => summary.objects_already_present = 1,
+            let records: Vec<_> = batch.iter().map(|c| self.record(c, landing)).collect();
+            let results: Vec<(bool, Summary)> =
+                futures_util::stream::iter(records).buffered(RECORD_CONCURRENCY).collect().await;
+            let mut shipped = Shipped::new(batch.len());
+            for (i, (failed, summary)) in results.into_iter().enumerate() {
+                shipped.failed[i] = failed;
+                shipped.summary += summary;
             }
-            Ok(summary)
+            shipped
         })
+    }
+
+    fn keep<'a>(&'a self, parcel: &'a Parcel) -> Boxed<'a, Result<Summary, SinkError>> {
+        Box::pin(self.put(parcel))
     }
 }

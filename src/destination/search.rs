@@ -1,38 +1,38 @@
 //! The search mirror: each invocation report as a metric document ([`crate::plan::ReportEncoder`]) and, with
-//! `SEARCH_MIRROR_METER_RECORDS`, each meter record as a document, in bulk bodies of `create` actions with
-//! deterministic ids, bounded by `BULK_MAX_BYTES` / `BULK_MAX_ACTIONS`.
+//! `SEARCH_MIRROR_METER_RECORDS`, each meter record as a document, as `create` actions with deterministic ids.
+//! The encoder yields each record's actions; the outlet packs a whole batch's into bulk bodies bounded by
+//! `BULK_MAX_BYTES` / `BULK_MAX_ACTIONS` ([`crate::plan::pack_bodies`]), so a batch costs one bulk request, not
+//! one per record. A re-delivered document answers 409 on `create` and counts as already present, whatever body
+//! it came in.
 //!
 //! Failure policy: documents the engine refuses for good (mapping errors) go to the quarantine store with their
 //! error; when the mirror is down after its retries, the body is spooled to the quarantine store
 //! (`SEARCH_FAILURE_MODE=spool`, the default) or the record is retried (`retry`).
 
-use super::{Delivering, Encoder, Landing, Outlet, Parcel, RecordValues, SEARCH};
+use super::{Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, SEARCH, Shipped};
 use crate::config::PipelineConfig;
 use crate::plan::{
-    BulkEncoder, REPORT_DOCUMENT_BYTES, ReportEncoder, encode_meter_records, search_rejected_object,
-    search_spool_object, utc_date,
+    BulkEncoder, REPORT_DOCUMENT_BYTES, ReportEncoder, encode_meter_records, pack_bodies, search_rejected_object,
+    search_spool_object, sortable_sequence, utc_date,
 };
 use crate::sink::{SearchSink, SinkError};
 use crate::summary::Summary;
+use futures_util::StreamExt;
+use std::borrow::Cow;
 
 /// Encodes reports (and meter records) into bulk bodies.
 #[derive(Debug, Clone)]
 pub struct SearchEncoder {
     index_pattern: String,
     meter_index_pattern: Option<String>,
-    max_bytes: usize,
-    max_actions: usize,
 }
 
 impl SearchEncoder {
-    /// The encoder `config` describes (`SEARCH_INDEX`, `SEARCH_MIRROR_METER_RECORDS`, `SEARCH_METER_INDEX`,
-    /// `BULK_MAX_BYTES`, `BULK_MAX_ACTIONS`).
+    /// The encoder `config` describes (`SEARCH_INDEX`, `SEARCH_MIRROR_METER_RECORDS`, `SEARCH_METER_INDEX`).
     pub fn new(config: &PipelineConfig) -> Self {
         Self {
             index_pattern: config.index_pattern.clone(),
             meter_index_pattern: config.mirror_meter_records.then(|| config.meter_index_pattern.clone()),
-            max_bytes: config.bulk_max_bytes,
-            max_actions: config.bulk_max_actions,
         }
     }
 }
@@ -43,7 +43,8 @@ impl Encoder for SearchEncoder {
     }
 
     fn encode(&self, values: &RecordValues<'_>, out: &mut Vec<Parcel>) {
-        let mut bulk = BulkEncoder::new(values.shard, values.seq_key, self.max_bytes, self.max_actions);
+        // One fragment for the record; the outlet packs the batch's into bodies.
+        let mut bulk = BulkEncoder::new(values.shard, values.seq_key, usize::MAX, usize::MAX);
         if !values.reports.is_empty() {
             let mut encoder = ReportEncoder::new(values.source, &self.index_pattern);
             bulk.reserve(values.reports.len() * REPORT_DOCUMENT_BYTES);
@@ -52,31 +53,47 @@ impl Encoder for SearchEncoder {
         if let Some(pattern) = &self.meter_index_pattern {
             encode_meter_records(values.meters, pattern, &mut bulk);
         }
-        out.extend(bulk.finish());
+        out.extend(bulk.finish().into_iter().map(|mut fragment| {
+            fragment.key = crate::plan::joined(&[values.shard, "/", values.seq_key]);
+            fragment
+        }));
     }
 }
 
-/// Sends bulk bodies to a [`SearchSink`] and applies the mirror's failure policy.
+/// Bulk bodies sent at the same time.
+pub const BULK_CONCURRENCY: usize = 4;
+
+/// Packs a batch's actions into bulk bodies, sends them to a [`SearchSink`] and applies the mirror's failure
+/// policy to each.
 #[derive(Debug)]
 pub struct SearchOutlet<S> {
     sink: S,
     spool: bool,
     quarantine_prefix: String,
+    max_bytes: usize,
+    max_actions: usize,
 }
 
 impl<S: SearchSink> SearchOutlet<S> {
-    /// An outlet over `sink`. With `spool`, a body the mirror cannot take after its retries is kept in the
-    /// quarantine store under `quarantine_prefix` and the record counts as delivered; without, it is retried.
-    pub fn new(sink: S, spool: bool, quarantine_prefix: &str) -> Self {
-        Self { sink, spool, quarantine_prefix: quarantine_prefix.to_owned() }
+    /// An outlet over `sink` with `config`'s bounds (`BULK_MAX_BYTES`, `BULK_MAX_ACTIONS`). With `spool`, a body
+    /// the mirror cannot take after its retries is kept in the quarantine store under `QUARANTINE_PREFIX` and its
+    /// records count as delivered; without, they are retried.
+    pub fn new(config: &PipelineConfig, sink: S, spool: bool) -> Self {
+        Self {
+            sink,
+            spool,
+            quarantine_prefix: config.quarantine_prefix.clone(),
+            max_bytes: config.bulk_max_bytes,
+            max_actions: config.bulk_max_actions,
+        }
     }
 
     /// Boxed, for the handler's list.
-    pub fn boxed(sink: S, spool: bool, quarantine_prefix: &str) -> Box<dyn Outlet>
+    pub fn boxed(config: &PipelineConfig, sink: S, spool: bool) -> Box<dyn Outlet>
     where
         S: 'static,
     {
-        Box::new(Self::new(sink, spool, quarantine_prefix))
+        Box::new(Self::new(config, sink, spool))
     }
 
     async fn keep(&self, parcel: Parcel, landing: Landing<'_>) -> Result<Summary, SinkError> {
@@ -86,7 +103,37 @@ impl<S: SearchSink> SearchOutlet<S> {
                 reason: "no quarantine store to keep it in".into(),
             });
         };
-        quarantine.deliver(&parcel, landing).await
+        quarantine.keep(&parcel).await
+    }
+
+    /// Sends one body; `Err` when its records must be retried.
+    async fn body(&self, packed: &Packed, arrival_millis: i64, landing: Landing<'_>) -> Result<Summary, SinkError> {
+        let parcel = &packed.parcel;
+        let mut summary = Summary { bulk_requests: 1, ..Summary::default() };
+        if landing.too_late() {
+            return Err(SinkError::Transient { target: parcel.key.clone(), reason: "deadline near".into() });
+        }
+        let date = utc_date(arrival_millis);
+        match self.sink.bulk(parcel).await {
+            Ok(d) => {
+                summary.documents_indexed = d.created;
+                summary.documents_already_present = d.already_present;
+                if !d.rejected.is_empty() {
+                    tracing::warn!(request = %parcel.key, rejected = d.rejected.len(), "documents refused by the search engine: quarantined");
+                    summary.documents_rejected = d.rejected.len();
+                    let kept = search_rejected_object(&d.rejected, &self.quarantine_prefix, &date, &parcel.key);
+                    summary += self.keep(kept, landing).await?;
+                }
+            }
+            Err(e) if self.spool => {
+                tracing::error!(error = %e, request = %parcel.key, "search mirror failed: bulk body spooled for replay");
+                let kept = search_spool_object(parcel, &self.quarantine_prefix, &date);
+                summary += self.keep(kept, landing).await?;
+                summary.documents_spooled = parcel.items;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(summary)
     }
 }
 
@@ -95,30 +142,37 @@ impl<S: SearchSink> Outlet for SearchOutlet<S> {
         SEARCH
     }
 
-    fn deliver<'a>(&'a self, parcel: &'a Parcel, landing: Landing<'a>) -> Delivering<'a> {
+    fn deliver<'a>(&'a self, batch: &'a [Consignment<'a>], landing: Landing<'a>) -> Boxed<'a, Shipped> {
         Box::pin(async move {
-            let mut summary = Summary::default();
-            let date = utc_date(landing.arrival_millis);
-            match self.sink.bulk(parcel).await {
-                Ok(d) => {
-                    summary.documents_indexed = d.created;
-                    summary.documents_already_present = d.already_present;
-                    if !d.rejected.is_empty() {
-                        tracing::warn!(request = %parcel.key, rejected = d.rejected.len(), "documents refused by the search engine: quarantined");
-                        summary.documents_rejected = d.rejected.len();
-                        let kept = search_rejected_object(&d.rejected, &self.quarantine_prefix, &date, &parcel.key);
-                        summary += self.keep(kept, landing).await?;
+            let mut shipped = Shipped::new(batch.len());
+            // Fragments are named `<shard>/<sequence>` by the encoder (a safe name, unlike the raw sequence number).
+            let named: Vec<(usize, Cow<'_, str>, &Parcel)> = batch
+                .iter()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    c.parcels.iter().map(move |p| (i, sortable_sequence(p.key.rsplit('/').next().unwrap_or("")), p))
+                })
+                .collect();
+            let fragments: Vec<(usize, &str, &Parcel)> = named.iter().map(|(i, s, p)| (*i, &**s, *p)).collect();
+            let Some(&(_, _, first)) = fragments.first() else {
+                return shipped;
+            };
+            let shard = first.key.rsplit_once('/').map_or("", |(shard, _)| shard);
+            let bodies = pack_bodies(shard, &fragments, self.max_bytes, self.max_actions);
+            let sends: Vec<_> =
+                bodies.iter().map(|b| self.body(b, batch[b.records[0]].arrival_millis, landing)).collect();
+            let results: Vec<Result<Summary, SinkError>> =
+                futures_util::stream::iter(sends).buffered(BULK_CONCURRENCY).collect().await;
+            for (packed, result) in bodies.iter().zip(results) {
+                match result {
+                    Ok(summary) => shipped.summary += summary,
+                    Err(e) => {
+                        tracing::error!(error = %e, request = %packed.parcel.key, "search delivery failed: its records are reported for retry");
+                        packed.records.iter().for_each(|&r| shipped.failed[r] = true);
                     }
                 }
-                Err(e) if self.spool => {
-                    tracing::error!(error = %e, request = %parcel.key, "search mirror failed: bulk body spooled for replay");
-                    let kept = search_spool_object(parcel, &self.quarantine_prefix, &date);
-                    summary += self.keep(kept, landing).await?;
-                    summary.documents_spooled = parcel.items;
-                }
-                Err(e) => return Err(e),
             }
-            Ok(summary)
+            shipped
         })
     }
 }

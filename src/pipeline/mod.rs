@@ -15,7 +15,7 @@ use crate::decode::{DecodeError, MessageType, base64_into, gunzip_into, parse_pa
 use crate::destination::ingest::IngestEncoder;
 use crate::destination::quarantine::QuarantineEncoder;
 use crate::destination::search::SearchEncoder;
-use crate::destination::{Encoder, INGEST, Output, Parcel, QUARANTINE, RecordValues, SEARCH};
+use crate::destination::{Encoder, Output, Parcel, RecordValues};
 use crate::event::{KinesisInput, SequenceNumber, UNKNOWN_SHARD};
 use crate::extract::{Extraction, MeterExtractor, QuarantineEntry};
 use crate::plan::ReportContext;
@@ -62,8 +62,16 @@ const KEEP_INFLATED: usize = 4 << 20;
 impl Pipeline {
     /// A pipeline with `config`, encoding for the ingest objects and the search mirror.
     pub fn new(config: PipelineConfig) -> Self {
-        let encoders: Vec<Box<dyn Encoder>> =
-            vec![Box::new(IngestEncoder::new(&config)), Box::new(SearchEncoder::new(&config))];
+        Self::for_destinations(config, true)
+    }
+
+    /// A pipeline with `config`, encoding for the ingest objects, and for the search mirror when `mirrored` (no
+    /// documents are encoded for a mirror that is not configured).
+    pub fn for_destinations(config: PipelineConfig, mirrored: bool) -> Self {
+        let mut encoders: Vec<Box<dyn Encoder>> = vec![Box::new(IngestEncoder::new(&config))];
+        if mirrored {
+            encoders.push(Box::new(SearchEncoder::new(&config)));
+        }
         Self::with_encoders(config, encoders)
     }
 
@@ -268,17 +276,14 @@ impl Pipeline {
         if !kept.is_empty() {
             outputs.push(Output { destination: self.quarantine.destination(), parcels: kept });
         }
-        let plan = RecordPlan {
+        RecordPlan {
             shard: shard.to_owned(),
             sequence_number: input.kinesis.sequence_number.clone(),
             sequence,
             arrival_millis: input.arrival_millis(),
             outputs,
             summary,
-        };
-        let counted = [INGEST, QUARANTINE, SEARCH].map(|d| plan.parcels(d).len());
-        [summary.record_objects, summary.quarantine_objects, summary.bulk_requests] = counted;
-        RecordPlan { summary, ..plan }
+        }
     }
 }
 

@@ -102,6 +102,55 @@ impl<'a> BulkEncoder<'a> {
     }
 }
 
+/// Packs the bulk fragments of a batch (each record's actions, [`BulkEncoder`] without bounds), in order, into
+/// bodies of at most `max_bytes` (a single larger action gets a body alone) and `max_actions` actions. Each
+/// fragment is `(record, sortable sequence number, fragment)`; a body's name is
+/// `<shard>/<last>-<first>-<digest>`, from the records it holds and its bytes, so it is a function of the content.
+pub fn pack_bodies(
+    shard: &str,
+    fragments: &[(usize, &str, &Parcel)],
+    max_bytes: usize,
+    max_actions: usize,
+) -> Vec<super::Packed> {
+    let mut packed = Vec::new();
+    let mut body = Vec::new();
+    let (mut actions, mut first, mut last, mut records) = (0, "", "", Vec::new());
+    let mut flush = |body: &mut Vec<u8>, actions: &mut usize, first: &str, last: &str, records: &mut Vec<usize>| {
+        let body = std::mem::take(body);
+        let key = super::joined(&[shard, "/", last, "-", first, "-", &super::digest16(&body)]);
+        let items = std::mem::take(actions);
+        packed.push(super::Packed { parcel: Parcel { key, body, items }, records: std::mem::take(records) });
+    };
+    for &(record, sequence, fragment) in fragments {
+        let mut rest = &fragment.body[..];
+        while !rest.is_empty() {
+            // An action is two lines: the action, then the document.
+            let end = memchr::memchr(b'\n', rest)
+                .and_then(|a| memchr::memchr(b'\n', &rest[a + 1..]).map(|d| a + d + 2))
+                .unwrap_or(rest.len());
+            let (action, tail) = rest.split_at(end);
+            rest = tail;
+            if actions > 0 && (actions == max_actions || body.len() + action.len() > max_bytes) {
+                flush(&mut body, &mut actions, first, last, &mut records);
+            }
+            if actions == 0 {
+                (first, last) = (sequence, sequence);
+            }
+            first = first.min(sequence);
+            last = last.max(sequence);
+            if records.last() != Some(&record) {
+                records.push(record);
+            }
+            body.extend_from_slice(action);
+            actions += 1;
+        }
+    }
+    if actions > 0 {
+        flush(&mut body, &mut actions, first, last, &mut records);
+    }
+    packed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,10 +13,14 @@ mod metrics;
 mod objects;
 mod time;
 
-pub use bulk::BulkEncoder;
+pub use bulk::{BulkEncoder, pack_bodies};
 pub use meter_docs::encode_meter_records;
 pub use metrics::{REPORT_DOCUMENT_BYTES, ReportContext, ReportEncoder};
-pub use objects::{gzip_objects, quarantine_object, record_objects, search_rejected_object, search_spool_object};
+pub use objects::{
+    Packed, Piece, SEQUENCE_WIDTH, batch_objects, gzip_objects, is_sortable, object_range, object_records,
+    quarantine_object, record_fragments, record_objects, search_rejected_object, search_spool_object,
+    sortable_sequence,
+};
 pub use time::{ISO_LEN, IndexNamer, day_of, iso_millis_bytes, push_date, utc_date};
 
 use chrono::format::{Item, StrftimeItems};
@@ -27,6 +31,18 @@ pub(crate) fn joined(parts: &[&str]) -> String {
     let mut name = String::with_capacity(parts.iter().map(|p| p.len()).sum());
     parts.iter().for_each(|p| name.push_str(p));
     name
+}
+
+/// 16 hex digits of the SHA-1 of `body`: the part of a batch-level name that makes it a function of the content.
+pub(crate) fn digest16(body: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::digest(body);
+    let mut hex = String::with_capacity(16);
+    for b in &digest[..8] {
+        hex.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        hex.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    hex
 }
 
 /// The zeros that pad `digits` to four (none when it has four or more).

@@ -68,6 +68,170 @@ fn finish(prefix: &str, date: &str, shard: &str, seq: &str, part: usize, mut bod
     }
 }
 
+/// Width of a sequence number in the batch layout's keys: Kinesis's. Shorter numbers are zero-padded so that keys
+/// sort as the numbers do.
+pub const SEQUENCE_WIDTH: usize = 56;
+
+/// `sequence` zero-padded to [`SEQUENCE_WIDTH`] when it is a decimal number no wider; otherwise unchanged (a key
+/// name from [`crate::pipeline`], which never holds a `/`).
+pub fn sortable_sequence(sequence: &str) -> std::borrow::Cow<'_, str> {
+    let numeric = !sequence.is_empty() && sequence.bytes().all(|b| b.is_ascii_digit());
+    if numeric && sequence.len() < SEQUENCE_WIDTH {
+        let mut padded = "0".repeat(SEQUENCE_WIDTH - sequence.len());
+        padded.push_str(sequence);
+        padded.into()
+    } else {
+        sequence.into()
+    }
+}
+
+/// Whether `sequence` is in the sortable form of [`sortable_sequence`] (a padded number).
+pub fn is_sortable(sequence: &str) -> bool {
+    sequence.len() == SEQUENCE_WIDTH && sequence.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The batch layout's fragments of one record: its meter records grouped by UTC date of `meterTimeInMillis`, one
+/// parcel per date, keyed `<prefix>/YYYY-MM-DD/<shard>/<sequence>`, whose body is the records in log order, each
+/// followed by a newline (minified JSON holds no newline). The ingest outlet packs a batch's fragments into
+/// objects ([`batch_objects`]).
+pub fn record_fragments(records: &MeterRecords, prefix: &str, shard: &str, sequence: &str) -> Vec<Parcel> {
+    let mut by_day: BTreeMap<i64, Parcel> = BTreeMap::new();
+    for r in records.iter() {
+        let fragment = by_day.entry(day_of(r.time_millis)).or_insert_with(|| {
+            let mut date = String::with_capacity(10);
+            push_date(&mut date, day_of(r.time_millis), '-');
+            let key = super::joined(&[prefix, "/", &date, "/", shard, "/", sequence]);
+            Parcel { key, body: Vec::with_capacity(records.text_len() + records.len()), items: 0 }
+        });
+        fragment.body.extend_from_slice(r.json.as_bytes());
+        fragment.body.push(b'\n');
+        fragment.items += 1;
+    }
+    by_day.into_values().collect()
+}
+
+/// One record's meter records for one folder (`<prefix>/<date>/<shard>/`), as the ingest outlet packs them.
+#[derive(Debug, Clone, Copy)]
+pub struct Piece<'a> {
+    /// The record's position in the batch.
+    pub record: usize,
+    /// The record's sequence number in sortable form ([`sortable_sequence`]).
+    pub sequence: &'a str,
+    /// Its meter records, one per line ([`record_fragments`]).
+    pub lines: &'a [u8],
+}
+
+/// An object of the batch layout, with the records whose meter records it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    /// The object.
+    pub parcel: Parcel,
+    /// Positions in the batch of the records it holds meter records of.
+    pub records: Vec<usize>,
+}
+
+/// Packs the pieces of one folder, in order, into objects bounded by `max_bytes` and `max_records` (a single
+/// larger record gets an object alone), leaving out each meter record that `present` still counts (it decrements
+/// the count), and answers the objects and how many meter records were left out.
+///
+/// An object's key is `<folder><last>-<first>-<digest>.json` (`.json.gz` with `gzip`): the sortable sequence
+/// numbers of the last and the first record it holds, then 16 hex digits of the SHA-1 of its uncompressed body.
+/// Keys sort by their last record, which lets a retry list only the objects that can hold its records; the digest
+/// makes the key a function of the content, so an identical object lands on the same key and a different one
+/// never collides with it.
+pub fn batch_objects(
+    folder: &str,
+    pieces: &[Piece<'_>],
+    present: &mut std::collections::HashMap<Vec<u8>, usize>,
+    max_bytes: usize,
+    max_records: usize,
+    gzip: bool,
+) -> (Vec<Packed>, usize) {
+    let mut objects = Vec::new();
+    let mut skipped = 0;
+    let mut open = Open::default();
+    for piece in pieces {
+        for line in piece.lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            if let Some(n) = present.get_mut(line).filter(|n| **n > 0) {
+                *n -= 1;
+                skipped += 1;
+                continue;
+            }
+            let grown = open.body.len() + 2 + line.len() + CLOSE.len();
+            if open.items > 0 && (open.items == max_records || grown > max_bytes) {
+                objects.push(std::mem::take(&mut open).finish(folder));
+            }
+            open.push(piece, line);
+        }
+    }
+    if open.items > 0 {
+        objects.push(open.finish(folder));
+    }
+    if gzip {
+        for o in &mut objects {
+            gzip_objects(std::slice::from_mut(&mut o.parcel));
+        }
+    }
+    (objects, skipped)
+}
+
+/// The object being filled by [`batch_objects`].
+#[derive(Default)]
+struct Open<'a> {
+    body: Vec<u8>,
+    items: usize,
+    first: &'a str,
+    last: &'a str,
+    records: Vec<usize>,
+}
+
+impl<'a> Open<'a> {
+    fn push(&mut self, piece: &Piece<'a>, line: &[u8]) {
+        self.body.extend_from_slice(if self.items == 0 { b"[\n" } else { b",\n" });
+        self.body.extend_from_slice(line);
+        self.items += 1;
+        if self.records.last() != Some(&piece.record) {
+            self.records.push(piece.record);
+        }
+        if self.first.is_empty() || piece.sequence < self.first {
+            self.first = piece.sequence;
+        }
+        if piece.sequence > self.last {
+            self.last = piece.sequence;
+        }
+    }
+
+    fn finish(mut self, folder: &str) -> Packed {
+        self.body.extend_from_slice(CLOSE);
+        let key = super::joined(&[folder, self.last, "-", self.first, "-", &super::digest16(&self.body), ".json"]);
+        Packed { parcel: Parcel { key, body: self.body, items: self.items }, records: self.records }
+    }
+}
+
+/// The sequence range `(last, first)` an object's key names, when its file name has one: a batch object's, or a
+/// `record` layout object's (`<sequence>-<part>.json`, which holds one record: its range is that record).
+pub fn object_range(key: &str) -> Option<(&str, &str)> {
+    let name = key.rsplit('/').next()?;
+    let mut parts = name.split('-');
+    let last = parts.next().filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))?;
+    let second = parts.next()?;
+    let first = if parts.next().is_some() { second } else { last };
+    first.bytes().all(|b| b.is_ascii_digit()).then_some((last, first))
+}
+
+/// The meter records of an ingest object (either layout, gzip'd when its key ends in `.gz`), as their JSON bytes.
+pub fn object_records(key: &str, body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut inflated = Vec::new();
+    let body = if key.ends_with(".gz") {
+        let len = crate::decode::gunzip_into(body, 1 << 30, &mut inflated).map_err(|e| e.to_string())?;
+        &inflated[..len]
+    } else {
+        body
+    };
+    let records: Vec<&serde_json::value::RawValue> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(records.into_iter().map(|r| r.get().as_bytes().to_vec()).collect())
+}
+
 /// The quarantine object of one Kinesis record (dated by the record's arrival time, `undated` without one), or
 /// `None` when nothing was quarantined.
 pub fn quarantine_object(

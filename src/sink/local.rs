@@ -1,8 +1,11 @@
 //! A local directory standing in for the bucket and the search engine: objects at `DIR/<key>`, bulk bodies at
-//! `DIR/search-bulk/<shard>/<sequence>-<part>.ndjson`, byte for byte what would be sent.
+//! `DIR/search-bulk/<shard>/<last>-<first>-<digest>.ndjson`, byte for byte what would be sent. Like the engine's
+//! `create`, an action whose `_id` a body in the shard's folder already holds is not written again: a body is
+//! written with only its new actions (named with their digest), or not at all.
 
 use super::{BulkDelivery, Delivery, ObjectSink, SearchSink, SinkError};
 use crate::destination::Parcel;
+use std::collections::HashSet;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
@@ -64,15 +67,107 @@ impl ObjectSink for LocalDir {
     async fn put(&self, object: &Parcel) -> Result<Delivery, SinkError> {
         self.create_only(&object.key, &object.body)
     }
+
+    /// Lists the files in the folder `prefix` names up to its last `/` (not below it), as S3 would list them.
+    async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, SinkError> {
+        let (folder, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+        let dir = self.root.join(folder);
+        let io = |e: std::io::Error| SinkError::Transient { target: dir.display().to_string(), reason: e.to_string() };
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(e)),
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io)?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            let key = if folder.is_empty() { name.clone() } else { format!("{folder}/{name}") };
+            let temporary = name.contains(".tmp-");
+            if !temporary && entry.file_type().map_err(io)?.is_file() && key.starts_with(prefix) {
+                keys.push(key);
+            }
+        }
+        keys.retain(|k| start_after.is_none_or(|a| k.as_str() > a));
+        keys.sort_unstable();
+        Ok(keys)
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, SinkError> {
+        let path = self.root.join(key);
+        std::fs::read(&path)
+            .map_err(|e| SinkError::Transient { target: path.display().to_string(), reason: e.to_string() })
+    }
+}
+
+impl LocalDir {
+    /// The `(index, _id)` of every action in the bodies under `DIR/search-bulk/<folder>/`.
+    fn indexed(&self, folder: &str) -> Result<HashSet<(String, String)>, SinkError> {
+        let dir = self.root.join(BULK_DIR).join(folder);
+        let io = |e: std::io::Error| SinkError::Transient { target: dir.display().to_string(), reason: e.to_string() };
+        let mut ids = HashSet::new();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(ids),
+            Err(e) => return Err(io(e)),
+        };
+        for entry in entries {
+            let path = entry.map_err(io)?.path();
+            if path.extension().is_some_and(|e| e == "ndjson") {
+                let body = std::fs::read(&path).map_err(io)?;
+                ids.extend(actions(&body).filter_map(|(action, _)| action_id(action)));
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// The `(action, document)` line pairs of a bulk body, each with its newlines.
+fn actions(body: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut rest = body;
+    std::iter::from_fn(move || {
+        let a = memchr::memchr(b'\n', rest)? + 1;
+        let d = memchr::memchr(b'\n', &rest[a..]).map_or(rest.len(), |d| a + d + 1);
+        let (action, doc) = (&rest[..a], &rest[a..d]);
+        rest = &rest[d..];
+        Some((action, doc))
+    })
+}
+
+/// The `(index, _id)` an action line names, when it names an id.
+fn action_id(action: &[u8]) -> Option<(String, String)> {
+    let v: serde_json::Value = serde_json::from_slice(action).ok()?;
+    let create = v.get("create")?;
+    Some((create.get("_index")?.as_str()?.to_owned(), create.get("_id")?.as_str()?.to_owned()))
 }
 
 impl SearchSink for LocalDir {
     async fn bulk(&self, request: &Parcel) -> Result<BulkDelivery, SinkError> {
-        let rel = format!("{BULK_DIR}/{}.ndjson", request.key);
-        Ok(match self.create_only(&rel, &request.body)? {
-            Delivery::Written => BulkDelivery { created: request.items, ..BulkDelivery::default() },
-            Delivery::AlreadyPresent => BulkDelivery { already_present: request.items, ..BulkDelivery::default() },
-        })
+        let folder = request.key.rsplit_once('/').map_or("", |(folder, _)| folder);
+        let known = self.indexed(folder)?;
+        let mut fresh = Vec::with_capacity(request.body.len());
+        let mut out = BulkDelivery::default();
+        for (action, doc) in actions(&request.body) {
+            if action_id(action).is_some_and(|id| known.contains(&id)) {
+                out.already_present += 1;
+            } else {
+                fresh.extend_from_slice(action);
+                fresh.extend_from_slice(doc);
+                out.created += 1;
+            }
+        }
+        if out.created == 0 {
+            return Ok(out);
+        }
+        let rel = if fresh.len() == request.body.len() {
+            format!("{BULK_DIR}/{}.ndjson", request.key)
+        } else {
+            format!("{BULK_DIR}/{}-{}.ndjson", request.key, crate::plan::digest16(&fresh))
+        };
+        match self.create_only(&rel, &fresh)? {
+            Delivery::Written => Ok(out),
+            Delivery::AlreadyPresent => Ok(BulkDelivery { already_present: request.items, ..BulkDelivery::default() }),
+        }
     }
 }
 

@@ -14,10 +14,12 @@ pub struct MemorySink {
     pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
     /// Documents indexed, by `(index, _id)`.
     pub documents: Mutex<BTreeMap<(String, String), String>>,
-    /// Calls (puts and bulks) left before every call fails transiently; `usize::MAX` never fails.
+    /// Calls (puts, lists, gets and bulks) left before every call fails transiently; `usize::MAX` never fails.
     fail_after: AtomicUsize,
     /// How long each call takes, in milliseconds (a store across the network).
     latency_ms: AtomicU64,
+    /// `list` calls answered.
+    pub lists: AtomicUsize,
 }
 
 impl MemorySink {
@@ -74,6 +76,24 @@ impl ObjectSink for MemorySink {
         }
         objects.insert(object.key.clone(), object.body.clone());
         Ok(Delivery::Written)
+    }
+
+    async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, SinkError> {
+        self.wait().await;
+        self.admit(prefix)?;
+        self.lists.fetch_add(1, Ordering::SeqCst);
+        let objects = lock(&self.objects);
+        let after = start_after.unwrap_or("");
+        Ok(objects.keys().filter(|k| k.starts_with(prefix) && k.as_str() > after).cloned().collect())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, SinkError> {
+        self.wait().await;
+        self.admit(key)?;
+        lock(&self.objects)
+            .get(key)
+            .cloned()
+            .ok_or_else(|| SinkError::Permanent { target: key.into(), reason: "no such key".into() })
     }
 }
 

@@ -76,6 +76,15 @@ pub enum SinkError {
 pub trait ObjectSink: Send + Sync + std::fmt::Debug {
     /// Writes `object`'s body under its key unless it is already there.
     fn put(&self, object: &Parcel) -> impl Future<Output = Result<Delivery, SinkError>> + Send;
+    /// Keys that begin with `prefix` and sort after `start_after` (all of them without it), in key order, every
+    /// page read. The batch layout's retry rule needs it ([`crate::destination::ingest`]).
+    fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<String>, SinkError>> + Send;
+    /// The bytes stored under `key`.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, SinkError>> + Send;
 }
 
 /// Where bulk requests go (Elasticsearch/OpenSearch in production, NDJSON files locally).
@@ -88,6 +97,16 @@ pub trait SearchSink: Send + Sync + std::fmt::Debug {
 impl<T: ObjectSink> ObjectSink for Arc<T> {
     fn put(&self, object: &Parcel) -> impl Future<Output = Result<Delivery, SinkError>> + Send {
         T::put(self, object)
+    }
+    fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<String>, SinkError>> + Send {
+        T::list(self, prefix, start_after)
+    }
+    fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, SinkError>> + Send {
+        T::get(self, key)
     }
 }
 

@@ -159,6 +159,67 @@ impl ObjectSink for S3Sink {
         let content_type = if object.key.ends_with(".gz") { "application/gzip" } else { "application/json" };
         self.put_bytes(&self.bucket, &object.key, object.body.clone(), content_type).await
     }
+
+    async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, SinkError> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_start_after(start_after.map(str::to_owned))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.read_failure(prefix, "listing", &e))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return Ok(keys),
+            }
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, SinkError> {
+        let got = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.read_failure(key, "reading", &e))?;
+        let bytes = got.body.collect().await.map_err(|e| SinkError::Transient {
+            target: format!("s3://{}/{key}", self.bucket),
+            reason: format!("reading: {e}"),
+        })?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+}
+
+impl S3Sink {
+    /// A failed `ListObjectsV2` or `GetObject`, classified like a failed put (a 412 cannot happen here).
+    fn read_failure<E>(
+        &self,
+        target: &str,
+        what: &str,
+        e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> SinkError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        let target = format!("s3://{}/{target}", self.bucket);
+        match classify(status, e.code().unwrap_or(""), &self.bucket, AclMode::None) {
+            PutFailure::Permanent(reason) => SinkError::Permanent {
+                target,
+                reason: format!("{what}: {reason} (the batch layout needs s3:ListBucket and s3:GetObject)"),
+            },
+            _ => SinkError::Transient { target, reason: format!("{what}: {}", DisplayErrorContext(e)) },
+        }
+    }
 }
 
 #[cfg(test)]

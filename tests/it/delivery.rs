@@ -3,17 +3,23 @@
 
 use crate::proxy::{Fault, Proxy};
 use crate::servers::{self, bucket, count, handler, http, objects, rt, unique};
-use crate::support::{from_sequence, pipeline, sample};
+use crate::support::{billed, delivered, from_sequence, logged, pipeline, quarantined, sample};
 use logmeter::KinesisBatch;
 use logmeter::destination::{INGEST, QUARANTINE, SEARCH};
 use logmeter::sink::{ObjectSink, SinkError};
 use std::collections::BTreeMap;
 
-/// The objects planning says the small sample turns into, by key.
-fn planned_objects(batch: &KinesisBatch) -> BTreeMap<String, Vec<u8>> {
+/// The quarantine objects planning says the small sample turns into, by key.
+fn planned_quarantine(batch: &KinesisBatch) -> BTreeMap<String, Vec<u8>> {
     let plans = pipeline().plan_batch(&batch.records);
-    let objects = plans.iter().flat_map(|p| [INGEST, QUARANTINE].map(|d| p.parcels(d).to_vec())).flatten();
-    objects.map(|o| (o.key, o.body)).collect()
+    plans.iter().flat_map(|p| p.parcels(QUARANTINE).to_vec()).map(|o| (o.key, o.body)).collect()
+}
+
+/// The small sample landed exactly once: every meter record its functions logged is billed once, across all
+/// objects, and the quarantine objects are the planned ones.
+fn assert_small_landed_once(landed: &BTreeMap<String, Vec<u8>>, batch: &KinesisBatch, what: &str) {
+    assert_eq!(billed(landed), logged("small"), "{what}: every meter record in the bucket exactly once");
+    assert_eq!(quarantined(landed), planned_quarantine(batch), "{what}: quarantine objects as planned");
 }
 
 fn settings(bucket: &str, search: &str, index: &str) -> Vec<(&'static str, String)> {
@@ -37,7 +43,10 @@ fn sample_lands_in_s3_and_both_search_servers_exactly_once() {
         let h = rt.block_on(handler(&settings(&bucket, &base, &index)));
         let first = rt.block_on(h.handle(&batch, None));
         assert!(first.response.batch_item_failures.is_empty(), "{name}: {:?}", first.summary);
-        assert_eq!(rt.block_on(objects(&bucket)), planned_objects(&batch), "{name}: objects land as planned");
+        let landed = rt.block_on(objects(&bucket));
+        assert_small_landed_once(&landed, &batch, name);
+        let ingest = landed.keys().filter(|k| k.starts_with("ingest/records/")).count();
+        assert_eq!(ingest, 1, "{name}: one object for the batch (its records fall on one date)");
         assert_eq!(count(&base, &format!("{index}-*")), reports, "{name}: one document per report");
         // Every document counted as delivered once (a bulk retried after a lost answer finds some already there).
         let s = &first.summary;
@@ -49,7 +58,7 @@ fn sample_lands_in_s3_and_both_search_servers_exactly_once() {
         assert_eq!(again.summary.documents_already_present as u64, reports, "{name}: 409 counts as delivered");
         let middle = batch.records[batch.records.len() / 2].kinesis.sequence_number.clone();
         rt.block_on(h.handle(&from_sequence(&batch, &middle), None));
-        assert_eq!(rt.block_on(objects(&bucket)), planned_objects(&batch), "{name}: still exactly one copy");
+        assert_eq!(rt.block_on(objects(&bucket)), landed, "{name}: nothing new in the bucket");
         assert_eq!(count(&base, &format!("{index}-*")), reports, "{name}: still exactly one copy");
 
         // The template was installed with explicit mappings.
@@ -62,7 +71,6 @@ fn sample_lands_in_s3_and_both_search_servers_exactly_once() {
 fn s3_outage_mid_batch_reports_the_lowest_undelivered_record_and_recovers_exactly_once() {
     let rt = rt();
     let batch = sample("small");
-    let want = planned_objects(&batch);
     let bucket = rt.block_on(bucket());
     let proxy = rt.block_on(Proxy::start(&servers::s3()));
     proxy.set(Fault::StatusAfter { pass: 5, status: 503 });
@@ -79,22 +87,15 @@ fn s3_outage_mid_batch_reports_the_lowest_undelivered_record_and_recovers_exactl
     let landed = rt.block_on(objects(&bucket));
     let plans = pipeline().plan_batch(&batch.records);
     for p in plans.iter().take_while(|p| p.sequence_number != seq) {
-        assert!(
-            [INGEST, QUARANTINE].iter().flat_map(|d| p.parcels(d)).all(|o| landed.contains_key(&o.key)),
-            "{} was delivered before the outage",
-            p.sequence_number
-        );
+        assert!(delivered(p, &landed), "{} was delivered before the outage", p.sequence_number);
     }
     let failed = plans.iter().find(|p| p.sequence_number == seq).unwrap();
-    assert!(
-        ![INGEST, QUARANTINE].iter().flat_map(|d| failed.parcels(d)).all(|o| landed.contains_key(&o.key)),
-        "the reported record was not fully delivered"
-    );
+    assert!(!delivered(failed, &landed), "the reported record was not fully delivered");
 
     proxy.set(Fault::None);
     let retry = rt.block_on(h.handle(&from_sequence(&batch, &seq), None));
     assert!(retry.response.batch_item_failures.is_empty());
-    assert_eq!(rt.block_on(objects(&bucket)), want, "after recovery every object exactly once");
+    assert_small_landed_once(&rt.block_on(objects(&bucket)), &batch, "after recovery");
 }
 
 #[test]
@@ -286,15 +287,9 @@ fn gzip_and_acl_objects_for_a_cross_account_bucket() {
     ]));
     assert!(rt.block_on(h.handle(&batch, None)).response.batch_item_failures.is_empty());
     let landed = rt.block_on(objects(&bucket));
-    for (key, body) in planned_objects(&batch) {
-        if key.starts_with("ingest/records/") {
-            let gz = &landed[&format!("{key}.gz")];
-            let mut plain = Vec::new();
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
-            assert_eq!(plain, body, "{key}.gz holds the planned records");
-        } else {
-            assert_eq!(landed[&key], body, "quarantine objects are not compressed");
-        }
+    assert_small_landed_once(&landed, &batch, "gzip");
+    for key in landed.keys().filter(|k| k.starts_with("ingest/records/")) {
+        assert!(key.ends_with(".json.gz") && landed[key].starts_with(&[0x1f, 0x8b]), "{key} is gzip'd");
     }
     let key = landed.keys().find(|k| k.ends_with(".json.gz")).unwrap().clone();
     let acl = rt
@@ -411,7 +406,7 @@ fn assumed_role_writes_to_the_bucket() {
     ]));
     let out = rt.block_on(h.handle(&batch, None));
     assert!(out.response.batch_item_failures.is_empty(), "{:?}", out.summary);
-    assert_eq!(rt.block_on(objects(&bucket)), planned_objects(&batch));
+    assert_small_landed_once(&rt.block_on(objects(&bucket)), &batch, "assumed role");
 }
 
 #[test]
@@ -470,7 +465,11 @@ fn invalid_key_collision_with_a_different_object_is_a_loud_failure_not_a_deliver
     use crate::support::record_with_messages;
     let rt = rt();
     let bucket = rt.block_on(bucket());
-    let parts = rt.block_on(servers::parts(&[("INGEST_BUCKET_NAME", bucket.clone()), ("S3_MAX_ATTEMPTS", "1".into())]));
+    let parts = rt.block_on(servers::parts(&[
+        ("INGEST_BUCKET_NAME", bucket.clone()),
+        ("S3_MAX_ATTEMPTS", "1".into()),
+        ("INGEST_LAYOUT", "record".into()),
+    ]));
     let ingest = parts.ingest.clone();
     let h = parts.into_handler();
     let line = |customer: &str| {
@@ -496,10 +495,29 @@ fn invalid_key_collision_with_a_different_object_is_a_loud_failure_not_a_deliver
     assert!(String::from_utf8_lossy(record_objects[0].1).contains("acme"));
 
     // The sink's own answer names the cause.
-    let plan = pipeline().plan_batch(&second.records).remove(0);
+    let plan = record_layout().plan_batch(&second.records).remove(0);
     let err = rt.block_on(ingest.put(&plan.parcels(INGEST)[0])).unwrap_err();
     assert!(matches!(err, SinkError::Permanent { .. }), "{err}");
     assert!(err.to_string().contains("a different object already exists under this key"), "{err}");
+
+    // In the batch layout keys are a function of the content: the second record's meter records land in an object
+    // of their own, and the first object stays as it was.
+    let bucket = rt.block_on(crate::servers::bucket());
+    let h = rt.block_on(handler(&[("INGEST_BUCKET_NAME", bucket.clone())]));
+    for batch in [&first, &first, &second] {
+        assert!(rt.block_on(h.handle(batch, None)).response.batch_item_failures.is_empty());
+    }
+    let landed = rt.block_on(objects(&bucket));
+    assert_eq!(landed.len(), 2, "{:?}", landed.keys());
+    let billed = billed(&landed);
+    assert_eq!(billed.len(), 2);
+    assert!(billed[0].contains("acme") && billed[1].contains("acmf"), "{billed:?}");
+}
+
+fn record_layout() -> logmeter::Pipeline {
+    let config =
+        logmeter::PipelineConfig { threads: 2, ingest_layout: logmeter::IngestLayout::Record, ..Default::default() };
+    logmeter::Pipeline::new(config)
 }
 
 #[test]

@@ -1,8 +1,7 @@
 //! Kinesis retries: the same batch again, a retry from a reported sequence number, an outage mid-batch, and the
 //! deadline. Every meter record and document must end up delivered exactly once.
 
-use crate::support::{Memory, from_sequence, memory, pipeline, sample};
-use logmeter::destination::{INGEST, QUARANTINE};
+use crate::support::{Memory, billed, delivered, from_sequence, logged, memory, pipeline, quarantined, sample};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -16,9 +15,13 @@ fn store(h: &Memory) -> Store {
     (h.objects.objects.lock().unwrap().clone(), h.search.documents.lock().unwrap().clone())
 }
 
-/// Keys of the objects a plan writes (ingest and quarantine).
-fn keys(p: &logmeter::pipeline::RecordPlan) -> Vec<&str> {
-    [INGEST, QUARANTINE].iter().flat_map(|d| p.parcels(d)).map(|o| o.key.as_str()).collect()
+/// What users count: the meter records billed (each as often as it is in the bucket), the quarantine objects, and
+/// the documents.
+type Outcome = (Vec<String>, BTreeMap<String, Vec<u8>>, BTreeMap<(String, String), String>);
+
+fn outcome(h: &Memory) -> Outcome {
+    let (objects, documents) = store(h);
+    (billed(&objects), quarantined(&objects), documents)
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -34,7 +37,9 @@ fn replayed_batch_changes_nothing() {
     let second = rt().block_on(h.handle(&batch, None));
     assert_eq!(store(&h), after_first);
     assert_eq!(second.summary.objects_written, 0);
-    assert_eq!(second.summary.objects_already_present, first.summary.objects_written);
+    assert_eq!(second.summary.objects_already_present, first.summary.quarantine_objects, "quarantine objects found");
+    assert_eq!(second.summary.meter_records_already_present, first.summary.meter_records, "meter records found");
+    assert_eq!(billed(&after_first.0), logged("small"), "every meter record the functions logged, once");
     assert_eq!(second.summary.documents_indexed, 0);
     assert_eq!(second.summary.documents_already_present, first.summary.documents_indexed);
 }
@@ -44,9 +49,10 @@ fn outage_mid_batch_reports_lowest_undelivered_and_retry_delivers_exactly_once()
     let batch = sample("small");
     let reference = handler();
     rt().block_on(reference.handle(&batch, None));
-    let want = store(&reference);
+    let want = outcome(&reference);
+    assert_eq!(want.0, logged("small"));
 
-    for healthy_calls in [0, 1, 3, 7, 12] {
+    for healthy_calls in [0, 1, 2, 3, 5, 7, 12] {
         let h = handler();
         h.objects.fail_after(healthy_calls);
         let out = rt().block_on(h.handle(&batch, None));
@@ -57,16 +63,16 @@ fn outage_mid_batch_reports_lowest_undelivered_and_retry_delivers_exactly_once()
         let plans = pipeline().plan_batch(&batch.records);
         let objects = h.objects.objects.lock().unwrap().clone();
         for p in plans.iter().take_while(|p| p.sequence_number != seq) {
-            assert!(keys(p).iter().all(|k| objects.contains_key(*k)), "record {} delivered", p.sequence_number);
+            assert!(delivered(p, &objects), "record {} delivered", p.sequence_number);
         }
         let failed = plans.iter().find(|p| p.sequence_number == seq).unwrap();
-        assert!(!keys(failed).iter().all(|k| objects.contains_key(*k)), "reported record was not fully delivered");
+        assert!(!delivered(failed, &objects), "reported record was not fully delivered");
 
         // Lambda retries from the reported sequence number once S3 is back.
         h.objects.recover();
         let retry = rt().block_on(h.handle(&from_sequence(&batch, &seq), None));
         assert!(retry.response.batch_item_failures.is_empty());
-        assert_eq!(store(&h), want, "after recovery: every object and document exactly once");
+        assert_eq!(outcome(&h), want, "after recovery: every meter record and document exactly once");
     }
 }
 
@@ -75,13 +81,18 @@ fn search_outage_is_retried_without_duplicates() {
     let batch = sample("small");
     let reference = handler();
     rt().block_on(reference.handle(&batch, None));
-    let h = handler();
+    // Small bodies, so the outage strikes mid-batch: the first two bodies go in, the rest fail.
+    let config = logmeter::PipelineConfig { threads: 2, bulk_max_actions: 4, ..Default::default() };
+    let h = memory(logmeter::Pipeline::new(config), true);
     h.search.fail_after(2);
     let out = rt().block_on(h.handle(&batch, None));
+    assert_eq!(out.summary.documents_indexed, 8);
     let seq = out.response.batch_item_failures[0].item_identifier.clone().unwrap();
+    assert_ne!(seq, batch.records[0].kinesis.sequence_number, "the retry starts after what went in");
     h.search.recover();
-    rt().block_on(h.handle(&from_sequence(&batch, &seq), None));
-    assert_eq!(store(&h), store(&reference));
+    let retry = rt().block_on(h.handle(&from_sequence(&batch, &seq), None));
+    assert!(retry.response.batch_item_failures.is_empty());
+    assert_eq!(outcome(&h), outcome(&reference));
 }
 
 #[test]
@@ -96,8 +107,8 @@ fn deadline_stops_delivery_and_reports_the_first_record() {
     assert!(store(&h).0.is_empty() && store(&h).1.is_empty());
 }
 
-#[test]
-fn deadline_reached_mid_batch_reports_the_first_record_not_started_and_the_retry_completes_it() {
+/// 30 records of one meter record each, sequence numbers 49000…49029.
+fn thirty_records() -> logmeter::KinesisBatch {
     use crate::support::record_with_messages;
     let line = |i: usize| {
         format!(
@@ -105,12 +116,44 @@ fn deadline_reached_mid_batch_reports_the_first_record_not_started_and_the_retry
         )
     };
     let lines: Vec<String> = (0..30).map(line).collect();
-    let batch = logmeter::KinesisBatch {
+    logmeter::KinesisBatch {
         records: (0..30)
             .map(|i| record_with_messages("/aws/lambda/f", "s", &[&lines[i]], &(49_000 + i).to_string()))
             .collect(),
-    };
-    let h = memory(pipeline(), false);
+    }
+}
+
+#[test]
+fn deadline_reached_mid_batch_reports_the_first_record_not_written_and_the_retry_completes_it() {
+    let batch = thirty_records();
+    let config = logmeter::PipelineConfig { threads: 2, max_object_records: 5, ..Default::default() };
+    let h = memory(logmeter::Pipeline::new(config), false);
+    // Each call takes 400 ms; the deadline margin begins 1,000 ms from now. The LIST ends at 400 ms, the first
+    // object (records 0-4) at 800 ms, the second (5-9), started before the margin, at 1,200 ms; the third would
+    // start inside the margin.
+    h.objects.set_latency(std::time::Duration::from_millis(400));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let deadline = Instant::now() + logmeter::handler::DEADLINE_MARGIN + std::time::Duration::from_millis(1000);
+    let out = rt.block_on(h.handle(&batch, Some(deadline)));
+    let point = out.response.batch_item_failures[0].item_identifier.clone().unwrap();
+    assert_eq!(point, "49010", "the first record not written");
+    assert_eq!(billed(&h.objects.objects.lock().unwrap()).len(), 10, "every record before it was written");
+    // Lambda retries from there: all 30 records billed, once each.
+    h.objects.set_latency(std::time::Duration::ZERO);
+    let retry = rt.block_on(h.handle(&from_sequence(&batch, &point), None));
+    assert!(retry.response.batch_item_failures.is_empty());
+    assert_eq!((retry.summary.objects_written, retry.summary.meter_records_already_present), (4, 0));
+    let billed = billed(&h.objects.objects.lock().unwrap());
+    assert_eq!(billed.len(), 30);
+    assert!(billed.windows(2).all(|w| w[0] != w[1]), "no meter record twice");
+}
+
+#[test]
+fn record_layout_deadline_reached_mid_batch_reports_the_first_record_not_started() {
+    let batch = thirty_records();
+    let config =
+        logmeter::PipelineConfig { threads: 2, ingest_layout: logmeter::IngestLayout::Record, ..Default::default() };
+    let h = memory(logmeter::Pipeline::new(config), false);
     // Each put takes 300 ms; the deadline margin runs out 150 ms from now. The first 16 records (the delivery
     // window) start at once and finish; the 17th would start only after the deadline margin began.
     h.objects.set_latency(std::time::Duration::from_millis(300));

@@ -83,9 +83,13 @@ impl std::ops::Deref for Memory {
 
 pub fn memory(pipeline: Pipeline, search: bool) -> Memory {
     let (objects, docs) = (Arc::new(MemorySink::new()), Arc::new(MemorySink::new()));
-    let prefix = pipeline.config().quarantine_prefix.clone();
-    let outlets =
-        logmeter::destination::outlets(objects.clone(), objects.clone(), search.then(|| docs.clone()), false, &prefix);
+    let outlets = logmeter::destination::outlets(
+        pipeline.config(),
+        objects.clone(),
+        objects.clone(),
+        search.then(|| docs.clone()),
+        false,
+    );
     Memory { handler: Handler::new(pipeline, outlets), objects, search: docs }
 }
 
@@ -139,4 +143,62 @@ pub fn summary_of(out: &std::process::Output) -> serde_json::Value {
 pub fn from_sequence(batch: &KinesisBatch, seq: &str) -> KinesisBatch {
     let start = batch.records.iter().position(|r| r.kinesis.sequence_number == seq).unwrap();
     KinesisBatch { records: batch.records[start..].to_vec() }
+}
+
+/// What the billing platform counts: every meter record in the ingest objects (`ingest/records/…`, either layout,
+/// gzip'd or not), as canonical JSON with the `uniqueId`s logmeter derived removed (the generator's ground truth
+/// has none), sorted. A record written twice appears twice.
+pub fn billed(objects: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, body) in
+        objects.range("ingest/records/".to_owned()..).take_while(|(k, _)| k.starts_with("ingest/records/"))
+    {
+        for raw in logmeter::plan::object_records(key, body).unwrap() {
+            out.push(canonical_meter(&raw));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A meter record as canonical JSON, without a `uniqueId` that logmeter derived (a UUIDv5).
+pub fn canonical_meter(raw: &[u8]) -> String {
+    let mut v: serde_json::Value = serde_json::from_slice(raw).unwrap();
+    let derived =
+        v["uniqueId"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()).is_some_and(|u| u.get_version_num() == 5);
+    if derived {
+        v.as_object_mut().unwrap().remove("uniqueId");
+    }
+    v.to_string()
+}
+
+/// The meter records the generator says the functions of a committed sample logged, canonical, sorted.
+pub fn logged(name: &str) -> Vec<String> {
+    let small;
+    let sample = match name {
+        "small" => {
+            small = logmeter::samplegen::generate(&logmeter::samplegen::small());
+            &small
+        }
+        "large" => large(),
+        _ => panic!("no sample {name}"),
+    };
+    let mut out: Vec<String> = sample.truth.meters.iter().map(|v| v.to_string()).collect();
+    out.sort();
+    out
+}
+
+/// The objects under the quarantine prefix.
+pub fn quarantined(objects: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    objects.iter().filter(|(k, _)| k.starts_with("logmeter-quarantine/")).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Whether every meter record of `plan` is in `objects` (by content) and every quarantine object it planned is
+/// there: the record was fully delivered to the stores.
+pub fn delivered(plan: &logmeter::pipeline::RecordPlan, objects: &BTreeMap<String, Vec<u8>>) -> bool {
+    use logmeter::destination::{INGEST, QUARANTINE};
+    let have = billed(objects);
+    let lines = plan.parcels(INGEST).iter().flat_map(|p| p.body.split(|&b| b == b'\n').filter(|l| !l.is_empty()));
+    lines.map(canonical_meter).all(|m| have.binary_search(&m).is_ok())
+        && plan.parcels(QUARANTINE).iter().all(|p| objects.get(&p.key) == Some(&p.body))
 }
