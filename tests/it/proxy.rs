@@ -1,6 +1,7 @@
 //! A small fault-injecting HTTP/1.1 proxy on loopback, in front of a real server, for faults the server cannot
-//! produce on demand: HTTP 503 from some request on, 429 on every bulk item, a dead endpoint. Each request is
-//! forwarded on its own connection (`Connection: close`), so requests can be counted and faults placed exactly.
+//! produce on demand: HTTP 503 from some request on, the n-th PUT failed or its answer dropped after it landed,
+//! 429 on every bulk item, added latency. Each request is forwarded on its own connection (`Connection: close`), so
+//! requests can be counted by kind and faults placed exactly.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,12 +19,53 @@ pub enum Fault {
     StatusFirst { n: usize, status: u16 },
     /// Answer the next `n` bulk requests with 200 and a 429 for every item, then forward.
     BulkItems429 { n: usize },
+    /// Answer the `n`th request of this kind from now (1 = the next one) with this HTTP status; forward the rest.
+    NthFails { kind: Kind, n: usize, status: u16 },
+    /// Forward the `n`th request of this kind from now, then close the connection without its answer (the write
+    /// landed; the client cannot know); forward the rest.
+    NthAnswerLost { kind: Kind, n: usize },
+}
+
+/// What a request is, for counting and for placing faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// S3 `PutObject` (or any other PUT).
+    Put,
+    /// S3 `ListObjectsV2`.
+    List,
+    /// S3 `GetObject` (or any other GET).
+    Get,
+    /// S3 `HeadObject`.
+    Head,
+    /// A bulk request.
+    Bulk,
+    /// Anything else.
+    Other,
+}
+
+impl Kind {
+    fn of(head: &str) -> Self {
+        let line = head.lines().next().unwrap_or("");
+        let (method, target) = line.split_once(' ').unwrap_or((line, ""));
+        match method {
+            "PUT" => Kind::Put,
+            "HEAD" => Kind::Head,
+            "GET" if target.contains("list-type=2") => Kind::List,
+            "GET" => Kind::Get,
+            "POST" if target.contains("/_bulk") => Kind::Bulk,
+            _ => Kind::Other,
+        }
+    }
 }
 
 #[derive(Debug)]
 struct State {
     fault: Fault,
     last_authorization: Option<String>,
+    /// Requests forwarded or answered, by kind.
+    counts: std::collections::BTreeMap<Kind, usize>,
+    /// Added before each request is handled.
+    latency: std::time::Duration,
 }
 
 /// A running proxy.
@@ -43,7 +85,12 @@ impl Proxy {
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let proxy = Self {
             url,
-            state: Arc::new(Mutex::new(State { fault: Fault::None, last_authorization: None })),
+            state: Arc::new(Mutex::new(State {
+                fault: Fault::None,
+                last_authorization: None,
+                counts: Default::default(),
+                latency: std::time::Duration::ZERO,
+            })),
             requests: Arc::new(AtomicUsize::new(0)),
             faults: Arc::new(AtomicUsize::new(0)),
         };
@@ -63,14 +110,40 @@ impl Proxy {
         self.state.lock().unwrap().fault = fault;
     }
 
+    /// Adds `latency` before every later request is forwarded (a store across the network).
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.state.lock().unwrap().latency = latency;
+    }
+
+    /// Requests seen so far, by kind.
+    pub fn counts(&self) -> std::collections::BTreeMap<Kind, usize> {
+        self.state.lock().unwrap().counts.clone()
+    }
+
+    /// Forgets the counts.
+    pub fn reset_counts(&self) {
+        self.state.lock().unwrap().counts.clear();
+    }
+
     pub fn last_authorization(&self) -> Option<String> {
         self.state.lock().unwrap().last_authorization.clone()
     }
 
     /// Decides, under the lock, what to do with one request.
-    fn decide(&self, is_bulk: bool) -> Option<Answer> {
+    fn decide(&self, kind: Kind) -> Option<Answer> {
+        let is_bulk = kind == Kind::Bulk;
         let mut st = self.state.lock().unwrap();
+        *st.counts.entry(kind).or_insert(0) += 1;
         let (next, answer) = match st.fault {
+            Fault::NthFails { kind: k, n, status } if k == kind => match n {
+                1 => (Fault::None, Some(Answer::Status(status))),
+                _ => (Fault::NthFails { kind: k, n: n - 1, status }, None),
+            },
+            Fault::NthAnswerLost { kind: k, n } if k == kind => match n {
+                1 => (Fault::None, Some(Answer::Lost)),
+                _ => (Fault::NthAnswerLost { kind: k, n: n - 1 }, None),
+            },
+            Fault::NthFails { .. } | Fault::NthAnswerLost { .. } => (st.fault, None),
             Fault::None => (Fault::None, None),
             Fault::StatusAfter { pass: 0, status } => (st.fault, Some(Answer::Status(status))),
             Fault::StatusAfter { pass, status } => (Fault::StatusAfter { pass: pass - 1, status }, None),
@@ -116,10 +189,16 @@ impl Proxy {
             .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")))
             .map(|(_, v)| v.trim().to_owned());
         self.state.lock().unwrap().last_authorization = auth;
-        let is_bulk = head.starts_with("POST") && head.lines().next().is_some_and(|l| l.contains("/_bulk"));
-        if let Some(answer) = self.decide(is_bulk) {
+        let latency = self.state.lock().unwrap().latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let answer = self.decide(Kind::of(&head));
+        let lost = answer == Some(Answer::Lost);
+        if let Some(answer) = answer.filter(|a| *a != Answer::Lost) {
             self.faults.fetch_add(1, Ordering::SeqCst);
             let (status, body) = match answer {
+                Answer::Lost => unreachable!(),
                 Answer::Status(s) => (s, format!("{{\"error\":\"injected {s}\"}}")),
                 Answer::Items429 => {
                     let actions = buf[head_end..].split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() / 2;
@@ -148,12 +227,19 @@ impl Proxy {
         up.write_all(&buf[head_end..]).await?;
         let mut answer = Vec::new();
         up.read_to_end(&mut answer).await?;
+        if lost {
+            // The write landed upstream; the client sees the connection close with no answer.
+            self.faults.fetch_add(1, Ordering::SeqCst);
+            return Ok(());
+        }
         conn.write_all(&answer).await?;
         conn.shutdown().await
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Answer {
     Status(u16),
     Items429,
+    Lost,
 }
