@@ -28,6 +28,9 @@ pub struct Spec {
     pub max_data_records: usize,
     /// Log events per data record (a range).
     pub events_per_record: (u64, u64),
+    /// Whether an invocation's events are spread over records of `events_per_record` each (a sparse stream), or
+    /// records hold whole invocations until they have at least that many.
+    pub split_invocations: bool,
     /// Control messages to include.
     pub control_messages: usize,
     /// Whether to include undecodable records (not gzip, truncated, bad JSON, over the inflate cap).
@@ -44,6 +47,7 @@ pub fn small() -> Spec {
         max_event_bytes: 64 << 10,
         max_data_records: 8,
         events_per_record: (12, 30),
+        split_invocations: false,
         control_messages: 1,
         corrupt_records: true,
         bad_line_percent: 25,
@@ -58,9 +62,26 @@ pub fn large() -> Spec {
         max_event_bytes: 5_900_000,
         max_data_records: 10_000,
         events_per_record: (150, 450),
+        split_invocations: false,
         control_messages: 3,
         corrupt_records: true,
         bad_line_percent: 2,
+    }
+}
+
+/// The sparse sample: a busy-but-sparse second, about 500 records of 1–3 log events each, as CloudWatch Logs
+/// delivers them when every log stream flushes a few lines at a time.
+pub fn sparse() -> Spec {
+    Spec {
+        name: "sparse",
+        seed: 2_026_120_6,
+        max_event_bytes: 5_900_000,
+        max_data_records: 500,
+        events_per_record: (1, 3),
+        split_invocations: true,
+        control_messages: 0,
+        corrupt_records: false,
+        bad_line_percent: 0,
     }
 }
 
@@ -146,7 +167,7 @@ pub fn generate(spec: &Spec) -> Sample {
 /// The files `write_samples` produces: `(relative path, contents)`.
 pub fn sample_files() -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
-    for spec in [small(), large()] {
+    for spec in [small(), large(), sparse()] {
         let s = generate(&spec);
         let mut truth = serde_json::to_vec_pretty(&s.truth.counts).unwrap_or_default();
         truth.push(b'\n');

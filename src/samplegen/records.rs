@@ -107,6 +107,20 @@ impl Builder<'_> {
             cold = false;
         }
         self.truth.counts.log_events += events.len();
+        if !self.spec.split_invocations {
+            return self.push_data(profile.group, &stream, events);
+        }
+        // Each log stream flushes a few lines at a time: an invocation's events spread over several records.
+        let mut rest = events.into_iter().peekable();
+        while rest.peek().is_some() {
+            let n = self.rng.range(self.spec.events_per_record.0, self.spec.events_per_record.1) as usize;
+            let chunk: Vec<(i64, String)> = rest.by_ref().take(n).collect();
+            self.push_data(profile.group, &stream, chunk);
+        }
+    }
+
+    /// Pushes one data record holding `events` of `stream`.
+    fn push_data(&mut self, group: &str, stream: &str, events: Vec<(i64, String)>) {
         let log_events = events
             .into_iter()
             .map(|(timestamp, message)| {
@@ -117,8 +131,8 @@ impl Builder<'_> {
         let payload = CwlPayload {
             message_type: "DATA_MESSAGE",
             owner: ACCOUNT,
-            log_group: profile.group,
-            log_stream: &stream,
+            log_group: group,
+            log_stream: stream,
             subscription_filters: &["logmeter"],
             log_events,
         };
@@ -186,7 +200,11 @@ pub fn build(spec: &Spec) -> Sample {
         event_counter: 0,
     };
     let mut data_records = 0;
-    while data_records < spec.max_data_records && b.bytes < spec.max_event_bytes {
+    // A sparse stream counts every record; otherwise each call adds one data record.
+    let records = |b: &Builder<'_>, data_records: usize| {
+        if spec.split_invocations { b.truth.counts.kinesis_records } else { data_records }
+    };
+    while records(&b, data_records) < spec.max_data_records && b.bytes < spec.max_event_bytes {
         if data_records == 2 && spec.corrupt_records {
             b.corrupt_records();
         }

@@ -1,7 +1,7 @@
 //! The generated samples: committed files match the generator, and the pipeline recovers every value the
 //! generator wrote.
 
-use crate::support::{Memory, large, memory, pipeline, root};
+use crate::support::{Memory, billed, large, logged, memory, pipeline, root};
 use logmeter::KinesisBatch;
 use logmeter::destination::{INGEST, QUARANTINE, SEARCH};
 use logmeter::samplegen::{self, Counts};
@@ -60,6 +60,33 @@ fn large_sample_summary_matches_ground_truth() {
         serde_json::from_slice(&std::fs::read(root().join("samples/events/large.truth.json")).unwrap()).unwrap();
     assert_eq!(committed, sample.truth.counts);
     assert_eq!(summary.objects_written, summary.record_objects + summary.quarantine_objects);
+}
+
+#[test]
+fn sparse_sample_bills_every_record_once_with_a_twentieth_of_the_s3_requests() {
+    let sample = logmeter::samplegen::generate(&logmeter::samplegen::sparse());
+    let committed: Counts =
+        serde_json::from_slice(&std::fs::read(root().join("samples/events/sparse.truth.json")).unwrap()).unwrap();
+    assert_eq!(committed, sample.truth.counts);
+    let (batch, mem) = run(&sample.event);
+    assert_eq!(counts(&batch), sample.truth.counts);
+    assert_eq!(billed(&mem.objects.objects.lock().unwrap()), logged("sparse"), "every meter record once");
+    let lists = mem.objects.lists.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!((batch.objects_written, lists), (1, 1), "one LIST and one PUT for the batch");
+
+    // The per-record layout: one PUT for each record that carries a meter record.
+    let config = logmeter::PipelineConfig { ingest_layout: logmeter::IngestLayout::Record, ..Default::default() };
+    let record = memory(logmeter::Pipeline::new(config), true);
+    let batch_event: KinesisBatch = serde_json::from_str(&sample.event).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let per_record = rt.block_on(record.handle(&batch_event, None)).summary;
+    assert_eq!(billed(&record.objects.objects.lock().unwrap()), logged("sparse"));
+    assert!(
+        per_record.objects_written >= 20 * (batch.objects_written + lists),
+        "{} requests per record against {} per batch",
+        per_record.objects_written,
+        batch.objects_written + lists
+    );
 }
 
 fn canonical(v: &Value) -> String {
@@ -195,7 +222,7 @@ fn large_sample_every_report_with_its_values() {
 #[test]
 fn samples_readme_states_the_ground_truth() {
     let readme = std::fs::read_to_string(root().join("samples/README.md")).unwrap();
-    for name in ["small", "large"] {
+    for name in ["small", "large", "sparse"] {
         let truth: Counts =
             serde_json::from_slice(&std::fs::read(root().join(format!("samples/events/{name}.truth.json"))).unwrap())
                 .unwrap();

@@ -174,13 +174,14 @@ pub fn canonical_meter(raw: &[u8]) -> String {
 
 /// The meter records the generator says the functions of a committed sample logged, canonical, sorted.
 pub fn logged(name: &str) -> Vec<String> {
-    let small;
+    let generated;
     let sample = match name {
-        "small" => {
-            small = logmeter::samplegen::generate(&logmeter::samplegen::small());
-            &small
-        }
         "large" => large(),
+        "small" | "sparse" => {
+            let spec = if name == "small" { logmeter::samplegen::small() } else { logmeter::samplegen::sparse() };
+            generated = logmeter::samplegen::generate(&spec);
+            &generated
+        }
         _ => panic!("no sample {name}"),
     };
     let mut out: Vec<String> = sample.truth.meters.iter().map(|v| v.to_string()).collect();
