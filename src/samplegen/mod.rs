@@ -74,7 +74,7 @@ pub fn large() -> Spec {
 pub fn sparse() -> Spec {
     Spec {
         name: "sparse",
-        seed: 2_026_120_6,
+        seed: 20_261_206,
         max_event_bytes: 5_900_000,
         max_data_records: 500,
         events_per_record: (1, 3),
