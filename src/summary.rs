@@ -28,11 +28,11 @@ pub struct Summary {
     pub quarantine_omitted: usize,
     /// Records left for the retry because the invocation's planned output passed `MAX_BATCH_OUTPUT_BYTES`.
     pub deferred_records: usize,
-    /// Meter record objects planned.
+    /// Meter record objects delivered: written by this run or found already written.
     pub record_objects: usize,
-    /// Quarantine objects planned.
+    /// Quarantine objects delivered: written by this run or found already written.
     pub quarantine_objects: usize,
-    /// Bulk requests planned.
+    /// Bulk requests sent (or spooled).
     pub bulk_requests: usize,
     /// Objects written by this run.
     pub objects_written: usize,

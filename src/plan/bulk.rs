@@ -187,4 +187,45 @@ mod tests {
         }
         assert!(encode(0, 10, 10).is_empty());
     }
+
+    #[test]
+    fn valid_packed_bodies_keep_every_action_once_within_bounds_and_name_their_records() {
+        // Three records' fragments of 3, 0 and 5 actions.
+        let fragment = |r: usize, n: usize| {
+            let mut enc = BulkEncoder::new("s", "x", usize::MAX, usize::MAX);
+            for i in 0..n {
+                enc.push("idx", &format!("id-{r}-{i}"), |out| {
+                    out.extend_from_slice(format!("{{\"r\":{r},\"i\":{i}}}").as_bytes())
+                });
+            }
+            enc.finish().pop().unwrap_or(Parcel { key: String::new(), body: Vec::new(), items: 0 })
+        };
+        let parcels = [fragment(0, 3), fragment(1, 0), fragment(2, 5)];
+        let seqs = ["100", "101", "102"];
+        let fragments: Vec<(usize, &str, &Parcel)> = parcels.iter().enumerate().map(|(i, p)| (i, seqs[i], p)).collect();
+        for (max_bytes, max_actions) in [(1 << 20, 1000), (1 << 20, 2), (60, 1000)] {
+            let bodies = pack_bodies("s", &fragments, max_bytes, max_actions);
+            let mut ids = Vec::new();
+            for b in &bodies {
+                assert!(b.parcel.items <= max_actions && (b.parcel.items == 1 || b.parcel.body.len() <= max_bytes));
+                let lines: Vec<&[u8]> = b.parcel.body.split(|&c| c == b'\n').filter(|l| !l.is_empty()).collect();
+                assert_eq!(lines.len(), 2 * b.parcel.items);
+                let mut held = Vec::new();
+                for pair in lines.chunks(2) {
+                    let action: serde_json::Value = serde_json::from_slice(pair[0]).unwrap();
+                    let doc: serde_json::Value = serde_json::from_slice(pair[1]).unwrap();
+                    assert_eq!(action["create"]["_id"], format!("id-{}-{}", doc["r"], doc["i"]));
+                    ids.push(action["create"]["_id"].as_str().unwrap().to_owned());
+                    held.push(doc["r"].as_u64().unwrap() as usize);
+                }
+                held.dedup();
+                assert_eq!(b.records, held, "a body names the records it holds");
+                let first = seqs[held[0]];
+                let last = seqs[held[held.len() - 1]];
+                assert!(b.parcel.key.starts_with(&format!("s/{last}-{first}-")), "{}", b.parcel.key);
+            }
+            assert_eq!(ids.len(), 8, "every action once ({max_bytes}, {max_actions})");
+        }
+        assert_eq!(pack_bodies("s", &fragments, 1 << 20, 1000).len(), 1, "one body for the batch");
+    }
 }

@@ -374,6 +374,7 @@ struct QuarantineLine<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn rec(ms: i64, n: usize) -> (String, i64, bool) {
         (format!("{{\"n\":{n}}}"), ms, false)
@@ -453,5 +454,116 @@ mod tests {
                 serde_json::to_vec(&QuarantineLine { shard: "shardId-1", sequence_number: "49", entry: e }).unwrap();
             assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(serde).unwrap());
         }
+    }
+
+    /// Pieces of records `0..n` with sequence numbers `100 + i`, each with `per` one-line records `{"r":i,"k":k}`.
+    fn pieces(lines: &[String], seqs: &[String]) -> Vec<Piece<'static>> {
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_owned().into_boxed_str()) };
+        lines
+            .iter()
+            .zip(seqs)
+            .enumerate()
+            .map(|(record, (l, s))| Piece { record, sequence: leak(s), lines: leak(l).as_bytes() })
+            .collect()
+    }
+
+    fn batch(n: usize, per: usize) -> (Vec<String>, Vec<String>) {
+        let lines = (0..n).map(|i| (0..per).map(|k| format!("{{\"r\":{i},\"k\":{k}}}\n")).collect()).collect();
+        let seqs = (0..n).map(|i| sortable_sequence(&(100 + i).to_string()).into_owned()).collect();
+        (lines, seqs)
+    }
+
+    fn records_of(objects: &[Packed]) -> Vec<String> {
+        let mut all: Vec<String> = objects
+            .iter()
+            .flat_map(|o| object_records(&o.parcel.key, &o.parcel.body).unwrap())
+            .map(|r| String::from_utf8(r).unwrap())
+            .collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn valid_batch_objects_are_bounded_named_by_range_and_content_and_hold_every_record_once() {
+        let (lines, seqs) = batch(7, 3);
+        let pieces = pieces(&lines, &seqs);
+        let mut want: Vec<String> = lines.iter().flat_map(|l| l.lines().map(str::to_owned)).collect();
+        want.sort();
+        for (max_bytes, max_records, gzip) in [(1 << 20, 10_000, false), (1 << 20, 4, false), (40, 100, true)] {
+            let (objects, skipped) =
+                batch_objects("p/2026-12-06/s/", &pieces, &mut HashMap::new(), max_bytes, max_records, gzip);
+            assert_eq!(skipped, 0);
+            assert_eq!(records_of(&objects), want, "every record once ({max_bytes}, {max_records})");
+            for o in &objects {
+                assert!(
+                    o.parcel.items <= max_records && (o.parcel.items == 1 || gzip || o.parcel.body.len() <= max_bytes)
+                );
+                let (last, first) = object_range(&o.parcel.key).unwrap();
+                let held: Vec<&str> = o.records.iter().map(|&r| seqs[r].as_str()).collect();
+                assert_eq!((first, last), (held[0], held[held.len() - 1]), "{}", o.parcel.key);
+                assert!(
+                    o.parcel.key.starts_with("p/2026-12-06/s/")
+                        && o.parcel.key.ends_with(if gzip { ".json.gz" } else { ".json" })
+                );
+            }
+            let mut keys: Vec<&str> = objects.iter().map(|o| o.parcel.key.as_str()).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            assert_eq!(keys.len(), objects.len(), "distinct keys");
+        }
+        // Same content, same key; other content, another key.
+        let again = batch_objects("f/", &pieces, &mut HashMap::new(), 1 << 20, 10_000, false).0;
+        assert_eq!(again, batch_objects("f/", &pieces, &mut HashMap::new(), 1 << 20, 10_000, false).0);
+        let fewer = batch_objects("f/", &pieces[..6], &mut HashMap::new(), 1 << 20, 10_000, false).0;
+        assert_ne!(again[0].parcel.key, fewer[0].parcel.key);
+    }
+
+    #[test]
+    fn valid_batch_objects_leave_out_what_is_present_by_count() {
+        let (lines, seqs) = batch(4, 2);
+        let pieces = pieces(&lines, &seqs);
+        // Record 1's first line was delivered once; record 2's second line twice (a duplicate in the stream).
+        let mut present = HashMap::from([
+            (b"{\"r\":1,\"k\":0}".to_vec(), 1),
+            (b"{\"r\":2,\"k\":1}".to_vec(), 2),
+            (b"{\"r\":9,\"k\":9}".to_vec(), 1),
+        ]);
+        let (objects, skipped) = batch_objects("f/", &pieces, &mut present, 1 << 20, 10_000, false);
+        assert_eq!(skipped, 2);
+        let got = records_of(&objects);
+        assert_eq!(got.len(), 6);
+        assert!(!got.contains(&"{\"r\":1,\"k\":0}".to_owned()) && !got.contains(&"{\"r\":2,\"k\":1}".to_owned()));
+        assert_eq!(present[&b"{\"r\":2,\"k\":1}".to_vec()], 1, "one copy left to find");
+        // Everything present: no object.
+        let mut all: HashMap<Vec<u8>, usize> = HashMap::new();
+        lines.iter().flat_map(|l| l.lines()).for_each(|l| *all.entry(l.as_bytes().to_vec()).or_default() += 1);
+        assert_eq!(batch_objects("f/", &pieces, &mut all, 1 << 20, 10_000, false), (vec![], 8));
+    }
+
+    #[test]
+    fn valid_sequence_keys_sort_as_numbers_and_ranges_parse() {
+        let (a, b) = (sortable_sequence("99"), sortable_sequence("100"));
+        assert!(a < b && a.len() == SEQUENCE_WIDTH && is_sortable(&a));
+        let kinesis = "49656000000000000000000000000000000000000000005759926698";
+        assert_eq!(sortable_sequence(kinesis), kinesis, "Kinesis's own width is unchanged");
+        assert_eq!(sortable_sequence("abc"), "abc");
+        assert!(!is_sortable("abc") && !is_sortable("12"));
+        let batch_key = format!("p/d/s/{b}-{a}-0123456789abcdef.json");
+        assert_eq!(object_range(&batch_key), Some((&*b, &*a)));
+        assert_eq!(object_range(&format!("p/d/s/{kinesis}-0003.json")), Some((kinesis, kinesis)), "record layout");
+        assert_eq!(object_range("p/d/s/notes.txt"), None);
+        assert_eq!(object_range("p/d/s/12-ab-cd.json"), None);
+    }
+
+    #[test]
+    fn invalid_object_bodies_are_errors_not_records() {
+        assert!(object_records("k.json", b"not json").is_err());
+        assert!(object_records("k.json.gz", b"[]").is_err());
+        let gz = {
+            let mut o = [Parcel { key: "k.json".into(), body: b"[\n{\"a\":1}\n]\n".to_vec(), items: 1 }];
+            gzip_objects(&mut o);
+            o[0].body.clone()
+        };
+        assert_eq!(object_records("k.json.gz", &gz).unwrap(), vec![b"{\"a\":1}".to_vec()]);
     }
 }

@@ -198,4 +198,46 @@ mod tests {
         }
         let _ = std::fs::remove_dir_all(root);
     }
+
+    #[test]
+    fn valid_listing_and_reads_behave_like_the_bucket() {
+        let root = std::env::temp_dir().join(format!("logmeter-local-list-{}", std::process::id()));
+        let dir = LocalDir::new(&root);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        for key in ["p/d/s/002-001-a.json", "p/d/s/004-003-b.json", "p/d/t/009-009-c.json", "p/d/s/001-001-z.json"] {
+            rt.block_on(dir.put(&object(key, key.as_bytes()))).unwrap();
+        }
+        std::fs::write(root.join("p/d/s/005-005-d.json.tmp-1"), b"half written").unwrap();
+        let list = |prefix: &str, after: Option<&str>| rt.block_on(dir.list(prefix, after)).unwrap();
+        assert_eq!(list("p/d/s/", None), ["p/d/s/001-001-z.json", "p/d/s/002-001-a.json", "p/d/s/004-003-b.json"]);
+        assert_eq!(list("p/d/s/", Some("p/d/s/002")), ["p/d/s/002-001-a.json", "p/d/s/004-003-b.json"]);
+        assert_eq!(list("p/d/s/004", None), ["p/d/s/004-003-b.json"]);
+        assert!(list("p/d/none/", None).is_empty(), "a missing folder lists nothing");
+        assert_eq!(rt.block_on(dir.get("p/d/t/009-009-c.json")).unwrap(), b"p/d/t/009-009-c.json");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn valid_bulk_bodies_write_only_ids_not_yet_held() {
+        let root = std::env::temp_dir().join(format!("logmeter-local-bulk-{}", std::process::id()));
+        let dir = LocalDir::new(&root);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let action = |id: &str| format!("{{\"create\":{{\"_index\":\"i\",\"_id\":\"{id}\"}}}}\n{{\"n\":\"{id}\"}}\n");
+        let body = |ids: &[&str]| ids.iter().map(|id| action(id)).collect::<String>().into_bytes();
+        let bulk = |name: &str, ids: &[&str]| {
+            let d = rt.block_on(dir.bulk(&Parcel { key: name.into(), body: body(ids), items: ids.len() })).unwrap();
+            (d.created, d.already_present)
+        };
+        assert_eq!(bulk("s/1-0-aa", &["a", "b"]), (2, 0));
+        assert_eq!(bulk("s/1-0-aa", &["a", "b"]), (0, 2), "the same body again");
+        // Other boundaries: b is held, c is new and is written alone.
+        assert_eq!(bulk("s/2-1-bb", &["b", "c"]), (1, 1));
+        let files: Vec<_> =
+            std::fs::read_dir(root.join(BULK_DIR).join("s")).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(files.len(), 2);
+        let written = files.iter().find(|p| p.to_string_lossy().contains("2-1-bb")).unwrap();
+        assert_eq!(std::fs::read(written).unwrap(), body(&["c"]));
+        assert_eq!(bulk("s/2-1-bb", &["b", "c"]), (0, 2));
+        let _ = std::fs::remove_dir_all(root);
+    }
 }

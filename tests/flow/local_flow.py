@@ -20,8 +20,10 @@ the index exactly once:
 - `concurrent`: the shard's records are dealt to two batches invoked at the same time (ParallelizationFactor 2);
 - `replay`: the whole stream once more from TRIM_HORIZON with another batch size, as after an ESM reset.
 
-Faults inside an invocation come from the caller: with LOGMETER_FLOW_S3 set, the function reaches S3 through that
-endpoint (the fault proxy of the Rust tests), which can fail the n-th PUT or drop its answer after it landed.
+Faults inside an invocation come from the caller: with LOGMETER_FLOW_S3 (LOGMETER_FLOW_SEARCH) set, the function
+reaches S3 (the search server) through that endpoint, the fault proxy of the Rust tests, which can fail the n-th
+PUT or drop its answer after it landed. LOGMETER_FLOW_SEARCH_SERVER=LOGMETER_TEST_ELASTICSEARCH_URL counts the
+documents on Elasticsearch instead of OpenSearch.
 
 Usage (after `bash tests/servers.sh && source target/test-servers/env`):
   target/test-servers/venv/bin/python tests/flow/local_flow.py target/debug/logmeter-lambda [SCENARIO]
@@ -39,7 +41,10 @@ import time
 import boto3
 
 S3_URL = os.environ["LOGMETER_TEST_S3_URL"]
-SEARCH_URL = os.environ["LOGMETER_TEST_OPENSEARCH_URL"]
+# The search server counted on (OpenSearch unless LOGMETER_FLOW_SEARCH_SERVER names Elasticsearch's variable), and
+# the URL the function sends to (that server, or a fault proxy in front of it: LOGMETER_FLOW_SEARCH).
+SEARCH_URL = os.environ[os.environ.get("LOGMETER_FLOW_SEARCH_SERVER", "LOGMETER_TEST_OPENSEARCH_URL")]
+FUNCTION_SEARCH_URL = os.environ.get("LOGMETER_FLOW_SEARCH", SEARCH_URL)
 REGION = "eu-west-1"
 RUN = f"flow-{os.getpid()}"
 BATCH_SIZE = 3
@@ -226,7 +231,7 @@ def main():
            "AWS_LAMBDA_FUNCTION_NAME": "logmeter", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_LEVEL": "WARN", "AWS_REGION": REGION,
            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_ENDPOINT_URL": S3_URL,
-           "INGEST_BUCKET_NAME": bucket, "S3_MAX_ATTEMPTS": "1", "SEARCH_URL": SEARCH_URL,
+           "INGEST_BUCKET_NAME": bucket, "S3_MAX_ATTEMPTS": "1", "SEARCH_URL": FUNCTION_SEARCH_URL,
            "AWS_ENDPOINT_URL_S3": os.environ.get("LOGMETER_FLOW_S3", S3_URL),
            # Beyond the first scenario, two meter records per object: a fault can strike mid-batch, after some of
            # its objects landed, so every retry re-delivers records that are already in the bucket.

@@ -110,7 +110,9 @@ impl Proxy {
         self.state.lock().unwrap().fault = fault;
     }
 
-    /// Adds `latency` before every later request is forwarded (a store across the network).
+    /// Adds `latency` before every later request is forwarded (a store across the network). Used by
+    /// `examples/fault_proxy.rs` for `benches/requests.sh`.
+    #[allow(dead_code)]
     pub fn set_latency(&self, latency: std::time::Duration) {
         self.state.lock().unwrap().latency = latency;
     }
@@ -127,6 +129,22 @@ impl Proxy {
 
     pub fn last_authorization(&self) -> Option<String> {
         self.state.lock().unwrap().last_authorization.clone()
+    }
+
+    /// Requests to the proxy itself (for a proxy run as a program, `examples/fault_proxy.rs`): `GET
+    /// /__proxy/counts` answers the counts by kind as JSON, `POST /__proxy/reset` forgets them.
+    fn control(&self, head: &str) -> Option<String> {
+        let line = head.lines().next()?;
+        if line.starts_with("GET /__proxy/counts ") {
+            let counts = self.counts();
+            let fields: Vec<String> = counts.iter().map(|(k, n)| format!("\"{k:?}\":{n}")).collect();
+            Some(format!("{{{}}}", fields.join(",")))
+        } else if line.starts_with("POST /__proxy/reset ") {
+            self.reset_counts();
+            Some("{}".into())
+        } else {
+            None
+        }
     }
 
     /// Decides, under the lock, what to do with one request.
@@ -189,6 +207,14 @@ impl Proxy {
             .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")))
             .map(|(_, v)| v.trim().to_owned());
         self.state.lock().unwrap().last_authorization = auth;
+        if let Some(control) = self.control(&head) {
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{control}",
+                control.len()
+            );
+            conn.write_all(resp.as_bytes()).await?;
+            return conn.shutdown().await;
+        }
         let latency = self.state.lock().unwrap().latency;
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
