@@ -16,6 +16,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod cost;
 pub mod decode;
 pub mod destination;
 pub mod emit;

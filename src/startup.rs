@@ -72,7 +72,8 @@ pub async fn aws_parts(
     let search = delivery.search.as_ref().map(|s| {
         let secrets = lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| sdk.endpoint_url().map(str::to_owned));
         let meters = pipeline.mirror_meter_records.then_some(pipeline.meter_index_pattern.as_str());
-        SearchMirror::new(s, SearchHttp::new(s, sdk.clone(), secrets), &pipeline.index_pattern, meters)
+        let rollups = pipeline.rollups.as_ref().map(|r| r.index_pattern.as_str());
+        SearchMirror::new(s, SearchHttp::new(s, sdk.clone(), secrets), &pipeline.index_pattern, rollups, meters)
     });
     let spool = delivery.search.as_ref().is_some_and(|s| s.failure_mode == SearchFailureMode::Spool);
     tracing::info!(

@@ -22,6 +22,15 @@ pub const VARIABLES: &[&str] = &[
     "SEARCH_INDEX_PATTERN",
     "SEARCH_METER_RECORDS",
     "SEARCH_METER_INDEX_PATTERN",
+    "SEARCH_INVOCATION_DOCS",
+    "SEARCH_ROLLUPS",
+    "SEARCH_ROLLUP_INDEX_PATTERN",
+    "ROLLUP_WINDOW_SECONDS",
+    "FUNCTION_ARCHITECTURES",
+    "LAMBDA_PRICE_REQUEST",
+    "LAMBDA_PRICE_GB_SECOND_X86_64",
+    "LAMBDA_PRICE_GB_SECOND_ARM64",
+    "LAMBDA_PRICE_SNAPSTART_RESTORE_GB",
     "BULK_MAX_BYTES",
     "BULK_MAX_ACTIONS",
     "LOGMETER_THREADS",
@@ -78,6 +87,10 @@ pub struct PipelineConfig {
     /// `SEARCH_METER_INDEX_PATTERN`: strftime pattern of the meter record index
     /// (default `logmeter-meter-records-%Y.%m.%d`).
     pub meter_index_pattern: String,
+    /// `SEARCH_INVOCATION_DOCS` (default `true`): one metric document per invocation report.
+    pub invocation_docs: bool,
+    /// `SEARCH_ROLLUPS` (default `true`): rollup documents per function and window; `None` when off.
+    pub rollups: Option<crate::plan::rollup::RollupSettings>,
     /// `BULK_MAX_BYTES`: upper bound of one bulk request body (default 5 MiB).
     pub bulk_max_bytes: usize,
     /// `BULK_MAX_ACTIONS`: upper bound of actions in one bulk request (default 1,000).
@@ -137,12 +150,67 @@ impl Default for PipelineConfig {
             index_pattern: "logmeter-metrics-%Y.%m.%d".into(),
             mirror_meter_records: false,
             meter_index_pattern: "logmeter-meter-records-%Y.%m.%d".into(),
+            invocation_docs: true,
+            rollups: Some(crate::plan::rollup::RollupSettings {
+                index_pattern: "logmeter-rollups-%Y.%m.%d".into(),
+                window_ms: 60_000,
+                architectures: crate::cost::Architectures::default(),
+                prices: crate::cost::Prices::default(),
+            }),
             bulk_max_bytes: 5 << 20,
             bulk_max_actions: 1_000,
             ingest_gzip: false,
             ingest_layout: IngestLayout::Batch,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             fast_readers: FastReaders::ALL,
+        }
+    }
+}
+
+/// The rollup settings (`SEARCH_ROLLUPS`, `SEARCH_ROLLUP_INDEX_PATTERN`, `ROLLUP_WINDOW_SECONDS`,
+/// `FUNCTION_ARCHITECTURES`, `LAMBDA_PRICE_*`), or `None` when rollups are off.
+fn rollup_settings(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::plan::rollup::RollupSettings>, ConfigError> {
+    let d = PipelineConfig::default().rollups.unwrap_or_else(|| unreachable!("rollups are on by default"));
+    let price = |name: &'static str| -> Result<Option<f64>, ConfigError> {
+        if lookup(name).is_none_or(|v| v.trim().is_empty()) {
+            return Ok(None);
+        }
+        read(lookup, name, PriceText(0.0), |_| Ok(())).map(|p| Some(p.0))
+    };
+    let overrides = crate::cost::RegionPrices {
+        request: price("LAMBDA_PRICE_REQUEST")?,
+        gb_second_x86_64: price("LAMBDA_PRICE_GB_SECOND_X86_64")?,
+        gb_second_arm64: price("LAMBDA_PRICE_GB_SECOND_ARM64")?,
+        snapstart_restore_gb: price("LAMBDA_PRICE_SNAPSTART_RESTORE_GB")?,
+    };
+    let settings = crate::plan::rollup::RollupSettings {
+        index_pattern: read(lookup, "SEARCH_ROLLUP_INDEX_PATTERN", d.index_pattern, |p: &String| {
+            crate::plan::check_index_pattern(p)
+        })?,
+        window_ms: read(lookup, "ROLLUP_WINDOW_SECONDS", d.window_ms / 1000, |s: &i64| {
+            if (1..=86_400).contains(s) && 86_400 % s == 0 {
+                Ok(())
+            } else {
+                Err("must divide a day: 1 to 86400 seconds, e.g. 60, 300, 3600".into())
+            }
+        })? * 1000,
+        architectures: read(lookup, "FUNCTION_ARCHITECTURES", d.architectures, |_| Ok(()))?,
+        prices: crate::cost::Prices::table(overrides),
+    };
+    Ok(flag(lookup, "SEARCH_ROLLUPS", true)?.then_some(settings))
+}
+
+/// A price setting: a finite, non-negative number of USD.
+struct PriceText(f64);
+
+impl FromStr for PriceText {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.parse::<f64>() {
+            Ok(p) if p.is_finite() && p >= 0.0 => Ok(Self(p)),
+            _ => Err("must be a non-negative number of USD".into()),
         }
     }
 }
@@ -259,6 +327,8 @@ impl PipelineConfig {
             meter_index_pattern: read(&lookup, "SEARCH_METER_INDEX_PATTERN", d.meter_index_pattern, |p: &String| {
                 crate::plan::check_index_pattern(p)
             })?,
+            invocation_docs: flag(&lookup, "SEARCH_INVOCATION_DOCS", d.invocation_docs)?,
+            rollups: rollup_settings(&lookup)?,
             bulk_max_bytes: read(&lookup, "BULK_MAX_BYTES", d.bulk_max_bytes, positive)?,
             bulk_max_actions: read(&lookup, "BULK_MAX_ACTIONS", d.bulk_max_actions, positive)?,
             ingest_gzip: flag(&lookup, "INGEST_GZIP", d.ingest_gzip)?,

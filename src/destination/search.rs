@@ -11,6 +11,7 @@
 
 use super::{Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, SEARCH, Shipped};
 use crate::config::PipelineConfig;
+use crate::plan::rollup::{RollupSettings, encode_rollups};
 use crate::plan::{
     BulkEncoder, REPORT_DOCUMENT_BYTES, ReportEncoder, encode_meter_records, pack_bodies, search_rejected_object,
     search_spool_object, sortable_sequence, utc_date,
@@ -24,14 +25,19 @@ use std::borrow::Cow;
 #[derive(Debug, Clone)]
 pub struct SearchEncoder {
     index_pattern: String,
+    invocation_docs: bool,
+    rollups: Option<RollupSettings>,
     meter_index_pattern: Option<String>,
 }
 
 impl SearchEncoder {
-    /// The encoder `config` describes (`SEARCH_INDEX`, `SEARCH_MIRROR_METER_RECORDS`, `SEARCH_METER_INDEX`).
+    /// The encoder `config` describes (`SEARCH_INDEX`, `SEARCH_INVOCATION_DOCS`, the rollup settings,
+    /// `SEARCH_MIRROR_METER_RECORDS`, `SEARCH_METER_INDEX`).
     pub fn new(config: &PipelineConfig) -> Self {
         Self {
             index_pattern: config.index_pattern.clone(),
+            invocation_docs: config.invocation_docs,
+            rollups: config.rollups.clone(),
             meter_index_pattern: config.mirror_meter_records.then(|| config.meter_index_pattern.clone()),
         }
     }
@@ -45,10 +51,13 @@ impl Encoder for SearchEncoder {
     fn encode(&self, values: &RecordValues<'_>, out: &mut Vec<Parcel>) {
         // One fragment for the record; the outlet packs the batch's into bodies.
         let mut bulk = BulkEncoder::new(values.shard, values.seq_key, usize::MAX, usize::MAX);
-        if !values.reports.is_empty() {
+        if self.invocation_docs && !values.reports.is_empty() {
             let mut encoder = ReportEncoder::new(values.source, &self.index_pattern);
             bulk.reserve(values.reports.len() * REPORT_DOCUMENT_BYTES);
             values.reports.iter().for_each(|found| encoder.push(found, &mut bulk));
+        }
+        if let Some(rollups) = &self.rollups {
+            encode_rollups(values.source, values.seq_key, values.reports, rollups, &mut bulk);
         }
         if let Some(pattern) = &self.meter_index_pattern {
             encode_meter_records(values.meters, pattern, &mut bulk);

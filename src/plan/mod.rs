@@ -11,6 +11,7 @@ mod json_out;
 mod meter_docs;
 mod metrics;
 mod objects;
+pub mod rollup;
 mod time;
 
 pub use bulk::{BulkEncoder, pack_bodies};

@@ -14,11 +14,13 @@ struct Case {
     quarantined: Option<String>,
 }
 
+/// The invocation documents a plan holds (its rollups left out).
 fn documents(plan: &logmeter::pipeline::RecordPlan) -> Vec<Value> {
     plan.parcels(logmeter::destination::SEARCH)
         .iter()
         .flat_map(|b| b.body.split(|&c| c == b'\n').filter(|l| !l.is_empty()).skip(1).step_by(2))
-        .map(|l| serde_json::from_slice(l).unwrap())
+        .map(|l| serde_json::from_slice::<Value>(l).unwrap())
+        .filter(|d| d["event"]["dataset"] == "aws.lambda.report")
         .collect()
 }
 

@@ -10,7 +10,7 @@ mod template;
 
 pub use bulk::{ItemOutcome, backoff, classify, join, pairs, without_id};
 pub use http::{Answer, HttpError, SearchHttp};
-pub use template::{index_template, meter_records_template, template_patterns};
+pub use template::{index_template, meter_records_template, rollups_template, template_patterns};
 
 use super::{BulkDelivery, RejectedDocument, SearchSink, SinkError};
 use crate::config::{IdMode, SearchConfig};
@@ -21,6 +21,8 @@ use tokio::sync::OnceCell;
 
 /// Name of the metric documents' index template.
 pub const TEMPLATE_NAME: &str = "logmeter-metrics";
+/// Name of the rollups' index template.
+pub const ROLLUP_TEMPLATE_NAME: &str = "logmeter-rollups";
 /// Name of the meter records' index template.
 pub const METER_TEMPLATE_NAME: &str = "logmeter-meter-records";
 
@@ -49,12 +51,22 @@ fn snippet(body: &[u8]) -> String {
 
 impl SearchMirror {
     /// A mirror for `config`; `index_pattern` is the pipeline's (the data stream name when one is configured),
-    /// `meter_pattern` the meter record index pattern when meter records are mirrored too.
-    pub fn new(config: &SearchConfig, http: SearchHttp, index_pattern: &str, meter_pattern: Option<&str>) -> Self {
+    /// `rollup_pattern` the rollup index pattern when rollups are on, `meter_pattern` the meter record index
+    /// pattern when meter records are mirrored too.
+    pub fn new(
+        config: &SearchConfig,
+        http: SearchHttp,
+        index_pattern: &str,
+        rollup_pattern: Option<&str>,
+        meter_pattern: Option<&str>,
+    ) -> Self {
         let mut templates = Vec::new();
         if config.install_template {
             let metrics = index_template(&template_patterns(index_pattern), config.data_stream.is_some());
             templates.push((TEMPLATE_NAME, metrics));
+            if let Some(p) = rollup_pattern {
+                templates.push((ROLLUP_TEMPLATE_NAME, rollups_template(&template_patterns(p))));
+            }
             if let Some(p) = meter_pattern {
                 templates.push((METER_TEMPLATE_NAME, meter_records_template(&template_patterns(p))));
             }

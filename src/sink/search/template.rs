@@ -56,6 +56,47 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
     t
 }
 
+/// The template of the rollup index: the fields of `crate::plan::rollup`, the duration sketch stored but not
+/// indexed (it is merged by whoever reads it).
+pub fn rollups_template(patterns: &[String]) -> Value {
+    let keyword = json!({"type": "keyword"});
+    let (long, double) = (json!({"type": "long"}), json!({"type": "double"}));
+    let obj = |props: Value| json!({ "properties": props });
+    let stats = |t: &Value| obj(json!({"sum": t, "min": t, "max": t, "count": long}));
+    json!({
+        "index_patterns": patterns,
+        "priority": 200,
+        "_meta": {"managed_by": "logmeter", "schema_version": 1},
+        "template": {"mappings": {
+            "dynamic": false,
+            "properties": {
+                "@timestamp": {"type": "date"},
+                "event": obj(json!({"kind": keyword, "dataset": keyword})),
+                "cloud": obj(json!({"provider": keyword, "platform": keyword, "region": keyword, "account": obj(json!({"id": keyword}))})),
+                "faas": obj(json!({"name": keyword, "version": keyword})),
+                "aws": obj(json!({
+                    "cloudwatch": obj(json!({"log_group": keyword})),
+                    "lambda": obj(json!({
+                        "window_seconds": long, "architecture": keyword, "memory_size_mb": long,
+                        "invocations": long,
+                        "invocations_by_status": obj(json!({"success": long, "error": long, "timeout": long, "failure": long})),
+                        "cold_starts": long,
+                        "duration_ms": stats(&double),
+                        "duration_sketch": {"type": "object", "enabled": false},
+                        "billed_duration_ms_sum": long, "init_duration_ms_sum": double,
+                        "restore_duration_ms_sum": double, "billed_restore_duration_ms_sum": long, "restores": long,
+                        "max_memory_used_mb": stats(&long),
+                        "memory_utilization": stats(&double),
+                        "billed_gb_seconds": double, "estimated_cost_usd": double, "priced_invocations": long,
+                        "cost_unpriced_reason": keyword,
+                    })),
+                })),
+                "logmeter": obj(json!({"shard_id": keyword, "sequence_number": keyword})),
+            }
+        }}
+    })
+}
+
 /// The template of the meter record index: the Amberflo fields, and `dimensions.*` as keywords.
 pub fn meter_records_template(patterns: &[String]) -> Value {
     json!({

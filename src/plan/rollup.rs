@@ -1,0 +1,290 @@
+//! Rollup documents: per function, version, memory size and architecture, per time window, what the invocation
+//! reports of one Kinesis record add up to (`event.dataset: aws.lambda.rollup`).
+//!
+//! A window's invocations arrive in many records, shards and batches, so each record writes its own partial rollup
+//! of each window, with an id derived from the record (shard and sequence number) and the group: a retry or a
+//! replay of the record re-creates the same documents, which `create` refuses (409), and never counts an
+//! invocation twice. Queries sum the partial rollups: `sum` of `aws.lambda.invocations`, `cold_starts`,
+//! `billed_gb_seconds`, `estimated_cost_usd` and the other sums, `min` / `max` of the minima and maxima, and
+//! percentiles by merging the duration sketches ([`Sketch`]).
+
+use crate::cost::{Architectures, Billed, Prices, Unpriced};
+use crate::extract::{FoundReport, ReportStatus, function_of};
+use crate::ids::V5Prefix;
+use crate::plan::{BulkEncoder, IndexNamer, ReportContext, iso_millis_bytes};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Relative accuracy of the duration sketch: a percentile read from it is within 1 % of the true value at that
+/// rank.
+pub const SKETCH_ACCURACY: f64 = 0.01;
+
+/// The smallest duration the sketch tells apart, ms (one microsecond); shorter ones count as this.
+const SKETCH_MIN_MS: f64 = 0.001;
+
+/// A mergeable histogram of durations with logarithmic buckets (the DDSketch scheme): bucket `i` holds the values in
+/// `(γ^(i-1), γ^i]`, with `γ = (1 + α) / (1 − α)` and `α` = [`SKETCH_ACCURACY`]. Merging adds counts bucket by
+/// bucket, so partial rollups merge exactly, and a quantile is answered with a relative error of at most `α`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sketch {
+    /// Count per bucket index.
+    pub buckets: BTreeMap<i32, u64>,
+}
+
+fn gamma() -> f64 {
+    (1.0 + SKETCH_ACCURACY) / (1.0 - SKETCH_ACCURACY)
+}
+
+impl Sketch {
+    /// Counts one value (ms).
+    pub fn add(&mut self, ms: f64) {
+        let index = (ms.max(SKETCH_MIN_MS).ln() / gamma().ln()).ceil() as i32;
+        *self.buckets.entry(index).or_insert(0) += 1;
+    }
+
+    /// Adds `other`'s counts.
+    pub fn merge(&mut self, other: &Sketch) {
+        for (i, n) in &other.buckets {
+            *self.buckets.entry(*i).or_insert(0) += n;
+        }
+    }
+
+    /// Values counted.
+    pub fn count(&self) -> u64 {
+        self.buckets.values().sum()
+    }
+
+    /// The value at quantile `q` (0–1): the one at rank `⌊q × (n − 1)⌋` in sorted order, within [`SKETCH_ACCURACY`].
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let n = self.count();
+        if n == 0 {
+            return None;
+        }
+        let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
+        let mut seen = 0;
+        for (i, c) in &self.buckets {
+            seen += c;
+            if seen > rank {
+                return Some(2.0 * gamma().powi(*i) / (gamma() + 1.0));
+            }
+        }
+        None
+    }
+
+    /// The sketch as documents carry it: `{"relative_accuracy", "index": [...], "count": [...]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "relative_accuracy": SKETCH_ACCURACY,
+            "index": self.buckets.keys().collect::<Vec<_>>(),
+            "count": self.buckets.values().collect::<Vec<_>>(),
+        })
+    }
+
+    /// A sketch read back from [`Sketch::to_json`]'s shape.
+    pub fn from_json(v: &serde_json::Value) -> Option<Self> {
+        let index = v.get("index")?.as_array()?;
+        let count = v.get("count")?.as_array()?;
+        let buckets: Option<BTreeMap<i32, u64>> =
+            index.iter().zip(count).map(|(i, c)| Some((i32::try_from(i.as_i64()?).ok()?, c.as_u64()?))).collect();
+        Some(Self { buckets: buckets? })
+    }
+}
+
+/// What rollups need from the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupSettings {
+    /// Index name pattern (`SEARCH_ROLLUP_INDEX_PATTERN`).
+    pub index_pattern: String,
+    /// Window length, ms (`ROLLUP_WINDOW_SECONDS`).
+    pub window_ms: i64,
+    /// Each function's architecture (`FUNCTION_ARCHITECTURES`).
+    pub architectures: Architectures,
+    /// Prices (`data/lambda-prices.json`, `LAMBDA_PRICE_*`).
+    pub prices: Prices,
+}
+
+/// A group: the function, its version, memory size and architecture, and the window start (epoch ms).
+type Group<'a> = (&'a str, &'a str, Option<u64>, &'static str, i64);
+
+/// The sums of one group.
+#[derive(Debug, Default)]
+struct Totals {
+    invocations: u64,
+    statuses: [u64; 4],
+    cold_starts: u64,
+    duration: Option<(f64, f64, f64, u64)>,
+    sketch: Sketch,
+    billed_duration_ms: u64,
+    init_duration_ms: f64,
+    restore_duration_ms: f64,
+    billed_restore_duration_ms: u64,
+    restores: u64,
+    max_memory: Option<(u64, u64, u64)>,
+    utilization: Option<(f64, f64, u64)>,
+    gb_seconds: f64,
+    cost: f64,
+    priced: u64,
+    unpriced: Option<Unpriced>,
+}
+
+/// Appends the rollup documents of one record's reports to `bulk`.
+pub fn encode_rollups(
+    ctx: &ReportContext<'_>,
+    seq_key: &str,
+    reports: &[FoundReport<'_>],
+    settings: &RollupSettings,
+    bulk: &mut BulkEncoder<'_>,
+) {
+    if reports.is_empty() {
+        return;
+    }
+    let id = function_of(ctx.log_group, ctx.log_stream);
+    let name = id.name.unwrap_or(ctx.log_group);
+    let version = id.version.unwrap_or("$LATEST");
+    let arch = settings.architectures.of(name);
+    let mut groups: BTreeMap<Group<'_>, Totals> = BTreeMap::new();
+    for found in reports {
+        let r = &found.report;
+        let window = found.timestamp.div_euclid(settings.window_ms) * settings.window_ms;
+        let t = groups.entry((name, version, r.memory_size_mb(), arch.as_str(), window)).or_default();
+        t.invocations += 1;
+        t.statuses[match r.status {
+            ReportStatus::Success => 0,
+            ReportStatus::Error => 1,
+            ReportStatus::Timeout => 2,
+            ReportStatus::Failure => 3,
+        }] += 1;
+        t.cold_starts += u64::from(r.cold_start());
+        if let Some(ms) = r.duration_ms() {
+            let (sum, min, max, n) = t.duration.unwrap_or((0.0, f64::MAX, f64::MIN, 0));
+            t.duration = Some((sum + ms, min.min(ms), max.max(ms), n + 1));
+            t.sketch.add(ms);
+        }
+        t.billed_duration_ms += r.billed_duration_ms().unwrap_or(0);
+        t.init_duration_ms += r.init_duration_ms().unwrap_or(0.0);
+        t.restore_duration_ms += r.restore_duration_ms().unwrap_or(0.0);
+        t.billed_restore_duration_ms += r.billed_restore_duration_ms().unwrap_or(0);
+        t.restores += u64::from(r.restore_duration_ms().is_some());
+        if let Some(mb) = r.max_memory_used_mb() {
+            let (max, sum, n) = t.max_memory.unwrap_or_default();
+            t.max_memory = Some((max.max(mb), sum + mb, n + 1));
+        }
+        if let Some(u) = r.memory_utilization() {
+            let (max, sum, n) = t.utilization.unwrap_or_default();
+            t.utilization = Some((max.max(u), sum + u, n + 1));
+        }
+        t.gb_seconds += r.billed_gb_seconds().unwrap_or(0.0);
+        let billed = Billed {
+            billed_duration_ms: r.billed_duration_ms(),
+            memory_size_mb: r.memory_size_mb(),
+            billed_restore_duration_ms: r.billed_restore_duration_ms(),
+        };
+        match settings.prices.invocation(ctx.region, arch, billed) {
+            Ok(usd) => {
+                t.cost += usd;
+                t.priced += 1;
+            }
+            Err(why) => t.unpriced = t.unpriced.max(Some(why)),
+        }
+    }
+    let ids = V5Prefix::new(&["rollup", ctx.shard, seq_key]);
+    let mut indices = IndexNamer::new(&settings.index_pattern);
+    for ((name, version, memory, arch, window), t) in groups {
+        let memory_text = memory.map(|m| m.to_string()).unwrap_or_default();
+        let window_text = window.to_string();
+        let doc_id = ids.string(&[
+            name.as_bytes(),
+            version.as_bytes(),
+            memory_text.as_bytes(),
+            arch.as_bytes(),
+            window_text.as_bytes(),
+        ]);
+        let doc = document(ctx, (name, version, memory, arch, window), &t, settings.window_ms);
+        bulk.push(indices.name(window), &doc_id, |out| {
+            // A `Value` of strings and finite numbers always serializes.
+            let _ = serde_json::to_writer(out, &doc);
+        });
+    }
+}
+
+fn document(ctx: &ReportContext<'_>, g: Group<'_>, t: &Totals, window_ms: i64) -> serde_json::Value {
+    let (name, version, memory, arch, window) = g;
+    let timestamp = String::from_utf8_lossy(&iso_millis_bytes(window)).into_owned();
+    let [success, error, timeout, failure] = t.statuses;
+    let mut lambda = json!({
+        "window_seconds": window_ms / 1000,
+        "architecture": arch,
+        "invocations": t.invocations,
+        "invocations_by_status": {"success": success, "error": error, "timeout": timeout, "failure": failure},
+        "cold_starts": t.cold_starts,
+        "billed_duration_ms_sum": t.billed_duration_ms,
+        "init_duration_ms_sum": t.init_duration_ms,
+        "restore_duration_ms_sum": t.restore_duration_ms,
+        "billed_restore_duration_ms_sum": t.billed_restore_duration_ms,
+        "restores": t.restores,
+        "billed_gb_seconds": t.gb_seconds,
+        "priced_invocations": t.priced,
+    });
+    if let Some(mb) = memory {
+        lambda["memory_size_mb"] = json!(mb);
+    }
+    if let Some((sum, min, max, n)) = t.duration {
+        lambda["duration_ms"] = json!({"sum": sum, "min": min, "max": max, "count": n});
+        lambda["duration_sketch"] = t.sketch.to_json();
+    }
+    if let Some((max, sum, n)) = t.max_memory {
+        lambda["max_memory_used_mb"] = json!({"max": max, "sum": sum, "count": n});
+    }
+    if let Some((max, sum, n)) = t.utilization {
+        lambda["memory_utilization"] = json!({"max": max, "sum": sum, "count": n});
+    }
+    if t.priced > 0 {
+        lambda["estimated_cost_usd"] = json!(t.cost);
+    }
+    if let Some(why) = t.unpriced {
+        lambda["cost_unpriced_reason"] = json!(why.as_str());
+    }
+    let mut cloud = json!({"provider": "aws", "platform": "aws_lambda", "account": {"id": ctx.account}});
+    if let Some(region) = ctx.region {
+        cloud["region"] = json!(region);
+    }
+    json!({
+        "@timestamp": timestamp,
+        "event": {"kind": "metric", "dataset": "aws.lambda.rollup"},
+        "cloud": cloud,
+        "faas": {"name": name, "version": version},
+        "aws": {"lambda": lambda, "cloudwatch": {"log_group": ctx.log_group}},
+        "logmeter": {"shard_id": ctx.shard, "sequence_number": ctx.sequence},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_merged_sketches_answer_percentiles_within_their_accuracy() {
+        // A long-tailed spread of durations (0.05 ms to about 30 s), split over 7 partial sketches.
+        let mut values: Vec<f64> = (0..20_000u64)
+            .map(|i| {
+                let u = ((i * 2_654_435_761) % 1_000_003) as f64 / 1_000_003.0;
+                0.05 * (u * 13.3).exp()
+            })
+            .collect();
+        let mut parts = vec![Sketch::default(); 7];
+        for (i, v) in values.iter().enumerate() {
+            parts[i % 7].add(*v);
+        }
+        let mut merged = Sketch::default();
+        parts.iter().for_each(|p| merged.merge(p));
+        let round_trip = Sketch::from_json(&merged.to_json()).unwrap();
+        assert_eq!(round_trip, merged);
+        values.sort_by(f64::total_cmp);
+        for q in [0.5, 0.9, 0.99] {
+            let exact = values[(q * (values.len() - 1) as f64).floor() as usize];
+            let got = merged.quantile(q).unwrap();
+            assert!((got - exact).abs() <= SKETCH_ACCURACY * exact, "p{}: {got} against {exact}", q * 100.0);
+        }
+        assert_eq!(Sketch::default().quantile(0.5), None);
+    }
+}
