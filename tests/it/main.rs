@@ -12,6 +12,7 @@ mod props;
 mod proxy;
 mod reports;
 mod retries;
+mod rollups;
 mod samples;
 mod servers;
 mod snippets;

@@ -1,0 +1,185 @@
+//! Rollups against the generator's ground truth, function by function, and against real aggregation queries on
+//! both search servers, over rollups that arrived in several batches, also after a replay.
+
+use crate::servers::{self, http, rt, unique};
+use crate::support::large;
+use logmeter::KinesisBatch;
+use logmeter::destination::SEARCH;
+use logmeter::plan::rollup::Sketch;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// us-east-1's list prices (`data/lambda-prices.json`), given for the samples' region, eu-west-1.
+const PRICES: [(&str, &str); 4] = [
+    ("LAMBDA_PRICE_REQUEST", "0.0000002"),
+    ("LAMBDA_PRICE_GB_SECOND_X86_64", "0.0000166667"),
+    ("LAMBDA_PRICE_GB_SECOND_ARM64", "0.0000133334"),
+    ("LAMBDA_PRICE_SNAPSTART_RESTORE_GB", "0.0001397998"),
+];
+const ARCHITECTURES: &str = "image-resizer=arm64,*=x86_64";
+
+/// Per function: invocations, cold starts, billed duration (ms), GB-seconds, estimated cost (USD), and the
+/// invocations by status (success, error, timeout, failure).
+#[derive(Debug, Default, PartialEq, Clone)]
+struct Totals {
+    invocations: u64,
+    cold_starts: u64,
+    billed_ms: u64,
+    gb_seconds: f64,
+    cost: f64,
+    statuses: [u64; 4],
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-12)
+}
+
+fn assert_totals(got: &BTreeMap<String, Totals>, want: &BTreeMap<String, Totals>, what: &str) {
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{what}: functions");
+    for (f, w) in want {
+        let g = &got[f];
+        assert_eq!(
+            (g.invocations, g.cold_starts, g.billed_ms, g.statuses),
+            (w.invocations, w.cold_starts, w.billed_ms, w.statuses),
+            "{what}: {f}"
+        );
+        assert!(close(g.gb_seconds, w.gb_seconds), "{what}: {f} GB-seconds {} against {}", g.gb_seconds, w.gb_seconds);
+        assert!(close(g.cost, w.cost), "{what}: {f} cost {} against {}", g.cost, w.cost);
+    }
+}
+
+/// What the generator says each function's invocations add up to, priced independently from the list prices.
+fn truth() -> BTreeMap<String, Totals> {
+    let mut out: BTreeMap<String, Totals> = BTreeMap::new();
+    for r in &large().truth.reports {
+        let t = out.entry(r.function_name.clone()).or_default();
+        t.invocations += 1;
+        t.cold_starts += u64::from(r.init_duration_ms.is_some() || r.restore_duration_ms.is_some());
+        t.billed_ms += r.billed_duration_ms.unwrap_or(0);
+        t.statuses[["success", "error", "timeout", "failure"].iter().position(|s| *s == r.status).unwrap()] += 1;
+        if let (Some(ms), Some(mb)) = (r.billed_duration_ms, r.memory_size_mb) {
+            let gb = mb as f64 / 1024.0;
+            t.gb_seconds += ms as f64 / 1000.0 * gb;
+            let per_gb_second = if r.function_name == "image-resizer" { 0.0000133334 } else { 0.0000166667 };
+            t.cost += 0.0000002 + ms as f64 / 1000.0 * gb * per_gb_second;
+            if let Some(restore) = r.billed_restore_duration_ms {
+                t.cost += restore as f64 / 1000.0 * gb * per_gb_second + gb * 0.0001397998;
+            }
+        }
+    }
+    out
+}
+
+fn add(out: &mut BTreeMap<String, Totals>, doc: &Value) {
+    let l = &doc["aws"]["lambda"];
+    let t = out.entry(doc["faas"]["name"].as_str().unwrap().to_owned()).or_default();
+    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    t.invocations += n(&l["invocations"]);
+    t.cold_starts += n(&l["cold_starts"]);
+    t.billed_ms += n(&l["billed_duration_ms_sum"]);
+    t.gb_seconds += l["billed_gb_seconds"].as_f64().unwrap();
+    t.cost += l["estimated_cost_usd"].as_f64().unwrap_or(0.0);
+    for (i, s) in ["success", "error", "timeout", "failure"].iter().enumerate() {
+        t.statuses[i] += n(&l["invocations_by_status"][s]);
+    }
+}
+
+fn config() -> logmeter::PipelineConfig {
+    let vars: BTreeMap<&str, &str> =
+        PRICES.into_iter().chain([("FUNCTION_ARCHITECTURES", ARCHITECTURES), ("LOGMETER_THREADS", "2")]).collect();
+    logmeter::PipelineConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap()
+}
+
+#[test]
+fn rollups_summed_per_function_equal_the_ground_truth_with_a_tenth_of_the_documents() {
+    let batch: KinesisBatch = serde_json::from_str(&large().event).unwrap();
+    let mut config = config();
+    config.invocation_docs = false;
+    let plans = logmeter::Pipeline::new(config).plan_batch(&batch.records);
+    let mut got = BTreeMap::new();
+    let mut sketches: BTreeMap<String, Sketch> = BTreeMap::new();
+    let mut documents = 0;
+    for b in plans.iter().flat_map(|p| p.parcels(SEARCH)) {
+        for line in b.body.split(|&c| c == b'\n').filter(|l| !l.is_empty()).skip(1).step_by(2) {
+            let doc: Value = serde_json::from_slice(line).unwrap();
+            assert_eq!(doc["event"]["dataset"], "aws.lambda.rollup", "invocation documents are off");
+            add(&mut got, &doc);
+            documents += 1;
+            let name = doc["faas"]["name"].as_str().unwrap().to_owned();
+            if let Some(s) = Sketch::from_json(&doc["aws"]["lambda"]["duration_sketch"]) {
+                sketches.entry(name).or_default().merge(&s);
+            }
+        }
+    }
+    assert_totals(&got, &truth(), "large sample");
+    let reports = large().truth.reports.len();
+    assert!(documents * 10 <= reports, "{documents} rollup documents for {reports} reports: at least 10x fewer");
+    // Percentiles merged across the partial rollups, against the reports' own durations.
+    for (name, sketch) in &sketches {
+        let mut durations: Vec<f64> =
+            large().truth.reports.iter().filter(|r| &r.function_name == name).filter_map(|r| r.duration_ms).collect();
+        durations.sort_by(f64::total_cmp);
+        for q in [0.5, 0.9, 0.99] {
+            let exact = durations[(q * (durations.len() - 1) as f64).floor() as usize];
+            let est = sketch.quantile(q).unwrap();
+            assert!((est - exact).abs() <= 0.01 * exact.max(0.001), "{name} p{q}: {est} against {exact}");
+        }
+    }
+}
+
+#[test]
+fn aggregation_queries_over_rollups_from_several_batches_match_the_ground_truth_after_a_replay() {
+    let rt = rt();
+    let batch: KinesisBatch = serde_json::from_str(&large().event).unwrap();
+    let thirds: Vec<KinesisBatch> =
+        batch.records.chunks(batch.records.len() / 3 + 1).map(|c| KinesisBatch { records: c.to_vec() }).collect();
+    for (name, base) in [("opensearch", servers::opensearch()), ("elasticsearch", servers::elasticsearch())] {
+        let bucket = rt.block_on(servers::bucket());
+        let index = unique(&format!("it-rollups-{name}"));
+        let mut settings: Vec<(&str, String)> = vec![
+            ("INGEST_BUCKET_NAME", bucket),
+            ("SEARCH_URL", base.clone()),
+            ("SEARCH_INVOCATION_DOCS", "false".into()),
+            ("SEARCH_ROLLUP_INDEX_PATTERN", format!("{index}-%Y.%m.%d")),
+            ("FUNCTION_ARCHITECTURES", ARCHITECTURES.into()),
+        ];
+        settings.extend(PRICES.iter().map(|(k, v)| (*k, v.to_string())));
+        let h = rt.block_on(servers::handler(&settings));
+        for (i, part) in thirds.iter().enumerate() {
+            let out = rt.block_on(h.handle(part, None));
+            assert!(out.response.batch_item_failures.is_empty(), "{name}: batch {i}");
+        }
+        let query = r#"{"size":0,"aggs":{"f":{"terms":{"field":"faas.name","size":50},"aggs":{
+            "invocations":{"sum":{"field":"aws.lambda.invocations"}},
+            "cold_starts":{"sum":{"field":"aws.lambda.cold_starts"}},
+            "billed_ms":{"sum":{"field":"aws.lambda.billed_duration_ms_sum"}},
+            "gb_seconds":{"sum":{"field":"aws.lambda.billed_gb_seconds"}},
+            "cost":{"sum":{"field":"aws.lambda.estimated_cost_usd"}}}}}}"#;
+        let totals = || {
+            http("POST", &format!("{base}/{index}-*/_refresh"), None);
+            let (status, body) = http("POST", &format!("{base}/{index}-*/_search"), Some(query));
+            assert_eq!(status, 200, "{name}: {body}");
+            let mut out = BTreeMap::new();
+            for b in body["aggregations"]["f"]["buckets"].as_array().unwrap() {
+                let v = |k: &str| b[k]["value"].as_f64().unwrap();
+                let t = Totals {
+                    invocations: v("invocations") as u64,
+                    cold_starts: v("cold_starts") as u64,
+                    billed_ms: v("billed_ms") as u64,
+                    gb_seconds: v("gb_seconds"),
+                    cost: v("cost"),
+                    statuses: [0; 4],
+                };
+                out.insert(b["key"].as_str().unwrap().to_owned(), t);
+            }
+            out
+        };
+        let mut want = truth();
+        want.values_mut().for_each(|t| t.statuses = [0; 4]);
+        assert_totals(&totals(), &want, name);
+        // A replay of the middle batch, and of the whole batch: the same documents, refused as already there.
+        rt.block_on(h.handle(&thirds[1], None));
+        rt.block_on(h.handle(&batch, None));
+        assert_totals(&totals(), &want, &format!("{name} after a replay"));
+    }
+}
