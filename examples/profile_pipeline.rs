@@ -2,7 +2,9 @@
 //! prints the median time per batch next to the inflate-only baseline of the same records (a quick check while
 //! working; the figures of record come from `cargo bench --bench pipeline`).
 //!
-//! `cargo run --release --example profile_pipeline -- [ITERATIONS] [pipeline | readers]`
+//! `cargo run --release --example profile_pipeline -- [ITERATIONS] [pipeline | readers | rollups]`
+//!
+//! `rollups` measures what rollups cost: the pipeline without them, with them (the default) and with them alone.
 //!
 //! `readers` measures what each fast reader gains: the pipeline with all of them, with each one off and with none,
 //! interleaved iteration by iteration, as medians and as the time each one saves.
@@ -29,6 +31,9 @@ fn main() {
     let cap = config.max_inflated_bytes;
     if mode.as_deref() == Some("readers") {
         return readers(n, &batch, &config);
+    }
+    if mode.as_deref() == Some("rollups") {
+        return rollups(n, &batch, &config);
     }
     let p = Pipeline::new(config);
     let compressed: Vec<Vec<u8>> = batch
@@ -73,6 +78,31 @@ fn main() {
         i.as_secs_f64() / p.as_secs_f64(),
         imin.as_secs_f64() / pmin.as_secs_f64()
     );
+}
+
+/// The pipeline with invocation documents only, with rollups too (the default), and with rollups only,
+/// interleaved iteration by iteration.
+fn rollups(n: usize, batch: &KinesisBatch, config: &PipelineConfig) {
+    let without = PipelineConfig { rollups: None, ..config.clone() };
+    let rollups_only = PipelineConfig { invocation_docs: false, ..config.clone() };
+    let variants = [
+        ("invocation documents only", Pipeline::new(without)),
+        ("with rollups (default)", Pipeline::new(config.clone())),
+        ("rollups only", Pipeline::new(rollups_only)),
+    ];
+    let mut times = vec![Vec::new(); variants.len()];
+    for _ in 0..n {
+        for (i, (_, p)) in variants.iter().enumerate() {
+            let t = Instant::now();
+            std::hint::black_box(p.plan_batch(&batch.records));
+            times[i].push(t.elapsed());
+        }
+    }
+    let base = median(times[0].clone());
+    for ((name, _), t) in variants.iter().zip(times) {
+        let m = median(t);
+        println!("{name:<28} median {m:.1?}, {:.3} of invocation documents only", m.as_secs_f64() / base.as_secs_f64());
+    }
 }
 
 /// The pipeline with every fast reader, with each one off, and with none, interleaved.

@@ -12,6 +12,19 @@ struct Case {
     message: String,
     expect: Option<serde_json::Map<String, Value>>,
     quarantined: Option<String>,
+    /// What the report's rollup document says (`aws.lambda.*`; `null` for a field that must be absent).
+    #[serde(default)]
+    rollup: Option<serde_json::Map<String, Value>>,
+}
+
+/// The rollup documents a plan holds.
+fn rollups(plan: &logmeter::pipeline::RecordPlan) -> Vec<Value> {
+    plan.parcels(logmeter::destination::SEARCH)
+        .iter()
+        .flat_map(|b| b.body.split(|&c| c == b'\n').filter(|l| !l.is_empty()).skip(1).step_by(2))
+        .map(|l| serde_json::from_slice::<Value>(l).unwrap())
+        .filter(|d| d["event"]["dataset"] == "aws.lambda.rollup")
+        .collect()
 }
 
 /// The invocation documents a plan holds (its rollups left out).
@@ -61,13 +74,26 @@ fn table_from_samples_edge_report_lines() {
                 }
                 assert_eq!(d["faas"]["name"], "checkout");
                 assert!(reasons.is_empty(), "{}", case.name);
+                let rolled = rollups(&plan);
+                assert_eq!(rolled.len(), 1, "{}: one rollup", case.name);
+                for (k, v) in case.rollup.iter().flatten() {
+                    let got = &rolled[0]["aws"]["lambda"][k];
+                    let same = match (got.as_f64(), v.as_f64()) {
+                        (Some(a), Some(b)) => (a - b).abs() <= 1e-12,
+                        _ => got == v,
+                    };
+                    assert!(same, "{}: rollup {k} is {got}, expected {v}", case.name);
+                }
             }
             (None, Some(want)) => {
                 assert!(docs.is_empty(), "{}", case.name);
                 assert_eq!(reasons.len(), 1, "{}", case.name);
                 assert!(reasons[0].contains(want.as_str()), "{}: {:?} lacks {want:?}", case.name, reasons[0]);
             }
-            _ => assert!(docs.is_empty() && reasons.is_empty(), "{}: not a report, not quarantined", case.name),
+            _ => {
+                assert!(docs.is_empty() && reasons.is_empty(), "{}: not a report, not quarantined", case.name);
+                assert!(rollups(&plan).is_empty(), "{}: no invocation counted", case.name);
+            }
         }
     }
 }
