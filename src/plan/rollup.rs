@@ -12,7 +12,6 @@ use crate::cost::{Architectures, Billed, Prices, Unpriced};
 use crate::extract::{FoundReport, ReportStatus, function_of};
 use crate::ids::V5Prefix;
 use crate::plan::{BulkEncoder, IndexNamer, ReportContext, iso_millis_bytes};
-use serde_json::json;
 use std::collections::BTreeMap;
 
 /// Relative accuracy of the duration sketch: a percentile read from it is within 1 % of the true value at that
@@ -73,11 +72,15 @@ impl Sketch {
 
     /// The sketch as documents carry it: `{"relative_accuracy", "index": [...], "count": [...]}`.
     pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "relative_accuracy": SKETCH_ACCURACY,
-            "index": self.buckets.keys().collect::<Vec<_>>(),
-            "count": self.buckets.values().collect::<Vec<_>>(),
-        })
+        serde_json::to_value(self.doc()).unwrap_or_default()
+    }
+
+    fn doc(&self) -> SketchDoc {
+        SketchDoc {
+            relative_accuracy: SKETCH_ACCURACY,
+            index: self.buckets.keys().copied().collect(),
+            count: self.buckets.values().copied().collect(),
+        }
     }
 
     /// A sketch read back from [`Sketch::to_json`]'s shape.
@@ -199,63 +202,164 @@ pub fn encode_rollups(
             arch.as_bytes(),
             window_text.as_bytes(),
         ]);
-        let doc = document(ctx, (name, version, memory, arch, window), &t, settings.window_ms);
         bulk.push(indices.name(window), &doc_id, |out| {
-            // A `Value` of strings and finite numbers always serializes.
-            let _ = serde_json::to_writer(out, &doc);
+            write_document(ctx, (name, version, memory, arch, window), &t, settings.window_ms, out);
         });
     }
 }
 
-fn document(ctx: &ReportContext<'_>, g: Group<'_>, t: &Totals, window_ms: i64) -> serde_json::Value {
+/// A rollup document, in the order its fields are written (a typed document: serializing it costs no tree of
+/// values).
+#[derive(serde::Serialize)]
+struct Doc<'a> {
+    #[serde(rename = "@timestamp")]
+    timestamp: &'a str,
+    event: Event,
+    cloud: Cloud<'a>,
+    faas: Faas<'a>,
+    aws: Aws<'a>,
+    logmeter: Source<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Event {
+    kind: &'static str,
+    dataset: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct Cloud<'a> {
+    provider: &'static str,
+    platform: &'static str,
+    account: Account<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct Account<'a> {
+    id: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct Faas<'a> {
+    name: &'a str,
+    version: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct Aws<'a> {
+    cloudwatch: Cloudwatch<'a>,
+    lambda: Lambda<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Cloudwatch<'a> {
+    log_group: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct Source<'a> {
+    shard_id: &'a str,
+    sequence_number: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct Lambda<'a> {
+    window_seconds: i64,
+    architecture: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_size_mb: Option<u64>,
+    invocations: u64,
+    invocations_by_status: Statuses,
+    cold_starts: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_ms: Option<Stats<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_sketch: Option<SketchDoc>,
+    billed_duration_ms_sum: u64,
+    init_duration_ms_sum: f64,
+    restore_duration_ms_sum: f64,
+    billed_restore_duration_ms_sum: u64,
+    restores: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_memory_used_mb: Option<Stats<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_utilization: Option<Stats<f64>>,
+    billed_gb_seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    estimated_cost_usd: Option<f64>,
+    priced_invocations: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_unpriced_reason: Option<&'static str>,
+}
+
+#[derive(serde::Serialize)]
+struct Statuses {
+    success: u64,
+    error: u64,
+    timeout: u64,
+    failure: u64,
+}
+
+#[derive(serde::Serialize)]
+struct Stats<T> {
+    sum: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min: Option<T>,
+    max: T,
+    count: u64,
+}
+
+#[derive(serde::Serialize)]
+struct SketchDoc {
+    relative_accuracy: f64,
+    index: Vec<i32>,
+    count: Vec<u64>,
+}
+
+fn write_document(ctx: &ReportContext<'_>, g: Group<'_>, t: &Totals, window_ms: i64, out: &mut Vec<u8>) {
     let (name, version, memory, arch, window) = g;
-    let timestamp = String::from_utf8_lossy(&iso_millis_bytes(window)).into_owned();
+    let timestamp = iso_millis_bytes(window);
     let [success, error, timeout, failure] = t.statuses;
-    let mut lambda = json!({
-        "window_seconds": window_ms / 1000,
-        "architecture": arch,
-        "invocations": t.invocations,
-        "invocations_by_status": {"success": success, "error": error, "timeout": timeout, "failure": failure},
-        "cold_starts": t.cold_starts,
-        "billed_duration_ms_sum": t.billed_duration_ms,
-        "init_duration_ms_sum": t.init_duration_ms,
-        "restore_duration_ms_sum": t.restore_duration_ms,
-        "billed_restore_duration_ms_sum": t.billed_restore_duration_ms,
-        "restores": t.restores,
-        "billed_gb_seconds": t.gb_seconds,
-        "priced_invocations": t.priced,
-    });
-    if let Some(mb) = memory {
-        lambda["memory_size_mb"] = json!(mb);
-    }
-    if let Some((sum, min, max, n)) = t.duration {
-        lambda["duration_ms"] = json!({"sum": sum, "min": min, "max": max, "count": n});
-        lambda["duration_sketch"] = t.sketch.to_json();
-    }
-    if let Some((max, sum, n)) = t.max_memory {
-        lambda["max_memory_used_mb"] = json!({"max": max, "sum": sum, "count": n});
-    }
-    if let Some((max, sum, n)) = t.utilization {
-        lambda["memory_utilization"] = json!({"max": max, "sum": sum, "count": n});
-    }
-    if t.priced > 0 {
-        lambda["estimated_cost_usd"] = json!(t.cost);
-    }
-    if let Some(why) = t.unpriced {
-        lambda["cost_unpriced_reason"] = json!(why.as_str());
-    }
-    let mut cloud = json!({"provider": "aws", "platform": "aws_lambda", "account": {"id": ctx.account}});
-    if let Some(region) = ctx.region {
-        cloud["region"] = json!(region);
-    }
-    json!({
-        "@timestamp": timestamp,
-        "event": {"kind": "metric", "dataset": "aws.lambda.rollup"},
-        "cloud": cloud,
-        "faas": {"name": name, "version": version},
-        "aws": {"lambda": lambda, "cloudwatch": {"log_group": ctx.log_group}},
-        "logmeter": {"shard_id": ctx.shard, "sequence_number": ctx.sequence},
-    })
+    let doc = Doc {
+        timestamp: std::str::from_utf8(&timestamp).unwrap_or_default(),
+        event: Event { kind: "metric", dataset: "aws.lambda.rollup" },
+        cloud: Cloud {
+            provider: "aws",
+            platform: "aws_lambda",
+            account: Account { id: ctx.account },
+            region: ctx.region,
+        },
+        faas: Faas { name, version },
+        aws: Aws {
+            cloudwatch: Cloudwatch { log_group: ctx.log_group },
+            lambda: Lambda {
+                window_seconds: window_ms / 1000,
+                architecture: arch,
+                memory_size_mb: memory,
+                invocations: t.invocations,
+                invocations_by_status: Statuses { success, error, timeout, failure },
+                cold_starts: t.cold_starts,
+                duration_ms: t.duration.map(|(sum, min, max, count)| Stats { sum, min: Some(min), max, count }),
+                duration_sketch: t.duration.map(|_| t.sketch.doc()),
+                billed_duration_ms_sum: t.billed_duration_ms,
+                init_duration_ms_sum: t.init_duration_ms,
+                restore_duration_ms_sum: t.restore_duration_ms,
+                billed_restore_duration_ms_sum: t.billed_restore_duration_ms,
+                restores: t.restores,
+                max_memory_used_mb: t.max_memory.map(|(max, sum, count)| Stats { sum, min: None, max, count }),
+                memory_utilization: t.utilization.map(|(max, sum, count)| Stats { sum, min: None, max, count }),
+                billed_gb_seconds: t.gb_seconds,
+                estimated_cost_usd: (t.priced > 0).then_some(t.cost),
+                priced_invocations: t.priced,
+                cost_unpriced_reason: t.unpriced.map(Unpriced::as_str),
+            },
+        },
+        logmeter: Source { shard_id: ctx.shard, sequence_number: ctx.sequence },
+    };
+    // Strings and finite numbers always serialize.
+    let _ = serde_json::to_writer(out, &doc);
 }
 
 #[cfg(test)]

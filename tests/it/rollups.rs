@@ -135,7 +135,8 @@ fn aggregation_queries_over_rollups_from_several_batches_match_the_ground_truth_
         batch.records.chunks(batch.records.len() / 3 + 1).map(|c| KinesisBatch { records: c.to_vec() }).collect();
     for (name, base) in [("opensearch", servers::opensearch()), ("elasticsearch", servers::elasticsearch())] {
         let bucket = rt.block_on(servers::bucket());
-        let index = unique(&format!("it-rollups-{name}"));
+        // Under the default pattern's prefix, so the rollup template covers it whichever test installed it first.
+        let index = format!("logmeter-rollups-{}", unique(&format!("it-{name}")));
         let mut settings: Vec<(&str, String)> = vec![
             ("INGEST_BUCKET_NAME", bucket),
             ("SEARCH_URL", base.clone()),
