@@ -101,3 +101,58 @@ fn functions_build_their_binaries_for_arm64() {
     assert_eq!(ref_of(&sub["LogGroupName"]).as_deref(), Some("DemoLogGroup"));
     assert_eq!(ref_of(&sub["FilterPattern"]).as_deref(), Some("FilterPattern"));
 }
+
+/// The type a template maps `field` (dotted) to, or `None` when it does not map it.
+fn mapped_type(template: &serde_json::Value, field: &str) -> Option<String> {
+    let mut node = &template["template"]["mappings"];
+    for part in field.split('.') {
+        node = node.get("properties")?.get(part)?;
+    }
+    node.get("type").and_then(|t| t.as_str()).map(str::to_owned)
+}
+
+#[test]
+fn dashboards_use_only_fields_the_templates_map_with_a_fitting_type() {
+    use logmeter::sink::search::{index_template, rollups_template, template_patterns};
+    let config = logmeter::PipelineConfig::default();
+    let rollup_pattern = &config.rollups.as_ref().unwrap().index_pattern;
+    let templates = [
+        (
+            template_patterns(&config.index_pattern)[0].clone(),
+            index_template(&template_patterns(&config.index_pattern), false),
+        ),
+        (template_patterns(rollup_pattern)[0].clone(), rollups_template(&template_patterns(rollup_pattern))),
+    ];
+    let text = std::fs::read_to_string(crate::support::root().join("dashboards/logmeter.ndjson")).unwrap();
+    let objects: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let patterns: std::collections::BTreeMap<&str, &str> = objects
+        .iter()
+        .filter(|o| o["type"] == "index-pattern")
+        .map(|o| (o["id"].as_str().unwrap(), o["attributes"]["title"].as_str().unwrap()))
+        .collect();
+    let mut checked = 0;
+    for v in objects.iter().filter(|o| o["type"] == "visualization") {
+        let title = v["attributes"]["title"].as_str().unwrap();
+        let pattern = patterns[v["references"][0]["id"].as_str().unwrap()];
+        let template = &templates.iter().find(|(p, _)| p == pattern).unwrap_or_else(|| panic!("{title}: {pattern}")).1;
+        let state: serde_json::Value = serde_json::from_str(v["attributes"]["visState"].as_str().unwrap()).unwrap();
+        for agg in state["aggs"].as_array().unwrap() {
+            let field = agg["params"]["field"].as_str().unwrap();
+            let kind = mapped_type(template, field)
+                .unwrap_or_else(|| panic!("{title}: {field} is not in {pattern}'s template"));
+            let fits: &[&str] = match agg["type"].as_str().unwrap() {
+                "sum" | "avg" | "max" | "min" | "percentiles" => &["long", "double"],
+                "terms" => &["keyword"],
+                "date_histogram" => &["date"],
+                other => panic!("{title}: aggregation {other} is not checked"),
+            };
+            assert!(fits.contains(&kind.as_str()), "{title}: {field} is {kind}, which {} cannot use", agg["type"]);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked} fields checked");
+    // The dashboard shows every visualization.
+    let dashboard = objects.iter().find(|o| o["type"] == "dashboard").unwrap();
+    let shown = dashboard["references"].as_array().unwrap().len();
+    assert_eq!(shown, objects.iter().filter(|o| o["type"] == "visualization").count());
+}
