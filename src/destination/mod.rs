@@ -63,6 +63,8 @@ pub struct RecordValues<'a> {
     pub meters: &'a MeterRecords,
     /// Invocation reports, in log order.
     pub reports: &'a [FoundReport<'a>],
+    /// Init phases that did not succeed, in log order.
+    pub init_failures: &'a [crate::extract::InitFailure],
 }
 
 /// The pure half of a destination: values in, parcels out. Deterministic: the same values always give the same

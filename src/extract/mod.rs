@@ -5,6 +5,7 @@
 //! entry with a reason; nothing that looks like billing data is dropped silently.
 
 mod function;
+mod init_report;
 mod meter;
 mod meter_records;
 mod quarantine;
@@ -16,6 +17,7 @@ mod report_raw;
 mod report_text;
 
 pub use function::{FunctionId, function_of};
+pub use init_report::{InitFailure, PLATFORM_INIT_REPORT, parse_platform_init_report, parse_text_init_report};
 pub use meter::MeterExtractor;
 pub use meter_records::{MeterRecord, MeterRecords, Origin};
 pub use quarantine::{
@@ -74,6 +76,8 @@ pub struct Extraction {
     pub reports: usize,
     /// Everything that could not be processed (bounded: see [`Quarantine`]).
     pub quarantine: Quarantine,
+    /// Init phases that did not succeed (rare: kept whole).
+    pub init_failures: Vec<InitFailure>,
 }
 
 /// For the tests of the fast readers: of `n` values drawn deterministically from `strategy`, how many the general

@@ -5,7 +5,8 @@ use super::Pipeline;
 use crate::decode::{Payload, unescape_into};
 use crate::extract::{
     EventRef, Extraction, FoundReport, InvocationReport, QuarantineEntry, QuarantineKind, ReportStatus,
-    parse_platform_report, parse_text_report, read_raw_platform_report, read_raw_text_report, timed_out_request_id,
+    parse_platform_init_report, parse_platform_report, parse_text_init_report, parse_text_report,
+    read_raw_platform_report, read_raw_text_report, timed_out_request_id,
 };
 use crate::plan::REPORT_DOCUMENT_BYTES;
 
@@ -31,11 +32,14 @@ impl Look {
     /// Starts with `REPORT `.
     const TEXT_REPORT: Self = Self(1);
     /// A JSON log line mentioning `platform.report`; whether it holds the tag is asked only if it is no report.
+    /// (Found by one search for `platform.`, see [`PLATFORM_PREFIX`].)
     const PLATFORM: Self = Self(2);
     /// A text line with `Task timed out after` near its start.
     const TIMEOUT: Self = Self(4);
     /// Mentions the meter tag.
     const TAG: Self = Self(8);
+    /// Starts with `INIT_REPORT `, or is a JSON log line mentioning `platform.initReport`.
+    const INIT_REPORT: Self = Self(16);
 
     fn has(self, other: Self) -> bool {
         self.0 & other.0 != 0
@@ -49,6 +53,9 @@ impl std::ops::BitOr for Look {
     }
 }
 
+/// What the one search of a JSON line looks for: the start of a platform event's type.
+pub(super) const PLATFORM_PREFIX: &str = "platform.";
+
 /// Only the start of a message is searched for the timeout marker (`<time> <request id> Task timed out …`).
 const TIMEOUT_WINDOW: usize = 160;
 
@@ -58,9 +65,19 @@ impl Pipeline {
         if bytes.starts_with(b"\"REPORT ") {
             return Look::TEXT_REPORT;
         }
+        if bytes.starts_with(b"\"INIT_REPORT ") {
+            return Look::INIT_REPORT;
+        }
         if bytes.starts_with(b"\"{") {
-            if self.platform.find(bytes).is_some() {
-                return Look::PLATFORM;
+            // One search for `platform.`, then which event it names (`platform.start` and the like are neither).
+            for at in self.platform.find_iter(bytes) {
+                let name = &bytes[at + PLATFORM_PREFIX.len()..];
+                if name.starts_with(b"report") {
+                    return Look::PLATFORM;
+                }
+                if name.starts_with(b"initReport") {
+                    return Look::INIT_REPORT;
+                }
             }
             return if self.meter.mentions(bytes) { Look::TAG } else { Look::NOTHING };
         }
@@ -148,6 +165,19 @@ impl Pipeline {
             // `message` is always a string literal: the payload scanner accepts nothing else as a message.
             unescape_into(event.message, msg);
             let mut tagged = look.has(Look::TAG);
+            if look.has(Look::INIT_REPORT) {
+                let failure = if msg.starts_with("INIT_REPORT ") {
+                    parse_text_init_report(msg, event.timestamp)
+                } else {
+                    parse_platform_init_report(msg, event.timestamp)
+                };
+                if let Some(failure) = failure {
+                    ex.init_failures.push(failure);
+                    continue;
+                }
+                // Not an init failure (a success, or an application line quoting the name): perhaps tagged.
+                tagged = self.meter.mentions(event.message.as_bytes());
+            }
             if look.has(Look::TEXT_REPORT) {
                 match parse_text_report(msg) {
                     Ok(report) => {

@@ -81,7 +81,7 @@ impl Pipeline {
         let meter = MeterExtractor::with_fast_readers(&config.tag, fast.meter_line, fast.usual_record);
         Self {
             meter,
-            platform: Finder::new(crate::extract::PLATFORM_REPORT).into_owned(),
+            platform: Finder::new(lines::PLATFORM_PREFIX).into_owned(),
             timeout: Finder::new("Task timed out after").into_owned(),
             encoders: encoders.into(),
             quarantine: QuarantineEncoder::new(&config),
@@ -209,6 +209,7 @@ impl Pipeline {
                                     source: &source,
                                     meters: &ex.meters,
                                     reports: &reports,
+                                    init_failures: &ex.init_failures,
                                 };
                                 for encoder in self.encoders.iter() {
                                     let mut parcels = Vec::new();

@@ -1,5 +1,5 @@
 //! Rollup documents: per function, version, memory size and architecture, per time window, what the invocation
-//! reports of one Kinesis record add up to (`event.dataset: aws.lambda.rollup`).
+//! reports of one Kinesis record add up to (`event.dataset: aws.lambda.rollup`), and its init failures.
 //!
 //! A window's invocations arrive in many records, shards and batches, so each record writes its own partial rollup
 //! of each window, with an id derived from the record (shard and sequence number) and the group: a retry or a
@@ -9,7 +9,7 @@
 //! percentiles by merging the duration sketches ([`Sketch`]).
 
 use crate::cost::{Architectures, Billed, Prices, Unpriced};
-use crate::extract::{FoundReport, ReportStatus, function_of};
+use crate::extract::{FoundReport, InitFailure, ReportStatus, function_of};
 use crate::ids::V5Prefix;
 use crate::plan::{BulkEncoder, IndexNamer, ReportContext, iso_millis_bytes};
 use std::collections::BTreeMap;
@@ -128,6 +128,7 @@ struct Totals {
     cost: f64,
     priced: u64,
     unpriced: Option<Unpriced>,
+    init_failures: u64,
 }
 
 /// Appends the rollup documents of one record's reports to `bulk`.
@@ -135,10 +136,11 @@ pub fn encode_rollups(
     ctx: &ReportContext<'_>,
     seq_key: &str,
     reports: &[FoundReport<'_>],
+    init_failures: &[InitFailure],
     settings: &RollupSettings,
     bulk: &mut BulkEncoder<'_>,
 ) {
-    if reports.is_empty() {
+    if reports.is_empty() && init_failures.is_empty() {
         return;
     }
     let id = function_of(ctx.log_group, ctx.log_stream);
@@ -189,6 +191,11 @@ pub fn encode_rollups(
             }
             Err(why) => t.unpriced = t.unpriced.max(Some(why)),
         }
+    }
+    // An init failure names no memory size: it is counted in the group without one.
+    for f in init_failures {
+        let window = f.timestamp.div_euclid(settings.window_ms) * settings.window_ms;
+        groups.entry((name, version, None, arch.as_str(), window)).or_default().init_failures += 1;
     }
     let ids = V5Prefix::new(&["rollup", ctx.shard, seq_key]);
     let mut indices = IndexNamer::new(&settings.index_pattern);
@@ -292,6 +299,7 @@ struct Lambda<'a> {
     priced_invocations: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     cost_unpriced_reason: Option<&'static str>,
+    init_failures: u64,
 }
 
 #[derive(serde::Serialize)]
@@ -354,6 +362,7 @@ fn write_document(ctx: &ReportContext<'_>, g: Group<'_>, t: &Totals, window_ms: 
                 estimated_cost_usd: (t.priced > 0).then_some(t.cost),
                 priced_invocations: t.priced,
                 cost_unpriced_reason: t.unpriced.map(Unpriced::as_str),
+                init_failures: t.init_failures,
             },
         },
         logmeter: Source { shard_id: ctx.shard, sequence_number: ctx.sequence },

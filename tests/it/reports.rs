@@ -15,6 +15,9 @@ struct Case {
     /// What the report's rollup document says (`aws.lambda.*`; `null` for a field that must be absent).
     #[serde(default)]
     rollup: Option<serde_json::Map<String, Value>>,
+    /// An init phase that did not succeed: no invocation, one init failure in the rollup.
+    #[serde(default)]
+    init_failure: bool,
 }
 
 /// The rollup documents a plan holds.
@@ -92,7 +95,19 @@ fn table_from_samples_edge_report_lines() {
             }
             _ => {
                 assert!(docs.is_empty() && reasons.is_empty(), "{}: not a report, not quarantined", case.name);
-                assert!(rollups(&plan).is_empty(), "{}: no invocation counted", case.name);
+                let rolled = rollups(&plan);
+                if case.init_failure {
+                    assert_eq!(rolled.len(), 1, "{}", case.name);
+                    let l = &rolled[0]["aws"]["lambda"];
+                    assert_eq!(
+                        (l["invocations"].as_u64(), l["init_failures"].as_u64()),
+                        (Some(0), Some(1)),
+                        "{}",
+                        case.name
+                    );
+                } else {
+                    assert!(rolled.is_empty(), "{}: nothing counted", case.name);
+                }
             }
         }
     }

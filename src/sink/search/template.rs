@@ -88,7 +88,7 @@ pub fn rollups_template(patterns: &[String]) -> Value {
                         "max_memory_used_mb": stats(&long),
                         "memory_utilization": stats(&double),
                         "billed_gb_seconds": double, "estimated_cost_usd": double, "priced_invocations": long,
-                        "cost_unpriced_reason": keyword,
+                        "cost_unpriced_reason": keyword, "init_failures": long,
                     })),
                 })),
                 "logmeter": obj(json!({"shard_id": keyword, "sequence_number": keyword})),
