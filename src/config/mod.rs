@@ -26,6 +26,7 @@ pub const VARIABLES: &[&str] = &[
     "SEARCH_ROLLUPS",
     "SEARCH_ROLLUP_INDEX_PATTERN",
     "ROLLUP_WINDOW_SECONDS",
+    "ROLLUP_BY_TENANT",
     "FUNCTION_ARCHITECTURES",
     "LAMBDA_PRICE_REQUEST",
     "LAMBDA_PRICE_GB_SECOND_X86_64",
@@ -156,6 +157,7 @@ impl Default for PipelineConfig {
                 window_ms: 60_000,
                 architectures: crate::cost::Architectures::default(),
                 prices: crate::cost::Prices::default(),
+                by_tenant: false,
             }),
             bulk_max_bytes: 5 << 20,
             bulk_max_actions: 1_000,
@@ -198,6 +200,7 @@ fn rollup_settings(
         })? * 1000,
         architectures: read(lookup, "FUNCTION_ARCHITECTURES", d.architectures, |_| Ok(()))?,
         prices: crate::cost::Prices::table(overrides),
+        by_tenant: flag(lookup, "ROLLUP_BY_TENANT", d.by_tenant)?,
     };
     Ok(flag(lookup, "SEARCH_ROLLUPS", true)?.then_some(settings))
 }

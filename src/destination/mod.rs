@@ -65,6 +65,8 @@ pub struct RecordValues<'a> {
     pub reports: &'a [FoundReport<'a>],
     /// Init phases that did not succeed, in log order.
     pub init_failures: &'a [crate::extract::InitFailure],
+    /// What the payload's last init start said (runtime version, initialization type).
+    pub init_start: &'a crate::extract::InitStart,
 }
 
 /// The pure half of a destination: values in, parcels out. Deterministic: the same values always give the same

@@ -57,7 +57,7 @@ impl Encoder for SearchEncoder {
             values.reports.iter().for_each(|found| encoder.push(found, &mut bulk));
         }
         if let Some(rollups) = &self.rollups {
-            encode_rollups(values.source, values.seq_key, values.reports, values.init_failures, rollups, &mut bulk);
+            encode_rollups(values, rollups, &mut bulk);
         }
         if let Some(pattern) = &self.meter_index_pattern {
             encode_meter_records(values.meters, pattern, &mut bulk);

@@ -1,8 +1,45 @@
-//! Init failures: `INIT_REPORT` text lines and the JSON log format's `platform.initReport`, when their status is
+//! The init phase's lines: `INIT_START` / `platform.initStart` name the runtime version (and, on Lambda Managed
+//! Instances, the initialization type) at no cost; failures come from `INIT_REPORT` text lines and the JSON log format's `platform.initReport`, when their status is
 //! not `success`. They are not invocations; rollups count them per function and window (`init_failures`).
 //!
 //! `INIT_REPORT Init Duration: 137.69 ms\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError`
 //! `{"type":"platform.initReport","record":{"phase":"init","status":"error","errorType":"…","metrics":{…}}}`
+
+/// The JSON event type of an init start.
+pub const PLATFORM_INIT_START: &str = "platform.initStart";
+
+/// What an init start says about the environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InitStart {
+    /// `Runtime Version` / `record.runtimeVersion` (`python:3.12.mainlinev2.v27`).
+    pub runtime_version: Option<String>,
+    /// `record.initializationType` (`on-demand`, `provisioned-concurrency`, `snap-start`,
+    /// `lambda-managed-instances`); JSON only.
+    pub initialization_type: Option<String>,
+}
+
+/// The init start of an `INIT_START` line (unescaped), or `None` for another line.
+pub fn parse_text_init_start(line: &str) -> Option<InitStart> {
+    let rest = line.strip_prefix("INIT_START ")?;
+    let runtime_version = rest
+        .trim_end()
+        .split('\t')
+        .filter_map(|f| f.split_once(": "))
+        .find(|(k, _)| k.trim() == "Runtime Version")
+        .map(|(_, v)| v.trim().to_owned());
+    Some(InitStart { runtime_version, initialization_type: None })
+}
+
+/// The init start of a `platform.initStart` line (unescaped JSON), or `None` for another event.
+pub fn parse_platform_init_start(line: &str) -> Option<InitStart> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v.get("type")?.as_str()? != PLATFORM_INIT_START {
+        return None;
+    }
+    let record = v.get("record")?;
+    let text = |k: &str| record.get(k).and_then(|s| s.as_str()).map(str::to_owned);
+    Some(InitStart { runtime_version: text("runtimeVersion"), initialization_type: text("initializationType") })
+}
 
 /// The JSON event type of an init report.
 pub const PLATFORM_INIT_REPORT: &str = "platform.initReport";
@@ -57,6 +94,20 @@ fn failure(status: String, phase: Option<String>, error_type: Option<String>, ti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn valid_init_starts() {
+        let text = "INIT_START Runtime Version: python:3.12.mainlinev2.v27\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:abc\n";
+        assert_eq!(parse_text_init_start(text).unwrap().runtime_version.as_deref(), Some("python:3.12.mainlinev2.v27"));
+        let json = r#"{"time":"t","type":"platform.initStart","record":{"initializationType":"lambda-managed-instances","phase":"init","runtimeVersion":"python:3.13.v20","instanceMaxMemory":2147483648}}"#;
+        let s = parse_platform_init_start(json).unwrap();
+        assert_eq!(
+            (s.runtime_version.as_deref(), s.initialization_type.as_deref()),
+            (Some("python:3.13.v20"), Some("lambda-managed-instances"))
+        );
+        assert_eq!(parse_platform_init_start(&json.replace("initStart", "initReport")), None);
+        assert_eq!(parse_text_init_start("START RequestId: x"), None);
+    }
 
     #[test]
     fn valid_init_failures_and_not_failures() {

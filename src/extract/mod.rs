@@ -17,7 +17,10 @@ mod report_raw;
 mod report_text;
 
 pub use function::{FunctionId, function_of};
-pub use init_report::{InitFailure, PLATFORM_INIT_REPORT, parse_platform_init_report, parse_text_init_report};
+pub use init_report::{
+    InitFailure, InitStart, PLATFORM_INIT_REPORT, PLATFORM_INIT_START, parse_platform_init_report,
+    parse_platform_init_start, parse_text_init_report, parse_text_init_start,
+};
 pub use meter::MeterExtractor;
 pub use meter_records::{MeterRecord, MeterRecords, Origin};
 pub use quarantine::{
@@ -78,6 +81,8 @@ pub struct Extraction {
     pub quarantine: Quarantine,
     /// Init phases that did not succeed (rare: kept whole).
     pub init_failures: Vec<InitFailure>,
+    /// What the payload's last init start said (runtime version, initialization type).
+    pub init_start: InitStart,
 }
 
 /// For the tests of the fast readers: of `n` values drawn deterministically from `strategy`, how many the general

@@ -5,8 +5,8 @@ use super::Pipeline;
 use crate::decode::{Payload, unescape_into};
 use crate::extract::{
     EventRef, Extraction, FoundReport, InvocationReport, QuarantineEntry, QuarantineKind, ReportStatus,
-    parse_platform_init_report, parse_platform_report, parse_text_init_report, parse_text_report,
-    read_raw_platform_report, read_raw_text_report, timed_out_request_id,
+    parse_platform_init_report, parse_platform_init_start, parse_platform_report, parse_text_init_report,
+    parse_text_init_start, parse_text_report, read_raw_platform_report, read_raw_text_report, timed_out_request_id,
 };
 use crate::plan::REPORT_DOCUMENT_BYTES;
 
@@ -40,6 +40,8 @@ impl Look {
     const TAG: Self = Self(8);
     /// Starts with `INIT_REPORT `, or is a JSON log line mentioning `platform.initReport`.
     const INIT_REPORT: Self = Self(16);
+    /// Starts with `INIT_START `, or is a JSON log line mentioning `platform.initStart`.
+    const INIT_START: Self = Self(32);
 
     fn has(self, other: Self) -> bool {
         self.0 & other.0 != 0
@@ -68,6 +70,9 @@ impl Pipeline {
         if bytes.starts_with(b"\"INIT_REPORT ") {
             return Look::INIT_REPORT;
         }
+        if bytes.starts_with(b"\"INIT_START ") {
+            return Look::INIT_START;
+        }
         if bytes.starts_with(b"\"{") {
             // One search for `platform.`, then which event it names (`platform.start` and the like are neither).
             for at in self.platform.find_iter(bytes) {
@@ -77,6 +82,9 @@ impl Pipeline {
                 }
                 if name.starts_with(b"initReport") {
                     return Look::INIT_REPORT;
+                }
+                if name.starts_with(b"initStart") {
+                    return Look::INIT_START;
                 }
             }
             return if self.meter.mentions(bytes) { Look::TAG } else { Look::NOTHING };
@@ -165,6 +173,18 @@ impl Pipeline {
             // `message` is always a string literal: the payload scanner accepts nothing else as a message.
             unescape_into(event.message, msg);
             let mut tagged = look.has(Look::TAG);
+            if look.has(Look::INIT_START) {
+                let start = if msg.starts_with("INIT_START ") {
+                    parse_text_init_start(msg)
+                } else {
+                    parse_platform_init_start(msg)
+                };
+                if let Some(start) = start {
+                    ex.init_start = start;
+                    continue;
+                }
+                tagged = self.meter.mentions(event.message.as_bytes());
+            }
             if look.has(Look::INIT_REPORT) {
                 let failure = if msg.starts_with("INIT_REPORT ") {
                     parse_text_init_report(msg, event.timestamp)

@@ -210,6 +210,7 @@ impl Pipeline {
                                     meters: &ex.meters,
                                     reports: &reports,
                                     init_failures: &ex.init_failures,
+                                    init_start: &ex.init_start,
                                 };
                                 for encoder in self.encoders.iter() {
                                     let mut parcels = Vec::new();

@@ -9,9 +9,10 @@
 //! percentiles by merging the duration sketches ([`Sketch`]).
 
 use crate::cost::{Architectures, Billed, Prices, Unpriced};
-use crate::extract::{FoundReport, InitFailure, ReportStatus, function_of};
+use crate::destination::RecordValues;
+use crate::extract::{LABELS, ReportStatus, function_of};
 use crate::ids::V5Prefix;
-use crate::plan::{BulkEncoder, IndexNamer, ReportContext, iso_millis_bytes};
+use crate::plan::{BulkEncoder, IndexNamer, iso_millis_bytes};
 use std::collections::BTreeMap;
 
 /// Relative accuracy of the duration sketch: a percentile read from it is within 1 % of the true value at that
@@ -104,10 +105,22 @@ pub struct RollupSettings {
     pub architectures: Architectures,
     /// Prices (`data/lambda-prices.json`, `LAMBDA_PRICE_*`).
     pub prices: Prices,
+    /// Whether groups are per tenant too (`ROLLUP_BY_TENANT`; tenant ids can be many).
+    pub by_tenant: bool,
 }
 
-/// A group: the function, its version, memory size and architecture, and the window start (epoch ms).
-type Group<'a> = (&'a str, &'a str, Option<u64>, &'static str, i64);
+/// A group: the function, its version, memory size and architecture, the window start (epoch ms), and the tenant
+/// when rollups are by tenant.
+type Group<'a> = (&'a str, &'a str, Option<u64>, &'static str, i64, Option<&'a str>);
+
+/// Where the tenant id is among a report's labels.
+const TENANT: usize = {
+    let mut i = 0;
+    while !matches!(LABELS[i].doc.as_bytes(), b"tenant_id") {
+        i += 1;
+    }
+    i
+};
 
 /// The sums of one group.
 #[derive(Debug, Default)]
@@ -132,14 +145,8 @@ struct Totals {
 }
 
 /// Appends the rollup documents of one record's reports to `bulk`.
-pub fn encode_rollups(
-    ctx: &ReportContext<'_>,
-    seq_key: &str,
-    reports: &[FoundReport<'_>],
-    init_failures: &[InitFailure],
-    settings: &RollupSettings,
-    bulk: &mut BulkEncoder<'_>,
-) {
+pub fn encode_rollups(values: &RecordValues<'_>, settings: &RollupSettings, bulk: &mut BulkEncoder<'_>) {
+    let (ctx, seq_key, reports, init_failures) = (values.source, values.seq_key, values.reports, values.init_failures);
     if reports.is_empty() && init_failures.is_empty() {
         return;
     }
@@ -151,7 +158,8 @@ pub fn encode_rollups(
     for found in reports {
         let r = &found.report;
         let window = found.timestamp.div_euclid(settings.window_ms) * settings.window_ms;
-        let t = groups.entry((name, version, r.memory_size_mb(), arch.as_str(), window)).or_default();
+        let tenant = if settings.by_tenant { r.labels[TENANT].as_deref() } else { None };
+        let t = groups.entry((name, version, r.memory_size_mb(), arch.as_str(), window, tenant)).or_default();
         t.invocations += 1;
         t.statuses[match r.status {
             ReportStatus::Success => 0,
@@ -195,22 +203,21 @@ pub fn encode_rollups(
     // An init failure names no memory size: it is counted in the group without one.
     for f in init_failures {
         let window = f.timestamp.div_euclid(settings.window_ms) * settings.window_ms;
-        groups.entry((name, version, None, arch.as_str(), window)).or_default().init_failures += 1;
+        groups.entry((name, version, None, arch.as_str(), window, None)).or_default().init_failures += 1;
     }
     let ids = V5Prefix::new(&["rollup", ctx.shard, seq_key]);
     let mut indices = IndexNamer::new(&settings.index_pattern);
-    for ((name, version, memory, arch, window), t) in groups {
+    for (group, t) in groups {
+        let (name, version, memory, arch, window, tenant) = group;
         let memory_text = memory.map(|m| m.to_string()).unwrap_or_default();
         let window_text = window.to_string();
-        let doc_id = ids.string(&[
-            name.as_bytes(),
-            version.as_bytes(),
-            memory_text.as_bytes(),
-            arch.as_bytes(),
-            window_text.as_bytes(),
-        ]);
+        let mut parts =
+            vec![name.as_bytes(), version.as_bytes(), memory_text.as_bytes(), arch.as_bytes(), window_text.as_bytes()];
+        // A tenant is a part of the id only when rollups are by tenant, so ids without tenants stay as they were.
+        parts.extend(tenant.map(str::as_bytes));
+        let doc_id = ids.string(&parts);
         bulk.push(indices.name(window), &doc_id, |out| {
-            write_document(ctx, (name, version, memory, arch, window), &t, settings.window_ms, out);
+            write_document(values, group, &t, settings.window_ms, out);
         });
     }
 }
@@ -300,6 +307,12 @@ struct Lambda<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     cost_unpriced_reason: Option<&'static str>,
     init_failures: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runtime_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    initialization_type: Option<&'a str>,
 }
 
 #[derive(serde::Serialize)]
@@ -326,8 +339,9 @@ struct SketchDoc {
     count: Vec<u64>,
 }
 
-fn write_document(ctx: &ReportContext<'_>, g: Group<'_>, t: &Totals, window_ms: i64, out: &mut Vec<u8>) {
-    let (name, version, memory, arch, window) = g;
+fn write_document(values: &RecordValues<'_>, g: Group<'_>, t: &Totals, window_ms: i64, out: &mut Vec<u8>) {
+    let ctx = values.source;
+    let (name, version, memory, arch, window, tenant) = g;
     let timestamp = iso_millis_bytes(window);
     let [success, error, timeout, failure] = t.statuses;
     let doc = Doc {
@@ -363,6 +377,9 @@ fn write_document(ctx: &ReportContext<'_>, g: Group<'_>, t: &Totals, window_ms: 
                 priced_invocations: t.priced,
                 cost_unpriced_reason: t.unpriced.map(Unpriced::as_str),
                 init_failures: t.init_failures,
+                tenant_id: tenant,
+                runtime_version: values.init_start.runtime_version.as_deref(),
+                initialization_type: values.init_start.initialization_type.as_deref(),
             },
         },
         logmeter: Source { shard_id: ctx.shard, sequence_number: ctx.sequence },

@@ -184,3 +184,46 @@ fn aggregation_queries_over_rollups_from_several_batches_match_the_ground_truth_
         assert_totals(&totals(), &want, &format!("{name} after a replay"));
     }
 }
+
+#[test]
+fn tenants_runtime_version_and_managed_instances_are_named_on_the_rollups() {
+    use crate::support::record_with_messages;
+    let report = |tenant: &str, id: &str| {
+        format!(
+            r#"{{"time":"2026-11-20T10:00:03.000Z","type":"platform.report","record":{{"requestId":"{id}","tenantId":"{tenant}","status":"success","metrics":{{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":512,"maxMemoryUsedMB":80}}}}}}"#
+        )
+    };
+    let start = r#"{"time":"2026-11-20T10:00:02.000Z","type":"platform.initStart","record":{"initializationType":"on-demand","phase":"init","runtimeVersion":"python:3.13.v20"}}"#;
+    let lines = [start.to_owned(), report("Blue", "a-1"), report("Blue", "a-2"), report("Green", "a-3")];
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let rec = record_with_messages("/aws/lambda/checkout", "2026/11/20/[$LATEST]abc", &lines, "11");
+    let rollups_of = |by_tenant: &str| -> Vec<Value> {
+        let config =
+            logmeter::PipelineConfig::from_lookup(|k| (k == "ROLLUP_BY_TENANT").then(|| by_tenant.to_owned())).unwrap();
+        let plan = logmeter::Pipeline::new(config).plan_batch(std::slice::from_ref(&rec)).remove(0);
+        plan.parcels(SEARCH)
+            .iter()
+            .flat_map(|b| b.body.split(|&c| c == b'\n').filter(|l| !l.is_empty()).skip(1).step_by(2))
+            .map(|l| serde_json::from_slice::<Value>(l).unwrap())
+            .filter(|d| d["event"]["dataset"] == "aws.lambda.rollup")
+            .collect()
+    };
+    let one = rollups_of("false");
+    assert_eq!(one.len(), 1, "tenants are not a group by default");
+    assert_eq!(one[0]["aws"]["lambda"]["invocations"], 3);
+    assert_eq!(one[0]["aws"]["lambda"]["tenant_id"], Value::Null);
+    assert_eq!(one[0]["aws"]["lambda"]["runtime_version"], "python:3.13.v20");
+    assert_eq!(one[0]["aws"]["lambda"]["initialization_type"], "on-demand");
+    let by_tenant = rollups_of("true");
+    let mut counts: Vec<(String, u64)> = by_tenant
+        .iter()
+        .map(|d| {
+            (
+                d["aws"]["lambda"]["tenant_id"].as_str().unwrap().to_owned(),
+                d["aws"]["lambda"]["invocations"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(counts, [("Blue".to_owned(), 2), ("Green".to_owned(), 1)]);
+}

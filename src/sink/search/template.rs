@@ -89,6 +89,7 @@ pub fn rollups_template(patterns: &[String]) -> Value {
                         "memory_utilization": stats(&double),
                         "billed_gb_seconds": double, "estimated_cost_usd": double, "priced_invocations": long,
                         "cost_unpriced_reason": keyword, "init_failures": long,
+                        "tenant_id": keyword, "runtime_version": keyword, "initialization_type": keyword,
                     })),
                 })),
                 "logmeter": obj(json!({"shard_id": keyword, "sequence_number": keyword})),
