@@ -54,7 +54,13 @@ pub struct Architectures {
 impl Architectures {
     /// The architecture of `function`.
     pub fn of(&self, function: &str) -> Architecture {
-        self.by_function.get(function).copied().or(self.default).unwrap_or(Architecture::X86_64)
+        self.resolve(function, None)
+    }
+
+    /// The architecture of `function`: the one configured for it by name, else `looked_up` (from the function's
+    /// configuration), else the one configured for `*`, else `x86_64`.
+    pub fn resolve(&self, function: &str, looked_up: Option<Architecture>) -> Architecture {
+        self.by_function.get(function).copied().or(looked_up).or(self.default).unwrap_or(Architecture::X86_64)
     }
 }
 
@@ -267,6 +273,9 @@ mod tests {
         let b: Architectures = "*=arm64".parse().unwrap();
         assert_eq!(b.of("any"), Architecture::Arm64);
         assert_eq!(Architectures::default().of("any"), Architecture::X86_64);
+        // A name configured wins over the lookup; the lookup wins over `*`.
+        assert_eq!(a.resolve("checkout-api", Some(Architecture::X86_64)), Architecture::Arm64);
+        assert_eq!(b.resolve("any", Some(Architecture::X86_64)), Architecture::X86_64);
         for bad in ["checkout", "f=mips", "=arm64"] {
             assert!(bad.parse::<Architectures>().is_err(), "{bad}");
         }

@@ -33,6 +33,7 @@ pub struct Outcome {
 pub struct Handler {
     pipeline: Pipeline,
     outlets: Vec<Box<dyn Outlet>>,
+    lookup: Option<crate::catalog::FunctionLookup>,
 }
 
 impl Handler {
@@ -40,7 +41,14 @@ impl Handler {
     /// destination the pipeline encodes for but no outlet delivers is left out (the search mirror when no
     /// endpoint is configured).
     pub fn new(pipeline: Pipeline, outlets: Vec<Box<dyn Outlet>>) -> Self {
-        Self { pipeline, outlets }
+        Self { pipeline, outlets, lookup: None }
+    }
+
+    /// The handler, looking up the configuration of each function it meets for the first time
+    /// (`FUNCTION_METADATA_LOOKUP`) into the catalog the pipeline's rollups read.
+    pub fn with_lookup(mut self, lookup: crate::catalog::FunctionLookup) -> Self {
+        self.lookup = Some(lookup);
+        self
     }
 
     /// The pipeline.
@@ -55,7 +63,17 @@ impl Handler {
     /// Handles one invocation: every destination's outlet gets the batch at once, and a record is reported when
     /// any destination left some of it undelivered.
     pub async fn handle(&self, batch: &KinesisBatch, deadline: Option<Instant>) -> Outcome {
-        let plans = self.pipeline.plan_batch(&batch.records);
+        let mut plans = self.pipeline.plan_batch(&batch.records);
+        if let (Some(lookup), Some(rollups)) = (&self.lookup, &self.pipeline.config().rollups) {
+            let mut names: Vec<String> = plans.iter().filter_map(|p| p.function.clone()).collect();
+            names.sort_unstable();
+            names.dedup();
+            // A function met for the first time: its configuration names its architecture and settings, so the
+            // batch is planned again with it (once per function and container).
+            if lookup.fill(&rollups.catalog.0, &names).await {
+                plans = self.pipeline.plan_batch(&batch.records);
+            }
+        }
         let mut summary = Summary::default();
         for plan in &plans {
             summary += plan.summary;

@@ -47,6 +47,8 @@ pub struct AwsParts {
     pub search: Option<SearchMirror>,
     /// Whether a mirror outage spools bodies (`SEARCH_FAILURE_MODE=spool`) rather than retrying the record.
     pub spool: bool,
+    /// The function metadata lookup (`FUNCTION_METADATA_LOOKUP`, with rollups and a mirror to write them to).
+    pub lookup: Option<crate::catalog::FunctionLookup>,
 }
 
 impl AwsParts {
@@ -55,7 +57,11 @@ impl AwsParts {
         let mirrored = self.search.is_some();
         let outlets =
             crate::destination::outlets(&self.pipeline, self.ingest, self.quarantine, self.search, self.spool);
-        Handler::new(Pipeline::for_destinations(self.pipeline, mirrored), outlets)
+        let handler = Handler::new(Pipeline::for_destinations(self.pipeline, mirrored), outlets);
+        match self.lookup {
+            Some(lookup) => handler.with_lookup(lookup),
+            None => handler,
+        }
     }
 }
 
@@ -76,6 +82,10 @@ pub async fn aws_parts(
         SearchMirror::new(s, SearchHttp::new(s, sdk.clone(), secrets), &pipeline.index_pattern, rollups, meters)
     });
     let spool = delivery.search.as_ref().is_some_and(|s| s.failure_mode == SearchFailureMode::Spool);
+    let lookup = (delivery.function_lookup && search.is_some() && pipeline.rollups.is_some()).then(|| {
+        let http = crate::sink::search::AwsHttp::new(sdk.clone(), std::time::Duration::from_secs(3));
+        crate::catalog::FunctionLookup::new(http, delivery.lambda_endpoint.clone())
+    });
     tracing::info!(
         bucket = %delivery.bucket,
         quarantine_bucket = %delivery.quarantine_bucket,
@@ -83,7 +93,7 @@ pub async fn aws_parts(
         auth = ?delivery.search.as_ref().map(|s| &s.auth),
         "configured"
     );
-    Ok(AwsParts { pipeline, ingest, quarantine, search, spool })
+    Ok(AwsParts { pipeline, ingest, quarantine, search, spool, lookup })
 }
 
 /// Builds the handler from `lookup` and the AWS SDK configuration (see [`aws_parts`]).

@@ -111,6 +111,10 @@ pub struct DeliveryConfig {
     pub s3_max_attempts: u32,
     /// The search mirror; `None` when `SEARCH_URL` is unset.
     pub search: Option<SearchConfig>,
+    /// `FUNCTION_METADATA_LOOKUP` (default `false`): look functions up with `lambda:GetFunctionConfiguration`.
+    pub function_lookup: bool,
+    /// `AWS_ENDPOINT_URL_LAMBDA`: the Lambda API endpoint for that lookup (local tests).
+    pub lambda_endpoint: Option<String>,
 }
 
 fn text(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
@@ -145,6 +149,8 @@ impl DeliveryConfig {
             role_arn: text(&lookup, "INGEST_ROLE_ARN"),
             role_external_id: text(&lookup, "INGEST_ROLE_EXTERNAL_ID"),
             s3_max_attempts: read(&lookup, "S3_MAX_ATTEMPTS", 5, attempts)?,
+            function_lookup: crate::config::flag(&lookup, "FUNCTION_METADATA_LOOKUP", false)?,
+            lambda_endpoint: text(&lookup, "AWS_ENDPOINT_URL_LAMBDA"),
             search: SearchConfig::from_lookup(&lookup)?,
         }))
     }

@@ -43,6 +43,8 @@ pub const VARIABLES: &[&str] = &[
     "INGEST_ROLE_ARN",
     "INGEST_ROLE_EXTERNAL_ID",
     "S3_MAX_ATTEMPTS",
+    "FUNCTION_METADATA_LOOKUP",
+    "AWS_ENDPOINT_URL_LAMBDA",
     "SEARCH_URL",
     "SEARCH_SIGV4_SERVICE",
     "SEARCH_SECRET_ARN",
@@ -158,6 +160,7 @@ impl Default for PipelineConfig {
                 architectures: crate::cost::Architectures::default(),
                 prices: crate::cost::Prices::default(),
                 by_tenant: false,
+                catalog: crate::catalog::SharedCatalog::default(),
             }),
             bulk_max_bytes: 5 << 20,
             bulk_max_actions: 1_000,
@@ -201,6 +204,7 @@ fn rollup_settings(
         architectures: read(lookup, "FUNCTION_ARCHITECTURES", d.architectures, |_| Ok(()))?,
         prices: crate::cost::Prices::table(overrides),
         by_tenant: flag(lookup, "ROLLUP_BY_TENANT", d.by_tenant)?,
+        catalog: d.catalog,
     };
     Ok(flag(lookup, "SEARCH_ROLLUPS", true)?.then_some(settings))
 }

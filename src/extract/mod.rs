@@ -83,6 +83,8 @@ pub struct Extraction {
     pub init_failures: Vec<InitFailure>,
     /// What the payload's last init start said (runtime version, initialization type).
     pub init_start: InitStart,
+    /// The function whose reports or init failures the payload holds (for the function metadata lookup).
+    pub function: Option<String>,
 }
 
 /// For the tests of the fast readers: of `n` values drawn deterministically from `strategy`, how many the general

@@ -37,6 +37,8 @@ pub struct RecordPlan {
     pub sequence: Option<SequenceNumber>,
     /// Kinesis arrival time, epoch ms: dates the record's quarantine and spool objects.
     pub arrival_millis: i64,
+    /// The function whose reports the record holds, if any (the function metadata lookup asks for it).
+    pub function: Option<String>,
     /// What each destination is to deliver, in the order the encoders ran (the quarantine store last); a
     /// destination with nothing to deliver is absent.
     pub outputs: Vec<Output>,
@@ -200,6 +202,10 @@ impl Pipeline {
                             let mut reports = Vec::new();
                             let read = self.extract_payload(&p, &mut scratch.lines, &mut ex, &mut reports);
                             ex.reports = reports.len();
+                            if !reports.is_empty() || !ex.init_failures.is_empty() {
+                                let id = crate::extract::function_of(&p.log_group, &p.log_stream);
+                                ex.function = Some(id.name.unwrap_or(&p.log_group).to_owned());
+                            }
                             let mut planned = 0;
                             if read {
                                 // The values found, encoded by every destination.
@@ -279,6 +285,7 @@ impl Pipeline {
             outputs.push(Output { destination: self.quarantine.destination(), parcels: kept });
         }
         RecordPlan {
+            function: ex.function.take(),
             shard: shard.to_owned(),
             sequence_number: input.kinesis.sequence_number.clone(),
             sequence,

@@ -107,6 +107,8 @@ pub struct RollupSettings {
     pub prices: Prices,
     /// Whether groups are per tenant too (`ROLLUP_BY_TENANT`; tenant ids can be many).
     pub by_tenant: bool,
+    /// Function configurations found by the optional lookup (`FUNCTION_METADATA_LOOKUP`).
+    pub catalog: crate::catalog::SharedCatalog,
 }
 
 /// A group: the function, its version, memory size and architecture, the window start (epoch ms), and the tenant
@@ -153,7 +155,8 @@ pub fn encode_rollups(values: &RecordValues<'_>, settings: &RollupSettings, bulk
     let id = function_of(ctx.log_group, ctx.log_stream);
     let name = id.name.unwrap_or(ctx.log_group);
     let version = id.version.unwrap_or("$LATEST");
-    let arch = settings.architectures.of(name);
+    let looked_up = settings.catalog.0.get(name);
+    let arch = settings.architectures.resolve(name, looked_up.as_ref().and_then(|c| c.architecture));
     let mut groups: BTreeMap<Group<'_>, Totals> = BTreeMap::new();
     for found in reports {
         let r = &found.report;
@@ -217,7 +220,7 @@ pub fn encode_rollups(values: &RecordValues<'_>, settings: &RollupSettings, bulk
         parts.extend(tenant.map(str::as_bytes));
         let doc_id = ids.string(&parts);
         bulk.push(indices.name(window), &doc_id, |out| {
-            write_document(values, group, &t, settings.window_ms, out);
+            write_document(values, group, &t, settings.window_ms, looked_up.as_ref(), out);
         });
     }
 }
@@ -313,6 +316,21 @@ struct Lambda<'a> {
     runtime_version: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     initialization_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function: Option<FunctionDoc<'a>>,
+}
+
+/// The function's configuration, when the lookup found it.
+#[derive(serde::Serialize)]
+struct FunctionDoc<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runtime: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_mb: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handler: Option<&'a str>,
 }
 
 #[derive(serde::Serialize)]
@@ -339,7 +357,14 @@ struct SketchDoc {
     count: Vec<u64>,
 }
 
-fn write_document(values: &RecordValues<'_>, g: Group<'_>, t: &Totals, window_ms: i64, out: &mut Vec<u8>) {
+fn write_document(
+    values: &RecordValues<'_>,
+    g: Group<'_>,
+    t: &Totals,
+    window_ms: i64,
+    config: Option<&crate::catalog::FunctionConfig>,
+    out: &mut Vec<u8>,
+) {
     let ctx = values.source;
     let (name, version, memory, arch, window, tenant) = g;
     let timestamp = iso_millis_bytes(window);
@@ -380,6 +405,12 @@ fn write_document(values: &RecordValues<'_>, g: Group<'_>, t: &Totals, window_ms
                 tenant_id: tenant,
                 runtime_version: values.init_start.runtime_version.as_deref(),
                 initialization_type: values.init_start.initialization_type.as_deref(),
+                function: config.map(|c| FunctionDoc {
+                    runtime: c.runtime.as_deref(),
+                    memory_mb: c.memory_mb,
+                    timeout_seconds: c.timeout_seconds,
+                    handler: c.handler.as_deref(),
+                }),
             },
         },
         logmeter: Source { shard_id: ctx.shard, sequence_number: ctx.sequence },

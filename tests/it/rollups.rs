@@ -227,3 +227,76 @@ fn tenants_runtime_version_and_managed_instances_are_named_on_the_rollups() {
     counts.sort();
     assert_eq!(counts, [("Blue".to_owned(), 2), ("Green".to_owned(), 1)]);
 }
+
+#[test]
+fn function_metadata_lookup_names_architecture_and_configuration_from_the_lambda_api() {
+    use crate::support::{record_with_messages, root};
+    // A function in moto's Lambda API: arm64, Python, 512 MB, 30 s.
+    let name = unique("meta-fn").replace('-', "_");
+    let script = format!(
+        r#"
+import boto3, io, zipfile
+kw = dict(endpoint_url="{url}", region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test")
+role = boto3.client("iam", **kw).create_role(RoleName="{name}-role", AssumeRolePolicyDocument='{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"lambda.amazonaws.com"}},"Action":"sts:AssumeRole"}}]}}')["Role"]["Arn"]
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    z.writestr("app.py", "def handler(event, context):\n    return 1\n")
+boto3.client("lambda", **kw).create_function(FunctionName="{name}", Runtime="python3.13", Role=role, Handler="app.handler",
+    Code={{"ZipFile": buf.getvalue()}}, MemorySize=512, Timeout=30, Architectures=["arm64"])
+"#,
+        url = servers::s3()
+    );
+    let out = std::process::Command::new(root().join("target/test-servers/venv/bin/python"))
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let rt = rt();
+    let index = format!("logmeter-rollups-{}", unique("it-meta"));
+    let settings: Vec<(&str, String)> = vec![
+        ("INGEST_BUCKET_NAME", rt.block_on(servers::bucket())),
+        ("SEARCH_URL", servers::opensearch()),
+        ("SEARCH_ROLLUP_INDEX_PATTERN", format!("{index}-%Y.%m.%d")),
+        ("FUNCTION_METADATA_LOOKUP", "true".into()),
+        ("LAMBDA_PRICE_REQUEST", "0".into()),
+        ("LAMBDA_PRICE_GB_SECOND_X86_64", "1".into()),
+        ("LAMBDA_PRICE_GB_SECOND_ARM64", "2".into()),
+    ];
+    let h = rt.block_on(servers::handler(&settings));
+    let report = "REPORT RequestId: 6bd1cb1c-8fb0-4b3d-a6c9-2f6a3a4d2f10\tDuration: 12.5 ms\tBilled Duration: 1000 ms\tMemory Size: 512 MB\tMax Memory Used: 40 MB\t\n";
+    let unknown = "REPORT RequestId: 6bd1cb1c-8fb0-4b3d-a6c9-2f6a3a4d2f11\tDuration: 12.5 ms\tBilled Duration: 1000 ms\tMemory Size: 512 MB\tMax Memory Used: 40 MB\t\n";
+    let batch = KinesisBatch {
+        records: vec![
+            record_with_messages(&format!("/aws/lambda/{name}"), "2026/11/20/[$LATEST]abc", &[report], "21"),
+            record_with_messages("/aws/lambda/not-in-this-account", "2026/11/20/[$LATEST]abc", &[unknown], "22"),
+        ],
+    };
+    let out = rt.block_on(h.handle(&batch, None));
+    assert!(out.response.batch_item_failures.is_empty());
+    let base = servers::opensearch();
+    http("POST", &format!("{base}/{index}-*/_refresh"), None);
+    let (status, body) = http("POST", &format!("{base}/{index}-*/_search"), Some(r#"{"size":10}"#));
+    assert_eq!(status, 200, "{body}");
+    let docs: BTreeMap<String, Value> = body["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["_source"]["faas"]["name"].as_str().unwrap().to_owned(), h["_source"].clone()))
+        .collect();
+    let found = &docs[&name]["aws"]["lambda"];
+    assert_eq!(found["architecture"], "arm64", "from the function's configuration");
+    assert_eq!(found["function"]["runtime"], "python3.13");
+    assert_eq!(
+        (found["function"]["memory_mb"].as_u64(), found["function"]["timeout_seconds"].as_u64()),
+        (Some(512), Some(30))
+    );
+    assert_eq!(found["function"]["handler"], "app.handler");
+    // 1 s at 0.5 GB at the arm64 price given.
+    assert_eq!(found["estimated_cost_usd"].as_f64(), Some(1.0));
+    // A function the API does not know keeps FUNCTION_ARCHITECTURES' answer (x86_64) and carries no configuration.
+    let other = &docs["not-in-this-account"]["aws"]["lambda"];
+    assert_eq!(other["architecture"], "x86_64");
+    assert_eq!(other["function"], Value::Null);
+}

@@ -38,14 +38,20 @@ pub enum HttpError {
     Setup(String),
 }
 
+/// An HTTP client for AWS APIs and the search endpoint: requests with a timeout, signed with SigV4 when asked.
+#[derive(Debug)]
+pub struct AwsHttp {
+    client: Client<Https, Full<Bytes>>,
+    sdk: SdkConfig,
+    timeout: Duration,
+}
+
 /// The search endpoint's client.
 #[derive(Debug)]
 pub struct SearchHttp {
-    client: Client<Https, Full<Bytes>>,
+    http: AwsHttp,
     base: String,
     auth: SearchAuth,
-    sdk: SdkConfig,
-    timeout: Duration,
     basic_from_secret: OnceCell<String>,
     secrets_endpoint: Option<String>,
 }
@@ -58,47 +64,20 @@ fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }
 
-impl SearchHttp {
-    /// A client for `config.url`. `secrets_endpoint` overrides the Secrets Manager endpoint (local tests; in
-    /// production it comes from `AWS_ENDPOINT_URL_SECRETS_MANAGER` or the region).
-    pub fn new(config: &SearchConfig, sdk: SdkConfig, secrets_endpoint: Option<String>) -> Self {
-        Self {
-            client: Client::builder(TokioExecutor::new()).build(connector()),
-            base: config.url.clone(),
-            auth: config.auth.clone(),
-            sdk,
-            timeout: Duration::from_millis(config.timeout_ms),
-            basic_from_secret: OnceCell::new(),
-            secrets_endpoint,
-        }
+impl AwsHttp {
+    /// A client with the SDK's credentials and region, and `timeout` per request.
+    pub fn new(sdk: SdkConfig, timeout: Duration) -> Self {
+        Self { client: Client::builder(TokioExecutor::new()).build(connector()), sdk, timeout }
     }
 
-    /// Sends `method path` with an optional body to the search endpoint, authenticated.
-    pub async fn send(
-        &self,
-        method: http::Method,
-        path: &str,
-        body: Option<(Bytes, &str)>,
-    ) -> Result<Answer, HttpError> {
-        let url = format!("{}{path}", self.base);
-        let mut headers = Vec::new();
-        match &self.auth {
-            SearchAuth::None | SearchAuth::SigV4 { .. } => {}
-            SearchAuth::Basic { username, password } => headers.push(("authorization", basic(username, password))),
-            SearchAuth::ApiKey(key) => headers.push(("authorization", format!("ApiKey {key}"))),
-            SearchAuth::Secret { arn } => {
-                let value = self.basic_from_secret.get_or_try_init(|| self.read_secret(arn)).await?;
-                headers.push(("authorization", value.clone()));
-            }
-        }
-        let service = match &self.auth {
-            SearchAuth::SigV4 { service } => Some((service.as_str(), None)),
-            _ => None,
-        };
-        self.request(method, &url, headers, body, service).await
+    /// The SDK configuration (credentials, region, endpoints).
+    pub fn sdk(&self) -> &SdkConfig {
+        &self.sdk
     }
 
-    async fn request(
+    /// Sends `method url` with `headers` and an optional body; signs it for `sign_for` (service, and a region
+    /// other than the SDK's) when given.
+    pub async fn request(
         &self,
         method: http::Method,
         url: &str,
@@ -181,16 +160,56 @@ impl SearchHttp {
         instructions.apply_to_request_http1x(req);
         Ok(())
     }
+}
+
+impl SearchHttp {
+    /// A client for `config.url`. `secrets_endpoint` overrides the Secrets Manager endpoint (local tests; in
+    /// production it comes from `AWS_ENDPOINT_URL_SECRETS_MANAGER` or the region).
+    pub fn new(config: &SearchConfig, sdk: SdkConfig, secrets_endpoint: Option<String>) -> Self {
+        Self {
+            http: AwsHttp::new(sdk, Duration::from_millis(config.timeout_ms)),
+            base: config.url.clone(),
+            auth: config.auth.clone(),
+            basic_from_secret: OnceCell::new(),
+            secrets_endpoint,
+        }
+    }
+
+    /// Sends `method path` with an optional body to the search endpoint, authenticated.
+    pub async fn send(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<(Bytes, &str)>,
+    ) -> Result<Answer, HttpError> {
+        let url = format!("{}{path}", self.base);
+        let mut headers = Vec::new();
+        match &self.auth {
+            SearchAuth::None | SearchAuth::SigV4 { .. } => {}
+            SearchAuth::Basic { username, password } => headers.push(("authorization", basic(username, password))),
+            SearchAuth::ApiKey(key) => headers.push(("authorization", format!("ApiKey {key}"))),
+            SearchAuth::Secret { arn } => {
+                let value = self.basic_from_secret.get_or_try_init(|| self.read_secret(arn)).await?;
+                headers.push(("authorization", value.clone()));
+            }
+        }
+        let service = match &self.auth {
+            SearchAuth::SigV4 { service } => Some((service.as_str(), None)),
+            _ => None,
+        };
+        self.http.request(method, &url, headers, body, service).await
+    }
 
     /// Reads `{"username","password"}` from Secrets Manager and returns the basic-auth header value.
     async fn read_secret(&self, arn: &str) -> Result<String, HttpError> {
-        let own_region = self.sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        let fips = self.sdk.use_fips().unwrap_or(false);
+        let own_region = self.http.sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let fips = self.http.sdk.use_fips().unwrap_or(false);
         let (default_endpoint, region) = secrets_manager_endpoint(arn, &own_region, fips);
         let endpoint = self.secrets_endpoint.clone().unwrap_or(default_endpoint);
         let body = Bytes::from(serde_json::json!({ "SecretId": arn }).to_string());
         let headers = vec![("x-amz-target", "secretsmanager.GetSecretValue".to_owned())];
         let answer = self
+            .http
             .request(
                 http::Method::POST,
                 &format!("{endpoint}/"),

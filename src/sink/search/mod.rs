@@ -9,7 +9,7 @@ mod http;
 mod template;
 
 pub use bulk::{ItemOutcome, backoff, classify, join, pairs, without_id};
-pub use http::{Answer, HttpError, SearchHttp};
+pub use http::{Answer, AwsHttp, HttpError, SearchHttp};
 pub use template::{index_template, meter_records_template, rollups_template, template_patterns};
 
 use super::{BulkDelivery, RejectedDocument, SearchSink, SinkError};

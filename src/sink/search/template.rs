@@ -63,6 +63,30 @@ pub fn rollups_template(patterns: &[String]) -> Value {
     let (long, double) = (json!({"type": "long"}), json!({"type": "double"}));
     let obj = |props: Value| json!({ "properties": props });
     let stats = |t: &Value| obj(json!({"sum": t, "min": t, "max": t, "count": long}));
+    let mut lambda = json!({
+        "window_seconds": long, "architecture": keyword, "memory_size_mb": long,
+        "invocations": long,
+        "invocations_by_status": obj(json!({"success": long, "error": long, "timeout": long, "failure": long})),
+        "cold_starts": long,
+        "duration_ms": stats(&double),
+        "duration_sketch": {"type": "object", "enabled": false},
+        "billed_duration_ms_sum": long, "init_duration_ms_sum": double,
+        "restore_duration_ms_sum": double, "billed_restore_duration_ms_sum": long, "restores": long,
+        "max_memory_used_mb": stats(&long),
+        "memory_utilization": stats(&double),
+        "billed_gb_seconds": double, "estimated_cost_usd": double, "priced_invocations": long,
+    });
+    for (field, kind) in [
+        ("cost_unpriced_reason", &keyword),
+        ("init_failures", &long),
+        ("tenant_id", &keyword),
+        ("runtime_version", &keyword),
+        ("initialization_type", &keyword),
+    ] {
+        lambda[field] = kind.clone();
+    }
+    lambda["function"] =
+        obj(json!({"runtime": keyword, "memory_mb": long, "timeout_seconds": long, "handler": keyword}));
     json!({
         "index_patterns": patterns,
         "priority": 200,
@@ -74,24 +98,7 @@ pub fn rollups_template(patterns: &[String]) -> Value {
                 "event": obj(json!({"kind": keyword, "dataset": keyword})),
                 "cloud": obj(json!({"provider": keyword, "platform": keyword, "region": keyword, "account": obj(json!({"id": keyword}))})),
                 "faas": obj(json!({"name": keyword, "version": keyword})),
-                "aws": obj(json!({
-                    "cloudwatch": obj(json!({"log_group": keyword})),
-                    "lambda": obj(json!({
-                        "window_seconds": long, "architecture": keyword, "memory_size_mb": long,
-                        "invocations": long,
-                        "invocations_by_status": obj(json!({"success": long, "error": long, "timeout": long, "failure": long})),
-                        "cold_starts": long,
-                        "duration_ms": stats(&double),
-                        "duration_sketch": {"type": "object", "enabled": false},
-                        "billed_duration_ms_sum": long, "init_duration_ms_sum": double,
-                        "restore_duration_ms_sum": double, "billed_restore_duration_ms_sum": long, "restores": long,
-                        "max_memory_used_mb": stats(&long),
-                        "memory_utilization": stats(&double),
-                        "billed_gb_seconds": double, "estimated_cost_usd": double, "priced_invocations": long,
-                        "cost_unpriced_reason": keyword, "init_failures": long,
-                        "tenant_id": keyword, "runtime_version": keyword, "initialization_type": keyword,
-                    })),
-                })),
+                "aws": obj(json!({"cloudwatch": obj(json!({"log_group": keyword})), "lambda": obj(lambda)})),
                 "logmeter": obj(json!({"shard_id": keyword, "sequence_number": keyword})),
             }
         }}
