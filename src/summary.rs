@@ -19,6 +19,9 @@ pub struct Summary {
     pub derived_unique_ids: usize,
     /// Invocation reports extracted.
     pub reports: usize,
+    /// Web Functions' `platform.invokeSummary` and `platform.invokeReport` events: counted, never taken for
+    /// invocations.
+    pub web_function_summaries: usize,
     /// Quarantine entries (bad records, bad report lines, undecodable Kinesis records).
     pub quarantined: usize,
     /// Kinesis records that could not be decoded at all (also counted in `quarantined`).
@@ -65,6 +68,7 @@ impl AddAssign for Summary {
         self.meter_records += o.meter_records;
         self.derived_unique_ids += o.derived_unique_ids;
         self.reports += o.reports;
+        self.web_function_summaries += o.web_function_summaries;
         self.quarantined += o.quarantined;
         self.quarantined_kinesis_records += o.quarantined_kinesis_records;
         self.quarantine_omitted += o.quarantine_omitted;

@@ -85,6 +85,8 @@ pub struct Extraction {
     pub init_start: InitStart,
     /// The function whose reports or init failures the payload holds (for the function metadata lookup).
     pub function: Option<String>,
+    /// Web Functions' `platform.invokeSummary` / `platform.invokeReport` events.
+    pub web_summaries: usize,
 }
 
 /// For the tests of the fast readers: of `n` values drawn deterministically from `strategy`, how many the general

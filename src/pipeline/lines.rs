@@ -42,6 +42,8 @@ impl Look {
     const INIT_REPORT: Self = Self(16);
     /// Starts with `INIT_START `, or is a JSON log line mentioning `platform.initStart`.
     const INIT_START: Self = Self(32);
+    /// A JSON log line mentioning `platform.invokeSummary` or `platform.invokeReport` (Web Functions).
+    const WEB_SUMMARY: Self = Self(64);
 
     fn has(self, other: Self) -> bool {
         self.0 & other.0 != 0
@@ -85,6 +87,9 @@ impl Pipeline {
                 }
                 if name.starts_with(b"initStart") {
                     return Look::INIT_START;
+                }
+                if name.starts_with(b"invokeSummary") || name.starts_with(b"invokeReport") {
+                    return Look::WEB_SUMMARY;
                 }
             }
             return if self.meter.mentions(bytes) { Look::TAG } else { Look::NOTHING };
@@ -173,6 +178,13 @@ impl Pipeline {
             // `message` is always a string literal: the payload scanner accepts nothing else as a message.
             unescape_into(event.message, msg);
             let mut tagged = look.has(Look::TAG);
+            if look.has(Look::WEB_SUMMARY) {
+                if is_web_summary(msg) {
+                    ex.web_summaries += 1;
+                    continue;
+                }
+                tagged = self.meter.mentions(event.message.as_bytes());
+            }
             if look.has(Look::INIT_START) {
                 let start = if msg.starts_with("INIT_START ") {
                     parse_text_init_start(msg)
@@ -233,6 +245,17 @@ impl Pipeline {
         }
         output(ex, reports) <= max_output
     }
+}
+
+/// Whether a JSON log line is a Web Functions summary event (its `type`), not an application line quoting one.
+fn is_web_summary(line: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Event<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_str::<Event<'_>>(line)
+        .is_ok_and(|e| matches!(e.kind.as_deref(), Some("platform.invokeSummary" | "platform.invokeReport")))
 }
 
 /// A text report, with the status `timeout` when an older runtime said so in a `Task timed out` line before it.

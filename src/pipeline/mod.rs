@@ -273,6 +273,7 @@ impl Pipeline {
         summary.meter_records = ex.meters.len();
         summary.derived_unique_ids = ex.meters.iter().filter(|m| m.derived_unique_id).count();
         summary.reports = ex.reports;
+        summary.web_function_summaries = ex.web_summaries;
         if ex.quarantine.needs_whole_record() && !ex.quarantine.keeps_whole_record() {
             let reason = ex.quarantine.incomplete_reason();
             ex.quarantine.push_unbounded(QuarantineEntry::record(reason, &input.kinesis.data));

@@ -18,6 +18,9 @@ struct Case {
     /// An init phase that did not succeed: no invocation, one init failure in the rollup.
     #[serde(default)]
     init_failure: bool,
+    /// A Web Functions summary event: counted in `web_function_summaries`, not an invocation.
+    #[serde(default)]
+    web_summary: bool,
 }
 
 /// The rollup documents a plan holds.
@@ -60,6 +63,7 @@ fn table_from_samples_edge_report_lines() {
         let plan = p.plan_record(&rec, &mut Scratch::default());
         let docs = documents(&plan);
         let reasons = quarantine_reasons(&plan);
+        assert_eq!(plan.summary.web_function_summaries, usize::from(case.web_summary), "{}", case.name);
         match (&case.expect, &case.quarantined) {
             (Some(expect), None) => {
                 assert_eq!(docs.len(), 1, "{}: {reasons:?}", case.name);
