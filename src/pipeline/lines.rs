@@ -57,6 +57,19 @@ impl std::ops::BitOr for Look {
     }
 }
 
+/// Text lines Lambda writes, by how their raw (quoted) message starts.
+const TEXT_STARTS: [(&[u8], Look); 3] =
+    [(b"\"REPORT ", Look::TEXT_REPORT), (b"\"INIT_REPORT ", Look::INIT_REPORT), (b"\"INIT_START ", Look::INIT_START)];
+
+/// JSON platform events, by the name after `platform.`.
+const PLATFORM_EVENTS: [(&[u8], Look); 5] = [
+    (b"report", Look::PLATFORM),
+    (b"initReport", Look::INIT_REPORT),
+    (b"initStart", Look::INIT_START),
+    (b"invokeSummary", Look::WEB_SUMMARY),
+    (b"invokeReport", Look::WEB_SUMMARY),
+];
+
 /// What the one search of a JSON line looks for: the start of a platform event's type.
 pub(super) const PLATFORM_PREFIX: &str = "platform.";
 
@@ -66,30 +79,15 @@ const TIMEOUT_WINDOW: usize = 160;
 impl Pipeline {
     /// What the raw text of a message may hold. Untagged lines that are not reports cost only these searches.
     pub(super) fn look(&self, bytes: &[u8]) -> Look {
-        if bytes.starts_with(b"\"REPORT ") {
-            return Look::TEXT_REPORT;
-        }
-        if bytes.starts_with(b"\"INIT_REPORT ") {
-            return Look::INIT_REPORT;
-        }
-        if bytes.starts_with(b"\"INIT_START ") {
-            return Look::INIT_START;
+        if let Some((_, look)) = TEXT_STARTS.iter().find(|(start, _)| bytes.starts_with(start)) {
+            return *look;
         }
         if bytes.starts_with(b"\"{") {
-            // One search for `platform.`, then which event it names (`platform.start` and the like are neither).
+            // One search for `platform.`, then which event it names (`platform.start` and the like are none).
             for at in self.platform.find_iter(bytes) {
                 let name = &bytes[at + PLATFORM_PREFIX.len()..];
-                if name.starts_with(b"report") {
-                    return Look::PLATFORM;
-                }
-                if name.starts_with(b"initReport") {
-                    return Look::INIT_REPORT;
-                }
-                if name.starts_with(b"initStart") {
-                    return Look::INIT_START;
-                }
-                if name.starts_with(b"invokeSummary") || name.starts_with(b"invokeReport") {
-                    return Look::WEB_SUMMARY;
+                if let Some((_, look)) = PLATFORM_EVENTS.iter().find(|(event, _)| name.starts_with(event)) {
+                    return *look;
                 }
             }
             return if self.meter.mentions(bytes) { Look::TAG } else { Look::NOTHING };

@@ -27,11 +27,9 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
     for l in &LABELS {
         lambda[l.doc] = keyword.clone();
     }
-    let mut t = json!({
-        "index_patterns": patterns,
-        "priority": 200,
-        "_meta": {"managed_by": "logmeter", "schema_version": 1},
-        "template": {"mappings": {
+    let mut t = composable(
+        patterns,
+        json!({
             "dynamic": false,
             "properties": {
                 "@timestamp": date,
@@ -48,8 +46,8 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
                 "error": obj(json!({"type": keyword})),
                 "logmeter": obj(json!({"shard_id": keyword, "sequence_number": keyword, "event_id": keyword})),
             }
-        }}
-    });
+        }),
+    );
     if data_stream {
         t["data_stream"] = json!({});
     }
@@ -87,11 +85,9 @@ pub fn rollups_template(patterns: &[String]) -> Value {
     }
     lambda["function"] =
         obj(json!({"runtime": keyword, "memory_mb": long, "timeout_seconds": long, "handler": keyword}));
-    json!({
-        "index_patterns": patterns,
-        "priority": 200,
-        "_meta": {"managed_by": "logmeter", "schema_version": 1},
-        "template": {"mappings": {
+    composable(
+        patterns,
+        json!({
             "dynamic": false,
             "properties": {
                 "@timestamp": {"type": "date"},
@@ -101,17 +97,25 @@ pub fn rollups_template(patterns: &[String]) -> Value {
                 "aws": obj(json!({"cloudwatch": obj(json!({"log_group": keyword})), "lambda": obj(lambda)})),
                 "logmeter": obj(json!({"shard_id": keyword, "sequence_number": keyword})),
             }
-        }}
+        }),
+    )
+}
+
+/// A composable index template of logmeter's over `patterns` with `mappings`.
+fn composable(patterns: &[String], mappings: Value) -> Value {
+    json!({
+        "index_patterns": patterns,
+        "priority": 200,
+        "_meta": {"managed_by": "logmeter", "schema_version": 1},
+        "template": {"mappings": mappings},
     })
 }
 
 /// The template of the meter record index: the Amberflo fields, and `dimensions.*` as keywords.
 pub fn meter_records_template(patterns: &[String]) -> Value {
-    json!({
-        "index_patterns": patterns,
-        "priority": 200,
-        "_meta": {"managed_by": "logmeter", "schema_version": 1},
-        "template": {"mappings": {
+    composable(
+        patterns,
+        json!({
             "dynamic": false,
             "dynamic_templates": [{"dimensions": {"path_match": "dimensions.*", "mapping": {"type": "keyword"}}}],
             "properties": {
@@ -123,8 +127,8 @@ pub fn meter_records_template(patterns: &[String]) -> Value {
                 "uniqueId": {"type": "keyword"},
                 "dimensions": {"type": "object", "dynamic": true},
             }
-        }}
-    })
+        }),
+    )
 }
 
 #[cfg(test)]
