@@ -150,12 +150,6 @@ impl Unpriced {
     }
 }
 
-impl Default for Prices {
-    fn default() -> Self {
-        Self::table(RegionPrices::default())
-    }
-}
-
 #[derive(serde::Deserialize)]
 struct Table {
     source: String,
@@ -170,9 +164,9 @@ struct TableRegion {
     snapstart_restore_gb: f64,
 }
 
-impl Prices {
-    /// The committed table with `overrides` on top.
-    pub fn table(overrides: RegionPrices) -> Self {
+/// The committed table, without overrides.
+impl Default for Prices {
+    fn default() -> Self {
         // The table is committed and checked by a test: it always parses.
         let table: Table = serde_json::from_str(TABLE).unwrap_or(Table {
             source: String::new(),
@@ -192,7 +186,15 @@ impl Prices {
                 (name, prices)
             })
             .collect();
-        Self { regions, overrides, source: format!("{} as of {}", table.source, table.retrieved) }
+        let source = format!("{} as of {}", table.source, table.retrieved);
+        Self { regions, overrides: RegionPrices::default(), source }
+    }
+}
+
+impl Prices {
+    /// These prices with `overrides` on top, in every region.
+    pub fn with_overrides(self, overrides: RegionPrices) -> Self {
+        Self { overrides, ..self }
     }
 
     /// The prices in force in `region`.
@@ -260,8 +262,11 @@ mod tests {
         assert_eq!(p.invocation(Some("eu-west-1"), Architecture::X86_64, b), Err(Unpriced::NoPrice));
         assert_eq!(p.invocation(None, Architecture::X86_64, b), Err(Unpriced::NoPrice));
         // Overrides price every region.
-        let over =
-            Prices::table(RegionPrices { request: Some(0.0), gb_second_x86_64: Some(1.0), ..Default::default() });
+        let over = Prices::default().with_overrides(RegionPrices {
+            request: Some(0.0),
+            gb_second_x86_64: Some(1.0),
+            ..Default::default()
+        });
         assert_eq!(over.invocation(Some("eu-west-1"), Architecture::X86_64, b), Ok(0.001 * 0.125));
         assert_eq!(over.invocation(Some("eu-west-1"), Architecture::Arm64, b), Err(Unpriced::NoPrice));
     }

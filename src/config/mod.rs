@@ -154,14 +154,7 @@ impl Default for PipelineConfig {
             mirror_meter_records: false,
             meter_index_pattern: "logmeter-meter-records-%Y.%m.%d".into(),
             invocation_docs: true,
-            rollups: Some(crate::plan::rollup::RollupSettings {
-                index_pattern: "logmeter-rollups-%Y.%m.%d".into(),
-                window_ms: 60_000,
-                architectures: crate::cost::Architectures::default(),
-                prices: crate::cost::Prices::default(),
-                by_tenant: false,
-                catalog: crate::catalog::SharedCatalog::default(),
-            }),
+            rollups: Some(crate::plan::rollup::RollupSettings::default()),
             bulk_max_bytes: 5 << 20,
             bulk_max_actions: 1_000,
             ingest_gzip: false,
@@ -177,7 +170,7 @@ impl Default for PipelineConfig {
 fn rollup_settings(
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<crate::plan::rollup::RollupSettings>, ConfigError> {
-    let d = PipelineConfig::default().rollups.unwrap_or_else(|| unreachable!("rollups are on by default"));
+    let d = crate::plan::rollup::RollupSettings::default();
     let price = |name: &'static str| -> Result<Option<f64>, ConfigError> {
         if lookup(name).is_none_or(|v| v.trim().is_empty()) {
             return Ok(None);
@@ -202,7 +195,7 @@ fn rollup_settings(
             }
         })? * 1000,
         architectures: read(lookup, "FUNCTION_ARCHITECTURES", d.architectures, |_| Ok(()))?,
-        prices: crate::cost::Prices::table(overrides),
+        prices: d.prices.with_overrides(overrides),
         by_tenant: flag(lookup, "ROLLUP_BY_TENANT", d.by_tenant)?,
         catalog: d.catalog,
     };

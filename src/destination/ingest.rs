@@ -42,7 +42,7 @@ use super::objects::ObjectOutlet;
 use super::{Boxed, Consignment, Encoder, INGEST, Landing, Outlet, Parcel, RecordValues, Shipped};
 use crate::config::{IngestLayout, PipelineConfig};
 use crate::plan::{Piece, batch_objects, gzip_objects, is_sortable, object_range, object_records, record_fragments};
-use crate::plan::{record_objects, sortable_sequence};
+use crate::plan::{fragment_parts, record_objects};
 use crate::sink::{Delivery, ObjectSink, SinkError};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -202,18 +202,8 @@ impl<S: ObjectSink> Outlet for BatchObjectOutlet<S> {
     fn deliver<'a>(&'a self, batch: &'a [Consignment<'a>], landing: Landing<'a>) -> Boxed<'a, Shipped> {
         Box::pin(async move {
             let mut shipped = Shipped::new(batch.len());
-            let sequences: Vec<Vec<(&str, Cow<'_, str>)>> = batch
-                .iter()
-                .map(|c| {
-                    c.parcels
-                        .iter()
-                        .map(|p| {
-                            let cut = p.key.rfind('/').map_or(0, |i| i + 1);
-                            (&p.key[..cut], sortable_sequence(&p.key[cut..]))
-                        })
-                        .collect()
-                })
-                .collect();
+            let sequences: Vec<Vec<(&str, Cow<'_, str>)>> =
+                batch.iter().map(|c| c.parcels.iter().map(|p| fragment_parts(&p.key)).collect()).collect();
             let mut folders: BTreeMap<&str, Folder<'_>> = BTreeMap::new();
             for (record, (c, names)) in batch.iter().zip(&sequences).enumerate() {
                 for (parcel, (name, sequence)) in c.parcels.iter().zip(names) {

@@ -13,13 +13,12 @@ use super::{Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, Record
 use crate::config::PipelineConfig;
 use crate::plan::rollup::{RollupSettings, encode_rollups};
 use crate::plan::{
-    BulkEncoder, REPORT_DOCUMENT_BYTES, ReportEncoder, encode_meter_records, pack_bodies, search_rejected_object,
-    search_spool_object, sortable_sequence, utc_date,
+    BulkEncoder, REPORT_DOCUMENT_BYTES, ReportEncoder, encode_meter_records, fragment_parts, pack_bodies,
+    search_rejected_object, search_spool_object, utc_date,
 };
 use crate::sink::{SearchSink, SinkError};
 use crate::summary::Summary;
 use futures_util::StreamExt;
-use std::borrow::Cow;
 
 /// Encodes reports (and meter records) into bulk bodies.
 #[derive(Debug, Clone)]
@@ -50,7 +49,7 @@ impl Encoder for SearchEncoder {
 
     fn encode(&self, values: &RecordValues<'_>, out: &mut Vec<Parcel>) {
         // One fragment for the record; the outlet packs the batch's into bodies.
-        let mut bulk = BulkEncoder::new(values.shard, values.seq_key, usize::MAX, usize::MAX);
+        let mut bulk = BulkEncoder::new(values.shard, values.seq_key);
         if self.invocation_docs && !values.reports.is_empty() {
             let mut encoder = ReportEncoder::new(values.source, &self.index_pattern);
             bulk.reserve(values.reports.len() * REPORT_DOCUMENT_BYTES);
@@ -62,10 +61,7 @@ impl Encoder for SearchEncoder {
         if let Some(pattern) = &self.meter_index_pattern {
             encode_meter_records(values.meters, pattern, &mut bulk);
         }
-        out.extend(bulk.finish().into_iter().map(|mut fragment| {
-            fragment.key = crate::plan::joined(&[values.shard, "/", values.seq_key]);
-            fragment
-        }));
+        out.extend(bulk.finish());
     }
 }
 
@@ -155,18 +151,16 @@ impl<S: SearchSink> Outlet for SearchOutlet<S> {
         Box::pin(async move {
             let mut shipped = Shipped::new(batch.len());
             // Fragments are named `<shard>/<sequence>` by the encoder (a safe name, unlike the raw sequence number).
-            let named: Vec<(usize, Cow<'_, str>, &Parcel)> = batch
+            let named: Vec<_> = batch
                 .iter()
                 .enumerate()
-                .flat_map(|(i, c)| {
-                    c.parcels.iter().map(move |p| (i, sortable_sequence(p.key.rsplit('/').next().unwrap_or("")), p))
-                })
+                .flat_map(|(i, c)| c.parcels.iter().map(move |p| (i, fragment_parts(&p.key), p)))
                 .collect();
-            let fragments: Vec<(usize, &str, &Parcel)> = named.iter().map(|(i, s, p)| (*i, &**s, *p)).collect();
-            let Some(&(_, _, first)) = fragments.first() else {
+            let fragments: Vec<(usize, &str, &Parcel)> = named.iter().map(|(i, (_, s), p)| (*i, &**s, *p)).collect();
+            let Some((_, (folder, _), _)) = named.first() else {
                 return shipped;
             };
-            let shard = first.key.rsplit_once('/').map_or("", |(shard, _)| shard);
+            let shard = folder.trim_end_matches('/');
             let bodies = pack_bodies(shard, &fragments, self.max_bytes, self.max_actions);
             let sends: Vec<_> =
                 bodies.iter().map(|b| self.body(b, batch[b.records[0]].arrival_millis, landing)).collect();

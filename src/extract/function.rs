@@ -12,6 +12,14 @@ pub struct FunctionId<'a> {
     pub version: Option<&'a str>,
 }
 
+impl<'a> FunctionId<'a> {
+    /// The name rollups and the metadata lookup know the function by: its name, or the log group when the names
+    /// tell none.
+    pub fn name_or(&self, log_group: &'a str) -> &'a str {
+        self.name.unwrap_or(log_group)
+    }
+}
+
 /// Reads the function name and version from a log group and stream.
 pub fn function_of<'a>(log_group: &'a str, log_stream: &'a str) -> FunctionId<'a> {
     let mut id = FunctionId::default();

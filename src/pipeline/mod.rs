@@ -204,7 +204,7 @@ impl Pipeline {
                             ex.reports = reports.len();
                             if !reports.is_empty() || !ex.init_failures.is_empty() {
                                 let id = crate::extract::function_of(&p.log_group, &p.log_stream);
-                                ex.function = Some(id.name.unwrap_or(&p.log_group).to_owned());
+                                ex.function = Some(id.name_or(&p.log_group).to_owned());
                             }
                             let mut planned = 0;
                             if read {

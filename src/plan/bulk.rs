@@ -1,20 +1,15 @@
 //! Bulk API bodies: NDJSON `create` action lines with deterministic `_id`s, each followed by its document, ending
-//! with a newline, bounded in bytes and in actions.
+//! with a newline. A record's actions are written into one fragment ([`BulkEncoder`]); a batch's fragments are
+//! packed into bodies bounded in bytes and in actions ([`pack_bodies`]).
 
 use super::json_out::push_str;
 use crate::destination::Parcel;
 
-/// Packs `create` actions, in order, into bodies of at most `max_bytes` (a single larger action gets a body
-/// alone) and `max_actions` actions.
+/// Writes the `create` actions of one Kinesis record, in order, into one fragment named `<shard>/<sequence>`.
 #[derive(Debug)]
 pub struct BulkEncoder<'a> {
     shard: &'a str,
     sequence: &'a str,
-    max_bytes: usize,
-    max_actions: usize,
-    requests: Vec<Parcel>,
-    /// Bytes of the bodies in `requests`.
-    flushed: usize,
     body: Vec<u8>,
     actions: usize,
     /// The index of the last action, and that action's line up to the id.
@@ -24,19 +19,8 @@ pub struct BulkEncoder<'a> {
 
 impl<'a> BulkEncoder<'a> {
     /// An encoder for the documents of one Kinesis record.
-    pub fn new(shard: &'a str, sequence: &'a str, max_bytes: usize, max_actions: usize) -> Self {
-        Self {
-            shard,
-            sequence,
-            max_bytes,
-            max_actions,
-            requests: Vec::new(),
-            flushed: 0,
-            body: Vec::new(),
-            actions: 0,
-            index: String::new(),
-            action: Vec::new(),
-        }
+    pub fn new(shard: &'a str, sequence: &'a str) -> Self {
+        Self { shard, sequence, body: Vec::new(), actions: 0, index: String::new(), action: Vec::new() }
     }
 
     /// Appends the action for `(index, id)` and the document that `write_doc` writes (one line of JSON).
@@ -59,46 +43,26 @@ impl<'a> BulkEncoder<'a> {
             push_str(&mut self.action, index);
             self.action.extend_from_slice(b",\"_id\":");
         }
-        // Written in place; moved to the next body in the rare case it does not fit this one.
-        let start = self.body.len();
         self.body.extend_from_slice(&self.action);
         write_id(&mut self.body);
         self.body.extend_from_slice(b"}}\n");
         write_doc(&mut self.body);
         self.body.push(b'\n');
-        if self.actions > 0 && (self.actions == self.max_actions || self.body.len() > self.max_bytes) {
-            let line = self.body.split_off(start);
-            self.flush();
-            self.body = line;
-        }
         self.actions += 1;
     }
 
-    /// Reserves room for about `bytes` more bytes in the current body.
+    /// Reserves room for about `bytes` more bytes.
     pub fn reserve(&mut self, bytes: usize) {
-        self.body.reserve(bytes.min(self.max_bytes));
+        self.body.reserve(bytes);
     }
 
-    /// Bytes of every body so far.
-    pub fn bytes(&self) -> usize {
-        self.flushed + self.body.len()
-    }
-
-    fn flush(&mut self) {
-        let mut digits = itoa::Buffer::new();
-        let digits = digits.format(self.requests.len());
-        let name = super::joined(&[self.shard, "/", self.sequence, "-", super::pad4(digits), digits]);
-        let body = std::mem::take(&mut self.body);
-        self.flushed += body.len();
-        self.requests.push(Parcel { key: name, body, items: std::mem::take(&mut self.actions) });
-    }
-
-    /// The requests, in order.
-    pub fn finish(mut self) -> Vec<Parcel> {
-        if self.actions > 0 {
-            self.flush();
-        }
-        self.requests
+    /// The fragment, or `None` when no action was written.
+    pub fn finish(self) -> Option<Parcel> {
+        (self.actions > 0).then(|| Parcel {
+            key: super::joined(&[self.shard, "/", self.sequence]),
+            body: self.body,
+            items: self.actions,
+        })
     }
 }
 
@@ -155,12 +119,15 @@ pub fn pack_bodies(
 mod tests {
     use super::*;
 
+    /// 25 actions of one record (sequence `9`), packed into bodies within the bounds.
     fn encode(n: usize, max_bytes: usize, max_actions: usize) -> Vec<Parcel> {
-        let mut enc = BulkEncoder::new("s", "9", max_bytes, max_actions);
+        let mut enc = BulkEncoder::new("s", "9");
         for i in 0..n {
             enc.push("idx", &format!("id-{i}"), |out| out.extend_from_slice(format!("{{\"n\":{i}}}").as_bytes()));
         }
-        enc.finish()
+        let Some(fragment) = enc.finish() else { return Vec::new() };
+        assert_eq!((fragment.key.as_str(), fragment.items), ("s/9", n), "one fragment for the record");
+        pack_bodies("s", &[(0, "9", &fragment)], max_bytes, max_actions).into_iter().map(|p| p.parcel).collect()
     }
 
     #[test]
@@ -169,8 +136,8 @@ mod tests {
             let reqs = encode(25, max_bytes, max_actions);
             assert_eq!(reqs.iter().map(|r| r.items).sum::<usize>(), 25);
             let mut seen = Vec::new();
-            for (i, r) in reqs.iter().enumerate() {
-                assert_eq!(r.key, format!("s/9-{i:04}"));
+            for r in &reqs {
+                assert!(r.key.starts_with("s/9-9-"), "{}", r.key);
                 assert!(r.items <= max_actions);
                 assert!(r.body.len() <= max_bytes || r.items == 1);
                 assert!(r.body.ends_with(b"\n"));
@@ -192,13 +159,13 @@ mod tests {
     fn valid_packed_bodies_keep_every_action_once_within_bounds_and_name_their_records() {
         // Three records' fragments of 3, 0 and 5 actions.
         let fragment = |r: usize, n: usize| {
-            let mut enc = BulkEncoder::new("s", "x", usize::MAX, usize::MAX);
+            let mut enc = BulkEncoder::new("s", "x");
             for i in 0..n {
                 enc.push("idx", &format!("id-{r}-{i}"), |out| {
                     out.extend_from_slice(format!("{{\"r\":{r},\"i\":{i}}}").as_bytes())
                 });
             }
-            enc.finish().pop().unwrap_or(Parcel { key: String::new(), body: Vec::new(), items: 0 })
+            enc.finish().unwrap_or(Parcel { key: String::new(), body: Vec::new(), items: 0 })
         };
         let parcels = [fragment(0, 3), fragment(1, 0), fragment(2, 5)];
         let seqs = ["100", "101", "102"];

@@ -36,9 +36,9 @@ mod tests {
             r#"{"customerId":"c","meterApiName":"m","meterValue":1,"meterTimeInMillis":1795132800000,"uniqueId":"u"}"#;
         let mut records = MeterRecords::default();
         records.push(json, 1_795_132_800_000, false);
-        let mut enc = BulkEncoder::new("s", "1", 1 << 20, 10);
+        let mut enc = BulkEncoder::new("s", "1");
         encode_meter_records(&records, "meters-%Y.%m.%d", &mut enc);
-        let body = String::from_utf8(enc.finish().remove(0).body).unwrap();
+        let body = String::from_utf8(enc.finish().unwrap().body).unwrap();
         let lines: Vec<serde_json::Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines[0]["create"]["_index"], "meters-2026.11.20");
         assert_eq!(lines[0]["create"]["_id"], meter_document_id(json));

@@ -315,9 +315,9 @@ mod tests {
     };
 
     fn document(found: &FoundReport<'_>) -> Doc {
-        let mut bulk = BulkEncoder::new("s", "1", 1 << 20, 10);
+        let mut bulk = BulkEncoder::new("s", "1");
         ReportEncoder::new(&CTX, "metrics-%Y.%m.%d").push(found, &mut bulk);
-        let body = bulk.finish().remove(0).body;
+        let body = bulk.finish().unwrap().body;
         let line = body.split(|&b| b == b'\n').nth(1).unwrap();
         serde_json::from_slice(line).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(line)))
     }

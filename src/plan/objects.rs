@@ -85,6 +85,13 @@ pub fn sortable_sequence(sequence: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A fragment's key (`<folder>/<sequence>`: an ingest fragment of [`record_fragments`], or a bulk fragment named
+/// `<shard>/<sequence>`) split into its folder, `/` included, and its sequence in sortable form.
+pub fn fragment_parts(key: &str) -> (&str, std::borrow::Cow<'_, str>) {
+    let cut = key.rfind('/').map_or(0, |i| i + 1);
+    (&key[..cut], sortable_sequence(&key[cut..]))
+}
+
 /// Whether `sequence` is in the sortable form of [`sortable_sequence`] (a padded number).
 pub fn is_sortable(sequence: &str) -> bool {
     sequence.len() == SEQUENCE_WIDTH && sequence.bytes().all(|b| b.is_ascii_digit())

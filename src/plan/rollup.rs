@@ -111,6 +111,20 @@ pub struct RollupSettings {
     pub catalog: crate::catalog::SharedCatalog,
 }
 
+/// One-minute windows, no tenant grouping, every function `x86_64`, the committed prices, an empty catalog.
+impl Default for RollupSettings {
+    fn default() -> Self {
+        Self {
+            index_pattern: "logmeter-rollups-%Y.%m.%d".into(),
+            window_ms: 60_000,
+            architectures: Architectures::default(),
+            prices: Prices::default(),
+            by_tenant: false,
+            catalog: crate::catalog::SharedCatalog::default(),
+        }
+    }
+}
+
 /// A group: the function, its version, memory size and architecture, the window start (epoch ms), and the tenant
 /// when rollups are by tenant.
 type Group<'a> = (&'a str, &'a str, Option<u64>, &'static str, i64, Option<&'a str>);
@@ -153,7 +167,7 @@ pub fn encode_rollups(values: &RecordValues<'_>, settings: &RollupSettings, bulk
         return;
     }
     let id = function_of(ctx.log_group, ctx.log_stream);
-    let name = id.name.unwrap_or(ctx.log_group);
+    let name = id.name_or(ctx.log_group);
     let version = id.version.unwrap_or("$LATEST");
     let looked_up = settings.catalog.0.get(name);
     let arch = settings.architectures.resolve(name, looked_up.as_ref().and_then(|c| c.architecture));

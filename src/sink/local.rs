@@ -30,7 +30,7 @@ impl LocalDir {
             return Err(SinkError::Permanent { target: rel.into(), reason: "key is not a safe relative path".into() });
         }
         let path = self.root.join(rel);
-        let io = |e: std::io::Error| SinkError::Transient { target: path.display().to_string(), reason: e.to_string() };
+        let io = |e: std::io::Error| io_error(&path, &e);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -71,55 +71,59 @@ impl ObjectSink for LocalDir {
     /// Lists the files in the folder `prefix` names up to its last `/` (not below it), as S3 would list them.
     async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, SinkError> {
         let (folder, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
-        let dir = self.root.join(folder);
-        let io = |e: std::io::Error| SinkError::Transient { target: dir.display().to_string(), reason: e.to_string() };
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(e)),
-        };
-        let mut keys = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(io)?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
-            let key = if folder.is_empty() { name.clone() } else { format!("{folder}/{name}") };
-            let temporary = name.contains(".tmp-");
-            if !temporary && entry.file_type().map_err(io)?.is_file() && key.starts_with(prefix) {
-                keys.push(key);
-            }
-        }
-        keys.retain(|k| start_after.is_none_or(|a| k.as_str() > a));
+        let mut keys: Vec<String> = self
+            .files(folder)?
+            .into_iter()
+            .map(|(name, _)| if folder.is_empty() { name } else { format!("{folder}/{name}") })
+            .filter(|k| k.starts_with(prefix) && start_after.is_none_or(|a| k.as_str() > a))
+            .collect();
         keys.sort_unstable();
         Ok(keys)
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, SinkError> {
         let path = self.root.join(key);
-        std::fs::read(&path)
-            .map_err(|e| SinkError::Transient { target: path.display().to_string(), reason: e.to_string() })
+        std::fs::read(&path).map_err(|e| io_error(&path, &e))
     }
 }
 
 impl LocalDir {
     /// The `(index, _id)` of every action in the bodies under `DIR/search-bulk/<folder>/`.
     fn indexed(&self, folder: &str) -> Result<HashSet<(String, String)>, SinkError> {
-        let dir = self.root.join(BULK_DIR).join(folder);
-        let io = |e: std::io::Error| SinkError::Transient { target: dir.display().to_string(), reason: e.to_string() };
         let mut ids = HashSet::new();
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(ids),
-            Err(e) => return Err(io(e)),
-        };
-        for entry in entries {
-            let path = entry.map_err(io)?.path();
-            if path.extension().is_some_and(|e| e == "ndjson") {
-                let body = std::fs::read(&path).map_err(io)?;
+        for (name, path) in self.files(&format!("{BULK_DIR}/{folder}"))? {
+            if name.ends_with(".ndjson") {
+                let body = std::fs::read(&path).map_err(|e| io_error(&path, &e))?;
                 ids.extend(actions(&body).filter_map(|(action, _)| action_id(action)));
             }
         }
         Ok(ids)
     }
+
+    /// The regular files directly in `folder` (relative to the root), by name and path, without the temporary
+    /// files of writes under way; none when the folder does not exist.
+    fn files(&self, folder: &str) -> Result<Vec<(String, PathBuf)>, SinkError> {
+        let dir = self.root.join(folder);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error(&dir, &e)),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error(&dir, &e))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            if !name.contains(".tmp-") && entry.file_type().map_err(|e| io_error(&dir, &e))?.is_file() {
+                files.push((name, entry.path()));
+            }
+        }
+        Ok(files)
+    }
+}
+
+/// A failed file operation on `path`: transient (the record is retried).
+fn io_error(path: &Path, e: &std::io::Error) -> SinkError {
+    SinkError::Transient { target: path.display().to_string(), reason: e.to_string() }
 }
 
 /// The `(action, document)` line pairs of a bulk body, each with its newlines.

@@ -190,9 +190,9 @@ mod tests {
             shard: "s",
             sequence: "1",
         };
-        let mut enc = BulkEncoder::new("s", "1", 1 << 20, 10);
+        let mut enc = BulkEncoder::new("s", "1");
         ReportEncoder::new(&ctx, "i").push(&found, &mut enc);
-        let body = enc.finish().remove(0).body;
+        let body = enc.finish().unwrap().body;
         String::from_utf8(body).unwrap().lines().nth(1).unwrap().to_owned()
     }
 }
