@@ -83,7 +83,7 @@ fn main() {
 /// The pipeline with invocation documents only, with rollups too (the default), and with rollups only,
 /// interleaved iteration by iteration.
 fn rollups(n: usize, batch: &KinesisBatch, config: &PipelineConfig) {
-    let without = PipelineConfig { rollups: None, ..config.clone() };
+    let without = PipelineConfig { search_rollups: false, ..config.clone() };
     let rollups_only = PipelineConfig { invocation_docs: false, ..config.clone() };
     let variants = [
         ("invocation documents only", Pipeline::new(without)),

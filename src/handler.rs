@@ -64,7 +64,8 @@ impl Handler {
     /// any destination left some of it undelivered.
     pub async fn handle(&self, batch: &KinesisBatch, deadline: Option<Instant>) -> Outcome {
         let mut plans = self.pipeline.plan_batch(&batch.records);
-        if let (Some(lookup), Some(rollups)) = (&self.lookup, &self.pipeline.config().rollups) {
+        if let Some(lookup) = &self.lookup {
+            let rollups = &self.pipeline.config().rollup;
             let mut names: Vec<String> = plans.iter().filter_map(|p| p.function.clone()).collect();
             names.sort_unstable();
             names.dedup();

@@ -47,17 +47,24 @@ pub struct AwsParts {
     pub search: Option<SearchMirror>,
     /// Whether a mirror outage spools bodies (`SEARCH_FAILURE_MODE=spool`) rather than retrying the record.
     pub spool: bool,
-    /// The function metadata lookup (`FUNCTION_METADATA_LOOKUP`, with rollups and a mirror to write them to).
+    /// The function metadata lookup (`FUNCTION_METADATA_LOOKUP`, with rollups to write somewhere).
     pub lookup: Option<crate::catalog::FunctionLookup>,
+    /// Prometheus, when `PROMETHEUS_REMOTE_WRITE_URL` or `PROMETHEUS_PUSHGATEWAY_URL` is set.
+    pub prometheus: Option<(crate::config::PrometheusConfig, crate::sink::PrometheusHttp)>,
 }
 
 impl AwsParts {
     /// The handler over these parts.
     pub fn into_handler(self) -> AwsHandler {
         let mirrored = self.search.is_some();
-        let outlets =
+        let mut outlets =
             crate::destination::outlets(&self.pipeline, self.ingest, self.quarantine, self.search, self.spool);
-        let handler = Handler::new(Pipeline::for_destinations(self.pipeline, mirrored), outlets);
+        let mode = self.prometheus.as_ref().map(|(c, _)| c.mode);
+        if let Some((config, sink)) = self.prometheus {
+            let prefix = &self.pipeline.quarantine_prefix;
+            outlets.push(crate::destination::prometheus::PrometheusOutlet::boxed(&config, sink, prefix));
+        }
+        let handler = Handler::new(Pipeline::for_destinations(self.pipeline, mirrored, mode), outlets);
         match self.lookup {
             Some(lookup) => handler.with_lookup(lookup),
             None => handler,
@@ -78,11 +85,14 @@ pub async fn aws_parts(
     let search = delivery.search.as_ref().map(|s| {
         let secrets = lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| sdk.endpoint_url().map(str::to_owned));
         let meters = pipeline.mirror_meter_records.then_some(pipeline.meter_index_pattern.as_str());
-        let rollups = pipeline.rollups.as_ref().map(|r| r.index_pattern.as_str());
+        let rollups = pipeline.search_rollups.then_some(pipeline.rollup.index_pattern.as_str());
         SearchMirror::new(s, SearchHttp::new(s, sdk.clone(), secrets), &pipeline.index_pattern, rollups, meters)
     });
     let spool = delivery.search.as_ref().is_some_and(|s| s.failure_mode == SearchFailureMode::Spool);
-    let lookup = (delivery.function_lookup && search.is_some() && pipeline.rollups.is_some()).then(|| {
+    let prometheus =
+        delivery.prometheus.as_ref().map(|p| (p.clone(), crate::sink::PrometheusHttp::new(p, sdk.clone())));
+    let rollups_written = (search.is_some() && pipeline.search_rollups) || prometheus.is_some();
+    let lookup = (delivery.function_lookup && rollups_written).then(|| {
         let http = crate::sink::search::AwsHttp::new(sdk.clone(), std::time::Duration::from_secs(3));
         crate::catalog::FunctionLookup::new(http, delivery.lambda_endpoint.clone())
     });
@@ -91,9 +101,10 @@ pub async fn aws_parts(
         quarantine_bucket = %delivery.quarantine_bucket,
         search = delivery.search.is_some(),
         auth = ?delivery.search.as_ref().map(|s| &s.auth),
+        prometheus = ?delivery.prometheus.as_ref().map(|p| (p.mode, &p.auth)),
         "configured"
     );
-    Ok(AwsParts { pipeline, ingest, quarantine, search, spool, lookup })
+    Ok(AwsParts { pipeline, ingest, quarantine, search, spool, lookup, prometheus })
 }
 
 /// Builds the handler from `lookup` and the AWS SDK configuration (see [`aws_parts`]).

@@ -52,6 +52,15 @@ pub struct Summary {
     pub documents_rejected: usize,
     /// Metric documents whose bulk body was spooled to the quarantine bucket because the mirror was down.
     pub documents_spooled: usize,
+    /// Prometheus requests sent: remote write bodies or Pushgateway groups (spooled and refused ones included).
+    pub prometheus_requests: usize,
+    /// Prometheus samples the endpoint took.
+    pub prometheus_samples: usize,
+    /// Prometheus samples the endpoint refused for good (a 4xx, or outside its time bounds), quarantined with the
+    /// answer.
+    pub prometheus_samples_rejected: usize,
+    /// Prometheus samples whose request was spooled to the quarantine bucket because the endpoint was down.
+    pub prometheus_samples_spooled: usize,
     /// Entries in `batchItemFailures` (0 or 1: the lowest undelivered sequence number).
     pub batch_item_failures: usize,
     /// Compressed payload bytes.
@@ -83,6 +92,10 @@ impl AddAssign for Summary {
         self.documents_already_present += o.documents_already_present;
         self.documents_rejected += o.documents_rejected;
         self.documents_spooled += o.documents_spooled;
+        self.prometheus_requests += o.prometheus_requests;
+        self.prometheus_samples += o.prometheus_samples;
+        self.prometheus_samples_rejected += o.prometheus_samples_rejected;
+        self.prometheus_samples_spooled += o.prometheus_samples_spooled;
         self.batch_item_failures += o.batch_item_failures;
         self.bytes_compressed += o.bytes_compressed;
         self.bytes_inflated += o.bytes_inflated;

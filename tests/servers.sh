@@ -3,6 +3,8 @@
 #   moto 5.2.5        S3 (and Secrets Manager), with signature checks on a second instance
 #   osmem-server 0.1.6  OpenSearch 3 API
 #   noida-db 0.2.3      Elasticsearch 8 API
+#   prometheus (Debian)  remote write receiver, out-of-order window 30 days, no scrape jobs
+#   prometheus-pushgateway (Debian)
 # Writes target/test-servers/env (shell exports) and target/test-servers/pids. Stop them with `servers.sh stop`.
 # With LOGMETER_TEST_OWNER_PID set (the integration tests do, when no servers were given), they stop when that
 # process exits.
@@ -27,8 +29,21 @@ if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/noida-db" ]; then
   "$venv/bin/pip" install --quiet 'moto[server]==5.2.5' 'osmem-server==0.1.6' 'noida-db==0.2.3'
 fi
 
+# Debian's Prometheus and Pushgateway (apt; as root, or through sudo).
+if ! command -v prometheus > /dev/null || ! command -v prometheus-pushgateway > /dev/null; then
+  echo "installing prometheus and prometheus-pushgateway (apt)" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y --no-install-recommends prometheus prometheus-pushgateway > "$dir/apt.log" 2>&1 \
+    || { $sudo apt-get update > /dev/null 2>&1 && \
+         $sudo apt-get install -y --no-install-recommends prometheus prometheus-pushgateway > "$dir/apt.log" 2>&1; }
+  # The packages start their services where systemd runs; the tests use their own instances.
+  $sudo systemctl stop prometheus prometheus-pushgateway > /dev/null 2>&1 || true
+fi
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 s3_port=$(free_port); s3_auth_port=$(free_port); os_port=$(free_port); es_port=$(free_port)
+prom_port=$(free_port); pgw_port=$(free_port)
 : > "$dir/pids"
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" > "$dir/moto.log" 2>&1 &
 echo $! >> "$dir/pids"
@@ -47,6 +62,23 @@ chmod +x "$noida"
   < /dev/null > "$dir/noida.log" 2>&1 &
 echo $! >> "$dir/pids"
 
+# Prometheus with the remote write receiver and an out-of-order window (logmeter writes samples at their log time,
+# and a retry can re-send older ones: the README's Prometheus section). No scrape jobs: every series is logmeter's.
+rm -rf "$dir/prometheus-data"
+cat > "$dir/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1m
+storage:
+  tsdb:
+    out_of_order_time_window: 30d
+YAML
+prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/prometheus-data" \
+  --web.listen-address="127.0.0.1:$prom_port" --web.enable-remote-write-receiver --web.enable-admin-api \
+  < /dev/null > "$dir/prometheus.log" 2>&1 &
+echo $! >> "$dir/pids"
+prometheus-pushgateway --web.listen-address="127.0.0.1:$pgw_port" < /dev/null > "$dir/pushgateway.log" 2>&1 &
+echo $! >> "$dir/pids"
+
 wait_for() {
   for _ in $(seq 1 100); do
     if curl -fs -o /dev/null "$1"; then return 0; fi
@@ -58,6 +90,8 @@ wait_for() {
 wait_for "http://127.0.0.1:$s3_port/moto-api/"
 wait_for "http://127.0.0.1:$os_port/"
 wait_for "http://127.0.0.1:$es_port/"
+wait_for "http://127.0.0.1:$prom_port/-/ready"
+wait_for "http://127.0.0.1:$pgw_port/-/ready"
 for _ in $(seq 1 100); do
   curl -s -o /dev/null "http://127.0.0.1:$s3_auth_port/" && break
   sleep 0.2
@@ -68,6 +102,8 @@ export LOGMETER_TEST_S3_URL=http://127.0.0.1:$s3_port
 export LOGMETER_TEST_S3_AUTH_URL=http://127.0.0.1:$s3_auth_port
 export LOGMETER_TEST_OPENSEARCH_URL=http://127.0.0.1:$os_port
 export LOGMETER_TEST_ELASTICSEARCH_URL=http://127.0.0.1:$es_port
+export LOGMETER_TEST_PROMETHEUS_URL=http://127.0.0.1:$prom_port
+export LOGMETER_TEST_PUSHGATEWAY_URL=http://127.0.0.1:$pgw_port
 ENV
 # Started by a test process (a plain `cargo test`): stop these servers when it exits.
 if [ -n "${LOGMETER_TEST_OWNER_PID:-}" ]; then
@@ -75,4 +111,5 @@ if [ -n "${LOGMETER_TEST_OWNER_PID:-}" ]; then
   nohup bash -c 'owner=$1; shift; while kill -0 "$owner" 2>/dev/null; do sleep 1; done; kill "$@" 2>/dev/null' \
     watchdog "$LOGMETER_TEST_OWNER_PID" $(cat "$dir/pids") > /dev/null 2>&1 &
 fi
-echo "servers up: S3 :$s3_port (auth :$s3_auth_port), OpenSearch :$os_port, Elasticsearch :$es_port" >&2
+echo "servers up: S3 :$s3_port (auth :$s3_auth_port), OpenSearch :$os_port, Elasticsearch :$es_port," \
+  "Prometheus :$prom_port, Pushgateway :$pgw_port" >&2

@@ -1,6 +1,7 @@
 //! The `logmeter` command line: runs the Lambda's handler over Lambda Kinesis event files.
 
 use clap::{Parser, Subcommand};
+use logmeter::destination::prometheus::PrometheusOutlet;
 use logmeter::sink::LocalDir;
 use logmeter::{Handler, KinesisBatch, Pipeline, PipelineConfig, Summary};
 use std::io::Read;
@@ -111,15 +112,22 @@ fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> 
         .map_err(|e| (1, format!("cannot start the async runtime: {e}")))?;
     match out {
         Some(dir) => {
-            let config = PipelineConfig::from_lookup(|k| std::env::var(k).ok()).map_err(|e| (2, e.to_string()))?;
-            let outlets = logmeter::destination::outlets(
+            let env = |k: &str| std::env::var(k).ok();
+            let config = PipelineConfig::from_lookup(env).map_err(|e| (2, e.to_string()))?;
+            let prometheus = logmeter::config::PrometheusConfig::from_lookup(&env).map_err(|e| (2, e.to_string()))?;
+            let mut outlets = logmeter::destination::outlets(
                 &config,
                 LocalDir::new(&dir),
                 LocalDir::new(&dir),
                 Some(LocalDir::new(&dir)),
                 false,
             );
-            let handler = Handler::new(Pipeline::new(config), outlets);
+            if let Some(p) = &prometheus {
+                let outlet = PrometheusOutlet::boxed(p, LocalDir::new(&dir), &config.quarantine_prefix);
+                outlets.push(outlet);
+            }
+            let mode = prometheus.map(|p| p.mode);
+            let handler = Handler::new(Pipeline::for_destinations(config, true, mode), outlets);
             run(&runtime, &handler, events, &dir.display().to_string())
         }
         None => {

@@ -115,6 +115,8 @@ pub struct DeliveryConfig {
     pub function_lookup: bool,
     /// `AWS_ENDPOINT_URL_LAMBDA`: the Lambda API endpoint for that lookup (local tests).
     pub lambda_endpoint: Option<String>,
+    /// Prometheus remote write or Pushgateway; `None` when neither URL is set.
+    pub prometheus: Option<super::PrometheusConfig>,
 }
 
 fn text(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
@@ -152,6 +154,7 @@ impl DeliveryConfig {
             function_lookup: crate::config::flag(&lookup, "FUNCTION_METADATA_LOOKUP", false)?,
             lambda_endpoint: text(&lookup, "AWS_ENDPOINT_URL_LAMBDA"),
             search: SearchConfig::from_lookup(&lookup)?,
+            prometheus: super::PrometheusConfig::from_lookup(&lookup)?,
         }))
     }
 }

@@ -2,8 +2,10 @@
 //! production, a map in tests), with errors that name the variable and the bad value.
 
 mod delivery;
+mod prometheus;
 
 pub use delivery::{AclMode, DeliveryConfig, IdMode, SearchAuth, SearchConfig, SearchFailureMode};
+pub use prometheus::{PrometheusAuth, PrometheusConfig, PrometheusMode};
 
 use std::fmt::Display;
 use std::str::FromStr;
@@ -57,6 +59,17 @@ pub const VARIABLES: &[&str] = &[
     "SEARCH_DATA_STREAM",
     "SEARCH_MAX_ATTEMPTS",
     "SEARCH_TIMEOUT_MS",
+    "PROMETHEUS_REMOTE_WRITE_URL",
+    "PROMETHEUS_PUSHGATEWAY_URL",
+    "PROMETHEUS_SIGV4_REGION",
+    "PROMETHEUS_BEARER_TOKEN",
+    "PROMETHEUS_USERNAME",
+    "PROMETHEUS_PASSWORD",
+    "PROMETHEUS_FAILURE_MODE",
+    "PROMETHEUS_MAX_ATTEMPTS",
+    "PROMETHEUS_TIMEOUT_MS",
+    "PROMETHEUS_MAX_SAMPLES",
+    "PROMETHEUS_MAX_BYTES",
     "AWS_ENDPOINT_URL_S3",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER",
 ];
@@ -92,8 +105,11 @@ pub struct PipelineConfig {
     pub meter_index_pattern: String,
     /// `SEARCH_INVOCATION_DOCS` (default `true`): one metric document per invocation report.
     pub invocation_docs: bool,
-    /// `SEARCH_ROLLUPS` (default `true`): rollup documents per function and window; `None` when off.
-    pub rollups: Option<crate::plan::rollup::RollupSettings>,
+    /// `SEARCH_ROLLUPS` (default `true`): rollup documents per function and window in the search mirror.
+    pub search_rollups: bool,
+    /// How rollups group and price invocations (`ROLLUP_*`, `FUNCTION_ARCHITECTURES`, `LAMBDA_PRICE_*`), for the
+    /// search mirror's rollup documents and the Prometheus metrics alike.
+    pub rollup: crate::plan::rollup::RollupSettings,
     /// `BULK_MAX_BYTES`: upper bound of one bulk request body (default 5 MiB).
     pub bulk_max_bytes: usize,
     /// `BULK_MAX_ACTIONS`: upper bound of actions in one bulk request (default 1,000).
@@ -154,7 +170,8 @@ impl Default for PipelineConfig {
             mirror_meter_records: false,
             meter_index_pattern: "logmeter-meter-records-%Y.%m.%d".into(),
             invocation_docs: true,
-            rollups: Some(crate::plan::rollup::RollupSettings::default()),
+            search_rollups: true,
+            rollup: crate::plan::rollup::RollupSettings::default(),
             bulk_max_bytes: 5 << 20,
             bulk_max_actions: 1_000,
             ingest_gzip: false,
@@ -165,11 +182,11 @@ impl Default for PipelineConfig {
     }
 }
 
-/// The rollup settings (`SEARCH_ROLLUPS`, `SEARCH_ROLLUP_INDEX_PATTERN`, `ROLLUP_WINDOW_SECONDS`,
-/// `FUNCTION_ARCHITECTURES`, `LAMBDA_PRICE_*`), or `None` when rollups are off.
+/// The rollup settings (`SEARCH_ROLLUP_INDEX_PATTERN`, `ROLLUP_WINDOW_SECONDS`, `ROLLUP_BY_TENANT`,
+/// `FUNCTION_ARCHITECTURES`, `LAMBDA_PRICE_*`).
 fn rollup_settings(
     lookup: &impl Fn(&str) -> Option<String>,
-) -> Result<Option<crate::plan::rollup::RollupSettings>, ConfigError> {
+) -> Result<crate::plan::rollup::RollupSettings, ConfigError> {
     let d = crate::plan::rollup::RollupSettings::default();
     let price = |name: &'static str| -> Result<Option<f64>, ConfigError> {
         if lookup(name).is_none_or(|v| v.trim().is_empty()) {
@@ -199,7 +216,7 @@ fn rollup_settings(
         by_tenant: flag(lookup, "ROLLUP_BY_TENANT", d.by_tenant)?,
         catalog: d.catalog,
     };
-    Ok(flag(lookup, "SEARCH_ROLLUPS", true)?.then_some(settings))
+    Ok(settings)
 }
 
 /// A price setting: a finite, non-negative number of USD.
@@ -328,7 +345,8 @@ impl PipelineConfig {
                 crate::plan::check_index_pattern(p)
             })?,
             invocation_docs: flag(&lookup, "SEARCH_INVOCATION_DOCS", d.invocation_docs)?,
-            rollups: rollup_settings(&lookup)?,
+            search_rollups: flag(&lookup, "SEARCH_ROLLUPS", d.search_rollups)?,
+            rollup: rollup_settings(&lookup)?,
             bulk_max_bytes: read(&lookup, "BULK_MAX_BYTES", d.bulk_max_bytes, positive)?,
             bulk_max_actions: read(&lookup, "BULK_MAX_ACTIONS", d.bulk_max_actions, positive)?,
             ingest_gzip: flag(&lookup, "INGEST_GZIP", d.ingest_gzip)?,
@@ -357,6 +375,7 @@ mod tests {
             match k {
                 "INGEST_BUCKET_NAME" => Some("b".to_owned()),
                 "SEARCH_URL" => Some("https://search".to_owned()),
+                "PROMETHEUS_REMOTE_WRITE_URL" => Some("https://prometheus".to_owned()),
                 _ => None,
             }
         };

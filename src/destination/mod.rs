@@ -11,6 +11,7 @@
 //! |---|---|---|---|
 //! | [`INGEST`] | [`ingest::IngestEncoder`]: meter records as JSON arrays per date and part | [`objects::ObjectOutlet`] over S3 / a directory | the record is retried |
 //! | [`SEARCH`] | [`search::SearchEncoder`]: metric documents (and meter records) as bulk bodies | [`search::SearchOutlet`] | refused documents are quarantined; an outage spools the body, or retries the record |
+//! | [`prometheus::PROMETHEUS`] | [`prometheus::PrometheusEncoder`]: rollup figures as remote write entries or Pushgateway groups | [`prometheus::PrometheusOutlet`] | refused requests are quarantined; an outage spools the request, or retries the record |
 //! | [`QUARANTINE`] | [`quarantine::QuarantineEncoder`]: what could not be processed, whole records included | [`objects::ObjectOutlet`] over the quarantine bucket | the record is retried |
 //!
 //! Adding a destination means one module here with its encoder and outlet, its settings, and one line where the
@@ -18,6 +19,7 @@
 
 pub mod ingest;
 pub mod objects;
+pub mod prometheus;
 pub mod quarantine;
 pub mod search;
 

@@ -36,7 +36,7 @@ impl SearchEncoder {
         Self {
             index_pattern: config.index_pattern.clone(),
             invocation_docs: config.invocation_docs,
-            rollups: config.rollups.clone(),
+            rollups: config.search_rollups.then(|| config.rollup.clone()),
             meter_index_pattern: config.mirror_meter_records.then(|| config.meter_index_pattern.clone()),
         }
     }

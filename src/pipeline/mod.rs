@@ -13,6 +13,7 @@ pub use scratch::Scratch;
 use crate::config::PipelineConfig;
 use crate::decode::{DecodeError, MessageType, base64_into, gunzip_into, parse_payload};
 use crate::destination::ingest::IngestEncoder;
+use crate::destination::prometheus::PrometheusEncoder;
 use crate::destination::quarantine::QuarantineEncoder;
 use crate::destination::search::SearchEncoder;
 use crate::destination::{Encoder, Output, Parcel, RecordValues};
@@ -64,15 +65,22 @@ const KEEP_INFLATED: usize = 4 << 20;
 impl Pipeline {
     /// A pipeline with `config`, encoding for the ingest objects and the search mirror.
     pub fn new(config: PipelineConfig) -> Self {
-        Self::for_destinations(config, true)
+        Self::for_destinations(config, true, None)
     }
 
-    /// A pipeline with `config`, encoding for the ingest objects, and for the search mirror when `mirrored` (no
-    /// documents are encoded for a mirror that is not configured).
-    pub fn for_destinations(config: PipelineConfig, mirrored: bool) -> Self {
+    /// A pipeline with `config`, encoding for the ingest objects, for the search mirror when `mirrored` (no
+    /// documents are encoded for a mirror that is not configured), and for Prometheus in `prometheus`'s mode.
+    pub fn for_destinations(
+        config: PipelineConfig,
+        mirrored: bool,
+        prometheus: Option<crate::config::PrometheusMode>,
+    ) -> Self {
         let mut encoders: Vec<Box<dyn Encoder>> = vec![Box::new(IngestEncoder::new(&config))];
         if mirrored {
             encoders.push(Box::new(SearchEncoder::new(&config)));
+        }
+        if let Some(mode) = prometheus {
+            encoders.push(Box::new(PrometheusEncoder::new(mode, config.rollup.clone())));
         }
         Self::with_encoders(config, encoders)
     }

@@ -76,6 +76,25 @@ pub fn pack_bodies(
     max_bytes: usize,
     max_actions: usize,
 ) -> Vec<super::Packed> {
+    // An action is two lines: the action, then the document.
+    let action = |rest: &[u8]| {
+        memchr::memchr(b'\n', rest)
+            .and_then(|a| memchr::memchr(b'\n', &rest[a + 1..]).map(|d| a + d + 2))
+            .unwrap_or(rest.len())
+    };
+    pack_items(shard, fragments, max_bytes, max_actions, action)
+}
+
+/// Packs a batch's fragments, in order, into bodies of at most `max_bytes` (a single larger item gets a body
+/// alone) and `max_items` items; `item(rest)` is the length of the item `rest` starts with. Bodies are named as
+/// [`pack_bodies`] names them.
+pub fn pack_items(
+    shard: &str,
+    fragments: &[(usize, &str, &Parcel)],
+    max_bytes: usize,
+    max_actions: usize,
+    item: impl Fn(&[u8]) -> usize,
+) -> Vec<super::Packed> {
     let mut packed = Vec::new();
     let mut body = Vec::new();
     let (mut actions, mut first, mut last, mut records) = (0, "", "", Vec::new());
@@ -88,11 +107,7 @@ pub fn pack_bodies(
     for &(record, sequence, fragment) in fragments {
         let mut rest = &fragment.body[..];
         while !rest.is_empty() {
-            // An action is two lines: the action, then the document.
-            let end = memchr::memchr(b'\n', rest)
-                .and_then(|a| memchr::memchr(b'\n', &rest[a + 1..]).map(|d| a + d + 2))
-                .unwrap_or(rest.len());
-            let (action, tail) = rest.split_at(end);
+            let (action, tail) = rest.split_at(item(rest).clamp(1, rest.len()));
             rest = tail;
             if actions > 0 && (actions == max_actions || body.len() + action.len() > max_bytes) {
                 flush(&mut body, &mut actions, first, last, &mut records);

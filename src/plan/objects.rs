@@ -368,6 +368,42 @@ pub fn search_spool_object(request: &Parcel, prefix: &str, date: &str) -> Parcel
     }
 }
 
+/// A Prometheus request the endpoint could not take, kept byte for byte for replay (`POST` it as is to the remote
+/// write endpoint, or `PUT` it to the Pushgateway path after the date):
+/// `<prefix>/prometheus-spool/<date>/<name>.snappy` or `….prom`.
+pub fn prometheus_spool_object(
+    request: &Parcel,
+    mode: crate::config::PrometheusMode,
+    prefix: &str,
+    date: &str,
+) -> Parcel {
+    let ext = match mode {
+        crate::config::PrometheusMode::RemoteWrite => "snappy",
+        crate::config::PrometheusMode::Pushgateway => "prom",
+    };
+    Parcel {
+        key: format!("{prefix}/prometheus-spool/{date}/{}.{ext}", request.key),
+        body: request.body.clone(),
+        items: request.items,
+    }
+}
+
+/// A Prometheus request the endpoint refused for good, with the answer:
+/// `<prefix>/prometheus-rejected/<date>/<name>.json`, `{"reason", "samples", "body_base64"}`.
+pub fn prometheus_rejected_object(request: &Parcel, reason: &str, prefix: &str, date: &str) -> Parcel {
+    use base64::Engine as _;
+    let doc = serde_json::json!({
+        "reason": reason,
+        "samples": request.items,
+        "body_base64": base64::engine::general_purpose::STANDARD.encode(&request.body),
+    });
+    Parcel {
+        key: format!("{prefix}/prometheus-rejected/{date}/{}.json", request.key),
+        body: doc.to_string().into_bytes(),
+        items: request.items,
+    }
+}
+
 /// The line as `serde_json` writes it, which [`push_quarantine_line`] must match.
 #[cfg(test)]
 #[derive(serde::Serialize)]

@@ -127,7 +127,7 @@ impl Default for RollupSettings {
 
 /// A group: the function, its version, memory size and architecture, the window start (epoch ms), and the tenant
 /// when rollups are by tenant.
-type Group<'a> = (&'a str, &'a str, Option<u64>, &'static str, i64, Option<&'a str>);
+pub(crate) type Group<'a> = (&'a str, &'a str, Option<u64>, &'static str, i64, Option<&'a str>);
 
 /// Where the tenant id is among a report's labels.
 const TENANT: usize = {
@@ -138,45 +138,78 @@ const TENANT: usize = {
     i
 };
 
+/// Upper bounds of the fixed duration buckets (ms, and the `le` label in seconds) that destinations without
+/// sketches (Prometheus) use; the last bucket, `+Inf`, is implied. From 1 ms to the 15-minute Lambda timeout.
+pub const DURATION_BUCKETS: [(f64, &str); 16] = [
+    (1.0, "0.001"),
+    (5.0, "0.005"),
+    (10.0, "0.01"),
+    (25.0, "0.025"),
+    (50.0, "0.05"),
+    (100.0, "0.1"),
+    (250.0, "0.25"),
+    (500.0, "0.5"),
+    (1_000.0, "1"),
+    (2_500.0, "2.5"),
+    (5_000.0, "5"),
+    (10_000.0, "10"),
+    (30_000.0, "30"),
+    (60_000.0, "60"),
+    (300_000.0, "300"),
+    (900_000.0, "900"),
+];
+
 /// The sums of one group.
 #[derive(Debug, Default)]
-struct Totals {
-    invocations: u64,
-    statuses: [u64; 4],
-    cold_starts: u64,
-    duration: Option<(f64, f64, f64, u64)>,
-    sketch: Sketch,
-    billed_duration_ms: u64,
-    init_duration_ms: f64,
-    restore_duration_ms: f64,
-    billed_restore_duration_ms: u64,
-    restores: u64,
-    max_memory: Option<(u64, u64, u64)>,
-    utilization: Option<(f64, f64, u64)>,
-    gb_seconds: f64,
-    cost: f64,
-    priced: u64,
-    unpriced: Option<Unpriced>,
-    init_failures: u64,
+pub(crate) struct Totals {
+    pub(crate) invocations: u64,
+    /// Success, error, timeout, failure.
+    pub(crate) statuses: [u64; 4],
+    pub(crate) cold_starts: u64,
+    /// Sum, min, max and count of the durations (ms).
+    pub(crate) duration: Option<(f64, f64, f64, u64)>,
+    pub(crate) sketch: Sketch,
+    /// Durations per [`DURATION_BUCKETS`] bucket (not cumulative), `+Inf` last.
+    pub(crate) buckets: [u64; DURATION_BUCKETS.len() + 1],
+    pub(crate) billed_duration_ms: u64,
+    pub(crate) init_duration_ms: f64,
+    pub(crate) restore_duration_ms: f64,
+    pub(crate) billed_restore_duration_ms: u64,
+    pub(crate) restores: u64,
+    pub(crate) max_memory: Option<(u64, u64, u64)>,
+    pub(crate) utilization: Option<(f64, f64, u64)>,
+    pub(crate) gb_seconds: f64,
+    pub(crate) cost: f64,
+    pub(crate) priced: u64,
+    pub(crate) unpriced: Option<Unpriced>,
+    pub(crate) init_failures: u64,
+    /// The log time of the group's last report or init failure (epoch ms).
+    pub(crate) last_ms: i64,
 }
 
-/// Appends the rollup documents of one record's reports to `bulk`.
-pub fn encode_rollups(values: &RecordValues<'_>, settings: &RollupSettings, bulk: &mut BulkEncoder<'_>) {
-    let (ctx, seq_key, reports, init_failures) = (values.source, values.seq_key, values.reports, values.init_failures);
-    if reports.is_empty() && init_failures.is_empty() {
-        return;
-    }
+/// What one record's reports and init failures add up to, per group.
+pub(crate) struct Rollup<'a> {
+    /// The groups, in order, with their sums.
+    pub(crate) groups: BTreeMap<Group<'a>, Totals>,
+    /// The function's configuration, when the lookup found it.
+    pub(crate) looked_up: Option<crate::catalog::FunctionConfig>,
+}
+
+/// Sums one record's reports and init failures per group: the one model every rollup destination encodes.
+pub(crate) fn roll_up<'a>(values: &RecordValues<'a>, settings: &RollupSettings) -> Rollup<'a> {
+    let (ctx, reports, init_failures) = (values.source, values.reports, values.init_failures);
     let id = function_of(ctx.log_group, ctx.log_stream);
     let name = id.name_or(ctx.log_group);
     let version = id.version.unwrap_or("$LATEST");
     let looked_up = settings.catalog.0.get(name);
     let arch = settings.architectures.resolve(name, looked_up.as_ref().and_then(|c| c.architecture));
-    let mut groups: BTreeMap<Group<'_>, Totals> = BTreeMap::new();
+    let mut groups: BTreeMap<Group<'a>, Totals> = BTreeMap::new();
     for found in reports {
         let r = &found.report;
         let window = found.timestamp.div_euclid(settings.window_ms) * settings.window_ms;
         let tenant = if settings.by_tenant { r.labels[TENANT].as_deref() } else { None };
         let t = groups.entry((name, version, r.memory_size_mb(), arch.as_str(), window, tenant)).or_default();
+        t.last_ms = t.last_ms.max(found.timestamp);
         t.invocations += 1;
         t.statuses[match r.status {
             ReportStatus::Success => 0,
@@ -189,6 +222,7 @@ pub fn encode_rollups(values: &RecordValues<'_>, settings: &RollupSettings, bulk
             let (sum, min, max, n) = t.duration.unwrap_or((0.0, f64::MAX, f64::MIN, 0));
             t.duration = Some((sum + ms, min.min(ms), max.max(ms), n + 1));
             t.sketch.add(ms);
+            t.buckets[DURATION_BUCKETS.partition_point(|(bound, _)| *bound < ms)] += 1;
         }
         t.billed_duration_ms += r.billed_duration_ms().unwrap_or(0);
         t.init_duration_ms += r.init_duration_ms().unwrap_or(0.0);
@@ -220,9 +254,20 @@ pub fn encode_rollups(values: &RecordValues<'_>, settings: &RollupSettings, bulk
     // An init failure names no memory size: it is counted in the group without one.
     for f in init_failures {
         let window = f.timestamp.div_euclid(settings.window_ms) * settings.window_ms;
-        groups.entry((name, version, None, arch.as_str(), window, None)).or_default().init_failures += 1;
+        let t = groups.entry((name, version, None, arch.as_str(), window, None)).or_default();
+        t.init_failures += 1;
+        t.last_ms = t.last_ms.max(f.timestamp);
     }
-    let ids = V5Prefix::new(&["rollup", ctx.shard, seq_key]);
+    Rollup { groups, looked_up }
+}
+
+/// Appends the rollup documents of one record's reports to `bulk`.
+pub fn encode_rollups(values: &RecordValues<'_>, settings: &RollupSettings, bulk: &mut BulkEncoder<'_>) {
+    if values.reports.is_empty() && values.init_failures.is_empty() {
+        return;
+    }
+    let Rollup { groups, looked_up } = roll_up(values, settings);
+    let ids = V5Prefix::new(&["rollup", values.source.shard, values.seq_key]);
     let mut indices = IndexNamer::new(&settings.index_pattern);
     for (group, t) in groups {
         let (name, version, memory, arch, window, tenant) = group;

@@ -175,6 +175,20 @@ impl SearchSink for LocalDir {
     }
 }
 
+/// Where `--out` writes Prometheus requests: `prometheus-remote-write/<shard>/<last>-<first>-<digest>.snappy` and
+/// `prometheus-pushgateway/job/<job>/…/<value>.prom`.
+pub const PROMETHEUS_DIRS: [&str; 2] = ["prometheus-remote-write", "prometheus-pushgateway"];
+
+impl super::MetricsSink for LocalDir {
+    async fn send(&self, mode: crate::config::PrometheusMode, request: &Parcel) -> Result<Delivery, SinkError> {
+        let rel = match mode {
+            crate::config::PrometheusMode::RemoteWrite => format!("{}/{}.snappy", PROMETHEUS_DIRS[0], request.key),
+            crate::config::PrometheusMode::Pushgateway => format!("{}/{}.prom", PROMETHEUS_DIRS[1], request.key),
+        };
+        self.create_only(&rel, &request.body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,11 +6,13 @@
 
 mod local;
 mod memory;
+pub mod prometheus;
 mod s3;
 pub mod search;
 
 pub use local::LocalDir;
 pub use memory::MemorySink;
+pub use prometheus::PrometheusHttp;
 pub use s3::S3Sink;
 pub use search::SearchMirror;
 
@@ -91,6 +93,19 @@ pub trait ObjectSink: Send + Sync + std::fmt::Debug {
 pub trait SearchSink: Send + Sync + std::fmt::Debug {
     /// Sends one bulk request (its key is the request's name).
     fn bulk(&self, request: &Parcel) -> impl Future<Output = Result<BulkDelivery, SinkError>> + Send;
+}
+
+/// Where Prometheus requests go (a remote write endpoint or a Pushgateway in production, files locally).
+pub trait MetricsSink: Send + Sync + std::fmt::Debug {
+    /// Sends one request as it goes on the wire: a snappy-compressed `WriteRequest` named by its records
+    /// ([`crate::config::PrometheusMode::RemoteWrite`]), or a group in the text format whose key is its grouping
+    /// path, `job/<job>/<label>/<value>…` ([`crate::config::PrometheusMode::Pushgateway`]). `Permanent` means the
+    /// endpoint refused the data for good (a 4xx other than 429), `Transient` that it stayed unavailable.
+    fn send(
+        &self,
+        mode: crate::config::PrometheusMode,
+        request: &Parcel,
+    ) -> impl Future<Output = Result<Delivery, SinkError>> + Send;
 }
 
 /// A shared sink (tests keep a handle to look inside).

@@ -8,6 +8,7 @@ mod flow;
 mod golden;
 mod hostile;
 mod logs;
+mod prometheus;
 mod props;
 mod proxy;
 mod reports;

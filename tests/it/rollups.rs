@@ -10,27 +10,27 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// us-east-1's list prices (`data/lambda-prices.json`), given for the samples' region, eu-west-1.
-const PRICES: [(&str, &str); 4] = [
+pub(crate) const PRICES: [(&str, &str); 4] = [
     ("LAMBDA_PRICE_REQUEST", "0.0000002"),
     ("LAMBDA_PRICE_GB_SECOND_X86_64", "0.0000166667"),
     ("LAMBDA_PRICE_GB_SECOND_ARM64", "0.0000133334"),
     ("LAMBDA_PRICE_SNAPSTART_RESTORE_GB", "0.0001397998"),
 ];
-const ARCHITECTURES: &str = "image-resizer=arm64,*=x86_64";
+pub(crate) const ARCHITECTURES: &str = "image-resizer=arm64,*=x86_64";
 
 /// Per function: invocations, cold starts, billed duration (ms), GB-seconds, estimated cost (USD), and the
 /// invocations by status (success, error, timeout, failure).
 #[derive(Debug, Default, PartialEq, Clone)]
-struct Totals {
-    invocations: u64,
-    cold_starts: u64,
-    billed_ms: u64,
-    gb_seconds: f64,
-    cost: f64,
-    statuses: [u64; 4],
+pub(crate) struct Totals {
+    pub(crate) invocations: u64,
+    pub(crate) cold_starts: u64,
+    pub(crate) billed_ms: u64,
+    pub(crate) gb_seconds: f64,
+    pub(crate) cost: f64,
+    pub(crate) statuses: [u64; 4],
 }
 
-fn close(a: f64, b: f64) -> bool {
+pub(crate) fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-12)
 }
 
@@ -48,10 +48,16 @@ fn assert_totals(got: &BTreeMap<String, Totals>, want: &BTreeMap<String, Totals>
     }
 }
 
-/// What the generator says each function's invocations add up to, priced independently from the list prices.
+/// What the generator says each function's invocations in the large sample add up to.
 fn truth() -> BTreeMap<String, Totals> {
+    truth_of(large())
+}
+
+/// What the generator says each function's invocations in `sample` add up to, priced independently from the list
+/// prices.
+pub(crate) fn truth_of(sample: &logmeter::samplegen::Sample) -> BTreeMap<String, Totals> {
     let mut out: BTreeMap<String, Totals> = BTreeMap::new();
-    for r in &large().truth.reports {
+    for r in &sample.truth.reports {
         let t = out.entry(r.function_name.clone()).or_default();
         t.invocations += 1;
         t.cold_starts += u64::from(r.init_duration_ms.is_some() || r.restore_duration_ms.is_some());

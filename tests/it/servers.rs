@@ -9,11 +9,13 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The variables that name the servers.
-const VARS: [&str; 4] = [
+const VARS: [&str; 6] = [
     "LOGMETER_TEST_S3_URL",
     "LOGMETER_TEST_S3_AUTH_URL",
     "LOGMETER_TEST_OPENSEARCH_URL",
     "LOGMETER_TEST_ELASTICSEARCH_URL",
+    "LOGMETER_TEST_PROMETHEUS_URL",
+    "LOGMETER_TEST_PUSHGATEWAY_URL",
 ];
 
 /// The servers' URLs by variable: from the environment when `tests/run.sh` (or a shell that sourced

@@ -115,7 +115,7 @@ fn mapped_type(template: &serde_json::Value, field: &str) -> Option<String> {
 fn dashboards_use_only_fields_the_templates_map_with_a_fitting_type() {
     use logmeter::sink::search::{index_template, rollups_template, template_patterns};
     let config = logmeter::PipelineConfig::default();
-    let rollup_pattern = &config.rollups.as_ref().unwrap().index_pattern;
+    let rollup_pattern = &config.rollup.index_pattern;
     let templates = [
         (
             template_patterns(&config.index_pattern)[0].clone(),

@@ -37,13 +37,15 @@ pub struct SearchMirror {
     template_refused: std::sync::atomic::AtomicBool,
 }
 
-fn jitter() -> f64 {
+/// A jitter factor in [0, 1) for backoff.
+pub(crate) fn jitter() -> f64 {
     // I/O layer: the clock is a fine source of jitter between concurrent functions.
     let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     f64::from(n.wrapping_mul(2_654_435_761) % 1_000) / 1_000.0
 }
 
-fn snippet(body: &[u8]) -> String {
+/// The start of an answer's body, on one line, for an error message.
+pub(crate) fn snippet(body: &[u8]) -> String {
     let mut s = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
     s.retain(|c| c != '\n');
     s

@@ -1,0 +1,226 @@
+//! Prometheus settings: remote write or a Pushgateway, authentication, retries and the failure policy.
+//!
+//! A password or token is held here but never printed: `Debug` redacts it, and errors name the variable without
+//! its value.
+
+use super::{ConfigError, SearchFailureMode, read};
+use std::fmt;
+
+/// Where Prometheus metrics go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrometheusMode {
+    /// Remote write 1.0 (`PROMETHEUS_REMOTE_WRITE_URL`): one request per batch, samples at the log time.
+    RemoteWrite,
+    /// A Pushgateway (`PROMETHEUS_PUSHGATEWAY_URL`): one group per Kinesis record, no timestamps.
+    Pushgateway,
+}
+
+/// How to authenticate to the Prometheus endpoint.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PrometheusAuth {
+    /// No authentication.
+    None,
+    /// HTTP basic auth (`PROMETHEUS_USERNAME` / `PROMETHEUS_PASSWORD`).
+    Basic {
+        /// User name.
+        username: String,
+        /// Password (never printed).
+        password: String,
+    },
+    /// `Authorization: Bearer <token>` (`PROMETHEUS_BEARER_TOKEN`).
+    Bearer(String),
+    /// AWS SigV4 for Amazon Managed Service for Prometheus (service `aps`), signed for this region
+    /// (`PROMETHEUS_SIGV4_REGION`).
+    SigV4 {
+        /// The workspace's region.
+        region: String,
+    },
+}
+
+impl fmt::Debug for PrometheusAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Basic { username, .. } => write!(f, "Basic {{ username: {username:?}, password: <redacted> }}"),
+            Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Self::SigV4 { region } => write!(f, "SigV4 {{ service: \"aps\", region: {region:?} }}"),
+        }
+    }
+}
+
+/// The Prometheus destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusConfig {
+    /// Remote write or Pushgateway.
+    pub mode: PrometheusMode,
+    /// The remote write endpoint (`…/api/v1/write`) or the Pushgateway's base URL.
+    pub url: String,
+    /// Authentication.
+    pub auth: PrometheusAuth,
+    /// `PROMETHEUS_FAILURE_MODE` (`spool`, default, or `retry`): what an outage that outlasts the retries does.
+    pub failure_mode: SearchFailureMode,
+    /// `PROMETHEUS_MAX_ATTEMPTS` (default 5): attempts per request for 429, 5xx and timeouts.
+    pub max_attempts: u32,
+    /// `PROMETHEUS_TIMEOUT_MS` (default 10,000): timeout of one request.
+    pub timeout_ms: u64,
+    /// `PROMETHEUS_MAX_SAMPLES` (default 50,000): samples in one remote write request.
+    pub max_samples: usize,
+    /// `PROMETHEUS_MAX_BYTES` (default 4 MiB): protobuf bytes of one remote write request, before compression.
+    pub max_bytes: usize,
+}
+
+fn text(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn url(name: &'static str, value: String) -> Result<String, ConfigError> {
+    let value = value.trim_end_matches('/').to_owned();
+    if !(value.starts_with("http://") || value.starts_with("https://")) || value.contains('@') {
+        // The value is not echoed: a URL with credentials in it would be a secret.
+        return Err(ConfigError {
+            name,
+            value: "<not shown>".into(),
+            reason:
+                "must be http:// or https:// without credentials in it (use PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD)"
+                    .into(),
+        });
+    }
+    Ok(value)
+}
+
+impl PrometheusConfig {
+    /// Reads the Prometheus settings; `Ok(None)` when neither URL is set.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
+        let (mode, url) =
+            match (text(lookup, "PROMETHEUS_REMOTE_WRITE_URL"), text(lookup, "PROMETHEUS_PUSHGATEWAY_URL")) {
+                (None, None) => return Ok(None),
+                (Some(u), None) => (PrometheusMode::RemoteWrite, url("PROMETHEUS_REMOTE_WRITE_URL", u)?),
+                (None, Some(u)) => (PrometheusMode::Pushgateway, url("PROMETHEUS_PUSHGATEWAY_URL", u)?),
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError {
+                        name: "PROMETHEUS_PUSHGATEWAY_URL",
+                        value: "<not shown>".into(),
+                        reason: "choose remote write or a Pushgateway, not both".into(),
+                    });
+                }
+            };
+        let mut auths = Vec::new();
+        if let Some(region) = text(lookup, "PROMETHEUS_SIGV4_REGION") {
+            auths.push(("PROMETHEUS_SIGV4_REGION", PrometheusAuth::SigV4 { region }));
+        }
+        if let Some(token) = text(lookup, "PROMETHEUS_BEARER_TOKEN") {
+            auths.push(("PROMETHEUS_BEARER_TOKEN", PrometheusAuth::Bearer(token)));
+        }
+        match (text(lookup, "PROMETHEUS_USERNAME"), text(lookup, "PROMETHEUS_PASSWORD")) {
+            (Some(username), Some(password)) => {
+                auths.push(("PROMETHEUS_USERNAME", PrometheusAuth::Basic { username, password }))
+            }
+            (None, None) => {}
+            (u, _) => {
+                return Err(ConfigError {
+                    name: if u.is_some() { "PROMETHEUS_PASSWORD" } else { "PROMETHEUS_USERNAME" },
+                    value: String::new(),
+                    reason: "PROMETHEUS_USERNAME and PROMETHEUS_PASSWORD go together".into(),
+                });
+            }
+        }
+        if auths.len() > 1 {
+            let names: Vec<_> = auths.iter().map(|(n, _)| *n).collect();
+            return Err(ConfigError {
+                name: "PROMETHEUS_REMOTE_WRITE_URL",
+                value: "<not shown>".into(),
+                reason: format!("choose one authentication, not {}", names.join(" and ")),
+            });
+        }
+        let failure_mode = match text(lookup, "PROMETHEUS_FAILURE_MODE").as_deref() {
+            None | Some("spool") => SearchFailureMode::Spool,
+            Some("retry") => SearchFailureMode::Retry,
+            Some(o) => {
+                return Err(ConfigError {
+                    name: "PROMETHEUS_FAILURE_MODE",
+                    value: o.into(),
+                    reason: "must be spool or retry".into(),
+                });
+            }
+        };
+        let positive = |v: &usize| if *v == 0 { Err("must be greater than zero".to_owned()) } else { Ok(()) };
+        Ok(Some(Self {
+            mode,
+            url,
+            auth: auths.pop().map_or(PrometheusAuth::None, |(_, a)| a),
+            failure_mode,
+            max_attempts: read(lookup, "PROMETHEUS_MAX_ATTEMPTS", 5, |v: &u32| {
+                if (1..=20).contains(v) { Ok(()) } else { Err("must be between 1 and 20".into()) }
+            })?,
+            timeout_ms: read(lookup, "PROMETHEUS_TIMEOUT_MS", 10_000, |v: &u64| {
+                if *v >= 100 { Ok(()) } else { Err("must be at least 100".into()) }
+            })?,
+            max_samples: read(lookup, "PROMETHEUS_MAX_SAMPLES", 50_000, positive)?,
+            max_bytes: read(lookup, "PROMETHEUS_MAX_BYTES", 4 << 20, positive)?,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Option<PrometheusConfig>, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        PrometheusConfig::from_lookup(&|k: &str| map.get(k).cloned())
+    }
+
+    #[test]
+    fn valid_prometheus_settings() {
+        assert_eq!(from(&[]).unwrap(), None);
+        let c = from(&[("PROMETHEUS_REMOTE_WRITE_URL", "https://aps/api/v1/remote_write/")]).unwrap().unwrap();
+        assert_eq!(
+            (c.mode, c.url.as_str(), c.auth, c.failure_mode, c.max_samples),
+            (
+                PrometheusMode::RemoteWrite,
+                "https://aps/api/v1/remote_write",
+                PrometheusAuth::None,
+                SearchFailureMode::Spool,
+                50_000
+            )
+        );
+        let c = from(&[
+            ("PROMETHEUS_PUSHGATEWAY_URL", "http://pgw:9091"),
+            ("PROMETHEUS_SIGV4_REGION", "eu-west-1"),
+            ("PROMETHEUS_FAILURE_MODE", "retry"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (c.mode, c.auth, c.failure_mode),
+            (
+                PrometheusMode::Pushgateway,
+                PrometheusAuth::SigV4 { region: "eu-west-1".into() },
+                SearchFailureMode::Retry
+            )
+        );
+    }
+
+    #[test]
+    fn invalid_prometheus_settings_name_the_variable_and_never_show_secrets() {
+        let rw = ("PROMETHEUS_REMOTE_WRITE_URL", "https://p");
+        let table = [
+            (vec![("PROMETHEUS_REMOTE_WRITE_URL", "https://u:hunter2@p")], "PROMETHEUS_REMOTE_WRITE_URL"),
+            (vec![rw, ("PROMETHEUS_PUSHGATEWAY_URL", "http://g")], "not both"),
+            (vec![rw, ("PROMETHEUS_USERNAME", "u")], "PROMETHEUS_PASSWORD"),
+            (vec![rw, ("PROMETHEUS_BEARER_TOKEN", "hunter2"), ("PROMETHEUS_SIGV4_REGION", "r")], "choose one"),
+            (vec![rw, ("PROMETHEUS_FAILURE_MODE", "drop")], "PROMETHEUS_FAILURE_MODE"),
+            (vec![rw, ("PROMETHEUS_MAX_SAMPLES", "0")], "PROMETHEUS_MAX_SAMPLES"),
+        ];
+        for (pairs, want) in table {
+            let e = from(&pairs).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+            assert!(!e.contains("hunter2"), "secret in {e}");
+        }
+        let c = from(&[rw, ("PROMETHEUS_BEARER_TOKEN", "hunter2")]).unwrap().unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let c = from(&[rw, ("PROMETHEUS_USERNAME", "u"), ("PROMETHEUS_PASSWORD", "hunter2")]).unwrap().unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

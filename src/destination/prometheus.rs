@@ -1,0 +1,195 @@
+//! Prometheus: the rollup figures as samples ([`crate::plan::prometheus`]), by remote write 1.0 or to a
+//! Pushgateway.
+//!
+//! - **Remote write**: the encoder yields each record's `WriteRequest` entries; the outlet joins a whole batch's
+//!   into one request (more only past `PROMETHEUS_MAX_SAMPLES` / `PROMETHEUS_MAX_BYTES`), compresses it with
+//!   snappy and posts it. Samples carry the log time, so a retry re-sends identical samples, which Prometheus
+//!   drops as duplicates.
+//! - **Pushgateway**: one group per Kinesis record (`job/logmeter/logmeter_record/<shard>-<sequence>`), so
+//!   concurrent invocations never replace each other's figures and a retry replaces a group with the same figures.
+//!
+//! Failure policy: metrics never block billing. A request the endpoint refuses for good (a 4xx other than 429, or
+//! samples outside its time bounds) is quarantined with the answer and counted. When the endpoint stays down
+//! after the retries, the request is spooled to the quarantine store (`PROMETHEUS_FAILURE_MODE=spool`, the
+//! default) or its records are retried (`retry`).
+
+use super::{Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, Shipped};
+use crate::config::PrometheusMode;
+use crate::plan::prometheus::{JOB, encode_remote_write, encode_text, remote_write_entry, samples};
+use crate::plan::rollup::RollupSettings;
+use crate::plan::{fragment_parts, pack_items, prometheus_rejected_object, prometheus_spool_object, utc_date};
+use crate::sink::{MetricsSink, SinkError};
+use crate::summary::Summary;
+use futures_util::StreamExt;
+
+/// The Prometheus destination.
+pub const PROMETHEUS: &str = "prometheus";
+
+/// Requests sent at the same time.
+pub const PROMETHEUS_CONCURRENCY: usize = 4;
+
+/// Encodes a record's rollup figures as remote write entries or a Pushgateway group.
+#[derive(Debug, Clone)]
+pub struct PrometheusEncoder {
+    mode: PrometheusMode,
+    settings: RollupSettings,
+}
+
+impl PrometheusEncoder {
+    /// An encoder for `mode` with the rollup settings (window, architectures, prices).
+    pub fn new(mode: PrometheusMode, settings: RollupSettings) -> Self {
+        Self { mode, settings }
+    }
+}
+
+impl Encoder for PrometheusEncoder {
+    fn destination(&self) -> &'static str {
+        PROMETHEUS
+    }
+
+    fn encode(&self, values: &RecordValues<'_>, out: &mut Vec<Parcel>) {
+        let samples = samples(values, &self.settings);
+        if samples.is_empty() {
+            return;
+        }
+        out.push(match self.mode {
+            PrometheusMode::RemoteWrite => {
+                let mut body = Vec::new();
+                encode_remote_write(&samples, &mut body);
+                Parcel { key: format!("{}/{}", values.shard, values.seq_key), body, items: samples.len() }
+            }
+            PrometheusMode::Pushgateway => {
+                let body = encode_text(&samples);
+                let items = body.split(|b| *b == b'\n').filter(|l| !l.is_empty() && l[0] != b'#').count();
+                let key = format!("job/{JOB}/logmeter_record/{}-{}", values.shard, values.seq_key);
+                Parcel { key, body, items }
+            }
+        });
+    }
+}
+
+/// Delivers a batch's Prometheus requests to a [`MetricsSink`] and applies the failure policy to each.
+#[derive(Debug)]
+pub struct PrometheusOutlet<S> {
+    sink: S,
+    mode: PrometheusMode,
+    spool: bool,
+    quarantine_prefix: String,
+    max_bytes: usize,
+    max_samples: usize,
+}
+
+impl<S: MetricsSink> PrometheusOutlet<S> {
+    /// An outlet over `sink`; `config` gives the mode, the request bounds and the failure mode, `quarantine_prefix`
+    /// where refused and spooled requests are kept.
+    pub fn new(config: &crate::config::PrometheusConfig, sink: S, quarantine_prefix: &str) -> Self {
+        Self {
+            sink,
+            mode: config.mode,
+            spool: config.failure_mode == crate::config::SearchFailureMode::Spool,
+            quarantine_prefix: quarantine_prefix.to_owned(),
+            max_bytes: config.max_bytes,
+            max_samples: config.max_samples,
+        }
+    }
+
+    /// Boxed, for the handler's list.
+    pub fn boxed(config: &crate::config::PrometheusConfig, sink: S, quarantine_prefix: &str) -> Box<dyn Outlet>
+    where
+        S: 'static,
+    {
+        Box::new(Self::new(config, sink, quarantine_prefix))
+    }
+
+    /// The requests of a batch: remote write entries joined and compressed, or one Pushgateway group per record.
+    fn requests(&self, batch: &[Consignment<'_>]) -> Vec<Packed> {
+        match self.mode {
+            PrometheusMode::Pushgateway => batch
+                .iter()
+                .enumerate()
+                .flat_map(|(i, c)| c.parcels.iter().map(move |p| Packed { parcel: p.clone(), records: vec![i] }))
+                .collect(),
+            PrometheusMode::RemoteWrite => {
+                let named: Vec<_> = batch
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, c)| c.parcels.iter().map(move |p| (i, fragment_parts(&p.key), p)))
+                    .collect();
+                let fragments: Vec<(usize, &str, &Parcel)> =
+                    named.iter().map(|(i, (_, s), p)| (*i, &**s, *p)).collect();
+                let Some((_, (folder, _), _)) = named.first() else {
+                    return Vec::new();
+                };
+                let shard = folder.trim_end_matches('/');
+                let mut packed = pack_items(shard, &fragments, self.max_bytes, self.max_samples, remote_write_entry);
+                for p in &mut packed {
+                    // Compression fails only past 4 GiB, far beyond any bound.
+                    p.parcel.body = snap::raw::Encoder::new().compress_vec(&p.parcel.body).unwrap_or_default();
+                }
+                packed
+            }
+        }
+    }
+
+    async fn keep(&self, parcel: Parcel, landing: Landing<'_>) -> Result<Summary, SinkError> {
+        match landing.quarantine {
+            Some(q) => q.keep(&parcel).await,
+            None => {
+                Err(SinkError::Permanent { target: parcel.key, reason: "no quarantine store to keep it in".into() })
+            }
+        }
+    }
+
+    /// Sends one request; `Err` when its records must be retried.
+    async fn request(&self, parcel: &Parcel, arrival_millis: i64, landing: Landing<'_>) -> Result<Summary, SinkError> {
+        let mut summary = Summary { prometheus_requests: 1, ..Summary::default() };
+        if landing.too_late() {
+            return Err(SinkError::Transient { target: parcel.key.clone(), reason: "deadline near".into() });
+        }
+        let date = utc_date(arrival_millis);
+        match self.sink.send(self.mode, parcel).await {
+            Ok(_) => summary.prometheus_samples = parcel.items,
+            Err(SinkError::Permanent { reason, .. }) => {
+                tracing::warn!(request = %parcel.key, samples = parcel.items, %reason, "Prometheus refused the samples: request quarantined");
+                let kept = prometheus_rejected_object(parcel, &reason, &self.quarantine_prefix, &date);
+                summary += self.keep(kept, landing).await?;
+                summary.prometheus_samples_rejected = parcel.items;
+            }
+            Err(e) if self.spool => {
+                tracing::error!(error = %e, request = %parcel.key, "Prometheus unavailable: request spooled for replay");
+                let kept = prometheus_spool_object(parcel, self.mode, &self.quarantine_prefix, &date);
+                summary += self.keep(kept, landing).await?;
+                summary.prometheus_samples_spooled = parcel.items;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(summary)
+    }
+}
+
+impl<S: MetricsSink> Outlet for PrometheusOutlet<S> {
+    fn destination(&self) -> &'static str {
+        PROMETHEUS
+    }
+
+    fn deliver<'a>(&'a self, batch: &'a [Consignment<'a>], landing: Landing<'a>) -> Boxed<'a, Shipped> {
+        Box::pin(async move {
+            let mut shipped = Shipped::new(batch.len());
+            let requests = self.requests(batch);
+            let sends: Vec<_> =
+                requests.iter().map(|r| self.request(&r.parcel, batch[r.records[0]].arrival_millis, landing)).collect();
+            let results: Vec<Result<Summary, SinkError>> =
+                futures_util::stream::iter(sends).buffered(PROMETHEUS_CONCURRENCY).collect().await;
+            for (packed, result) in requests.iter().zip(results) {
+                match result {
+                    Ok(summary) => shipped.summary += summary,
+                    Err(e) => {
+                        tracing::error!(error = %e, request = %packed.parcel.key, "Prometheus delivery failed: its records are reported for retry");
+                        packed.records.iter().for_each(|&r| shipped.failed[r] = true);
+                    }
+                }
+            }
+            shipped
+        })
+    }
+}
