@@ -34,9 +34,8 @@ if ! command -v prometheus > /dev/null || ! command -v prometheus-pushgateway > 
   echo "installing prometheus and prometheus-pushgateway (apt)" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y --no-install-recommends prometheus prometheus-pushgateway > "$dir/apt.log" 2>&1 \
-    || { $sudo apt-get update > /dev/null 2>&1 && \
-         $sudo apt-get install -y --no-install-recommends prometheus prometheus-pushgateway > "$dir/apt.log" 2>&1; }
+  { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends prometheus prometheus-pushgateway; } \
+    > "$dir/apt.log" 2>&1 || { echo "apt-get could not install them; see $dir/apt.log" >&2; exit 1; }
   # The packages start their services where systemd runs; the tests use their own instances.
   $sudo systemctl stop prometheus prometheus-pushgateway > /dev/null 2>&1 || true
 fi

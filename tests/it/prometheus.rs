@@ -413,3 +413,63 @@ fn process_out_writes_remote_write_requests_that_rerun_byte_identical() {
         crate::support::snapshot(&dir).into_iter().filter(|(k, _)| k.starts_with("prometheus-remote-write/")).collect();
     assert_eq!(rerun, files, "a rerun leaves the requests byte-identical");
 }
+
+/// Accepts one HTTP request on a local port, answers 204, and hands back the request's head (lower-cased).
+fn capture_one() -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1/write", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            head.push_str(&line.to_ascii_lowercase());
+        }
+        let length: usize =
+            head.lines().find_map(|l| l.strip_prefix("content-length: ")).map_or(0, |n| n.trim().parse().unwrap());
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        (&stream).write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").unwrap();
+        head
+    });
+    (url, handle)
+}
+
+#[test]
+fn remote_write_requests_carry_the_protocol_headers_and_each_authentication() {
+    let rt = rt();
+    let bucket = rt.block_on(servers::bucket());
+    let batch = KinesisBatch { records: batch_of(&generate(&logmeter::samplegen::small())).records };
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (
+            &[("PROMETHEUS_USERNAME", "metrics"), ("PROMETHEUS_PASSWORD", "hunter2")],
+            "authorization: basic bwv0cmljczpodw50zxiy",
+        ),
+        (&[("PROMETHEUS_BEARER_TOKEN", "t0ken")], "authorization: bearer t0ken"),
+        (&[("PROMETHEUS_SIGV4_REGION", "us-west-2")], "/us-west-2/aps/aws4_request"),
+    ];
+    for (auth, want) in cases {
+        let (url, request) = capture_one();
+        let mut s = settings(&bucket, &url);
+        s.extend(auth.iter().map(|(k, v)| (*k, v.to_string())));
+        let h = rt.block_on(servers::handler(&s));
+        let out = rt.block_on(h.handle(&batch, None));
+        assert_eq!((out.summary.prometheus_requests, out.summary.prometheus_samples_spooled), (1, 0));
+        let head = request.join().unwrap();
+        assert!(head.starts_with("post /api/v1/write "), "{head}");
+        for header in [
+            "content-encoding: snappy",
+            "content-type: application/x-protobuf",
+            "x-prometheus-remote-write-version: 0.1.0",
+            want,
+        ] {
+            assert!(head.contains(header), "{header} in {head}");
+        }
+    }
+}
