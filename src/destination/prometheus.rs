@@ -193,3 +193,94 @@ impl<S: MetricsSink> Outlet for PrometheusOutlet<S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{PrometheusConfig, SearchFailureMode};
+    use crate::sink::{Delivery, MemorySink};
+    use crate::{Handler, KinesisBatch, Pipeline, PipelineConfig};
+    use std::sync::{Arc, Mutex};
+
+    /// An endpoint that answers every request the same way, and keeps what it took.
+    #[derive(Debug)]
+    struct Endpoint {
+        answer: fn(&str) -> Result<Delivery, SinkError>,
+        taken: Mutex<Vec<Parcel>>,
+    }
+
+    impl MetricsSink for Arc<Endpoint> {
+        async fn send(&self, _: PrometheusMode, request: &Parcel) -> Result<Delivery, SinkError> {
+            let answer = (self.answer)(&request.key);
+            if answer.is_ok() {
+                self.taken.lock().unwrap().push(request.clone());
+            }
+            answer
+        }
+    }
+
+    fn run(
+        answer: fn(&str) -> Result<Delivery, SinkError>,
+        failure_mode: SearchFailureMode,
+    ) -> (crate::handler::Outcome, Arc<Endpoint>, Arc<MemorySink>) {
+        let lookup = |k: &str| (k == "PROMETHEUS_REMOTE_WRITE_URL").then(|| "http://p".to_owned());
+        let config = PrometheusConfig { failure_mode, ..PrometheusConfig::from_lookup(&lookup).unwrap().unwrap() };
+        let endpoint = Arc::new(Endpoint { answer, taken: Mutex::new(Vec::new()) });
+        let store = Arc::new(MemorySink::new());
+        let pipeline_config = PipelineConfig { threads: 1, ..PipelineConfig::default() };
+        let mut outlets = crate::destination::outlets::<_, _, MemorySink>(
+            &pipeline_config,
+            store.clone(),
+            store.clone(),
+            None,
+            false,
+        );
+        outlets.push(PrometheusOutlet::boxed(&config, endpoint.clone(), &pipeline_config.quarantine_prefix));
+        let pipeline = Pipeline::for_destinations(pipeline_config, false, Some(PrometheusMode::RemoteWrite));
+        let handler = Handler::new(pipeline, outlets);
+        let sample = crate::samplegen::generate(&crate::samplegen::small());
+        let batch: KinesisBatch = serde_json::from_str(&sample.event).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        (rt.block_on(handler.handle(&batch, None)), endpoint, store)
+    }
+
+    fn kept(store: &MemorySink, folder: &str) -> Vec<Vec<u8>> {
+        store.objects.lock().unwrap().iter().filter(|(k, _)| k.contains(folder)).map(|(_, v)| v.clone()).collect()
+    }
+
+    #[test]
+    fn valid_batch_is_one_snappy_request_that_decodes_to_the_encoded_entries() {
+        let (out, endpoint, _) = run(|_| Ok(Delivery::Written), SearchFailureMode::Spool);
+        let taken = endpoint.taken.lock().unwrap();
+        assert_eq!((taken.len(), out.summary.prometheus_requests), (1, 1));
+        let body = snap::raw::Decoder::new().decompress_vec(&taken[0].body).unwrap();
+        let mut rest = &body[..];
+        let mut entries = 0;
+        while !rest.is_empty() {
+            rest = &rest[remote_write_entry(rest)..];
+            entries += 1;
+        }
+        assert_eq!((entries, out.summary.prometheus_samples), (taken[0].items, taken[0].items));
+    }
+
+    #[test]
+    fn invalid_requests_are_quarantined_spooled_or_retried_as_the_failure_policy_says() {
+        let refused = |k: &str| Err(SinkError::Permanent { target: k.into(), reason: "HTTP 400: out of order".into() });
+        let (out, _, store) = run(refused, SearchFailureMode::Retry);
+        assert!(out.response.batch_item_failures.is_empty(), "a refusal is never retried");
+        let rejected = kept(&store, "/prometheus-rejected/");
+        assert_eq!((rejected.len(), out.summary.prometheus_samples_rejected > 0), (1, true));
+        let doc: serde_json::Value = serde_json::from_slice(&rejected[0]).unwrap();
+        assert_eq!(doc["reason"], "HTTP 400: out of order");
+
+        let down = |k: &str| Err(SinkError::Transient { target: k.into(), reason: "HTTP 503".into() });
+        let (out, _, store) = run(down, SearchFailureMode::Spool);
+        assert!(out.response.batch_item_failures.is_empty(), "metrics never block billing");
+        assert_eq!(kept(&store, "/prometheus-spool/").len(), 1);
+        assert!(out.summary.prometheus_samples_spooled > 0 && out.summary.record_objects > 0);
+
+        let (out, _, store) = run(down, SearchFailureMode::Retry);
+        assert_eq!(out.response.batch_item_failures.len(), 1, "the records are retried");
+        assert!(kept(&store, "/prometheus-").is_empty());
+    }
+}
