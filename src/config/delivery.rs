@@ -3,7 +3,7 @@
 //! Secrets (a password, an API key) are held here but never printed: `Debug` redacts them, and errors name the
 //! variable without its value.
 
-use super::{ConfigError, flag, read};
+use super::{ConfigError, attempts, endpoint_url, failure_mode, flag, one_auth, read, text, timeout_ms, user_password};
 use std::fmt;
 
 /// Canned ACL for ingest objects.
@@ -119,14 +119,6 @@ pub struct DeliveryConfig {
     pub prometheus: Option<super::PrometheusConfig>,
 }
 
-fn text(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
-fn attempts(v: &u32) -> Result<(), String> {
-    if (1..=20).contains(v) { Ok(()) } else { Err("must be between 1 and 20".into()) }
-}
-
 impl DeliveryConfig {
     /// Reads the delivery settings; `Ok(None)` when `INGEST_BUCKET_NAME` is unset (no real delivery configured).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
@@ -164,16 +156,7 @@ impl SearchConfig {
         let Some(url) = text(lookup, "SEARCH_URL") else {
             return Ok(None);
         };
-        let url = url.trim_end_matches('/').to_owned();
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains('@') {
-            // The value is not echoed: a URL with credentials in it would be a secret.
-            return Err(ConfigError {
-                name: "SEARCH_URL",
-                value: "<not shown>".into(),
-                reason: "must be http:// or https:// without credentials in it (use SEARCH_USERNAME/SEARCH_PASSWORD)"
-                    .into(),
-            });
-        }
+        let url = endpoint_url("SEARCH_URL", &url, "SEARCH_USERNAME/SEARCH_PASSWORD")?;
         let mut auths = Vec::new();
         if let Some(service) = text(lookup, "SEARCH_SIGV4_SERVICE") {
             if service != "es" && service != "aoss" {
@@ -191,29 +174,10 @@ impl SearchConfig {
         if let Some(key) = text(lookup, "SEARCH_API_KEY") {
             auths.push(("SEARCH_API_KEY", SearchAuth::ApiKey(key)));
         }
-        match (text(lookup, "SEARCH_USERNAME"), text(lookup, "SEARCH_PASSWORD")) {
-            (Some(username), Some(password)) => {
-                auths.push(("SEARCH_USERNAME", SearchAuth::Basic { username, password }))
-            }
-            (None, None) => {}
-            (u, _) => {
-                let name = if u.is_some() { "SEARCH_PASSWORD" } else { "SEARCH_USERNAME" };
-                return Err(ConfigError {
-                    name,
-                    value: String::new(),
-                    reason: "SEARCH_USERNAME and SEARCH_PASSWORD go together".into(),
-                });
-            }
+        if let Some((username, password)) = user_password(lookup, "SEARCH_USERNAME", "SEARCH_PASSWORD")? {
+            auths.push(("SEARCH_USERNAME", SearchAuth::Basic { username, password }));
         }
-        if auths.len() > 1 {
-            let names: Vec<_> = auths.iter().map(|(n, _)| *n).collect();
-            return Err(ConfigError {
-                name: "SEARCH_URL",
-                value: "<not shown>".into(),
-                reason: format!("choose one authentication, not {}", names.join(" and ")),
-            });
-        }
-        let auth = auths.pop().map_or(SearchAuth::None, |(_, a)| a);
+        let auth = one_auth(auths, "SEARCH_URL")?.unwrap_or(SearchAuth::None);
         let id_mode = match text(lookup, "SEARCH_ID_MODE").as_deref() {
             None | Some("create") => IdMode::Create,
             Some("auto") => IdMode::Auto,
@@ -225,17 +189,7 @@ impl SearchConfig {
                 });
             }
         };
-        let failure_mode = match text(lookup, "SEARCH_FAILURE_MODE").as_deref() {
-            None | Some("spool") => SearchFailureMode::Spool,
-            Some("retry") => SearchFailureMode::Retry,
-            Some(o) => {
-                return Err(ConfigError {
-                    name: "SEARCH_FAILURE_MODE",
-                    value: o.into(),
-                    reason: "must be spool or retry".into(),
-                });
-            }
-        };
+        let failure_mode = failure_mode(lookup, "SEARCH_FAILURE_MODE")?;
         Ok(Some(Self {
             url,
             auth,
@@ -244,9 +198,7 @@ impl SearchConfig {
             id_mode,
             failure_mode,
             max_attempts: read(lookup, "SEARCH_MAX_ATTEMPTS", 5, attempts)?,
-            timeout_ms: read(lookup, "SEARCH_TIMEOUT_MS", 10_000, |v: &u64| {
-                if *v >= 100 { Ok(()) } else { Err("must be at least 100".into()) }
-            })?,
+            timeout_ms: read(lookup, "SEARCH_TIMEOUT_MS", 10_000, timeout_ms)?,
         }))
     }
 }

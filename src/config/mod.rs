@@ -299,6 +299,78 @@ pub(crate) fn flag(
     }
 }
 
+/// A variable's trimmed value; `None` when unset or empty.
+pub(crate) fn text(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// An endpoint URL without a trailing `/`: `http://` or `https://`, and no credentials in it (the value is never
+/// echoed, since a URL with credentials would be a secret; `instead` names the variables to use).
+pub(crate) fn endpoint_url(name: &'static str, value: &str, instead: &str) -> Result<String, ConfigError> {
+    let url = value.trim_end_matches('/').to_owned();
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains('@') {
+        return Err(ConfigError {
+            name,
+            value: "<not shown>".into(),
+            reason: format!("must be http:// or https:// without credentials in it (use {instead})"),
+        });
+    }
+    Ok(url)
+}
+
+/// A destination's failure mode: `spool` (default) or `retry`.
+pub(crate) fn failure_mode(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<SearchFailureMode, ConfigError> {
+    match text(lookup, name).as_deref() {
+        None | Some("spool") => Ok(SearchFailureMode::Spool),
+        Some("retry") => Ok(SearchFailureMode::Retry),
+        Some(o) => Err(ConfigError { name, value: o.into(), reason: "must be spool or retry".into() }),
+    }
+}
+
+/// A user name and password that go together (basic auth), or neither.
+pub(crate) fn user_password(
+    lookup: &impl Fn(&str) -> Option<String>,
+    user: &'static str,
+    password: &'static str,
+) -> Result<Option<(String, String)>, ConfigError> {
+    match (text(lookup, user), text(lookup, password)) {
+        (Some(u), Some(p)) => Ok(Some((u, p))),
+        (None, None) => Ok(None),
+        (u, _) => Err(ConfigError {
+            name: if u.is_some() { password } else { user },
+            value: String::new(),
+            reason: format!("{user} and {password} go together"),
+        }),
+    }
+}
+
+/// The one authentication configured (by the variable that chose it), or `None`; more than one is an error named
+/// after `name`.
+pub(crate) fn one_auth<A>(mut auths: Vec<(&'static str, A)>, name: &'static str) -> Result<Option<A>, ConfigError> {
+    if auths.len() > 1 {
+        let names: Vec<_> = auths.iter().map(|(n, _)| *n).collect();
+        return Err(ConfigError {
+            name,
+            value: "<not shown>".into(),
+            reason: format!("choose one authentication, not {}", names.join(" and ")),
+        });
+    }
+    Ok(auths.pop().map(|(_, a)| a))
+}
+
+/// Attempts per request: 1 to 20.
+pub(crate) fn attempts(v: &u32) -> Result<(), String> {
+    if (1..=20).contains(v) { Ok(()) } else { Err("must be between 1 and 20".into()) }
+}
+
+/// A request timeout: at least 100 ms.
+pub(crate) fn timeout_ms(v: &u64) -> Result<(), String> {
+    if *v >= 100 { Ok(()) } else { Err("must be at least 100".into()) }
+}
+
 fn positive(v: &usize) -> Result<(), String> {
     if *v == 0 { Err("must be greater than zero".into()) } else { Ok(()) }
 }

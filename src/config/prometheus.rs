@@ -3,7 +3,10 @@
 //! A password or token is held here but never printed: `Debug` redacts it, and errors name the variable without
 //! its value.
 
-use super::{ConfigError, SearchFailureMode, read};
+use super::{
+    ConfigError, SearchFailureMode, attempts, endpoint_url, failure_mode, one_auth, read, text, timeout_ms,
+    user_password,
+};
 use std::fmt;
 
 /// Where Prometheus metrics go.
@@ -69,24 +72,7 @@ pub struct PrometheusConfig {
     pub max_bytes: usize,
 }
 
-fn text(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
-fn url(name: &'static str, value: String) -> Result<String, ConfigError> {
-    let value = value.trim_end_matches('/').to_owned();
-    if !(value.starts_with("http://") || value.starts_with("https://")) || value.contains('@') {
-        // The value is not echoed: a URL with credentials in it would be a secret.
-        return Err(ConfigError {
-            name,
-            value: "<not shown>".into(),
-            reason:
-                "must be http:// or https:// without credentials in it (use PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD)"
-                    .into(),
-        });
-    }
-    Ok(value)
-}
+const BASIC: &str = "PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD";
 
 impl PrometheusConfig {
     /// Reads the Prometheus settings; `Ok(None)` when neither URL is set.
@@ -94,8 +80,12 @@ impl PrometheusConfig {
         let (mode, url) =
             match (text(lookup, "PROMETHEUS_REMOTE_WRITE_URL"), text(lookup, "PROMETHEUS_PUSHGATEWAY_URL")) {
                 (None, None) => return Ok(None),
-                (Some(u), None) => (PrometheusMode::RemoteWrite, url("PROMETHEUS_REMOTE_WRITE_URL", u)?),
-                (None, Some(u)) => (PrometheusMode::Pushgateway, url("PROMETHEUS_PUSHGATEWAY_URL", u)?),
+                (Some(u), None) => {
+                    (PrometheusMode::RemoteWrite, endpoint_url("PROMETHEUS_REMOTE_WRITE_URL", &u, BASIC)?)
+                }
+                (None, Some(u)) => {
+                    (PrometheusMode::Pushgateway, endpoint_url("PROMETHEUS_PUSHGATEWAY_URL", &u, BASIC)?)
+                }
                 (Some(_), Some(_)) => {
                     return Err(ConfigError {
                         name: "PROMETHEUS_PUSHGATEWAY_URL",
@@ -111,50 +101,19 @@ impl PrometheusConfig {
         if let Some(token) = text(lookup, "PROMETHEUS_BEARER_TOKEN") {
             auths.push(("PROMETHEUS_BEARER_TOKEN", PrometheusAuth::Bearer(token)));
         }
-        match (text(lookup, "PROMETHEUS_USERNAME"), text(lookup, "PROMETHEUS_PASSWORD")) {
-            (Some(username), Some(password)) => {
-                auths.push(("PROMETHEUS_USERNAME", PrometheusAuth::Basic { username, password }))
-            }
-            (None, None) => {}
-            (u, _) => {
-                return Err(ConfigError {
-                    name: if u.is_some() { "PROMETHEUS_PASSWORD" } else { "PROMETHEUS_USERNAME" },
-                    value: String::new(),
-                    reason: "PROMETHEUS_USERNAME and PROMETHEUS_PASSWORD go together".into(),
-                });
-            }
+        if let Some((username, password)) = user_password(lookup, "PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD")? {
+            auths.push(("PROMETHEUS_USERNAME", PrometheusAuth::Basic { username, password }));
         }
-        if auths.len() > 1 {
-            let names: Vec<_> = auths.iter().map(|(n, _)| *n).collect();
-            return Err(ConfigError {
-                name: "PROMETHEUS_REMOTE_WRITE_URL",
-                value: "<not shown>".into(),
-                reason: format!("choose one authentication, not {}", names.join(" and ")),
-            });
-        }
-        let failure_mode = match text(lookup, "PROMETHEUS_FAILURE_MODE").as_deref() {
-            None | Some("spool") => SearchFailureMode::Spool,
-            Some("retry") => SearchFailureMode::Retry,
-            Some(o) => {
-                return Err(ConfigError {
-                    name: "PROMETHEUS_FAILURE_MODE",
-                    value: o.into(),
-                    reason: "must be spool or retry".into(),
-                });
-            }
-        };
+        let auth = one_auth(auths, "PROMETHEUS_REMOTE_WRITE_URL")?.unwrap_or(PrometheusAuth::None);
+        let failure_mode = failure_mode(lookup, "PROMETHEUS_FAILURE_MODE")?;
         let positive = |v: &usize| if *v == 0 { Err("must be greater than zero".to_owned()) } else { Ok(()) };
         Ok(Some(Self {
             mode,
             url,
-            auth: auths.pop().map_or(PrometheusAuth::None, |(_, a)| a),
+            auth,
             failure_mode,
-            max_attempts: read(lookup, "PROMETHEUS_MAX_ATTEMPTS", 5, |v: &u32| {
-                if (1..=20).contains(v) { Ok(()) } else { Err("must be between 1 and 20".into()) }
-            })?,
-            timeout_ms: read(lookup, "PROMETHEUS_TIMEOUT_MS", 10_000, |v: &u64| {
-                if *v >= 100 { Ok(()) } else { Err("must be at least 100".into()) }
-            })?,
+            max_attempts: read(lookup, "PROMETHEUS_MAX_ATTEMPTS", 5, attempts)?,
+            timeout_ms: read(lookup, "PROMETHEUS_TIMEOUT_MS", 10_000, timeout_ms)?,
             max_samples: read(lookup, "PROMETHEUS_MAX_SAMPLES", 50_000, positive)?,
             max_bytes: read(lookup, "PROMETHEUS_MAX_BYTES", 4 << 20, positive)?,
         }))

@@ -148,6 +148,54 @@ pub trait Outlet: Send + Sync + Debug {
     }
 }
 
+/// Packs a batch's fragments, whose keys are `<shard>/<sequence>` (one folder per batch: Kinesis batches hold one
+/// shard), with `pack(shard, [(record, sequence, fragment)])`.
+pub(crate) fn pack_batch(
+    batch: &[Consignment<'_>],
+    pack: impl FnOnce(&str, &[(usize, &str, &Parcel)]) -> Vec<Packed>,
+) -> Vec<Packed> {
+    let named: Vec<_> = batch
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.parcels.iter().map(move |p| (i, crate::plan::fragment_parts(&p.key), p)))
+        .collect();
+    let fragments: Vec<(usize, &str, &Parcel)> = named.iter().map(|(i, (_, s), p)| (*i, &**s, *p)).collect();
+    match named.first() {
+        Some((_, (folder, _), _)) => pack(folder.trim_end_matches('/'), &fragments),
+        None => Vec::new(),
+    }
+}
+
+/// Runs `sends` (one per request, in order), `concurrency` at a time, adds up what they did, and marks the records
+/// of each request that failed for retry (`records` consignments in the batch).
+pub(crate) async fn send_packed<F>(requests: &[Packed], records: usize, concurrency: usize, sends: Vec<F>) -> Shipped
+where
+    F: Future<Output = Result<Summary, SinkError>>,
+{
+    use futures_util::StreamExt;
+    let mut shipped = Shipped::new(records);
+    let results: Vec<Result<Summary, SinkError>> =
+        futures_util::stream::iter(sends).buffered(concurrency).collect().await;
+    for (packed, result) in requests.iter().zip(results) {
+        match result {
+            Ok(summary) => shipped.summary += summary,
+            Err(e) => {
+                tracing::error!(error = %e, request = %packed.parcel.key, "delivery failed: the request's records are reported for retry");
+                packed.records.iter().for_each(|&r| shipped.failed[r] = true);
+            }
+        }
+    }
+    shipped
+}
+
+/// Keeps `parcel` in the quarantine store (refused documents or samples, spooled requests).
+pub(crate) async fn keep_in_quarantine(parcel: Parcel, landing: Landing<'_>) -> Result<Summary, SinkError> {
+    match landing.quarantine {
+        Some(q) => q.keep(&parcel).await,
+        None => Err(SinkError::Permanent { target: parcel.key, reason: "no quarantine store to keep it in".into() }),
+    }
+}
+
 /// The parcels one record planned for one destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {

@@ -13,14 +13,16 @@
 //! after the retries, the request is spooled to the quarantine store (`PROMETHEUS_FAILURE_MODE=spool`, the
 //! default) or its records are retried (`retry`).
 
-use super::{Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, Shipped};
+use super::{
+    Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, Shipped, keep_in_quarantine,
+    pack_batch, send_packed,
+};
 use crate::config::PrometheusMode;
 use crate::plan::prometheus::{JOB, encode_remote_write, encode_text, remote_write_entry, samples};
 use crate::plan::rollup::RollupSettings;
-use crate::plan::{fragment_parts, pack_items, prometheus_rejected_object, prometheus_spool_object, utc_date};
+use crate::plan::{pack_items, prometheus_rejected_object, prometheus_spool_object, utc_date};
 use crate::sink::{MetricsSink, SinkError};
 use crate::summary::Summary;
-use futures_util::StreamExt;
 
 /// The Prometheus destination.
 pub const PROMETHEUS: &str = "prometheus";
@@ -110,32 +112,14 @@ impl<S: MetricsSink> PrometheusOutlet<S> {
                 .flat_map(|(i, c)| c.parcels.iter().map(move |p| Packed { parcel: p.clone(), records: vec![i] }))
                 .collect(),
             PrometheusMode::RemoteWrite => {
-                let named: Vec<_> = batch
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, c)| c.parcels.iter().map(move |p| (i, fragment_parts(&p.key), p)))
-                    .collect();
-                let fragments: Vec<(usize, &str, &Parcel)> =
-                    named.iter().map(|(i, (_, s), p)| (*i, &**s, *p)).collect();
-                let Some((_, (folder, _), _)) = named.first() else {
-                    return Vec::new();
-                };
-                let shard = folder.trim_end_matches('/');
-                let mut packed = pack_items(shard, &fragments, self.max_bytes, self.max_samples, remote_write_entry);
+                let mut packed = pack_batch(batch, |shard, fragments| {
+                    pack_items(shard, fragments, self.max_bytes, self.max_samples, remote_write_entry)
+                });
                 for p in &mut packed {
                     // Compression fails only past 4 GiB, far beyond any bound.
                     p.parcel.body = snap::raw::Encoder::new().compress_vec(&p.parcel.body).unwrap_or_default();
                 }
                 packed
-            }
-        }
-    }
-
-    async fn keep(&self, parcel: Parcel, landing: Landing<'_>) -> Result<Summary, SinkError> {
-        match landing.quarantine {
-            Some(q) => q.keep(&parcel).await,
-            None => {
-                Err(SinkError::Permanent { target: parcel.key, reason: "no quarantine store to keep it in".into() })
             }
         }
     }
@@ -152,13 +136,13 @@ impl<S: MetricsSink> PrometheusOutlet<S> {
             Err(SinkError::Permanent { reason, .. }) => {
                 tracing::warn!(request = %parcel.key, samples = parcel.items, %reason, "Prometheus refused the samples: request quarantined");
                 let kept = prometheus_rejected_object(parcel, &reason, &self.quarantine_prefix, &date);
-                summary += self.keep(kept, landing).await?;
+                summary += keep_in_quarantine(kept, landing).await?;
                 summary.prometheus_samples_rejected = parcel.items;
             }
             Err(e) if self.spool => {
                 tracing::error!(error = %e, request = %parcel.key, "Prometheus unavailable: request spooled for replay");
                 let kept = prometheus_spool_object(parcel, self.mode, &self.quarantine_prefix, &date);
-                summary += self.keep(kept, landing).await?;
+                summary += keep_in_quarantine(kept, landing).await?;
                 summary.prometheus_samples_spooled = parcel.items;
             }
             Err(e) => return Err(e),
@@ -174,22 +158,10 @@ impl<S: MetricsSink> Outlet for PrometheusOutlet<S> {
 
     fn deliver<'a>(&'a self, batch: &'a [Consignment<'a>], landing: Landing<'a>) -> Boxed<'a, Shipped> {
         Box::pin(async move {
-            let mut shipped = Shipped::new(batch.len());
             let requests = self.requests(batch);
-            let sends: Vec<_> =
+            let sends =
                 requests.iter().map(|r| self.request(&r.parcel, batch[r.records[0]].arrival_millis, landing)).collect();
-            let results: Vec<Result<Summary, SinkError>> =
-                futures_util::stream::iter(sends).buffered(PROMETHEUS_CONCURRENCY).collect().await;
-            for (packed, result) in requests.iter().zip(results) {
-                match result {
-                    Ok(summary) => shipped.summary += summary,
-                    Err(e) => {
-                        tracing::error!(error = %e, request = %packed.parcel.key, "Prometheus delivery failed: its records are reported for retry");
-                        packed.records.iter().for_each(|&r| shipped.failed[r] = true);
-                    }
-                }
-            }
-            shipped
+            send_packed(&requests, batch.len(), PROMETHEUS_CONCURRENCY, sends).await
         })
     }
 }

@@ -9,16 +9,18 @@
 //! error; when the mirror is down after its retries, the body is spooled to the quarantine store
 //! (`SEARCH_FAILURE_MODE=spool`, the default) or the record is retried (`retry`).
 
-use super::{Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, SEARCH, Shipped};
+use super::{
+    Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, SEARCH, Shipped, keep_in_quarantine,
+    pack_batch, send_packed,
+};
 use crate::config::PipelineConfig;
 use crate::plan::rollup::{RollupSettings, encode_rollups};
 use crate::plan::{
-    BulkEncoder, REPORT_DOCUMENT_BYTES, ReportEncoder, encode_meter_records, fragment_parts, pack_bodies,
-    search_rejected_object, search_spool_object, utc_date,
+    BulkEncoder, REPORT_DOCUMENT_BYTES, ReportEncoder, encode_meter_records, pack_bodies, search_rejected_object,
+    search_spool_object, utc_date,
 };
 use crate::sink::{SearchSink, SinkError};
 use crate::summary::Summary;
-use futures_util::StreamExt;
 
 /// Encodes reports (and meter records) into bulk bodies.
 #[derive(Debug, Clone)]
@@ -101,16 +103,6 @@ impl<S: SearchSink> SearchOutlet<S> {
         Box::new(Self::new(config, sink, spool))
     }
 
-    async fn keep(&self, parcel: Parcel, landing: Landing<'_>) -> Result<Summary, SinkError> {
-        let Some(quarantine) = landing.quarantine else {
-            return Err(SinkError::Permanent {
-                target: parcel.key,
-                reason: "no quarantine store to keep it in".into(),
-            });
-        };
-        quarantine.keep(&parcel).await
-    }
-
     /// Sends one body; `Err` when its records must be retried.
     async fn body(&self, packed: &Packed, arrival_millis: i64, landing: Landing<'_>) -> Result<Summary, SinkError> {
         let parcel = &packed.parcel;
@@ -127,13 +119,13 @@ impl<S: SearchSink> SearchOutlet<S> {
                     tracing::warn!(request = %parcel.key, rejected = d.rejected.len(), "documents refused by the search engine: quarantined");
                     summary.documents_rejected = d.rejected.len();
                     let kept = search_rejected_object(&d.rejected, &self.quarantine_prefix, &date, &parcel.key);
-                    summary += self.keep(kept, landing).await?;
+                    summary += keep_in_quarantine(kept, landing).await?;
                 }
             }
             Err(e) if self.spool => {
                 tracing::error!(error = %e, request = %parcel.key, "search mirror failed: bulk body spooled for replay");
                 let kept = search_spool_object(parcel, &self.quarantine_prefix, &date);
-                summary += self.keep(kept, landing).await?;
+                summary += keep_in_quarantine(kept, landing).await?;
                 summary.documents_spooled = parcel.items;
             }
             Err(e) => return Err(e),
@@ -149,33 +141,10 @@ impl<S: SearchSink> Outlet for SearchOutlet<S> {
 
     fn deliver<'a>(&'a self, batch: &'a [Consignment<'a>], landing: Landing<'a>) -> Boxed<'a, Shipped> {
         Box::pin(async move {
-            let mut shipped = Shipped::new(batch.len());
-            // Fragments are named `<shard>/<sequence>` by the encoder (a safe name, unlike the raw sequence number).
-            let named: Vec<_> = batch
-                .iter()
-                .enumerate()
-                .flat_map(|(i, c)| c.parcels.iter().map(move |p| (i, fragment_parts(&p.key), p)))
-                .collect();
-            let fragments: Vec<(usize, &str, &Parcel)> = named.iter().map(|(i, (_, s), p)| (*i, &**s, *p)).collect();
-            let Some((_, (folder, _), _)) = named.first() else {
-                return shipped;
-            };
-            let shard = folder.trim_end_matches('/');
-            let bodies = pack_bodies(shard, &fragments, self.max_bytes, self.max_actions);
-            let sends: Vec<_> =
-                bodies.iter().map(|b| self.body(b, batch[b.records[0]].arrival_millis, landing)).collect();
-            let results: Vec<Result<Summary, SinkError>> =
-                futures_util::stream::iter(sends).buffered(BULK_CONCURRENCY).collect().await;
-            for (packed, result) in bodies.iter().zip(results) {
-                match result {
-                    Ok(summary) => shipped.summary += summary,
-                    Err(e) => {
-                        tracing::error!(error = %e, request = %packed.parcel.key, "search delivery failed: its records are reported for retry");
-                        packed.records.iter().for_each(|&r| shipped.failed[r] = true);
-                    }
-                }
-            }
-            shipped
+            let bodies =
+                pack_batch(batch, |shard, fragments| pack_bodies(shard, fragments, self.max_bytes, self.max_actions));
+            let sends = bodies.iter().map(|b| self.body(b, batch[b.records[0]].arrival_millis, landing)).collect();
+            send_packed(&bodies, batch.len(), BULK_CONCURRENCY, sends).await
         })
     }
 }
