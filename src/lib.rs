@@ -27,6 +27,7 @@ pub mod handler;
 pub mod ids;
 pub mod pipeline;
 pub mod plan;
+pub mod reconcile;
 pub mod samplegen;
 pub mod sink;
 pub mod startup;

@@ -86,7 +86,9 @@ pub async fn aws_parts(
         let secrets = lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| sdk.endpoint_url().map(str::to_owned));
         let meters = pipeline.mirror_meter_records.then_some(pipeline.meter_index_pattern.as_str());
         let rollups = pipeline.search_rollups.then_some(pipeline.rollup.index_pattern.as_str());
-        SearchMirror::new(s, SearchHttp::new(s, sdk.clone(), secrets), &pipeline.index_pattern, rollups, meters)
+        let reconcile = pipeline.reconcile_docs.then_some(pipeline.reconcile_index_pattern.as_str());
+        let http = SearchHttp::new(s, sdk.clone(), secrets);
+        SearchMirror::new(s, http, &pipeline.index_pattern, rollups, meters, reconcile)
     });
     let spool = delivery.search.as_ref().is_some_and(|s| s.failure_mode == SearchFailureMode::Spool);
     let prometheus =

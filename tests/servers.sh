@@ -5,6 +5,7 @@
 #   noida-db 0.2.3      Elasticsearch 8 API
 #   prometheus (Debian)  remote write receiver, out-of-order window 30 days, no scrape jobs
 #   prometheus-pushgateway (Debian)
+#   chromium (Debian), installed only: the report test runs it headless
 # Writes target/test-servers/env (shell exports) and target/test-servers/pids. Stop them with `servers.sh stop`.
 # With LOGMETER_TEST_OWNER_PID set (the integration tests do, when no servers were given), they stop when that
 # process exits.
@@ -29,12 +30,14 @@ if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/noida-db" ]; then
   "$venv/bin/pip" install --quiet 'moto[server]==5.2.5' 'osmem-server==0.1.6' 'noida-db==0.2.3'
 fi
 
-# Debian's Prometheus and Pushgateway (apt; as root, or through sudo).
-if ! command -v prometheus > /dev/null || ! command -v prometheus-pushgateway > /dev/null; then
-  echo "installing prometheus and prometheus-pushgateway (apt)" >&2
+# Debian's Prometheus, Pushgateway and headless Chromium (the report test renders the HTML report) (apt; as root,
+# or through sudo).
+if ! command -v prometheus > /dev/null || ! command -v prometheus-pushgateway > /dev/null \
+  || ! command -v chromium > /dev/null; then
+  echo "installing prometheus, prometheus-pushgateway and chromium (apt)" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends prometheus prometheus-pushgateway; } \
+  { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends prometheus prometheus-pushgateway chromium; } \
     > "$dir/apt.log" 2>&1 || { echo "apt-get could not install them; see $dir/apt.log" >&2; exit 1; }
   # The packages start their services where systemd runs; the tests use their own instances.
   $sudo systemctl stop prometheus prometheus-pushgateway > /dev/null 2>&1 || true

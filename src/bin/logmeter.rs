@@ -45,12 +45,106 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Join invocations to the meter records they emitted: unmetered invocations, orphan meter records, and
+    /// cost-to-serve per customer.
+    ///
+    /// Reads the reconciliation documents (SEARCH_RECONCILE_DOCS, on by default) of a `process --out DIR` directory
+    /// (--out) or of the search mirror (--search-url, with the SEARCH_* authentication settings). Documents are
+    /// spilled to disk by key, so memory stays bounded whatever the range.
+    Reconcile {
+        #[command(flatten)]
+        source: Source,
+        /// table (default), json, or csv (one row per customer, function and day).
+        #[arg(long, value_enum, default_value = "table")]
+        format: logmeter::reconcile::output::Format,
+    },
+    /// Write a self-contained HTML report (usage, cost to serve, unmetered invocations, per-function health) of a
+    /// reconciliation, with the same sources as `reconcile`.
+    Report {
+        #[command(flatten)]
+        source: Source,
+        /// The HTML file to write.
+        #[arg(long, value_name = "FILE.html", default_value = "logmeter-report.html")]
+        html: PathBuf,
+    },
     /// Write the generated sample events and their ground truth (samples/README.md) into DIR.
     GenerateSamples {
         /// Target directory.
         #[arg(long, value_name = "DIR", default_value = "samples")]
         out: PathBuf,
     },
+}
+
+/// Where reconciliation documents come from, and how to join them.
+#[derive(clap::Args)]
+struct Source {
+    /// A `logmeter process --out` directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "search_url", required_unless_present = "search_url")]
+    out: Option<PathBuf>,
+    /// The search mirror's base URL (authentication from SEARCH_USERNAME/SEARCH_PASSWORD, SEARCH_API_KEY, …).
+    #[arg(long, value_name = "URL")]
+    search_url: Option<String>,
+    /// Index pattern of the reconciliation documents in the mirror.
+    #[arg(long, default_value = "logmeter-reconcile-*")]
+    index: String,
+    /// Only documents from this time on (ISO 8601 or date math, e.g. now-1d/d); with --search-url.
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// Only documents before this time; with --search-url.
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// Functions that must meter every invocation: names and `*` patterns, comma-separated, or `all`. Unmetered
+    /// invocations are only looked for in these.
+    #[arg(long, value_name = "FUNCTIONS", default_value = "")]
+    metered: String,
+    /// Tenant ids of functions in tenant isolation mode mapped to customer ids: `tenant=customer,…` (a tenant
+    /// not named is its own customer).
+    #[arg(long, value_name = "MAP", default_value = "")]
+    tenant_customers: String,
+}
+
+fn reconcile_outcome(source: &Source) -> Result<logmeter::reconcile::Outcome, (u8, String)> {
+    let mut tenants = std::collections::BTreeMap::new();
+    for pair in source.tenant_customers.split(',').filter(|p| !p.trim().is_empty()) {
+        let (t, c) = pair.split_once('=').ok_or((2, format!("--tenant-customers: {pair:?} is not tenant=customer")))?;
+        tenants.insert(t.trim().to_owned(), c.trim().to_owned());
+    }
+    let options =
+        logmeter::reconcile::Options { metered: logmeter::reconcile::FunctionSet::parse(&source.metered), tenants };
+    let mut reconciler = logmeter::reconcile::Reconciler::new(options).map_err(|e| (1, e))?;
+    match (&source.out, &source.search_url) {
+        (Some(dir), _) => {
+            logmeter::reconcile::source::read_dir(dir, &mut |doc| reconciler.push(&doc)).map_err(|e| (1, e))?
+        }
+        (None, Some(url)) => {
+            let url = url.clone();
+            let env = move |k: &str| if k == "SEARCH_URL" { Some(url.clone()) } else { std::env::var(k).ok() };
+            let config = logmeter::config::DeliveryConfig::from_lookup(|k| {
+                if k == "INGEST_BUCKET_NAME" { Some("unused".into()) } else { env(k) }
+            })
+            .map_err(|e| (2, e.to_string()))?
+            .and_then(|d| d.search)
+            .ok_or((2, "--search-url is required".to_owned()))?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| (1, format!("cannot start the async runtime: {e}")))?;
+            runtime
+                .block_on(async {
+                    let sdk = logmeter::aws::sdk_config().await;
+                    let secrets = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").ok();
+                    let http = logmeter::sink::search::SearchHttp::new(&config, sdk, secrets);
+                    let range = source.from.as_deref().zip(source.to.as_deref());
+                    logmeter::reconcile::source::read_search(&http, &source.index, range, &mut |doc| {
+                        reconciler.push(&doc)
+                    })
+                    .await
+                })
+                .map_err(|e| (1, e))?;
+        }
+        (None, None) => return Err((2, "give --out DIR or --search-url URL".into())),
+    }
+    reconciler.finish().map_err(|e| (1, e))
 }
 
 /// The README's settings table (its one copy), as plain text for `--help`.
@@ -82,6 +176,22 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Process { events, out } => process(&events, out),
+        Command::Reconcile { source, format } => reconcile_outcome(&source).and_then(|outcome| {
+            let stdout = std::io::stdout();
+            let mut lock = std::io::BufWriter::new(stdout.lock());
+            logmeter::reconcile::output::write(&outcome, format, &mut lock).map_err(|e| (1, e))?;
+            std::io::Write::flush(&mut lock).map_err(|e| (1, e.to_string()))
+        }),
+        Command::Report { source, html } => reconcile_outcome(&source).and_then(|outcome| {
+            let title = source
+                .out
+                .as_ref()
+                .map_or_else(|| source.search_url.clone().unwrap_or_default(), |d| d.display().to_string());
+            let page = logmeter::reconcile::report::html(&outcome, &title).map_err(|e| (1, e))?;
+            std::fs::write(&html, page).map_err(|e| (1, format!("cannot write {}: {e}", html.display())))?;
+            eprintln!("wrote {}", html.display());
+            Ok(())
+        }),
         Command::GenerateSamples { out } => logmeter::samplegen::write_samples(&out).map_err(|e| (1, e.to_string())),
     };
     match result {

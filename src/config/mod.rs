@@ -27,6 +27,8 @@ pub const VARIABLES: &[&str] = &[
     "SEARCH_INVOCATION_DOCS",
     "SEARCH_ROLLUPS",
     "SEARCH_ROLLUP_INDEX_PATTERN",
+    "SEARCH_RECONCILE_DOCS",
+    "SEARCH_RECONCILE_INDEX_PATTERN",
     "ROLLUP_WINDOW_SECONDS",
     "ROLLUP_BY_TENANT",
     "FUNCTION_ARCHITECTURES",
@@ -107,6 +109,11 @@ pub struct PipelineConfig {
     pub invocation_docs: bool,
     /// `SEARCH_ROLLUPS` (default `true`): rollup documents per function and window in the search mirror.
     pub search_rollups: bool,
+    /// `SEARCH_RECONCILE_DOCS` (default `true`): reconciliation documents (each invocation and each meter record,
+    /// with the request id that joins them) for `logmeter reconcile` and `logmeter report`.
+    pub reconcile_docs: bool,
+    /// `SEARCH_RECONCILE_INDEX_PATTERN`: strftime pattern of the reconciliation index.
+    pub reconcile_index_pattern: String,
     /// How rollups group and price invocations (`ROLLUP_*`, `FUNCTION_ARCHITECTURES`, `LAMBDA_PRICE_*`), for the
     /// search mirror's rollup documents and the Prometheus metrics alike.
     pub rollup: crate::plan::rollup::RollupSettings,
@@ -171,6 +178,8 @@ impl Default for PipelineConfig {
             meter_index_pattern: "logmeter-meter-records-%Y.%m.%d".into(),
             invocation_docs: true,
             search_rollups: true,
+            reconcile_docs: true,
+            reconcile_index_pattern: "logmeter-reconcile-%Y.%m.%d".into(),
             rollup: crate::plan::rollup::RollupSettings::default(),
             bulk_max_bytes: 5 << 20,
             bulk_max_actions: 1_000,
@@ -418,6 +427,13 @@ impl PipelineConfig {
             })?,
             invocation_docs: flag(&lookup, "SEARCH_INVOCATION_DOCS", d.invocation_docs)?,
             search_rollups: flag(&lookup, "SEARCH_ROLLUPS", d.search_rollups)?,
+            reconcile_docs: flag(&lookup, "SEARCH_RECONCILE_DOCS", d.reconcile_docs)?,
+            reconcile_index_pattern: read(
+                &lookup,
+                "SEARCH_RECONCILE_INDEX_PATTERN",
+                d.reconcile_index_pattern,
+                |p: &String| crate::plan::check_index_pattern(p),
+            )?,
             rollup: rollup_settings(&lookup)?,
             bulk_max_bytes: read(&lookup, "BULK_MAX_BYTES", d.bulk_max_bytes, positive)?,
             bulk_max_actions: read(&lookup, "BULK_MAX_ACTIONS", d.bulk_max_actions, positive)?,

@@ -29,6 +29,8 @@ pub struct SearchEncoder {
     invocation_docs: bool,
     rollups: Option<RollupSettings>,
     meter_index_pattern: Option<String>,
+    /// The reconciliation index pattern and the prices, when those documents are written.
+    reconcile: Option<(String, RollupSettings)>,
 }
 
 impl SearchEncoder {
@@ -40,6 +42,7 @@ impl SearchEncoder {
             invocation_docs: config.invocation_docs,
             rollups: config.search_rollups.then(|| config.rollup.clone()),
             meter_index_pattern: config.mirror_meter_records.then(|| config.meter_index_pattern.clone()),
+            reconcile: config.reconcile_docs.then(|| (config.reconcile_index_pattern.clone(), config.rollup.clone())),
         }
     }
 }
@@ -62,6 +65,9 @@ impl Encoder for SearchEncoder {
         }
         if let Some(pattern) = &self.meter_index_pattern {
             encode_meter_records(values.meters, pattern, &mut bulk);
+        }
+        if let Some((pattern, settings)) = &self.reconcile {
+            crate::plan::reconcile_docs::encode_reconcile(values, settings, pattern, &mut bulk);
         }
         out.extend(bulk.finish());
     }

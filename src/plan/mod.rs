@@ -12,6 +12,7 @@ mod meter_docs;
 mod metrics;
 mod objects;
 pub mod prometheus;
+pub mod reconcile_docs;
 pub mod rollup;
 mod time;
 

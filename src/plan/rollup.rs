@@ -195,14 +195,47 @@ pub(crate) struct Rollup<'a> {
     pub(crate) looked_up: Option<crate::catalog::FunctionConfig>,
 }
 
+/// The function a record's payload comes from, as every rollup destination names and prices it.
+pub(crate) struct FunctionInfo<'a> {
+    /// Function name.
+    pub(crate) name: &'a str,
+    /// Version (`$LATEST` when the log stream names none).
+    pub(crate) version: &'a str,
+    /// Architecture (`FUNCTION_ARCHITECTURES`, the lookup, `x86_64`).
+    pub(crate) arch: crate::cost::Architecture,
+    /// The function's configuration, when the lookup found it.
+    pub(crate) looked_up: Option<crate::catalog::FunctionConfig>,
+}
+
+/// The function of `values`' payload.
+pub(crate) fn function_info<'a>(values: &RecordValues<'a>, settings: &RollupSettings) -> FunctionInfo<'a> {
+    let ctx = values.source;
+    let id = function_of(ctx.log_group, ctx.log_stream);
+    let name = id.name_or(ctx.log_group);
+    let looked_up = settings.catalog.0.get(name);
+    let arch = settings.architectures.resolve(name, looked_up.as_ref().and_then(|c| c.architecture));
+    FunctionInfo { name, version: id.version.unwrap_or("$LATEST"), arch, looked_up }
+}
+
+/// One invocation's estimated cost (USD) at `settings`' prices, or why it has none.
+pub(crate) fn invocation_cost(
+    settings: &RollupSettings,
+    region: Option<&str>,
+    arch: crate::cost::Architecture,
+    r: &crate::extract::InvocationReport<'_>,
+) -> Result<f64, Unpriced> {
+    let billed = Billed {
+        billed_duration_ms: r.billed_duration_ms(),
+        memory_size_mb: r.memory_size_mb(),
+        billed_restore_duration_ms: r.billed_restore_duration_ms(),
+    };
+    settings.prices.invocation(region, arch, billed)
+}
+
 /// Sums one record's reports and init failures per group: the one model every rollup destination encodes.
 pub(crate) fn roll_up<'a>(values: &RecordValues<'a>, settings: &RollupSettings) -> Rollup<'a> {
     let (ctx, reports, init_failures) = (values.source, values.reports, values.init_failures);
-    let id = function_of(ctx.log_group, ctx.log_stream);
-    let name = id.name_or(ctx.log_group);
-    let version = id.version.unwrap_or("$LATEST");
-    let looked_up = settings.catalog.0.get(name);
-    let arch = settings.architectures.resolve(name, looked_up.as_ref().and_then(|c| c.architecture));
+    let FunctionInfo { name, version, arch, looked_up } = function_info(values, settings);
     let mut groups: BTreeMap<Group<'a>, Totals> = BTreeMap::new();
     for found in reports {
         let r = &found.report;
@@ -238,12 +271,7 @@ pub(crate) fn roll_up<'a>(values: &RecordValues<'a>, settings: &RollupSettings) 
             t.utilization = Some((max.max(u), sum + u, n + 1));
         }
         t.gb_seconds += r.billed_gb_seconds().unwrap_or(0.0);
-        let billed = Billed {
-            billed_duration_ms: r.billed_duration_ms(),
-            memory_size_mb: r.memory_size_mb(),
-            billed_restore_duration_ms: r.billed_restore_duration_ms(),
-        };
-        match settings.prices.invocation(ctx.region, arch, billed) {
+        match invocation_cost(settings, ctx.region, arch, r) {
             Ok(usd) => {
                 t.cost += usd;
                 t.priced += 1;

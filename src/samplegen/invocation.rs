@@ -112,6 +112,8 @@ pub struct Invocation<'a> {
     pub now: &'a mut i64,
     /// Percent of invocations with a bad meter line.
     pub bad_percent: u64,
+    /// Whether Python functions may `print` meter lines (no request id).
+    pub print_lines: bool,
 }
 
 impl Invocation<'_> {
@@ -166,13 +168,19 @@ impl Invocation<'_> {
             let line = self.app_line(&id, level, &text);
             self.push(line);
         }
+        let first = self.truth.meters.len();
         for _ in 0..self.rng.range(0, 3) {
             self.meter_line(&id);
         }
         if self.rng.chance(self.bad_percent) {
             self.bad_line(&id);
         }
+        let customers: Vec<String> =
+            self.truth.meters[first..].iter().filter_map(|m| m["customerId"].as_str().map(str::to_owned)).collect();
         self.finish(&id, init, restore);
+        if let Some(r) = self.truth.reports.last_mut().filter(|r| r.request_id == id) {
+            r.customers = customers;
+        }
     }
 
     fn noise_text(&mut self) -> String {
@@ -259,10 +267,10 @@ impl Invocation<'_> {
                 return;
             }
             Style::Node => self.app_line(id, "INFO", &format!("{tag} {}", json_style::node(&rec))),
-            Style::Python | Style::SnapStart if shape < 25 => {
+            Style::Python | Style::SnapStart if shape < 25 && self.print_lines => {
                 format!("{tag} {}\n", json_style::python(&rec))
             }
-            Style::Python | Style::SnapStart if shape < 40 => {
+            Style::Python | Style::SnapStart if shape < 40 && self.print_lines => {
                 let second = self.record();
                 self.good(&rec);
                 self.good(&second);

@@ -37,6 +37,9 @@ pub struct Spec {
     pub corrupt_records: bool,
     /// Percent of invocations that log a bad meter line.
     pub bad_line_percent: u64,
+    /// Whether Python functions also `print` meter lines (no request id on the line); without, they log every
+    /// meter line through `logging`, which prefixes the request id.
+    pub print_lines: bool,
 }
 
 /// The small sample: a handful of records to read by eye.
@@ -51,6 +54,7 @@ pub fn small() -> Spec {
         control_messages: 1,
         corrupt_records: true,
         bad_line_percent: 25,
+        print_lines: true,
     }
 }
 
@@ -66,6 +70,7 @@ pub fn large() -> Spec {
         control_messages: 3,
         corrupt_records: true,
         bad_line_percent: 2,
+        print_lines: true,
     }
 }
 
@@ -82,6 +87,25 @@ pub fn sparse() -> Spec {
         control_messages: 0,
         corrupt_records: false,
         bad_line_percent: 0,
+        print_lines: true,
+    }
+}
+
+/// The reconciliation sample: about a third of the invocations log no meter line, every meter line names its
+/// request id, and invocations are spread over records of one to a few events, so a meter line and its REPORT
+/// often arrive in different records (and, cut into batches, in different batches).
+pub fn reconcile() -> Spec {
+    Spec {
+        name: "reconcile",
+        seed: 20_261_207,
+        max_event_bytes: 5_900_000,
+        max_data_records: 1_500,
+        events_per_record: (2, 6),
+        split_invocations: true,
+        control_messages: 0,
+        corrupt_records: false,
+        bad_line_percent: 0,
+        print_lines: false,
     }
 }
 
@@ -135,6 +159,9 @@ pub struct ExpectedReport {
     pub error_type: Option<String>,
     /// X-Ray trace id.
     pub trace_id: Option<String>,
+    /// The `customerId` of each valid meter record the invocation logged (none: it did not meter).
+    #[serde(default)]
+    pub customers: Vec<String>,
 }
 
 /// Everything the generator put in a sample.

@@ -102,6 +102,7 @@ impl Builder<'_> {
                 events: &mut events,
                 now: &mut self.now,
                 bad_percent: self.spec.bad_line_percent,
+                print_lines: self.spec.print_lines,
             }
             .run(cold);
             cold = false;

@@ -10,7 +10,7 @@ pub mod prometheus;
 mod s3;
 pub mod search;
 
-pub use local::LocalDir;
+pub use local::{BULK_DIR, LocalDir};
 pub use memory::MemorySink;
 pub use prometheus::PrometheusHttp;
 pub use s3::S3Sink;

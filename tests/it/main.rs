@@ -11,6 +11,7 @@ mod logs;
 mod prometheus;
 mod props;
 mod proxy;
+mod reconcile;
 mod reports;
 mod retries;
 mod rollups;

@@ -82,11 +82,12 @@ fn search_outage_is_retried_without_duplicates() {
     let reference = handler();
     rt().block_on(reference.handle(&batch, None));
     // Small bodies, so the outage strikes mid-batch: the first two bodies go in, the rest fail.
-    let config = logmeter::PipelineConfig { threads: 2, bulk_max_actions: 4, ..Default::default() };
+    let per_body = 16;
+    let config = logmeter::PipelineConfig { threads: 2, bulk_max_actions: per_body, ..Default::default() };
     let h = memory(logmeter::Pipeline::new(config), true);
     h.search.fail_after(2);
     let out = rt().block_on(h.handle(&batch, None));
-    assert_eq!(out.summary.documents_indexed, 8);
+    assert_eq!(out.summary.documents_indexed, 2 * per_body);
     let seq = out.response.batch_item_failures[0].item_identifier.clone().unwrap();
     assert_ne!(seq, batch.records[0].kinesis.sequence_number, "the retry starts after what went in");
     h.search.recover();

@@ -182,7 +182,7 @@ fn large_sample_every_report_with_its_values() {
             for (i, line) in b.body.split(|&c| c == b'\n').filter(|l| !l.is_empty()).enumerate() {
                 if i % 2 == 1 {
                     let d: Value = serde_json::from_slice(line).unwrap();
-                    if d["event"]["dataset"] == "aws.lambda.rollup" {
+                    if d["event"]["dataset"] != "aws.lambda.report" {
                         continue;
                     }
                     let id = d["faas"]["invocation_id"].as_str().unwrap().to_owned();

@@ -44,6 +44,7 @@ impl Invocation<'_> {
             status: status.to_owned(),
             error_type: error_type.clone(),
             trace_id: trace.as_ref().map(|t| t.0.clone()),
+            customers: Vec::new(),
         };
         if p.style == Style::Json {
             let end = self.platform(

@@ -10,7 +10,7 @@ mod template;
 
 pub use bulk::{ItemOutcome, backoff, classify, join, pairs, without_id};
 pub use http::{Answer, AwsHttp, HttpError, SearchHttp};
-pub use template::{index_template, meter_records_template, rollups_template, template_patterns};
+pub use template::{index_template, meter_records_template, reconcile_template, rollups_template, template_patterns};
 
 use super::{BulkDelivery, RejectedDocument, SearchSink, SinkError};
 use crate::config::{IdMode, SearchConfig};
@@ -25,6 +25,8 @@ pub const TEMPLATE_NAME: &str = "logmeter-metrics";
 pub const ROLLUP_TEMPLATE_NAME: &str = "logmeter-rollups";
 /// Name of the meter records' index template.
 pub const METER_TEMPLATE_NAME: &str = "logmeter-meter-records";
+/// Name of the reconciliation documents' index template.
+pub const RECONCILE_TEMPLATE_NAME: &str = "logmeter-reconcile";
 
 /// The search mirror.
 #[derive(Debug)]
@@ -54,13 +56,15 @@ pub(crate) fn snippet(body: &[u8]) -> String {
 impl SearchMirror {
     /// A mirror for `config`; `index_pattern` is the pipeline's (the data stream name when one is configured),
     /// `rollup_pattern` the rollup index pattern when rollups are on, `meter_pattern` the meter record index
-    /// pattern when meter records are mirrored too.
+    /// pattern when meter records are mirrored too, `reconcile_pattern` the reconciliation index pattern when
+    /// those documents are written.
     pub fn new(
         config: &SearchConfig,
         http: SearchHttp,
         index_pattern: &str,
         rollup_pattern: Option<&str>,
         meter_pattern: Option<&str>,
+        reconcile_pattern: Option<&str>,
     ) -> Self {
         let mut templates = Vec::new();
         if config.install_template {
@@ -71,6 +75,9 @@ impl SearchMirror {
             }
             if let Some(p) = meter_pattern {
                 templates.push((METER_TEMPLATE_NAME, meter_records_template(&template_patterns(p))));
+            }
+            if let Some(p) = reconcile_pattern {
+                templates.push((RECONCILE_TEMPLATE_NAME, reconcile_template(&template_patterns(p))));
             }
         }
         Self {

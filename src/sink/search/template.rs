@@ -101,6 +101,36 @@ pub fn rollups_template(patterns: &[String]) -> Value {
     )
 }
 
+/// The template of the reconciliation index ([`crate::plan::reconcile_docs`]): ids and names as keywords (the
+/// reader sorts on `join_id`), figures as numbers.
+pub fn reconcile_template(patterns: &[String]) -> Value {
+    let keyword = json!({"type": "keyword"});
+    let double = json!({"type": "double"});
+    let mut properties = json!({
+        "@timestamp": {"type": "date"},
+        "event": {"properties": {"dataset": keyword}},
+        "cold_start": {"type": "boolean"},
+    });
+    for field in [
+        "kind",
+        "join_id",
+        "function",
+        "version",
+        "log_stream",
+        "request_id",
+        "tenant_id",
+        "status",
+        "customer_id",
+        "meter_api_name",
+    ] {
+        properties[field] = keyword.clone();
+    }
+    for field in ["duration_ms", "billed_gb_seconds", "cost_usd", "meter_value"] {
+        properties[field] = double.clone();
+    }
+    composable(patterns, json!({"dynamic": false, "properties": properties}))
+}
+
 /// A composable index template of logmeter's over `patterns` with `mappings`.
 fn composable(patterns: &[String], mappings: Value) -> Value {
     json!({

@@ -1,0 +1,60 @@
+//! The join, pure: the reconciliation documents of one key (function, log stream, request id) in, what they mean
+//! out — unmetered invocations, orphan meter records, and each invocation's cost attributed to customers.
+
+use super::{FunctionSet, Ledger, Orphan, Unmetered};
+use crate::plan::reconcile_docs::JoinDoc;
+use std::collections::BTreeMap;
+
+/// Why a meter record has no invocation.
+pub const NO_REQUEST_ID: &str = "no_request_id";
+/// Its request id never met a REPORT among the documents read.
+pub const NO_REPORT: &str = "no_report";
+
+/// The customer a tenant stands for (`--tenant-customers`), the tenant id itself when unmapped.
+pub fn tenant_customer<'a>(map: &'a BTreeMap<String, String>, tenant: &'a str) -> &'a str {
+    map.get(tenant).map_or(tenant, String::as_str)
+}
+
+/// The UTC day (`YYYY-MM-DD`) of a document's `@timestamp`.
+pub fn day(doc: &JoinDoc) -> &str {
+    doc.timestamp.get(..10).unwrap_or("")
+}
+
+/// Reconciles the documents of one key (all of its invocations and meter records, each once) into `ledger`.
+///
+/// Attribution: a function in tenant isolation mode bills the report's tenant (mapped to a customer by
+/// `tenants`); otherwise an invocation's cost, GB-seconds and count are split equally among the distinct
+/// customers its meter records name; with none, they are unattributed. Usage is counted from every meter record,
+/// joined or not.
+pub fn reconcile_key(
+    invocations: &[JoinDoc],
+    meters: &[JoinDoc],
+    metered: &FunctionSet,
+    tenants: &BTreeMap<String, String>,
+    ledger: &mut Ledger,
+) -> (Vec<Unmetered>, Vec<Orphan>) {
+    let mut unmetered = Vec::new();
+    let mut orphans = Vec::new();
+    for m in meters {
+        ledger.usage(m);
+        if invocations.is_empty() {
+            let reason = if m.request_id.is_none() { NO_REQUEST_ID } else { NO_REPORT };
+            orphans.push(Orphan::of(m, reason));
+        }
+    }
+    let mut customers: Vec<&str> = meters.iter().filter_map(|m| m.customer_id.as_deref()).collect();
+    customers.sort_unstable();
+    customers.dedup();
+    for inv in invocations {
+        ledger.invocation(inv);
+        if meters.is_empty() && metered.contains(&inv.function) {
+            unmetered.push(Unmetered::of(inv));
+            ledger.unmetered(&inv.function);
+        }
+        match inv.tenant_id.as_deref() {
+            Some(tenant) => ledger.attribute(inv, &[tenant_customer(tenants, tenant)]),
+            None => ledger.attribute(inv, &customers),
+        }
+    }
+    (unmetered, orphans)
+}

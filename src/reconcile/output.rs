@@ -1,0 +1,216 @@
+//! `logmeter reconcile`'s three outputs: a table for people, JSON for programs, CSV for a spreadsheet.
+
+use super::{Outcome, Share};
+use std::io::Write;
+
+/// How results are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned text tables.
+    Table,
+    /// One JSON object: `unmetered`, `orphans`, `customers`, `unattributed`, `customer_days`, `functions`,
+    /// `totals`.
+    Json,
+    /// One row per customer, function and day, a column per meter.
+    Csv,
+}
+
+fn w(e: std::io::Error) -> String {
+    format!("cannot write the results: {e}")
+}
+
+/// The p99 duration of a function, ms.
+fn p99(stats: &super::FunctionStats) -> Option<f64> {
+    stats.durations.quantile(0.99)
+}
+
+/// Writes `outcome` in `format`.
+pub fn write(outcome: &Outcome, format: Format, out: &mut dyn Write) -> Result<(), String> {
+    match format {
+        Format::Json => json(outcome, out),
+        Format::Csv => csv(outcome, out),
+        Format::Table => table(outcome, out),
+    }
+}
+
+fn share_json(s: &Share) -> serde_json::Value {
+    serde_json::json!({
+        "cost_usd": s.cost_usd,
+        "invocations": s.invocations,
+        "billed_gb_seconds": s.billed_gb_seconds,
+        "usage": s.usage,
+    })
+}
+
+fn json(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
+    // Streamed: the unmetered invocations and orphans come from disk one by one.
+    let ledger = &outcome.ledger;
+    write!(out, "{{\"unmetered\":[").map_err(w)?;
+    let mut first = true;
+    let mut err = Ok(());
+    outcome.each_unmetered(|u| {
+        let sep = if std::mem::take(&mut first) { "" } else { "," };
+        if err.is_ok() {
+            err = write!(out, "{sep}{}", serde_json::to_string(&u).unwrap_or_default()).map_err(w);
+        }
+    })?;
+    err?;
+    write!(out, "],\"orphans\":[").map_err(w)?;
+    first = true;
+    let mut err = Ok(());
+    outcome.each_orphan(|o| {
+        let sep = if std::mem::take(&mut first) { "" } else { "," };
+        if err.is_ok() {
+            err = write!(out, "{sep}{}", serde_json::to_string(&o).unwrap_or_default()).map_err(w);
+        }
+    })?;
+    err?;
+    let customers: Vec<serde_json::Value> = ledger
+        .customers()
+        .iter()
+        .map(|(c, s)| {
+            let mut v = share_json(s);
+            v["customer_id"] = (*c).into();
+            v
+        })
+        .collect();
+    let days: Vec<serde_json::Value> = ledger
+        .days
+        .iter()
+        .map(|((c, f, d), s)| {
+            let mut v = share_json(s);
+            v["customer_id"] = c.as_str().into();
+            v["function"] = f.as_str().into();
+            v["day"] = d.as_str().into();
+            v
+        })
+        .collect();
+    let functions: Vec<serde_json::Value> = ledger
+        .functions
+        .iter()
+        .map(|(f, s)| {
+            serde_json::json!({"function": f, "invocations": s.invocations, "errors": s.errors,
+                "cold_starts": s.cold_starts, "unmetered": s.unmetered, "cost_usd": s.cost_usd,
+                "p99_duration_ms": p99(s)})
+        })
+        .collect();
+    let rest = serde_json::json!({
+        "customers": customers,
+        "unattributed": share_json(&ledger.unattributed_total()),
+        "customer_days": days,
+        "functions": functions,
+        "totals": {
+            "invocations": ledger.functions.values().map(|f| f.invocations).sum::<u64>(),
+            "estimated_cost_usd": ledger.total_cost_usd,
+            "meter_records": ledger.meter_records,
+            "unmetered": outcome.unmetered,
+            "orphans": outcome.orphans,
+            "documents_read": outcome.documents.0,
+            "documents_distinct": outcome.documents.1,
+        },
+    });
+    // `rest` is an object: splice its fields after the two streamed arrays.
+    let text = rest.to_string();
+    writeln!(out, "],{}", &text[1..]).map_err(w)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
+
+fn csv(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
+    let ledger = &outcome.ledger;
+    let meters: std::collections::BTreeSet<&str> =
+        ledger.days.values().flat_map(|s| s.usage.keys().map(String::as_str)).collect();
+    let mut header = String::from("customer_id,function,day,invocations,billed_gb_seconds,cost_usd");
+    meters.iter().for_each(|m| header.push_str(&format!(",{}", csv_field(m))));
+    writeln!(out, "{header}").map_err(w)?;
+    let mut row = |customer: &str, function: &str, day: &str, s: &Share| -> Result<(), String> {
+        let mut line = format!(
+            "{},{},{},{},{},{}",
+            csv_field(customer),
+            csv_field(function),
+            day,
+            s.invocations,
+            s.billed_gb_seconds,
+            s.cost_usd
+        );
+        for m in &meters {
+            line.push_str(&format!(",{}", s.usage.get(*m).copied().unwrap_or(0.0)));
+        }
+        writeln!(out, "{line}").map_err(w)
+    };
+    for ((c, f, d), s) in &ledger.days {
+        row(c, f, d, s)?;
+    }
+    for ((f, d), s) in &ledger.unattributed {
+        row("(unattributed)", f, d, s)?;
+    }
+    Ok(())
+}
+
+fn table(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
+    let ledger = &outcome.ledger;
+    writeln!(
+        out,
+        "{:<24} {:>12} {:>8} {:>8} {:>10} {:>12} {:>14}",
+        "function", "invocations", "errors", "cold", "unmetered", "p99 ms", "cost USD"
+    )
+    .map_err(w)?;
+    for (f, s) in &ledger.functions {
+        writeln!(
+            out,
+            "{:<24} {:>12} {:>8} {:>8} {:>10} {:>12.2} {:>14.6}",
+            f,
+            s.invocations,
+            s.errors,
+            s.cold_starts,
+            s.unmetered,
+            p99(s).unwrap_or(0.0),
+            s.cost_usd
+        )
+        .map_err(w)?;
+    }
+    writeln!(out).map_err(w)?;
+    let mut customers: Vec<(&str, Share)> = ledger.customers().into_iter().collect();
+    customers.sort_by(|a, b| b.1.cost_usd.total_cmp(&a.1.cost_usd));
+    writeln!(out, "{:<24} {:>14} {:>12} {:>14}  usage", "customer", "cost USD", "invocations", "GB-seconds")
+        .map_err(w)?;
+    let unattributed = ledger.unattributed_total();
+    for (c, s) in customers.iter().map(|(c, s)| (*c, s)).chain([("(unattributed)", &unattributed)]) {
+        let usage: Vec<String> = s.usage.iter().map(|(m, v)| format!("{m}={v}")).collect();
+        writeln!(
+            out,
+            "{:<24} {:>14.6} {:>12.2} {:>14.3}  {}",
+            c,
+            s.cost_usd,
+            s.invocations,
+            s.billed_gb_seconds,
+            usage.join(" ")
+        )
+        .map_err(w)?;
+    }
+    writeln!(out).map_err(w)?;
+    writeln!(out, "unmetered invocations: {}", outcome.unmetered).map_err(w)?;
+    let mut shown = 0;
+    let mut err = Ok(());
+    outcome.each_unmetered(|u| {
+        if shown < 20 && err.is_ok() {
+            err = writeln!(out, "  {} {} {}", u.function, u.request_id, u.timestamp).map_err(w);
+            shown += 1;
+        }
+    })?;
+    err?;
+    if outcome.unmetered > 20 {
+        writeln!(out, "  … {} more (--format json lists them all)", outcome.unmetered - 20).map_err(w)?;
+    }
+    let orphans: Vec<String> = outcome.orphans.iter().map(|(r, n)| format!("{r}={n}")).collect();
+    writeln!(out, "orphan meter records: {}", if orphans.is_empty() { "0".into() } else { orphans.join(" ") })
+        .map_err(w)?;
+    writeln!(
+        out,
+        "estimated cost: {:.6} USD, of which unattributed {:.6}",
+        ledger.total_cost_usd, unattributed.cost_usd
+    )
+    .map_err(w)
+}

@@ -1,0 +1,203 @@
+//! `logmeter report`: one self-contained HTML page (no network, no script, charts as inline SVG) over a
+//! reconciliation: usage per customer and meter per day, cost-to-serve per customer against usage, unmetered
+//! invocations per function with their request ids, and invocations, errors, cold starts and p99 per function.
+//! It fits a laptop screen and prints cleanly (`@media print`).
+
+use super::{Outcome, Share};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Request ids listed per function (the rest are counted).
+const IDS_SHOWN: usize = 50;
+/// Customers in the usage table and the cost chart.
+const CUSTOMERS_SHOWN: usize = 25;
+
+/// A usage figure for people: at most three decimals, no trailing zeros.
+fn num(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A horizontal bar chart: one bar per `(label, value, text)`, scaled to the largest value.
+fn bars(title: &str, rows: &[(String, f64, String)]) -> String {
+    let (row_h, label_w, bar_w) = (22.0, 190.0, 520.0);
+    let max = rows.iter().map(|r| r.1).fold(0.0, f64::max);
+    let height = rows.len() as f64 * row_h + 8.0;
+    let mut svg = format!(
+        "<svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {} {height}\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\">",
+        esc(title),
+        label_w + bar_w + 140.0
+    );
+    for (i, (label, value, text)) in rows.iter().enumerate() {
+        let y = i as f64 * row_h + 4.0;
+        let w = if max > 0.0 { (value / max * bar_w).max(1.0) } else { 1.0 };
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" class=\"l\">{}</text><rect x=\"{label_w}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" class=\"b\"/><text x=\"{}\" y=\"{}\" class=\"v\">{}</text>",
+            label_w - 6.0,
+            y + 15.0,
+            esc(label),
+            row_h - 6.0,
+            label_w + w + 6.0,
+            y + 15.0,
+            esc(text)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1b1f24;margin:0 auto;max-width:1100px;padding:24px}\
+h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}\
+.cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}.card{border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;min-width:150px}\
+.card b{display:block;font-size:20px}table{border-collapse:collapse;width:100%;margin:8px 0}th,td{border-bottom:1px solid #eaeef2;padding:4px 8px;text-align:right}\
+th:first-child,td:first-child,.t2 th:nth-child(2),.t2 td:nth-child(2){text-align:left}th{background:#f6f8fa}.ids{font:12px ui-monospace,monospace;columns:2;word-break:break-all}\
+svg .l{font-size:12px;fill:#1b1f24}svg .v{font-size:12px;fill:#57606a}svg .b{fill:#2f81f7}svg.warn .b{fill:#cf222e}.note{color:#57606a}\
+@media print{body{max-width:none;padding:0}h2{break-after:avoid}table,svg{break-inside:avoid}.ids{columns:3}}";
+
+/// The page for `outcome`; `title` names the source.
+pub fn html(outcome: &Outcome, title: &str) -> Result<String, String> {
+    let ledger = &outcome.ledger;
+    let customers = ledger.customers();
+    let unattributed = ledger.unattributed_total();
+    let invocations: u64 = ledger.functions.values().map(|f| f.invocations).sum();
+    let days: std::collections::BTreeSet<&str> = ledger.days.keys().map(|(_, _, d)| d.as_str()).collect();
+    let mut page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>logmeter report — {}</title><style>{STYLE}</style></head><body>",
+        esc(title)
+    );
+    let _ = write!(
+        page,
+        "<h1>logmeter report</h1><p class=\"note\">{} · {}</p><div class=\"cards\">\
+         <div class=\"card\">invocations<b>{invocations}</b></div>\
+         <div class=\"card\">estimated cost<b>{:.6} USD</b></div>\
+         <div class=\"card\">unattributed cost<b>{:.6} USD</b></div>\
+         <div class=\"card\">unmetered invocations<b>{}</b></div>\
+         <div class=\"card\">orphan meter records<b>{}</b></div>\
+         <div class=\"card\">meter records<b>{}</b></div></div>",
+        esc(title),
+        days.iter().next().map_or(String::new(), |first| format!("{first} to {}", days.iter().last().unwrap_or(first))),
+        ledger.total_cost_usd,
+        unattributed.cost_usd,
+        outcome.unmetered,
+        outcome.orphans.values().sum::<u64>(),
+        ledger.meter_records,
+    );
+
+    // Usage per customer and meter per day.
+    let mut usage: BTreeMap<(&str, &str), BTreeMap<&str, f64>> = BTreeMap::new();
+    let mut per_meter_day: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+    for ((c, _, d), s) in &ledger.days {
+        for (m, v) in &s.usage {
+            *usage.entry((c.as_str(), m.as_str())).or_default().entry(d.as_str()).or_insert(0.0) += v;
+            *per_meter_day.entry((d.as_str(), m.as_str())).or_insert(0.0) += v;
+        }
+    }
+    page.push_str("<h2>Usage per meter and day</h2>");
+    let rows: Vec<(String, f64, String)> =
+        per_meter_day.iter().map(|((d, m), v)| (format!("{d} {m}"), *v, num(*v))).collect();
+    page.push_str(&bars("usage per meter and day", &rows));
+    let mut by_usage: Vec<(&str, f64)> = customers.iter().map(|(c, s)| (*c, s.usage.values().sum::<f64>())).collect();
+    by_usage.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    let _ = write!(
+        page,
+        "<h2>Usage per customer and meter per day</h2><p class=\"note\">The {} customers with the most usage (of {}).</p><table class=\"t2\"><tr><th>customer</th><th>meter</th>",
+        by_usage.len().min(CUSTOMERS_SHOWN),
+        by_usage.len()
+    );
+    days.iter().for_each(|d| {
+        let _ = write!(page, "<th>{d}</th>");
+    });
+    page.push_str("</tr>");
+    for (c, _) in by_usage.iter().take(CUSTOMERS_SHOWN) {
+        for ((_, m), per_day) in usage.range((*c, "")..).take_while(|((cc, _), _)| cc == c) {
+            let _ = write!(page, "<tr><td>{}</td><td>{}</td>", esc(c), esc(m));
+            days.iter().for_each(|d| {
+                let _ = write!(page, "<td>{}</td>", per_day.get(d).map_or(String::new(), |v| num(*v)));
+            });
+            page.push_str("</tr>");
+        }
+    }
+    page.push_str("</table>");
+
+    // Cost-to-serve against usage.
+    let mut by_cost: Vec<(&str, &Share)> = customers.iter().map(|(c, s)| (*c, s)).collect();
+    by_cost.sort_by(|a, b| b.1.cost_usd.total_cmp(&a.1.cost_usd).then(a.0.cmp(b.0)));
+    page.push_str("<h2>Cost to serve per customer</h2>");
+    let rows: Vec<(String, f64, String)> = by_cost
+        .iter()
+        .take(CUSTOMERS_SHOWN)
+        .map(|(c, s)| ((*c).to_owned(), s.cost_usd, format!("{:.6} USD", s.cost_usd)))
+        .chain([("(unattributed)".to_owned(), unattributed.cost_usd, format!("{:.6} USD", unattributed.cost_usd))])
+        .collect();
+    page.push_str(&bars("cost to serve per customer", &rows));
+    let mut per_unit: Vec<(&str, &Share, f64)> =
+        by_cost.iter().map(|(c, s)| (*c, *s, s.usage.values().sum::<f64>())).filter(|(_, _, u)| *u > 0.0).collect();
+    per_unit.sort_by(|a, b| (b.1.cost_usd / b.2).total_cmp(&(a.1.cost_usd / a.2)).then(a.0.cmp(b.0)));
+    page.push_str("<p class=\"note\">Customers who cost most per unit billed (all meters' values added up).</p><table><tr><th>customer</th><th>cost USD</th><th>usage</th><th>cost per unit USD</th><th>invocations</th><th>GB-seconds</th></tr>");
+    for (c, s, u) in per_unit.iter().take(CUSTOMERS_SHOWN) {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{:.6}</td><td>{}</td><td>{:.9}</td><td>{:.2}</td><td>{:.3}</td></tr>",
+            esc(c),
+            s.cost_usd,
+            num(*u),
+            s.cost_usd / u,
+            s.invocations,
+            s.billed_gb_seconds
+        );
+    }
+    page.push_str("</table>");
+
+    // Unmetered invocations.
+    page.push_str("<h2>Unmetered invocations per function</h2>");
+    let rows: Vec<(String, f64, String)> = ledger
+        .functions
+        .iter()
+        .map(|(f, s)| (f.clone(), s.unmetered as f64, format!("{} of {}", s.unmetered, s.invocations)))
+        .collect();
+    page.push_str(&bars("unmetered invocations per function", &rows).replacen("<svg", "<svg class=\"warn\"", 1));
+    let mut ids: BTreeMap<String, (Vec<String>, u64)> = BTreeMap::new();
+    outcome.each_unmetered(|u| {
+        let e = ids.entry(u.function).or_default();
+        e.1 += 1;
+        if e.0.len() < IDS_SHOWN {
+            e.0.push(u.request_id);
+        }
+    })?;
+    for (f, (shown, n)) in &ids {
+        let _ = write!(page, "<h3>{} — {n} unmetered</h3><div class=\"ids\">", esc(f));
+        shown.iter().for_each(|id| {
+            let _ = write!(page, "<div>{}</div>", esc(id));
+        });
+        if *n > shown.len() as u64 {
+            let _ = write!(page, "<div>… {} more</div>", *n - shown.len() as u64);
+        }
+        page.push_str("</div>");
+    }
+
+    // Per function.
+    page.push_str("<h2>Invocations per function</h2>");
+    let rows: Vec<(String, f64, String)> =
+        ledger.functions.iter().map(|(f, s)| (f.clone(), s.invocations as f64, s.invocations.to_string())).collect();
+    page.push_str(&bars("invocations per function", &rows));
+    page.push_str("<table><tr><th>function</th><th>invocations</th><th>errors</th><th>cold starts</th><th>p99 duration ms</th><th>cost USD</th></tr>");
+    for (f, s) in &ledger.functions {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.6}</td></tr>",
+            esc(f),
+            s.invocations,
+            s.errors,
+            s.cold_starts,
+            s.durations.quantile(0.99).map_or(String::new(), |v| format!("{v:.2}")),
+            s.cost_usd
+        );
+    }
+    page.push_str("</table><p class=\"note\">Costs are estimates at list prices (see the README's cost model). An invocation that metered several customers is split equally among them; a tenant-isolated function bills its tenant.</p></body></html>\n");
+    Ok(page)
+}
