@@ -28,7 +28,37 @@ impl<'de> Deserialize<'de> for KinesisBatch {
             records: Vec<Box<RawValue>>,
         }
         let raw = Records::deserialize(d)?;
-        Ok(Self { records: raw.records.iter().map(|r| KinesisInput::from_json(r.get())).collect() })
+        Ok(Self::from_raw(&raw.records))
+    }
+}
+
+impl KinesisBatch {
+    fn from_raw(records: &[Box<RawValue>]) -> Self {
+        Self { records: records.iter().map(|r| KinesisInput::from_json(r.get())).collect() }
+    }
+}
+
+/// What the Lambda function is invoked with: a Kinesis batch, or, from an EventBridge schedule, a task for
+/// logmeter (`{"logmeter": {"reconcile": {…}}}`, [`crate::reconcile::scheduled::Task`]).
+#[derive(Debug, Default)]
+pub struct LambdaInput {
+    /// The Kinesis records (none for a task).
+    pub batch: KinesisBatch,
+    /// The task, as sent.
+    pub task: Option<Box<RawValue>>,
+}
+
+impl<'de> Deserialize<'de> for LambdaInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(rename = "Records", default)]
+            records: Vec<Box<RawValue>>,
+            #[serde(rename = "logmeter", default)]
+            task: Option<Box<RawValue>>,
+        }
+        let raw = Raw::deserialize(d)?;
+        Ok(Self { batch: KinesisBatch::from_raw(&raw.records), task: raw.task })
     }
 }
 

@@ -57,6 +57,10 @@ enum Command {
         /// table (default), json, or csv (one row per customer, function and day).
         #[arg(long, value_enum, default_value = "table")]
         format: logmeter::reconcile::output::Format,
+        /// Also write the results to the search mirror (cost to serve per customer, function and day; unmetered
+        /// invocations), replacing an earlier run's for the same window. Needs --search-url, --from and --to.
+        #[arg(long, requires = "search_url")]
+        write: bool,
     },
     /// Write a self-contained HTML report (usage, cost to serve, unmetered invocations, per-function health) of a
     /// reconciliation, with the same sources as `reconcile`.
@@ -87,10 +91,11 @@ struct Source {
     /// Index pattern of the reconciliation documents in the mirror.
     #[arg(long, default_value = "logmeter-reconcile-*")]
     index: String,
-    /// Only documents from this time on (ISO 8601 or date math, e.g. now-1d/d); with --search-url.
+    /// Only what happened from this time on (YYYY-MM-DD or RFC 3339, UTC). Documents up to 15 minutes around the
+    /// window are read too, so invocations near its edges find their meter records.
     #[arg(long, requires = "to")]
     from: Option<String>,
-    /// Only documents before this time; with --search-url.
+    /// Only what happened before this time.
     #[arg(long, requires = "from")]
     to: Option<String>,
     /// Functions that must meter every invocation: names and `*` patterns, comma-separated, or `all`. Unmetered
@@ -103,28 +108,34 @@ struct Source {
     tenant_customers: String,
 }
 
-fn reconcile_outcome(source: &Source) -> Result<logmeter::reconcile::Outcome, (u8, String)> {
-    let mut tenants = std::collections::BTreeMap::new();
-    for pair in source.tenant_customers.split(',').filter(|p| !p.trim().is_empty()) {
-        let (t, c) = pair.split_once('=').ok_or((2, format!("--tenant-customers: {pair:?} is not tenant=customer")))?;
-        tenants.insert(t.trim().to_owned(), c.trim().to_owned());
-    }
-    let options =
-        logmeter::reconcile::Options { metered: logmeter::reconcile::FunctionSet::parse(&source.metered), tenants };
-    let mut reconciler = logmeter::reconcile::Reconciler::new(options).map_err(|e| (1, e))?;
+/// The search mirror's client and writer for `--search-url`, with the SEARCH_* authentication settings.
+fn mirror(url: &str) -> Result<logmeter::config::SearchConfig, (u8, String)> {
+    let url = url.to_owned();
+    logmeter::config::DeliveryConfig::from_lookup(|k| match k {
+        "SEARCH_URL" => Some(url.clone()),
+        "INGEST_BUCKET_NAME" => Some("unused".into()),
+        _ => std::env::var(k).ok(),
+    })
+    .map_err(|e| (2, e.to_string()))?
+    .and_then(|d| d.search)
+    .ok_or((2, "--search-url is required".to_owned()))
+}
+
+fn reconcile_outcome(source: &Source, write: bool) -> Result<logmeter::reconcile::Outcome, (u8, String)> {
+    use logmeter::reconcile::scheduled::{Window, options, reconcile_window, write_results};
+    let window = match (&source.from, &source.to) {
+        (Some(from), Some(to)) => Some(Window::parse(from, to).map_err(|e| (2, e))?),
+        _ => None,
+    };
+    let options = options(&source.metered, &source.tenant_customers, window.as_ref()).map_err(|e| (2, e))?;
     match (&source.out, &source.search_url) {
         (Some(dir), _) => {
-            logmeter::reconcile::source::read_dir(dir, &mut |doc| reconciler.push(&doc)).map_err(|e| (1, e))?
+            let mut reconciler = logmeter::reconcile::Reconciler::new(options).map_err(|e| (1, e))?;
+            logmeter::reconcile::source::read_dir(dir, &mut |doc| reconciler.push(&doc)).map_err(|e| (1, e))?;
+            reconciler.finish().map_err(|e| (1, e))
         }
         (None, Some(url)) => {
-            let url = url.clone();
-            let env = move |k: &str| if k == "SEARCH_URL" { Some(url.clone()) } else { std::env::var(k).ok() };
-            let config = logmeter::config::DeliveryConfig::from_lookup(|k| {
-                if k == "INGEST_BUCKET_NAME" { Some("unused".into()) } else { env(k) }
-            })
-            .map_err(|e| (2, e.to_string()))?
-            .and_then(|d| d.search)
-            .ok_or((2, "--search-url is required".to_owned()))?;
+            let config = mirror(url)?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -133,18 +144,31 @@ fn reconcile_outcome(source: &Source) -> Result<logmeter::reconcile::Outcome, (u
                 .block_on(async {
                     let sdk = logmeter::aws::sdk_config().await;
                     let secrets = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").ok();
-                    let http = logmeter::sink::search::SearchHttp::new(&config, sdk, secrets);
-                    let range = source.from.as_deref().zip(source.to.as_deref());
-                    logmeter::reconcile::source::read_search(&http, &source.index, range, &mut |doc| {
-                        reconciler.push(&doc)
-                    })
-                    .await
+                    let http = logmeter::sink::search::SearchHttp::new(&config, sdk.clone(), secrets.clone());
+                    let outcome = match &window {
+                        Some(w) => reconcile_window(&http, &source.index, options, w).await?,
+                        None => {
+                            let mut reconciler = logmeter::reconcile::Reconciler::new(options)?;
+                            logmeter::reconcile::source::read_search(&http, &source.index, None, &mut |doc| {
+                                reconciler.push(&doc)
+                            })
+                            .await?;
+                            reconciler.finish()?
+                        }
+                    };
+                    if write {
+                        let w = window.ok_or("--write needs --from and --to: results are written per window")?;
+                        let http = logmeter::sink::search::SearchHttp::new(&config, sdk, secrets);
+                        let mirror = logmeter::reconcile::scheduled::results_mirror(&config, http);
+                        let n = write_results(&mirror, &outcome, &w).await?;
+                        eprintln!("wrote {n} result documents");
+                    }
+                    Ok::<_, String>(outcome)
                 })
-                .map_err(|e| (1, e))?;
+                .map_err(|e| (1, e))
         }
-        (None, None) => return Err((2, "give --out DIR or --search-url URL".into())),
+        (None, None) => Err((2, "give --out DIR or --search-url URL".into())),
     }
-    reconciler.finish().map_err(|e| (1, e))
 }
 
 /// The README's settings table (its one copy), as plain text for `--help`.
@@ -176,13 +200,13 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Process { events, out } => process(&events, out),
-        Command::Reconcile { source, format } => reconcile_outcome(&source).and_then(|outcome| {
+        Command::Reconcile { source, format, write } => reconcile_outcome(&source, write).and_then(|outcome| {
             let stdout = std::io::stdout();
             let mut lock = std::io::BufWriter::new(stdout.lock());
             logmeter::reconcile::output::write(&outcome, format, &mut lock).map_err(|e| (1, e))?;
             std::io::Write::flush(&mut lock).map_err(|e| (1, e.to_string()))
         }),
-        Command::Report { source, html } => reconcile_outcome(&source).and_then(|outcome| {
+        Command::Report { source, html } => reconcile_outcome(&source, false).and_then(|outcome| {
             let title = source
                 .out
                 .as_ref()

@@ -1,7 +1,7 @@
 //! The join, pure: the reconciliation documents of one key (function, log stream, request id) in, what they mean
 //! out — unmetered invocations, orphan meter records, and each invocation's cost attributed to customers.
 
-use super::{FunctionSet, Ledger, Orphan, Unmetered};
+use super::{Ledger, Options, Orphan, Unmetered};
 use crate::plan::reconcile_docs::JoinDoc;
 use std::collections::BTreeMap;
 
@@ -26,16 +26,25 @@ pub fn day(doc: &JoinDoc) -> &str {
 /// `tenants`); otherwise an invocation's cost, GB-seconds and count are split equally among the distinct
 /// customers its meter records name; with none, they are unattributed. Usage is counted from every meter record,
 /// joined or not.
+///
+/// With a `window` (`[from, to)`, ISO 8601 as the documents write it), only what lies in it is counted; the
+/// documents around it still join, so an invocation near an edge finds its meter records.
 pub fn reconcile_key(
     invocations: &[JoinDoc],
     meters: &[JoinDoc],
-    metered: &FunctionSet,
-    tenants: &BTreeMap<String, String>,
+    options: &Options,
     ledger: &mut Ledger,
 ) -> (Vec<Unmetered>, Vec<Orphan>) {
+    let (metered, tenants) = (&options.metered, &options.tenants);
+    let inside = |d: &JoinDoc| {
+        options
+            .window
+            .as_ref()
+            .is_none_or(|(from, to)| d.timestamp.as_str() >= from.as_str() && d.timestamp.as_str() < to.as_str())
+    };
     let mut unmetered = Vec::new();
     let mut orphans = Vec::new();
-    for m in meters {
+    for m in meters.iter().filter(|m| inside(m)) {
         ledger.usage(m);
         if invocations.is_empty() {
             let reason = if m.request_id.is_none() { NO_REQUEST_ID } else { NO_REPORT };
@@ -45,7 +54,7 @@ pub fn reconcile_key(
     let mut customers: Vec<&str> = meters.iter().filter_map(|m| m.customer_id.as_deref()).collect();
     customers.sort_unstable();
     customers.dedup();
-    for inv in invocations {
+    for inv in invocations.iter().filter(|i| inside(i)) {
         ledger.invocation(inv);
         if meters.is_empty() && metered.contains(&inv.function) {
             unmetered.push(Unmetered::of(inv));

@@ -10,6 +10,7 @@
 pub mod join;
 pub mod output;
 pub mod report;
+pub mod scheduled;
 pub mod source;
 
 use crate::plan::reconcile_docs::JoinDoc;
@@ -236,6 +237,8 @@ pub struct Options {
     pub metered: FunctionSet,
     /// Tenant id → customer id (`--tenant-customers`).
     pub tenants: BTreeMap<String, String>,
+    /// Only what lies in `[from, to)` counts (ISO 8601 with milliseconds, as documents write `@timestamp`).
+    pub window: Option<(String, String)>,
 }
 
 /// Partitions on disk: documents are spread by key, so that each partition joins alone.
@@ -327,13 +330,7 @@ impl Reconciler {
             }
             outcome.documents.1 += seen.len() as u64;
             for (invocations, meters) in groups.values() {
-                let (u, o) = join::reconcile_key(
-                    invocations,
-                    meters,
-                    &self.options.metered,
-                    &self.options.tenants,
-                    &mut outcome.ledger,
-                );
+                let (u, o) = join::reconcile_key(invocations, meters, &self.options, &mut outcome.ledger);
                 outcome.unmetered += u.len() as u64;
                 for x in &u {
                     serde_json::to_writer(&mut unmetered_out, x).map_err(|e| e.to_string())?;

@@ -215,6 +215,51 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
         let got = reconcile_json(&["--search-url", &base, "--index", &index]);
         assert_reconciled(&got, &base);
         assert_eq!(got["totals"]["documents_read"], got["totals"]["documents_distinct"], "create kept one copy");
+
+        // The day's window, with its results written to the mirror; then the same window as the scheduled Lambda
+        // runs it half an hour after the day ends: the results are replaced, not added to.
+        let day = ["--from", "2026-11-19", "--to", "2026-11-20", "--write"];
+        let windowed = reconcile_json(&[&["--search-url", &base, "--index", &index][..], &day[..]].concat());
+        assert_reconciled(&windowed, &format!("{base}, one day"));
+        let sdk = rt.block_on(servers::sdk(&servers::s3(), "test"));
+        let config = logmeter::config::DeliveryConfig::from_lookup(|k| match k {
+            "INGEST_BUCKET_NAME" => Some("b".into()),
+            "SEARCH_URL" => Some(base.clone()),
+            _ => None,
+        })
+        .unwrap()
+        .unwrap()
+        .search
+        .unwrap();
+        let http = logmeter::sink::search::SearchHttp::new(&config, sdk.clone(), None);
+        let writer = logmeter::sink::search::SearchHttp::new(&config, sdk, None);
+        let mirror = logmeter::reconcile::scheduled::results_mirror(&config, writer);
+        let task: logmeter::reconcile::scheduled::Task =
+            serde_json::from_value(serde_json::json!({"reconcile": {"metered": "all", "index": index}})).unwrap();
+        let half_past =
+            logmeter::reconcile::scheduled::Window::parse("2026-11-20T00:30:00Z", "2026-11-21").unwrap().from_ms;
+        let (outcome, window) =
+            rt.block_on(logmeter::reconcile::scheduled::run(&task.reconcile, &http, &mirror, half_past)).unwrap();
+        assert_eq!(window.bounds().0, "2026-11-19T00:00:00.000Z");
+        let emf: Value =
+            serde_json::from_str(&logmeter::reconcile::scheduled::emf_lines(&outcome, half_past)[0]).unwrap();
+        assert_eq!(emf["UnmeteredInvocations"], truth_unmetered().len(), "the alarm's metric");
+        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "UnmeteredInvocations");
+        assert_eq!(servers::count(&base, "logmeter-unmetered-*"), truth_unmetered().len() as u64);
+        // Cost to serve in the mirror: per customer, function and day, adding up to the window's cost.
+        servers::http("POST", &format!("{base}/logmeter-cost-to-serve-*/_refresh"), None);
+        let (status, body) = servers::http(
+            "POST",
+            &format!("{base}/logmeter-cost-to-serve-*/_search"),
+            Some(r#"{"size":0,"aggs":{"cost":{"sum":{"field":"cost_usd"}}}}"#),
+        );
+        assert_eq!(status, 200, "{body}");
+        let in_mirror = body["aggregations"]["cost"]["value"].as_f64().unwrap();
+        assert!(
+            close(in_mirror, outcome.ledger.total_cost_usd),
+            "{in_mirror} against {}",
+            outcome.ledger.total_cost_usd
+        );
     }
 }
 

@@ -10,7 +10,10 @@ mod template;
 
 pub use bulk::{ItemOutcome, backoff, classify, join, pairs, without_id};
 pub use http::{Answer, AwsHttp, HttpError, SearchHttp};
-pub use template::{index_template, meter_records_template, reconcile_template, rollups_template, template_patterns};
+pub use template::{
+    index_template, meter_records_template, reconcile_results_template, reconcile_template, rollups_template,
+    template_patterns,
+};
 
 use super::{BulkDelivery, RejectedDocument, SearchSink, SinkError};
 use crate::config::{IdMode, SearchConfig};
@@ -88,6 +91,14 @@ impl SearchMirror {
             template_ready: OnceCell::new(),
             template_refused: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The same mirror, installing `template` under `name` too (when templates are installed at all).
+    pub fn with_template(mut self, name: &'static str, template: serde_json::Value) -> Self {
+        if !self.templates.is_empty() {
+            self.templates.push((name, template));
+        }
+        self
     }
 
     /// Installs the index templates that are missing (idempotent; once per process).

@@ -131,6 +131,31 @@ pub fn reconcile_template(patterns: &[String]) -> Value {
     composable(patterns, json!({"dynamic": false, "properties": properties}))
 }
 
+/// The template of the reconciliation results (`logmeter-cost-to-serve-*`, `logmeter-unmetered-*`): names as
+/// keywords, figures as doubles (a dynamic mapping would make them 32-bit floats, and sums of costs inexact), and
+/// usage per meter as doubles whatever the meter.
+pub fn reconcile_results_template() -> Value {
+    let keyword = json!({"type": "keyword"});
+    let double = json!({"type": "double"});
+    let mut properties = json!({
+        "@timestamp": {"type": "date"},
+        "event": {"properties": {"dataset": keyword}},
+        "window": {"properties": {"from": {"type": "date"}, "to": {"type": "date"}}},
+        "usage": {"type": "object", "dynamic": true},
+    });
+    for field in ["customer_id", "function", "day", "request_id", "log_stream", "timestamp"] {
+        properties[field] = keyword.clone();
+    }
+    for field in ["cost_usd", "invocations", "billed_gb_seconds"] {
+        properties[field] = double.clone();
+    }
+    composable(
+        &["logmeter-cost-to-serve-*".to_owned(), "logmeter-unmetered-*".to_owned()],
+        json!({"dynamic": false, "properties": properties,
+               "dynamic_templates": [{"usage": {"path_match": "usage.*", "mapping": {"type": "double"}}}]}),
+    )
+}
+
 /// A composable index template of logmeter's over `patterns` with `mappings`.
 fn composable(patterns: &[String], mappings: Value) -> Value {
     json!({
