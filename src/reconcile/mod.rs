@@ -156,6 +156,8 @@ pub struct FunctionStats {
     pub unmetered: u64,
     /// Estimated cost, USD.
     pub cost_usd: f64,
+    /// Invocations without a price (no cost, never 0: a region without prices, Managed Instances).
+    pub unpriced: u64,
     /// Durations (mergeable, 1 % relative accuracy).
     pub durations: Sketch,
 }
@@ -191,6 +193,7 @@ impl Ledger {
         f.errors += u64::from(inv.status.as_deref().is_some_and(|s| s != "success"));
         f.cold_starts += u64::from(inv.cold_start == Some(true));
         f.cost_usd += inv.cost_usd.unwrap_or(0.0);
+        f.unpriced += u64::from(inv.cost_usd.is_none());
         if let Some(ms) = inv.duration_ms {
             f.durations.add(ms);
         }

@@ -91,6 +91,7 @@ fn json(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
         .map(|(f, s)| {
             serde_json::json!({"function": f, "invocations": s.invocations, "errors": s.errors,
                 "cold_starts": s.cold_starts, "unmetered": s.unmetered, "cost_usd": s.cost_usd,
+                "unpriced_invocations": s.unpriced,
                 "p99_duration_ms": p99(s)})
         })
         .collect();
@@ -212,5 +213,15 @@ fn table(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
         "estimated cost: {:.6} USD, of which unattributed {:.6}",
         ledger.total_cost_usd, unattributed.cost_usd
     )
-    .map_err(w)
+    .map_err(w)?;
+    let unpriced: u64 = ledger.functions.values().map(|f| f.unpriced).sum();
+    if unpriced > 0 {
+        writeln!(
+            out,
+            "{unpriced} invocations have no price and count no cost: their region is not in data/lambda-prices.json \
+             (set LAMBDA_PRICE_* when processing), or they ran on Managed Instances"
+        )
+        .map_err(w)?;
+    }
+    Ok(())
 }

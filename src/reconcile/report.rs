@@ -198,6 +198,14 @@ pub fn html(outcome: &Outcome, title: &str) -> Result<String, String> {
             s.cost_usd
         );
     }
-    page.push_str("</table><p class=\"note\">Costs are estimates at list prices (see the README's cost model). An invocation that metered several customers is split equally among them; a tenant-isolated function bills its tenant.</p></body></html>\n");
+    let unpriced: u64 = ledger.functions.values().map(|f| f.unpriced).sum();
+    page.push_str("</table>");
+    if unpriced > 0 {
+        let _ = write!(
+            page,
+            "<p class=\"note\">{unpriced} invocations have no price and count no cost: their region is not in the price table (set LAMBDA_PRICE_* when processing), or they ran on Managed Instances.</p>"
+        );
+    }
+    page.push_str("<p class=\"note\">Costs are estimates at list prices (see the README's cost model). An invocation that metered several customers is split equally among them; a tenant-isolated function bills its tenant.</p></body></html>\n");
     Ok(page)
 }
