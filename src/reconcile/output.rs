@@ -65,41 +65,42 @@ fn json(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
         }
     })?;
     err?;
-    let customers: Vec<serde_json::Value> = ledger
-        .customers()
-        .iter()
-        .map(|(c, s)| {
+    // Each entry is written as it is built: a day's customers × functions can be many.
+    let mut array = |name: &str, items: &mut dyn Iterator<Item = serde_json::Value>| -> Result<(), String> {
+        write!(out, "],\"{name}\":[").map_err(w)?;
+        for (i, v) in items.enumerate() {
+            write!(out, "{}{v}", if i == 0 { "" } else { "," }).map_err(w)?;
+        }
+        Ok(())
+    };
+    array(
+        "customers",
+        &mut ledger.customers().iter().map(|(c, s)| {
             let mut v = share_json(s);
             v["customer_id"] = (*c).into();
             v
-        })
-        .collect();
-    let days: Vec<serde_json::Value> = ledger
-        .days
-        .iter()
-        .map(|((c, f, d), s)| {
+        }),
+    )?;
+    array(
+        "customer_days",
+        &mut ledger.days.iter().map(|((c, f, d), s)| {
             let mut v = share_json(s);
             v["customer_id"] = c.as_str().into();
             v["function"] = f.as_str().into();
             v["day"] = d.as_str().into();
             v
-        })
-        .collect();
-    let functions: Vec<serde_json::Value> = ledger
-        .functions
-        .iter()
-        .map(|(f, s)| {
+        }),
+    )?;
+    array(
+        "functions",
+        &mut ledger.functions.iter().map(|(f, s)| {
             serde_json::json!({"function": f, "invocations": s.invocations, "errors": s.errors,
                 "cold_starts": s.cold_starts, "unmetered": s.unmetered, "cost_usd": s.cost_usd,
-                "unpriced_invocations": s.unpriced,
-                "p99_duration_ms": p99(s)})
-        })
-        .collect();
+                "unpriced_invocations": s.unpriced, "p99_duration_ms": p99(s)})
+        }),
+    )?;
     let rest = serde_json::json!({
-        "customers": customers,
         "unattributed": share_json(&ledger.unattributed_total()),
-        "customer_days": days,
-        "functions": functions,
         "totals": {
             "invocations": ledger.functions.values().map(|f| f.invocations).sum::<u64>(),
             "estimated_cost_usd": ledger.total_cost_usd,
@@ -110,7 +111,7 @@ fn json(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
             "documents_distinct": outcome.documents.1,
         },
     });
-    // `rest` is an object: splice its fields after the two streamed arrays.
+    // `rest` is an object: splice its fields after the arrays.
     let text = rest.to_string();
     writeln!(out, "],{}", &text[1..]).map_err(w)
 }
