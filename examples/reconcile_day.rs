@@ -27,18 +27,11 @@ fn main() -> std::io::Result<()> {
             in_file = 0;
             file = Some(std::io::BufWriter::new(std::fs::File::create(folder.join(format!("{part:08}.ndjson")))?));
         }
-        let f = file.as_mut().expect("opened above");
+        let Some(f) = file.as_mut() else { return Err(std::io::Error::other("no file open")) };
         writeln!(f, "{{\"create\":{{\"_index\":\"logmeter-reconcile-2026.11.19\",\"_id\":\"{}\"}}}}", doc.join_id)?;
-        let mut v = serde_json::to_value(doc).map_err(std::io::Error::other)?;
-        v.as_object_mut().expect("a struct").insert("event".into(), serde_json::json!({"dataset": RECONCILE_DATASET}));
         // The dataset first, as the encoder writes it.
-        let body = v.to_string();
-        let rest = body.trim_start_matches('{').replacen(
-            &format!("\"event\":{{\"dataset\":\"{RECONCILE_DATASET}\"}},"),
-            "",
-            1,
-        );
-        writeln!(f, "{{\"event\":{{\"dataset\":\"{RECONCILE_DATASET}\"}},{rest}")?;
+        let body = serde_json::to_string(doc).map_err(std::io::Error::other)?;
+        writeln!(f, "{{\"event\":{{\"dataset\":\"{RECONCILE_DATASET}\"}},{}", &body[1..])?;
         in_file += 1;
         Ok(())
     };
