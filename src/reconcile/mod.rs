@@ -445,6 +445,39 @@ mod tests {
     }
 
     #[test]
+    fn valid_tenant_isolated_invocations_bill_their_tenants_customer_and_windows_count_only_their_own() {
+        let tenants = BTreeMap::from([("t1".to_owned(), "acme".to_owned())]);
+        let options = Options {
+            metered: FunctionSet::parse("all"),
+            tenants,
+            window: Some(("2026-11-20T00:00:00.000Z".into(), "2026-11-21T00:00:00.000Z".into())),
+        };
+        let mut r = Reconciler::new(options).unwrap();
+        let mut mapped = doc("invocation", "i1", "api", Some("r1"));
+        mapped.tenant_id = Some("t1".into());
+        mapped.timestamp = "2026-11-20T00:00:01.000Z".into();
+        let mut own = doc("invocation", "i2", "api", Some("r2"));
+        own.tenant_id = Some("t2".into());
+        own.timestamp = "2026-11-20T12:00:00.000Z".into();
+        // Just before the window: read for the join (r1's meter), never counted.
+        let mut before = doc("meter", "a", "api", Some("r1"));
+        before.timestamp = "2026-11-19T23:59:59.000Z".into();
+        let mut outside = doc("invocation", "i3", "api", Some("r3"));
+        outside.timestamp = "2026-11-21T00:00:00.000Z".into();
+        [mapped, own, before, outside].iter().for_each(|d| r.push(d).unwrap());
+        let out = r.finish().unwrap();
+        let customers = out.ledger.customers();
+        assert_eq!(
+            customers.keys().copied().collect::<Vec<_>>(),
+            ["acme", "t2"],
+            "the meter before the window is not usage"
+        );
+        assert!((customers["acme"].cost_usd - 0.3).abs() < 1e-12, "the tenant's customer, not the meter's");
+        assert_eq!(out.unmetered, 1, "r2 did not meter; r1 did, just before the window");
+        assert_eq!(out.ledger.functions["api"].invocations, 2, "r3 lies outside the window");
+    }
+
+    #[test]
     fn valid_function_sets_match_names_patterns_and_all() {
         let set = FunctionSet::parse("checkout-*, ledger-sync");
         assert!(set.contains("checkout-api") && set.contains("ledger-sync") && !set.contains("image-resizer"));
