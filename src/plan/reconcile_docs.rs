@@ -11,24 +11,15 @@
 //! ones (a meter record), never from the Kinesis record: a retry, a replay or another route to the same log
 //! events writes the same ids, and `create` keeps one copy.
 
-use super::rollup::{FunctionInfo, RollupSettings, function_info, invocation_cost};
+use super::rollup::{FunctionInfo, RollupSettings, TENANT, function_info, invocation_cost};
 use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
 use crate::destination::RecordValues;
-use crate::extract::{LABELS, ReportStatus};
+use crate::extract::ReportStatus;
 use crate::ids::V5Prefix;
 use std::borrow::Cow;
 
 /// `event.dataset` of reconciliation documents.
 pub const RECONCILE_DATASET: &str = "logmeter.reconcile";
-
-/// Where the tenant id is among a report's labels.
-const TENANT: usize = {
-    let mut i = 0;
-    while !matches!(LABELS[i].doc.as_bytes(), b"tenant_id") {
-        i += 1;
-    }
-    i
-};
 
 /// A reconciliation document, as written and as read back by `logmeter reconcile`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -130,7 +130,7 @@ impl Default for RollupSettings {
 pub(crate) type Group<'a> = (&'a str, &'a str, Option<u64>, &'static str, i64, Option<&'a str>);
 
 /// Where the tenant id is among a report's labels.
-const TENANT: usize = {
+pub(crate) const TENANT: usize = {
     let mut i = 0;
     while !matches!(LABELS[i].doc.as_bytes(), b"tenant_id") {
         i += 1;

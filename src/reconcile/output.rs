@@ -42,36 +42,43 @@ fn share_json(s: &Share) -> serde_json::Value {
     })
 }
 
+/// A JSON array's elements, written comma-separated as they come; the first write error is kept.
+struct Elements<'a> {
+    out: &'a mut dyn Write,
+    first: bool,
+    result: Result<(), String>,
+}
+
+impl<'a> Elements<'a> {
+    fn new(out: &'a mut dyn Write) -> Self {
+        Self { out, first: true, result: Ok(()) }
+    }
+
+    fn push<T: serde::Serialize>(&mut self, v: &T) {
+        if self.result.is_ok() {
+            let sep = if std::mem::take(&mut self.first) { "" } else { "," };
+            self.result = write!(self.out, "{sep}{}", serde_json::to_string(v).unwrap_or_default()).map_err(w);
+        }
+    }
+}
+
 fn json(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
     // Streamed: the unmetered invocations and orphans come from disk one by one.
     let ledger = &outcome.ledger;
     write!(out, "{{\"unmetered\":[").map_err(w)?;
-    let mut first = true;
-    let mut err = Ok(());
-    outcome.each_unmetered(|u| {
-        let sep = if std::mem::take(&mut first) { "" } else { "," };
-        if err.is_ok() {
-            err = write!(out, "{sep}{}", serde_json::to_string(&u).unwrap_or_default()).map_err(w);
-        }
-    })?;
-    err?;
+    let mut list = Elements::new(out);
+    outcome.each_unmetered(|u| list.push(&u))?;
+    list.result?;
     write!(out, "],\"orphans\":[").map_err(w)?;
-    first = true;
-    let mut err = Ok(());
-    outcome.each_orphan(|o| {
-        let sep = if std::mem::take(&mut first) { "" } else { "," };
-        if err.is_ok() {
-            err = write!(out, "{sep}{}", serde_json::to_string(&o).unwrap_or_default()).map_err(w);
-        }
-    })?;
-    err?;
+    let mut list = Elements::new(out);
+    outcome.each_orphan(|o| list.push(&o))?;
+    list.result?;
     // Each entry is written as it is built: a day's customers × functions can be many.
     let mut array = |name: &str, items: &mut dyn Iterator<Item = serde_json::Value>| -> Result<(), String> {
         write!(out, "],\"{name}\":[").map_err(w)?;
-        for (i, v) in items.enumerate() {
-            write!(out, "{}{v}", if i == 0 { "" } else { "," }).map_err(w)?;
-        }
-        Ok(())
+        let mut list = Elements::new(&mut *out);
+        items.for_each(|v| list.push(&v));
+        list.result
     };
     array(
         "customers",
