@@ -28,6 +28,7 @@ pub mod ids;
 pub mod pipeline;
 pub mod plan;
 pub mod reconcile;
+pub mod replay;
 pub mod samplegen;
 pub mod sink;
 pub mod startup;

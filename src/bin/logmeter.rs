@@ -71,6 +71,17 @@ enum Command {
         #[arg(long, value_name = "FILE.html", default_value = "logmeter-report.html")]
         html: PathBuf,
     },
+    /// Put back what the quarantine store kept, once its cause is fixed: whole Kinesis records through the pipeline
+    /// (current settings), spooled and refused bulk bodies to the search mirror, spooled Prometheus requests to
+    /// Prometheus. Idempotent; prints a summary with the same fields as `process`.
+    ///
+    /// With --out DIR, from DIR/<QUARANTINE_PREFIX>/ to the directory's destinations; without, from the
+    /// quarantine bucket to the configured ones, as `process` does.
+    Replay {
+        /// A `process --out` directory instead of the buckets and endpoints.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Write the generated sample events and their ground truth (samples/README.md) into DIR.
     GenerateSamples {
         /// Target directory.
@@ -216,6 +227,7 @@ fn main() -> ExitCode {
             eprintln!("wrote {}", html.display());
             Ok(())
         }),
+        Command::Replay { out } => replay(out),
         Command::GenerateSamples { out } => logmeter::samplegen::write_samples(&out).map_err(|e| (1, e.to_string())),
     };
     match result {
@@ -239,50 +251,86 @@ fn read_event(path: &str) -> Result<KinesisBatch, (u8, String)> {
         .map_err(|e| (2, format!("{path} is not a Lambda Kinesis event ({{\"Records\":[…]}}): {e}")))
 }
 
-fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> Result<tokio::runtime::Runtime, (u8, String)> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| (1, format!("cannot start the async runtime: {e}")))?;
-    match out {
-        Some(dir) => {
-            let env = |k: &str| std::env::var(k).ok();
-            let config = PipelineConfig::from_lookup(env).map_err(|e| (2, e.to_string()))?;
-            let prometheus = logmeter::config::PrometheusConfig::from_lookup(&env).map_err(|e| (2, e.to_string()))?;
-            let mut outlets = logmeter::destination::outlets(
-                &config,
-                LocalDir::new(&dir),
-                LocalDir::new(&dir),
-                Some(LocalDir::new(&dir)),
-                false,
-            );
-            if let Some(p) = &prometheus {
-                let outlet = PrometheusOutlet::boxed(p, LocalDir::new(&dir), &config.quarantine_prefix);
-                outlets.push(outlet);
-            }
-            let mode = prometheus.map(|p| p.mode);
-            let handler = Handler::new(Pipeline::for_destinations(config, true, mode), outlets);
-            run(&runtime, &handler, events, &dir.display().to_string())
+        .map_err(|e| (1, format!("cannot start the async runtime: {e}")))
+}
+
+/// The handler `process --out DIR` runs (every destination a directory), and the Prometheus settings.
+fn local_handler(dir: &std::path::Path) -> Result<(Handler, Option<logmeter::config::PrometheusConfig>), (u8, String)> {
+    let env = |k: &str| std::env::var(k).ok();
+    let config = PipelineConfig::from_lookup(env).map_err(|e| (2, e.to_string()))?;
+    let prometheus = logmeter::config::PrometheusConfig::from_lookup(&env).map_err(|e| (2, e.to_string()))?;
+    let mut outlets = logmeter::destination::outlets(
+        &config,
+        LocalDir::new(dir),
+        LocalDir::new(dir),
+        Some(LocalDir::new(dir)),
+        false,
+    );
+    if let Some(p) = &prometheus {
+        outlets.push(PrometheusOutlet::boxed(p, LocalDir::new(dir), &config.quarantine_prefix));
+    }
+    let mode = prometheus.as_ref().map(|p| p.mode);
+    Ok((Handler::new(Pipeline::for_destinations(config, true, mode), outlets), prometheus))
+}
+
+/// The production parts from the environment: settings checked first, so a missing bucket is reported before the
+/// SDK looks anywhere for a region.
+fn aws_parts(runtime: &tokio::runtime::Runtime) -> Result<logmeter::startup::AwsParts, (u8, String)> {
+    let env = |k: &str| std::env::var(k).ok();
+    logmeter::startup::settings(env).map_err(|e| (2, format!("{e} (or pass --out DIR to write to a directory)")))?;
+    runtime.block_on(async {
+        let sdk = logmeter::aws::sdk_config().await;
+        if sdk.region().is_none() {
+            return Err((
+                2,
+                "no AWS region: set AWS_REGION to the bucket's region (S3 requests are signed for it)".to_owned(),
+            ));
         }
+        logmeter::startup::aws_parts(env, &sdk).await.map_err(|e| (2, e.to_string()))
+    })
+}
+
+fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> {
+    let runtime = runtime()?;
+    match out {
+        Some(dir) => run(&runtime, &local_handler(&dir)?.0, events, &dir.display().to_string()),
         None => {
-            let env = |k: &str| std::env::var(k).ok();
-            // Settings first: a missing bucket is reported before the SDK looks anywhere for a region.
-            logmeter::startup::settings(env)
-                .map_err(|e| (2, format!("{e} (or pass --out DIR to write to a directory)")))?;
-            let handler = runtime.block_on(async {
-                let sdk = logmeter::aws::sdk_config().await;
-                if sdk.region().is_none() {
-                    return Err((
-                        2,
-                        "no AWS region: set AWS_REGION to the bucket's region (S3 requests are signed for it)"
-                            .to_owned(),
-                    ));
-                }
-                logmeter::startup::aws_handler(env, &sdk).await.map_err(|e| (2, e.to_string()))
-            })?;
+            let handler = aws_parts(&runtime)?.into_handler();
             run(&runtime, &handler, events, "the configured bucket and search endpoint")
         }
     }
+}
+
+fn replay(out: Option<PathBuf>) -> Result<(), (u8, String)> {
+    use logmeter::replay::{Targets, replay};
+    let runtime = runtime()?;
+    let replayed = match out {
+        Some(dir) => {
+            let (handler, prometheus) = local_handler(&dir)?;
+            let prefix = handler.pipeline().config().quarantine_prefix.clone();
+            let store = LocalDir::new(&dir);
+            let metrics = prometheus.as_ref().map(|p| (&store, p.mode));
+            runtime.block_on(replay(&store, &prefix, Targets { handler: &handler, search: Some(&store), metrics }))
+        }
+        None => {
+            // Two sets of the production sinks: the handler owns one, the replay of spools uses the other.
+            let handler = aws_parts(&runtime)?.into_handler();
+            let parts = aws_parts(&runtime)?;
+            let metrics = parts.prometheus.as_ref().map(|(c, http)| (http, c.mode));
+            let targets = Targets { handler: &handler, search: parts.search.as_ref(), metrics };
+            runtime.block_on(replay(&parts.quarantine, &parts.pipeline.quarantine_prefix, targets))
+        }
+    }
+    .map_err(|e| (1, e))?;
+    println!("{}", serde_json::to_string(&replayed).map_err(|e| (1, e.to_string()))?);
+    if replayed.summary.batch_item_failures > 0 {
+        return Err((1, "some replayed records could not be delivered: see the errors above".into()));
+    }
+    Ok(())
 }
 
 fn run(

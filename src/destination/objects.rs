@@ -33,7 +33,15 @@ impl<S: ObjectSink> ObjectOutlet<S> {
 
     async fn put(&self, parcel: &Parcel) -> Result<Summary, SinkError> {
         let mut summary = Summary::default();
-        match self.store.put(parcel).await? {
+        let delivery = match self.store.put(parcel).await {
+            // The quarantine store keeps every version of what a record left: a replay after a fix that quarantines
+            // less (or else) is kept beside the first, under a name from its bytes.
+            Err(SinkError::Taken { .. }) if self.destination == super::QUARANTINE => {
+                self.store.put(&crate::plan::quarantine_version(parcel)).await?
+            }
+            other => other?,
+        };
+        match delivery {
             Delivery::Written => summary.objects_written = 1,
             Delivery::AlreadyPresent => summary.objects_already_present = 1,
         }

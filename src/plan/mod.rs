@@ -21,8 +21,8 @@ pub use meter_docs::encode_meter_records;
 pub use metrics::{REPORT_DOCUMENT_BYTES, ReportContext, ReportEncoder};
 pub use objects::{
     Packed, Piece, SEQUENCE_WIDTH, batch_objects, fragment_parts, gzip_objects, is_sortable, object_range,
-    object_records, prometheus_rejected_object, prometheus_spool_object, quarantine_object, record_fragments,
-    record_objects, search_rejected_object, search_spool_object, sortable_sequence,
+    object_records, prometheus_rejected_object, prometheus_spool_object, quarantine_object, quarantine_version,
+    record_fragments, record_objects, search_rejected_object, search_spool_object, sortable_sequence,
 };
 pub use time::{ISO_LEN, IndexNamer, day_of, iso_millis_bytes, push_date, utc_date};
 

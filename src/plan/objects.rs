@@ -368,6 +368,17 @@ pub fn search_spool_object(request: &Parcel, prefix: &str, date: &str) -> Parcel
     }
 }
 
+/// Another version of a quarantine object whose key is taken by a different one (a replay that quarantines less,
+/// or else): `<key>` with `-<digest of the body>` before `.json`, so each version is kept once.
+pub fn quarantine_version(parcel: &Parcel) -> Parcel {
+    let stem = parcel.key.strip_suffix(".json").unwrap_or(&parcel.key);
+    Parcel {
+        key: format!("{stem}-{}.json", super::digest16(&parcel.body)),
+        body: parcel.body.clone(),
+        items: parcel.items,
+    }
+}
+
 /// A Prometheus request the endpoint could not take, kept byte for byte for replay (`POST` it as is to the remote
 /// write endpoint, or `PUT` it to the Pushgateway path after the date):
 /// `<prefix>/prometheus-spool/<date>/<name>.snappy` or `….prom`.

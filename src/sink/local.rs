@@ -45,11 +45,7 @@ impl LocalDir {
                 if std::fs::read(&path).map_err(io)? == body {
                     Ok(Delivery::AlreadyPresent)
                 } else {
-                    Err(SinkError::Permanent {
-                        target: path.display().to_string(),
-                        reason: "a different file already exists under this key (was the configuration changed between runs?)"
-                            .into(),
-                    })
+                    Err(SinkError::Taken { target: path.display().to_string() })
                 }
             }
             Err(e) => Err(io(e)),
@@ -68,15 +64,30 @@ impl ObjectSink for LocalDir {
         self.create_only(&object.key, &object.body)
     }
 
-    /// Lists the files in the folder `prefix` names up to its last `/` (not below it), as S3 would list them.
+    /// Lists the files whose key begins with `prefix`, in the folder it names up to its last `/` and below it, as
+    /// S3 lists keys.
     async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, SinkError> {
         let (folder, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
-        let mut keys: Vec<String> = self
-            .files(folder)?
-            .into_iter()
-            .map(|(name, _)| if folder.is_empty() { name } else { format!("{folder}/{name}") })
-            .filter(|k| k.starts_with(prefix) && start_after.is_none_or(|a| k.as_str() > a))
-            .collect();
+        let mut keys = Vec::new();
+        let mut folders = vec![folder.to_owned()];
+        while let Some(folder) = folders.pop() {
+            let key = |name: &str| if folder.is_empty() { name.to_owned() } else { format!("{folder}/{name}") };
+            for (name, _) in self.files(&folder)? {
+                keys.push(key(&name));
+            }
+            let dir = self.root.join(&folder);
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for entry in entries.flatten() {
+                    let sub = entry.file_name().to_str().map(key);
+                    if entry.file_type().is_ok_and(|t| t.is_dir())
+                        && let Some(sub) = sub.filter(|s| s.starts_with(prefix) || prefix.starts_with(s.as_str()))
+                    {
+                        folders.push(sub);
+                    }
+                }
+            }
+        }
+        keys.retain(|k| k.starts_with(prefix) && start_after.is_none_or(|a| k.as_str() > a));
         keys.sort_unstable();
         Ok(keys)
     }
@@ -207,7 +218,7 @@ mod tests {
         assert_eq!(put("a/b.json", b"[1]").unwrap(), Delivery::AlreadyPresent, "the same bytes again");
         // A different object under the key: a permanent failure, and the first object stays.
         let err = put("a/b.json", b"[2]").unwrap_err();
-        assert!(matches!(err, SinkError::Permanent { .. }) && err.to_string().contains("a different file"), "{err}");
+        assert!(matches!(err, SinkError::Taken { .. }) && err.to_string().contains("a different object"), "{err}");
         assert_eq!(std::fs::read(root.join("a/b.json")).unwrap(), b"[1]");
         // Keys that would leave the directory or add empty levels.
         for key in ["../x.json", "a/../../x.json", "/abs.json", "a//b.json", "./a.json"] {

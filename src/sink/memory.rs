@@ -71,8 +71,10 @@ impl ObjectSink for MemorySink {
         self.wait().await;
         self.admit(&object.key)?;
         let mut objects = lock(&self.objects);
-        if objects.contains_key(&object.key) {
-            return Ok(Delivery::AlreadyPresent);
+        match objects.get(&object.key) {
+            Some(body) if *body == object.body => return Ok(Delivery::AlreadyPresent),
+            Some(_) => return Err(SinkError::Taken { target: object.key.clone() }),
+            None => {}
         }
         objects.insert(object.key.clone(), object.body.clone());
         Ok(Delivery::Written)

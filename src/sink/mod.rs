@@ -64,7 +64,16 @@ pub enum SinkError {
         /// What happened.
         reason: String,
     },
-    /// Will not succeed until someone acts (permissions, a different object under the same key).
+    /// A different object is already under the key: nothing was overwritten, and this one is not delivered.
+    #[error(
+        "{target}: a different object already exists under this key (was the configuration changed between runs, or \
+         do two records map to one key?); nothing was overwritten and this record is not counted as delivered"
+    )]
+    Taken {
+        /// Key.
+        target: String,
+    },
+    /// Will not succeed until someone acts (permissions).
     #[error("{target}: {reason}")]
     Permanent {
         /// Key or request name.

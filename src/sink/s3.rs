@@ -101,17 +101,7 @@ impl S3Sink {
                 bytes.into_bytes() == ours.body
             }
         };
-        if same {
-            Ok(Delivery::AlreadyPresent)
-        } else {
-            Err(SinkError::Permanent {
-                target,
-                reason: "a different object already exists under this key (was the configuration changed between \
-                         runs, or do two records map to one key?); nothing was overwritten and this record is not \
-                         counted as delivered"
-                    .into(),
-            })
-        }
+        if same { Ok(Delivery::AlreadyPresent) } else { Err(SinkError::Taken { target }) }
     }
 }
 

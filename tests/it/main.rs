@@ -12,6 +12,7 @@ mod prometheus;
 mod props;
 mod proxy;
 mod reconcile;
+mod replay;
 mod reports;
 mod retries;
 mod rollups;

@@ -259,26 +259,42 @@ fn remote_write_totals_equal_the_ground_truth_after_retries_concurrency_and_a_sp
         .filter(|(k, _)| k.contains("/prometheus-spool/") && k.ends_with(".snappy"))
         .collect();
     assert_eq!(spooled.len(), 1, "one request spooled");
+    // The spooled request is a remote write request as it is: `curl` sends it once, `logmeter replay` once more.
     let file = std::env::temp_dir().join(format!("logmeter-spool-{}.snappy", std::process::id()));
     std::fs::write(&file, &spooled[0].1).unwrap();
-    for _ in 0..2 {
-        let code = curl(&[
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-H",
-            "Content-Encoding: snappy",
-            "-H",
-            "Content-Type: application/x-protobuf",
-            "-H",
-            "X-Prometheus-Remote-Write-Version: 0.1.0",
-            "--data-binary",
-            &format!("@{}", file.display()),
-            &write_url,
-        ]);
-        assert_eq!(code, "204", "the spooled request is a valid remote write request as it is");
-    }
+    let code = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "Content-Encoding: snappy",
+        "-H",
+        "Content-Type: application/x-protobuf",
+        "-H",
+        "X-Prometheus-Remote-Write-Version: 0.1.0",
+        "--data-binary",
+        &format!("@{}", file.display()),
+        &write_url,
+    ]);
+    assert_eq!(code, "204");
+    let replay = std::process::Command::new(env!("CARGO_BIN_EXE_logmeter"))
+        .arg("replay")
+        .envs([
+            ("AWS_ENDPOINT_URL", servers::s3()),
+            ("AWS_REGION", "eu-west-1".into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("INGEST_BUCKET_NAME", bucket.clone()),
+            ("PROMETHEUS_REMOTE_WRITE_URL", write_url.clone()),
+        ])
+        .envs(PRICES.iter().map(|(k, v)| (*k, v.to_string())))
+        .env("FUNCTION_ARCHITECTURES", ARCHITECTURES)
+        .output()
+        .unwrap();
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let replayed: serde_json::Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert_eq!(replayed["replayed_prometheus_requests"], 1, "{replayed}");
     want = plus(&want, &truth_of(&late));
     assert_same(&totals(at), &want, "after replaying a spool twice", true);
 

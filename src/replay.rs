@@ -1,0 +1,218 @@
+//! `logmeter replay`: puts back what the quarantine store kept, once its cause is fixed.
+//!
+//! - Whole Kinesis records (`kinesis_record` entries with `data_base64`) go through the handler again, with the
+//!   current settings, in shard and sequence order, dated as they first arrived (their quarantine folder's date).
+//! - Spooled bulk bodies (`…/search-spool/`) and refused documents (`…/search-rejected/`) go to the search mirror.
+//! - Spooled Prometheus requests (`…/prometheus-spool/`) go to the remote write endpoint or the Pushgateway.
+//!   Requests Prometheus refused for good (`…/prometheus-rejected/`, samples outside its time bounds) are not sent
+//!   again: they would be refused again.
+//!
+//! Every replay is idempotent: records land through the same create-only outlets and the batch layout's retry rule,
+//! documents keep their ids (`create` answers 409 for what is there), and Prometheus drops identical samples. The
+//! quarantine objects stay where they are, so a replay can be run again.
+
+use crate::config::PrometheusMode;
+use crate::destination::Parcel;
+use crate::event::{KinesisData, KinesisInput};
+use crate::sink::{MetricsSink, ObjectSink, SearchSink, SinkError};
+use crate::{Handler, KinesisBatch, Summary};
+use std::collections::BTreeMap;
+
+/// Records handed to the handler at once (Kinesis's default batch size).
+const BATCH: usize = 100;
+
+/// What a replay did: the pipeline's counters, and what it found to replay.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Replayed {
+    /// The same counters as `logmeter process`.
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// Whole Kinesis records put back through the pipeline.
+    pub replayed_records: usize,
+    /// Spooled or refused bulk bodies sent to the search mirror.
+    pub replayed_search_bodies: usize,
+    /// Spooled Prometheus requests sent.
+    pub replayed_prometheus_requests: usize,
+    /// Objects left alone, with why (a destination not configured, a refusal that would be refused again).
+    pub skipped: BTreeMap<String, usize>,
+}
+
+/// What one quarantine entry needs to be replayed.
+#[derive(serde::Deserialize)]
+struct Entry {
+    shard: String,
+    sequence_number: String,
+    kind: String,
+    #[serde(default)]
+    data_base64: Option<String>,
+}
+
+/// The whole Kinesis records a quarantine object keeps, dated `arrival_millis`.
+pub fn records_to_replay(body: &[u8], arrival_millis: i64) -> Result<Vec<KinesisInput>, String> {
+    let entries: Vec<Entry> = serde_json::from_slice(body).map_err(|e| format!("not a quarantine object: {e}"))?;
+    Ok(entries
+        .into_iter()
+        .filter(|e| e.kind == "kinesis_record")
+        .filter_map(|e| {
+            let data = e.data_base64?;
+            Some(KinesisInput {
+                event_id: format!("{}:{}", e.shard, e.sequence_number),
+                kinesis: KinesisData {
+                    sequence_number: e.sequence_number,
+                    data,
+                    approximate_arrival_timestamp: arrival_millis as f64 / 1000.0,
+                    ..KinesisData::default()
+                },
+                ..KinesisInput::default()
+            })
+        })
+        .collect())
+}
+
+/// A bulk body of the documents a `search-rejected` object keeps (its actions and documents as they were sent).
+pub fn rejected_body(body: &[u8]) -> Result<Parcel, String> {
+    #[derive(serde::Deserialize)]
+    struct Rejected {
+        action: String,
+        source: String,
+    }
+    let docs: Vec<Rejected> = serde_json::from_slice(body).map_err(|e| format!("not a search-rejected object: {e}"))?;
+    let mut out = Vec::new();
+    for d in &docs {
+        out.extend_from_slice(d.action.as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(d.source.as_bytes());
+        out.push(b'\n');
+    }
+    Ok(Parcel { key: String::new(), body: out, items: docs.len() })
+}
+
+/// The epoch ms of a `YYYY-MM-DD` folder name (0 for `undated`).
+fn folder_date(name: &str) -> i64 {
+    chrono::NaiveDate::parse_from_str(name, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(0, |t| t.and_utc().timestamp_millis())
+}
+
+/// Where replays go.
+pub struct Targets<'a, S, M> {
+    /// The handler that delivers records (the same as `process`).
+    pub handler: &'a Handler,
+    /// The search mirror, when configured.
+    pub search: Option<&'a S>,
+    /// The Prometheus endpoint and its mode, when configured.
+    pub metrics: Option<(&'a M, PrometheusMode)>,
+}
+
+fn skip(r: &mut Replayed, why: &str) {
+    *r.skipped.entry(why.to_owned()).or_insert(0) += 1;
+}
+
+fn sink(e: SinkError) -> String {
+    e.to_string()
+}
+
+/// Replays everything under `prefix/` in `store` (the quarantine store) to `targets`.
+pub async fn replay<Q: ObjectSink, S: SearchSink, M: MetricsSink>(
+    store: &Q,
+    prefix: &str,
+    targets: Targets<'_, S, M>,
+) -> Result<Replayed, String> {
+    let mut r = Replayed::default();
+    let mut records: BTreeMap<String, Vec<(String, KinesisInput)>> = BTreeMap::new();
+    for key in store.list(&format!("{prefix}/"), None).await.map_err(sink)? {
+        let rest = &key[prefix.len() + 1..];
+        let (folder, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        match folder {
+            "search-spool" | "search-rejected" => {
+                let Some(search) = targets.search else {
+                    skip(&mut r, "search mirror not configured");
+                    continue;
+                };
+                let body = store.get(&key).await.map_err(sink)?;
+                let mut parcel = if folder == "search-spool" {
+                    let items = crate::sink::search::pairs(&body).len();
+                    Parcel { key: String::new(), body, items }
+                } else {
+                    rejected_body(&body).map_err(|e| format!("{key}: {e}"))?
+                };
+                parcel.key = tail.to_owned();
+                let done = search.bulk(&parcel).await.map_err(sink)?;
+                r.summary.bulk_requests += 1;
+                r.summary.documents_indexed += done.created;
+                r.summary.documents_already_present += done.already_present;
+                r.summary.documents_rejected += done.rejected.len();
+                r.replayed_search_bodies += 1;
+            }
+            "prometheus-spool" => {
+                let Some((metrics, mode)) = targets.metrics else {
+                    skip(&mut r, "Prometheus not configured");
+                    continue;
+                };
+                // <date>/<request name>.snappy, or <date>/<grouping path>.prom
+                let name = tail.split_once('/').map_or(tail, |(_, n)| n);
+                let (name, kind) = match name.rsplit_once('.') {
+                    Some((n, "snappy")) => (n, PrometheusMode::RemoteWrite),
+                    Some((n, "prom")) => (n, PrometheusMode::Pushgateway),
+                    _ => {
+                        skip(&mut r, "not a Prometheus request");
+                        continue;
+                    }
+                };
+                if kind != mode {
+                    skip(&mut r, "spooled for the other Prometheus mode");
+                    continue;
+                }
+                let body = store.get(&key).await.map_err(sink)?;
+                let parcel = Parcel { key: name.to_owned(), body, items: 0 };
+                metrics.send(kind, &parcel).await.map_err(sink)?;
+                r.summary.prometheus_requests += 1;
+                r.replayed_prometheus_requests += 1;
+            }
+            "prometheus-rejected" => skip(&mut r, "refused by Prometheus for good"),
+            date => {
+                let body = store.get(&key).await.map_err(sink)?;
+                for record in records_to_replay(&body, folder_date(date)).map_err(|e| format!("{key}: {e}"))? {
+                    let shard = record.shard_id().to_owned();
+                    let order = crate::plan::sortable_sequence(&record.kinesis.sequence_number).into_owned();
+                    records.entry(shard).or_default().push((order, record));
+                }
+            }
+        }
+    }
+    for (_, mut list) in records {
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list.dedup_by(|a, b| a.0 == b.0);
+        let inputs: Vec<KinesisInput> = list.into_iter().map(|(_, r)| r).collect();
+        for chunk in inputs.chunks(BATCH) {
+            let batch = KinesisBatch { records: chunk.to_vec() };
+            let outcome = targets.handler.handle(&batch, None).await;
+            r.summary += outcome.summary;
+            r.replayed_records += chunk.len();
+        }
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_quarantine_objects_give_back_their_whole_records_and_rejected_documents_their_actions() {
+        let body = br#"[
+{"shard":"shardId-1","sequence_number":"42","kind":"meter_record","reason":"r","raw":"x"},
+{"shard":"shardId-1","sequence_number":"42","kind":"kinesis_record","reason":"r","data_base64":"H4sI"}
+]"#;
+        let records = records_to_replay(body, 1_795_046_400_000).unwrap();
+        assert_eq!(records.len(), 1, "only whole records are replayed");
+        assert_eq!((records[0].shard_id(), records[0].kinesis.data.as_str()), ("shardId-1", "H4sI"));
+        assert_eq!(records[0].arrival_millis(), 1_795_046_400_000, "dated as it first arrived");
+        let rejected = br#"[{"action":"{\"create\":{\"_id\":\"a\"}}","source":"{\"x\":1}","status":400,"error":"e"}]"#;
+        let parcel = rejected_body(rejected).unwrap();
+        assert_eq!((parcel.body.as_slice(), parcel.items), (&b"{\"create\":{\"_id\":\"a\"}}\n{\"x\":1}\n"[..], 1));
+        assert!(records_to_replay(b"{}", 0).is_err());
+        assert_eq!(folder_date("undated"), 0);
+    }
+}
