@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aws;
+pub mod backfill;
 pub mod catalog;
 pub mod config;
 pub mod cost;

@@ -71,6 +71,41 @@ enum Command {
         #[arg(long, value_name = "FILE.html", default_value = "logmeter-report.html")]
         html: PathBuf,
     },
+    /// Fill in history: read CloudWatch Logs with FilterLogEvents (the subscription's filter pattern) and run the
+    /// events through the same pipeline and destinations as the Lambda.
+    ///
+    /// The same log events give the same uniqueIds and document ids as the live route; rollups and Prometheus
+    /// samples are not written (their ids depend on how events were cut into records). Resumable: the checkpoint
+    /// file keeps each log group's next page. A progress line shows on a terminal.
+    Backfill {
+        /// Log groups to read (repeat the option for several).
+        #[arg(long = "log-group", value_name = "GROUP", required = true)]
+        log_groups: Vec<String>,
+        /// Start of the range (YYYY-MM-DD or RFC 3339, UTC).
+        #[arg(long)]
+        start: String,
+        /// End of the range, exclusive.
+        #[arg(long)]
+        end: String,
+        /// The filter pattern (the SAM template's FilterPattern by default).
+        #[arg(long, default_value = logmeter::backfill::DEFAULT_FILTER_PATTERN)]
+        filter_pattern: String,
+        /// The checkpoint file (created; a second run with the same range continues from it).
+        #[arg(long, value_name = "FILE", default_value = "logmeter-backfill.checkpoint.json")]
+        checkpoint: PathBuf,
+        /// Log events per FilterLogEvents page (1–10000).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i32).range(1..=10_000))]
+        page_size: i32,
+        /// Stop after this many pages; run again to continue.
+        #[arg(long)]
+        max_pages: Option<u64>,
+        /// FilterLogEvents requests per second at most.
+        #[arg(long, default_value_t = 4.0)]
+        max_rps: f64,
+        /// A directory instead of the configured buckets and endpoints (as `process --out`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Put back what the quarantine store kept, once its cause is fixed: whole Kinesis records through the pipeline
     /// (current settings), spooled and refused bulk bodies to the search mirror, spooled Prometheus requests to
     /// Prometheus. Idempotent; prints a summary with the same fields as `process`.
@@ -228,6 +263,32 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Replay { out } => replay(out),
+        Command::Backfill {
+            log_groups,
+            start,
+            end,
+            filter_pattern,
+            checkpoint,
+            page_size,
+            max_pages,
+            max_rps,
+            out,
+        } => {
+            let window = logmeter::reconcile::scheduled::Window::parse(&start, &end).map_err(|e| (2, e));
+            window.and_then(|w| {
+                let request = logmeter::backfill::Request {
+                    log_groups,
+                    start_ms: w.from_ms,
+                    end_ms: w.to_ms,
+                    filter_pattern,
+                    page_size,
+                    max_pages,
+                    max_rps,
+                    checkpoint,
+                };
+                backfill(&request, out)
+            })
+        }
         Command::GenerateSamples { out } => logmeter::samplegen::write_samples(&out).map_err(|e| (1, e.to_string())),
     };
     match result {
@@ -258,11 +319,19 @@ fn runtime() -> Result<tokio::runtime::Runtime, (u8, String)> {
         .map_err(|e| (1, format!("cannot start the async runtime: {e}")))
 }
 
-/// The handler `process --out DIR` runs (every destination a directory), and the Prometheus settings.
-fn local_handler(dir: &std::path::Path) -> Result<(Handler, Option<logmeter::config::PrometheusConfig>), (u8, String)> {
+/// The handler `process --out DIR` runs (every destination a directory), and the Prometheus settings; for a
+/// backfill, without rollups or Prometheus.
+fn local_handler(
+    dir: &std::path::Path,
+    backfill: bool,
+) -> Result<(Handler, Option<logmeter::config::PrometheusConfig>), (u8, String)> {
     let env = |k: &str| std::env::var(k).ok();
-    let config = PipelineConfig::from_lookup(env).map_err(|e| (2, e.to_string()))?;
-    let prometheus = logmeter::config::PrometheusConfig::from_lookup(&env).map_err(|e| (2, e.to_string()))?;
+    let mut config = PipelineConfig::from_lookup(env).map_err(|e| (2, e.to_string()))?;
+    let mut prometheus = logmeter::config::PrometheusConfig::from_lookup(&env).map_err(|e| (2, e.to_string()))?;
+    if backfill {
+        config.search_rollups = false;
+        prometheus = None;
+    }
     let mut outlets = logmeter::destination::outlets(
         &config,
         LocalDir::new(dir),
@@ -297,7 +366,7 @@ fn aws_parts(runtime: &tokio::runtime::Runtime) -> Result<logmeter::startup::Aws
 fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> {
     let runtime = runtime()?;
     match out {
-        Some(dir) => run(&runtime, &local_handler(&dir)?.0, events, &dir.display().to_string()),
+        Some(dir) => run(&runtime, &local_handler(&dir, false)?.0, events, &dir.display().to_string()),
         None => {
             let handler = aws_parts(&runtime)?.into_handler();
             run(&runtime, &handler, events, "the configured bucket and search endpoint")
@@ -305,12 +374,39 @@ fn process(events: &[String], out: Option<PathBuf>) -> Result<(), (u8, String)> 
     }
 }
 
+fn backfill(request: &logmeter::backfill::Request, out: Option<PathBuf>) -> Result<(), (u8, String)> {
+    let runtime = runtime()?;
+    // Rollups and Prometheus samples are not written: their ids depend on how events were cut into records.
+    let handler = match &out {
+        Some(dir) => local_handler(dir, true)?.0,
+        None => {
+            let mut parts = aws_parts(&runtime)?;
+            parts.pipeline.search_rollups = false;
+            parts.prometheus = None;
+            parts.into_handler()
+        }
+    };
+    let done = runtime
+        .block_on(async {
+            let sdk = logmeter::aws::sdk_config().await;
+            let region = sdk.region().map(|r| r.to_string()).ok_or("no AWS region: set AWS_REGION")?;
+            let config = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
+                .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8))
+                .build();
+            let logs = aws_sdk_cloudwatchlogs::Client::from_conf(config);
+            logmeter::backfill::run(&logs, &region, &handler, request).await
+        })
+        .map_err(|e| (1, e))?;
+    println!("{}", serde_json::to_string(&done).map_err(|e| (1, e.to_string()))?);
+    Ok(())
+}
+
 fn replay(out: Option<PathBuf>) -> Result<(), (u8, String)> {
     use logmeter::replay::{Targets, replay};
     let runtime = runtime()?;
     let replayed = match out {
         Some(dir) => {
-            let (handler, prometheus) = local_handler(&dir)?;
+            let (handler, prometheus) = local_handler(&dir, false)?;
             let prefix = handler.pipeline().config().quarantine_prefix.clone();
             let store = LocalDir::new(&dir);
             let metrics = prometheus.as_ref().map(|p| (&store, p.mode));

@@ -18,7 +18,11 @@ the index exactly once:
 - `bisect`: a failed batch is split in halves, each invoked again whole (BisectBatchOnFunctionError);
 - `timeout`: the answer of a failed invocation is lost, as on a timeout, and the whole batch is invoked again;
 - `concurrent`: the shard's records are dealt to two batches invoked at the same time (ParallelizationFactor 2);
-- `replay`: the whole stream once more from TRIM_HORIZON with another batch size, as after an ESM reset.
+- `replay`: the whole stream once more from TRIM_HORIZON with another batch size, as after an ESM reset;
+- `backfill`: delivered live in order, then the same log group read again by `logmeter backfill` (the CLI named by
+  LOGMETER_CLI) into the same bucket and index; half the records have no `uniqueId`, so logmeter derives it. The
+  index must hold each report once (the same document ids), and the bucket each record once per route, identical
+  (the same derived `uniqueId`s), so the billing platform's de-duplication on `uniqueId` and content keeps one.
 
 Faults inside an invocation come from the caller: with LOGMETER_FLOW_S3 (LOGMETER_FLOW_SEARCH) set, the function
 reaches S3 (the search server) through that endpoint, the fault proxy of the Rust tests, which can fail the n-th
@@ -192,6 +196,8 @@ class Mapping:
         elif SCENARIO == "replay":
             self.run(records, 4, self.from_reported)
             self.run(records, 5, self.from_reported)
+        elif SCENARIO == "backfill":
+            self.run(records, 4, self.from_reported)
         else:
             sys.exit(f"unknown scenario {SCENARIO}")
 
@@ -216,6 +222,8 @@ def main():
         rid = f"6bd1cb1c-8fb0-4b3d-a6c9-2f6a3a4d2f{i:02}"
         record = {"customerId": f"c-{i % 2}", "meterApiName": "api-calls", "meterValue": 1,
                   "meterTimeInMillis": now + i, "uniqueId": f"{rid}#0"}
+        if SCENARIO == "backfill" and i % 2:
+            del record["uniqueId"]
         expected.append(record)
         lines = [f"START RequestId: {rid} Version: $LATEST\n",
                  f"2026-11-20T10:00:{i:02}.000Z\t{rid}\tINFO\tmeter_record_for_stream {json.dumps(record)}\n",
@@ -259,6 +267,16 @@ def main():
                 created.append(bucket)
         mapping.scenario(records, create_bucket)
         invocations, retries, most_in_flight = mapping.invocations, mapping.retries, mapping.most_in_flight
+        if SCENARIO == "backfill":
+            checkpoint = f"/tmp/{RUN}-backfill.json"
+            iso = lambda ms: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+            done = subprocess.run([os.environ["LOGMETER_CLI"], "backfill", "--log-group", group,
+                                   "--start", iso(now - 3_600_000), "--end", iso(now + 3_600_000),
+                                   "--checkpoint", checkpoint],
+                                  env=env | {"AWS_ENDPOINT_URL_S3": S3_URL}, capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"backfill failed: {done.stdout}\n{done.stderr}")
+            os.remove(checkpoint)
     finally:
         function.kill()
         err = function.communicate()[1].decode(errors="replace")
@@ -268,8 +286,21 @@ def main():
         for o in page.get("Contents", []):
             objects += 1
             got += json.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
-    key = lambda r: r["uniqueId"]
-    if sorted(got, key=key) != sorted(expected, key=key):
+    if SCENARIO == "backfill":
+        # Each record once per route, byte-identical: derived uniqueIds agree, and one copy survives de-duplication
+        # on uniqueId and content.
+        canonical = sorted(json.dumps(r, sort_keys=True) for r in got)
+        once = sorted(set(canonical))
+        if len(once) != len(expected) or canonical != sorted(once * 2):
+            sys.exit(f"S3 holds {got}, expected each of {expected} once per route\n{err}")
+        derived = [r for r in got if "#" not in r["uniqueId"]]
+        if len(derived) != 2 * sum(1 for r in expected if "uniqueId" not in r):
+            sys.exit(f"derived uniqueIds differ between the routes: {derived}")
+        got = [json.loads(r) for r in once]
+    # uniqueIds logmeter derived (the logged ones carry `#`) are compared above, across the routes.
+    strip = lambda rs: sorted(json.dumps({k: v for k, v in r.items() if not (k == "uniqueId" and "#" not in v)},
+                                         sort_keys=True) for r in rs)
+    if strip(got) != strip(expected):
         sys.exit(f"S3 holds {got}, expected {expected}\n{err}")
     subprocess.run(["curl", "-s", "-XPOST", f"{SEARCH_URL}/{RUN}-metrics-*/_refresh"], capture_output=True)
     count = json.loads(subprocess.run(["curl", "-s", f"{SEARCH_URL}/{RUN}-metrics-*/_count"], capture_output=True).stdout)["count"]

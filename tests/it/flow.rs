@@ -22,7 +22,7 @@ fn flow(scenario: &str, s3: Option<&str>, search: Search<'_>) -> serde_json::Val
     let python = root().join("target/test-servers/venv/bin/python");
     let mut command = std::process::Command::new(python);
     command.arg(root().join("tests/flow/local_flow.py")).arg(env!("CARGO_BIN_EXE_logmeter-lambda")).arg(scenario);
-    command.envs(crate::servers::vars());
+    command.envs(crate::servers::vars()).env("LOGMETER_CLI", env!("CARGO_BIN_EXE_logmeter"));
     if let Some(url) = s3 {
         command.env("LOGMETER_FLOW_S3", url);
     }
@@ -47,6 +47,15 @@ fn cloudwatch_logs_to_kinesis_to_logmeter_to_s3_and_search() {
     assert!(summary["retries"].as_u64().unwrap() >= 1, "a partial batch failure was retried: {summary}");
     // AWS_LAMBDA_MAX_CONCURRENCY=2 (Lambda Managed Instances): two invocations can be in flight in one process.
     assert_eq!(summary["concurrent_polls"], 2, "{summary}");
+}
+
+#[test]
+fn backfill_of_events_delivered_live_gives_the_same_records_and_documents() {
+    // The script checks: each report document once in the index (the same ids by either route), and each meter
+    // record once per route in the bucket, byte-identical, derived uniqueIds included.
+    let summary = flow("backfill", None, Search::OpenSearch);
+    assert_eq!(summary["meter_records_in_s3"], 12, "{summary}");
+    assert_eq!(summary["report_documents"], 12, "{summary}");
 }
 
 #[test]
