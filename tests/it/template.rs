@@ -79,9 +79,21 @@ fn own_log_group_is_never_subscribed_and_filters_spread_records() {
     for term in ["meter_record_for_stream", "REPORT RequestId", "platform.report"] {
         assert!(pattern.contains(term), "filter pattern passes {term}");
     }
+    assert_eq!(pattern, logmeter::backfill::DEFAULT_FILTER_PATTERN, "a backfill reads what the subscription passes");
     let trust = serde_norway::to_string(&t["Resources"]["LogsToKinesisRole"]["Properties"]["AssumeRolePolicyDocument"])
         .unwrap();
     assert!(trust.contains("aws:SourceArn"), "the CloudWatch-to-Kinesis role is limited with aws:SourceArn");
+    // The account-wide policy, when asked for: its selection leaves out logmeter's own log group and the groups
+    // with their own filter, and it delivers with the same pattern to the same stream.
+    let policy = &t["Resources"]["AccountSubscriptionPolicy"];
+    assert_eq!(policy["Condition"], "AccountWide");
+    assert_eq!(policy["Properties"]["PolicyType"], "SUBSCRIPTION_FILTER_POLICY");
+    let selection = serde_norway::to_string(&policy["Properties"]["SelectionCriteria"]).unwrap();
+    assert!(selection.contains("LogGroupName NOT IN"), "{selection}");
+    assert!(selection.contains("OwnLogGroupName") && selection.contains("LogGroupNames"), "{selection}");
+    let document = &policy["Properties"]["PolicyDocument"]["Fn::ToJsonString"];
+    assert_eq!(ref_of(&document["FilterPattern"]).as_deref(), Some("FilterPattern"));
+    assert_eq!(document["Distribution"], "Random");
 }
 
 #[test]
