@@ -97,7 +97,7 @@ fn own_log_group_is_never_subscribed_and_filters_spread_records() {
 }
 
 #[test]
-fn functions_build_their_binaries_for_arm64() {
+fn functions_build_their_binaries_for_the_chosen_architecture_arm64_by_default() {
     let t = template();
     let cargo = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
     for name in ["LogmeterFunction", "DemoApiFunction"] {
@@ -106,8 +106,9 @@ fn functions_build_their_binaries_for_arm64() {
         let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
         assert!(cargo.contains(&format!("name = \"{binary}\"")), "Cargo.toml has the [[bin]] {binary}");
         assert_eq!(f["Properties"]["Runtime"], "provided.al2023", "{name}");
-        assert_eq!(f["Properties"]["Architectures"][0], "arm64", "{name}");
+        assert_eq!(ref_of(&f["Properties"]["Architectures"][0]).as_deref(), Some("Architecture"), "{name}");
     }
+    assert_eq!(t["Parameters"]["Architecture"]["Default"], "arm64");
     // The demo's log group is subscribed, with the same pattern, so its meter lines reach logmeter.
     let sub = &t["Resources"]["DemoSubscription"]["Properties"];
     assert_eq!(ref_of(&sub["LogGroupName"]).as_deref(), Some("DemoLogGroup"));
