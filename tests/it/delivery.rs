@@ -503,7 +503,7 @@ fn invalid_key_collision_with_a_different_object_is_a_loud_failure_not_a_deliver
     // The sink's own answer names the cause.
     let plan = record_layout().plan_batch(&second.records).remove(0);
     let err = rt.block_on(ingest.put(&plan.parcels(INGEST)[0])).unwrap_err();
-    assert!(matches!(err, SinkError::Permanent { .. }), "{err}");
+    assert!(matches!(err, SinkError::Taken { .. }), "{err}");
     assert!(err.to_string().contains("a different object already exists under this key"), "{err}");
 
     // In the batch layout keys are a function of the content: the second record's meter records land in an object
