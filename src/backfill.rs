@@ -4,10 +4,12 @@
 //! Each page's events become CloudWatch Logs payloads, one per log stream, exactly as a subscription would deliver
 //! them, in Kinesis records of a backfill shard per log group (`shardId-9…`, never a real shard's name) whose
 //! sequence number is the payload's first event id. So the log events give the same derived `uniqueId`s, invocation
-//! document ids and reconciliation ids as the live route. What differs is the ingest object's key: a record
-//! delivered live and backfilled is in two objects, which the billing platform de-duplicates (Amberflo keeps one
-//! record per `uniqueId` and content); rollups and Prometheus samples, whose ids depend on how events were cut into
-//! records, are not written by a backfill.
+//! document ids and reconciliation ids as the live route. The ingest objects' keys differ (another shard), so the
+//! backfill's ingest outlet reads the date's objects of every shard first and leaves out the meter records already
+//! there ([`crate::config::PipelineConfig::ingest_across_shards`]): a record delivered live is not written again.
+//! (In the `record` layout it would be, byte-identical, for the billing platform to de-duplicate on `uniqueId` and
+//! content.) Rollups and Prometheus samples, whose ids depend on how events were cut into records, are not written
+//! by a backfill.
 //!
 //! A checkpoint file keeps each log group's next page: a second run continues where the first stopped (a page is
 //! delivered before the checkpoint moves past it, and delivering it again writes nothing twice). Requests are spaced

@@ -330,6 +330,7 @@ fn local_handler(
     let mut prometheus = logmeter::config::PrometheusConfig::from_lookup(&env).map_err(|e| (2, e.to_string()))?;
     if backfill {
         config.search_rollups = false;
+        config.ingest_across_shards = true;
         prometheus = None;
     }
     let mut outlets = logmeter::destination::outlets(
@@ -382,6 +383,7 @@ fn backfill(request: &logmeter::backfill::Request, out: Option<PathBuf>) -> Resu
         None => {
             let mut parts = aws_parts(&runtime)?;
             parts.pipeline.search_rollups = false;
+            parts.pipeline.ingest_across_shards = true;
             parts.prometheus = None;
             parts.into_handler()
         }

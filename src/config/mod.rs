@@ -126,6 +126,10 @@ pub struct PipelineConfig {
     pub ingest_gzip: bool,
     /// `INGEST_LAYOUT` (default `batch`): one object per batch (per date and part), or one per Kinesis record.
     pub ingest_layout: IngestLayout,
+    /// Whether the batch layout's retry rule looks at the whole date, every shard's objects, before writing (set by
+    /// `logmeter backfill`, whose records arrive on their own shard and may already be in the bucket from the live
+    /// route; not a setting).
+    pub ingest_across_shards: bool,
     /// `LOGMETER_THREADS`: worker threads for decoding (default: the CPUs available, which Lambda scales with
     /// memory).
     pub threads: usize,
@@ -185,6 +189,7 @@ impl Default for PipelineConfig {
             bulk_max_actions: 1_000,
             ingest_gzip: false,
             ingest_layout: IngestLayout::Batch,
+            ingest_across_shards: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             fast_readers: FastReaders::ALL,
         }
@@ -439,6 +444,7 @@ impl PipelineConfig {
             bulk_max_actions: read(&lookup, "BULK_MAX_ACTIONS", d.bulk_max_actions, positive)?,
             ingest_gzip: flag(&lookup, "INGEST_GZIP", d.ingest_gzip)?,
             ingest_layout: read(&lookup, "INGEST_LAYOUT", d.ingest_layout, |_| Ok(()))?,
+            ingest_across_shards: d.ingest_across_shards,
             threads: read(&lookup, "LOGMETER_THREADS", d.threads, positive)?,
             fast_readers: d.fast_readers,
         })

@@ -33,6 +33,11 @@
 //! - Concurrent batches of one shard (`ParallelizationFactor` > 1) hold different records: each may read the
 //!   other's objects (one more `GetObject`), and finds none of its own records there.
 //!
+//! **Across shards** (`logmeter backfill`): a backfill's records come on a shard of their own, and the same log
+//! events may already be in the bucket from the live route, under real shards. With
+//! [`PipelineConfig::ingest_across_shards`], the outlet reads every object of the date (all shards) once per
+//! process, keeps their meter records by count, and leaves out each one found, the same rule over the whole date.
+//!
 //! What it costs: one LIST per folder (normally one per batch), one PUT per object (one per batch up to
 //! `MAX_OBJECT_BYTES` / `MAX_OBJECT_RECORDS`), and a GET per object found in range, which happens only on a
 //! re-delivery or beside a concurrent batch. It needs `s3:ListBucket` and `s3:GetObject` besides `s3:PutObject`;
@@ -111,6 +116,9 @@ pub struct BatchObjectOutlet<S> {
     max_bytes: usize,
     max_records: usize,
     gzip: bool,
+    /// With `ingest_across_shards`: per date folder, the meter records every shard's objects hold (read once, then
+    /// kept up to date with what this outlet writes).
+    dates: Option<tokio::sync::Mutex<HashMap<String, HashMap<Vec<u8>, usize>>>>,
 }
 
 /// One folder's pieces, and whether all their sequence numbers are sortable.
@@ -127,6 +135,41 @@ impl<S: ObjectSink> BatchObjectOutlet<S> {
             max_bytes: config.max_object_bytes,
             max_records: config.max_object_records,
             gzip: config.ingest_gzip,
+            dates: config.ingest_across_shards.then(Default::default),
+        }
+    }
+
+    /// Every meter record in the objects of `name`'s date (all shards), by count: read once per date.
+    async fn present_in_date(&self, name: &str) -> Result<HashMap<Vec<u8>, usize>, SinkError> {
+        let Some(dates) = &self.dates else { return Ok(HashMap::new()) };
+        // <prefix>/<date>/<shard>/ → <prefix>/<date>/
+        let date = name.trim_end_matches('/').rsplit_once('/').map_or(name, |(d, _)| d);
+        let date = format!("{date}/");
+        let mut dates = dates.lock().await;
+        if let Some(known) = dates.get(&date) {
+            return Ok(known.clone());
+        }
+        let mut present = HashMap::new();
+        for key in self.store.list(&date, None).await? {
+            let body = self.store.get(&key).await?;
+            if let Ok(records) = object_records(&key, &body) {
+                records.into_iter().for_each(|r| *present.entry(r).or_insert(0) += 1);
+            }
+        }
+        dates.insert(date, present.clone());
+        Ok(present)
+    }
+
+    /// Adds what was written to the date's known records.
+    async fn remember(&self, name: &str, written: &[crate::plan::Packed]) {
+        let Some(dates) = &self.dates else { return };
+        let date = name.trim_end_matches('/').rsplit_once('/').map_or(name, |(d, _)| d);
+        if let Some(known) = dates.lock().await.get_mut(&format!("{date}/")) {
+            for object in written {
+                if let Ok(records) = object_records(&object.parcel.key, &object.parcel.body) {
+                    records.into_iter().for_each(|r| *known.entry(r).or_insert(0) += 1);
+                }
+            }
         }
     }
 
@@ -160,7 +203,11 @@ impl<S: ObjectSink> BatchObjectOutlet<S> {
             tracing::warn!(folder = %name, "deadline near: not delivered, reported for retry");
             return fail_all(shipped);
         }
-        let mut present = match self.present(name, folder).await {
+        let read = match self.dates {
+            Some(_) => self.present_in_date(name).await,
+            None => self.present(name, folder).await,
+        };
+        let mut present = match read {
             Ok(present) => present,
             Err(e) => {
                 tracing::error!(error = %e, folder = %name, "could not read what earlier attempts wrote: reported for retry");
@@ -178,6 +225,7 @@ impl<S: ObjectSink> BatchObjectOutlet<S> {
             };
             match result {
                 Ok(delivery) => {
+                    self.remember(name, std::slice::from_ref(object)).await;
                     shipped.summary.record_objects += 1;
                     match delivery {
                         Delivery::Written => shipped.summary.objects_written += 1,
