@@ -118,8 +118,11 @@ pub struct BatchObjectOutlet<S> {
     gzip: bool,
     /// With `ingest_across_shards`: per date folder, the meter records every shard's objects hold (read once, then
     /// kept up to date with what this outlet writes).
-    dates: Option<tokio::sync::Mutex<HashMap<String, HashMap<Vec<u8>, usize>>>>,
+    dates: Option<tokio::sync::Mutex<HashMap<String, Present>>>,
 }
+
+/// Meter records found in objects, by their bytes, with how often.
+type Present = HashMap<Vec<u8>, usize>;
 
 /// One folder's pieces, and whether all their sequence numbers are sortable.
 struct Folder<'a> {
