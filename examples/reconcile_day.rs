@@ -3,7 +3,7 @@
 //! `cargo run --release --example reconcile_day -- DIR 1000000`. Two thirds of the invocations meter one or two
 //! records, for 2,000 customers over 20 functions; documents are written in the encoder's own format.
 
-use logmeter::plan::reconcile_docs::{JoinDoc, RECONCILE_DATASET};
+use logmeter::plan::reconcile_docs::{JoinDoc, write_join_doc};
 use std::io::Write;
 
 fn main() -> std::io::Result<()> {
@@ -29,9 +29,10 @@ fn main() -> std::io::Result<()> {
         }
         let Some(f) = file.as_mut() else { return Err(std::io::Error::other("no file open")) };
         writeln!(f, "{{\"create\":{{\"_index\":\"logmeter-reconcile-2026.11.19\",\"_id\":\"{}\"}}}}", doc.join_id)?;
-        // The dataset first, as the encoder writes it.
-        let body = serde_json::to_string(doc).map_err(std::io::Error::other)?;
-        writeln!(f, "{{\"event\":{{\"dataset\":\"{RECONCILE_DATASET}\"}},{}", &body[1..])?;
+        let mut body = Vec::new();
+        write_join_doc(doc, &mut body);
+        f.write_all(&body)?;
+        writeln!(f)?;
         in_file += 1;
         Ok(())
     };

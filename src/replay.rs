@@ -89,10 +89,7 @@ pub fn rejected_body(body: &[u8]) -> Result<Parcel, String> {
 
 /// The epoch ms of a `YYYY-MM-DD` folder name (0 for `undated`).
 fn folder_date(name: &str) -> i64 {
-    chrono::NaiveDate::parse_from_str(name, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map_or(0, |t| t.and_utc().timestamp_millis())
+    crate::reconcile::scheduled::parse_time(name).unwrap_or(0)
 }
 
 /// Where replays go.

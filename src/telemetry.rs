@@ -36,22 +36,32 @@ pub fn emf_line(summary: &crate::Summary, function: &str, now_millis: i64, inges
         ("DocumentsSpooled", summary.documents_spooled),
         ("BatchItemFailures", summary.batch_item_failures),
     ];
+    let values: Vec<(&str, &str, i64)> = metrics
+        .iter()
+        .map(|(n, v)| (*n, "Count", i64::try_from(*v).unwrap_or(i64::MAX)))
+        .chain([("IngestLag", "Milliseconds", ingest_lag_ms)])
+        .collect();
+    emf(now_millis, &[("FunctionName", function)], &values)
+}
+
+/// One Embedded Metric Format line in the `logmeter` namespace: `metrics` as (name, unit, value), under one
+/// dimension set made of `dimensions` (name, value; none for metrics without dimensions).
+pub fn emf(now_millis: i64, dimensions: &[(&str, &str)], metrics: &[(&str, &str, i64)]) -> String {
     let mut doc = serde_json::json!({
         "_aws": {
             "Timestamp": now_millis,
             "CloudWatchMetrics": [{
                 "Namespace": "logmeter",
-                "Dimensions": [["FunctionName"]],
-                "Metrics": metrics.iter().map(|(n, _)| serde_json::json!({"Name": n, "Unit": "Count"}))
-                    .chain(std::iter::once(serde_json::json!({"Name": "IngestLag", "Unit": "Milliseconds"})))
-                    .collect::<Vec<_>>(),
+                "Dimensions": [dimensions.iter().map(|(name, _)| *name).collect::<Vec<_>>()],
+                "Metrics": metrics.iter().map(|(n, unit, _)| serde_json::json!({"Name": n, "Unit": unit})).collect::<Vec<_>>(),
             }],
         },
-        "FunctionName": function,
-        "IngestLag": ingest_lag_ms,
     });
-    for (name, value) in metrics {
-        doc[name] = serde_json::json!(value);
+    for (name, value) in dimensions {
+        doc[*name] = serde_json::json!(value);
+    }
+    for (name, _, value) in metrics {
+        doc[*name] = serde_json::json!(value);
     }
     doc.to_string()
 }

@@ -8,24 +8,23 @@ use logmeter::sink::SearchMirror;
 use logmeter::sink::search::SearchHttp;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// The mirror's reader and writer for scheduled reconciliations, when a mirror is configured.
-fn task_clients(sdk: &aws_config::SdkConfig) -> Option<(SearchHttp, SearchMirror)> {
+/// The mirror scheduled reconciliations read from and write to, when a mirror is configured.
+fn task_mirror(sdk: &aws_config::SdkConfig) -> Option<SearchMirror> {
     let (_, delivery) = logmeter::startup::settings(|k| std::env::var(k).ok()).ok()?;
     let search = delivery.search?;
     let secrets =
         std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").ok().or_else(|| sdk.endpoint_url().map(str::to_owned));
-    let reader = SearchHttp::new(&search, sdk.clone(), secrets.clone());
-    let writer = SearchHttp::new(&search, sdk.clone(), secrets);
-    Some((reader, logmeter::reconcile::scheduled::results_mirror(&search, writer)))
+    let http = SearchHttp::new(&search, sdk.clone(), secrets);
+    Some(logmeter::reconcile::scheduled::results_mirror(&search, http))
 }
 
 /// Runs a scheduled task: the reconciliation of the last whole window, its results written to the mirror, and
 /// `UnmeteredInvocations` as EMF.
-async fn task(raw: &serde_json::value::RawValue, clients: Option<&(SearchHttp, SearchMirror)>) -> Result<(), Error> {
+async fn task(raw: &serde_json::value::RawValue, mirror: Option<&SearchMirror>) -> Result<(), Error> {
     let task: Task = serde_json::from_str(raw.get()).map_err(|e| format!("not a logmeter task: {e}"))?;
-    let (http, mirror) = clients.ok_or("a scheduled reconciliation needs the search mirror (SEARCH_URL)")?;
+    let mirror = mirror.ok_or("a scheduled reconciliation needs the search mirror (SEARCH_URL)")?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let (outcome, window) = run(&task.reconcile, http, mirror, now).await?;
+    let (outcome, window) = run(&task.reconcile, mirror, now).await?;
     for line in emf_lines(&outcome, now) {
         println!("{line}");
     }
@@ -46,14 +45,14 @@ async fn main() -> Result<(), Error> {
     };
     // Built once and kept for the life of the process, so every concurrent invocation shares them.
     let handler: &'static _ = Box::leak(Box::new(handler));
-    let clients: &'static _ = Box::leak(Box::new(task_clients(&sdk)));
+    let mirror: &'static _ = Box::leak(Box::new(task_mirror(&sdk)));
     let function: &'static str =
         Box::leak(std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default().into_boxed_str());
     // On Lambda Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY > 1) several invocations run at once in this process;
     // the handler is shared and holds no per-invocation state. Elsewhere this runs one invocation at a time.
     lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<LambdaInput>| async move {
         if let Some(raw) = &event.payload.task {
-            task(raw, clients.as_ref()).await?;
+            task(raw, mirror.as_ref()).await?;
             return Ok(aws_lambda_events::event::streams::KinesisEventResponse::default());
         }
         // Lambda sends the deadline as epoch milliseconds. Local emulators may send none (0) or a relative

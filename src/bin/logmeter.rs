@@ -190,22 +190,11 @@ fn reconcile_outcome(source: &Source, write: bool) -> Result<logmeter::reconcile
                 .block_on(async {
                     let sdk = logmeter::aws::sdk_config().await;
                     let secrets = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").ok();
-                    let http = logmeter::sink::search::SearchHttp::new(&config, sdk.clone(), secrets.clone());
-                    let outcome = match &window {
-                        Some(w) => reconcile_window(&http, &source.index, options, w).await?,
-                        None => {
-                            let mut reconciler = logmeter::reconcile::Reconciler::new(options)?;
-                            logmeter::reconcile::source::read_search(&http, &source.index, None, &mut |doc| {
-                                reconciler.push(&doc)
-                            })
-                            .await?;
-                            reconciler.finish()?
-                        }
-                    };
+                    let http = logmeter::sink::search::SearchHttp::new(&config, sdk, secrets);
+                    let mirror = logmeter::reconcile::scheduled::results_mirror(&config, http);
+                    let outcome = reconcile_window(mirror.http(), &source.index, options, window.as_ref()).await?;
                     if write {
                         let w = window.ok_or("--write needs --from and --to: results are written per window")?;
-                        let http = logmeter::sink::search::SearchHttp::new(&config, sdk, secrets);
-                        let mirror = logmeter::reconcile::scheduled::results_mirror(&config, http);
                         let n = write_results(&mirror, &outcome, &w).await?;
                         eprintln!("wrote {n} result documents");
                     }

@@ -121,6 +121,12 @@ pub struct BatchObjectOutlet<S> {
     dates: Option<tokio::sync::Mutex<HashMap<String, Present>>>,
 }
 
+/// The date folder of a shard folder: `<prefix>/<date>/<shard>/` → `<prefix>/<date>/`.
+fn date_folder(name: &str) -> String {
+    let date = name.trim_end_matches('/').rsplit_once('/').map_or(name, |(d, _)| d);
+    format!("{date}/")
+}
+
 /// Meter records found in objects, by their bytes, with how often.
 type Present = HashMap<Vec<u8>, usize>;
 
@@ -145,9 +151,7 @@ impl<S: ObjectSink> BatchObjectOutlet<S> {
     /// Every meter record in the objects of `name`'s date (all shards), by count: read once per date.
     async fn present_in_date(&self, name: &str) -> Result<HashMap<Vec<u8>, usize>, SinkError> {
         let Some(dates) = &self.dates else { return Ok(HashMap::new()) };
-        // <prefix>/<date>/<shard>/ → <prefix>/<date>/
-        let date = name.trim_end_matches('/').rsplit_once('/').map_or(name, |(d, _)| d);
-        let date = format!("{date}/");
+        let date = date_folder(name);
         let mut dates = dates.lock().await;
         if let Some(known) = dates.get(&date) {
             return Ok(known.clone());
@@ -166,8 +170,7 @@ impl<S: ObjectSink> BatchObjectOutlet<S> {
     /// Adds what was written to the date's known records.
     async fn remember(&self, name: &str, written: &[crate::plan::Packed]) {
         let Some(dates) = &self.dates else { return };
-        let date = name.trim_end_matches('/').rsplit_once('/').map_or(name, |(d, _)| d);
-        if let Some(known) = dates.lock().await.get_mut(&format!("{date}/")) {
+        if let Some(known) = dates.lock().await.get_mut(&date_folder(name)) {
             for object in written {
                 if let Ok(records) = object_records(&object.parcel.key, &object.parcel.body) {
                     records.into_iter().for_each(|r| *known.entry(r).or_insert(0) += 1);

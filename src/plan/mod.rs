@@ -24,7 +24,7 @@ pub use objects::{
     object_records, prometheus_rejected_object, prometheus_spool_object, quarantine_object, quarantine_version,
     record_fragments, record_objects, search_rejected_object, search_spool_object, sortable_sequence,
 };
-pub use time::{ISO_LEN, IndexNamer, day_of, iso_millis_bytes, push_date, utc_date};
+pub use time::{ISO_LEN, IndexNamer, day_of, iso_millis, iso_millis_bytes, push_date, utc_date};
 
 use chrono::format::{Item, StrftimeItems};
 

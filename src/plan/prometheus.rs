@@ -8,7 +8,7 @@
 //! CloudWatch Logs cut its delivery between them. A retry writes the same samples again, which Prometheus drops
 //! as duplicates. Queries add the deltas up with `sum_over_time` (the README's design section).
 
-use super::rollup::{DURATION_BUCKETS, Group, Rollup, RollupSettings, Totals, roll_up};
+use super::rollup::{DURATION_BUCKETS, Group, Rollup, RollupSettings, STATUSES, Totals, roll_up};
 use crate::destination::RecordValues;
 use std::collections::BTreeMap;
 
@@ -78,9 +78,9 @@ fn group_samples(values: &RecordValues<'_>, g: Group<'_>, t: &Totals, out: &mut 
         }
         out.push(Sample { name, labels: l, timestamp_ms: t.last_ms, value });
     };
-    for (status, n) in ["success", "error", "timeout", "failure"].into_iter().zip(t.statuses) {
+    for (status, n) in STATUSES.into_iter().zip(t.statuses) {
         if n > 0 {
-            push("faas_invocations_total", Some(("status", status)), n as f64);
+            push("faas_invocations_total", Some(("status", status.as_str())), n as f64);
         }
     }
     if t.cold_starts > 0 {

@@ -12,17 +12,26 @@
 //! events writes the same ids, and `create` keeps one copy.
 
 use super::rollup::{FunctionInfo, RollupSettings, TENANT, function_info, invocation_cost};
-use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
+use super::{BulkEncoder, IndexNamer, iso_millis};
 use crate::destination::RecordValues;
-use crate::extract::ReportStatus;
 use crate::ids::V5Prefix;
 use std::borrow::Cow;
 
+/// The dataset's one literal, for the constants built from it.
+macro_rules! dataset {
+    () => {
+        "logmeter.reconcile"
+    };
+}
+
 /// `event.dataset` of reconciliation documents.
-pub const RECONCILE_DATASET: &str = "logmeter.reconcile";
+pub const RECONCILE_DATASET: &str = dataset!();
+
+/// What every reconciliation document starts with, as written and as recognised when read back: its dataset.
+const HEAD: &str = concat!(r#"{"event":{"dataset":""#, dataset!(), r#""}"#);
 
 /// A reconciliation document, as written and as read back by `logmeter reconcile`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct JoinDoc {
     /// Report time, or `meterTimeInMillis` (ISO 8601).
     #[serde(rename = "@timestamp")]
@@ -69,17 +78,21 @@ pub struct JoinDoc {
     pub meter_value: Option<f64>,
 }
 
-/// The dataset field, written first so a reader can tell reconciliation documents from the others.
-#[derive(serde::Serialize)]
-struct Written<'a> {
-    event: Event,
-    #[serde(flatten)]
-    doc: &'a JoinDoc,
+/// Appends `doc` as the mirror stores it: the dataset first (so a reader tells reconciliation documents from the
+/// others by their first bytes, [`is_join_doc`]), then the document's fields.
+pub fn write_join_doc(doc: &JoinDoc, out: &mut Vec<u8>) {
+    out.extend_from_slice(HEAD.as_bytes());
+    let start = out.len();
+    // Strings and finite numbers always serialize; the object's `{` becomes the `,` after the dataset.
+    let _ = serde_json::to_writer(&mut *out, doc);
+    if let Some(brace) = out.get_mut(start) {
+        *brace = b',';
+    }
 }
 
-#[derive(serde::Serialize)]
-struct Event {
-    dataset: &'static str,
+/// Whether a stored document is a reconciliation document ([`write_join_doc`]'s).
+pub fn is_join_doc(doc: &[u8]) -> bool {
+    doc.starts_with(HEAD.as_bytes()) && doc.get(HEAD.len()) == Some(&b',')
 }
 
 /// The fields of a valid meter record that the join needs.
@@ -108,22 +121,13 @@ pub fn encode_reconcile(
     let ids = V5Prefix::new(&["reconcile", ctx.log_group, ctx.log_stream]);
     let mut indices = IndexNamer::new(index_pattern);
     let base = |timestamp: i64, kind: &str, join_id: String| JoinDoc {
-        timestamp: String::from_utf8_lossy(&iso_millis_bytes(timestamp)).into_owned(),
+        timestamp: iso_millis(timestamp),
         kind: kind.into(),
         join_id,
         function: name.into(),
         version: version.into(),
         log_stream: ctx.log_stream.into(),
-        request_id: None,
-        tenant_id: None,
-        status: None,
-        cold_start: None,
-        duration_ms: None,
-        billed_gb_seconds: None,
-        cost_usd: None,
-        customer_id: None,
-        meter_api_name: None,
-        meter_value: None,
+        ..JoinDoc::default()
     };
     for found in values.reports {
         let r = &found.report;
@@ -131,15 +135,7 @@ pub fn encode_reconcile(
         let doc = JoinDoc {
             request_id: Some(r.request_id.to_string()),
             tenant_id: r.labels[TENANT].as_deref().map(str::to_owned),
-            status: Some(
-                match r.status {
-                    ReportStatus::Success => "success",
-                    ReportStatus::Error => "error",
-                    ReportStatus::Timeout => "timeout",
-                    ReportStatus::Failure => "failure",
-                }
-                .into(),
-            ),
+            status: Some(r.status.as_str().into()),
             cold_start: Some(r.cold_start()),
             duration_ms: r.duration_ms(),
             billed_gb_seconds: r.billed_gb_seconds(),
@@ -168,8 +164,22 @@ pub fn encode_reconcile(
 }
 
 fn push(bulk: &mut BulkEncoder<'_>, index: &str, id: &str, doc: &JoinDoc) {
-    bulk.push(index, id, |out| {
-        // Strings and finite numbers always serialize.
-        let _ = serde_json::to_writer(out, &Written { event: Event { dataset: RECONCILE_DATASET }, doc });
-    });
+    bulk.push(index, id, |out| write_join_doc(doc, out));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_documents_name_their_dataset_first_and_read_back() {
+        let doc = JoinDoc { kind: "meter".into(), join_id: "j".into(), meter_value: Some(2.5), ..JoinDoc::default() };
+        let mut out = Vec::new();
+        write_join_doc(&doc, &mut out);
+        assert!(is_join_doc(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["event"]["dataset"], RECONCILE_DATASET);
+        assert_eq!(serde_json::from_value::<JoinDoc>(v).unwrap(), doc);
+        assert!(!is_join_doc(br#"{"event":{"dataset":"aws.lambda.report"},"x":1}"#));
+    }
 }

@@ -159,11 +159,15 @@ pub const DURATION_BUCKETS: [(f64, &str); 16] = [
     (900_000.0, "900"),
 ];
 
+/// The order of [`Totals::statuses`].
+pub(crate) const STATUSES: [ReportStatus; 4] =
+    [ReportStatus::Success, ReportStatus::Error, ReportStatus::Timeout, ReportStatus::Failure];
+
 /// The sums of one group.
 #[derive(Debug, Default)]
 pub(crate) struct Totals {
     pub(crate) invocations: u64,
-    /// Success, error, timeout, failure.
+    /// Invocations per status, in [`STATUSES`] order.
     pub(crate) statuses: [u64; 4],
     pub(crate) cold_starts: u64,
     /// Sum, min, max and count of the durations (ms).
@@ -244,12 +248,7 @@ pub(crate) fn roll_up<'a>(values: &RecordValues<'a>, settings: &RollupSettings) 
         let t = groups.entry((name, version, r.memory_size_mb(), arch.as_str(), window, tenant)).or_default();
         t.last_ms = t.last_ms.max(found.timestamp);
         t.invocations += 1;
-        t.statuses[match r.status {
-            ReportStatus::Success => 0,
-            ReportStatus::Error => 1,
-            ReportStatus::Timeout => 2,
-            ReportStatus::Failure => 3,
-        }] += 1;
+        t.statuses[STATUSES.iter().position(|s| *s == r.status).unwrap_or_default()] += 1;
         t.cold_starts += u64::from(r.cold_start());
         if let Some(ms) = r.duration_ms() {
             let (sum, min, max, n) = t.duration.unwrap_or((0.0, f64::MAX, f64::MIN, 0));

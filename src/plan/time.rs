@@ -66,6 +66,11 @@ pub fn utc_date(millis: i64) -> String {
 /// Length of an ISO timestamp with milliseconds.
 pub const ISO_LEN: usize = 24;
 
+/// [`iso_millis_bytes`] as a string.
+pub fn iso_millis(millis: i64) -> String {
+    String::from_utf8_lossy(&iso_millis_bytes(millis)).into_owned()
+}
+
 /// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (out-of-range values clamp to the epoch), in a fixed array.
 pub fn iso_millis_bytes(millis: i64) -> [u8; ISO_LEN] {
     let ms = if (0..=MAX_FAST_MS).contains(&millis) { millis } else { 0 };

@@ -13,7 +13,13 @@
 use super::{Outcome, Share};
 use crate::destination::Parcel;
 use crate::ids::V5Prefix;
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use crate::plan::{IndexNamer, iso_millis};
+use chrono::{DateTime, NaiveDate};
+
+/// Index pattern of the cost-to-serve results (by day).
+pub const COST_TO_SERVE_PATTERN: &str = "logmeter-cost-to-serve-%Y.%m.%d";
+/// Index pattern of the unmetered invocations (by report day).
+pub const UNMETERED_PATTERN: &str = "logmeter-unmetered-%Y.%m.%d";
 
 /// How far around a window documents are read: the longest a Lambda invocation can run.
 pub const MARGIN_MS: i64 = 15 * 60 * 1000;
@@ -27,17 +33,14 @@ pub struct Window {
     pub to_ms: i64,
 }
 
-fn parse_time(text: &str) -> Result<i64, String> {
+/// Epoch ms of `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
+pub fn parse_time(text: &str) -> Result<i64, String> {
     if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis()));
     }
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp_millis())
         .map_err(|e| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 time: {e}"))
-}
-
-fn iso(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl Window {
@@ -60,12 +63,12 @@ impl Window {
 
     /// The bounds as documents write `@timestamp`, for [`super::Options::window`].
     pub fn bounds(&self) -> (String, String) {
-        (iso(self.from_ms), iso(self.to_ms))
+        (iso_millis(self.from_ms), iso_millis(self.to_ms))
     }
 
     /// The range to read: the window and [`MARGIN_MS`] on each side.
     pub fn read_range(&self) -> (String, String) {
-        (iso(self.from_ms - MARGIN_MS), iso(self.to_ms + MARGIN_MS))
+        (iso_millis(self.from_ms - MARGIN_MS), iso_millis(self.to_ms + MARGIN_MS))
     }
 }
 
@@ -99,19 +102,22 @@ pub fn results_body(outcome: &Outcome, window: &Window) -> Result<Parcel, String
         .iter()
         .map(|((c, f, d), s)| (c.as_str(), f, d, s))
         .chain(ledger.unattributed.iter().map(|((f, d), s)| ("(unattributed)", f, d, s)));
+    let mut days = IndexNamer::new(COST_TO_SERVE_PATTERN);
     for (c, f, d, s) in rows {
         let id = ids.string(&[c.as_bytes(), f.as_bytes(), d.as_bytes()]);
-        action(format!("logmeter-cost-to-serve-{}", d.replace('-', ".")), id, share(c, f, d, s), &mut body);
+        let index = days.name(parse_time(d)?).to_owned();
+        action(index, id, share(c, f, d, s), &mut body);
     }
     let mut unmetered = Vec::new();
     outcome.each_unmetered(|u| unmetered.push(u))?;
+    let mut report_days = IndexNamer::new(UNMETERED_PATTERN);
     for u in unmetered {
         let id = ids.string(&[b"unmetered", u.function.as_bytes(), u.log_stream.as_bytes(), u.request_id.as_bytes()]);
-        let day = u.timestamp.get(..10).unwrap_or("").replace('-', ".");
+        let index = report_days.name(parse_time(&u.timestamp)?).to_owned();
         let mut doc = serde_json::to_value(&u).map_err(|e| e.to_string())?;
         doc["@timestamp"] = u.timestamp.clone().into();
         doc["event"] = serde_json::json!({"dataset": "logmeter.unmetered"});
-        action(format!("logmeter-unmetered-{day}"), id, doc, &mut body);
+        action(index, id, doc, &mut body);
     }
     Ok(Parcel { key: format!("reconcile/{}-{}", window.from_ms, window.to_ms), body, items })
 }
@@ -119,20 +125,10 @@ pub fn results_body(outcome: &Outcome, window: &Window) -> Result<Parcel, String
 /// The Embedded Metric Format lines of a window: `UnmeteredInvocations` in all (no dimension, for the alarm) and
 /// per function (dimension `Function`), in namespace `logmeter`.
 pub fn emf_lines(outcome: &Outcome, now_ms: i64) -> Vec<String> {
-    let line = |dimensions: serde_json::Value, function: Option<&str>, n: u64| {
-        let mut v = serde_json::json!({
-            "_aws": {"Timestamp": now_ms, "CloudWatchMetrics": [{"Namespace": "logmeter", "Dimensions": [dimensions],
-                "Metrics": [{"Name": "UnmeteredInvocations", "Unit": "Count"}]}]},
-            "UnmeteredInvocations": n,
-        });
-        if let Some(f) = function {
-            v["Function"] = f.into();
-        }
-        v.to_string()
-    };
-    let mut out = vec![line(serde_json::json!([]), None, outcome.unmetered)];
+    let metric = |n: u64| [("UnmeteredInvocations", "Count", i64::try_from(n).unwrap_or(i64::MAX))];
+    let mut out = vec![crate::telemetry::emf(now_ms, &[], &metric(outcome.unmetered))];
     for (f, s) in &outcome.ledger.functions {
-        out.push(line(serde_json::json!(["Function"]), Some(f), s.unmetered));
+        out.push(crate::telemetry::emf(now_ms, &[("Function", f)], &metric(s.unmetered)));
     }
     out
 }
@@ -193,16 +189,17 @@ pub fn results_mirror(
         .with_template("logmeter-reconcile-results", crate::sink::search::reconcile_results_template())
 }
 
-/// Reads a window (and its margins) from the mirror and joins it.
+/// Reads the documents of `index` in the mirror (those of a window and its margins, or all) and joins them.
 pub async fn reconcile_window(
     http: &crate::sink::search::SearchHttp,
     index: &str,
     options: super::Options,
-    window: &Window,
+    window: Option<&Window>,
 ) -> Result<Outcome, String> {
     let mut reconciler = super::Reconciler::new(options)?;
-    let (from, to) = window.read_range();
-    super::source::read_search(http, index, Some((&from, &to)), &mut |doc| reconciler.push(&doc)).await?;
+    let range = window.map(Window::read_range);
+    let range = range.as_ref().map(|(from, to)| (from.as_str(), to.as_str()));
+    super::source::read_search(http, index, range, &mut |doc| reconciler.push(&doc)).await?;
     reconciler.finish()
 }
 
@@ -210,13 +207,12 @@ pub async fn reconcile_window(
 /// and the window.
 pub async fn run(
     task: &ReconcileTask,
-    http: &crate::sink::search::SearchHttp,
     mirror: &crate::sink::SearchMirror,
     now_ms: i64,
 ) -> Result<(Outcome, Window), String> {
     let window = Window::ending_before(now_ms, task.window_minutes, task.lag_minutes);
     let options = options(&task.metered, &task.tenant_customers, Some(&window))?;
-    let outcome = reconcile_window(http, &task.index, options, &window).await?;
+    let outcome = reconcile_window(mirror.http(), &task.index, options, Some(&window)).await?;
     write_results(mirror, &outcome, &window).await?;
     Ok((outcome, window))
 }

@@ -1,15 +1,9 @@
 //! Where reconciliation documents are read from: the bulk bodies of a `logmeter process --out DIR` directory, or
 //! the search mirror's reconciliation indices (sorted by document id, page after page with `search_after`).
 
-use crate::plan::reconcile_docs::{JoinDoc, RECONCILE_DATASET};
+use crate::plan::reconcile_docs::{JoinDoc, is_join_doc};
 use crate::sink::search::SearchHttp;
 use std::path::Path;
-
-/// What the reconciliation documents start with, as the encoder writes them.
-fn is_reconcile(doc: &[u8]) -> bool {
-    let head = format!("{{\"event\":{{\"dataset\":\"{RECONCILE_DATASET}\"}}");
-    doc.starts_with(head.as_bytes())
-}
 
 /// Calls `f` with every reconciliation document in the bulk bodies under `dir/search-bulk/`, file by file.
 pub fn read_dir(dir: &Path, f: &mut dyn FnMut(JoinDoc) -> Result<(), String>) -> Result<(), String> {
@@ -38,7 +32,7 @@ pub fn read_dir(dir: &Path, f: &mut dyn FnMut(JoinDoc) -> Result<(), String>) ->
     for path in files {
         let body = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         for (_, doc) in crate::sink::search::pairs(&body) {
-            if is_reconcile(doc) {
+            if is_join_doc(doc) {
                 f(serde_json::from_slice(doc).map_err(|e| format!("{}: {e}", path.display()))?)?;
             }
         }

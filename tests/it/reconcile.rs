@@ -231,15 +231,14 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
         .unwrap()
         .search
         .unwrap();
-        let http = logmeter::sink::search::SearchHttp::new(&config, sdk.clone(), None);
-        let writer = logmeter::sink::search::SearchHttp::new(&config, sdk, None);
-        let mirror = logmeter::reconcile::scheduled::results_mirror(&config, writer);
+        let http = logmeter::sink::search::SearchHttp::new(&config, sdk, None);
+        let mirror = logmeter::reconcile::scheduled::results_mirror(&config, http);
         let task: logmeter::reconcile::scheduled::Task =
             serde_json::from_value(serde_json::json!({"reconcile": {"metered": "all", "index": index}})).unwrap();
         let half_past =
             logmeter::reconcile::scheduled::Window::parse("2026-11-20T00:30:00Z", "2026-11-21").unwrap().from_ms;
         let (outcome, window) =
-            rt.block_on(logmeter::reconcile::scheduled::run(&task.reconcile, &http, &mirror, half_past)).unwrap();
+            rt.block_on(logmeter::reconcile::scheduled::run(&task.reconcile, &mirror, half_past)).unwrap();
         assert_eq!(window.bounds().0, "2026-11-19T00:00:00.000Z");
         let emf: Value =
             serde_json::from_str(&logmeter::reconcile::scheduled::emf_lines(&outcome, half_past)[0]).unwrap();

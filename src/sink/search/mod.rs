@@ -93,6 +93,11 @@ impl SearchMirror {
         }
     }
 
+    /// The mirror's HTTP client (authenticated), for reads beside the bulk writes.
+    pub fn http(&self) -> &SearchHttp {
+        &self.http
+    }
+
     /// The same mirror, installing `template` under `name` too (when templates are installed at all).
     pub fn with_template(mut self, name: &'static str, template: serde_json::Value) -> Self {
         if !self.templates.is_empty() {

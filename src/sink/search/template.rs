@@ -149,8 +149,9 @@ pub fn reconcile_results_template() -> Value {
     for field in ["cost_usd", "invocations", "billed_gb_seconds"] {
         properties[field] = double.clone();
     }
+    use crate::reconcile::scheduled::{COST_TO_SERVE_PATTERN, UNMETERED_PATTERN};
     composable(
-        &["logmeter-cost-to-serve-*".to_owned(), "logmeter-unmetered-*".to_owned()],
+        &[template_patterns(COST_TO_SERVE_PATTERN), template_patterns(UNMETERED_PATTERN)].concat(),
         json!({"dynamic": false, "properties": properties,
                "dynamic_templates": [{"usage": {"path_match": "usage.*", "mapping": {"type": "double"}}}]}),
     )
