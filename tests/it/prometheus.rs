@@ -18,6 +18,19 @@ fn prometheus() -> String {
     url("LOGMETER_TEST_PROMETHEUS_URL")
 }
 
+#[test]
+fn readme_documents_every_metric() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme.split("## Prometheus").nth(1).unwrap().split("\n## ").next().unwrap();
+    for (name, _) in logmeter::plan::prometheus::METRICS {
+        // `_sum` and `_count` of a histogram share a row: `name_sum`, `_count`.
+        let short = name.rsplit_once('_').map(|(_, s)| format!("`_{s}`")).unwrap_or_default();
+        let row =
+            section.lines().find(|l| l.starts_with('|') && (l.contains(&format!("`{name}`")) || l.contains(&short)));
+        assert!(row.is_some(), "{name} is not in the README's metrics table");
+    }
+}
+
 /// The README's PromQL, by the comment above each query.
 fn readme_promql() -> BTreeMap<String, String> {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
@@ -317,6 +330,14 @@ fn remote_write_totals_equal_the_ground_truth_after_retries_concurrency_and_a_sp
 
     // No sample was refused by Prometheus along the way.
     assert_eq!(refusals(), before, "Prometheus refused nothing");
+
+    // Every metric Prometheus received is one of the documented ones.
+    let names: serde_json::Value =
+        serde_json::from_str(&curl(&[&format!("{}/api/v1/label/__name__/values", prometheus())])).unwrap();
+    let documented: Vec<&str> = logmeter::plan::prometheus::METRICS.iter().map(|(n, _)| *n).collect();
+    for name in names["data"].as_array().unwrap().iter().filter_map(|n| n.as_str()) {
+        assert!(documented.contains(&name), "{name} is sent but not in plan::prometheus::METRICS");
+    }
 
     refused_samples_are_quarantined_with_the_answer_and_never_retried(&rt, &bucket);
 }
