@@ -70,14 +70,21 @@ pub struct FunctionLookup {
 }
 
 impl FunctionLookup {
-    /// A lookup over `http` at `endpoint` (`AWS_ENDPOINT_URL_LAMBDA`, else the SDK's endpoint, else
-    /// `https://lambda.<region>.amazonaws.com`).
-    pub fn new(http: AwsHttp, endpoint: Option<String>) -> Self {
-        let endpoint = endpoint.or_else(|| http.sdk().endpoint_url().map(str::to_owned)).unwrap_or_else(|| {
-            let region = http.sdk().region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
-            format!("https://lambda.{region}.amazonaws.com")
+    /// A lookup over `http` at `endpoint` (`AWS_ENDPOINT_URL_LAMBDA`, else the SDK's endpoint, else the Lambda
+    /// endpoint of the function's region in its partition, FIPS when `AWS_USE_FIPS_ENDPOINT` says so); `None`
+    /// without any (no region is known), for the lookup is never sent to a guessed region.
+    pub fn new(http: AwsHttp, endpoint: Option<String>) -> Option<Self> {
+        let sdk = http.sdk();
+        let endpoint = endpoint.or_else(|| sdk.endpoint_url().map(str::to_owned)).or_else(|| {
+            let region = sdk.region()?.to_string();
+            let partition = crate::sink::search::partition_of(&region);
+            Some(crate::sink::search::service_endpoint("lambda", partition, &region, sdk.use_fips().unwrap_or(false)))
         });
-        Self { http, endpoint: endpoint.trim_end_matches('/').to_owned() }
+        let Some(endpoint) = endpoint else {
+            tracing::warn!("FUNCTION_METADATA_LOOKUP: no region is known, so no Lambda endpoint: the lookup is off");
+            return None;
+        };
+        Some(Self { http, endpoint: endpoint.trim_end_matches('/').to_owned() })
     }
 
     /// The configuration of `name`; `Ok(None)` when the lookup cannot see it (404, 403).

@@ -71,7 +71,23 @@ impl Handler {
             names.dedup();
             // A function met for the first time: its configuration names its architecture and settings, so the
             // batch is planned again with it (once per function and container).
+            let new: Vec<&String> = names.iter().filter(|n| !rollups.catalog.0.knows(n)).collect();
             if lookup.fill(&rollups.catalog.0, &names).await {
+                // Derived figures never read the catalog (every container must write the same ones): a function
+                // priced at another architecture than it runs on is named, for FUNCTION_ARCHITECTURES.
+                for name in new {
+                    let found = rollups.catalog.0.get(name).and_then(|c| c.architecture);
+                    let priced = rollups.architectures.resolve(name, None);
+                    if let Some(found) = found.filter(|f| *f != priced) {
+                        tracing::warn!(
+                            function = %name,
+                            runs_on = found.as_str(),
+                            priced_as = priced.as_str(),
+                            "function priced at another architecture than it runs on: add {name}={} to FUNCTION_ARCHITECTURES",
+                            found.as_str()
+                        );
+                    }
+                }
                 plans = self.pipeline.plan_batch(&batch.records);
             }
         }

@@ -102,6 +102,21 @@ pub struct Targets<'a, S, M> {
     pub metrics: Option<(&'a M, PrometheusMode)>,
 }
 
+/// The request name and mode of a spooled Prometheus request, from its key after `prometheus-spool/`:
+/// `<date>/<request name>-<digest>.snappy`, or `<date>/<grouping path>-<digest>.prom`. The digest names the stored
+/// body ([`crate::plan::names_content`]); what comes before it is the request's own name, which for the
+/// Pushgateway is the group to push to again.
+fn spooled_request(tail: &str) -> Option<(&str, PrometheusMode)> {
+    let name = tail.split_once('/').map_or(tail, |(_, n)| n);
+    let (name, kind) = match name.rsplit_once('.')? {
+        (n, "snappy") => (n, PrometheusMode::RemoteWrite),
+        (n, "prom") => (n, PrometheusMode::Pushgateway),
+        _ => return None,
+    };
+    let is_digest = |d: &str| d.len() == 16 && d.bytes().all(|b| b.is_ascii_hexdigit());
+    Some((name.rsplit_once('-').filter(|(_, d)| is_digest(d)).map_or(name, |(n, _)| n), kind))
+}
+
 fn skip(r: &mut Replayed, why: &str) {
     *r.skipped.entry(why.to_owned()).or_insert(0) += 1;
 }
@@ -147,15 +162,9 @@ pub async fn replay<Q: ObjectSink, S: SearchSink, M: MetricsSink>(
                     skip(&mut r, "Prometheus not configured");
                     continue;
                 };
-                // <date>/<request name>.snappy, or <date>/<grouping path>.prom
-                let name = tail.split_once('/').map_or(tail, |(_, n)| n);
-                let (name, kind) = match name.rsplit_once('.') {
-                    Some((n, "snappy")) => (n, PrometheusMode::RemoteWrite),
-                    Some((n, "prom")) => (n, PrometheusMode::Pushgateway),
-                    _ => {
-                        skip(&mut r, "not a Prometheus request");
-                        continue;
-                    }
+                let Some((name, kind)) = spooled_request(tail) else {
+                    skip(&mut r, "not a Prometheus request");
+                    continue;
                 };
                 if kind != mode {
                     skip(&mut r, "spooled for the other Prometheus mode");
@@ -211,5 +220,23 @@ mod tests {
         assert_eq!((parcel.body.as_slice(), parcel.items), (&b"{\"create\":{\"_id\":\"a\"}}\n{\"x\":1}\n"[..], 1));
         assert!(records_to_replay(b"{}", 0).is_err());
         assert_eq!(folder_date("undated"), 0);
+    }
+
+    #[test]
+    fn valid_spooled_prometheus_keys_give_back_their_request_names() {
+        use crate::config::PrometheusMode::{Pushgateway, RemoteWrite};
+        let group = "job/logmeter/logmeter_record/shardId-000000000003-4965";
+        let table = [
+            (format!("2026-12-06/{group}-0123456789abcdef.prom"), Some((group, Pushgateway))),
+            (format!("2026-12-06/{group}.prom"), Some((group, Pushgateway))),
+            (
+                "2026-12-06/shardId-1/9-1-aaaabbbbccccdddd-0123456789abcdef.snappy".to_owned(),
+                Some(("shardId-1/9-1-aaaabbbbccccdddd", RemoteWrite)),
+            ),
+            ("2026-12-06/notes.txt".to_owned(), None),
+        ];
+        for (tail, want) in table {
+            assert_eq!(spooled_request(&tail), want, "{tail}");
+        }
     }
 }

@@ -94,10 +94,12 @@ pub async fn aws_parts(
     let prometheus =
         delivery.prometheus.as_ref().map(|p| (p.clone(), crate::sink::PrometheusHttp::new(p, sdk.clone())));
     let rollups_written = (search.is_some() && pipeline.search_rollups) || prometheus.is_some();
-    let lookup = (delivery.function_lookup && rollups_written).then(|| {
-        let http = crate::sink::search::AwsHttp::new(sdk.clone(), std::time::Duration::from_secs(3));
-        crate::catalog::FunctionLookup::new(http, delivery.lambda_endpoint.clone())
-    });
+    let lookup = (delivery.function_lookup && rollups_written)
+        .then(|| {
+            let http = crate::sink::search::AwsHttp::new(sdk.clone(), std::time::Duration::from_secs(3));
+            crate::catalog::FunctionLookup::new(http, delivery.lambda_endpoint.clone())
+        })
+        .flatten();
     tracing::info!(
         bucket = %delivery.bucket,
         quarantine_bucket = %delivery.quarantine_bucket,

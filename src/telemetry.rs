@@ -34,7 +34,10 @@ pub fn emf_line(summary: &crate::Summary, function: &str, now_millis: i64, inges
         ("DocumentsIndexed", summary.documents_indexed),
         ("DocumentsRejected", summary.documents_rejected),
         ("DocumentsSpooled", summary.documents_spooled),
+        ("PrometheusSamplesRejected", summary.prometheus_samples_rejected),
+        ("PrometheusSamplesSpooled", summary.prometheus_samples_spooled),
         ("BatchItemFailures", summary.batch_item_failures),
+        ("AccessDenied", summary.access_denied),
     ];
     let values: Vec<(&str, &str, i64)> = metrics
         .iter()

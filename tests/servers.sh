@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (once) and starts the real servers the integration tests talk to, on 127.0.0.1 only:
-#   moto 5.2.5        S3 (and Secrets Manager), with signature checks on a second instance
+#   moto 5.2.5        S3 (and Secrets Manager), with signature checks on a second instance and IAM enforcement
+#                     (switched on by the IAM test, POST /moto-api/reset-auth) on a third
 #   osmem-server 0.1.6  OpenSearch 3 API
 #   noida-db 0.2.3      Elasticsearch 8 API
 #   prometheus (Debian)  remote write receiver, out-of-order window 30 days, no scrape jobs
@@ -44,13 +45,17 @@ if ! command -v prometheus > /dev/null || ! command -v prometheus-pushgateway > 
 fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-s3_port=$(free_port); s3_auth_port=$(free_port); os_port=$(free_port); es_port=$(free_port)
+s3_port=$(free_port); s3_auth_port=$(free_port); s3_iam_port=$(free_port); os_port=$(free_port); es_port=$(free_port)
 prom_port=$(free_port); pgw_port=$(free_port)
 : > "$dir/pids"
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" > "$dir/moto.log" 2>&1 &
 echo $! >> "$dir/pids"
 # A second moto that authenticates every request: bad credentials are refused as real S3 refuses them.
 INITIAL_NO_AUTH_ACTION_COUNT=0 "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_auth_port" > "$dir/moto-auth.log" 2>&1 &
+echo $! >> "$dir/pids"
+# A third moto for the IAM test: open until the test has made its users, then it checks every request against the
+# caller's IAM policies (the test turns that on with POST /moto-api/reset-auth).
+INITIAL_NO_AUTH_ACTION_COUNT=1000000 "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_iam_port" > "$dir/moto-iam.log" 2>&1 &
 echo $! >> "$dir/pids"
 osmem=$("$venv/bin/python" -c 'import osmem_server; print(osmem_server.resolve_binary())')
 "$osmem" -addr "127.0.0.1:$os_port" -no-stdin-watch < /dev/null > "$dir/osmem.log" 2>&1 &
@@ -90,6 +95,7 @@ wait_for() {
   return 1
 }
 wait_for "http://127.0.0.1:$s3_port/moto-api/"
+wait_for "http://127.0.0.1:$s3_iam_port/moto-api/"
 wait_for "http://127.0.0.1:$os_port/"
 wait_for "http://127.0.0.1:$es_port/"
 wait_for "http://127.0.0.1:$prom_port/-/ready"
@@ -102,6 +108,7 @@ done
 cat > "$dir/env" <<ENV
 export LOGMETER_TEST_S3_URL=http://127.0.0.1:$s3_port
 export LOGMETER_TEST_S3_AUTH_URL=http://127.0.0.1:$s3_auth_port
+export LOGMETER_TEST_S3_IAM_URL=http://127.0.0.1:$s3_iam_port
 export LOGMETER_TEST_OPENSEARCH_URL=http://127.0.0.1:$os_port
 export LOGMETER_TEST_ELASTICSEARCH_URL=http://127.0.0.1:$es_port
 export LOGMETER_TEST_PROMETHEUS_URL=http://127.0.0.1:$prom_port
@@ -113,5 +120,5 @@ if [ -n "${LOGMETER_TEST_OWNER_PID:-}" ]; then
   nohup bash -c 'owner=$1; shift; while kill -0 "$owner" 2>/dev/null; do sleep 1; done; kill "$@" 2>/dev/null' \
     watchdog "$LOGMETER_TEST_OWNER_PID" $(cat "$dir/pids") > /dev/null 2>&1 &
 fi
-echo "servers up: S3 :$s3_port (auth :$s3_auth_port), OpenSearch :$os_port, Elasticsearch :$es_port," \
+echo "servers up: S3 :$s3_port (auth :$s3_auth_port, IAM :$s3_iam_port), OpenSearch :$os_port, Elasticsearch :$es_port," \
   "Prometheus :$prom_port, Pushgateway :$pgw_port" >&2

@@ -29,9 +29,9 @@ enum Command {
     /// Process Lambda Kinesis event files as the Lambda would.
     ///
     /// With --out DIR, deliveries go to a directory: meter record objects at DIR/<key> (the S3 key layout,
-    /// ingest/records/YYYY-MM-DD/<shard>/<sequence>-<part>.json), quarantine objects at
-    /// DIR/logmeter-quarantine/YYYY-MM-DD/<shard>/<sequence>.json, and bulk API bodies at
-    /// DIR/search-bulk/<shard>/<sequence>-<part>.ndjson. Writes are create-only: processing the same events
+    /// ingest/records/YYYY-MM-DD/<shard>/<last>-<first>-<digest>.json in the default batch layout), quarantine
+    /// objects at DIR/logmeter-quarantine/YYYY-MM-DD/<shard>/<sequence>.json, and bulk API bodies at
+    /// DIR/search-bulk/<shard>/<last>-<first>-<digest>.ndjson. Writes are create-only: processing the same events
     /// again, or a retry from any record, leaves the directory byte-identical.
     ///
     /// Without --out, deliveries go where the Lambda's go, with the same settings: INGEST_BUCKET_NAME (and the

@@ -21,7 +21,8 @@ pub enum IdMode {
     /// `create` with the deterministic `_id`: a replay finds the document there (409) and adds nothing.
     Create,
     /// No `_id` (OpenSearch Serverless time-series collections refuse custom ids): a replay can index a document
-    /// twice; each carries `logmeter.document_id` to de-duplicate at query time.
+    /// twice; a report's document carries `logmeter.event_id` and `aws.cloudwatch.log_stream` to de-duplicate at
+    /// query time.
     Auto,
 }
 

@@ -426,7 +426,7 @@ impl PipelineConfig {
             index_pattern: read(&lookup, "SEARCH_INDEX_PATTERN", d.index_pattern, |p: &String| {
                 crate::plan::check_index_pattern(p)
             })?,
-            mirror_meter_records: read(&lookup, "SEARCH_METER_RECORDS", d.mirror_meter_records, |_| Ok(()))?,
+            mirror_meter_records: flag(&lookup, "SEARCH_METER_RECORDS", d.mirror_meter_records)?,
             meter_index_pattern: read(&lookup, "SEARCH_METER_INDEX_PATTERN", d.meter_index_pattern, |p: &String| {
                 crate::plan::check_index_pattern(p)
             })?,

@@ -216,7 +216,8 @@ impl<S: ObjectSink> BatchObjectOutlet<S> {
         let mut present = match read {
             Ok(present) => present,
             Err(e) => {
-                tracing::error!(error = %e, folder = %name, "could not read what earlier attempts wrote: reported for retry");
+                let what = format!("the records of {name} reported for retry (reading what earlier attempts wrote)");
+                super::delivery_failed(&e, &what, &mut shipped.summary);
                 return fail_all(shipped);
             }
         };
@@ -239,7 +240,11 @@ impl<S: ObjectSink> BatchObjectOutlet<S> {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "delivery failed: its records and the folder's later ones are reported for retry");
+                    super::delivery_failed(
+                        &e,
+                        "its records and the folder's later ones reported for retry",
+                        &mut shipped.summary,
+                    );
                     objects[i..].iter().flat_map(|o| &o.records).for_each(|&r| shipped.failed[r] = true);
                     return;
                 }

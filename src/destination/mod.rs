@@ -14,8 +14,10 @@
 //! | [`prometheus::PROMETHEUS`] | [`prometheus::PrometheusEncoder`]: rollup figures as remote write entries or Pushgateway groups | [`prometheus::PrometheusOutlet`] | refused requests are quarantined; an outage spools the request, or retries the record |
 //! | [`QUARANTINE`] | [`quarantine::QuarantineEncoder`]: what could not be processed, whole records included | [`objects::ObjectOutlet`] over the quarantine bucket | the record is retried |
 //!
-//! Adding a destination means one module here with its encoder and outlet, its settings, and one line where the
-//! pipeline and the handler are built ([`crate::startup`], the CLI).
+//! A destination is not registered in one place. Besides its module here (encoder and outlet) and its settings
+//! ([`crate::config`]), its encoder is chosen in `Pipeline::for_destinations` ([`crate::pipeline`]) and its outlet
+//! in [`outlets`] (ingest, quarantine, search) or beside it (Prometheus), once in `AwsParts::into_handler`
+//! ([`crate::startup`]) and once in the CLI's `local_handler` (`src/bin/logmeter.rs`).
 
 pub mod ingest;
 pub mod objects;
@@ -43,7 +45,8 @@ pub const QUARANTINE: &str = "quarantine";
 /// One delivery's worth of bytes: an object under its key, or a bulk body under its request name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parcel {
-    /// The object key (prefix included), or the bulk request's name (`<shard>/<sequence>-<part>`).
+    /// The object key (prefix included); a record's fragment (`<folder>/<sequence>`, packed per batch by its
+    /// outlet); or a packed request's name (`<shard>/<last>-<first>-<digest>`).
     pub key: String,
     /// The bytes, exactly as delivered.
     pub body: Vec<u8>,
@@ -59,8 +62,10 @@ pub struct RecordValues<'a> {
     pub shard: &'a str,
     /// The record's name in keys and ids: its sequence number, or a digest for a record without a usable one.
     pub seq_key: &'a str,
-    /// Where the payload came from (account, region, log group and stream).
-    pub source: &'a ReportContext<'a>,
+    /// Where the payload's events came from (account, region, log group and stream): the first is the payload's
+    /// own (its owner and the Kinesis record's region); events whose system fields (`@aws.account`,
+    /// `@aws.region`) name another source have theirs, by index ([`FoundReport::source`]). Never empty.
+    pub sources: &'a [ReportContext<'a>],
     /// Valid meter records, in log order.
     pub meters: &'a MeterRecords,
     /// Invocation reports, in log order.
@@ -70,6 +75,22 @@ pub struct RecordValues<'a> {
     /// What the payload's last init start said (runtime version, initialization type).
     pub init_start: &'a crate::extract::InitStart,
 }
+
+impl<'a> RecordValues<'a> {
+    /// The payload's own source (its owner and region, log group and stream, shard and sequence).
+    pub fn source(&self) -> &'a ReportContext<'a> {
+        self.sources.first().unwrap_or(&NO_SOURCE)
+    }
+
+    /// The source of an event by its index (the payload's own for an index out of range).
+    pub fn source_of(&self, index: u16) -> &'a ReportContext<'a> {
+        self.sources.get(usize::from(index)).unwrap_or(self.source())
+    }
+}
+
+/// What [`RecordValues::source`] answers for values without sources (never planned so).
+const NO_SOURCE: ReportContext<'static> =
+    ReportContext { account: "", region: None, log_group: "", log_stream: "", shard: "", sequence: "" };
 
 /// The pure half of a destination: values in, parcels out. Deterministic: the same values always give the same
 /// parcels, so a retry finds what an earlier attempt delivered.
@@ -166,6 +187,19 @@ pub(crate) fn pack_batch(
     }
 }
 
+/// Logs a delivery that failed (`then` says what follows: the records reported for retry, a body spooled) and
+/// counts it in `summary` when it was refused for lack of permission: an access error is named as one, with its
+/// action and resource, never as an unnamed transient failure.
+pub(crate) fn delivery_failed(e: &SinkError, then: &str, summary: &mut Summary) {
+    match e {
+        SinkError::AccessDenied { action, target, detail } => {
+            summary.access_denied += 1;
+            tracing::error!(%action, resource = %target, %detail, "access denied: {then}");
+        }
+        _ => tracing::error!(error = %e, "delivery failed: {then}"),
+    }
+}
+
 /// Runs `sends` (one per request, in order), `concurrency` at a time, adds up what they did, and marks the records
 /// of each request that failed for retry (`records` consignments in the batch).
 pub(crate) async fn send_packed<F>(requests: &[Packed], records: usize, concurrency: usize, sends: Vec<F>) -> Shipped
@@ -180,7 +214,8 @@ where
         match result {
             Ok(summary) => shipped.summary += summary,
             Err(e) => {
-                tracing::error!(error = %e, request = %packed.parcel.key, "delivery failed: the request's records are reported for retry");
+                let then = format!("the records of request {} reported for retry", packed.parcel.key);
+                delivery_failed(&e, &then, &mut shipped.summary);
                 packed.records.iter().for_each(|&r| shipped.failed[r] = true);
             }
         }

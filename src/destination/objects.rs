@@ -33,15 +33,8 @@ impl<S: ObjectSink> ObjectOutlet<S> {
 
     async fn put(&self, parcel: &Parcel) -> Result<Summary, SinkError> {
         let mut summary = Summary::default();
-        let delivery = match self.store.put(parcel).await {
-            // The quarantine store keeps every version of what a record left: a replay after a fix that quarantines
-            // less (or else) is kept beside the first, under a name from its bytes.
-            Err(SinkError::Taken { .. }) if self.destination == super::QUARANTINE => {
-                self.store.put(&crate::plan::quarantine_version(parcel)).await?
-            }
-            other => other?,
-        };
-        match delivery {
+        // Keys name their bodies: a replay after a fix that quarantines otherwise keeps its version beside the first.
+        match self.store.put(parcel).await? {
             Delivery::Written => summary.objects_written = 1,
             Delivery::AlreadyPresent => summary.objects_already_present = 1,
         }
@@ -66,7 +59,11 @@ impl<S: ObjectSink> ObjectOutlet<S> {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, shard = %c.shard, sequence_number = %c.sequence_number, "delivery failed: reported for retry");
+                    super::delivery_failed(
+                        &e,
+                        &format!("record {} of {} reported for retry", c.sequence_number, c.shard),
+                        &mut summary,
+                    );
                     return (true, summary);
                 }
             }

@@ -133,6 +133,14 @@ impl<S: MetricsSink> PrometheusOutlet<S> {
         let date = utc_date(arrival_millis);
         match self.sink.send(self.mode, parcel).await {
             Ok(_) => summary.prometheus_samples = parcel.items,
+            // Refused credentials are not a verdict on the samples: spooled (or retried), never quarantined as bad.
+            Err(e @ SinkError::AccessDenied { .. }) if self.spool => {
+                super::delivery_failed(&e, &format!("request {} spooled for replay", parcel.key), &mut summary);
+                let kept = prometheus_spool_object(parcel, self.mode, &self.quarantine_prefix, &date);
+                summary += keep_in_quarantine(kept, landing).await?;
+                summary.prometheus_samples_spooled = parcel.items;
+            }
+            Err(e @ SinkError::AccessDenied { .. }) => return Err(e),
             Err(SinkError::Permanent { reason, .. }) => {
                 tracing::warn!(request = %parcel.key, samples = parcel.items, %reason, "Prometheus refused the samples: request quarantined");
                 let kept = prometheus_rejected_object(parcel, &reason, &self.quarantine_prefix, &date);

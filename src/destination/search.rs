@@ -1,5 +1,6 @@
-//! The search mirror: each invocation report as a metric document ([`crate::plan::ReportEncoder`]) and, with
-//! `SEARCH_MIRROR_METER_RECORDS`, each meter record as a document, as `create` actions with deterministic ids.
+//! The search mirror: each invocation report as a metric document ([`crate::plan::ReportEncoder`]), rollup and
+//! reconciliation documents and, with `SEARCH_METER_RECORDS`, each meter record as a document, as `create` actions
+//! with deterministic ids.
 //! The encoder yields each record's actions; the outlet packs a whole batch's into bulk bodies bounded by
 //! `BULK_MAX_BYTES` / `BULK_MAX_ACTIONS` ([`crate::plan::pack_bodies`]), so a batch costs one bulk request, not
 //! one per record. A re-delivered document answers 409 on `create` and counts as already present, whatever body
@@ -34,8 +35,9 @@ pub struct SearchEncoder {
 }
 
 impl SearchEncoder {
-    /// The encoder `config` describes (`SEARCH_INDEX`, `SEARCH_INVOCATION_DOCS`, the rollup settings,
-    /// `SEARCH_MIRROR_METER_RECORDS`, `SEARCH_METER_INDEX`).
+    /// The encoder `config` describes (`SEARCH_INDEX_PATTERN`, `SEARCH_INVOCATION_DOCS`, `SEARCH_ROLLUPS` and the
+    /// rollup settings, `SEARCH_METER_RECORDS`, `SEARCH_METER_INDEX_PATTERN`, `SEARCH_RECONCILE_DOCS`,
+    /// `SEARCH_RECONCILE_INDEX_PATTERN`).
     pub fn new(config: &PipelineConfig) -> Self {
         Self {
             index_pattern: config.index_pattern.clone(),
@@ -56,7 +58,7 @@ impl Encoder for SearchEncoder {
         // One fragment for the record; the outlet packs the batch's into bodies.
         let mut bulk = BulkEncoder::new(values.shard, values.seq_key);
         if self.invocation_docs && !values.reports.is_empty() {
-            let mut encoder = ReportEncoder::new(values.source, &self.index_pattern);
+            let mut encoder = ReportEncoder::new(values.sources, &self.index_pattern);
             bulk.reserve(values.reports.len() * REPORT_DOCUMENT_BYTES);
             values.reports.iter().for_each(|found| encoder.push(found, &mut bulk));
         }
@@ -129,7 +131,11 @@ impl<S: SearchSink> SearchOutlet<S> {
                 }
             }
             Err(e) if self.spool => {
-                tracing::error!(error = %e, request = %parcel.key, "search mirror failed: bulk body spooled for replay");
+                if matches!(e, SinkError::AccessDenied { .. }) {
+                    super::delivery_failed(&e, &format!("bulk body {} spooled for replay", parcel.key), &mut summary);
+                } else {
+                    tracing::error!(error = %e, request = %parcel.key, "search mirror failed: bulk body spooled for replay");
+                }
                 let kept = search_spool_object(parcel, &self.quarantine_prefix, &date);
                 summary += keep_in_quarantine(kept, landing).await?;
                 summary.documents_spooled = parcel.items;

@@ -55,6 +55,8 @@ pub struct InitFailure {
     pub error_type: Option<String>,
     /// Event time, epoch ms.
     pub timestamp: i64,
+    /// The event's source among its record's ([`crate::destination::RecordValues::sources`]; 0 = the payload's).
+    pub source: u16,
 }
 
 /// The init failure an `INIT_REPORT` line (unescaped) reports, or `None` when it succeeded or names no status
@@ -88,7 +90,7 @@ pub fn parse_platform_init_report(line: &str, timestamp: i64) -> Option<InitFail
 }
 
 fn failure(status: String, phase: Option<String>, error_type: Option<String>, timestamp: i64) -> Option<InitFailure> {
-    (status != "success").then_some(InitFailure { status, phase, error_type, timestamp })
+    (status != "success").then_some(InitFailure { status, phase, error_type, timestamp, source: 0 })
 }
 
 #[cfg(test)]

@@ -67,6 +67,9 @@ pub struct FoundReport<'a> {
     pub event_id: &'a str,
     /// Event time, epoch ms.
     pub timestamp: i64,
+    /// The event's source account and region among its record's ([`crate::destination::RecordValues::sources`];
+    /// 0 = the payload's owner and region).
+    pub source: u16,
 }
 
 /// What extraction found in one payload.
@@ -74,8 +77,8 @@ pub struct FoundReport<'a> {
 pub struct Extraction {
     /// Valid meter records, in log order.
     pub meters: MeterRecords,
-    /// Invocation reports found. Their documents are written as they are found, while the line is at hand
-    /// (see `plan::ReportEncoder`), so only the count is kept.
+    /// How many invocation reports were found. The reports themselves ([`FoundReport`] values) are collected
+    /// beside the extraction and handed to every destination's encoder (see `pipeline`), so only the count is kept.
     pub reports: usize,
     /// Everything that could not be processed (bounded: see [`Quarantine`]).
     pub quarantine: Quarantine,

@@ -4,7 +4,7 @@
 use super::Pipeline;
 use crate::decode::{Payload, unescape_into};
 use crate::extract::{
-    EventRef, Extraction, FoundReport, InvocationReport, QuarantineEntry, QuarantineKind, ReportStatus,
+    EventRef, Extraction, FoundReport, InitFailure, InvocationReport, QuarantineEntry, QuarantineKind, ReportStatus,
     parse_platform_init_report, parse_platform_init_start, parse_platform_report, parse_text_init_report,
     parse_text_init_start, parse_text_report, read_raw_platform_report, read_raw_text_report, timed_out_request_id,
 };
@@ -113,6 +113,7 @@ impl Pipeline {
         bufs: &mut LineBuffers,
         ex: &mut Extraction,
         reports: &mut Vec<FoundReport<'p>>,
+        sources: &mut Vec<EventSource>,
     ) -> bool {
         let LineBuffers { message: msg, inner, timed_out, candidates } = bufs;
         timed_out.clear();
@@ -137,14 +138,21 @@ impl Pipeline {
         // A record and its derived uniqueId are a little over 200 bytes in the large sample.
         ex.meters.reserve(tagged_lines, tagged_lines * 256);
         let unique_ids = crate::ids::derived_unique_ids(&p.log_group, &p.log_stream);
-        fn found<'p>(reports: &mut Vec<FoundReport<'p>>, report: InvocationReport<'p>, id: &'p str, at: i64) {
-            reports.push(FoundReport { report, event_id: id, timestamp: at });
+        fn found<'p>(
+            reports: &mut Vec<FoundReport<'p>>,
+            report: InvocationReport<'p>,
+            id: &'p str,
+            at: i64,
+            source: u16,
+        ) {
+            reports.push(FoundReport { report, event_id: id, timestamp: at, source });
         }
         for &(i, look) in candidates.iter() {
             if output(ex, reports) > max_output {
                 return false;
             }
             let event = &p.log_events[i];
+            let source = event_source(event, sources);
             let ev = EventRef {
                 log_group: &p.log_group,
                 log_stream: &p.log_stream,
@@ -159,14 +167,14 @@ impl Pipeline {
                 && fast.platform_report
                 && let Some(report) = read_raw_platform_report(event.message)
             {
-                found(reports, report, event.id(), event.timestamp);
+                found(reports, report, event.id(), event.timestamp, source);
                 continue;
             }
             if look.has(Look::TEXT_REPORT)
                 && fast.text_report
                 && let Some(report) = read_raw_text_report(event.message)
             {
-                found(reports, with_timeout(report, timed_out), event.id(), event.timestamp);
+                found(reports, with_timeout(report, timed_out), event.id(), event.timestamp, source);
                 continue;
             }
             // The usual tagged line is read from the raw literal too.
@@ -202,7 +210,7 @@ impl Pipeline {
                     parse_platform_init_report(msg, event.timestamp)
                 };
                 if let Some(failure) = failure {
-                    ex.init_failures.push(failure);
+                    ex.init_failures.push(InitFailure { source, ..failure });
                     continue;
                 }
                 // Not an init failure (a success, or an application line quoting the name): perhaps tagged.
@@ -210,9 +218,13 @@ impl Pipeline {
             }
             if look.has(Look::TEXT_REPORT) {
                 match parse_text_report(msg) {
-                    Ok(report) => {
-                        found(reports, with_timeout(report, timed_out).into_owned(), event.id(), event.timestamp)
-                    }
+                    Ok(report) => found(
+                        reports,
+                        with_timeout(report, timed_out).into_owned(),
+                        event.id(),
+                        event.timestamp,
+                        source,
+                    ),
                     Err(reason) => {
                         ex.quarantine.push(QuarantineEntry::at(QuarantineKind::Report, &ev, reason, msg, None))
                     }
@@ -222,7 +234,7 @@ impl Pipeline {
             if look.has(Look::PLATFORM) {
                 match parse_platform_report(msg) {
                     Ok(Some(report)) => {
-                        found(reports, report.into_owned(), event.id(), event.timestamp);
+                        found(reports, report.into_owned(), event.id(), event.timestamp, source);
                         continue;
                     }
                     Ok(None) => tagged = self.meter.mentions(event.message.as_bytes()),
@@ -243,6 +255,31 @@ impl Pipeline {
         }
         output(ex, reports) <= max_output
     }
+}
+
+/// A source account and region that an event's system fields (`@aws.account`, `@aws.region`) name; `None` for a
+/// field not given, which the payload's own (owner, Kinesis region) stands in for.
+pub(crate) type EventSource = (Option<String>, Option<String>);
+
+/// The index of `event`'s source among `sources` (0: the payload's own, for an event without system fields),
+/// adding it when new. More sources than an index holds share the payload's own (never in practice: a source is
+/// an account and region).
+fn event_source(event: &crate::decode::LogEvent<'_>, sources: &mut Vec<EventSource>) -> u16 {
+    if event.extracted_fields.is_none() {
+        return 0;
+    }
+    let named = (event.extracted("@aws.account"), event.extracted("@aws.region"));
+    if named == (None, None) {
+        return 0;
+    }
+    if sources.is_empty() {
+        sources.push((None, None));
+    }
+    let at = sources.iter().position(|s| *s == named).unwrap_or_else(|| {
+        sources.push(named);
+        sources.len() - 1
+    });
+    u16::try_from(at).unwrap_or(0)
 }
 
 /// Whether a JSON log line is a Web Functions summary event (its `type`), not an application line quoting one.

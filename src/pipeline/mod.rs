@@ -194,21 +194,26 @@ impl Pipeline {
                         }
                         Ok(p) => {
                             summary.log_events = p.log_events.len();
-                            // The source account and region: the subscription's system fields when it adds them
-                            // (centralised log groups), else the payload's owner and the stream's region.
-                            let system = p.log_events.iter().find(|e| e.extracted_fields.is_some());
-                            let account = system.and_then(|e| e.extracted("@aws.account"));
-                            let region = system.and_then(|e| e.extracted("@aws.region"));
-                            let source = ReportContext {
-                                account: account.as_deref().unwrap_or(&p.owner),
-                                region: region.as_deref().or(input.aws_region.as_deref()),
+                            let mut reports = Vec::new();
+                            let mut named = Vec::new();
+                            let read = self.extract_payload(&p, &mut scratch.lines, &mut ex, &mut reports, &mut named);
+                            // The source account and region of each event: the subscription's system fields when
+                            // it adds them (centralised log groups, where one payload may hold events of several
+                            // accounts), else the payload's owner and the stream's region (the first source).
+                            let own = ReportContext {
+                                account: &p.owner,
+                                region: input.aws_region.as_deref(),
                                 log_group: &p.log_group,
                                 log_stream: &p.log_stream,
                                 shard,
                                 sequence: &seq_key,
                             };
-                            let mut reports = Vec::new();
-                            let read = self.extract_payload(&p, &mut scratch.lines, &mut ex, &mut reports);
+                            let mut sources = vec![own];
+                            sources.extend(named.iter().skip(1).map(|(account, region)| ReportContext {
+                                account: account.as_deref().unwrap_or(own.account),
+                                region: region.as_deref().or(own.region),
+                                ..own
+                            }));
                             ex.reports = reports.len();
                             if !reports.is_empty() || !ex.init_failures.is_empty() {
                                 let id = crate::extract::function_of(&p.log_group, &p.log_stream);
@@ -220,7 +225,7 @@ impl Pipeline {
                                 let values = RecordValues {
                                     shard,
                                     seq_key: &seq_key,
-                                    source: &source,
+                                    sources: &sources,
                                     meters: &ex.meters,
                                     reports: &reports,
                                     init_failures: &ex.init_failures,

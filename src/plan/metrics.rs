@@ -16,9 +16,10 @@ pub const REPORT_DOCUMENT_BYTES: usize = 1200;
 /// Where a report came from: the payload and Kinesis record around it.
 #[derive(Debug, Clone, Copy)]
 pub struct ReportContext<'a> {
-    /// Account that owns the log group (payload `owner`).
+    /// The source account: the event's `@aws.account` system field when the subscription adds it (centralised
+    /// log groups), else the account that owns the log group (payload `owner`).
     pub account: &'a str,
-    /// Region of the stream, when the event says.
+    /// The source region: the event's `@aws.region`, else the Kinesis record's region, when either says.
     pub region: Option<&'a str>,
     /// Log group.
     pub log_group: &'a str,
@@ -173,20 +174,23 @@ fn push_field<const N: usize>(out: &mut Vec<u8>, key: &[u8; N], value: Option<Nu
 
 /// Writes the metric document of each report value of a payload into bulk bodies: one `create` action per report,
 /// `_id` = UUIDv5 of the log event identity, index from the pattern and the event time. What every document of a
-/// payload shares is rendered once, when the encoder is made.
+/// payload (and source) shares is rendered once, when the encoder is made.
 #[derive(Debug)]
 pub struct ReportEncoder<'p> {
-    shared: Shared,
+    /// Per source of the payload's events, in the order of the contexts.
+    shared: Vec<Shared>,
     ids: V5Prefix,
     indices: IndexNamer<'p>,
 }
 
 impl<'p> ReportEncoder<'p> {
-    /// An encoder for the reports of the payload `ctx` describes.
-    pub fn new(ctx: &ReportContext<'_>, index_pattern: &'p str) -> Self {
+    /// An encoder for the reports of one payload, whose events' sources `contexts` describe (the first is the
+    /// payload's own; a report names its own by [`FoundReport::source`]). `contexts` must not be empty.
+    pub fn new(contexts: &[ReportContext<'_>], index_pattern: &'p str) -> Self {
+        let (log_group, log_stream) = contexts.first().map_or(("", ""), |c| (c.log_group, c.log_stream));
         Self {
-            shared: Shared::new(ctx),
-            ids: report_document_ids(ctx.log_group, ctx.log_stream),
+            shared: contexts.iter().map(Shared::new).collect(),
+            ids: report_document_ids(log_group, log_stream),
             indices: IndexNamer::new(index_pattern),
         }
     }
@@ -199,7 +203,9 @@ impl<'p> ReportEncoder<'p> {
             ids.push(&[found.event_id.as_bytes()], out);
             out.push(b'"');
         };
-        bulk.push_with(self.indices.name(found.timestamp), write_id, |out| self.shared.write(found, out));
+        let shared = self.shared.get(usize::from(found.source)).or(self.shared.first());
+        let Some(shared) = shared else { return };
+        bulk.push_with(self.indices.name(found.timestamp), write_id, |out| shared.write(found, out));
     }
 }
 
@@ -316,7 +322,7 @@ mod tests {
 
     fn document(found: &FoundReport<'_>) -> Doc {
         let mut bulk = BulkEncoder::new("s", "1");
-        ReportEncoder::new(&CTX, "metrics-%Y.%m.%d").push(found, &mut bulk);
+        ReportEncoder::new(&[CTX], "metrics-%Y.%m.%d").push(found, &mut bulk);
         let body = bulk.finish().unwrap().body;
         let line = body.split(|&b| b == b'\n').nth(1).unwrap();
         serde_json::from_slice(line).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(line)))
@@ -338,7 +344,7 @@ mod tests {
             } else {
                 parse_text_report(&case.message).unwrap()
             };
-            let found = FoundReport { report, event_id: "ev-1", timestamp: 1_795_168_800_123 };
+            let found = FoundReport { report, event_id: "ev-1", timestamp: 1_795_168_800_123, source: 0 };
             let (d, r) = (document(&found), &found.report);
             let name = &case.name;
             assert_eq!(d.timestamp, "2026-11-20T10:00:00.123Z", "{name}");

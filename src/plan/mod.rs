@@ -1,10 +1,13 @@
 //! Deterministic encoding: the bodies and keys of S3 objects and bulk requests, from a record's values. The
 //! encoders of [`crate::destination`] call these.
 //!
-//! Every key and id depends only on the record (shard, sequence number, log event identity, the data's own
-//! timestamps), never on the clock or on which other records share the invocation. Lambda retries from any record
-//! and bisects failed batches, so a name that spanned several records would change between attempts and duplicate
-//! what the first attempt delivered; one record's outputs are therefore named after that record alone.
+//! Nothing depends on the clock. Document ids, per-record fragments and quarantine objects are named after their
+//! record (shard, sequence number, log event identity, the data's own timestamps), as are ingest objects in the
+//! `record` layout (`<sequence>-<part>`, [`record_objects`]). What is packed per batch — ingest objects in the
+//! default `batch` layout ([`batch_objects`]), bulk and Prometheus bodies ([`pack_bodies`], [`pack_items`]) — is
+//! named `<last>-<first>-<digest>`: the sortable sequence numbers of the last and first record it holds and a
+//! digest of its body, so a name is a function of the content. Batches change between Lambda's retries, so those
+//! names do too; a retry avoids duplicates in other ways (see [`crate::destination`]).
 
 mod bulk;
 mod json_out;
@@ -20,8 +23,8 @@ pub use bulk::{BulkEncoder, pack_bodies, pack_items};
 pub use meter_docs::encode_meter_records;
 pub use metrics::{REPORT_DOCUMENT_BYTES, ReportContext, ReportEncoder};
 pub use objects::{
-    Packed, Piece, SEQUENCE_WIDTH, batch_objects, fragment_parts, gzip_objects, is_sortable, object_range,
-    object_records, prometheus_rejected_object, prometheus_spool_object, quarantine_object, quarantine_version,
+    Packed, Piece, SEQUENCE_WIDTH, batch_objects, fragment_parts, gzip_objects, is_sortable, names_content,
+    object_range, object_records, prometheus_rejected_object, prometheus_spool_object, quarantine_object,
     record_fragments, record_objects, search_rejected_object, search_spool_object, sortable_sequence,
 };
 pub use time::{ISO_LEN, IndexNamer, day_of, iso_millis, iso_millis_bytes, push_date, utc_date};

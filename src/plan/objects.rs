@@ -1,5 +1,7 @@
-//! S3 objects: meter records as JSON arrays under `<prefix>/YYYY-MM-DD/<shard>/<sequence>-<part>.json`, and one
-//! quarantine object per Kinesis record under `<quarantine prefix>/YYYY-MM-DD/<shard>/<sequence>.json`.
+//! S3 objects and their keys: meter records as JSON arrays, per batch (`<prefix>/YYYY-MM-DD/<shard>/<last>-<first>-
+//! <digest>.json`) or per record (`…/<sequence>-<part>-<digest>.json`); one quarantine object per Kinesis record
+//! (`<quarantine prefix>/YYYY-MM-DD/<shard>/<sequence>-<digest>.json`); spooled and refused requests. Every key
+//! names its body ([`names_content`]).
 
 use super::json_out::push_str;
 use super::{day_of, push_date, utc_date};
@@ -61,11 +63,45 @@ fn finish(prefix: &str, date: &str, shard: &str, seq: &str, part: usize, mut bod
         key: {
             let mut digits = itoa::Buffer::new();
             let digits = digits.format(part);
-            super::joined(&[prefix, "/", date, "/", shard, "/", seq, "-", super::pad4(digits), digits, ".json"])
+            let digest = super::digest16(&body);
+            let pad = super::pad4(digits);
+            super::joined(&[prefix, "/", date, "/", shard, "/", seq, "-", pad, digits, "-", &digest, ".json"])
         },
         body,
         items,
     }
+}
+
+/// Whether `key` names `body`: its file name ends in `-<digest>` before its extension (`.json`, `.ndjson`,
+/// `.snappy`, `.prom`, each perhaps followed by `.gz`), where `<digest>` is 16 hex digits of the SHA-1 of the body
+/// (of the gunzipped body under a `.gz` key). Every object logmeter writes is named so, which is what makes a
+/// create-only write that finds its key taken (S3's 412) proof that the same bytes are there: the content check
+/// costs no request and no read permission. Two different bodies under one key would need a 64-bit SHA-1
+/// collision between two objects of one folder and one sequence range.
+pub fn names_content(key: &str, body: &[u8]) -> bool {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let (name, gz) = match name.strip_suffix(".gz") {
+        Some(n) => (n, true),
+        None => (name, false),
+    };
+    let Some((stem, _ext)) = name.rsplit_once('.') else { return false };
+    let Some((_, digest)) = stem.rsplit_once('-') else { return false };
+    if digest.len() != 16 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    if !gz {
+        return super::digest16(body) == digest;
+    }
+    let mut inflated = Vec::new();
+    match crate::decode::gunzip_into(body, 1 << 30, &mut inflated) {
+        Ok(len) => super::digest16(&inflated[..len]) == digest,
+        Err(_) => false,
+    }
+}
+
+/// `<stem>-<digest of body><ext>`: a key that names its body ([`names_content`]).
+fn content_key(stem: &str, body: &[u8], ext: &str) -> String {
+    super::joined(&[stem, "-", &super::digest16(body), ext])
 }
 
 /// Width of a sequence number in the batch layout's keys: Kinesis's. Shorter numbers are zero-padded so that keys
@@ -215,15 +251,18 @@ impl<'a> Open<'a> {
     }
 }
 
-/// The sequence range `(last, first)` an object's key names, when its file name has one: a batch object's, or a
-/// `record` layout object's (`<sequence>-<part>.json`, which holds one record: its range is that record).
+/// The sequence range `(last, first)` an object's key names, when its file name has one: a batch object's
+/// (`<last>-<first>-<digest>`), or a `record` layout object's (`<sequence>-<part>-<digest>`, which holds one
+/// record: its range is that record; a part number is shorter than a sortable sequence number).
 pub fn object_range(key: &str) -> Option<(&str, &str)> {
     let name = key.rsplit('/').next()?;
+    let name = name.split('.').next()?;
+    let digits = |s: &&str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let mut parts = name.split('-');
-    let last = parts.next().filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))?;
-    let second = parts.next()?;
-    let first = if parts.next().is_some() { second } else { last };
-    first.bytes().all(|b| b.is_ascii_digit()).then_some((last, first))
+    let last = parts.next().filter(digits)?;
+    let second = parts.next().filter(digits)?;
+    let first = if second.len() < SEQUENCE_WIDTH && last.len() != second.len() { last } else { second };
+    Some((last, first))
 }
 
 /// The meter records of an ingest object (either layout, gzip'd when its key ends in `.gz`), as their JSON bytes.
@@ -239,8 +278,9 @@ pub fn object_records(key: &str, body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     Ok(records.into_iter().map(|r| r.get().as_bytes().to_vec()).collect())
 }
 
-/// The quarantine object of one Kinesis record (dated by the record's arrival time, `undated` without one), or
-/// `None` when nothing was quarantined.
+/// The quarantine object of one Kinesis record, `<prefix>/<date>/<shard>/<sequence>-<digest>.json` (dated by the
+/// record's arrival time, `undated` without one), or `None` when nothing was quarantined. A replay that quarantines
+/// otherwise (after a fix) writes another version beside it.
 pub fn quarantine_object(
     entries: &[QuarantineEntry],
     prefix: &str,
@@ -265,21 +305,10 @@ pub fn quarantine_object(
         push_quarantine_line(&mut body, shard, sequence, e);
     }
     body.extend_from_slice(CLOSE);
-    Some(Parcel {
-        // A record without a valid arrival time (itself quarantined for it) is filed under `undated`.
-        key: super::joined(&[
-            prefix,
-            "/",
-            &if arrival_millis > 0 { utc_date(arrival_millis) } else { "undated".to_owned() },
-            "/",
-            shard,
-            "/",
-            sequence,
-            ".json",
-        ]),
-        body,
-        items: entries.len(),
-    })
+    // A record without a valid arrival time (itself quarantined for it) is filed under `undated`.
+    let date = if arrival_millis > 0 { utc_date(arrival_millis) } else { "undated".to_owned() };
+    let stem = super::joined(&[prefix, "/", &date, "/", shard, "/", sequence]);
+    Some(Parcel { key: content_key(&stem, &body, ".json"), body, items: entries.len() })
 }
 
 /// One line of a quarantine object: the entry with its shard and sequence number, byte for byte what
@@ -341,7 +370,7 @@ pub fn gzip_objects(objects: &mut [Parcel]) {
 }
 
 /// The quarantine object of documents a bulk request had refused:
-/// `<prefix>/search-rejected/<date>/<shard>/<sequence>-<part>.json`.
+/// `<prefix>/search-rejected/<date>/<request name>-<digest>.json`.
 pub fn search_rejected_object(
     rejected: &[crate::sink::RejectedDocument],
     prefix: &str,
@@ -355,11 +384,12 @@ pub fn search_rejected_object(
         let _ = serde_json::to_writer(&mut body, r);
     }
     body.extend_from_slice(b"\n]\n");
-    Parcel { key: format!("{prefix}/search-rejected/{date}/{name}.json"), body, items: rejected.len() }
+    let key = content_key(&format!("{prefix}/search-rejected/{date}/{name}"), &body, ".json");
+    Parcel { key, body, items: rejected.len() }
 }
 
 /// A bulk body the search mirror could not take, kept byte for byte for replay:
-/// `<prefix>/search-spool/<date>/<shard>/<sequence>-<part>.ndjson`.
+/// `<prefix>/search-spool/<date>/<shard>/<last>-<first>-<digest>.ndjson` (the request's name, which names the body).
 pub fn search_spool_object(request: &Parcel, prefix: &str, date: &str) -> Parcel {
     Parcel {
         key: format!("{prefix}/search-spool/{date}/{}.ndjson", request.key),
@@ -368,20 +398,9 @@ pub fn search_spool_object(request: &Parcel, prefix: &str, date: &str) -> Parcel
     }
 }
 
-/// Another version of a quarantine object whose key is taken by a different one (a replay that quarantines less,
-/// or else): `<key>` with `-<digest of the body>` before `.json`, so each version is kept once.
-pub fn quarantine_version(parcel: &Parcel) -> Parcel {
-    let stem = parcel.key.strip_suffix(".json").unwrap_or(&parcel.key);
-    Parcel {
-        key: format!("{stem}-{}.json", super::digest16(&parcel.body)),
-        body: parcel.body.clone(),
-        items: parcel.items,
-    }
-}
-
 /// A Prometheus request the endpoint could not take, kept byte for byte for replay (`POST` it as is to the remote
 /// write endpoint, or `PUT` it to the Pushgateway path after the date):
-/// `<prefix>/prometheus-spool/<date>/<name>.snappy` or `….prom`.
+/// `<prefix>/prometheus-spool/<date>/<name>-<digest>.snappy` or `….prom`.
 pub fn prometheus_spool_object(
     request: &Parcel,
     mode: crate::config::PrometheusMode,
@@ -389,18 +408,20 @@ pub fn prometheus_spool_object(
     date: &str,
 ) -> Parcel {
     let ext = match mode {
-        crate::config::PrometheusMode::RemoteWrite => "snappy",
-        crate::config::PrometheusMode::Pushgateway => "prom",
+        crate::config::PrometheusMode::RemoteWrite => ".snappy",
+        crate::config::PrometheusMode::Pushgateway => ".prom",
     };
+    // Remote write names are digests of the uncompressed entries, and Pushgateway groups are paths: the key
+    // names the stored bytes too.
     Parcel {
-        key: format!("{prefix}/prometheus-spool/{date}/{}.{ext}", request.key),
+        key: content_key(&format!("{prefix}/prometheus-spool/{date}/{}", request.key), &request.body, ext),
         body: request.body.clone(),
         items: request.items,
     }
 }
 
 /// A Prometheus request the endpoint refused for good, with the answer:
-/// `<prefix>/prometheus-rejected/<date>/<name>.json`, `{"reason", "samples", "body_base64"}`.
+/// `<prefix>/prometheus-rejected/<date>/<name>-<digest>.json`, `{"reason", "samples", "body_base64"}`.
 pub fn prometheus_rejected_object(request: &Parcel, reason: &str, prefix: &str, date: &str) -> Parcel {
     use base64::Engine as _;
     let doc = serde_json::json!({
@@ -408,9 +429,10 @@ pub fn prometheus_rejected_object(request: &Parcel, reason: &str, prefix: &str, 
         "samples": request.items,
         "body_base64": base64::engine::general_purpose::STANDARD.encode(&request.body),
     });
+    let body = doc.to_string().into_bytes();
     Parcel {
-        key: format!("{prefix}/prometheus-rejected/{date}/{}.json", request.key),
-        body: doc.to_string().into_bytes(),
+        key: content_key(&format!("{prefix}/prometheus-rejected/{date}/{}", request.key), &body, ".json"),
+        body,
         items: request.items,
     }
 }
@@ -440,15 +462,17 @@ mod tests {
         let day0 = day1 - 86_400_000;
         let records: MeterRecords = [rec(day1, 0), rec(day0, 1), rec(day1, 2), rec(day1, 3)].into_iter().collect();
         let objs = record_objects(&records, "ingest/records", "shardId-1", "42", 1 << 20, 2);
-        let keys: Vec<_> = objs.iter().map(|o| o.key.as_str()).collect();
+        // Each key ends in the digest of its body; the rest of it names the date, shard, record and part.
+        let stems: Vec<_> = objs.iter().map(|o| o.key.rsplit_once('-').unwrap().0).collect();
         assert_eq!(
-            keys,
+            stems,
             [
-                "ingest/records/2025-11-19/shardId-1/42-0000.json",
-                "ingest/records/2025-11-20/shardId-1/42-0000.json",
-                "ingest/records/2025-11-20/shardId-1/42-0001.json"
+                "ingest/records/2025-11-19/shardId-1/42-0000",
+                "ingest/records/2025-11-20/shardId-1/42-0000",
+                "ingest/records/2025-11-20/shardId-1/42-0001"
             ]
         );
+        assert!(objs.iter().all(|o| names_content(&o.key, &o.body)), "every key names its body");
         assert_eq!(objs[1].body, b"[\n{\"n\":0},\n{\"n\":2}\n]\n");
         for o in &objs {
             let v: Vec<serde_json::Value> = serde_json::from_slice(&o.body).unwrap();
@@ -473,7 +497,7 @@ mod tests {
     fn valid_quarantine_object() {
         let e = QuarantineEntry::record("bad".into(), "AAAA");
         let o = quarantine_object(&[e], "q", "shardId-1", "7", 1_763_600_000_000).unwrap();
-        assert_eq!(o.key, "q/2025-11-20/shardId-1/7.json");
+        assert!(o.key.starts_with("q/2025-11-20/shardId-1/7-") && names_content(&o.key, &o.body), "{}", o.key);
         let v: serde_json::Value = serde_json::from_slice(&o.body).unwrap();
         assert_eq!(v[0]["kind"], "kinesis_record");
         assert_eq!(v[0]["sequence_number"], "7");
@@ -604,9 +628,35 @@ mod tests {
         assert!(!is_sortable("abc") && !is_sortable("12"));
         let batch_key = format!("p/d/s/{b}-{a}-0123456789abcdef.json");
         assert_eq!(object_range(&batch_key), Some((&*b, &*a)));
-        assert_eq!(object_range(&format!("p/d/s/{kinesis}-0003.json")), Some((kinesis, kinesis)), "record layout");
+        let record_key = format!("p/d/s/{kinesis}-0003-0123456789abcdef.json");
+        assert_eq!(object_range(&record_key), Some((kinesis, kinesis)), "record layout");
+        assert_eq!(object_range(&format!("p/d/s/{kinesis}-0003-0123456789abcdef.json.gz")), Some((kinesis, kinesis)));
+        assert_eq!(object_range("p/d/s/42-0000-0123456789abcdef.json"), Some(("42", "42")), "a short sequence");
         assert_eq!(object_range("p/d/s/notes.txt"), None);
         assert_eq!(object_range("p/d/s/12-ab-cd.json"), None);
+    }
+
+    #[test]
+    fn valid_keys_name_their_bodies_and_others_do_not() {
+        let body = b"[\n{\"a\":1}\n]\n".to_vec();
+        let key = content_key("p/d/s/7", &body, ".json");
+        assert!(names_content(&key, &body));
+        assert!(!names_content(&key, b"[\n{\"a\":2}\n]\n"), "another body under the key");
+        let mut gz = [Parcel { key: key.clone(), body: body.clone(), items: 1 }];
+        gzip_objects(&mut gz);
+        assert!(names_content(&gz[0].key, &gz[0].body), "a .gz key names the gunzipped body");
+        for key in ["p/d/s/7.json", "p/d/s/7-0123.json", "p/d/s/7-0123456789abcdeg.json", "noext"] {
+            assert!(!names_content(key, &body), "{key}");
+        }
+        let (packed, _) = batch_objects(
+            "f/",
+            &[Piece { record: 0, sequence: "1", lines: b"{\"a\":1}\n" }],
+            &mut std::collections::HashMap::new(),
+            1 << 20,
+            10,
+            false,
+        );
+        assert!(names_content(&packed[0].parcel.key, &packed[0].parcel.body), "batch objects");
     }
 
     #[test]

@@ -55,10 +55,11 @@ pub fn samples(values: &RecordValues<'_>, settings: &RollupSettings) -> Vec<Samp
 }
 
 fn group_samples(values: &RecordValues<'_>, g: Group<'_>, t: &Totals, out: &mut Vec<Sample>) {
-    let ctx = values.source;
-    let (name, version, memory, arch, _, tenant) = g;
+    let (source, name, version, memory, _, tenant) = g;
+    let ctx = values.source_of(source);
+    // Labels come from the record alone (no architecture, which a lookup may know in one container and not in
+    // another): a re-delivery into any container writes the same series.
     let mut labels: Vec<(&'static str, String)> = vec![
-        ("aws_lambda_architecture", arch.to_owned()),
         ("cloud_account_id", ctx.account.to_owned()),
         ("faas_instance", ctx.log_stream.to_owned()),
         ("faas_name", name.to_owned()),

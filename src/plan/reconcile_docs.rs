@@ -116,7 +116,7 @@ pub fn encode_reconcile(
     if values.reports.is_empty() && values.meters.is_empty() {
         return;
     }
-    let ctx = values.source;
+    let ctx = values.source();
     let FunctionInfo { name, version, arch, .. } = function_info(values, settings);
     let ids = V5Prefix::new(&["reconcile", ctx.log_group, ctx.log_stream]);
     let mut indices = IndexNamer::new(index_pattern);
@@ -139,7 +139,7 @@ pub fn encode_reconcile(
             cold_start: Some(r.cold_start()),
             duration_ms: r.duration_ms(),
             billed_gb_seconds: r.billed_gb_seconds(),
-            cost_usd: invocation_cost(settings, ctx.region, arch, r).ok(),
+            cost_usd: invocation_cost(settings, values.source_of(found.source).region, arch, r).ok(),
             ..base(found.timestamp, "invocation", id.clone())
         };
         push(bulk, indices.name(found.timestamp), &id, &doc);

@@ -125,9 +125,13 @@ impl Default for RollupSettings {
     }
 }
 
-/// A group: the function, its version, memory size and architecture, the window start (epoch ms), and the tenant
-/// when rollups are by tenant.
-pub(crate) type Group<'a> = (&'a str, &'a str, Option<u64>, &'static str, i64, Option<&'a str>);
+/// A group: the function, its version and memory size, the window start (epoch ms), and the tenant when rollups
+/// are by tenant. Everything in it comes from the record, so a group (and the ids and series named after it) is
+/// the same in every container: the architecture, which a lookup may know in one container and not in another,
+/// is what a rollup says, never which rollup it is.
+/// The first element is the events' source ([`RecordValues::source_of`]): events of another account or region are
+/// never summed together.
+pub(crate) type Group<'a> = (u16, &'a str, &'a str, Option<u64>, i64, Option<&'a str>);
 
 /// Where the tenant id is among a report's labels.
 pub(crate) const TENANT: usize = {
@@ -205,19 +209,20 @@ pub(crate) struct FunctionInfo<'a> {
     pub(crate) name: &'a str,
     /// Version (`$LATEST` when the log stream names none).
     pub(crate) version: &'a str,
-    /// Architecture (`FUNCTION_ARCHITECTURES`, the lookup, `x86_64`).
+    /// Architecture, which prices it: `FUNCTION_ARCHITECTURES`, else `x86_64`. A static setting, never the
+    /// lookup's answer, so that every container prices a record alike.
     pub(crate) arch: crate::cost::Architecture,
-    /// The function's configuration, when the lookup found it.
+    /// The function's configuration, when the lookup found it (descriptive fields of rollup documents only).
     pub(crate) looked_up: Option<crate::catalog::FunctionConfig>,
 }
 
 /// The function of `values`' payload.
 pub(crate) fn function_info<'a>(values: &RecordValues<'a>, settings: &RollupSettings) -> FunctionInfo<'a> {
-    let ctx = values.source;
+    let ctx = values.source();
     let id = function_of(ctx.log_group, ctx.log_stream);
     let name = id.name_or(ctx.log_group);
     let looked_up = settings.catalog.0.get(name);
-    let arch = settings.architectures.resolve(name, looked_up.as_ref().and_then(|c| c.architecture));
+    let arch = settings.architectures.resolve(name, None);
     FunctionInfo { name, version: id.version.unwrap_or("$LATEST"), arch, looked_up }
 }
 
@@ -238,14 +243,14 @@ pub(crate) fn invocation_cost(
 
 /// Sums one record's reports and init failures per group: the one model every rollup destination encodes.
 pub(crate) fn roll_up<'a>(values: &RecordValues<'a>, settings: &RollupSettings) -> Rollup<'a> {
-    let (ctx, reports, init_failures) = (values.source, values.reports, values.init_failures);
+    let (reports, init_failures) = (values.reports, values.init_failures);
     let FunctionInfo { name, version, arch, looked_up } = function_info(values, settings);
     let mut groups: BTreeMap<Group<'a>, Totals> = BTreeMap::new();
     for found in reports {
         let r = &found.report;
         let window = found.timestamp.div_euclid(settings.window_ms) * settings.window_ms;
         let tenant = if settings.by_tenant { r.labels[TENANT].as_deref() } else { None };
-        let t = groups.entry((name, version, r.memory_size_mb(), arch.as_str(), window, tenant)).or_default();
+        let t = groups.entry((found.source, name, version, r.memory_size_mb(), window, tenant)).or_default();
         t.last_ms = t.last_ms.max(found.timestamp);
         t.invocations += 1;
         t.statuses[STATUSES.iter().position(|s| *s == r.status).unwrap_or_default()] += 1;
@@ -270,7 +275,7 @@ pub(crate) fn roll_up<'a>(values: &RecordValues<'a>, settings: &RollupSettings) 
             t.utilization = Some((max.max(u), sum + u, n + 1));
         }
         t.gb_seconds += r.billed_gb_seconds().unwrap_or(0.0);
-        match invocation_cost(settings, ctx.region, arch, r) {
+        match invocation_cost(settings, values.source_of(found.source).region, arch, r) {
             Ok(usd) => {
                 t.cost += usd;
                 t.priced += 1;
@@ -281,7 +286,7 @@ pub(crate) fn roll_up<'a>(values: &RecordValues<'a>, settings: &RollupSettings) 
     // An init failure names no memory size: it is counted in the group without one.
     for f in init_failures {
         let window = f.timestamp.div_euclid(settings.window_ms) * settings.window_ms;
-        let t = groups.entry((name, version, None, arch.as_str(), window, None)).or_default();
+        let t = groups.entry((f.source, name, version, None, window, None)).or_default();
         t.init_failures += 1;
         t.last_ms = t.last_ms.max(f.timestamp);
     }
@@ -294,19 +299,22 @@ pub fn encode_rollups(values: &RecordValues<'_>, settings: &RollupSettings, bulk
         return;
     }
     let Rollup { groups, looked_up } = roll_up(values, settings);
-    let ids = V5Prefix::new(&["rollup", values.source.shard, values.seq_key]);
+    let arch = function_info(values, settings).arch;
+    let ids = V5Prefix::new(&["rollup", values.source().shard, values.seq_key]);
     let mut indices = IndexNamer::new(&settings.index_pattern);
     for (group, t) in groups {
-        let (name, version, memory, arch, window, tenant) = group;
+        let (source, name, version, memory, window, tenant) = group;
         let memory_text = memory.map(|m| m.to_string()).unwrap_or_default();
         let window_text = window.to_string();
-        let mut parts =
-            vec![name.as_bytes(), version.as_bytes(), memory_text.as_bytes(), arch.as_bytes(), window_text.as_bytes()];
+        let mut parts = vec![name.as_bytes(), version.as_bytes(), memory_text.as_bytes(), window_text.as_bytes()];
+        // Events of another source than the payload's own are summed apart, under ids of their own.
+        let other = (source != 0).then(|| values.source_of(source));
+        parts.extend(other.iter().flat_map(|c| [c.account.as_bytes(), c.region.unwrap_or("").as_bytes()]));
         // A tenant is a part of the id only when rollups are by tenant, so ids without tenants stay as they were.
         parts.extend(tenant.map(str::as_bytes));
         let doc_id = ids.string(&parts);
         bulk.push(indices.name(window), &doc_id, |out| {
-            write_document(values, group, &t, settings.window_ms, looked_up.as_ref(), out);
+            write_document(values, group, arch.as_str(), &t, settings.window_ms, looked_up.as_ref(), out);
         });
     }
 }
@@ -417,6 +425,9 @@ struct FunctionDoc<'a> {
     timeout_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     handler: Option<&'a str>,
+    /// What the function runs on, as the lookup found it (the price follows `FUNCTION_ARCHITECTURES`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    architecture: Option<&'static str>,
 }
 
 #[derive(serde::Serialize)]
@@ -446,13 +457,14 @@ struct SketchDoc {
 fn write_document(
     values: &RecordValues<'_>,
     g: Group<'_>,
+    arch: &str,
     t: &Totals,
     window_ms: i64,
     config: Option<&crate::catalog::FunctionConfig>,
     out: &mut Vec<u8>,
 ) {
-    let ctx = values.source;
-    let (name, version, memory, arch, window, tenant) = g;
+    let (source, name, version, memory, window, tenant) = g;
+    let ctx = values.source_of(source);
     let timestamp = iso_millis_bytes(window);
     let [success, error, timeout, failure] = t.statuses;
     let doc = Doc {
@@ -496,6 +508,7 @@ fn write_document(
                     memory_mb: c.memory_mb,
                     timeout_seconds: c.timeout_seconds,
                     handler: c.handler.as_deref(),
+                    architecture: c.architecture.map(crate::cost::Architecture::as_str),
                 }),
             },
         },

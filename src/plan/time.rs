@@ -1,8 +1,9 @@
 //! UTC calendar formatting on the hot path: dates for keys, ISO timestamps for documents, index names.
 //!
-//! chrono's general formatter costs a few hundred nanoseconds per call, and the pipeline formats one date per
-//! meter record and one timestamp per report; these functions do the civil-date arithmetic directly (Howard
-//! Hinnant's `civil_from_days`) and fall back to chrono outside years 1970–9999.
+//! chrono's general formatter costs a few hundred nanoseconds per call, and the pipeline dates every meter record
+//! and stamps every report; these functions do the civil-date arithmetic directly (Howard Hinnant's
+//! `civil_from_days`). Times outside 1970–9999 clamp to the epoch (1970-01-01) rather than going to chrono; chrono
+//! is used only for index patterns with specifiers other than `%Y`, `%m` and `%d`.
 
 use chrono::DateTime;
 

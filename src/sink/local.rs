@@ -2,27 +2,39 @@
 //! `DIR/search-bulk/<shard>/<last>-<first>-<digest>.ndjson`, byte for byte what would be sent. Like the engine's
 //! `create`, an action whose `_id` a body in the shard's folder already holds is not written again: a body is
 //! written with only its new actions (named with their digest), or not at all.
+//!
+//! Which ids a folder holds is kept beside its bodies in an index, `DIR/search-bulk/<shard>/.ids` (per body: its
+//! name, then 16 bytes of SHA-1 of each `(index, _id)`), read once per process and appended to after each body,
+//! so a bulk call costs the same however many bodies the folder holds. A body the index does not cover (written
+//! by an older version, or a crash between the body and its index entry) is read and added the first time the
+//! folder is used.
 
 use super::{BulkDelivery, Delivery, ObjectSink, SearchSink, SinkError};
 use crate::destination::Parcel;
-use std::collections::HashSet;
-use std::io::ErrorKind;
+use std::collections::{HashMap, HashSet};
+use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Directory sink. Writes are create-only and atomic: a file appears whole or not at all, and an existing file
 /// with the same bytes counts as already delivered.
 #[derive(Debug, Clone)]
 pub struct LocalDir {
     root: PathBuf,
+    /// Per bulk folder (`<shard>`), the ids its bodies hold: loaded from the index on first use.
+    indexed: Arc<Mutex<HashMap<String, HashSet<[u8; 16]>>>>,
 }
 
 /// Folder under the root that holds bulk bodies.
 pub const BULK_DIR: &str = "search-bulk";
 
+/// The id index of a bulk folder, beside its bodies.
+const ID_INDEX: &str = ".ids";
+
 impl LocalDir {
     /// A sink writing under `root` (created when missing).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self { root: root.into(), indexed: Arc::default() }
     }
 
     fn create_only(&self, rel: &str, body: &[u8]) -> Result<Delivery, SinkError> {
@@ -99,16 +111,41 @@ impl ObjectSink for LocalDir {
 }
 
 impl LocalDir {
-    /// The `(index, _id)` of every action in the bodies under `DIR/search-bulk/<folder>/`.
-    fn indexed(&self, folder: &str) -> Result<HashSet<(String, String)>, SinkError> {
-        let mut ids = HashSet::new();
-        for (name, path) in self.files(&format!("{BULK_DIR}/{folder}"))? {
-            if name.ends_with(".ndjson") {
-                let body = std::fs::read(&path).map_err(|e| io_error(&path, &e))?;
-                ids.extend(actions(&body).filter_map(|(action, _)| action_id(action)));
+    /// The ids of every action in the bodies under `DIR/search-bulk/<folder>/`, from its index ([`ID_INDEX`]); a
+    /// body the index does not cover is read and added to it.
+    fn load_index(&self, folder: &str) -> Result<HashSet<[u8; 16]>, SinkError> {
+        let dir = format!("{BULK_DIR}/{folder}");
+        let path = self.root.join(&dir).join(ID_INDEX);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_error(&path, &e)),
+        };
+        let (mut ids, covered) = read_index(&bytes);
+        for (name, body_path) in self.files(&dir)? {
+            if name.ends_with(".ndjson") && !covered.contains(&name) {
+                let body = std::fs::read(&body_path).map_err(|e| io_error(&body_path, &e))?;
+                let found: Vec<[u8; 16]> = actions(&body).filter_map(|(action, _)| action_key(action)).collect();
+                self.append_index(folder, &name, &found)?;
+                ids.extend(found);
             }
         }
         Ok(ids)
+    }
+
+    /// Records that the body `name` of `folder` holds `ids`.
+    fn append_index(&self, folder: &str, name: &str, ids: &[[u8; 16]]) -> Result<(), SinkError> {
+        let path = self.root.join(BULK_DIR).join(folder).join(ID_INDEX);
+        let mut entry = Vec::with_capacity(name.len() + 6 + 16 * ids.len());
+        entry.extend_from_slice(&u16::try_from(name.len()).unwrap_or(u16::MAX).to_le_bytes());
+        entry.extend_from_slice(&name.as_bytes()[..name.len().min(usize::from(u16::MAX))]);
+        entry.extend_from_slice(&u32::try_from(ids.len()).unwrap_or(u32::MAX).to_le_bytes());
+        ids.iter().for_each(|id| entry.extend_from_slice(id));
+        // One write per entry, appended: a crash leaves at most a torn last entry, which is ignored (and its body
+        // read again).
+        let mut file =
+            std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io_error(&path, &e))?;
+        file.write_all(&entry).map_err(|e| io_error(&path, &e))
     }
 
     /// The regular files directly in `folder` (relative to the root), by name and path, without the temporary
@@ -149,37 +186,91 @@ fn actions(body: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     })
 }
 
-/// The `(index, _id)` an action line names, when it names an id.
-fn action_id(action: &[u8]) -> Option<(String, String)> {
-    let v: serde_json::Value = serde_json::from_slice(action).ok()?;
-    let create = v.get("create")?;
-    Some((create.get("_index")?.as_str()?.to_owned(), create.get("_id")?.as_str()?.to_owned()))
+/// The `(index, _id)` an action line names, as the index keeps it (16 bytes of SHA-1), when it names an id.
+fn action_key(action: &[u8]) -> Option<[u8; 16]> {
+    use sha1::{Digest, Sha1};
+    #[derive(serde::Deserialize)]
+    struct Action<'a> {
+        #[serde(borrow)]
+        create: Option<Target<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Target<'a> {
+        #[serde(rename = "_index", borrow)]
+        index: std::borrow::Cow<'a, str>,
+        #[serde(rename = "_id", borrow)]
+        id: Option<std::borrow::Cow<'a, str>>,
+    }
+    let create = serde_json::from_slice::<Action<'_>>(action).ok()?.create?;
+    let mut hash = Sha1::new();
+    hash.update(create.index.as_bytes());
+    hash.update([0]);
+    hash.update(create.id?.as_bytes());
+    let digest = hash.finalize();
+    let mut key = [0; 16];
+    key.copy_from_slice(&digest[..16]);
+    Some(key)
+}
+
+/// The ids an index file holds, and the bodies it covers. A torn last entry is left out.
+fn read_index(mut bytes: &[u8]) -> (HashSet<[u8; 16]>, HashSet<String>) {
+    let (mut ids, mut covered) = (HashSet::new(), HashSet::new());
+    while let Some((len, rest)) = bytes.split_first_chunk::<2>() {
+        let len = usize::from(u16::from_le_bytes(*len));
+        let Some((name, rest)) = rest.split_at_checked(len) else { break };
+        let Some((count, rest)) = rest.split_first_chunk::<4>() else { break };
+        let count = usize::try_from(u32::from_le_bytes(*count)).unwrap_or(usize::MAX);
+        let Some((entries, rest)) = rest.split_at_checked(count.saturating_mul(16)) else { break };
+        ids.extend(entries.chunks_exact(16).filter_map(|c| <[u8; 16]>::try_from(c).ok()));
+        covered.insert(String::from_utf8_lossy(name).into_owned());
+        bytes = rest;
+    }
+    (ids, covered)
 }
 
 impl SearchSink for LocalDir {
     async fn bulk(&self, request: &Parcel) -> Result<BulkDelivery, SinkError> {
         let folder = request.key.rsplit_once('/').map_or("", |(folder, _)| folder);
-        let known = self.indexed(folder)?;
+        // Held for the whole call: two bodies of one folder never both write an id.
+        let mut folders = self.indexed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !folders.contains_key(folder) {
+            let ids = self.load_index(folder)?;
+            folders.insert(folder.to_owned(), ids);
+        }
+        let known = folders.entry(folder.to_owned()).or_default();
         let mut fresh = Vec::with_capacity(request.body.len());
+        // In the body's order, so that the index, like the bodies, is the same bytes on every run.
+        let (mut fresh_ids, mut seen) = (Vec::new(), HashSet::new());
         let mut out = BulkDelivery::default();
         for (action, doc) in actions(&request.body) {
-            if action_id(action).is_some_and(|id| known.contains(&id)) {
+            let key = action_key(action);
+            if key.is_some_and(|k| known.contains(&k) || seen.contains(&k)) {
                 out.already_present += 1;
             } else {
                 fresh.extend_from_slice(action);
                 fresh.extend_from_slice(doc);
+                if let Some(k) = key {
+                    seen.insert(k);
+                    fresh_ids.push(k);
+                }
                 out.created += 1;
             }
         }
         if out.created == 0 {
             return Ok(out);
         }
-        let rel = if fresh.len() == request.body.len() {
-            format!("{BULK_DIR}/{}.ndjson", request.key)
+        let name = if fresh.len() == request.body.len() {
+            format!("{}.ndjson", request.key)
         } else {
-            format!("{BULK_DIR}/{}-{}.ndjson", request.key, crate::plan::digest16(&fresh))
+            format!("{}-{}.ndjson", request.key, crate::plan::digest16(&fresh))
         };
-        match self.create_only(&rel, &fresh)? {
+        let delivery = self.create_only(&format!("{BULK_DIR}/{name}"), &fresh)?;
+        let file = name.rsplit('/').next().unwrap_or(&name);
+        if delivery == Delivery::Written {
+            self.append_index(folder, file, &fresh_ids)?;
+        }
+        known.extend(fresh_ids);
+        match delivery {
             Delivery::Written => Ok(out),
             Delivery::AlreadyPresent => Ok(BulkDelivery { already_present: request.items, ..BulkDelivery::default() }),
         }
@@ -261,12 +352,32 @@ mod tests {
         assert_eq!(bulk("s/1-0-aa", &["a", "b"]), (0, 2), "the same body again");
         // Other boundaries: b is held, c is new and is written alone.
         assert_eq!(bulk("s/2-1-bb", &["b", "c"]), (1, 1));
-        let files: Vec<_> =
-            std::fs::read_dir(root.join(BULK_DIR).join("s")).unwrap().map(|e| e.unwrap().path()).collect();
+        let files: Vec<_> = std::fs::read_dir(root.join(BULK_DIR).join("s"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+            .collect();
         assert_eq!(files.len(), 2);
         let written = files.iter().find(|p| p.to_string_lossy().contains("2-1-bb")).unwrap();
         assert_eq!(std::fs::read(written).unwrap(), body(&["c"]));
         assert_eq!(bulk("s/2-1-bb", &["b", "c"]), (0, 2));
+        // An id twice in one body is created once, as `create` does.
+        assert_eq!(bulk("s/3-3-cc", &["d", "d"]), (1, 1));
+        // Another process (a new sink) knows the folder from its index; without the index, or with a torn last
+        // entry, from the bodies themselves.
+        let index = root.join(BULK_DIR).join("s").join(ID_INDEX);
+        let fresh = |name: &str, ids: &[&str]| {
+            let dir = LocalDir::new(&root);
+            let d = rt.block_on(dir.bulk(&Parcel { key: name.into(), body: body(ids), items: ids.len() })).unwrap();
+            (d.created, d.already_present)
+        };
+        assert_eq!(fresh("s/9-9-zz", &["a", "c", "d"]), (0, 3), "from the index");
+        let whole = std::fs::read(&index).unwrap();
+        std::fs::write(&index, &whole[..whole.len() - 3]).unwrap();
+        assert_eq!(fresh("s/9-9-zz", &["a", "c", "d"]), (0, 3), "a torn entry: its body is read again");
+        std::fs::remove_file(&index).unwrap();
+        assert_eq!(fresh("s/9-9-zz", &["a", "b", "c", "d", "e"]), (1, 4), "no index: every body is read");
+        assert_eq!(fresh("s/9-9-yy", &["e"]), (0, 1), "the index was rebuilt");
         let _ = std::fs::remove_dir_all(root);
     }
 }

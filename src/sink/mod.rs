@@ -64,7 +64,8 @@ pub enum SinkError {
         /// What happened.
         reason: String,
     },
-    /// A different object is already under the key: nothing was overwritten, and this one is not delivered.
+    /// A different object is already under the key (of a key that does not name its content): nothing was
+    /// overwritten, and this one is not delivered.
     #[error(
         "{target}: a different object already exists under this key (was the configuration changed between runs, or \
          do two records map to one key?); nothing was overwritten and this record is not counted as delivered"
@@ -73,7 +74,18 @@ pub enum SinkError {
         /// Key.
         target: String,
     },
-    /// Will not succeed until someone acts (permissions).
+    /// The store refused the call for lack of permission (a missing IAM grant, a bucket or access policy, bad
+    /// credentials): nothing changes until someone grants it. Never a statement about the data.
+    #[error("access denied: {action} on {target} ({detail})")]
+    AccessDenied {
+        /// The action refused (`s3:PutObject`, `s3:GetObject (HeadObject)`, `bulk`, …).
+        action: &'static str,
+        /// The resource: `s3://bucket/key`, a bulk request's name, an endpoint.
+        target: String,
+        /// The store's error code or status, and what to check.
+        detail: String,
+    },
+    /// Will not succeed until someone acts.
     #[error("{target}: {reason}")]
     Permanent {
         /// Key or request name.

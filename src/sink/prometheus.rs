@@ -1,8 +1,9 @@
 //! The Prometheus endpoint: remote write 1.0 requests (`POST`, snappy protobuf and the protocol's headers) or
 //! Pushgateway groups (`PUT`), authenticated, with retries and backoff for 429, 5xx and timeouts.
 //!
-//! A 4xx other than 429 is never retried: the data is refused for good (`Permanent`), and the outlet quarantines
-//! the request with the answer. So is a 5xx whose answer says the samples are out of the server's time bounds
+//! A 4xx other than 429 is never retried. 401 and 403 are access errors (`AccessDenied`: the credentials, not the
+//! data); any other is a refusal of the data for good (`Permanent`), and the outlet quarantines the request with
+//! the answer. So is a 5xx whose answer says the samples are out of the server's time bounds
 //! ("too old sample", "out of bounds"): Prometheus 2.x answers a sample older than its out-of-order window with a
 //! 500, which no retry can fix.
 
@@ -90,9 +91,10 @@ impl MetricsSink for PrometheusHttp {
                 }
                 429 | 500..=599 => last = reason(),
                 401 | 403 => {
-                    return Err(SinkError::Permanent {
+                    return Err(SinkError::AccessDenied {
+                        action: "Prometheus remote write / Pushgateway",
                         target: request.key.clone(),
-                        reason: format!(
+                        detail: format!(
                             "authentication failed (HTTP {}): check PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD, PROMETHEUS_BEARER_TOKEN or the role's aps:RemoteWrite",
                             answer.status
                         ),

@@ -1,9 +1,16 @@
-//! An S3 bucket (the ingest bucket, or the quarantine bucket): create-only `PutObject` (`If-None-Match: *`). An object an earlier attempt wrote answers
-//! 412; it counts as delivered only once it is shown to be the same object (same length and CRC32, read back with
-//! `HeadObject` in checksum mode, or the same bytes when the stored object has no CRC32). A different object
-//! under the key is a permanent failure, never a delivery. CRC32 checksums and the
-//! `bucket-owner-full-control` ACL for another account's bucket. Throttling, 5xx and timeouts are retried by the
-//! SDK's standard strategy (exponential backoff with jitter); what is left is classified here.
+//! An S3 bucket (the ingest bucket, or the quarantine bucket): create-only `PutObject` (`If-None-Match: *`), CRC32
+//! checksums, and the `bucket-owner-full-control` ACL for another account's bucket when `INGEST_ACL` asks for it.
+//!
+//! A put that answers 412 found an object under the key. Every key logmeter writes names its body
+//! ([`crate::plan::names_content`]), so a 412 is by itself proof that the same bytes are there: it counts as
+//! delivered with no further request, which needs no read permission (a bucket that grants `s3:PutObject` alone,
+//! such as a billing platform's drop bucket, takes re-deliveries too). A key that does not name its body is read
+//! back with `HeadObject` (same length and CRC32) or `GetObject`, and a different object is
+//! [`SinkError::Taken`], never a delivery.
+//!
+//! Throttling, 5xx and timeouts are retried by the SDK's standard strategy (exponential backoff with jitter, at
+//! most `S3_MAX_ATTEMPTS`); what is left is classified here. A refusal for lack of permission is
+//! [`SinkError::AccessDenied`], naming the action and the key.
 
 use super::{Delivery, ObjectSink, SinkError};
 use crate::config::AclMode;
@@ -22,7 +29,7 @@ pub struct S3Sink {
 }
 
 impl S3Sink {
-    /// A sink writing to `bucket` over a client built by [`crate::aws::s3_client`], with the `DELIVERY_ACL`.
+    /// A sink writing to `bucket` over a client built by [`crate::aws::s3_client`], with the ACL `INGEST_ACL` names.
     pub fn new(client: Client, bucket: &str, acl: AclMode) -> Self {
         Self { client, bucket: bucket.to_owned(), acl }
     }
@@ -53,13 +60,18 @@ impl S3Sink {
         if self.acl == AclMode::BucketOwnerFullControl {
             req = req.acl(ObjectCannedAcl::BucketOwnerFullControl);
         }
+        let action = if self.acl == AclMode::None { "s3:PutObject" } else { "s3:PutObject and s3:PutObjectAcl" };
         match req.send().await {
             Ok(_) => Ok(Delivery::Written),
             Err(e) => {
                 let status = e.raw_response().map(|r| r.status().as_u16());
                 let target = format!("s3://{bucket}/{key}");
-                match classify(status, e.code().unwrap_or(""), bucket, self.acl) {
+                match classify(status, e.code().unwrap_or(""), bucket) {
+                    PutFailure::KeyTaken if crate::plan::names_content(key, &body_crc.body) => {
+                        Ok(Delivery::AlreadyPresent)
+                    }
                     PutFailure::KeyTaken => self.verify_present(bucket, key, &body_crc).await,
+                    PutFailure::Denied(detail) => Err(SinkError::AccessDenied { action, target, detail }),
                     PutFailure::Permanent(reason) => Err(SinkError::Permanent { target, reason }),
                     PutFailure::Transient => {
                         Err(SinkError::Transient { target, reason: DisplayErrorContext(&e).to_string() })
@@ -69,13 +81,10 @@ impl S3Sink {
         }
     }
 
-    /// After a 412: the object under `key` counts as delivered only if it is the one this call would have written.
+    /// After a 412 on a key that does not name its body: the object under `key` counts as delivered only if it is
+    /// the one this call would have written (needs `s3:GetObject` on the key).
     async fn verify_present(&self, bucket: &str, key: &str, ours: &Written) -> Result<Delivery, SinkError> {
         let target = format!("s3://{bucket}/{key}");
-        let transient = |what: &str, reason: String| SinkError::Transient {
-            target: target.clone(),
-            reason: format!("{what}: {reason}"),
-        };
         let head = self
             .client
             .head_object()
@@ -84,20 +93,24 @@ impl S3Sink {
             .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await
-            .map_err(|e| transient("reading back the object that answered 412", DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| read_error(bucket, key, "s3:GetObject (HeadObject after a 412)", &e))?;
         let same = match (head.content_length(), head.checksum_crc32()) {
             (Some(len), _) if usize::try_from(len).ok() != Some(ours.body.len()) => false,
             (_, Some(crc)) => crc == ours.crc32,
             // No stored CRC32 (written by another tool, or a server without checksums): compare the bytes.
             _ => {
-                let got = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| {
-                    transient("reading the object that answered 412", DisplayErrorContext(&e).to_string())
-                })?;
-                let bytes = got
-                    .body
-                    .collect()
+                let got = self
+                    .client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
                     .await
-                    .map_err(|e| transient("reading the object that answered 412", e.to_string()))?;
+                    .map_err(|e| read_error(bucket, key, "s3:GetObject (after a 412)", &e))?;
+                let bytes = got.body.collect().await.map_err(|e| SinkError::Transient {
+                    target: target.clone(),
+                    reason: format!("reading the object that answered 412: {e}"),
+                })?;
                 bytes.into_bytes() == ours.body
             }
         };
@@ -105,31 +118,54 @@ impl S3Sink {
     }
 }
 
-/// What a failed create-only `PutObject` means.
+/// What a failed S3 call means.
 #[derive(Debug, PartialEq, Eq)]
 enum PutFailure {
     /// 412: an object is already under the key (the same one, or not: to be checked).
     KeyTaken,
+    /// Refused for lack of permission; the detail says what to check.
+    Denied(String),
     /// Will not succeed until someone acts; the reason says what to do.
     Permanent(String),
     /// Worth retrying (throttled, unavailable, timed out, anything not known to be permanent).
     Transient,
 }
 
-/// Classifies a failed `PutObject` by its HTTP status (none when no response came) and S3 error code.
-fn classify(status: Option<u16>, code: &str, bucket: &str, acl: AclMode) -> PutFailure {
+/// Classifies a failed S3 call by its HTTP status (none when no response came) and S3 error code.
+fn classify(status: Option<u16>, code: &str, bucket: &str) -> PutFailure {
     match (status, code) {
         (Some(412), _) | (_, "PreconditionFailed") => PutFailure::KeyTaken,
-        (Some(401 | 403), _) | (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied") => {
-            PutFailure::Permanent(format!(
-                "access denied ({code}): check the function's credentials and the bucket policy{}",
-                if acl == AclMode::None { "" } else { " (it must allow s3:PutObjectAcl)" }
-            ))
-        }
+        (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidToken") => PutFailure::Denied(
+            format!("{code}: the function's credentials are not accepted; check its role or access key"),
+        ),
+        (Some(401 | 403), _) | (_, "AccessDenied") => PutFailure::Denied(format!(
+            "{}: grant it to the function's role (sam/template.yaml does) and check the bucket policy",
+            if code.is_empty() { "HTTP 403" } else { code }
+        )),
         (Some(404), _) | (_, "NoSuchBucket") => {
             PutFailure::Permanent(format!("bucket {bucket} does not exist ({code})"))
         }
         _ => PutFailure::Transient,
+    }
+}
+
+/// A failed read (`ListObjectsV2`, `GetObject`, `HeadObject`) of `target` in `bucket`, classified like a failed put
+/// (a 412 cannot happen here).
+fn read_error<E>(
+    bucket: &str,
+    target: &str,
+    action: &'static str,
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> SinkError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let target = format!("s3://{bucket}/{target}");
+    match classify(status, e.code().unwrap_or(""), bucket) {
+        PutFailure::Denied(detail) => SinkError::AccessDenied { action, target, detail },
+        PutFailure::Permanent(reason) => SinkError::Permanent { target, reason },
+        _ => SinkError::Transient { target, reason: format!("{action}: {}", DisplayErrorContext(e)) },
     }
 }
 
@@ -163,7 +199,7 @@ impl ObjectSink for S3Sink {
                 .set_continuation_token(token.take())
                 .send()
                 .await
-                .map_err(|e| self.read_failure(prefix, "listing", &e))?;
+                .map_err(|e| read_error(&self.bucket, prefix, "s3:ListBucket (ListObjectsV2)", &e))?;
             keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
             match page.next_continuation_token() {
                 Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
@@ -180,7 +216,7 @@ impl ObjectSink for S3Sink {
             .key(key)
             .send()
             .await
-            .map_err(|e| self.read_failure(key, "reading", &e))?;
+            .map_err(|e| read_error(&self.bucket, key, "s3:GetObject", &e))?;
         let bytes = got.body.collect().await.map_err(|e| SinkError::Transient {
             target: format!("s3://{}/{key}", self.bucket),
             reason: format!("reading: {e}"),
@@ -189,69 +225,53 @@ impl ObjectSink for S3Sink {
     }
 }
 
-impl S3Sink {
-    /// A failed `ListObjectsV2` or `GetObject`, classified like a failed put (a 412 cannot happen here).
-    fn read_failure<E>(
-        &self,
-        target: &str,
-        what: &str,
-        e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-    ) -> SinkError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        let status = e.raw_response().map(|r| r.status().as_u16());
-        let target = format!("s3://{}/{target}", self.bucket);
-        match classify(status, e.code().unwrap_or(""), &self.bucket, AclMode::None) {
-            PutFailure::Permanent(reason) => SinkError::Permanent {
-                target,
-                reason: format!("{what}: {reason} (the batch layout needs s3:ListBucket and s3:GetObject)"),
-            },
-            _ => SinkError::Transient { target, reason: format!("{what}: {}", DisplayErrorContext(e)) },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn failed_puts_are_classified_by_status_and_code() {
-        let permanent = |r: &str| PutFailure::Permanent(r.to_owned());
+    fn failed_calls_are_classified_by_status_and_code() {
+        let denied = |d: &str| PutFailure::Denied(d.to_owned());
+        let grant = "grant it to the function's role (sam/template.yaml does) and check the bucket policy";
         let table = [
-            (Some(412), "PreconditionFailed", AclMode::None, PutFailure::KeyTaken),
-            (None, "PreconditionFailed", AclMode::None, PutFailure::KeyTaken),
-            (
-                Some(403),
-                "AccessDenied",
-                AclMode::None,
-                permanent("access denied (AccessDenied): check the function's credentials and the bucket policy"),
-            ),
-            (
-                Some(403),
-                "AccessDenied",
-                AclMode::BucketOwnerFullControl,
-                permanent(
-                    "access denied (AccessDenied): check the function's credentials and the bucket policy (it must \
-                     allow s3:PutObjectAcl)",
-                ),
-            ),
+            (Some(412), "PreconditionFailed", PutFailure::KeyTaken),
+            (None, "PreconditionFailed", PutFailure::KeyTaken),
+            (Some(403), "AccessDenied", denied(&format!("AccessDenied: {grant}"))),
+            (Some(403), "", denied(&format!("HTTP 403: {grant}"))),
+            (None, "AccessDenied", denied(&format!("AccessDenied: {grant}"))),
             (
                 Some(400),
                 "InvalidAccessKeyId",
-                AclMode::None,
-                permanent("access denied (InvalidAccessKeyId): check the function's credentials and the bucket policy"),
+                denied("InvalidAccessKeyId: the function's credentials are not accepted; check its role or access key"),
             ),
-            (Some(404), "NoSuchBucket", AclMode::None, permanent("bucket ingest does not exist (NoSuchBucket)")),
-            (None, "NoSuchBucket", AclMode::None, permanent("bucket ingest does not exist (NoSuchBucket)")),
-            (Some(503), "SlowDown", AclMode::None, PutFailure::Transient),
-            (Some(500), "InternalError", AclMode::None, PutFailure::Transient),
-            (None, "", AclMode::None, PutFailure::Transient),
-            (Some(409), "OperationAborted", AclMode::None, PutFailure::Transient),
+            (
+                Some(400),
+                "ExpiredToken",
+                denied("ExpiredToken: the function's credentials are not accepted; check its role or access key"),
+            ),
+            (Some(404), "NoSuchBucket", PutFailure::Permanent("bucket ingest does not exist (NoSuchBucket)".into())),
+            (None, "NoSuchBucket", PutFailure::Permanent("bucket ingest does not exist (NoSuchBucket)".into())),
+            (Some(503), "SlowDown", PutFailure::Transient),
+            (Some(500), "InternalError", PutFailure::Transient),
+            (None, "", PutFailure::Transient),
+            (Some(409), "OperationAborted", PutFailure::Transient),
         ];
-        for (status, code, acl, want) in table {
-            assert_eq!(classify(status, code, "ingest", acl), want, "{status:?} {code}");
+        for (status, code, want) in table {
+            assert_eq!(classify(status, code, "ingest"), want, "{status:?} {code}");
         }
+    }
+
+    #[test]
+    fn access_errors_name_the_action_and_the_key() {
+        let e = SinkError::AccessDenied {
+            action: "s3:GetObject (HeadObject after a 412)",
+            target: "s3://b/logmeter-quarantine/k.json".into(),
+            detail: "AccessDenied: grant it".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "access denied: s3:GetObject (HeadObject after a 412) on s3://b/logmeter-quarantine/k.json \
+             (AccessDenied: grant it)"
+        );
     }
 }

@@ -10,7 +10,11 @@ fn process_twice_and_retry_from_the_middle_leave_the_directory_byte_identical() 
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let s1 = summary_of(&first);
     let tree = snapshot(&out);
-    assert_eq!(tree.len() as u64, s1["objects_written"].as_u64().unwrap() + s1["bulk_requests"].as_u64().unwrap());
+    // The objects and bulk bodies written, and the id index of the (one) bulk folder.
+    let indices = tree.keys().filter(|k| k.starts_with("search-bulk/") && k.ends_with("/.ids")).count();
+    assert_eq!(indices, 1, "{:?}", tree.keys().filter(|k| k.ends_with(".ids")).collect::<Vec<_>>());
+    let written = s1["objects_written"].as_u64().unwrap() + s1["bulk_requests"].as_u64().unwrap();
+    assert_eq!(tree.len() as u64 - 1, written);
 
     let second = logmeter(&["process", "samples/events/large.json", "--out", dir], None);
     let s2 = summary_of(&second);
@@ -58,6 +62,19 @@ fn summary_has_the_documented_fields() {
         assert!(s[k].is_u64(), "{k}");
     }
     assert_eq!(s["batch_item_failures"], 0);
+    // Every counter is printed and documented in the README's summary table, in the order of the fields.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let printed: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut sorted = logmeter::Summary::COUNTERS.to_vec();
+    sorted.sort_unstable();
+    let mut printed_sorted = printed.clone();
+    printed_sorted.sort_unstable();
+    assert_eq!(printed_sorted, sorted, "the printed summary is every counter");
+    let table: String =
+        readme.lines().skip_while(|l| !l.starts_with("| summary field |")).take_while(|l| l.starts_with('|')).collect();
+    for k in logmeter::Summary::COUNTERS {
+        assert!(table.contains(&format!("`{k}`")), "README's summary table lacks {k}");
+    }
     let _ = std::fs::remove_dir_all(out);
 }
 

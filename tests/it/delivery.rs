@@ -204,11 +204,13 @@ fn bad_s3_credentials_give_a_clear_error() {
     let err = rt.block_on(parts.ingest.put(object)).unwrap_err();
     let h = parts.into_handler();
     let text = err.to_string();
-    assert!(matches!(err, SinkError::Permanent { .. }), "{text}");
-    assert!(text.contains("access denied (InvalidAccessKeyId)") && text.contains("credentials"), "{text}");
+    assert!(matches!(err, SinkError::AccessDenied { action: "s3:PutObject", .. }), "{text}");
+    assert!(text.starts_with("access denied: s3:PutObject on s3://any/ingest/records/"), "{text}");
+    assert!(text.contains("InvalidAccessKeyId") && text.contains("credentials"), "{text}");
     assert!(!text.contains("secret-for-tests"), "no secret in errors: {text}");
     let out = rt.block_on(h.handle(&sample("small"), None));
     assert_eq!(out.response.batch_item_failures.len(), 1, "reported for retry, never dropped");
+    assert!(out.summary.access_denied > 0, "counted as an access error: {:?}", out.summary);
 }
 
 /// Creates a secret in moto's Secrets Manager, as an operator would with the AWS CLI, and returns its ARN.
@@ -486,28 +488,34 @@ fn invalid_key_collision_with_a_different_object_is_a_loud_failure_not_a_deliver
     // Same length, so the stored CRC32 is what tells them apart.
     let (first_line, second_line) = (line("acme"), line("acmf"));
     let first = KinesisBatch { records: vec![record_with_messages("/aws/lambda/f", "s", &[&first_line], "49001")] };
-    // The same shard and sequence number carrying other records: the key collides.
+    // The same shard and sequence number carrying other records.
     let second = KinesisBatch { records: vec![record_with_messages("/aws/lambda/f", "s", &[&second_line], "49001")] };
     assert!(rt.block_on(h.handle(&first, None)).response.batch_item_failures.is_empty());
     let before = rt.block_on(objects(&bucket));
-    // A retry of the same record is recognised as already present.
-    assert!(rt.block_on(h.handle(&first, None)).response.batch_item_failures.is_empty());
-    let out = rt.block_on(h.handle(&second, None));
-    let failed: Vec<_> = out.response.batch_item_failures.iter().filter_map(|f| f.item_identifier.clone()).collect();
-    assert_eq!(failed, ["49001"], "the colliding record is reported, never counted as delivered");
-    assert_eq!(rt.block_on(objects(&bucket)), before, "nothing was overwritten");
-    let record_objects = before.iter().filter(|(k, _)| k.starts_with("ingest/records/")).collect::<Vec<_>>();
-    assert_eq!(record_objects.len(), 1);
-    assert!(String::from_utf8_lossy(record_objects[0].1).contains("acme"));
+    // A retry of the same record is recognised as already present, from the 412 alone (keys name their bodies).
+    let again = rt.block_on(h.handle(&first, None));
+    assert!(again.response.batch_item_failures.is_empty());
+    assert_eq!((again.summary.objects_written, again.summary.objects_already_present), (0, 1), "{:?}", again.summary);
+    assert_eq!(rt.block_on(objects(&bucket)), before);
+    // Other records under the same sequence number name other content: another key, and the first object stays.
+    assert!(rt.block_on(h.handle(&second, None)).response.batch_item_failures.is_empty());
+    let after = rt.block_on(objects(&bucket));
+    assert!(before.iter().all(|(k, v)| after.get(k) == Some(v)), "nothing was overwritten");
+    let record_objects = after.iter().filter(|(k, _)| k.starts_with("ingest/records/")).collect::<Vec<_>>();
+    assert_eq!(record_objects.len(), 2);
+    assert!(record_objects.iter().all(|(k, body)| logmeter::plan::names_content(k, body)));
 
-    // The sink's own answer names the cause.
-    let plan = record_layout().plan_batch(&second.records).remove(0);
-    let err = rt.block_on(ingest.put(&plan.parcels(INGEST)[0])).unwrap_err();
+    // A key that does not name its body is read back after a 412: a different object under it is a loud failure.
+    let plain =
+        |body: &[u8]| logmeter::destination::Parcel { key: "other/plain.json".into(), body: body.to_vec(), items: 1 };
+    assert_eq!(rt.block_on(ingest.put(&plain(b"[1]"))).unwrap(), logmeter::sink::Delivery::Written);
+    assert_eq!(rt.block_on(ingest.put(&plain(b"[1]"))).unwrap(), logmeter::sink::Delivery::AlreadyPresent);
+    let err = rt.block_on(ingest.put(&plain(b"[2]"))).unwrap_err();
     assert!(matches!(err, SinkError::Taken { .. }), "{err}");
     assert!(err.to_string().contains("a different object already exists under this key"), "{err}");
 
-    // In the batch layout keys are a function of the content: the second record's meter records land in an object
-    // of their own, and the first object stays as it was.
+    // In the batch layout keys are a function of the content too: the second record's meter records land in an
+    // object of their own, and the first object stays as it was.
     let bucket = rt.block_on(crate::servers::bucket());
     let h = rt.block_on(handler(&[("INGEST_BUCKET_NAME", bucket.clone())]));
     for batch in [&first, &first, &second] {
@@ -518,12 +526,6 @@ fn invalid_key_collision_with_a_different_object_is_a_loud_failure_not_a_deliver
     let billed = billed(&landed);
     assert_eq!(billed.len(), 2);
     assert!(billed[0].contains("acme") && billed[1].contains("acmf"), "{billed:?}");
-}
-
-fn record_layout() -> logmeter::Pipeline {
-    let config =
-        logmeter::PipelineConfig { threads: 2, ingest_layout: logmeter::IngestLayout::Record, ..Default::default() };
-    logmeter::Pipeline::new(config)
 }
 
 #[test]

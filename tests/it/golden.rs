@@ -10,7 +10,9 @@ fn small_sample_output_matches_golden_files() {
     let run = logmeter(&["process", "samples/events/small.json", "--out", out.to_str().unwrap()], None);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let golden_dir = root().join("tests/golden/small");
-    let got = snapshot(&out);
+    // The bulk folders' id indices are the local sink's bookkeeping, not output (tested in `sink::local`).
+    let mut got = snapshot(&out);
+    got.retain(|k, _| !k.ends_with("/.ids"));
     if std::env::var_os("LOGMETER_BLESS").is_some() {
         let _ = std::fs::remove_dir_all(&golden_dir);
         for (rel, bytes) in &got {

@@ -2,12 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is the failure report.
 
+mod attribution;
 mod backfill;
 mod cli;
 mod delivery;
 mod flow;
 mod golden;
 mod hostile;
+mod iam;
 mod logs;
 mod prometheus;
 mod props;

@@ -293,15 +293,18 @@ boto3.client("lambda", **kw).create_function(FunctionName="{name}", Runtime="pyt
         .map(|h| (h["_source"]["faas"]["name"].as_str().unwrap().to_owned(), h["_source"].clone()))
         .collect();
     let found = &docs[&name]["aws"]["lambda"];
-    assert_eq!(found["architecture"], "arm64", "from the function's configuration");
+    // The lookup describes the function; the price follows the static settings (x86_64 by default), so that every
+    // container prices the record alike.
+    assert_eq!(found["function"]["architecture"], "arm64", "from the function's configuration");
+    assert_eq!(found["architecture"], "x86_64", "priced as FUNCTION_ARCHITECTURES says");
     assert_eq!(found["function"]["runtime"], "python3.13");
     assert_eq!(
         (found["function"]["memory_mb"].as_u64(), found["function"]["timeout_seconds"].as_u64()),
         (Some(512), Some(30))
     );
     assert_eq!(found["function"]["handler"], "app.handler");
-    // 1 s at 0.5 GB at the arm64 price given.
-    assert_eq!(found["estimated_cost_usd"].as_f64(), Some(1.0));
+    // 1 s at 0.5 GB at the x86_64 price given.
+    assert_eq!(found["estimated_cost_usd"].as_f64(), Some(0.5));
     // A function the API does not know keeps FUNCTION_ARCHITECTURES' answer (x86_64) and carries no configuration.
     let other = &docs["not-in-this-account"]["aws"]["lambda"];
     assert_eq!(other["architecture"], "x86_64");

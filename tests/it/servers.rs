@@ -9,9 +9,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The variables that name the servers.
-const VARS: [&str; 6] = [
+const VARS: [&str; 7] = [
     "LOGMETER_TEST_S3_URL",
     "LOGMETER_TEST_S3_AUTH_URL",
+    "LOGMETER_TEST_S3_IAM_URL",
     "LOGMETER_TEST_OPENSEARCH_URL",
     "LOGMETER_TEST_ELASTICSEARCH_URL",
     "LOGMETER_TEST_PROMETHEUS_URL",
@@ -58,6 +59,10 @@ pub fn s3() -> String {
 pub fn s3_auth() -> String {
     url("LOGMETER_TEST_S3_AUTH_URL")
 }
+/// The moto that enforces IAM policies once told to (`tests/it/iam.rs` switches it on and off).
+pub fn s3_iam() -> String {
+    url("LOGMETER_TEST_S3_IAM_URL")
+}
 pub fn opensearch() -> String {
     url("LOGMETER_TEST_OPENSEARCH_URL")
 }
@@ -74,27 +79,42 @@ pub fn unique(prefix: &str) -> String {
 /// SDK configuration for a local endpoint with test credentials: the production loader, with explicit region,
 /// endpoint and credentials instead of the environment's.
 pub async fn sdk(endpoint: &str, key: &str) -> SdkConfig {
+    sdk_with(endpoint, key, "secret-for-tests").await
+}
+
+/// [`sdk`] with a given secret access key (a real one, where the server checks signatures).
+pub async fn sdk_with(endpoint: &str, key: &str, secret: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(key, "secret-for-tests", None, None, "tests"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "tests"))
         .load()
         .await
 }
 
 /// An S3 client on the main test server.
 pub async fn s3_client() -> aws_sdk_s3::Client {
-    let sdk = sdk(&s3(), "test").await;
+    s3_client_with(&s3(), "test", "secret-for-tests").await
+}
+
+/// An S3 client on `endpoint` with the given access key.
+pub async fn s3_client_with(endpoint: &str, key: &str, secret: &str) -> aws_sdk_s3::Client {
+    let sdk = sdk_with(endpoint, key, secret).await;
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build())
 }
 
 /// Creates a fresh bucket and returns its name.
 pub async fn bucket() -> String {
     let name = unique("logmeter");
-    s3_client()
-        .await
+    create_bucket(&s3_client().await, &name).await;
+    name
+}
+
+/// Creates the bucket `name` in eu-west-1 with `client`.
+pub async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) {
+    client
         .create_bucket()
-        .bucket(&name)
+        .bucket(name)
         .create_bucket_configuration(
             aws_sdk_s3::types::CreateBucketConfiguration::builder()
                 .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
@@ -103,12 +123,15 @@ pub async fn bucket() -> String {
         .send()
         .await
         .unwrap();
-    name
 }
 
 /// Every object in a bucket, by key.
 pub async fn objects(bucket: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let client = s3_client().await;
+    objects_in(&s3_client().await, bucket).await
+}
+
+/// Every object in a bucket, by key, read with `client`.
+pub async fn objects_in(client: &aws_sdk_s3::Client, bucket: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
     let mut token = None;
     loop {
@@ -140,8 +163,13 @@ pub async fn parts(settings: &[(&str, String)]) -> AwsParts {
 }
 
 pub async fn parts_on(endpoint: &str, key: &str, settings: &[(&str, String)]) -> AwsParts {
+    parts_with(endpoint, key, "secret-for-tests", settings).await
+}
+
+/// [`parts_on`] with a given secret access key (a real one, where the server checks signatures).
+pub async fn parts_with(endpoint: &str, key: &str, secret: &str, settings: &[(&str, String)]) -> AwsParts {
     let map: HashMap<String, String> = settings.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let sdk = sdk(endpoint, key).await;
+    let sdk = sdk_with(endpoint, key, secret).await;
     aws_parts(|k| map.get(k).cloned(), &sdk).await.unwrap()
 }
 

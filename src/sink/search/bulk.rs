@@ -104,8 +104,8 @@ pub fn without_id(action: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Delay before attempt `attempt` (2, 3, …): exponential from 100 ms, capped at 5 s, with full jitter from
-/// `jitter` in `0.0..1.0`.
+/// Delay before attempt `attempt` (2, 3, …): a step that doubles from 100 ms, capped at 5 s, of which `jitter`
+/// in `0.0..1.0` picks between half and all ("equal jitter": never less than half the step).
 pub fn backoff(attempt: u32, jitter: f64) -> std::time::Duration {
     let cap = 100u64.saturating_mul(1 << attempt.saturating_sub(2).min(6)).min(5_000);
     std::time::Duration::from_millis((cap as f64 * (0.5 + jitter / 2.0)) as u64)

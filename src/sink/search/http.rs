@@ -265,6 +265,26 @@ fn secrets_manager_endpoint(arn: &str, own_region: &str, fips: bool) -> (String,
     let mut parts = arn.split(':');
     let partition = parts.nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
     let region = parts.nth(1).filter(|r| !r.is_empty()).unwrap_or(own_region).to_owned();
+    (service_endpoint("secretsmanager", partition, &region, fips), region)
+}
+
+/// The partition a region belongs to, from its name (AWS's partitions.json: `cn-` China, `us-gov-` GovCloud,
+/// the ISO prefixes, `eusc-` the European Sovereign Cloud; the commercial partition otherwise).
+pub(crate) fn partition_of(region: &str) -> &'static str {
+    let prefixes = [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-iso-", "aws-iso"),
+        ("eusc-", "aws-eusc"),
+    ];
+    prefixes.iter().find(|(p, _)| region.starts_with(p)).map_or("aws", |(_, partition)| partition)
+}
+
+/// The endpoint of `service` in `region` of `partition`, `<service>-fips` when `fips` asks for it.
+pub(crate) fn service_endpoint(service: &str, partition: &str, region: &str, fips: bool) -> String {
     // The DNS suffix of each partition (AWS's partitions.json).
     let suffix = match partition {
         "aws-cn" => "amazonaws.com.cn",
@@ -275,13 +295,28 @@ fn secrets_manager_endpoint(arn: &str, own_region: &str, fips: bool) -> (String,
         "aws-eusc" => "amazonaws.eu",
         _ => "amazonaws.com",
     };
-    let service = if fips { "secretsmanager-fips" } else { "secretsmanager" };
-    (format!("https://{service}.{region}.{suffix}"), region)
+    let fips = if fips { "-fips" } else { "" };
+    format!("https://{service}{fips}.{region}.{suffix}")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::secrets_manager_endpoint;
+    use super::{partition_of, secrets_manager_endpoint, service_endpoint};
+
+    #[test]
+    fn lambda_endpoints_follow_the_region_partition() {
+        let table = [
+            ("eu-west-1", false, "https://lambda.eu-west-1.amazonaws.com"),
+            ("cn-north-1", false, "https://lambda.cn-north-1.amazonaws.com.cn"),
+            ("us-gov-west-1", false, "https://lambda.us-gov-west-1.amazonaws.com"),
+            ("us-gov-west-1", true, "https://lambda-fips.us-gov-west-1.amazonaws.com"),
+            ("us-isob-east-1", false, "https://lambda.us-isob-east-1.sc2s.sgov.gov"),
+            ("us-iso-east-1", false, "https://lambda.us-iso-east-1.c2s.ic.gov"),
+        ];
+        for (region, fips, want) in table {
+            assert_eq!(service_endpoint("lambda", partition_of(region), region, fips), want, "{region} {fips}");
+        }
+    }
 
     #[test]
     fn secrets_manager_endpoints_follow_the_secret_partition_and_region() {

@@ -10,6 +10,7 @@ mod template;
 
 pub use bulk::{ItemOutcome, backoff, classify, join, pairs, without_id};
 pub use http::{Answer, AwsHttp, HttpError, SearchHttp};
+pub(crate) use http::{partition_of, service_endpoint};
 pub use template::{
     index_template, meter_records_template, reconcile_results_template, reconcile_template, rollups_template,
     template_patterns,
@@ -146,9 +147,10 @@ fn http_error(target: String, e: HttpError) -> SinkError {
 
 fn status_error(target: String, status: u16, body: &[u8]) -> SinkError {
     match status {
-        401 | 403 => SinkError::Permanent {
+        401 | 403 => SinkError::AccessDenied {
+            action: "the search mirror's bulk API",
             target,
-            reason: format!(
+            detail: format!(
                 "authentication failed (HTTP {status}): check SEARCH_USERNAME/SEARCH_PASSWORD, SEARCH_API_KEY, SEARCH_SECRET_ARN or the role's access policy"
             ),
         },
@@ -164,7 +166,7 @@ impl SearchSink for SearchMirror {
         if !self.template_refused.load(std::sync::atomic::Ordering::Relaxed)
             && let Err(e) = self.ensure_template().await
         {
-            if matches!(e, SinkError::Permanent { .. }) {
+            if matches!(e, SinkError::Permanent { .. } | SinkError::AccessDenied { .. }) {
                 self.template_refused.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             tracing::error!(error = %e, "index template not installed: documents are indexed without it (set SEARCH_TEMPLATE=false to stop trying)");

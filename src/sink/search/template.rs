@@ -83,8 +83,9 @@ pub fn rollups_template(patterns: &[String]) -> Value {
     ] {
         lambda[field] = kind.clone();
     }
-    lambda["function"] =
-        obj(json!({"runtime": keyword, "memory_mb": long, "timeout_seconds": long, "handler": keyword}));
+    lambda["function"] = obj(
+        json!({"runtime": keyword, "memory_mb": long, "timeout_seconds": long, "handler": keyword, "architecture": keyword}),
+    );
     composable(
         patterns,
         json!({
@@ -237,7 +238,7 @@ mod tests {
         (r.status, r.error_type, r.trace_id, r.span_id, r.sampled) =
             (ReportStatus::Error, Some("E".into()), Some("t".into()), Some("s".into()), Some(true));
         r.labels = LABELS.map(|_| Some("BlueTenant".into()));
-        let found = FoundReport { report: r, event_id: "1", timestamp: 1 };
+        let found = FoundReport { report: r, event_id: "1", timestamp: 1, source: 0 };
         let ctx = ReportContext {
             account: "1",
             region: Some("r"),
@@ -247,7 +248,7 @@ mod tests {
             sequence: "1",
         };
         let mut enc = BulkEncoder::new("s", "1");
-        ReportEncoder::new(&ctx, "i").push(&found, &mut enc);
+        ReportEncoder::new(&[ctx], "i").push(&found, &mut enc);
         let body = enc.finish().unwrap().body;
         String::from_utf8(body).unwrap().lines().nth(1).unwrap().to_owned()
     }

@@ -1,0 +1,18 @@
+//! Writes `N` different batches the size of the large sample (the large sample's spec, one seed each) into `DIR`
+//! as `batch-<i>.json`, for `benches/process.sh`'s measure of many batches into one `--out` directory.
+//!
+//! `cargo run --release --example large_batches -- N DIR`
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: u64 = args.next().ok_or("usage: large_batches N DIR")?.parse()?;
+    let dir = std::path::PathBuf::from(args.next().ok_or("usage: large_batches N DIR")?);
+    std::fs::create_dir_all(&dir)?;
+    for i in 0..n {
+        let mut spec = logmeter::samplegen::large();
+        spec.seed += i;
+        let sample = logmeter::samplegen::generate(&spec);
+        std::fs::write(dir.join(format!("batch-{i}.json")), sample.event)?;
+    }
+    Ok(())
+}
