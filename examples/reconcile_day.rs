@@ -1,4 +1,4 @@
-//! Writes a day of reconciliation documents into `DIR/search-bulk/` as `logmeter process --out DIR` would, for
+//! Writes a day of invocation and reconciliation documents into `DIR/search-bulk/` as `logmeter process --out DIR` would, for
 //! measuring `logmeter reconcile` and `logmeter report` at scale (BENCHMARKS.md):
 //! `cargo run --release --example reconcile_day -- DIR 1000000`. Two thirds of the invocations meter one or two
 //! records, for 2,000 customers over 20 functions; documents are written in the encoder's own format.
@@ -28,9 +28,15 @@ fn main() -> std::io::Result<()> {
             file = Some(std::io::BufWriter::new(std::fs::File::create(folder.join(format!("{part:08}.ndjson")))?));
         }
         let Some(f) = file.as_mut() else { return Err(std::io::Error::other("no file open")) };
-        writeln!(f, "{{\"create\":{{\"_index\":\"logmeter-reconcile-2026.11.19\",\"_id\":\"{}\"}}}}", doc.join_id)?;
-        let mut body = Vec::new();
-        write_join_doc(doc, &mut body);
+        // An invocation is its invocation document; a meter record its reconciliation document.
+        let (index, body) = if doc.kind == "invocation" {
+            ("logmeter-metrics-2026.11.19", report_doc(doc))
+        } else {
+            let mut body = Vec::new();
+            write_join_doc(doc, &mut body);
+            ("logmeter-reconcile-2026.11.19", body)
+        };
+        writeln!(f, "{{\"create\":{{\"_index\":\"{index}\",\"_id\":\"{}\"}}}}", doc.join_id)?;
         f.write_all(&body)?;
         writeln!(f)?;
         in_file += 1;
@@ -86,4 +92,19 @@ fn main() -> std::io::Result<()> {
     }
     eprintln!("wrote {n} invocations into {}", dir.display());
     Ok(())
+}
+
+/// The invocation document of `doc`, with the fields the join reads, as the encoder writes them.
+fn report_doc(doc: &JoinDoc) -> Vec<u8> {
+    serde_json::json!({
+        "@timestamp": doc.timestamp,
+        "event": {"kind": "metric", "dataset": "aws.lambda.report"},
+        "faas": {"name": doc.function, "version": doc.version, "instance": doc.log_stream,
+            "invocation_id": doc.request_id, "coldstart": doc.cold_start},
+        "aws": {"cloudwatch": {"log_group": format!("/aws/lambda/{}", doc.function), "log_stream": doc.log_stream},
+            "lambda": {"status": doc.status, "duration_ms": doc.duration_ms, "billed_gb_seconds": doc.billed_gb_seconds,
+                "estimated_cost_usd": doc.cost_usd}},
+    })
+    .to_string()
+    .into_bytes()
 }

@@ -134,9 +134,13 @@ struct Source {
     /// The search mirror's base URL (authentication from SEARCH_USERNAME/SEARCH_PASSWORD, SEARCH_API_KEY, …).
     #[arg(long, value_name = "URL")]
     search_url: Option<String>,
-    /// Index pattern of the reconciliation documents in the mirror.
+    /// Index pattern of the reconciliation documents (the meter records' half) in the mirror.
     #[arg(long, default_value = "logmeter-reconcile-*")]
     index: String,
+    /// Index pattern of the invocation documents (the invocations' half) in the mirror: SEARCH_INDEX_PATTERN's
+    /// indices, or the data stream of SEARCH_DATA_STREAM.
+    #[arg(long, default_value = "logmeter-metrics-*")]
+    metrics_index: String,
     /// Only what happened from this time on (YYYY-MM-DD or RFC 3339, UTC). Documents up to 15 minutes around the
     /// window are read too, so invocations near its edges find their meter records.
     #[arg(long, requires = "to")]
@@ -192,7 +196,9 @@ fn reconcile_outcome(source: &Source, write: bool) -> Result<logmeter::reconcile
                     let secrets = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").ok();
                     let http = logmeter::sink::search::SearchHttp::new(&config, sdk, secrets);
                     let mirror = logmeter::reconcile::scheduled::results_mirror(&config, http);
-                    let outcome = reconcile_window(mirror.http(), &source.index, options, window.as_ref()).await?;
+                    let outcome =
+                        reconcile_window(mirror.http(), &source.index, &source.metrics_index, options, window.as_ref())
+                            .await?;
                     if write {
                         let w = window.ok_or("--write needs --from and --to: results are written per window")?;
                         let n = write_results(&mirror, &outcome, &w).await?;

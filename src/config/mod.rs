@@ -300,6 +300,22 @@ where
     Ok(parsed)
 }
 
+/// `SEARCH_RECONCILE_DOCS`: the join reads the invocation documents, so without them (`SEARCH_INVOCATION_DOCS=false`)
+/// it is off unless asked for, and asking for it is an error that names both.
+fn reconcile_docs(lookup: &impl Fn(&str) -> Option<String>, default: bool) -> Result<bool, ConfigError> {
+    let invocations = flag(lookup, "SEARCH_INVOCATION_DOCS", true)?;
+    let asked = text(lookup, "SEARCH_RECONCILE_DOCS").is_some();
+    let on = flag(lookup, "SEARCH_RECONCILE_DOCS", default && invocations)?;
+    if on && !invocations && asked {
+        return Err(ConfigError {
+            name: "SEARCH_RECONCILE_DOCS",
+            value: "true".into(),
+            reason: "reconciliation joins the invocation documents: it needs SEARCH_INVOCATION_DOCS=true".into(),
+        });
+    }
+    Ok(on)
+}
+
 pub(crate) fn flag(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
@@ -432,7 +448,7 @@ impl PipelineConfig {
             })?,
             invocation_docs: flag(&lookup, "SEARCH_INVOCATION_DOCS", d.invocation_docs)?,
             search_rollups: flag(&lookup, "SEARCH_ROLLUPS", d.search_rollups)?,
-            reconcile_docs: flag(&lookup, "SEARCH_RECONCILE_DOCS", d.reconcile_docs)?,
+            reconcile_docs: reconcile_docs(&lookup, d.reconcile_docs)?,
             reconcile_index_pattern: read(
                 &lookup,
                 "SEARCH_RECONCILE_INDEX_PATTERN",

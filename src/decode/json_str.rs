@@ -75,8 +75,12 @@ pub fn unescape_to_string(raw: &str) -> Option<String> {
 }
 
 fn hex4(b: &[u8]) -> Option<u32> {
-    let s = std::str::from_utf8(b.get(..4)?).ok()?;
-    u32::from_str_radix(s, 16).ok()
+    let digits = b.get(..4)?;
+    // `from_str_radix` alone would take a sign (`\u+041`).
+    if !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
 /// Decodes the four hex digits after `\u` (and a following `\uXXXX` low surrogate); returns the char and the
@@ -123,6 +127,7 @@ mod tests {
             (r#""\u""#, "\u{FFFD}"),
             (r#""\u\u\u""#, "\u{FFFD}\u{FFFD}\u{FFFD}"),
             (r#""\uZZ""#, "\u{FFFD}ZZ"),
+            (r#""\u+041""#, "\u{FFFD}+041"),
             (r#""a\x""#, "ax"),
             (r#""\é""#, "é"),
             (r#""end\""#, "end"),
@@ -147,32 +152,57 @@ mod tests {
         }
     }
 
-    /// The plain byte loop the block version must agree with.
+    /// The lenient reading the docs describe, written independently of the implementation: a char loop over
+    /// the text, its own escape table, and std's UTF-16 decoder for `\u` code units (a lone surrogate is a
+    /// decoding error, read as U+FFFD).
     fn reference(raw: &str) -> String {
-        let bytes = &raw.as_bytes()[1..raw.len() - 1];
-        let (mut out, mut i) = (Vec::new(), 0);
-        while let Some(&b) = bytes.get(i) {
-            if b != b'\\' {
-                out.push(b);
+        let inner: Vec<char> = raw[1..raw.len() - 1].chars().collect();
+        let mut out = String::new();
+        let mut units: Vec<u16> = Vec::new();
+        let flush = |units: &mut Vec<u16>, out: &mut String| {
+            out.extend(char::decode_utf16(units.drain(..)).map(|c| c.unwrap_or('\u{FFFD}')));
+        };
+        let mut i = 0;
+        while i < inner.len() {
+            if inner[i] != '\\' {
+                flush(&mut units, &mut out);
+                out.push(inner[i]);
                 i += 1;
                 continue;
             }
-            let Some(&esc) = bytes.get(i + 1) else { break };
+            let Some(&esc) = inner.get(i + 1) else { break };
             i += 2;
-            if esc == b'u' {
-                let (c, used) = unicode_escape(&bytes[i..]);
-                i += used;
-                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-            } else {
-                out.push(UNESCAPED[usize::from(esc)]);
+            if esc == 'u' {
+                let hex: String = inner.iter().skip(i).take(4).collect();
+                match u16::from_str_radix(&hex, 16) {
+                    Ok(unit) if hex.len() == 4 && hex.chars().all(|c| c.is_ascii_hexdigit()) => {
+                        units.push(unit);
+                        i += 4;
+                    }
+                    _ => {
+                        flush(&mut units, &mut out);
+                        out.push('\u{FFFD}');
+                    }
+                }
+                continue;
             }
+            flush(&mut units, &mut out);
+            out.push(match esc {
+                'n' => '\n',
+                't' => '\t',
+                'r' => '\r',
+                'b' => '\u{8}',
+                'f' => '\u{c}',
+                other => other,
+            });
         }
-        String::from_utf8(out).unwrap()
+        flush(&mut units, &mut out);
+        out
     }
 
     proptest::proptest! {
         #[test]
-        fn valid_blocks_agree_with_a_byte_loop(junk in "([\\\\]{1,3}[\"nu\\\\é/]|\\\\ud83d\\\\ude00|[a-z ]{0,70}|é){0,40}") {
+        fn valid_blocks_agree_with_an_independent_reading(junk in "([\\\\]{1,3}[\"nu\\\\é/+]|\\\\ud83d\\\\ude00|\\\\udc00|[a-f0-9+ ]{0,70}|é){0,40}") {
             let raw = format!("\"{junk}\"");
             proptest::prop_assert_eq!(unescape_to_string(&raw).unwrap(), reference(&raw));
         }

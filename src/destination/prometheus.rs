@@ -234,13 +234,50 @@ mod tests {
         let taken = endpoint.taken.lock().unwrap();
         assert_eq!((taken.len(), out.summary.prometheus_requests), (1, 1));
         let body = snap::raw::Decoder::new().decompress_vec(&taken[0].body).unwrap();
-        let mut rest = &body[..];
-        let mut entries = 0;
-        while !rest.is_empty() {
-            rest = &rest[remote_write_entry(rest)..];
-            entries += 1;
+        // Read with a protobuf wire reader of the test's own (not the encoder's entry reader): a `WriteRequest` of
+        // `timeseries` (field 1), each with its labels (field 1, `__name__` among them) and one sample (field 2).
+        let request = fields(&body);
+        assert!(request.iter().all(|(n, _)| *n == 1), "only timeseries");
+        for (_, series) in &request {
+            let inner = fields(series);
+            let labels: Vec<Vec<(u64, &[u8])>> =
+                inner.iter().filter(|(n, _)| *n == 1).map(|(_, l)| fields(l)).collect();
+            assert!(labels.iter().any(|l| l.first().map(|(_, name)| *name) == Some(&b"__name__"[..])));
+            assert_eq!(inner.iter().filter(|(n, _)| *n == 2).count(), 1, "one sample per series");
         }
-        assert_eq!((entries, out.summary.prometheus_samples), (taken[0].items, taken[0].items));
+        assert_eq!((request.len(), out.summary.prometheus_samples), (taken[0].items, taken[0].items));
+    }
+
+    /// The length-delimited fields of a protobuf message, by field number (other wire types are skipped).
+    fn fields(mut bytes: &[u8]) -> Vec<(u64, &[u8])> {
+        fn varint(bytes: &mut &[u8]) -> u64 {
+            let (mut v, mut shift) = (0u64, 0);
+            loop {
+                let (b, rest) = bytes.split_first().unwrap();
+                *bytes = rest;
+                v |= u64::from(b & 0x7f) << shift;
+                if b & 0x80 == 0 {
+                    return v;
+                }
+                shift += 7;
+            }
+        }
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            let key = varint(&mut bytes);
+            match key & 7 {
+                0 => drop(varint(&mut bytes)),
+                1 => bytes = &bytes[8..],
+                5 => bytes = &bytes[4..],
+                2 => {
+                    let len = usize::try_from(varint(&mut bytes)).unwrap();
+                    out.push((key >> 3, &bytes[..len]));
+                    bytes = &bytes[len..];
+                }
+                t => panic!("wire type {t}"),
+            }
+        }
+        out
     }
 
     #[test]

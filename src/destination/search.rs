@@ -32,6 +32,8 @@ pub struct SearchEncoder {
     meter_index_pattern: Option<String>,
     /// The reconciliation index pattern and the prices, when those documents are written.
     reconcile: Option<(String, RollupSettings)>,
+    /// The prices (and architectures) each invocation document's estimated cost is taken at.
+    prices: RollupSettings,
 }
 
 impl SearchEncoder {
@@ -45,6 +47,7 @@ impl SearchEncoder {
             rollups: config.search_rollups.then(|| config.rollup.clone()),
             meter_index_pattern: config.mirror_meter_records.then(|| config.meter_index_pattern.clone()),
             reconcile: config.reconcile_docs.then(|| (config.reconcile_index_pattern.clone(), config.rollup.clone())),
+            prices: config.rollup.clone(),
         }
     }
 }
@@ -60,7 +63,12 @@ impl Encoder for SearchEncoder {
         if self.invocation_docs && !values.reports.is_empty() {
             let mut encoder = ReportEncoder::new(values.sources, &self.index_pattern);
             bulk.reserve(values.reports.len() * REPORT_DOCUMENT_BYTES);
-            values.reports.iter().for_each(|found| encoder.push(found, &mut bulk));
+            let (settings, arch) = (&self.prices, crate::plan::rollup::function_info(values, &self.prices).arch);
+            for found in values.reports {
+                let region = values.source_of(found.source).region;
+                let cost = crate::plan::rollup::invocation_cost(settings, region, arch, &found.report).ok();
+                encoder.push(found, cost, &mut bulk);
+            }
         }
         if let Some(rollups) = &self.rollups {
             encode_rollups(values, rollups, &mut bulk);

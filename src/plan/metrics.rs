@@ -84,7 +84,7 @@ impl Shared {
     }
 
     /// Writes the document of one report.
-    fn write(&self, found: &FoundReport<'_>, out: &mut Vec<u8>) {
+    fn write(&self, found: &FoundReport<'_>, cost_usd: Option<f64>, out: &mut Vec<u8>) {
         let r = &found.report;
         out.extend_from_slice(b"{\"@timestamp\":\"");
         out.extend_from_slice(&iso_millis_bytes(found.timestamp));
@@ -135,6 +135,7 @@ impl Shared {
         push_field(out, b",\"memory_utilization\":", r.memory_utilization().map(Number::F));
         push_field(out, b",\"billed_gb_seconds\":", r.billed_gb_seconds().map(Number::F));
         push_field(out, b",\"xray_sampled\":", r.sampled.map(Number::B));
+        push_field(out, b",\"estimated_cost_usd\":", cost_usd.map(Number::F));
         out.extend_from_slice(b"}}");
         for (key, value) in [
             (&b",\"trace\":{\"id\":"[..], &r.trace_id),
@@ -195,8 +196,9 @@ impl<'p> ReportEncoder<'p> {
         }
     }
 
-    /// Appends the action and document of `found` to `bulk`.
-    pub fn push(&mut self, found: &FoundReport<'_>, bulk: &mut BulkEncoder<'_>) {
+    /// Appends the action and document of `found` to `bulk`, with the invocation's estimated cost when it has one
+    /// (the rollup prices: `FUNCTION_ARCHITECTURES`, the event's region).
+    pub fn push(&mut self, found: &FoundReport<'_>, cost_usd: Option<f64>, bulk: &mut BulkEncoder<'_>) {
         let ids = &self.ids;
         let write_id = |out: &mut Vec<u8>| {
             out.push(b'"');
@@ -205,7 +207,7 @@ impl<'p> ReportEncoder<'p> {
         };
         let shared = self.shared.get(usize::from(found.source)).or(self.shared.first());
         let Some(shared) = shared else { return };
-        bulk.push_with(self.indices.name(found.timestamp), write_id, |out| shared.write(found, out));
+        bulk.push_with(self.indices.name(found.timestamp), write_id, |out| shared.write(found, cost_usd, out));
     }
 }
 
@@ -285,6 +287,7 @@ mod tests {
         memory_utilization: Option<f64>,
         billed_gb_seconds: Option<f64>,
         xray_sampled: Option<bool>,
+        estimated_cost_usd: Option<f64>,
         /// Everything else: must be exactly the report's figures, by the table's document names.
         #[serde(flatten)]
         figures: BTreeMap<String, serde_json::Number>,
@@ -322,7 +325,7 @@ mod tests {
 
     fn document(found: &FoundReport<'_>) -> Doc {
         let mut bulk = BulkEncoder::new("s", "1");
-        ReportEncoder::new(&[CTX], "metrics-%Y.%m.%d").push(found, &mut bulk);
+        ReportEncoder::new(&[CTX], "metrics-%Y.%m.%d").push(found, Some(0.25), &mut bulk);
         let body = bulk.finish().unwrap().body;
         let line = body.split(|&b| b == b'\n').nth(1).unwrap();
         serde_json::from_slice(line).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(line)))
@@ -368,6 +371,7 @@ mod tests {
             assert_eq!(l.memory_utilization, r.memory_utilization(), "{name}");
             assert_eq!(l.billed_gb_seconds, r.billed_gb_seconds(), "{name}");
             assert_eq!(l.xray_sampled, r.sampled, "{name}");
+            assert_eq!(l.estimated_cost_usd, Some(0.25), "{name}");
             // The figures: exactly those the report carries, under the table's names, whole ones as integers.
             let want: BTreeMap<String, serde_json::Number> = FIGURES
                 .iter()

@@ -1,17 +1,18 @@
-//! Reconciliation documents: the two halves of the join between what ran and what metered, written by the search
-//! mirror (`SEARCH_RECONCILE_DOCS`) to `logmeter-reconcile-%Y.%m.%d` and joined later by `logmeter reconcile`
+//! Reconciliation: the two halves of the join between what ran and what metered, read back by `logmeter reconcile`
 //! ([`crate::reconcile`]).
 //!
-//! - `invocation`: one per REPORT: function, log stream, request id, tenant, status, cold start, duration, billed
-//!   GB-seconds and the estimated cost at the rollup prices.
-//! - `meter`: one per meter record: function, log stream, the request id its line named (if any), tenant,
+//! - `invocation`: read from the invocation documents the mirror writes anyway ([`invocation_from_report`]):
+//!   function, log stream, request id, tenant, status, cold start, duration, billed GB-seconds and the estimated
+//!   cost. Nothing restates them.
+//! - `meter`: one reconciliation document per meter record, written by the search mirror (`SEARCH_RECONCILE_DOCS`)
+//!   to `logmeter-reconcile-%Y.%m.%d`: function, log stream, the request id its line named (if any), tenant,
 //!   customer, meter and value.
 //!
 //! Ids come from the log stream and the log event (a REPORT) or the record's bytes and its place among identical
 //! ones (a meter record), never from the Kinesis record: a retry, a replay or another route to the same log
 //! events writes the same ids, and `create` keeps one copy.
 
-use super::rollup::{FunctionInfo, RollupSettings, TENANT, function_info, invocation_cost};
+use super::rollup::{FunctionInfo, RollupSettings, function_info};
 use super::{BulkEncoder, IndexNamer, iso_millis};
 use crate::destination::RecordValues;
 use crate::ids::V5Prefix;
@@ -106,44 +107,20 @@ struct MeterFields<'a> {
     value: f64,
 }
 
-/// Appends the reconciliation documents of one record's reports and meter records to `bulk`.
+/// Appends the reconciliation documents of one record's meter records to `bulk`.
 pub fn encode_reconcile(
     values: &RecordValues<'_>,
     settings: &RollupSettings,
     index_pattern: &str,
     bulk: &mut BulkEncoder<'_>,
 ) {
-    if values.reports.is_empty() && values.meters.is_empty() {
+    if values.meters.is_empty() {
         return;
     }
     let ctx = values.source();
-    let FunctionInfo { name, version, arch, .. } = function_info(values, settings);
+    let FunctionInfo { name, version, .. } = function_info(values, settings);
     let ids = V5Prefix::new(&["reconcile", ctx.log_group, ctx.log_stream]);
     let mut indices = IndexNamer::new(index_pattern);
-    let base = |timestamp: i64, kind: &str, join_id: String| JoinDoc {
-        timestamp: iso_millis(timestamp),
-        kind: kind.into(),
-        join_id,
-        function: name.into(),
-        version: version.into(),
-        log_stream: ctx.log_stream.into(),
-        ..JoinDoc::default()
-    };
-    for found in values.reports {
-        let r = &found.report;
-        let id = ids.string(&[b"invocation", found.event_id.as_bytes()]);
-        let doc = JoinDoc {
-            request_id: Some(r.request_id.to_string()),
-            tenant_id: r.labels[TENANT].as_deref().map(str::to_owned),
-            status: Some(r.status.as_str().into()),
-            cold_start: Some(r.cold_start()),
-            duration_ms: r.duration_ms(),
-            billed_gb_seconds: r.billed_gb_seconds(),
-            cost_usd: invocation_cost(settings, values.source_of(found.source).region, arch, r).ok(),
-            ..base(found.timestamp, "invocation", id.clone())
-        };
-        push(bulk, indices.name(found.timestamp), &id, &doc);
-    }
     let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for m in values.meters.iter() {
         // Validated records always have these fields; a record that somehow lacks them is left out of the join.
@@ -152,16 +129,119 @@ pub fn encode_reconcile(
         let id = ids.string(&[b"meter", m.json.as_bytes(), nth.to_string().as_bytes()]);
         *nth += 1;
         let doc = JoinDoc {
+            timestamp: iso_millis(m.time_millis),
+            kind: "meter".into(),
+            join_id: id.clone(),
+            function: name.into(),
+            version: version.into(),
+            log_stream: ctx.log_stream.into(),
             request_id: m.origin.request_id.map(str::to_owned),
             tenant_id: m.origin.tenant_id.map(str::to_owned),
             customer_id: Some(fields.customer.into_owned()),
             meter_api_name: Some(fields.meter.into_owned()),
             meter_value: Some(fields.value),
-            ..base(m.time_millis, "meter", id.clone())
+            ..JoinDoc::default()
         };
         push(bulk, indices.name(m.time_millis), &id, &doc);
     }
 }
+
+/// The fields of an invocation document ([`crate::plan::ReportEncoder`]) that the join needs.
+#[derive(serde::Deserialize)]
+struct ReportDoc<'a> {
+    #[serde(rename = "@timestamp", borrow)]
+    timestamp: Cow<'a, str>,
+    event: ReportEvent<'a>,
+    #[serde(borrow)]
+    faas: ReportFaas<'a>,
+    aws: ReportAws<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct ReportEvent<'a> {
+    #[serde(borrow)]
+    dataset: Cow<'a, str>,
+}
+
+#[derive(serde::Deserialize)]
+struct ReportFaas<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    instance: Cow<'a, str>,
+    #[serde(borrow)]
+    invocation_id: Cow<'a, str>,
+    coldstart: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct ReportAws<'a> {
+    #[serde(borrow)]
+    cloudwatch: ReportCloudwatch<'a>,
+    #[serde(borrow)]
+    lambda: ReportLambda<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct ReportCloudwatch<'a> {
+    #[serde(borrow)]
+    log_group: Cow<'a, str>,
+}
+
+#[derive(serde::Deserialize)]
+struct ReportLambda<'a> {
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    #[serde(borrow)]
+    tenant_id: Option<Cow<'a, str>>,
+    duration_ms: Option<f64>,
+    billed_gb_seconds: Option<f64>,
+    estimated_cost_usd: Option<f64>,
+}
+
+/// The invocation half of the join, from an invocation document (`event.dataset` `aws.lambda.report`) and its
+/// `_id`; `None` for any other document.
+pub fn invocation_from_report(id: &str, doc: &[u8]) -> Option<JoinDoc> {
+    let d: ReportDoc<'_> = serde_json::from_slice(doc).ok()?;
+    if d.event.dataset != REPORT_DATASET {
+        return None;
+    }
+    // A function named by its log group alone, as the rollups name it.
+    let function = match d.faas.name {
+        Some(name) => name.into_owned(),
+        None => crate::extract::function_of(&d.aws.cloudwatch.log_group, &d.faas.instance)
+            .name_or(&d.aws.cloudwatch.log_group)
+            .to_owned(),
+    };
+    Some(JoinDoc {
+        timestamp: d.timestamp.into_owned(),
+        kind: "invocation".into(),
+        join_id: id.to_owned(),
+        function,
+        version: d.faas.version.map_or_else(|| "$LATEST".to_owned(), Cow::into_owned),
+        log_stream: d.faas.instance.into_owned(),
+        request_id: Some(d.faas.invocation_id.into_owned()),
+        tenant_id: d.aws.lambda.tenant_id.map(Cow::into_owned),
+        status: Some(d.aws.lambda.status.into_owned()),
+        cold_start: Some(d.faas.coldstart),
+        duration_ms: d.aws.lambda.duration_ms,
+        billed_gb_seconds: d.aws.lambda.billed_gb_seconds,
+        cost_usd: d.aws.lambda.estimated_cost_usd,
+        ..JoinDoc::default()
+    })
+}
+
+/// Whether a stored document may be an invocation document (a cheap test before [`invocation_from_report`], which
+/// decides).
+pub fn is_report_doc(doc: &[u8]) -> bool {
+    memchr::memmem::find(doc, REPORT_DATASET_FIELD.as_bytes()).is_some()
+}
+
+/// `event.dataset` of invocation documents.
+pub const REPORT_DATASET: &str = "aws.lambda.report";
+const REPORT_DATASET_FIELD: &str = "\"dataset\":\"aws.lambda.report\"";
 
 fn push(bulk: &mut BulkEncoder<'_>, index: &str, id: &str, doc: &JoinDoc) {
     bulk.push(index, id, |out| write_join_doc(doc, out));

@@ -158,6 +158,9 @@ pub struct ReconcileTask {
     /// Index pattern of the reconciliation documents.
     #[serde(default = "default_index")]
     pub index: String,
+    /// Index pattern (or data stream) of the invocation documents.
+    #[serde(default = "default_metrics_index")]
+    pub metrics_index: String,
 }
 
 fn day() -> i64 {
@@ -168,6 +171,9 @@ fn half_hour() -> i64 {
 }
 fn default_index() -> String {
     "logmeter-reconcile-*".into()
+}
+fn default_metrics_index() -> String {
+    "logmeter-metrics-*".into()
 }
 
 /// The options `--metered` / `--tenant-customers` describe.
@@ -189,17 +195,18 @@ pub fn results_mirror(
         .with_template("logmeter-reconcile-results", crate::sink::search::reconcile_results_template())
 }
 
-/// Reads the documents of `index` in the mirror (those of a window and its margins, or all) and joins them.
+/// Reads the documents of `index` and the invocation documents of `metrics_index` in the mirror (those of a window and its margins, or all) and joins them.
 pub async fn reconcile_window(
     http: &crate::sink::search::SearchHttp,
     index: &str,
+    metrics_index: &str,
     options: super::Options,
     window: Option<&Window>,
 ) -> Result<Outcome, String> {
     let mut reconciler = super::Reconciler::new(options)?;
     let range = window.map(Window::read_range);
     let range = range.as_ref().map(|(from, to)| (from.as_str(), to.as_str()));
-    super::source::read_search(http, index, range, &mut |doc| reconciler.push(&doc)).await?;
+    super::source::read_search(http, index, metrics_index, range, &mut |doc| reconciler.push(&doc)).await?;
     reconciler.finish()
 }
 
@@ -212,7 +219,7 @@ pub async fn run(
 ) -> Result<(Outcome, Window), String> {
     let window = Window::ending_before(now_ms, task.window_minutes, task.lag_minutes);
     let options = options(&task.metered, &task.tenant_customers, Some(&window))?;
-    let outcome = reconcile_window(mirror.http(), &task.index, options, Some(&window)).await?;
+    let outcome = reconcile_window(mirror.http(), &task.index, &task.metrics_index, options, Some(&window)).await?;
     write_results(mirror, &outcome, &window).await?;
     Ok((outcome, window))
 }

@@ -1,8 +1,10 @@
-//! Where reconciliation documents are read from: the bulk bodies of a `logmeter process --out DIR` directory, or
-//! the search mirror's reconciliation indices (sorted by document id, page after page with `search_after`).
+//! Where the two halves of the join are read from: the bulk bodies of a `logmeter process --out DIR` directory, or
+//! the search mirror (the invocation documents of `logmeter-metrics-*` and the meter records' reconciliation
+//! documents of `logmeter-reconcile-*`, each sorted by a unique field, page after page with `search_after`).
 
-use crate::plan::reconcile_docs::{JoinDoc, is_join_doc};
+use crate::plan::reconcile_docs::{JoinDoc, invocation_from_report, is_join_doc, is_report_doc};
 use crate::sink::search::SearchHttp;
+use serde::Deserialize as _;
 use std::path::Path;
 
 /// Calls `f` with every reconciliation document in the bulk bodies under `dir/search-bulk/`, file by file.
@@ -31,37 +33,80 @@ pub fn read_dir(dir: &Path, f: &mut dyn FnMut(JoinDoc) -> Result<(), String>) ->
     files.sort();
     for path in files {
         let body = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        for (_, doc) in crate::sink::search::pairs(&body) {
+        for (action, doc) in crate::sink::search::pairs(&body) {
             if is_join_doc(doc) {
-                f(serde_json::from_slice(doc).map_err(|e| format!("{}: {e}", path.display()))?)?;
+                let join: JoinDoc = serde_json::from_slice(doc).map_err(|e| format!("{}: {e}", path.display()))?;
+                // Invocations are read from their own documents; older versions also wrote them as join documents.
+                if join.kind != "invocation" {
+                    f(join)?;
+                }
+            } else if is_report_doc(doc)
+                && let Some(id) = action_id(action)
+                && let Some(invocation) = invocation_from_report(&id, doc)
+            {
+                f(invocation)?;
             }
         }
     }
     Ok(())
 }
 
+/// The `_id` a bulk action line names.
+fn action_id(action: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(action).ok()?;
+    v.as_object()?.values().next()?.get("_id")?.as_str().map(str::to_owned)
+}
+
 /// Documents per page.
 const PAGE: usize = 2_000;
 
-/// Calls `f` with every reconciliation document in the indices `pattern` (`logmeter-reconcile-*`) of the search
-/// mirror, optionally those with `@timestamp` in `[from, to)` (ISO 8601 or date math).
+/// Calls `f` with both halves of the join in the search mirror: every invocation document of `metrics` (the
+/// invocation indices, `logmeter-metrics-*`) and every reconciliation document of `pattern`
+/// (`logmeter-reconcile-*`), optionally those with `@timestamp` in `[from, to)` (ISO 8601 or date math).
 pub async fn read_search(
     http: &SearchHttp,
     pattern: &str,
+    metrics: &str,
     range: Option<(&str, &str)>,
     f: &mut (dyn FnMut(JoinDoc) -> Result<(), String> + Send),
 ) -> Result<(), String> {
-    let query = match range {
+    let time = match range {
         Some((from, to)) => serde_json::json!({"range": {"@timestamp": {"gte": from, "lt": to}}}),
         None => serde_json::json!({"match_all": {}}),
     };
+    // Invocation documents: of the report dataset, sorted by request id (one document per invocation).
+    let dataset = crate::plan::reconcile_docs::REPORT_DATASET;
+    let reports = serde_json::json!({"bool": {"filter": [time.clone(), {"term": {"event.dataset": dataset}}]}});
+    read_pages(http, metrics, &reports, "faas.invocation_id", &mut |id, source| {
+        let doc = serde_json::to_vec(source).map_err(|e| e.to_string())?;
+        f(invocation_from_report(id, &doc)
+            .ok_or_else(|| format!("search mirror: unreadable invocation document {id}"))?)
+    })
+    .await?;
+    // Meter records' documents (older versions also wrote invocations there: those are read from their own).
+    let meters = serde_json::json!({"bool": {"filter": [time, {"term": {"kind": "meter"}}]}});
+    read_pages(http, pattern, &meters, "join_id", &mut |_, source| {
+        f(JoinDoc::deserialize(source).map_err(|e| format!("search mirror: {e}"))?)
+    })
+    .await
+}
+
+/// Calls `f` with the `_id` and `_source` of every document of `index` that `query` matches, sorted by `sort` (a
+/// keyword unique per document), page after page.
+async fn read_pages(
+    http: &SearchHttp,
+    index: &str,
+    query: &serde_json::Value,
+    sort: &str,
+    f: &mut (dyn FnMut(&str, &serde_json::Value) -> Result<(), String> + Send),
+) -> Result<(), String> {
     let mut after: Option<serde_json::Value> = None;
     loop {
-        let mut body = serde_json::json!({"size": PAGE, "query": query, "sort": [{"join_id": "asc"}]});
+        let mut body = serde_json::json!({"size": PAGE, "query": query, "sort": [{sort: "asc"}]});
         if let Some(a) = &after {
             body["search_after"] = a.clone();
         }
-        let path = format!("/{pattern}/_search?ignore_unavailable=true&allow_no_indices=true");
+        let path = format!("/{index}/_search?ignore_unavailable=true&allow_no_indices=true");
         let answer = http
             .send(http::Method::POST, &path, Some((bytes::Bytes::from(body.to_string()), "application/json")))
             .await
@@ -83,15 +128,17 @@ pub async fn read_search(
         }
         #[derive(serde::Deserialize)]
         struct Hit {
+            #[serde(rename = "_id")]
+            id: String,
             #[serde(rename = "_source")]
-            source: JoinDoc,
+            source: serde_json::Value,
             sort: serde_json::Value,
         }
         let page: Page = serde_json::from_slice(&answer.body).map_err(|e| format!("search mirror: {e}"))?;
         let n = page.hits.hits.len();
         for hit in page.hits.hits {
+            f(&hit.id, &hit.source)?;
             after = Some(hit.sort);
-            f(hit.source)?;
         }
         if n < PAGE {
             return Ok(());

@@ -195,11 +195,12 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
         let bucket = rt.block_on(servers::bucket());
         // Under the default pattern's prefix, so the reconciliation template covers it whichever test installed it.
         let prefix = format!("logmeter-reconcile-{}", unique("it"));
+        let metrics = format!("logmeter-metrics-{}", unique("it"));
         let mut settings = env();
         settings.extend([
             ("INGEST_BUCKET_NAME", bucket),
             ("SEARCH_URL", base.clone()),
-            ("SEARCH_INVOCATION_DOCS", "false".into()),
+            ("SEARCH_INDEX_PATTERN", format!("{metrics}-%Y.%m.%d")),
             ("SEARCH_ROLLUPS", "false".into()),
             ("SEARCH_RECONCILE_INDEX_PATTERN", format!("{prefix}-%Y.%m.%d")),
         ]);
@@ -211,15 +212,17 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
         // A replay of the second batch.
         rt.block_on(h.handle(&parts[1], None));
         servers::http("POST", &format!("{base}/{prefix}-*/_refresh"), None);
-        let index = format!("{prefix}-*");
-        let got = reconcile_json(&["--search-url", &base, "--index", &index]);
+        servers::http("POST", &format!("{base}/{metrics}-*/_refresh"), None);
+        let (index, metrics_index) = (format!("{prefix}-*"), format!("{metrics}-*"));
+        let read = ["--search-url", &base, "--index", &index, "--metrics-index", &metrics_index];
+        let got = reconcile_json(&read);
         assert_reconciled(&got, &base);
         assert_eq!(got["totals"]["documents_read"], got["totals"]["documents_distinct"], "create kept one copy");
 
         // The day's window, with its results written to the mirror; then the same window as the scheduled Lambda
         // runs it half an hour after the day ends: the results are replaced, not added to.
         let day = ["--from", "2026-11-19", "--to", "2026-11-20", "--write"];
-        let windowed = reconcile_json(&[&["--search-url", &base, "--index", &index][..], &day[..]].concat());
+        let windowed = reconcile_json(&[&read[..], &day[..]].concat());
         assert_reconciled(&windowed, &format!("{base}, one day"));
         let sdk = rt.block_on(servers::sdk(&servers::s3(), "test"));
         let config = logmeter::config::DeliveryConfig::from_lookup(|k| match k {
@@ -233,8 +236,10 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
         .unwrap();
         let http = logmeter::sink::search::SearchHttp::new(&config, sdk, None);
         let mirror = logmeter::reconcile::scheduled::results_mirror(&config, http);
-        let task: logmeter::reconcile::scheduled::Task =
-            serde_json::from_value(serde_json::json!({"reconcile": {"metered": "all", "index": index}})).unwrap();
+        let task: logmeter::reconcile::scheduled::Task = serde_json::from_value(
+            serde_json::json!({"reconcile": {"metered": "all", "index": index, "metrics_index": metrics_index}}),
+        )
+        .unwrap();
         let half_past =
             logmeter::reconcile::scheduled::Window::parse("2026-11-20T00:30:00Z", "2026-11-21").unwrap().from_ms;
         let (outcome, window) =

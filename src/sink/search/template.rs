@@ -20,7 +20,8 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
     let obj = |props: Value| json!({ "properties": props });
     // `aws.lambda`: every figure of the report table, by whether it is whole, and what is derived from them.
     let mut lambda = json!({"status": keyword, "report_format": keyword,
-        "memory_utilization": double, "billed_gb_seconds": double, "xray_sampled": boolean});
+        "memory_utilization": double, "billed_gb_seconds": double, "xray_sampled": boolean,
+        "estimated_cost_usd": double});
     for f in &FIGURES {
         lambda[f.doc] = if f.whole { long.clone() } else { double.clone() };
     }
@@ -248,7 +249,7 @@ mod tests {
             sequence: "1",
         };
         let mut enc = BulkEncoder::new("s", "1");
-        ReportEncoder::new(&[ctx], "i").push(&found, &mut enc);
+        ReportEncoder::new(&[ctx], "i").push(&found, Some(0.5), &mut enc);
         let body = enc.finish().unwrap().body;
         String::from_utf8(body).unwrap().lines().nth(1).unwrap().to_owned()
     }
