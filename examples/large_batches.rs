@@ -1,5 +1,7 @@
 //! Writes `N` different batches the size of the large sample (the large sample's spec, one seed each) into `DIR`
-//! as `batch-<i>.json`, for `benches/process.sh`'s measure of many batches into one `--out` directory.
+//! as `batch-<i>.json`, for `benches/process.sh`'s measure of many batches into one `--out` directory. Like a
+//! shard's successive batches, each batch's sequence numbers come after the previous batch's (the generator's
+//! `49656…` becomes `5<i:04>…`, the same width).
 //!
 //! `cargo run --release --example large_batches -- N DIR`
 
@@ -12,7 +14,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut spec = logmeter::samplegen::large();
         spec.seed += i;
         let sample = logmeter::samplegen::generate(&spec);
-        std::fs::write(dir.join(format!("batch-{i}.json")), sample.event)?;
+        let event = sample.event.replace(":\"49656", &format!(":\"5{i:04}")).replace(":49656", &format!(":5{i:04}"));
+        std::fs::write(dir.join(format!("batch-{i}.json")), event)?;
     }
     Ok(())
 }

@@ -169,21 +169,34 @@ pub trait Outlet: Send + Sync + Debug {
     }
 }
 
-/// Packs a batch's fragments, whose keys are `<shard>/<sequence>` (one folder per batch: Kinesis batches hold one
-/// shard), with `pack(shard, [(record, sequence, fragment)])`.
-pub(crate) fn pack_batch(
-    batch: &[Consignment<'_>],
-    pack: impl FnOnce(&str, &[(usize, &str, &Parcel)]) -> Vec<Packed>,
-) -> Vec<Packed> {
-    let named: Vec<_> = batch
-        .iter()
-        .enumerate()
-        .flat_map(|(i, c)| c.parcels.iter().map(move |p| (i, crate::plan::fragment_parts(&p.key), p)))
-        .collect();
-    let fragments: Vec<(usize, &str, &Parcel)> = named.iter().map(|(i, (_, s), p)| (*i, &**s, *p)).collect();
-    match named.first() {
-        Some((_, (folder, _), _)) => pack(folder.trim_end_matches('/'), &fragments),
-        None => Vec::new(),
+/// A batch's fragments for one destination, named for packing: their keys are `<shard>/<sequence>` (one folder
+/// per batch: Kinesis batches hold one shard).
+pub(crate) struct BatchFragments<'a> {
+    named: Vec<Named<'a>>,
+}
+
+/// A fragment: its record's position, its key split into folder and sortable sequence number, and itself.
+type Named<'a> = (usize, (&'a str, std::borrow::Cow<'a, str>), &'a Parcel);
+
+impl<'a> BatchFragments<'a> {
+    /// The fragments of `batch`, in order.
+    pub(crate) fn new(batch: &'a [Consignment<'a>]) -> Self {
+        let named = batch
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| c.parcels.iter().map(move |p| (i, crate::plan::fragment_parts(&p.key), p)))
+            .collect();
+        Self { named }
+    }
+
+    /// The shard (the folder of every key; empty when there are no fragments).
+    pub(crate) fn shard(&self) -> &str {
+        self.named.first().map_or("", |(_, (folder, _), _)| folder.trim_end_matches('/'))
+    }
+
+    /// `(record, sortable sequence number, fragment)` of each, as the packers take them.
+    pub(crate) fn list(&self) -> Vec<(usize, &str, &Parcel)> {
+        self.named.iter().map(|(i, (_, s), p)| (*i, &**s, *p)).collect()
     }
 }
 
@@ -200,17 +213,19 @@ pub(crate) fn delivery_failed(e: &SinkError, then: &str, summary: &mut Summary) 
     }
 }
 
-/// Runs `sends` (one per request, in order), `concurrency` at a time, adds up what they did, and marks the records
-/// of each request that failed for retry (`records` consignments in the batch).
-pub(crate) async fn send_packed<F>(requests: &[Packed], records: usize, concurrency: usize, sends: Vec<F>) -> Shipped
+/// Sends the packed requests as `requests` yields them, `concurrency` at a time (a request is made when a slot is
+/// free, and dropped once answered, so only those in flight are held), adds up what they did, and marks the
+/// records of each request that failed for retry (`records` consignments in the batch).
+pub(crate) async fn send_packed<I, F, Fut>(requests: I, records: usize, concurrency: usize, send: F) -> Shipped
 where
-    F: Future<Output = Result<Summary, SinkError>>,
+    I: Iterator<Item = Packed>,
+    F: FnMut(Packed) -> Fut,
+    Fut: Future<Output = (Packed, Result<Summary, SinkError>)>,
 {
     use futures_util::StreamExt;
     let mut shipped = Shipped::new(records);
-    let results: Vec<Result<Summary, SinkError>> =
-        futures_util::stream::iter(sends).buffered(concurrency).collect().await;
-    for (packed, result) in requests.iter().zip(results) {
+    let mut answers = std::pin::pin!(futures_util::stream::iter(requests).map(send).buffered(concurrency));
+    while let Some((packed, result)) = answers.next().await {
         match result {
             Ok(summary) => shipped.summary += summary,
             Err(e) => {

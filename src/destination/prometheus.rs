@@ -14,8 +14,8 @@
 //! default) or its records are retried (`retry`).
 
 use super::{
-    Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, Shipped, keep_in_quarantine,
-    pack_batch, send_packed,
+    BatchFragments, Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, Shipped,
+    keep_in_quarantine, send_packed,
 };
 use crate::config::PrometheusMode;
 use crate::plan::prometheus::{JOB, encode_remote_write, encode_text, remote_write_entry, samples};
@@ -104,23 +104,34 @@ impl<S: MetricsSink> PrometheusOutlet<S> {
     }
 
     /// The requests of a batch: remote write entries joined and compressed, or one Pushgateway group per record.
-    fn requests(&self, batch: &[Consignment<'_>]) -> Vec<Packed> {
+    fn requests<'f>(
+        &self,
+        batch: &'f [Consignment<'f>],
+        fragments: &'f [(usize, &'f str, &'f Parcel)],
+        shard: &'f str,
+    ) -> Box<dyn Iterator<Item = Packed> + Send + 'f> {
         match self.mode {
-            PrometheusMode::Pushgateway => batch
-                .iter()
-                .enumerate()
-                .flat_map(|(i, c)| c.parcels.iter().map(move |p| Packed { parcel: p.clone(), records: vec![i] }))
-                .collect(),
-            PrometheusMode::RemoteWrite => {
-                let mut packed = pack_batch(batch, |shard, fragments| {
-                    pack_items(shard, fragments, self.max_bytes, self.max_samples, remote_write_entry)
-                });
-                for p in &mut packed {
+            PrometheusMode::Pushgateway => Box::new(
+                batch
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, c)| c.parcels.iter().map(move |p| Packed { parcel: p.clone(), records: vec![i] })),
+            ),
+            PrometheusMode::RemoteWrite => Box::new(
+                pack_items(
+                    shard,
+                    fragments,
+                    self.max_bytes,
+                    self.max_samples,
+                    remote_write_entry,
+                    crate::plan::digest16,
+                )
+                .map(|mut p| {
                     // Compression fails only past 4 GiB, far beyond any bound.
                     p.parcel.body = snap::raw::Encoder::new().compress_vec(&p.parcel.body).unwrap_or_default();
-                }
-                packed
-            }
+                    p
+                }),
+            ),
         }
     }
 
@@ -166,10 +177,14 @@ impl<S: MetricsSink> Outlet for PrometheusOutlet<S> {
 
     fn deliver<'a>(&'a self, batch: &'a [Consignment<'a>], landing: Landing<'a>) -> Boxed<'a, Shipped> {
         Box::pin(async move {
-            let requests = self.requests(batch);
-            let sends =
-                requests.iter().map(|r| self.request(&r.parcel, batch[r.records[0]].arrival_millis, landing)).collect();
-            send_packed(&requests, batch.len(), PROMETHEUS_CONCURRENCY, sends).await
+            let named = BatchFragments::new(batch);
+            let fragments = named.list();
+            let requests = self.requests(batch, &fragments, named.shard());
+            let send = |r: Packed| async move {
+                let result = self.request(&r.parcel, batch[r.records[0]].arrival_millis, landing).await;
+                (r, result)
+            };
+            send_packed(requests, batch.len(), PROMETHEUS_CONCURRENCY, send).await
         })
     }
 }

@@ -11,8 +11,8 @@
 //! (`SEARCH_FAILURE_MODE=spool`, the default) or the record is retried (`retry`).
 
 use super::{
-    Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, SEARCH, Shipped, keep_in_quarantine,
-    pack_batch, send_packed,
+    BatchFragments, Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, SEARCH, Shipped,
+    keep_in_quarantine, send_packed,
 };
 use crate::config::PipelineConfig;
 use crate::plan::rollup::{RollupSettings, encode_rollups};
@@ -161,10 +161,14 @@ impl<S: SearchSink> Outlet for SearchOutlet<S> {
 
     fn deliver<'a>(&'a self, batch: &'a [Consignment<'a>], landing: Landing<'a>) -> Boxed<'a, Shipped> {
         Box::pin(async move {
-            let bodies =
-                pack_batch(batch, |shard, fragments| pack_bodies(shard, fragments, self.max_bytes, self.max_actions));
-            let sends = bodies.iter().map(|b| self.body(b, batch[b.records[0]].arrival_millis, landing)).collect();
-            send_packed(&bodies, batch.len(), BULK_CONCURRENCY, sends).await
+            let named = BatchFragments::new(batch);
+            let fragments = named.list();
+            let bodies = pack_bodies(named.shard(), &fragments, self.max_bytes, self.max_actions);
+            let send = |b: Packed| async move {
+                let result = self.body(&b, batch[b.records[0]].arrival_millis, landing).await;
+                (b, result)
+            };
+            send_packed(bodies, batch.len(), BULK_CONCURRENCY, send).await
         })
     }
 }

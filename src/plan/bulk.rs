@@ -69,50 +69,111 @@ impl<'a> BulkEncoder<'a> {
 /// Packs the bulk fragments of a batch (each record's actions, [`BulkEncoder`] without bounds), in order, into
 /// bodies of at most `max_bytes` (a single larger action gets a body alone) and `max_actions` actions. Each
 /// fragment is `(record, sortable sequence number, fragment)`; a body's name is
-/// `<shard>/<last>-<first>-<digest>`, from the records it holds and its bytes, so it is a function of the content.
-pub fn pack_bodies(
-    shard: &str,
-    fragments: &[(usize, &str, &Parcel)],
+/// `<shard>/<last>-<first>-<digest>`, from the records it holds and the digest of its action lines: under
+/// `create` the `(index, _id)` pairs decide which documents a body holds (an id is always the same document), so
+/// the name is a function of the content at a tenth of the bytes to hash. Bodies are made as they are taken, so
+/// a caller that sends them as it goes holds only those in flight.
+pub fn pack_bodies<'f>(
+    shard: &'f str,
+    fragments: &'f [(usize, &'f str, &'f Parcel)],
     max_bytes: usize,
     max_actions: usize,
-) -> Vec<super::Packed> {
-    // An action is two lines: the action, then the document.
-    let action = |rest: &[u8]| {
-        memchr::memchr(b'\n', rest)
-            .and_then(|a| memchr::memchr(b'\n', &rest[a + 1..]).map(|d| a + d + 2))
-            .unwrap_or(rest.len())
-    };
-    pack_items(shard, fragments, max_bytes, max_actions, action)
+) -> Packer<'f> {
+    Packer::new(shard, fragments, max_bytes, max_actions, bulk_action, action_digest)
+}
+
+/// The length of the bulk action `rest` starts with: two lines, the action and the document.
+fn bulk_action(rest: &[u8]) -> usize {
+    memchr::memchr(b'\n', rest)
+        .and_then(|a| memchr::memchr(b'\n', &rest[a + 1..]).map(|d| a + d + 2))
+        .unwrap_or(rest.len())
+}
+
+/// 16 hex digits of the SHA-1 of a bulk body's action lines (every other line, from the first).
+fn action_digest(body: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    let mut hash = Sha1::new();
+    let mut rest = body;
+    while let Some(a) = memchr::memchr(b'\n', rest) {
+        hash.update(&rest[..=a]);
+        rest = &rest[a + 1..];
+        rest = memchr::memchr(b'\n', rest).map_or(&[][..], |d| &rest[d + 1..]);
+    }
+    super::hex16(&hash.finalize())
 }
 
 /// Packs a batch's fragments, in order, into bodies of at most `max_bytes` (a single larger item gets a body
-/// alone) and `max_items` items; `item(rest)` is the length of the item `rest` starts with. Bodies are named as
-/// [`pack_bodies`] names them.
-pub fn pack_items(
-    shard: &str,
-    fragments: &[(usize, &str, &Parcel)],
+/// alone) and `max_items` items; `item(rest)` is the length of the item `rest` starts with. Bodies are named
+/// `<shard>/<last>-<first>-<digest(body)>` and made one at a time, as the iterator is advanced.
+pub fn pack_items<'f>(
+    shard: &'f str,
+    fragments: &'f [(usize, &'f str, &'f Parcel)],
     max_bytes: usize,
-    max_actions: usize,
-    item: impl Fn(&[u8]) -> usize,
-) -> Vec<super::Packed> {
-    let mut packed = Vec::new();
-    let mut body = Vec::new();
-    let (mut actions, mut first, mut last, mut records) = (0, "", "", Vec::new());
-    let mut flush = |body: &mut Vec<u8>, actions: &mut usize, first: &str, last: &str, records: &mut Vec<usize>| {
-        let body = std::mem::take(body);
-        let key = super::joined(&[shard, "/", last, "-", first, "-", &super::digest16(&body)]);
-        let items = std::mem::take(actions);
-        packed.push(super::Packed { parcel: Parcel { key, body, items }, records: std::mem::take(records) });
-    };
-    for &(record, sequence, fragment) in fragments {
-        let mut rest = &fragment.body[..];
-        while !rest.is_empty() {
-            let (action, tail) = rest.split_at(item(rest).clamp(1, rest.len()));
-            rest = tail;
-            if actions > 0 && (actions == max_actions || body.len() + action.len() > max_bytes) {
-                flush(&mut body, &mut actions, first, last, &mut records);
+    max_items: usize,
+    item: fn(&[u8]) -> usize,
+    digest: fn(&[u8]) -> String,
+) -> Packer<'f> {
+    Packer::new(shard, fragments, max_bytes, max_items, item, digest)
+}
+
+/// The bodies of [`pack_items`], one per [`Iterator::next`]. A fragment that fits whole is copied whole (its
+/// `items` say how many items it holds); one that crosses a bound is cut item by item.
+pub struct Packer<'f> {
+    shard: &'f str,
+    fragments: &'f [(usize, &'f str, &'f Parcel)],
+    max_bytes: usize,
+    max_items: usize,
+    item: fn(&[u8]) -> usize,
+    digest: fn(&[u8]) -> String,
+    /// The next fragment, and how much of it was packed already.
+    at: usize,
+    offset: usize,
+    /// Bytes not yet packed, to size each body once.
+    left: usize,
+}
+
+impl<'f> Packer<'f> {
+    fn new(
+        shard: &'f str,
+        fragments: &'f [(usize, &'f str, &'f Parcel)],
+        max_bytes: usize,
+        max_items: usize,
+        item: fn(&[u8]) -> usize,
+        digest: fn(&[u8]) -> String,
+    ) -> Self {
+        let left = fragments.iter().map(|(_, _, f)| f.body.len()).sum();
+        Self { shard, fragments, max_bytes, max_items, item, digest, at: 0, offset: 0, left }
+    }
+}
+
+impl Iterator for Packer<'_> {
+    type Item = super::Packed;
+
+    fn next(&mut self) -> Option<super::Packed> {
+        let mut body = Vec::with_capacity(self.left.min(self.max_bytes));
+        let (mut items, mut first, mut last, mut records) = (0, "", "", Vec::new());
+        while let Some(&(record, sequence, fragment)) = self.fragments.get(self.at) {
+            let rest = &fragment.body[self.offset.min(fragment.body.len())..];
+            if rest.is_empty() {
+                (self.at, self.offset) = (self.at + 1, 0);
+                continue;
             }
-            if actions == 0 {
+            let whole = self.offset == 0 && fragment.items > 0;
+            let fits = items + fragment.items <= self.max_items && body.len() + rest.len() <= self.max_bytes;
+            // A fragment that would fit in a body of its own starts one, rather than being cut.
+            let alone = fragment.items <= self.max_items && rest.len() <= self.max_bytes;
+            let take = if whole && fits {
+                rest.len()
+            } else if whole && alone && items > 0 {
+                break;
+            } else {
+                let len = (self.item)(rest).clamp(1, rest.len().max(1));
+                if items > 0 && (items == self.max_items || body.len() + len > self.max_bytes) {
+                    break;
+                }
+                len
+            };
+            if items == 0 {
                 (first, last) = (sequence, sequence);
             }
             first = first.min(sequence);
@@ -120,14 +181,20 @@ pub fn pack_items(
             if records.last() != Some(&record) {
                 records.push(record);
             }
-            body.extend_from_slice(action);
-            actions += 1;
+            body.extend_from_slice(&rest[..take]);
+            items += if whole && take == rest.len() { fragment.items } else { 1 };
+            self.left -= take;
+            self.offset += take;
+            if self.offset >= fragment.body.len() {
+                (self.at, self.offset) = (self.at + 1, 0);
+            }
         }
+        if items == 0 {
+            return None;
+        }
+        let key = super::joined(&[self.shard, "/", last, "-", first, "-", &(self.digest)(&body)]);
+        Some(super::Packed { parcel: Parcel { key, body, items }, records })
     }
-    if actions > 0 {
-        flush(&mut body, &mut actions, first, last, &mut records);
-    }
-    packed
 }
 
 #[cfg(test)]
@@ -142,7 +209,7 @@ mod tests {
         }
         let Some(fragment) = enc.finish() else { return Vec::new() };
         assert_eq!((fragment.key.as_str(), fragment.items), ("s/9", n), "one fragment for the record");
-        pack_bodies("s", &[(0, "9", &fragment)], max_bytes, max_actions).into_iter().map(|p| p.parcel).collect()
+        pack_bodies("s", &[(0, "9", &fragment)], max_bytes, max_actions).map(|p| p.parcel).collect()
     }
 
     #[test]
@@ -186,7 +253,7 @@ mod tests {
         let seqs = ["100", "101", "102"];
         let fragments: Vec<(usize, &str, &Parcel)> = parcels.iter().enumerate().map(|(i, p)| (i, seqs[i], p)).collect();
         for (max_bytes, max_actions) in [(1 << 20, 1000), (1 << 20, 2), (60, 1000)] {
-            let bodies = pack_bodies("s", &fragments, max_bytes, max_actions);
+            let bodies: Vec<_> = pack_bodies("s", &fragments, max_bytes, max_actions).collect();
             let mut ids = Vec::new();
             for b in &bodies {
                 assert!(b.parcel.items <= max_actions && (b.parcel.items == 1 || b.parcel.body.len() <= max_bytes));
@@ -208,6 +275,6 @@ mod tests {
             }
             assert_eq!(ids.len(), 8, "every action once ({max_bytes}, {max_actions})");
         }
-        assert_eq!(pack_bodies("s", &fragments, 1 << 20, 1000).len(), 1, "one body for the batch");
+        assert_eq!(pack_bodies("s", &fragments, 1 << 20, 1000).count(), 1, "one body for the batch");
     }
 }

@@ -42,7 +42,11 @@ pub(crate) fn joined(parts: &[&str]) -> String {
 /// 16 hex digits of the SHA-1 of `body`: the part of a batch-level name that makes it a function of the content.
 pub(crate) fn digest16(body: &[u8]) -> String {
     use sha1::{Digest, Sha1};
-    let digest = Sha1::digest(body);
+    hex16(&Sha1::digest(body))
+}
+
+/// The first 8 bytes of `digest` as 16 lowercase hex digits.
+pub(crate) fn hex16(digest: &[u8]) -> String {
     let mut hex = String::with_capacity(16);
     for b in &digest[..8] {
         hex.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));

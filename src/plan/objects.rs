@@ -389,10 +389,10 @@ pub fn search_rejected_object(
 }
 
 /// A bulk body the search mirror could not take, kept byte for byte for replay:
-/// `<prefix>/search-spool/<date>/<shard>/<last>-<first>-<digest>.ndjson` (the request's name, which names the body).
+/// `<prefix>/search-spool/<date>/<request name>-<digest>.ndjson`.
 pub fn search_spool_object(request: &Parcel, prefix: &str, date: &str) -> Parcel {
     Parcel {
-        key: format!("{prefix}/search-spool/{date}/{}.ndjson", request.key),
+        key: content_key(&format!("{prefix}/search-spool/{date}/{}", request.key), &request.body, ".ndjson"),
         body: request.body.clone(),
         items: request.items,
     }

@@ -12,8 +12,9 @@
 //! ones (a meter record), never from the Kinesis record: a retry, a replay or another route to the same log
 //! events writes the same ids, and `create` keeps one copy.
 
+use super::json_out::{push_f64, push_str};
 use super::rollup::{FunctionInfo, RollupSettings, function_info};
-use super::{BulkEncoder, IndexNamer, iso_millis};
+use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
 use crate::destination::RecordValues;
 use crate::ids::V5Prefix;
 use std::borrow::Cow;
@@ -107,7 +108,9 @@ struct MeterFields<'a> {
     value: f64,
 }
 
-/// Appends the reconciliation documents of one record's meter records to `bulk`.
+/// Appends the reconciliation documents of one record's meter records to `bulk`: [`JoinDoc`]s of kind `meter`,
+/// written directly, byte for byte as [`write_join_doc`] writes them (checked in the tests), with what every
+/// document of the record shares rendered once.
 pub fn encode_reconcile(
     values: &RecordValues<'_>,
     settings: &RollupSettings,
@@ -121,28 +124,46 @@ pub fn encode_reconcile(
     let FunctionInfo { name, version, .. } = function_info(values, settings);
     let ids = V5Prefix::new(&["reconcile", ctx.log_group, ctx.log_stream]);
     let mut indices = IndexNamer::new(index_pattern);
+    // `,"function":…,"version":…,"log_stream":…`, the same for every record of the payload.
+    let mut shared = Vec::with_capacity(64 + name.len() + version.len() + ctx.log_stream.len());
+    for (key, value) in
+        [(&b",\"function\":"[..], name), (b",\"version\":", version), (b",\"log_stream\":", ctx.log_stream)]
+    {
+        shared.extend_from_slice(key);
+        push_str(&mut shared, value);
+    }
     let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut id = [0; crate::ids::UUID_LEN];
+    bulk.reserve(values.meters.len() * 520);
     for m in values.meters.iter() {
         // Validated records always have these fields; a record that somehow lacks them is left out of the join.
         let Ok(fields) = serde_json::from_str::<MeterFields<'_>>(m.json) else { continue };
         let nth = seen.entry(m.json).or_insert(0);
-        let id = ids.string(&[b"meter", m.json.as_bytes(), nth.to_string().as_bytes()]);
+        let id = ids.encode(&[b"meter", m.json.as_bytes(), itoa::Buffer::new().format(*nth).as_bytes()], &mut id);
         *nth += 1;
-        let doc = JoinDoc {
-            timestamp: iso_millis(m.time_millis),
-            kind: "meter".into(),
-            join_id: id.clone(),
-            function: name.into(),
-            version: version.into(),
-            log_stream: ctx.log_stream.into(),
-            request_id: m.origin.request_id.map(str::to_owned),
-            tenant_id: m.origin.tenant_id.map(str::to_owned),
-            customer_id: Some(fields.customer.into_owned()),
-            meter_api_name: Some(fields.meter.into_owned()),
-            meter_value: Some(fields.value),
-            ..JoinDoc::default()
-        };
-        push(bulk, indices.name(m.time_millis), &id, &doc);
+        bulk.push(indices.name(m.time_millis), id, |out| {
+            out.extend_from_slice(HEAD.as_bytes());
+            out.extend_from_slice(b",\"@timestamp\":\"");
+            out.extend_from_slice(&iso_millis_bytes(m.time_millis));
+            out.extend_from_slice(b"\",\"kind\":\"meter\",\"join_id\":");
+            push_str(out, id);
+            out.extend_from_slice(&shared);
+            for (key, value) in
+                [(&b",\"request_id\":"[..], m.origin.request_id), (b",\"tenant_id\":", m.origin.tenant_id)]
+            {
+                if let Some(v) = value {
+                    out.extend_from_slice(key);
+                    push_str(out, v);
+                }
+            }
+            out.extend_from_slice(b",\"customer_id\":");
+            push_str(out, &fields.customer);
+            out.extend_from_slice(b",\"meter_api_name\":");
+            push_str(out, &fields.meter);
+            out.extend_from_slice(b",\"meter_value\":");
+            push_f64(out, fields.value);
+            out.push(b'}');
+        });
     }
 }
 
@@ -243,10 +264,6 @@ pub fn is_report_doc(doc: &[u8]) -> bool {
 pub const REPORT_DATASET: &str = "aws.lambda.report";
 const REPORT_DATASET_FIELD: &str = "\"dataset\":\"aws.lambda.report\"";
 
-fn push(bulk: &mut BulkEncoder<'_>, index: &str, id: &str, doc: &JoinDoc) {
-    bulk.push(index, id, |out| write_join_doc(doc, out));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,5 +278,67 @@ mod tests {
         assert_eq!(v["event"]["dataset"], RECONCILE_DATASET);
         assert_eq!(serde_json::from_value::<JoinDoc>(v).unwrap(), doc);
         assert!(!is_join_doc(br#"{"event":{"dataset":"aws.lambda.report"},"x":1}"#));
+    }
+
+    #[test]
+    fn valid_meter_documents_are_what_serde_writes_for_their_join_doc() {
+        use crate::extract::{MeterRecords, Origin};
+        let mut meters = MeterRecords::default();
+        let lines = [
+            r#"{"customerId":"acme","meterApiName":"api-calls","meterValue":1,"meterTimeInMillis":1795168800000,"uniqueId":"u1"}"#,
+            r#"{"customerId":"caf\u00e9 \"q\"","meterApiName":"gb","meterValue":0.1,"meterTimeInMillis":1795168800001}"#,
+            r#"{"customerId":"acme","meterApiName":"api-calls","meterValue":1,"meterTimeInMillis":1795168800000,"uniqueId":"u1"}"#,
+            r#"{"customerId":"big","meterApiName":"m","meterValue":9007199254740992,"meterTimeInMillis":1795168800002}"#,
+        ];
+        for (i, l) in lines.iter().enumerate() {
+            meters.push(l, 1_795_168_800_000 + i as i64, false);
+        }
+        meters.set_origin(1, Origin { request_id: Some("r-1"), tenant_id: None });
+        meters.set_origin(3, Origin { request_id: Some("r-3"), tenant_id: Some("t\tx") });
+        let ctx = crate::plan::ReportContext {
+            account: "1",
+            region: None,
+            log_group: "/aws/lambda/checkout",
+            log_stream: "2026/11/20/[$LATEST]ab\"c",
+            shard: "shardId-1",
+            sequence: "7",
+        };
+        let values = RecordValues {
+            shard: "shardId-1",
+            seq_key: "7",
+            sources: &[ctx],
+            meters: &meters,
+            reports: &[],
+            init_failures: &[],
+            init_start: &crate::extract::InitStart::default(),
+        };
+        let mut bulk = BulkEncoder::new("shardId-1", "7");
+        encode_reconcile(&values, &RollupSettings::default(), "r-%Y.%m.%d", &mut bulk);
+        let body = String::from_utf8(bulk.finish().unwrap().body).unwrap();
+        let docs: Vec<&str> = body.lines().skip(1).step_by(2).collect();
+        assert_eq!(docs.len(), 4);
+        for (doc, m) in docs.iter().zip(meters.iter()) {
+            let fields: serde_json::Value = serde_json::from_str(m.json).unwrap();
+            let parsed: JoinDoc = serde_json::from_str(doc).unwrap();
+            let want = JoinDoc {
+                timestamp: crate::plan::iso_millis(m.time_millis),
+                kind: "meter".into(),
+                join_id: parsed.join_id.clone(),
+                function: "checkout".into(),
+                version: "$LATEST".into(),
+                log_stream: ctx.log_stream.into(),
+                request_id: m.origin.request_id.map(str::to_owned),
+                tenant_id: m.origin.tenant_id.map(str::to_owned),
+                customer_id: fields["customerId"].as_str().map(str::to_owned),
+                meter_api_name: fields["meterApiName"].as_str().map(str::to_owned),
+                meter_value: fields["meterValue"].as_f64(),
+                ..JoinDoc::default()
+            };
+            let mut serde = Vec::new();
+            write_join_doc(&want, &mut serde);
+            assert_eq!(*doc, String::from_utf8(serde).unwrap());
+        }
+        let ids: std::collections::BTreeSet<&str> = body.lines().step_by(2).collect();
+        assert_eq!(ids.len(), 4, "identical records get ids of their own");
     }
 }

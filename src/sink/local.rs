@@ -188,7 +188,22 @@ fn actions(body: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 
 /// The `(index, _id)` an action line names, as the index keeps it (16 bytes of SHA-1), when it names an id.
 fn action_key(action: &[u8]) -> Option<[u8; 16]> {
-    use sha1::{Digest, Sha1};
+    const HEAD: &[u8] = b"{\"create\":{\"_index\":\"";
+    const MID: &[u8] = b"\",\"_id\":\"";
+    const TAIL: &[u8] = b"\"}}";
+    // The line as logmeter's bulk encoder writes it, read without a parser; anything else (escapes, other key
+    // orders) through serde.
+    let line = action.strip_suffix(b"\n").unwrap_or(action);
+    let plain = |s: &[u8]| !s.iter().any(|&b| b == b'\\' || b == b'"');
+    static FIND_MID: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(MID));
+    if let Some(inner) = line.strip_prefix(HEAD).and_then(|r| r.strip_suffix(TAIL))
+        && let Some(at) = FIND_MID.find(inner)
+        && plain(&inner[..at])
+        && plain(&inner[at + MID.len()..])
+    {
+        return Some(id_key(&inner[..at], &inner[at + MID.len()..]));
+    }
     #[derive(serde::Deserialize)]
     struct Action<'a> {
         #[serde(borrow)]
@@ -202,14 +217,20 @@ fn action_key(action: &[u8]) -> Option<[u8; 16]> {
         id: Option<std::borrow::Cow<'a, str>>,
     }
     let create = serde_json::from_slice::<Action<'_>>(action).ok()?.create?;
+    Some(id_key(create.index.as_bytes(), create.id?.as_bytes()))
+}
+
+/// 16 bytes of the SHA-1 of `index`, a zero byte and `id`.
+fn id_key(index: &[u8], id: &[u8]) -> [u8; 16] {
+    use sha1::{Digest, Sha1};
     let mut hash = Sha1::new();
-    hash.update(create.index.as_bytes());
+    hash.update(index);
     hash.update([0]);
-    hash.update(create.id?.as_bytes());
+    hash.update(id);
     let digest = hash.finalize();
     let mut key = [0; 16];
     key.copy_from_slice(&digest[..16]);
-    Some(key)
+    key
 }
 
 /// The ids an index file holds, and the bodies it covers. A torn last entry is left out.
@@ -238,33 +259,39 @@ impl SearchSink for LocalDir {
             folders.insert(folder.to_owned(), ids);
         }
         let known = folders.entry(folder.to_owned()).or_default();
-        let mut fresh = Vec::with_capacity(request.body.len());
         // In the body's order, so that the index, like the bodies, is the same bytes on every run.
         let (mut fresh_ids, mut seen) = (Vec::new(), HashSet::new());
         let mut out = BulkDelivery::default();
-        for (action, doc) in actions(&request.body) {
-            let key = action_key(action);
-            if key.is_some_and(|k| known.contains(&k) || seen.contains(&k)) {
-                out.already_present += 1;
-            } else {
-                fresh.extend_from_slice(action);
-                fresh.extend_from_slice(doc);
-                if let Some(k) = key {
+        // Which actions are new; the body is copied only when some are not.
+        let pairs: Vec<(&[u8], &[u8], bool)> = actions(&request.body)
+            .map(|(action, doc)| {
+                let key = action_key(action);
+                let new = !key.is_some_and(|k| known.contains(&k) || seen.contains(&k));
+                if let Some(k) = key.filter(|_| new) {
                     seen.insert(k);
                     fresh_ids.push(k);
                 }
-                out.created += 1;
-            }
-        }
+                (action, doc, new)
+            })
+            .collect();
+        out.created = pairs.iter().filter(|(_, _, new)| *new).count();
+        out.already_present = pairs.len() - out.created;
         if out.created == 0 {
             return Ok(out);
         }
-        let name = if fresh.len() == request.body.len() {
-            format!("{}.ndjson", request.key)
+        let partial;
+        let (fresh, name): (&[u8], String) = if out.already_present == 0 {
+            (&request.body, format!("{}.ndjson", request.key))
         } else {
-            format!("{}-{}.ndjson", request.key, crate::plan::digest16(&fresh))
+            let mut body = Vec::with_capacity(request.body.len());
+            pairs.iter().filter(|(_, _, new)| *new).for_each(|(a, d, _)| {
+                body.extend_from_slice(a);
+                body.extend_from_slice(d);
+            });
+            partial = body;
+            (&partial, format!("{}-{}.ndjson", request.key, crate::plan::digest16(&partial)))
         };
-        let delivery = self.create_only(&format!("{BULK_DIR}/{name}"), &fresh)?;
+        let delivery = self.create_only(&format!("{BULK_DIR}/{name}"), fresh)?;
         let file = name.rsplit('/').next().unwrap_or(&name);
         if delivery == Delivery::Written {
             self.append_index(folder, file, &fresh_ids)?;
@@ -335,6 +362,17 @@ mod tests {
         assert!(list("p/d/none/", None).is_empty(), "a missing folder lists nothing");
         assert_eq!(rt.block_on(dir.get("p/d/t/009-009-c.json")).unwrap(), b"p/d/t/009-009-c.json");
         let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn valid_action_keys_are_the_same_read_plainly_or_parsed() {
+        let plain = action_key(b"{\"create\":{\"_index\":\"i-2026.12.06\",\"_id\":\"a-1\"}}\n");
+        let parsed = action_key(b"{\"create\":{\"_id\":\"a-1\",\"_index\":\"i-2026.12.06\"}}");
+        let escaped = action_key(b"{\"create\":{\"_index\":\"i-2026.12.06\",\"_id\":\"a\\u002d1\"}}");
+        assert!(plain.is_some() && plain == parsed && plain == escaped);
+        assert_ne!(plain, action_key(b"{\"create\":{\"_index\":\"i-2026.12.06\",\"_id\":\"a-2\"}}"));
+        assert_eq!(action_key(b"{\"create\":{\"_index\":\"i\"}}"), None, "no id, no key");
+        assert_eq!(action_key(b"not json"), None);
     }
 
     #[test]

@@ -169,7 +169,21 @@ fn each_event_lands_under_its_own_source_account_and_region() {
             (at("999999999999", "ap-southeast-2"), 1.0)
         ]
     );
-    // Reconciliation: each invocation priced in its own region (us-east-1 and eu-west-1 prices differ from none).
-    let priced: Vec<bool> = of("logmeter.reconcile").iter().map(|d| d.get("cost_usd").is_some()).collect();
-    assert_eq!(priced.len(), 4);
+    // Cost, which the join reads from the invocation documents: each invocation priced in its own region (the
+    // committed table prices us-east-1 alone), never in the payload's.
+    let mut priced: Vec<(String, bool)> = of("aws.lambda.report")
+        .iter()
+        .map(|d| (where_(d).1, d["aws"]["lambda"].get("estimated_cost_usd").is_some()))
+        .collect();
+    priced.sort();
+    let region = |r: &str, p: bool| (r.to_owned(), p);
+    assert_eq!(
+        priced,
+        vec![
+            region("ap-southeast-2", false),
+            region("eu-west-1", false),
+            region("us-east-1", true),
+            region("us-east-1", true)
+        ]
+    );
 }

@@ -204,6 +204,13 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
             ("SEARCH_ROLLUPS", "false".into()),
             ("SEARCH_RECONCILE_INDEX_PATTERN", format!("{prefix}-%Y.%m.%d")),
         ]);
+        // The join sorts the invocation documents by a keyword: their template must cover this test's indices
+        // (the process-wide template may have been installed by another test, for its own indices).
+        let mut template = logmeter::sink::search::index_template(&[format!("{metrics}-*")], false);
+        template["priority"] = serde_json::json!(900);
+        let (status, body) =
+            servers::http("PUT", &format!("{base}/_index_template/{metrics}"), Some(&template.to_string()));
+        assert_eq!(status, 200, "{body}");
         let h = rt.block_on(servers::handler(&settings));
         let parts = batches();
         for part in &parts {
