@@ -199,12 +199,10 @@ mod tests {
         assert_eq!(template_patterns("metrics-aws.lambda-default"), ["metrics-aws.lambda-default"]);
     }
 
-    #[test]
-    fn valid_template_maps_every_document_field() {
-        // Every leaf of a real document must have an explicit mapping.
-        let doc: Value = serde_json::from_str(&crate::sink::search::template::tests::sample_document()).unwrap();
-        let t = index_template(&["x-*".into()], false);
-        let props = &t["template"]["mappings"]["properties"];
+    /// Every leaf of `doc` has an explicit mapping in `template` (with `dynamic: false`, an unmapped field is kept
+    /// in `_source` but silently not indexed: no query, sort or aggregation sees it).
+    fn assert_every_leaf_mapped(doc: &Value, template: &Value, what: &str) {
+        let props = &template["template"]["mappings"]["properties"];
         fn leaves(v: &Value, path: String, out: &mut Vec<String>) {
             match v {
                 Value::Object(m) => m
@@ -214,18 +212,106 @@ mod tests {
             }
         }
         let mut fields = Vec::new();
-        leaves(&doc, String::new(), &mut fields);
-        for f in fields {
+        leaves(doc, String::new(), &mut fields);
+        assert!(fields.len() > 5, "{what}: {doc}");
+        'fields: for f in fields {
             let mut node = props;
             for part in f.split('.') {
                 node = &node[part];
+                // An object kept in `_source` alone on purpose (the duration sketch): mapped as such.
+                if node["enabled"] == Value::Bool(false) {
+                    continue 'fields;
+                }
                 if node.get("properties").is_some() {
                     node = &node["properties"];
                 }
             }
-            assert!(node.get("type").is_some(), "{f} has no mapping");
+            assert!(node.get("type").is_some(), "{what}: {f} has no mapping");
         }
+    }
+
+    #[test]
+    fn valid_template_maps_every_document_field() {
+        let doc: Value = serde_json::from_str(&crate::sink::search::template::tests::sample_document()).unwrap();
+        assert_every_leaf_mapped(&doc, &index_template(&["x-*".into()], false), "invocation document");
         assert!(index_template(&["x".into()], true).get("data_stream").is_some());
+    }
+
+    /// Rollup and reconciliation documents as the pipeline writes them for the large sample, every optional field
+    /// brought out (a looked-up function configuration, tenants, init starts), each leaf mapped by its template.
+    #[test]
+    fn valid_rollup_and_reconciliation_templates_map_every_field_the_documents_write() {
+        use crate::catalog::FunctionConfig;
+        let config = crate::PipelineConfig {
+            threads: 2,
+            rollup: crate::plan::rollup::RollupSettings { by_tenant: true, ..Default::default() },
+            ..Default::default()
+        };
+        let sample = crate::samplegen::generate(&crate::samplegen::large());
+        let config_of = FunctionConfig {
+            runtime: Some("python3.13".into()),
+            memory_mb: Some(512),
+            timeout_seconds: Some(30),
+            handler: Some("app.handler".into()),
+            architecture: Some(crate::cost::Architecture::Arm64),
+        };
+        for r in &sample.truth.reports {
+            config.rollup.catalog.0.insert(&r.function_name, Some(config_of.clone()));
+        }
+        let pipeline = crate::Pipeline::for_destinations(config, true, None);
+        let mut batch: crate::KinesisBatch = serde_json::from_str(&sample.event).unwrap();
+        // The samples hold no tenant-isolated function: one record of one, a report and a meter line.
+        let tenant_report = r#"{"time":"2026-11-20T10:00:03.000Z","type":"platform.report","record":{"requestId":"2ea49a23-ff39-4bf5-8761-439f99b7c5f6","tenantId":"BlueTenant","status":"success","metrics":{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":512,"maxMemoryUsedMB":80}}}"#;
+        let tenant_meter = r#"{"timestamp":"2026-11-20T10:00:00.000Z","level":"INFO","requestId":"2ea49a23-ff39-4bf5-8761-439f99b7c5f6","tenantId":"BlueTenant","message":"meter_record_for_stream {\"customerId\":\"c-9\",\"meterApiName\":\"api-calls\",\"meterValue\":3,\"meterTimeInMillis\":1795168800000}"}"#;
+        let events: Vec<Value> = [tenant_meter, tenant_report]
+            .iter()
+            .enumerate()
+            .map(|(i, m)| json!({"id": format!("{}", 90 + i), "timestamp": 1_795_168_800_000_i64 + i as i64, "message": m}))
+            .collect();
+        let payload = json!({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/aws/lambda/tenants",
+            "logStream": "2026/11/20/[$LATEST]0123456789abcdef0123456789abcdef", "subscriptionFilters": ["f"],
+            "logEvents": events});
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        std::io::Write::write_all(&mut gz, payload.to_string().as_bytes()).unwrap();
+        use base64::Engine as _;
+        let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let record = json!({"Records": [{"eventID": "shardId-000000000003:99", "eventSource": "aws:kinesis",
+            "awsRegion": "us-east-1", "kinesis": {"sequenceNumber": "99", "data": data, "partitionKey": "p",
+            "approximateArrivalTimestamp": 1_795_168_801.5}}]});
+        let extra: crate::KinesisBatch = serde_json::from_value(record).unwrap();
+        batch.records.extend(extra.records);
+        let (mut rollup, mut reconcile) = (serde_json::Map::new(), serde_json::Map::new());
+        // The union of every document's fields, so an optional field any document writes is checked.
+        fn merge(into: &mut serde_json::Map<String, Value>, doc: &Value) {
+            for (k, v) in doc.as_object().into_iter().flatten() {
+                match (into.get_mut(k), v) {
+                    (Some(Value::Object(m)), Value::Object(_)) => merge(m, v),
+                    _ => {
+                        into.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        for plan in pipeline.plan_batch(&batch.records) {
+            for parcel in plan.parcels(crate::destination::SEARCH) {
+                let body = String::from_utf8(parcel.body.clone()).unwrap();
+                for doc in body.lines().skip(1).step_by(2) {
+                    let doc: Value = serde_json::from_str(doc).unwrap();
+                    match doc["event"]["dataset"].as_str() {
+                        Some("aws.lambda.rollup") => merge(&mut rollup, &doc),
+                        Some(crate::plan::reconcile_docs::RECONCILE_DATASET) => merge(&mut reconcile, &doc),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for field in ["tenant_id", "function", "runtime_version", "duration_sketch"] {
+            assert!(rollup["aws"]["lambda"].get(field).is_some(), "the rollups bring out {field}");
+        }
+        assert!(reconcile.contains_key("request_id") && reconcile.contains_key("meter_value"));
+        let patterns = ["x-*".to_owned()];
+        assert_every_leaf_mapped(&Value::Object(rollup), &rollups_template(&patterns), "rollup document");
+        assert_every_leaf_mapped(&Value::Object(reconcile), &reconcile_template(&patterns), "reconciliation document");
     }
 
     /// A document with every optional field present, built by the real encoder.
