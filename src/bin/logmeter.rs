@@ -212,11 +212,11 @@ fn reconcile_outcome(source: &Source, write: bool) -> Result<logmeter::reconcile
     }
 }
 
-/// The README's settings table (its one copy), as plain text for `--help`.
+/// The settings table of docs/configuration.md (its one copy), as plain text for `--help`.
 fn settings_help() -> String {
-    const README: &str = include_str!("../../README.md");
+    const README: &str = include_str!("../../docs/configuration.md");
     const HEADER: &str = "| variable | default | meaning |";
-    let mut out = String::from("Settings (environment variables, read once at start; README.md, \"Configuration\"):\n");
+    let mut out = String::from("Settings (environment variables, read once at start; docs/configuration.md):\n");
     let table = README.split_once(HEADER).map_or("", |(_, rest)| rest.split("\n\n").next().unwrap_or(""));
     for row in table.lines().skip(2) {
         let cells: Vec<String> = row.trim().trim_matches('|').split(" | ").map(|c| c.trim().replace('`', "")).collect();

@@ -10,7 +10,7 @@ pub use prometheus::{PrometheusAuth, PrometheusConfig, PrometheusMode};
 use std::fmt::Display;
 use std::str::FromStr;
 
-/// Every environment variable logmeter reads (besides the AWS SDK's own), for the SAM template, the README and
+/// Every environment variable logmeter reads (besides the AWS SDK's own), for the SAM template, docs/configuration.md and
 /// their tests.
 pub const VARIABLES: &[&str] = &[
     "METER_TAG",

@@ -119,7 +119,7 @@ const fn figure(text: &'static str, json: &'static str, doc: &'static str, measu
 }
 
 /// The figures of an invocation report: the one table the text reader, both JSON readers, the document writer,
-/// the index template and the absurd-value rule follow. A new figure is one row here (and one in the README's
+/// the index template and the absurd-value rule follow. A new figure is one row here (and one in docs/schema.md's
 /// schema table); code that needs a figure by name uses its index ([`DURATION`], …).
 pub const FIGURES: [Figure; 7] = [
     figure("Duration", "durationMs", "duration_ms", Measure::Duration, false),
@@ -166,7 +166,7 @@ pub struct Label {
 }
 
 /// The labels of an invocation report, the other table: read by both JSON readers, written by the document
-/// writer, mapped as keywords by the index template. A new label is one row here and one in the README.
+/// writer, mapped as keywords by the index template. A new label is one row here and one in docs/schema.md.
 pub const LABELS: [Label; 1] = [
     // Tenant isolation mode (JSON log format only); neither ECS nor OpenTelemetry has a field for it.
     Label { json: "tenantId", doc: "tenant_id" },

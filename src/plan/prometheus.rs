@@ -6,7 +6,7 @@
 //! environment (`faas_instance`, the log stream), and a Kinesis record holds one log stream, so no two records
 //! write the same series at the same time unless one environment logged two REPORT lines in one millisecond and
 //! CloudWatch Logs cut its delivery between them. A retry writes the same samples again, which Prometheus drops
-//! as duplicates. Queries add the deltas up with `sum_over_time` (the README's design section).
+//! as duplicates. Queries add the deltas up with `sum_over_time` (docs/prometheus.md).
 
 use super::rollup::{DURATION_BUCKETS, Group, Rollup, RollupSettings, STATUSES, Totals, roll_up};
 use crate::destination::RecordValues;
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 /// The `job` label of every series.
 pub const JOB: &str = "logmeter";
 
-/// Every metric, with its meaning (the README's table is checked against this list).
+/// Every metric, with its meaning (the table of docs/prometheus.md is checked against this list).
 pub const METRICS: &[(&str, &str)] = &[
     ("faas_invocations_total", "invocations, by `status` (success, error, timeout, failure)"),
     ("faas_coldstarts_total", "invocations with an init or restore phase"),

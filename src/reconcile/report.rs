@@ -206,6 +206,6 @@ pub fn html(outcome: &Outcome, title: &str) -> Result<String, String> {
             "<p class=\"note\">{unpriced} invocations have no price and count no cost: their region is not in the price table (set LAMBDA_PRICE_* when processing), or they ran on Managed Instances.</p>"
         );
     }
-    page.push_str("<p class=\"note\">Costs are estimates at list prices (see the README's cost model). An invocation that metered several customers is split equally among them; a tenant-isolated function bills its tenant.</p></body></html>\n");
+    page.push_str("<p class=\"note\">Costs are estimates at list prices (see docs/schema.md, the cost model). An invocation that metered several customers is split equally among them; a tenant-isolated function bills its tenant.</p></body></html>\n");
     Ok(page)
 }

@@ -151,7 +151,7 @@ fn help_lists_every_setting_the_configuration_reads() {
     let help = logmeter(&["--help"], None);
     assert!(help.status.success());
     let help = String::from_utf8_lossy(&help.stdout);
-    // Every variable name the configuration code reads (outside its tests) is in the help, with the README's words.
+    // Every variable name the configuration code reads (outside its tests) is in the help, with the words of docs/configuration.md.
     let mut names = std::collections::BTreeSet::new();
     for file in ["src/config/mod.rs", "src/config/delivery.rs", "src/startup.rs", "src/aws.rs"] {
         let text = std::fs::read_to_string(root().join(file)).unwrap();
@@ -164,7 +164,7 @@ fn help_lists_every_setting_the_configuration_reads() {
     }
     assert!(names.len() >= 30, "{names:?}");
     for name in &names {
-        assert!(help.contains(name.as_str()), "{name} is read but not in `logmeter --help` (README, Configuration)");
+        assert!(help.contains(name.as_str()), "{name} is read but not in `logmeter --help` (docs/configuration.md)");
     }
     assert!(help.contains("INGEST_BUCKET_NAME\n      default (required for delivery)"), "{help}");
     let process = logmeter(&["process", "--help"], None);

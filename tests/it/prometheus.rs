@@ -1,5 +1,5 @@
 //! Prometheus against the real servers (Debian's `prometheus` with the remote write receiver and an out-of-order
-//! window, and `prometheus-pushgateway`): the README's PromQL against the generator's ground truth, after a
+//! window, and `prometheus-pushgateway`): the PromQL of docs/prometheus.md against the generator's ground truth, after a
 //! retry, after two concurrent invocations over the same functions and windows, and after an outage's spool is
 //! replayed; with no sample refused, and a refusal that is quarantined and never retried.
 
@@ -19,21 +19,20 @@ fn prometheus() -> String {
 }
 
 #[test]
-fn readme_documents_every_metric() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let section = readme.split("## Prometheus").nth(1).unwrap().split("\n## ").next().unwrap();
+fn docs_document_every_metric() {
+    let section = std::fs::read_to_string(root().join("docs/prometheus.md")).unwrap();
     for (name, _) in logmeter::plan::prometheus::METRICS {
         // `_sum` and `_count` of a histogram share a row: `name_sum`, `_count`.
         let short = name.rsplit_once('_').map(|(_, s)| format!("`_{s}`")).unwrap_or_default();
         let row =
             section.lines().find(|l| l.starts_with('|') && (l.contains(&format!("`{name}`")) || l.contains(&short)));
-        assert!(row.is_some(), "{name} is not in the README's metrics table");
+        assert!(row.is_some(), "{name} is not in docs/prometheus.md's metrics table");
     }
 }
 
-/// The README's PromQL, by the comment above each query.
+/// The PromQL of docs/prometheus.md, by the comment above each query.
 fn readme_promql() -> BTreeMap<String, String> {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root().join("docs/prometheus.md")).unwrap();
     let block = readme.split("```promql\n").nth(1).unwrap().split("```").next().unwrap();
     let lines: Vec<&str> = block.lines().collect();
     lines.chunks(2).map(|p| (p[0].trim_start_matches("# ").to_owned(), p[1].to_owned())).collect()
@@ -76,7 +75,7 @@ fn query(expr: &str, at: i64, range: Option<(i64, i64, &str)>, label: &str) -> B
     out
 }
 
-/// Per function, what the README's queries say, evaluated over everything written (`$__range` = 30 days, at a day
+/// Per function, what the queries of docs/prometheus.md say, evaluated over everything written (`$__range` = 30 days, at a day
 /// after the samples' time).
 fn totals(at: i64) -> BTreeMap<String, Totals> {
     let q = readme_promql();
@@ -122,7 +121,7 @@ fn plus(a: &BTreeMap<String, Totals>, b: &BTreeMap<String, Totals>) -> BTreeMap<
 
 /// Compares per-function totals. With `split`, invocations were cut across Kinesis records: a timeout that an old
 /// runtime tells only by a `Task timed out` line, which landed in another record than its REPORT, counts as a
-/// success (the README's metric schema, `aws.lambda.status`), so success and timeout are compared as a sum, and
+/// success (docs/schema.md, `aws.lambda.status`), so success and timeout are compared as a sum, and
 /// timeouts may only be fewer.
 fn assert_same(got: &BTreeMap<String, Totals>, want: &BTreeMap<String, Totals>, what: &str, split: bool) {
     assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{what}: functions");
@@ -311,7 +310,7 @@ fn remote_write_totals_equal_the_ground_truth_after_retries_concurrency_and_a_sp
     want = plus(&want, &truth_of(&late));
     assert_same(&totals(at), &want, "after replaying a spool twice", true);
 
-    // p99 per function from the README's query lies in the bucket that holds the true p99.
+    // p99 per function from the docs' query lies in the bucket that holds the true p99.
     let q = readme_promql();
     let p99 = query(&q["p99 duration per function, seconds"].replace("$__range", "30d"), at, None, "faas_name");
     let all: Vec<&logmeter::samplegen::ExpectedReport> =

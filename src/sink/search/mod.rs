@@ -2,7 +2,7 @@
 //! jitter, the index template installed on first use, and every authentication the config names.
 //!
 //! One client path serves Elasticsearch 8/9 and OpenSearch 1–3, managed or Serverless: plain HTTP over the
-//! rustls stack the AWS SDK already brings, with `aws-sigv4` for IAM auth (see the README's design notes).
+//! rustls stack the AWS SDK already brings, with `aws-sigv4` for IAM auth (see docs/architecture.md).
 
 mod bulk;
 mod http;
