@@ -56,6 +56,19 @@ impl Handler {
         &self.pipeline
     }
 
+    /// Plans the batch (CPU work on all cores, tens of milliseconds for a full batch) off the async workers where
+    /// the runtime has several (Lambda's, shared by concurrent invocations on Managed Instances), so no other
+    /// invocation's I/O waits behind it; inline on a current-thread runtime (the CLI), which has no other work.
+    fn plan(&self, batch: &KinesisBatch) -> Vec<crate::pipeline::RecordPlan> {
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi {
+            tokio::task::block_in_place(|| self.pipeline.plan_batch(&batch.records))
+        } else {
+            self.pipeline.plan_batch(&batch.records)
+        }
+    }
+
     fn outlet(&self, destination: &str) -> Option<&dyn Outlet> {
         self.outlets.iter().find(|o| o.destination() == destination).map(|o| &**o)
     }
@@ -63,7 +76,7 @@ impl Handler {
     /// Handles one invocation: every destination's outlet gets the batch at once, and a record is reported when
     /// any destination left some of it undelivered.
     pub async fn handle(&self, batch: &KinesisBatch, deadline: Option<Instant>) -> Outcome {
-        let mut plans = self.pipeline.plan_batch(&batch.records);
+        let mut plans = self.plan(batch);
         if let Some(lookup) = &self.lookup {
             let rollups = &self.pipeline.config().rollup;
             let mut names: Vec<String> = plans.iter().filter_map(|p| p.function.clone()).collect();
@@ -88,7 +101,7 @@ impl Handler {
                         );
                     }
                 }
-                plans = self.pipeline.plan_batch(&batch.records);
+                plans = self.plan(batch);
             }
         }
         let mut summary = Summary::default();
