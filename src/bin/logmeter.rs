@@ -212,25 +212,10 @@ fn reconcile_outcome(source: &Source, write: bool) -> Result<logmeter::reconcile
     }
 }
 
-/// The settings table of docs/configuration.md (its one copy), as plain text for `--help`.
-fn settings_help() -> String {
-    const README: &str = include_str!("../../docs/configuration.md");
-    const HEADER: &str = "| variable | default | meaning |";
-    let mut out = String::from("Settings (environment variables, read once at start; docs/configuration.md):\n");
-    let table = README.split_once(HEADER).map_or("", |(_, rest)| rest.split("\n\n").next().unwrap_or(""));
-    for row in table.lines().skip(2) {
-        let cells: Vec<String> = row.trim().trim_matches('|').split(" | ").map(|c| c.trim().replace('`', "")).collect();
-        if let [names, default, meaning] = cells.as_slice() {
-            out.push_str(&format!("\n  {names}\n      default {default}: {meaning}\n"));
-        }
-    }
-    out
-}
-
 fn main() -> ExitCode {
     use clap::{CommandFactory as _, FromArgMatches as _};
     logmeter::telemetry::init_cli();
-    let settings = settings_help();
+    let settings = logmeter::config::settings::help_text();
     let matches = Cli::command()
         .after_long_help(settings.clone())
         .mut_subcommand("process", |c| c.after_long_help(settings))

@@ -3,6 +3,7 @@
 
 mod delivery;
 mod prometheus;
+pub mod settings;
 
 pub use delivery::{AclMode, DeliveryConfig, IdMode, SearchAuth, SearchConfig, SearchFailureMode};
 pub use prometheus::{PrometheusAuth, PrometheusConfig, PrometheusMode};

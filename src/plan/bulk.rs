@@ -79,7 +79,7 @@ pub fn pack_bodies<'f>(
     max_bytes: usize,
     max_actions: usize,
 ) -> Packer<'f> {
-    Packer::new(shard, fragments, max_bytes, max_actions, bulk_action, action_digest)
+    pack_items(shard, fragments, max_bytes, max_actions, bulk_action, action_digest)
 }
 
 /// The length of the bulk action `rest` starts with: two lines, the action and the document.
@@ -113,7 +113,8 @@ pub fn pack_items<'f>(
     item: fn(&[u8]) -> usize,
     digest: fn(&[u8]) -> String,
 ) -> Packer<'f> {
-    Packer::new(shard, fragments, max_bytes, max_items, item, digest)
+    let left = fragments.iter().map(|(_, _, f)| f.body.len()).sum();
+    Packer { shard, fragments, max_bytes, max_items, item, digest, at: 0, offset: 0, left }
 }
 
 /// The bodies of [`pack_items`], one per [`Iterator::next`]. A fragment that fits whole is copied whole (its
@@ -130,20 +131,6 @@ pub struct Packer<'f> {
     offset: usize,
     /// Bytes not yet packed, to size each body once.
     left: usize,
-}
-
-impl<'f> Packer<'f> {
-    fn new(
-        shard: &'f str,
-        fragments: &'f [(usize, &'f str, &'f Parcel)],
-        max_bytes: usize,
-        max_items: usize,
-        item: fn(&[u8]) -> usize,
-        digest: fn(&[u8]) -> String,
-    ) -> Self {
-        let left = fragments.iter().map(|(_, _, f)| f.body.len()).sum();
-        Self { shard, fragments, max_bytes, max_items, item, digest, at: 0, offset: 0, left }
-    }
 }
 
 impl Iterator for Packer<'_> {

@@ -21,6 +21,7 @@ mod retries;
 mod rollups;
 mod samples;
 mod servers;
+mod settings;
 mod snippets;
 mod support;
 mod template;
