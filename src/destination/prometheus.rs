@@ -144,14 +144,8 @@ impl<S: MetricsSink> PrometheusOutlet<S> {
         let date = utc_date(arrival_millis);
         match self.sink.send(self.mode, parcel).await {
             Ok(_) => summary.prometheus_samples = parcel.items,
-            // Refused credentials are not a verdict on the samples: spooled (or retried), never quarantined as bad.
-            Err(e @ SinkError::AccessDenied { .. }) if self.spool => {
-                super::delivery_failed(&e, &format!("request {} spooled for replay", parcel.key), &mut summary);
-                let kept = prometheus_spool_object(parcel, self.mode, &self.quarantine_prefix, &date);
-                summary += keep_in_quarantine(kept, landing).await?;
-                summary.prometheus_samples_spooled = parcel.items;
-            }
-            Err(e @ SinkError::AccessDenied { .. }) => return Err(e),
+            // A refusal of the data for good. Refused credentials (`AccessDenied`) are no verdict on the samples:
+            // they are spooled or retried below, like an outage.
             Err(SinkError::Permanent { reason, .. }) => {
                 tracing::warn!(request = %parcel.key, samples = parcel.items, %reason, "Prometheus refused the samples: request quarantined");
                 let kept = prometheus_rejected_object(parcel, &reason, &self.quarantine_prefix, &date);
@@ -159,7 +153,11 @@ impl<S: MetricsSink> PrometheusOutlet<S> {
                 summary.prometheus_samples_rejected = parcel.items;
             }
             Err(e) if self.spool => {
-                tracing::error!(error = %e, request = %parcel.key, "Prometheus unavailable: request spooled for replay");
+                super::delivery_failed(
+                    &e,
+                    &format!("Prometheus request {} spooled for replay", parcel.key),
+                    &mut summary,
+                );
                 let kept = prometheus_spool_object(parcel, self.mode, &self.quarantine_prefix, &date);
                 summary += keep_in_quarantine(kept, landing).await?;
                 summary.prometheus_samples_spooled = parcel.items;
@@ -313,6 +311,19 @@ mod tests {
 
         let (out, _, store) = run(down, SearchFailureMode::Retry);
         assert_eq!(out.response.batch_item_failures.len(), 1, "the records are retried");
+        assert!(kept(&store, "/prometheus-").is_empty());
+
+        // Refused credentials are no verdict on the samples: spooled (or retried), counted as an access error,
+        // never quarantined as refused.
+        let denied = |k: &str| {
+            Err(SinkError::AccessDenied { action: "remote write", target: k.into(), detail: "HTTP 403".into() })
+        };
+        let (out, _, store) = run(denied, SearchFailureMode::Spool);
+        assert!(out.response.batch_item_failures.is_empty());
+        assert_eq!((kept(&store, "/prometheus-spool/").len(), kept(&store, "/prometheus-rejected/").len()), (1, 0));
+        assert_eq!((out.summary.access_denied, out.summary.prometheus_samples_rejected), (1, 0));
+        let (out, _, store) = run(denied, SearchFailureMode::Retry);
+        assert_eq!((out.response.batch_item_failures.len(), out.summary.access_denied), (1, 1));
         assert!(kept(&store, "/prometheus-").is_empty());
     }
 }

@@ -139,11 +139,7 @@ impl<S: SearchSink> SearchOutlet<S> {
                 }
             }
             Err(e) if self.spool => {
-                if matches!(e, SinkError::AccessDenied { .. }) {
-                    super::delivery_failed(&e, &format!("bulk body {} spooled for replay", parcel.key), &mut summary);
-                } else {
-                    tracing::error!(error = %e, request = %parcel.key, "search mirror failed: bulk body spooled for replay");
-                }
+                super::delivery_failed(&e, &format!("bulk body {} spooled for replay", parcel.key), &mut summary);
                 let kept = search_spool_object(parcel, &self.quarantine_prefix, &date);
                 summary += keep_in_quarantine(kept, landing).await?;
                 summary.documents_spooled = parcel.items;
