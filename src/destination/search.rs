@@ -28,12 +28,13 @@ use crate::summary::Summary;
 pub struct SearchEncoder {
     index_pattern: String,
     invocation_docs: bool,
-    rollups: Option<RollupSettings>,
+    /// Whether rollup documents are written.
+    rollups: bool,
     meter_index_pattern: Option<String>,
-    /// The reconciliation index pattern and the prices, when those documents are written.
-    reconcile: Option<(String, RollupSettings)>,
-    /// The prices (and architectures) each invocation document's estimated cost is taken at.
-    prices: RollupSettings,
+    /// The reconciliation index pattern, when those documents are written.
+    reconcile_pattern: Option<String>,
+    /// The rollup settings: windows, and the prices (and architectures) every cost is taken at.
+    settings: RollupSettings,
 }
 
 impl SearchEncoder {
@@ -44,10 +45,10 @@ impl SearchEncoder {
         Self {
             index_pattern: config.index_pattern.clone(),
             invocation_docs: config.invocation_docs,
-            rollups: config.search_rollups.then(|| config.rollup.clone()),
+            rollups: config.search_rollups,
             meter_index_pattern: config.mirror_meter_records.then(|| config.meter_index_pattern.clone()),
-            reconcile: config.reconcile_docs.then(|| (config.reconcile_index_pattern.clone(), config.rollup.clone())),
-            prices: config.rollup.clone(),
+            reconcile_pattern: config.reconcile_docs.then(|| config.reconcile_index_pattern.clone()),
+            settings: config.rollup.clone(),
         }
     }
 }
@@ -63,21 +64,21 @@ impl Encoder for SearchEncoder {
         if self.invocation_docs && !values.reports.is_empty() {
             let mut encoder = ReportEncoder::new(values.sources, &self.index_pattern);
             bulk.reserve(values.reports.len() * REPORT_DOCUMENT_BYTES);
-            let (settings, arch) = (&self.prices, crate::plan::rollup::function_info(values, &self.prices).arch);
+            let (settings, arch) = (&self.settings, crate::plan::rollup::function_info(values, &self.settings).arch);
             for found in values.reports {
                 let region = values.source_of(found.source).region;
                 let cost = crate::plan::rollup::invocation_cost(settings, region, arch, &found.report).ok();
                 encoder.push(found, cost, &mut bulk);
             }
         }
-        if let Some(rollups) = &self.rollups {
-            encode_rollups(values, rollups, &mut bulk);
+        if self.rollups {
+            encode_rollups(values, &self.settings, &mut bulk);
         }
         if let Some(pattern) = &self.meter_index_pattern {
             encode_meter_records(values.meters, pattern, &mut bulk);
         }
-        if let Some((pattern, settings)) = &self.reconcile {
-            crate::plan::reconcile_docs::encode_reconcile(values, settings, pattern, &mut bulk);
+        if let Some(pattern) = &self.reconcile_pattern {
+            crate::plan::reconcile_docs::encode_reconcile(values, &self.settings, pattern, &mut bulk);
         }
         out.extend(bulk.finish());
     }
