@@ -142,7 +142,6 @@ fn aggregation_queries_over_rollups_from_several_batches_match_the_ground_truth_
         batch.records.chunks(batch.records.len() / 3 + 1).map(|c| KinesisBatch { records: c.to_vec() }).collect();
     for (name, base) in [("opensearch", servers::opensearch()), ("elasticsearch", servers::elasticsearch())] {
         let bucket = rt.block_on(servers::bucket());
-        // Under the default pattern's prefix, so the rollup template covers it whichever test installed it first.
         let index = format!("logmeter-rollups-{}", unique(&format!("it-{name}")));
         let mut settings: Vec<(&str, String)> = vec![
             ("INGEST_BUCKET_NAME", bucket),
@@ -152,6 +151,12 @@ fn aggregation_queries_over_rollups_from_several_batches_match_the_ground_truth_
             ("FUNCTION_ARCHITECTURES", ARCHITECTURES.into()),
         ];
         settings.extend(PRICES.iter().map(|(k, v)| (*k, v.to_string())));
+        // The aggregations need the rollup template's keywords on this test's indices: the process-wide template
+        // is installed once, by whichever test comes first, for its own indices.
+        let mut template = logmeter::sink::search::rollups_template(&[format!("{index}-*")]);
+        template["priority"] = serde_json::json!(900);
+        let (status, body) = http("PUT", &format!("{base}/_index_template/{index}"), Some(&template.to_string()));
+        assert_eq!(status, 200, "{name}: {body}");
         let h = rt.block_on(servers::handler(&settings));
         for (i, part) in thirds.iter().enumerate() {
             let out = rt.block_on(h.handle(part, None));
