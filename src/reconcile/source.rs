@@ -41,7 +41,7 @@ pub fn read_dir(dir: &Path, f: &mut dyn FnMut(JoinDoc) -> Result<(), String>) ->
                     f(join)?;
                 }
             } else if is_report_doc(doc)
-                && let Some(id) = action_id(action)
+                && let Some((_, id)) = crate::sink::search::action_target(action)
                 && let Some(invocation) = invocation_from_report(&id, doc)
             {
                 f(invocation)?;
@@ -49,12 +49,6 @@ pub fn read_dir(dir: &Path, f: &mut dyn FnMut(JoinDoc) -> Result<(), String>) ->
         }
     }
     Ok(())
-}
-
-/// The `_id` a bulk action line names.
-fn action_id(action: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(action).ok()?;
-    v.as_object()?.values().next()?.get("_id")?.as_str().map(str::to_owned)
 }
 
 /// Documents per page.

@@ -4,7 +4,7 @@
 //! written with only its new actions (named with their digest), or not at all.
 //!
 //! Which ids a folder holds is kept beside its bodies in an index, `DIR/search-bulk/<shard>/.ids` (per body: its
-//! name, then 16 bytes of SHA-1 of each `(index, _id)`), read once per process and appended to after each body,
+//! name, then the 16 bytes of a UUIDv5 of each `(index, _id)`), read once per process and appended to after each body,
 //! so a bulk call costs the same however many bodies the folder holds. A body the index does not cover (written
 //! by an older version, or a crash between the body and its index entry) is read and added the first time the
 //! folder is used.
@@ -186,51 +186,12 @@ fn actions(body: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     })
 }
 
-/// The `(index, _id)` an action line names, as the index keeps it (16 bytes of SHA-1), when it names an id.
+/// The `(index, _id)` an action line names, as the index keeps it (a UUIDv5 of both, 16 bytes), when it names an id.
 fn action_key(action: &[u8]) -> Option<[u8; 16]> {
-    const HEAD: &[u8] = b"{\"create\":{\"_index\":\"";
-    const MID: &[u8] = b"\",\"_id\":\"";
-    const TAIL: &[u8] = b"\"}}";
-    // The line as logmeter's bulk encoder writes it, read without a parser; anything else (escapes, other key
-    // orders) through serde.
-    let line = action.strip_suffix(b"\n").unwrap_or(action);
-    let plain = |s: &[u8]| !s.iter().any(|&b| b == b'\\' || b == b'"');
-    static FIND_MID: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(MID));
-    if let Some(inner) = line.strip_prefix(HEAD).and_then(|r| r.strip_suffix(TAIL))
-        && let Some(at) = FIND_MID.find(inner)
-        && plain(&inner[..at])
-        && plain(&inner[at + MID.len()..])
-    {
-        return Some(id_key(&inner[..at], &inner[at + MID.len()..]));
-    }
-    #[derive(serde::Deserialize)]
-    struct Action<'a> {
-        #[serde(borrow)]
-        create: Option<Target<'a>>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Target<'a> {
-        #[serde(rename = "_index", borrow)]
-        index: std::borrow::Cow<'a, str>,
-        #[serde(rename = "_id", borrow)]
-        id: Option<std::borrow::Cow<'a, str>>,
-    }
-    let create = serde_json::from_slice::<Action<'_>>(action).ok()?.create?;
-    Some(id_key(create.index.as_bytes(), create.id?.as_bytes()))
-}
-
-/// 16 bytes of the SHA-1 of `index`, a zero byte and `id`.
-fn id_key(index: &[u8], id: &[u8]) -> [u8; 16] {
-    use sha1::{Digest, Sha1};
-    let mut hash = Sha1::new();
-    hash.update(index);
-    hash.update([0]);
-    hash.update(id);
-    let digest = hash.finalize();
-    let mut key = [0; 16];
-    key.copy_from_slice(&digest[..16]);
-    key
+    static KEYS: std::sync::LazyLock<crate::ids::V5Prefix> =
+        std::sync::LazyLock::new(|| crate::ids::V5Prefix::new(&["local bulk action"]));
+    let (index, id) = super::search::action_target(action)?;
+    Some(KEYS.uuid(&[index.as_bytes(), id.as_bytes()]).into_bytes())
 }
 
 /// The ids an index file holds, and the bodies it covers. A torn last entry is left out.
@@ -254,11 +215,10 @@ impl SearchSink for LocalDir {
         let folder = request.key.rsplit_once('/').map_or("", |(folder, _)| folder);
         // Held for the whole call: two bodies of one folder never both write an id.
         let mut folders = self.indexed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !folders.contains_key(folder) {
-            let ids = self.load_index(folder)?;
-            folders.insert(folder.to_owned(), ids);
-        }
-        let known = folders.entry(folder.to_owned()).or_default();
+        let known = match folders.entry(folder.to_owned()) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(new) => new.insert(self.load_index(folder)?),
+        };
         // In the body's order, so that the index, like the bodies, is the same bytes on every run.
         let (mut fresh_ids, mut seen) = (Vec::new(), HashSet::new());
         let mut out = BulkDelivery::default();

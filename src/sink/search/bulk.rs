@@ -91,6 +91,41 @@ pub fn join(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
     body
 }
 
+/// The `_index` and `_id` a bulk action line names (`create`, or `index`), `None` for a line that is no action or
+/// names no id. A line as logmeter's bulk encoder writes it (`{"create":{"_index":"…","_id":"…"}}`, nothing
+/// escaped) is read without a parser; anything else through serde, with the same answer.
+pub fn action_target(action: &[u8]) -> Option<(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> {
+    const HEAD: &[u8] = b"{\"create\":{\"_index\":\"";
+    const MID: &[u8] = b"\",\"_id\":\"";
+    const TAIL: &[u8] = b"\"}}";
+    static FIND_MID: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(MID));
+    let line = action.strip_suffix(b"\n").unwrap_or(action);
+    fn plain(s: &[u8]) -> Option<&str> {
+        if s.iter().any(|&b| b == b'\\' || b == b'"') { None } else { std::str::from_utf8(s).ok() }
+    }
+    if let Some(inner) = line.strip_prefix(HEAD).and_then(|r| r.strip_suffix(TAIL))
+        && let Some(at) = FIND_MID.find(inner)
+        && let (Some(index), Some(id)) = (plain(&inner[..at]), plain(&inner[at + MID.len()..]))
+    {
+        return Some((index.into(), id.into()));
+    }
+    #[derive(Deserialize)]
+    struct Action<'a> {
+        #[serde(borrow, alias = "index")]
+        create: Option<Target<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Target<'a> {
+        #[serde(rename = "_index", borrow)]
+        index: std::borrow::Cow<'a, str>,
+        #[serde(rename = "_id", borrow)]
+        id: Option<std::borrow::Cow<'a, str>>,
+    }
+    let target = serde_json::from_slice::<Action<'_>>(action).ok()?.create?;
+    Some((target.index, target.id?))
+}
+
 /// Removes `"_id"` from a `create` action line (OpenSearch Serverless time-series collections refuse it).
 pub fn without_id(action: &[u8]) -> Vec<u8> {
     match serde_json::from_slice::<serde_json::Value>(action) {
@@ -160,6 +195,18 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert_eq!(join(&p), body.to_vec());
         assert_eq!(without_id(p[0].0), br#"{"create":{"_index":"i"}}"#.to_vec());
+    }
+
+    #[test]
+    fn valid_action_targets_are_the_same_read_plainly_or_parsed() {
+        let plain = action_target(b"{\"create\":{\"_index\":\"i-2026.12.06\",\"_id\":\"a-1\"}}\n");
+        let want = Some(("i-2026.12.06".into(), "a-1".into()));
+        assert_eq!(plain, want);
+        assert_eq!(action_target(b"{\"create\":{\"_id\":\"a-1\",\"_index\":\"i-2026.12.06\"}}"), want);
+        assert_eq!(action_target(b"{\"create\":{\"_index\":\"i-2026.12.06\",\"_id\":\"a\\u002d1\"}}"), want);
+        assert_eq!(action_target(b"{\"index\":{\"_index\":\"i-2026.12.06\",\"_id\":\"a-1\"}}"), want);
+        assert_eq!(action_target(b"{\"create\":{\"_index\":\"i\"}}"), None, "no id");
+        assert_eq!(action_target(b"not json"), None);
     }
 
     #[test]

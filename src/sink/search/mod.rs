@@ -8,7 +8,7 @@ mod bulk;
 mod http;
 mod template;
 
-pub use bulk::{ItemOutcome, backoff, classify, join, pairs, without_id};
+pub use bulk::{ItemOutcome, action_target, backoff, classify, join, pairs, without_id};
 pub use http::{Answer, AwsHttp, HttpError, SearchHttp};
 pub(crate) use http::{partition_of, service_endpoint};
 pub use template::{
