@@ -113,8 +113,7 @@ fn spooled_request(tail: &str) -> Option<(&str, PrometheusMode)> {
         (n, "prom") => (n, PrometheusMode::Pushgateway),
         _ => return None,
     };
-    let is_digest = |d: &str| d.len() == 16 && d.bytes().all(|b| b.is_ascii_hexdigit());
-    Some((name.rsplit_once('-').filter(|(_, d)| is_digest(d)).map_or(name, |(n, _)| n), kind))
+    Some((crate::plan::split_content_digest(name).map_or(name, |(n, _)| n), kind))
 }
 
 fn skip(r: &mut Replayed, why: &str) {

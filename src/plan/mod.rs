@@ -26,6 +26,7 @@ pub use objects::{
     Packed, Piece, SEQUENCE_WIDTH, batch_objects, fragment_parts, gzip_objects, is_sortable, names_content,
     object_range, object_records, prometheus_rejected_object, prometheus_spool_object, quarantine_object,
     record_fragments, record_objects, search_rejected_object, search_spool_object, sortable_sequence,
+    split_content_digest,
 };
 pub use time::{ISO_LEN, IndexNamer, day_of, iso_millis, iso_millis_bytes, push_date, utc_date};
 

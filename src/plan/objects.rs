@@ -85,10 +85,7 @@ pub fn names_content(key: &str, body: &[u8]) -> bool {
         None => (name, false),
     };
     let Some((stem, _ext)) = name.rsplit_once('.') else { return false };
-    let Some((_, digest)) = stem.rsplit_once('-') else { return false };
-    if digest.len() != 16 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return false;
-    }
+    let Some((_, digest)) = split_content_digest(stem) else { return false };
     if !gz {
         return super::digest16(body) == digest;
     }
@@ -97,6 +94,12 @@ pub fn names_content(key: &str, body: &[u8]) -> bool {
         Ok(len) => super::digest16(&inflated[..len]) == digest,
         Err(_) => false,
     }
+}
+
+/// A stem of a key that names its body, split into what comes before its digest and the 16 hex digits; `None`
+/// for a stem without one.
+pub fn split_content_digest(stem: &str) -> Option<(&str, &str)> {
+    stem.rsplit_once('-').filter(|(_, d)| d.len() == 16 && d.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// `<stem>-<digest of body><ext>`: a key that names its body ([`names_content`]).
