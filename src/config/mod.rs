@@ -303,11 +303,14 @@ where
 
 /// `SEARCH_RECONCILE_DOCS`: the join reads the invocation documents, so without them (`SEARCH_INVOCATION_DOCS=false`)
 /// it is off unless asked for, and asking for it is an error that names both.
-fn reconcile_docs(lookup: &impl Fn(&str) -> Option<String>, default: bool) -> Result<bool, ConfigError> {
-    let invocations = flag(lookup, "SEARCH_INVOCATION_DOCS", true)?;
-    let asked = text(lookup, "SEARCH_RECONCILE_DOCS").is_some();
+fn reconcile_docs(
+    lookup: &impl Fn(&str) -> Option<String>,
+    default: bool,
+    invocations: bool,
+) -> Result<bool, ConfigError> {
+    // Without invocation documents the default is off, so it is on here only when asked for.
     let on = flag(lookup, "SEARCH_RECONCILE_DOCS", default && invocations)?;
-    if on && !invocations && asked {
+    if on && !invocations {
         return Err(ConfigError {
             name: "SEARCH_RECONCILE_DOCS",
             value: "true".into(),
@@ -427,6 +430,7 @@ impl PipelineConfig {
                 Ok(())
             }
         })?;
+        let invocation_docs = flag(&lookup, "SEARCH_INVOCATION_DOCS", d.invocation_docs)?;
         Ok(Self {
             tag,
             max_inflated_bytes: read(&lookup, "MAX_INFLATED_BYTES", d.max_inflated_bytes, |v| {
@@ -447,9 +451,9 @@ impl PipelineConfig {
             meter_index_pattern: read(&lookup, "SEARCH_METER_INDEX_PATTERN", d.meter_index_pattern, |p: &String| {
                 crate::plan::check_index_pattern(p)
             })?,
-            invocation_docs: flag(&lookup, "SEARCH_INVOCATION_DOCS", d.invocation_docs)?,
+            invocation_docs,
             search_rollups: flag(&lookup, "SEARCH_ROLLUPS", d.search_rollups)?,
-            reconcile_docs: reconcile_docs(&lookup, d.reconcile_docs)?,
+            reconcile_docs: reconcile_docs(&lookup, d.reconcile_docs, invocation_docs)?,
             reconcile_index_pattern: read(
                 &lookup,
                 "SEARCH_RECONCILE_INDEX_PATTERN",
@@ -508,6 +512,23 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((c.tag.as_str(), c.max_object_bytes, c.records_prefix.as_str()), ("billing_tag", 1024, "a/b"));
+    }
+
+    #[test]
+    fn valid_reconciliation_documents_follow_the_invocation_documents_they_join() {
+        let docs = |pairs: &[(&str, &str)]| from(pairs).map(|c| (c.invocation_docs, c.reconcile_docs));
+        assert_eq!(docs(&[]).unwrap(), (true, true));
+        assert_eq!(docs(&[("SEARCH_INVOCATION_DOCS", "false")]).unwrap(), (false, false), "off by default without");
+        assert_eq!(
+            docs(&[("SEARCH_INVOCATION_DOCS", "false"), ("SEARCH_RECONCILE_DOCS", "0")]).unwrap(),
+            (false, false)
+        );
+        assert_eq!(docs(&[("SEARCH_RECONCILE_DOCS", "false")]).unwrap(), (true, false));
+        let e = docs(&[("SEARCH_INVOCATION_DOCS", "false"), ("SEARCH_RECONCILE_DOCS", "true")]).unwrap_err();
+        assert!(
+            e.to_string().contains("SEARCH_RECONCILE_DOCS") && e.to_string().contains("SEARCH_INVOCATION_DOCS"),
+            "{e}"
+        );
     }
 
     #[test]
