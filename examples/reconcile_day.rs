@@ -3,7 +3,7 @@
 //! `cargo run --release --example reconcile_day -- DIR 1000000`. Two thirds of the invocations meter one or two
 //! records, for 2,000 customers over 20 functions; documents are written in the encoder's own format.
 
-use logmeter::plan::reconcile_docs::{JoinDoc, write_join_doc};
+use logmeter::plan::reconcile_docs::{INVOCATION, JoinDoc, METER};
 use std::io::Write;
 
 fn main() -> std::io::Result<()> {
@@ -29,12 +29,10 @@ fn main() -> std::io::Result<()> {
         }
         let Some(f) = file.as_mut() else { return Err(std::io::Error::other("no file open")) };
         // An invocation is its invocation document; a meter record its reconciliation document.
-        let (index, body) = if doc.kind == "invocation" {
+        let (index, body) = if doc.kind == INVOCATION {
             ("logmeter-metrics-2026.11.19", report_doc(doc))
         } else {
-            let mut body = Vec::new();
-            write_join_doc(doc, &mut body);
-            ("logmeter-reconcile-2026.11.19", body)
+            ("logmeter-reconcile-2026.11.19", serde_json::to_vec(doc)?)
         };
         writeln!(f, "{{\"create\":{{\"_index\":\"{index}\",\"_id\":\"{}\"}}}}", doc.join_id)?;
         f.write_all(&body)?;
@@ -51,7 +49,7 @@ fn main() -> std::io::Result<()> {
         let request = format!("{:08x}-0000-4000-8000-{:012x}", i, next() % (1 << 48));
         let base = JoinDoc {
             timestamp: ts,
-            kind: "invocation".into(),
+            kind: INVOCATION.into(),
             join_id: format!("i-{i}"),
             function,
             version: "$LATEST".into(),
@@ -75,7 +73,7 @@ fn main() -> std::io::Result<()> {
         };
         for m in 0..meters {
             let doc = JoinDoc {
-                kind: "meter".into(),
+                kind: METER.into(),
                 join_id: format!("m-{i}-{m}"),
                 status: None,
                 cold_start: None,
@@ -98,9 +96,9 @@ fn main() -> std::io::Result<()> {
 fn report_doc(doc: &JoinDoc) -> Vec<u8> {
     serde_json::json!({
         "@timestamp": doc.timestamp,
-        "event": {"kind": "metric", "dataset": "aws.lambda.report"},
-        "faas": {"name": doc.function, "version": doc.version, "instance": doc.log_stream,
-            "invocation_id": doc.request_id, "coldstart": doc.cold_start},
+        "event": {"dataset": "aws.lambda.report"},
+        "faas": {"name": doc.function, "version": doc.version, "invocation_id": doc.request_id,
+            "coldstart": doc.cold_start},
         "aws": {"cloudwatch": {"log_group": format!("/aws/lambda/{}", doc.function), "log_stream": doc.log_stream},
             "lambda": {"status": doc.status, "duration_ms": doc.duration_ms, "billed_gb_seconds": doc.billed_gb_seconds,
                 "estimated_cost_usd": doc.cost_usd}},

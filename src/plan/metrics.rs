@@ -4,14 +4,12 @@
 
 use super::json_out::{push_bool, push_f64, push_str, push_u64};
 use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
-use crate::extract::{
-    FIGURES, FoundReport, FunctionId, LABELS, MEMORY_SIZE, ReportFormat, ReportStatus, Value, function_of,
-};
+use crate::extract::{FIGURES, FoundReport, FunctionId, LABELS, ReportFormat, ReportStatus, Value, function_of};
 use crate::ids::{V5Prefix, report_document_ids};
 
-/// What one report's document and action line take in a bulk body, a little more than the average (1,124 bytes in
+/// What one report's document and action line take in a bulk body, a little more than the average (740 bytes in
 /// the large sample): the output bound counts found reports at this size until they are encoded.
-pub const REPORT_DOCUMENT_BYTES: usize = 1200;
+pub const REPORT_DOCUMENT_BYTES: usize = 800;
 
 /// Where a report came from: the payload and Kinesis record around it.
 #[derive(Debug, Clone, Copy)]
@@ -34,21 +32,18 @@ pub struct ReportContext<'a> {
 /// The parts of a payload's documents that every report shares, rendered once per payload.
 #[derive(Debug)]
 struct Shared {
-    /// `"cloud":{…},"faas":{"name":…,"version":…,"instance":…,"invocation_id":`
+    /// `"cloud":{…},"faas":{"name":…,"version":…,"invocation_id":`
     cloud_faas: Vec<u8>,
     /// `},"aws":{"cloudwatch":{…},"lambda":{"status":`
     aws: Vec<u8>,
-    /// `,"logmeter":{"shard_id":…,"sequence_number":…,"event_id":`
-    source: Vec<u8>,
 }
 
 impl Shared {
     fn new(ctx: &ReportContext<'_>) -> Self {
         let FunctionId { name, version } = function_of(ctx.log_group, ctx.log_stream);
         // Each fragment is a few hundred bytes: room for them up front rather than four or five doublings each.
-        let mut cloud_faas = Vec::with_capacity(384);
-        cloud_faas
-            .extend_from_slice(b"\"cloud\":{\"provider\":\"aws\",\"platform\":\"aws_lambda\",\"account\":{\"id\":");
+        let mut cloud_faas = Vec::with_capacity(256);
+        cloud_faas.extend_from_slice(b"\"cloud\":{\"account\":{\"id\":");
         push_str(&mut cloud_faas, ctx.account);
         cloud_faas.push(b'}');
         if let Some(region) = ctx.region {
@@ -63,9 +58,7 @@ impl Shared {
                 cloud_faas.push(b',');
             }
         }
-        cloud_faas.extend_from_slice(b"\"instance\":");
-        push_str(&mut cloud_faas, ctx.log_stream);
-        cloud_faas.extend_from_slice(b",\"invocation_id\":");
+        cloud_faas.extend_from_slice(b"\"invocation_id\":");
 
         let mut aws = Vec::with_capacity(256);
         aws.extend_from_slice(b"},\"aws\":{\"cloudwatch\":{\"log_group\":");
@@ -73,14 +66,7 @@ impl Shared {
         aws.extend_from_slice(b",\"log_stream\":");
         push_str(&mut aws, ctx.log_stream);
         aws.extend_from_slice(b"},\"lambda\":{\"status\":");
-
-        let mut source = Vec::with_capacity(192);
-        source.extend_from_slice(b",\"logmeter\":{\"shard_id\":");
-        push_str(&mut source, ctx.shard);
-        source.extend_from_slice(b",\"sequence_number\":");
-        push_str(&mut source, ctx.sequence);
-        source.extend_from_slice(b",\"event_id\":");
-        Self { cloud_faas, aws, source }
+        Self { cloud_faas, aws }
     }
 
     /// Writes the document of one report.
@@ -88,21 +74,11 @@ impl Shared {
         let r = &found.report;
         out.extend_from_slice(b"{\"@timestamp\":\"");
         out.extend_from_slice(&iso_millis_bytes(found.timestamp));
-        out.extend_from_slice(b"\",\"event\":{\"kind\":\"metric\",\"dataset\":\"aws.lambda.report\",\"outcome\":");
-        out.extend_from_slice(if r.status == ReportStatus::Success { b"\"success\"" } else { b"\"failure\"" });
-        if let Some(ms) = r.duration_ms() {
-            out.extend_from_slice(b",\"duration\":");
-            push_u64(out, (ms * 1_000_000.0).round() as u64);
-        }
-        out.extend_from_slice(b"},");
+        out.extend_from_slice(b"\",\"event\":{\"dataset\":\"aws.lambda.report\"},");
         out.extend_from_slice(&self.cloud_faas);
         push_str(out, &r.request_id);
         out.extend_from_slice(b",\"coldstart\":");
         push_bool(out, r.cold_start());
-        if let Some(mb) = r.whole(MEMORY_SIZE) {
-            out.extend_from_slice(b",\"max_memory\":");
-            push_u64(out, mb * 1024 * 1024);
-        }
         out.extend_from_slice(&self.aws);
         out.extend_from_slice(match r.status {
             ReportStatus::Success => b"\"success\"",
@@ -148,9 +124,7 @@ impl Shared {
                 out.push(b'}');
             }
         }
-        out.extend_from_slice(&self.source);
-        push_str(out, found.event_id);
-        out.extend_from_slice(b"}}");
+        out.push(b'}');
     }
 }
 
@@ -233,23 +207,17 @@ mod tests {
         trace: Option<Id>,
         span: Option<Id>,
         error: Option<ErrorType>,
-        logmeter: Source,
     }
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Event {
-        kind: String,
         dataset: String,
-        outcome: String,
-        duration: Option<u64>,
     }
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Cloud {
-        provider: String,
-        platform: String,
         account: Id,
         region: Option<String>,
     }
@@ -259,10 +227,8 @@ mod tests {
     struct Faas {
         name: Option<String>,
         version: Option<String>,
-        instance: String,
         invocation_id: String,
         coldstart: bool,
-        max_memory: Option<u64>,
     }
 
     #[derive(Deserialize)]
@@ -306,14 +272,6 @@ mod tests {
         kind: String,
     }
 
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Source {
-        shard_id: String,
-        sequence_number: String,
-        event_id: String,
-    }
-
     const CTX: ReportContext<'static> = ReportContext {
         account: "123456789012",
         region: Some("eu-west-1"),
@@ -351,16 +309,11 @@ mod tests {
             let (d, r) = (document(&found), &found.report);
             let name = &case.name;
             assert_eq!(d.timestamp, "2026-11-20T10:00:00.123Z", "{name}");
-            assert_eq!((d.event.kind.as_str(), d.event.dataset.as_str()), ("metric", "aws.lambda.report"), "{name}");
-            let outcome = if r.status == ReportStatus::Success { "success" } else { "failure" };
-            assert_eq!(d.event.outcome, outcome, "{name}");
-            assert_eq!(d.event.duration, r.duration_ms().map(|ms| (ms * 1e6).round() as u64), "{name}");
-            assert_eq!((d.cloud.provider.as_str(), d.cloud.platform.as_str()), ("aws", "aws_lambda"));
+            assert_eq!(d.event.dataset, "aws.lambda.report", "{name}");
             assert_eq!((d.cloud.account.id.as_str(), d.cloud.region.as_deref()), ("123456789012", Some("eu-west-1")));
             assert_eq!((d.faas.name.as_deref(), d.faas.version.as_deref()), (Some("checkout"), Some("42")), "{name}");
-            assert_eq!((d.faas.instance.as_str(), d.faas.invocation_id.as_str()), (CTX.log_stream, &*r.request_id));
+            assert_eq!(d.faas.invocation_id, r.request_id, "{name}");
             assert_eq!(d.faas.coldstart, r.cold_start(), "{name}");
-            assert_eq!(d.faas.max_memory, r.memory_size_mb().map(|mb| mb << 20), "{name}");
             assert_eq!(
                 (d.aws.cloudwatch.log_group.as_str(), d.aws.cloudwatch.log_stream.as_str()),
                 (CTX.log_group, CTX.log_stream)
@@ -389,11 +342,6 @@ mod tests {
             assert_eq!(d.trace.map(|t| t.id), r.trace_id.as_deref().map(str::to_owned), "{name}");
             assert_eq!(d.span.map(|t| t.id), r.span_id.as_deref().map(str::to_owned), "{name}");
             assert_eq!(d.error.map(|e| e.kind), r.error_type.as_deref().map(str::to_owned), "{name}");
-            assert_eq!(
-                (d.logmeter.shard_id, d.logmeter.sequence_number),
-                (CTX.shard.to_owned(), CTX.sequence.to_owned())
-            );
-            assert_eq!(d.logmeter.event_id, "ev-1");
             checked += 1;
         }
         assert!(checked >= 8, "{checked} edge reports checked");

@@ -19,29 +19,24 @@ use crate::destination::RecordValues;
 use crate::ids::V5Prefix;
 use std::borrow::Cow;
 
-/// The dataset's one literal, for the constants built from it.
-macro_rules! dataset {
-    () => {
-        "logmeter.reconcile"
-    };
-}
+/// What every reconciliation document starts with, as written and as recognised when read back: its own id.
+const HEAD: &str = r#"{"join_id":"#;
 
-/// `event.dataset` of reconciliation documents.
-pub const RECONCILE_DATASET: &str = dataset!();
+/// What reconciliation documents written before 2026-12-06 start with (their dataset, then `kind`), still read back.
+const LEGACY_HEAD: &str = r#"{"event":{"dataset":"logmeter.reconcile"},"#;
 
-/// What every reconciliation document starts with, as written and as recognised when read back: its dataset.
-const HEAD: &str = concat!(r#"{"event":{"dataset":""#, dataset!(), r#""}"#);
-
-/// A reconciliation document, as written and as read back by `logmeter reconcile`.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+/// A reconciliation document, as written and as read back by `logmeter reconcile` (and as the reconciler spills
+/// both halves of the join to disk). Stored meter documents hold no `kind`: the index holds nothing else.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct JoinDoc {
+    /// The document's own id (also its `_id`): the last tie-breaker of sorted reads.
+    pub join_id: String,
     /// Report time, or `meterTimeInMillis` (ISO 8601).
     #[serde(rename = "@timestamp")]
     pub timestamp: String,
-    /// `invocation` or `meter`.
+    /// `invocation` or `meter` (the default: stored documents are meter records' and do not say so).
+    #[serde(default = "meter_kind", skip_serializing_if = "is_meter")]
     pub kind: String,
-    /// The document's own id (also its `_id`): the last tie-breaker of sorted reads.
-    pub join_id: String,
     /// Function name.
     pub function: String,
     /// Function version.
@@ -80,21 +75,47 @@ pub struct JoinDoc {
     pub meter_value: Option<f64>,
 }
 
-/// Appends `doc` as the mirror stores it: the dataset first (so a reader tells reconciliation documents from the
-/// others by their first bytes, [`is_join_doc`]), then the document's fields.
-pub fn write_join_doc(doc: &JoinDoc, out: &mut Vec<u8>) {
-    out.extend_from_slice(HEAD.as_bytes());
-    let start = out.len();
-    // Strings and finite numbers always serialize; the object's `{` becomes the `,` after the dataset.
-    let _ = serde_json::to_writer(&mut *out, doc);
-    if let Some(brace) = out.get_mut(start) {
-        *brace = b',';
+/// The kind a document has when it says none: a meter record's.
+pub const METER: &str = "meter";
+
+/// The kind of the invocation half, read from invocation documents.
+pub const INVOCATION: &str = "invocation";
+
+fn meter_kind() -> String {
+    METER.to_owned()
+}
+
+fn is_meter(kind: &str) -> bool {
+    kind == METER
+}
+
+impl Default for JoinDoc {
+    fn default() -> Self {
+        Self {
+            join_id: String::new(),
+            timestamp: String::new(),
+            kind: meter_kind(),
+            function: String::new(),
+            version: String::new(),
+            log_stream: String::new(),
+            request_id: None,
+            tenant_id: None,
+            status: None,
+            cold_start: None,
+            duration_ms: None,
+            billed_gb_seconds: None,
+            cost_usd: None,
+            customer_id: None,
+            meter_api_name: None,
+            meter_value: None,
+        }
     }
 }
 
-/// Whether a stored document is a reconciliation document ([`write_join_doc`]'s).
+/// Whether a stored document is a reconciliation document: it starts with its id (or, written by an earlier
+/// version, with the reconciliation dataset).
 pub fn is_join_doc(doc: &[u8]) -> bool {
-    doc.starts_with(HEAD.as_bytes()) && doc.get(HEAD.len()) == Some(&b',')
+    doc.starts_with(HEAD.as_bytes()) || doc.starts_with(LEGACY_HEAD.as_bytes())
 }
 
 /// The fields of a valid meter record that the join needs.
@@ -143,10 +164,10 @@ pub fn encode_reconcile(
         *nth += 1;
         bulk.push(indices.name(m.time_millis), id, |out| {
             out.extend_from_slice(HEAD.as_bytes());
+            push_str(out, id);
             out.extend_from_slice(b",\"@timestamp\":\"");
             out.extend_from_slice(&iso_millis_bytes(m.time_millis));
-            out.extend_from_slice(b"\",\"kind\":\"meter\",\"join_id\":");
-            push_str(out, id);
+            out.push(b'"');
             out.extend_from_slice(&shared);
             for (key, value) in
                 [(&b",\"request_id\":"[..], m.origin.request_id), (b",\"tenant_id\":", m.origin.tenant_id)]
@@ -191,8 +212,6 @@ struct ReportFaas<'a> {
     #[serde(borrow)]
     version: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    instance: Cow<'a, str>,
-    #[serde(borrow)]
     invocation_id: Cow<'a, str>,
     coldstart: bool,
 }
@@ -209,6 +228,8 @@ struct ReportAws<'a> {
 struct ReportCloudwatch<'a> {
     #[serde(borrow)]
     log_group: Cow<'a, str>,
+    #[serde(borrow)]
+    log_stream: Cow<'a, str>,
 }
 
 #[derive(serde::Deserialize)]
@@ -232,17 +253,17 @@ pub fn invocation_from_report(id: &str, doc: &[u8]) -> Option<JoinDoc> {
     // A function named by its log group alone, as the rollups name it.
     let function = match d.faas.name {
         Some(name) => name.into_owned(),
-        None => crate::extract::function_of(&d.aws.cloudwatch.log_group, &d.faas.instance)
+        None => crate::extract::function_of(&d.aws.cloudwatch.log_group, &d.aws.cloudwatch.log_stream)
             .name_or(&d.aws.cloudwatch.log_group)
             .to_owned(),
     };
     Some(JoinDoc {
         timestamp: d.timestamp.into_owned(),
-        kind: "invocation".into(),
+        kind: INVOCATION.into(),
         join_id: id.to_owned(),
         function,
         version: d.faas.version.map_or_else(|| "$LATEST".to_owned(), Cow::into_owned),
-        log_stream: d.faas.instance.into_owned(),
+        log_stream: d.aws.cloudwatch.log_stream.into_owned(),
         request_id: Some(d.faas.invocation_id.into_owned()),
         tenant_id: d.aws.lambda.tenant_id.map(Cow::into_owned),
         status: Some(d.aws.lambda.status.into_owned()),
@@ -269,15 +290,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn valid_documents_name_their_dataset_first_and_read_back() {
-        let doc = JoinDoc { kind: "meter".into(), join_id: "j".into(), meter_value: Some(2.5), ..JoinDoc::default() };
-        let mut out = Vec::new();
-        write_join_doc(&doc, &mut out);
-        assert!(is_join_doc(&out));
-        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["event"]["dataset"], RECONCILE_DATASET);
-        assert_eq!(serde_json::from_value::<JoinDoc>(v).unwrap(), doc);
-        assert!(!is_join_doc(br#"{"event":{"dataset":"aws.lambda.report"},"x":1}"#));
+    fn valid_documents_start_with_their_id_and_read_back() {
+        let doc = JoinDoc { join_id: "j".into(), meter_value: Some(2.5), ..JoinDoc::default() };
+        let out = serde_json::to_vec(&doc).unwrap();
+        assert!(is_join_doc(&out), "{}", String::from_utf8_lossy(&out));
+        assert!(!String::from_utf8_lossy(&out).contains("kind"), "a meter document does not say its kind");
+        assert_eq!(serde_json::from_slice::<JoinDoc>(&out).unwrap(), doc);
+        let invocation = JoinDoc { kind: INVOCATION.into(), ..doc.clone() };
+        let spilled = serde_json::to_vec(&invocation).unwrap();
+        assert_eq!(serde_json::from_slice::<JoinDoc>(&spilled).unwrap().kind, INVOCATION);
+        // Written by an earlier version: dataset first, then the kind.
+        let legacy = br#"{"event":{"dataset":"logmeter.reconcile"},"@timestamp":"t","kind":"meter","join_id":"j","function":"","version":"","log_stream":"","meter_value":2.5}"#;
+        assert!(is_join_doc(legacy));
+        assert_eq!(serde_json::from_slice::<JoinDoc>(legacy).unwrap(), JoinDoc { timestamp: "t".into(), ..doc });
+        assert!(!is_join_doc(br#"{"@timestamp":"t","event":{"dataset":"aws.lambda.report"}}"#));
     }
 
     #[test]
@@ -322,7 +348,6 @@ mod tests {
             let parsed: JoinDoc = serde_json::from_str(doc).unwrap();
             let want = JoinDoc {
                 timestamp: crate::plan::iso_millis(m.time_millis),
-                kind: "meter".into(),
                 join_id: parsed.join_id.clone(),
                 function: "checkout".into(),
                 version: "$LATEST".into(),
@@ -334,9 +359,7 @@ mod tests {
                 meter_value: fields["meterValue"].as_f64(),
                 ..JoinDoc::default()
             };
-            let mut serde = Vec::new();
-            write_join_doc(&want, &mut serde);
-            assert_eq!(*doc, String::from_utf8(serde).unwrap());
+            assert_eq!(*doc, serde_json::to_string(&want).unwrap());
         }
         let ids: std::collections::BTreeSet<&str> = body.lines().step_by(2).collect();
         assert_eq!(ids.len(), 4, "identical records get ids of their own");

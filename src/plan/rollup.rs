@@ -334,14 +334,11 @@ struct Doc<'a> {
 
 #[derive(serde::Serialize)]
 struct Event {
-    kind: &'static str,
     dataset: &'static str,
 }
 
 #[derive(serde::Serialize)]
 struct Cloud<'a> {
-    provider: &'static str,
-    platform: &'static str,
     account: Account<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     region: Option<&'a str>,
@@ -469,13 +466,8 @@ fn write_document(
     let [success, error, timeout, failure] = t.statuses;
     let doc = Doc {
         timestamp: std::str::from_utf8(&timestamp).unwrap_or_default(),
-        event: Event { kind: "metric", dataset: "aws.lambda.rollup" },
-        cloud: Cloud {
-            provider: "aws",
-            platform: "aws_lambda",
-            account: Account { id: ctx.account },
-            region: ctx.region,
-        },
+        event: Event { dataset: "aws.lambda.rollup" },
+        cloud: Cloud { account: Account { id: ctx.account }, region: ctx.region },
         faas: Faas { name, version },
         aws: Aws {
             cloudwatch: Cloudwatch { log_group: ctx.log_group },

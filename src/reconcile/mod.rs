@@ -329,7 +329,7 @@ impl Reconciler {
                     continue;
                 }
                 let group = groups.entry(key(&doc)).or_default();
-                if doc.kind == "invocation" { group.0.push(doc) } else { group.1.push(doc) }
+                if doc.kind == crate::plan::reconcile_docs::INVOCATION { group.0.push(doc) } else { group.1.push(doc) }
             }
             outcome.documents.1 += seen.len() as u64;
             for (invocations, meters) in groups.values() {

@@ -2,7 +2,7 @@
 //! the search mirror (the invocation documents of `logmeter-metrics-*` and the meter records' reconciliation
 //! documents of `logmeter-reconcile-*`, each sorted by a unique field, page after page with `search_after`).
 
-use crate::plan::reconcile_docs::{JoinDoc, invocation_from_report, is_join_doc, is_report_doc};
+use crate::plan::reconcile_docs::{INVOCATION, JoinDoc, invocation_from_report, is_join_doc, is_report_doc};
 use crate::sink::search::SearchHttp;
 use serde::Deserialize as _;
 use std::path::Path;
@@ -37,7 +37,7 @@ pub fn read_dir(dir: &Path, f: &mut dyn FnMut(JoinDoc) -> Result<(), String>) ->
             if is_join_doc(doc) {
                 let join: JoinDoc = serde_json::from_slice(doc).map_err(|e| format!("{}: {e}", path.display()))?;
                 // Invocations are read from their own documents; older versions also wrote them as join documents.
-                if join.kind != "invocation" {
+                if join.kind != INVOCATION {
                     f(join)?;
                 }
             } else if is_report_doc(doc)
@@ -68,35 +68,38 @@ pub async fn read_search(
         Some((from, to)) => serde_json::json!({"range": {"@timestamp": {"gte": from, "lt": to}}}),
         None => serde_json::json!({"match_all": {}}),
     };
-    // Invocation documents: of the report dataset, sorted by request id (one document per invocation).
+    // Invocation documents: of the report dataset, sorted by request id, then time and log stream (an asynchronous
+    // invocation's retries keep their request id: a page boundary between two of them must not skip one).
     let dataset = crate::plan::reconcile_docs::REPORT_DATASET;
     let reports = serde_json::json!({"bool": {"filter": [time.clone(), {"term": {"event.dataset": dataset}}]}});
-    read_pages(http, metrics, &reports, "faas.invocation_id", &mut |id, source| {
+    let sort = ["faas.invocation_id", "@timestamp", "aws.cloudwatch.log_stream"];
+    read_pages(http, metrics, &reports, &sort, &mut |id, source| {
         let doc = serde_json::to_vec(source).map_err(|e| e.to_string())?;
         f(invocation_from_report(id, &doc)
             .ok_or_else(|| format!("search mirror: unreadable invocation document {id}"))?)
     })
     .await?;
     // Meter records' documents (older versions also wrote invocations there: those are read from their own).
-    let meters = serde_json::json!({"bool": {"filter": [time, {"term": {"kind": "meter"}}]}});
-    read_pages(http, pattern, &meters, "join_id", &mut |_, source| {
+    let meters = serde_json::json!({"bool": {"filter": [time], "must_not": [{"term": {"kind": INVOCATION}}]}});
+    read_pages(http, pattern, &meters, &["join_id"], &mut |_, source| {
         f(JoinDoc::deserialize(source).map_err(|e| format!("search mirror: {e}"))?)
     })
     .await
 }
 
-/// Calls `f` with the `_id` and `_source` of every document of `index` that `query` matches, sorted by `sort` (a
-/// keyword unique per document), page after page.
+/// Calls `f` with the `_id` and `_source` of every document of `index` that `query` matches, sorted by the fields
+/// of `sort` (together unique per document), page after page.
 async fn read_pages(
     http: &SearchHttp,
     index: &str,
     query: &serde_json::Value,
-    sort: &str,
+    sort: &[&str],
     f: &mut (dyn FnMut(&str, &serde_json::Value) -> Result<(), String> + Send),
 ) -> Result<(), String> {
     let mut after: Option<serde_json::Value> = None;
     loop {
-        let mut body = serde_json::json!({"size": PAGE, "query": query, "sort": [{sort: "asc"}]});
+        let order: Vec<serde_json::Value> = sort.iter().map(|field| serde_json::json!({*field: "asc"})).collect();
+        let mut body = serde_json::json!({"size": PAGE, "query": query, "sort": order});
         if let Some(a) = &after {
             body["search_after"] = a.clone();
         }

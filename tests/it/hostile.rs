@@ -55,7 +55,7 @@ fn invalid_record_whose_output_is_too_large_is_kept_whole() {
 #[tokio::test]
 async fn invalid_batch_output_beyond_the_budget_is_left_for_the_retry() {
     let line = "REPORT RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\t";
-    let lines = vec![line; 6_000];
+    let lines = vec![line; 9_000];
     let records: Vec<_> =
         (0..8).map(|i| record_with_messages("/aws/lambda/f", "s", &lines, &(10 + i).to_string())).collect();
     let batch = KinesisBatch { records };

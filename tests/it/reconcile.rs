@@ -398,3 +398,52 @@ fn report_renders_in_chromium_with_the_ground_truth_numbers() {
     let value = text[at..].split("class=\"v\">").nth(1).unwrap().split('<').next().unwrap();
     assert_eq!(value, format!("{usd:.6} USD"), "{top}'s cost to serve");
 }
+
+/// An asynchronous invocation's retries keep its request id: two invocation documents with one `faas.invocation_id`,
+/// the last two of 2,001, so that pages of 2,000 split them. Both are read, on both servers.
+#[test]
+fn reconcile_reads_both_retries_of_one_request_across_a_page_boundary() {
+    for base in [servers::opensearch(), servers::elasticsearch()] {
+        let metrics = format!("logmeter-metrics-{}", unique("retry"));
+        let mut template = logmeter::sink::search::index_template(&[format!("{metrics}-*")], false);
+        template["priority"] = serde_json::json!(900);
+        let (status, body) =
+            servers::http("PUT", &format!("{base}/_index_template/{metrics}"), Some(&template.to_string()));
+        assert_eq!(status, 200, "{body}");
+        let stream = "2026/11/19/[$LATEST]0123456789abcdef0123456789abcdef";
+        let mut bulk = String::new();
+        for i in 0..2_001 {
+            // The first 1,999 requests are distinct; the last two are one request's first run and its retry.
+            let (request, at) = match i {
+                0..1_999 => (format!("a-{i:04}"), format!("2026-11-19T10:00:00.{:03}Z", i % 1000)),
+                _ => ("z-retried".to_owned(), format!("2026-11-19T11:0{}:00.000Z", i - 1_999)),
+            };
+            let doc = serde_json::json!({"@timestamp": at, "event": {"dataset": "aws.lambda.report"},
+                "faas": {"name": "worker", "version": "$LATEST", "invocation_id": request, "coldstart": false},
+                "aws": {"cloudwatch": {"log_group": "/aws/lambda/worker", "log_stream": stream},
+                    "lambda": {"status": "error", "duration_ms": 5.0, "billed_gb_seconds": 0.01}}});
+            bulk.push_str(&format!(
+                "{{\"create\":{{\"_index\":\"{metrics}-2026.11.19\",\"_id\":\"d-{i}\"}}}}\n{doc}\n"
+            ));
+        }
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "content-type: application/x-ndjson"])
+            .args(["--data-binary", "@-", &format!("{base}/_bulk?refresh=true")])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child.stdin.take().unwrap().write_all(bulk.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+        let index = format!("{}-nothing-*", unique("reconcile"));
+        let metrics_index = format!("{metrics}-*");
+        let got = reconcile_json(&["--search-url", &base, "--index", &index, "--metrics-index", &metrics_index]);
+        assert_eq!(got["totals"]["documents_read"], 2_001, "{base}: {}", got["totals"]);
+        let retried = got["unmetered"].as_array().unwrap().iter().filter(|u| u["request_id"] == "z-retried").count();
+        assert_eq!(retried, 2, "{base}: both runs of the retried request are unmetered invocations");
+    }
+}

@@ -129,7 +129,6 @@ fn valid_old_style_timeout_line_marks_the_report() {
     let docs = documents(&pipeline().plan_record(&rec, &mut Scratch::default()));
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[0]["aws"]["lambda"]["status"], "timeout");
-    assert_eq!(docs[0]["event"]["outcome"], "failure");
     assert_eq!(docs[1]["aws"]["lambda"]["status"], "success");
     assert_eq!(docs[0]["faas"]["version"], "3");
 }

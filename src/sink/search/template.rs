@@ -34,10 +34,9 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
             "dynamic": false,
             "properties": {
                 "@timestamp": date,
-                "event": obj(json!({"kind": keyword, "dataset": keyword, "outcome": keyword, "duration": long})),
-                "cloud": obj(json!({"provider": keyword, "platform": keyword, "region": keyword, "account": obj(json!({"id": keyword}))})),
-                "faas": obj(json!({"name": keyword, "version": keyword, "instance": keyword, "invocation_id": keyword,
-                                    "coldstart": boolean, "max_memory": long})),
+                "event": obj(json!({"dataset": keyword})),
+                "cloud": obj(json!({"region": keyword, "account": obj(json!({"id": keyword}))})),
+                "faas": obj(json!({"name": keyword, "version": keyword, "invocation_id": keyword, "coldstart": boolean})),
                 "aws": obj(json!({
                     "cloudwatch": obj(json!({"log_group": keyword, "log_stream": keyword})),
                     "lambda": obj(lambda),
@@ -45,7 +44,6 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
                 "trace": obj(json!({"id": keyword})),
                 "span": obj(json!({"id": keyword})),
                 "error": obj(json!({"type": keyword})),
-                "logmeter": obj(json!({"shard_id": keyword, "sequence_number": keyword, "event_id": keyword})),
             }
         }),
     );
@@ -93,8 +91,8 @@ pub fn rollups_template(patterns: &[String]) -> Value {
             "dynamic": false,
             "properties": {
                 "@timestamp": {"type": "date"},
-                "event": obj(json!({"kind": keyword, "dataset": keyword})),
-                "cloud": obj(json!({"provider": keyword, "platform": keyword, "region": keyword, "account": obj(json!({"id": keyword}))})),
+                "event": obj(json!({"dataset": keyword})),
+                "cloud": obj(json!({"region": keyword, "account": obj(json!({"id": keyword}))})),
                 "faas": obj(json!({"name": keyword, "version": keyword})),
                 "aws": obj(json!({"cloudwatch": obj(json!({"log_group": keyword})), "lambda": obj(lambda)})),
                 "logmeter": obj(json!({"shard_id": keyword, "sequence_number": keyword})),
@@ -103,16 +101,12 @@ pub fn rollups_template(patterns: &[String]) -> Value {
     )
 }
 
-/// The template of the reconciliation index ([`crate::plan::reconcile_docs`]): ids and names as keywords (the
-/// reader sorts on `join_id`), figures as numbers.
+/// The template of the reconciliation index ([`crate::plan::reconcile_docs`], meter records' documents): ids and
+/// names as keywords (the reader sorts on `join_id`), the value as a number. `kind` is mapped for the invocation
+/// documents earlier versions also wrote there, which the reader leaves out.
 pub fn reconcile_template(patterns: &[String]) -> Value {
     let keyword = json!({"type": "keyword"});
-    let double = json!({"type": "double"});
-    let mut properties = json!({
-        "@timestamp": {"type": "date"},
-        "event": {"properties": {"dataset": keyword}},
-        "cold_start": {"type": "boolean"},
-    });
+    let mut properties = json!({"@timestamp": {"type": "date"}, "meter_value": {"type": "double"}});
     for field in [
         "kind",
         "join_id",
@@ -121,14 +115,10 @@ pub fn reconcile_template(patterns: &[String]) -> Value {
         "log_stream",
         "request_id",
         "tenant_id",
-        "status",
         "customer_id",
         "meter_api_name",
     ] {
         properties[field] = keyword.clone();
-    }
-    for field in ["duration_ms", "billed_gb_seconds", "cost_usd", "meter_value"] {
-        properties[field] = double.clone();
     }
     composable(patterns, json!({"dynamic": false, "properties": properties}))
 }
@@ -296,11 +286,12 @@ mod tests {
             for parcel in plan.parcels(crate::destination::SEARCH) {
                 let body = String::from_utf8(parcel.body.clone()).unwrap();
                 for doc in body.lines().skip(1).step_by(2) {
+                    let is_join = crate::plan::reconcile_docs::is_join_doc(doc.as_bytes());
                     let doc: Value = serde_json::from_str(doc).unwrap();
-                    match doc["event"]["dataset"].as_str() {
-                        Some("aws.lambda.rollup") => merge(&mut rollup, &doc),
-                        Some(crate::plan::reconcile_docs::RECONCILE_DATASET) => merge(&mut reconcile, &doc),
-                        _ => {}
+                    if is_join {
+                        merge(&mut reconcile, &doc);
+                    } else if doc["event"]["dataset"] == "aws.lambda.rollup" {
+                        merge(&mut rollup, &doc);
                     }
                 }
             }
