@@ -314,7 +314,7 @@ fn large_sample_search_bytes_per_invocation_stay_under_1300() {
         .filter_map(|a| a.split("\"_index\":\"").nth(1)?.split('-').nth(1))
         .collect();
     assert_eq!(indices, BTreeSet::from(["metrics", "reconcile", "rollups"]), "every default document is written");
-    let reports = sample.truth.counts.reports as usize;
+    let reports = sample.truth.counts.reports;
     let per_invocation = bytes / reports;
     assert!(per_invocation <= 1_300, "{bytes} bytes for {reports} invocations: {per_invocation} each");
 }
