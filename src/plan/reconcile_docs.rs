@@ -153,7 +153,7 @@ pub fn encode_reconcile(
         shared.extend_from_slice(key);
         push_str(&mut shared, value);
     }
-    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut seen: foldhash::HashMap<&str, usize> = foldhash::HashMap::default();
     let mut id = [0; crate::ids::UUID_LEN];
     bulk.reserve(values.meters.len() * 520);
     for m in values.meters.iter() {

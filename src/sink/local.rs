@@ -11,7 +11,7 @@
 
 use super::{BulkDelivery, Delivery, ObjectSink, SearchSink, SinkError};
 use crate::destination::Parcel;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -196,7 +196,7 @@ fn action_key(action: &[u8]) -> Option<[u8; 16]> {
 
 /// The ids an index file holds, and the bodies it covers. A torn last entry is left out.
 fn read_index(mut bytes: &[u8]) -> (HashSet<[u8; 16]>, HashSet<String>) {
-    let (mut ids, mut covered) = (HashSet::new(), HashSet::new());
+    let (mut ids, mut covered) = (HashSet::default(), HashSet::default());
     while let Some((len, rest)) = bytes.split_first_chunk::<2>() {
         let len = usize::from(u16::from_le_bytes(*len));
         let Some((name, rest)) = rest.split_at_checked(len) else { break };
@@ -220,8 +220,10 @@ impl SearchSink for LocalDir {
             std::collections::hash_map::Entry::Vacant(new) => new.insert(self.load_index(folder)?),
         };
         // In the body's order, so that the index, like the bodies, is the same bytes on every run.
-        let (mut fresh_ids, mut seen) = (Vec::new(), HashSet::new());
+        let (mut fresh_ids, mut seen) =
+            (Vec::new(), HashSet::with_capacity_and_hasher(request.items, Default::default()));
         let mut out = BulkDelivery::default();
+        known.reserve(request.items);
         // Which actions are new; the body is copied only when some are not.
         let pairs: Vec<(&[u8], &[u8], bool)> = actions(&request.body)
             .map(|(action, doc)| {
