@@ -110,8 +110,7 @@ pub struct KinesisData {
     pub approximate_arrival_timestamp: f64,
 }
 
-/// Latest time an arrival or event timestamp may name: 9999-12-31T23:59:59.999Z, in epoch milliseconds.
-pub const MAX_TIME_MILLIS: i64 = 253_402_300_799_999;
+pub use crate::decode::MAX_TIME_MILLIS;
 
 /// What [`KinesisInput::shard_id`] names a record whose `eventID` holds no Kinesis shard id.
 pub const UNKNOWN_SHARD: &str = "unknown-shard";

@@ -130,7 +130,7 @@ struct MeterFields<'a> {
 }
 
 /// Appends the reconciliation documents of one record's meter records to `bulk`: [`JoinDoc`]s of kind `meter`,
-/// written directly, byte for byte as [`write_join_doc`] writes them (checked in the tests), with what every
+/// written directly, byte for byte as serde writes the [`JoinDoc`] (checked in the tests), with what every
 /// document of the record shares rendered once.
 pub fn encode_reconcile(
     values: &RecordValues<'_>,

@@ -16,6 +16,9 @@ pub use scan::ScanError;
 pub(crate) use scan::hex_unit;
 pub use values::{json_elements, json_elements_with, json_end, json_object_with, json_value};
 
+/// Latest time an arrival or event timestamp may name: 9999-12-31T23:59:59.999Z, in epoch milliseconds.
+pub const MAX_TIME_MILLIS: i64 = 253_402_300_799_999;
+
 /// `Some(N)` when `bytes` starts with the literal `lit`: a compare of known size, which compiles to a few loads
 /// where a slice compare of unknown length calls `memcmp`. For the readers' fixed keys.
 #[inline]

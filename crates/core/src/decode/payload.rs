@@ -3,8 +3,8 @@
 //! Parsed leniently and without copying: unknown fields are ignored, event ids may be strings or numbers, and
 //! each message stays raw JSON text until extraction decides it is worth unescaping.
 
+use super::MAX_TIME_MILLIS;
 use super::scan::{ScanError, Scanner};
-use crate::event::MAX_TIME_MILLIS;
 use std::borrow::Cow;
 
 /// `messageType` of a payload.

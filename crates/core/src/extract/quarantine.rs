@@ -228,7 +228,7 @@ fn cut_reason(r: &str) -> &str {
 }
 
 /// The largest char boundary of `s` at or below `at`.
-pub(crate) fn floor_char_boundary(s: &str, at: usize) -> usize {
+pub fn floor_char_boundary(s: &str, at: usize) -> usize {
     if at >= s.len() {
         return s.len();
     }

@@ -40,7 +40,7 @@ pub use report_raw::read_raw_platform_report;
 pub use report_text::{parse_text_report, read_raw_text_report, timed_out_request_id};
 
 use crate::ids::V5Prefix;
-pub(crate) use quarantine::floor_char_boundary;
+pub use quarantine::floor_char_boundary;
 
 /// Identity of the log event a value came from.
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +67,7 @@ pub struct FoundReport<'a> {
     pub event_id: &'a str,
     /// Event time, epoch ms.
     pub timestamp: i64,
-    /// The event's source account and region among its record's ([`crate::destination::RecordValues::sources`];
+    /// The event's source account and region among its record's (the `sources` of `logmeter::destination::RecordValues`;
     /// 0 = the payload's owner and region).
     pub source: u16,
 }

@@ -330,7 +330,8 @@ mod tests {
 
     #[test]
     fn table_from_samples_edge_meter_lines() {
-        let cases: Vec<Case> = serde_json::from_str(include_str!("../../../samples/edge/meter-lines.json")).unwrap();
+        let cases: Vec<Case> =
+            serde_json::from_str(include_str!("../../../../../samples/edge/meter-lines.json")).unwrap();
         assert!(cases.len() >= 25);
         let x = MeterExtractor::new("meter_record_for_stream");
         let mut raw_with_origin = 0;
