@@ -33,7 +33,7 @@ pub struct Outcome {
 pub struct Handler {
     pipeline: Pipeline,
     outlets: Vec<Box<dyn Outlet>>,
-    lookup: Option<crate::catalog::FunctionLookup>,
+    lookup: Option<crate::sink::FunctionLookup>,
 }
 
 impl Handler {
@@ -46,7 +46,7 @@ impl Handler {
 
     /// The handler, looking up the configuration of each function it meets for the first time
     /// (`FUNCTION_METADATA_LOOKUP`) into the catalog the pipeline's rollups read.
-    pub fn with_lookup(mut self, lookup: crate::catalog::FunctionLookup) -> Self {
+    pub fn with_lookup(mut self, lookup: crate::sink::FunctionLookup) -> Self {
         self.lookup = Some(lookup);
         self
     }

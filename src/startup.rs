@@ -48,7 +48,7 @@ pub struct AwsParts {
     /// Whether a mirror outage spools bodies (`SEARCH_FAILURE_MODE=spool`) rather than retrying the record.
     pub spool: bool,
     /// The function metadata lookup (`FUNCTION_METADATA_LOOKUP`, with rollups to write somewhere).
-    pub lookup: Option<crate::catalog::FunctionLookup>,
+    pub lookup: Option<crate::sink::FunctionLookup>,
     /// Prometheus, when `PROMETHEUS_REMOTE_WRITE_URL` or `PROMETHEUS_PUSHGATEWAY_URL` is set.
     pub prometheus: Option<(crate::config::PrometheusConfig, crate::sink::PrometheusHttp)>,
 }
@@ -97,7 +97,7 @@ pub async fn aws_parts(
     let lookup = (delivery.function_lookup && rollups_written)
         .then(|| {
             let http = crate::sink::search::AwsHttp::new(sdk.clone(), std::time::Duration::from_secs(3));
-            crate::catalog::FunctionLookup::new(http, delivery.lambda_endpoint.clone())
+            crate::sink::FunctionLookup::new(http, delivery.lambda_endpoint.clone())
         })
         .flatten();
     tracing::info!(

@@ -9,14 +9,7 @@ use super::{
 };
 use std::fmt;
 
-/// Where Prometheus metrics go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrometheusMode {
-    /// Remote write 1.0 (`PROMETHEUS_REMOTE_WRITE_URL`): one request per batch, samples at the log time.
-    RemoteWrite,
-    /// A Pushgateway (`PROMETHEUS_PUSHGATEWAY_URL`): one group per Kinesis record, no timestamps.
-    Pushgateway,
-}
+pub use crate::plan::PrometheusMode;
 
 /// How to authenticate to the Prometheus endpoint.
 #[derive(Clone, PartialEq, Eq)]

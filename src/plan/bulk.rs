@@ -2,8 +2,8 @@
 //! with a newline. A record's actions are written into one fragment ([`BulkEncoder`]); a batch's fragments are
 //! packed into bodies bounded in bytes and in actions ([`pack_bodies`]).
 
+use super::Parcel;
 use super::json_out::push_str;
-use crate::destination::Parcel;
 
 /// Writes the `create` actions of one Kinesis record, in order, into one fragment named `<shard>/<sequence>`.
 #[derive(Debug)]

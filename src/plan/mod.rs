@@ -18,6 +18,7 @@ pub mod prometheus;
 pub mod reconcile_docs;
 pub mod rollup;
 mod time;
+mod values;
 
 pub use bulk::{BulkEncoder, pack_bodies, pack_items};
 pub use meter_docs::encode_meter_records;
@@ -28,7 +29,9 @@ pub use objects::{
     record_fragments, record_objects, search_rejected_object, search_spool_object, sortable_sequence,
     split_content_digest,
 };
+pub use prometheus::PrometheusMode;
 pub use time::{ISO_LEN, IndexNamer, day_of, iso_millis, iso_millis_bytes, push_date, utc_date};
+pub use values::{Parcel, RecordValues, RejectedDocument};
 
 use chrono::format::{Item, StrftimeItems};
 

@@ -3,9 +3,9 @@
 //! (`<quarantine prefix>/YYYY-MM-DD/<shard>/<sequence>-<digest>.json`); spooled and refused requests. Every key
 //! names its body ([`names_content`]).
 
+use super::Parcel;
 use super::json_out::push_str;
 use super::{day_of, push_date, utc_date};
-use crate::destination::Parcel;
 use crate::extract::{MeterRecord, MeterRecords, QuarantineEntry, QuarantineKind};
 use std::collections::BTreeMap;
 
@@ -374,12 +374,7 @@ pub fn gzip_objects(objects: &mut [Parcel]) {
 
 /// The quarantine object of documents a bulk request had refused:
 /// `<prefix>/search-rejected/<date>/<request name>-<digest>.json`.
-pub fn search_rejected_object(
-    rejected: &[crate::sink::RejectedDocument],
-    prefix: &str,
-    date: &str,
-    name: &str,
-) -> Parcel {
+pub fn search_rejected_object(rejected: &[super::RejectedDocument], prefix: &str, date: &str, name: &str) -> Parcel {
     let mut body = Vec::new();
     for (i, r) in rejected.iter().enumerate() {
         body.extend_from_slice(if i == 0 { b"[\n" } else { b",\n" });
@@ -404,15 +399,10 @@ pub fn search_spool_object(request: &Parcel, prefix: &str, date: &str) -> Parcel
 /// A Prometheus request the endpoint could not take, kept byte for byte for replay (`POST` it as is to the remote
 /// write endpoint, or `PUT` it to the Pushgateway path after the date):
 /// `<prefix>/prometheus-spool/<date>/<name>-<digest>.snappy` or `….prom`.
-pub fn prometheus_spool_object(
-    request: &Parcel,
-    mode: crate::config::PrometheusMode,
-    prefix: &str,
-    date: &str,
-) -> Parcel {
+pub fn prometheus_spool_object(request: &Parcel, mode: super::PrometheusMode, prefix: &str, date: &str) -> Parcel {
     let ext = match mode {
-        crate::config::PrometheusMode::RemoteWrite => ".snappy",
-        crate::config::PrometheusMode::Pushgateway => ".prom",
+        super::PrometheusMode::RemoteWrite => ".snappy",
+        super::PrometheusMode::Pushgateway => ".prom",
     };
     // Remote write names are digests of the uncompressed entries, and Pushgateway groups are paths: the key
     // names the stored bytes too.

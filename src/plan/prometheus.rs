@@ -8,9 +8,18 @@
 //! CloudWatch Logs cut its delivery between them. A retry writes the same samples again, which Prometheus drops
 //! as duplicates. Queries add the deltas up with `sum_over_time` (docs/prometheus.md).
 
+use super::RecordValues;
 use super::rollup::{DURATION_BUCKETS, Group, Rollup, RollupSettings, STATUSES, Totals, roll_up};
-use crate::destination::RecordValues;
 use std::collections::BTreeMap;
+
+/// Where Prometheus metrics go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrometheusMode {
+    /// Remote write 1.0 (`PROMETHEUS_REMOTE_WRITE_URL`): one request per batch, samples at the log time.
+    RemoteWrite,
+    /// A Pushgateway (`PROMETHEUS_PUSHGATEWAY_URL`): one group per Kinesis record, no timestamps.
+    Pushgateway,
+}
 
 /// The `job` label of every series.
 pub const JOB: &str = "logmeter";

@@ -12,10 +12,10 @@
 //! ones (a meter record), never from the Kinesis record: a retry, a replay or another route to the same log
 //! events writes the same ids, and `create` keeps one copy.
 
+use super::RecordValues;
 use super::json_out::{push_f64, push_str};
 use super::rollup::{FunctionInfo, RollupSettings, function_info};
 use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
-use crate::destination::RecordValues;
 use crate::ids::V5Prefix;
 use std::borrow::Cow;
 

@@ -8,8 +8,8 @@
 //! `billed_gb_seconds`, `estimated_cost_usd` and the other sums, `min` / `max` of the minima and maxima, and
 //! percentiles by merging the duration sketches ([`Sketch`]).
 
+use super::RecordValues;
 use crate::cost::{Architectures, Billed, Prices, Unpriced};
-use crate::destination::RecordValues;
 use crate::extract::{LABELS, ReportStatus, function_of};
 use crate::ids::V5Prefix;
 use crate::plan::{BulkEncoder, IndexNamer, iso_millis_bytes};

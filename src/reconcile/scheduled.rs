@@ -191,8 +191,10 @@ pub fn results_mirror(
     config: &crate::config::SearchConfig,
     http: crate::sink::search::SearchHttp,
 ) -> crate::sink::SearchMirror {
-    crate::sink::SearchMirror::new(config, http, "logmeter-metrics", None, None, None)
-        .with_template("logmeter-reconcile-results", crate::sink::search::reconcile_results_template())
+    crate::sink::SearchMirror::new(config, http, "logmeter-metrics", None, None, None).with_template(
+        "logmeter-reconcile-results",
+        crate::sink::search::reconcile_results_template(&[COST_TO_SERVE_PATTERN, UNMETERED_PATTERN]),
+    )
 }
 
 /// Reads the documents of `index` and the invocation documents of `metrics_index` in the mirror (those of a window and its margins, or all) and joins them.

@@ -10,7 +10,7 @@
 //! folder is used.
 
 use super::{BulkDelivery, Delivery, ObjectSink, SearchSink, SinkError};
-use crate::destination::Parcel;
+use crate::plan::Parcel;
 use foldhash::{HashMap, HashSet};
 use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};

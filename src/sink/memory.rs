@@ -1,7 +1,7 @@
 //! An in-memory sink for unit tests of the handler, with failure injection.
 
 use super::{BulkDelivery, Delivery, ObjectSink, SearchSink, SinkError};
-use crate::destination::Parcel;
+use crate::plan::Parcel;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

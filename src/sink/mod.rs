@@ -4,19 +4,21 @@
 //! [`SearchSink`]. Both must be create-only: writing what an earlier attempt already wrote is success ("already present"), never
 //! a second copy.
 
+mod lambda;
 mod local;
 mod memory;
 pub mod prometheus;
 mod s3;
 pub mod search;
 
+pub use lambda::FunctionLookup;
 pub use local::{BULK_DIR, LocalDir};
 pub use memory::MemorySink;
 pub use prometheus::PrometheusHttp;
 pub use s3::S3Sink;
 pub use search::SearchMirror;
 
-use crate::destination::Parcel;
+use crate::plan::Parcel;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -40,18 +42,7 @@ pub struct BulkDelivery {
     pub rejected: Vec<RejectedDocument>,
 }
 
-/// A document the search engine refused, with its error.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RejectedDocument {
-    /// The action line.
-    pub action: String,
-    /// The document.
-    pub source: String,
-    /// The item's HTTP status.
-    pub status: u16,
-    /// The engine's error type and reason.
-    pub error: String,
-}
+pub use crate::plan::RejectedDocument;
 
 /// A delivery that did not happen. The data is not at fault, so the record is reported for retry.
 #[derive(Debug, thiserror::Error)]

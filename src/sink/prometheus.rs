@@ -10,7 +10,7 @@
 use super::search::{AwsHttp, HttpError, backoff, jitter, snippet};
 use super::{Delivery, MetricsSink, SinkError};
 use crate::config::{PrometheusAuth, PrometheusConfig, PrometheusMode};
-use crate::destination::Parcel;
+use crate::plan::Parcel;
 use base64::Engine as _;
 use bytes::Bytes;
 use std::time::Duration;

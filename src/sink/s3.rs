@@ -14,7 +14,7 @@
 
 use super::{Delivery, ObjectSink, SinkError};
 use crate::config::AclMode;
-use crate::destination::Parcel;
+use crate::plan::Parcel;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;

@@ -10,6 +10,7 @@ mod flow;
 mod golden;
 mod hostile;
 mod iam;
+mod layering;
 mod logs;
 mod prometheus;
 mod props;

@@ -18,7 +18,7 @@ pub use template::{
 
 use super::{BulkDelivery, RejectedDocument, SearchSink, SinkError};
 use crate::config::{IdMode, SearchConfig};
-use crate::destination::Parcel;
+use crate::plan::Parcel;
 use ::http::Method;
 use bytes::Bytes;
 use tokio::sync::OnceCell;

@@ -123,10 +123,10 @@ pub fn reconcile_template(patterns: &[String]) -> Value {
     composable(patterns, json!({"dynamic": false, "properties": properties}))
 }
 
-/// The template of the reconciliation results (`logmeter-cost-to-serve-*`, `logmeter-unmetered-*`): names as
+/// The template of the reconciliation results (`patterns`: `logmeter-cost-to-serve-*`, `logmeter-unmetered-*`): names as
 /// keywords, figures as doubles (a dynamic mapping would make them 32-bit floats, and sums of costs inexact), and
 /// usage per meter as doubles whatever the meter.
-pub fn reconcile_results_template() -> Value {
+pub fn reconcile_results_template(patterns: &[&str]) -> Value {
     let keyword = json!({"type": "keyword"});
     let double = json!({"type": "double"});
     let mut properties = json!({
@@ -141,9 +141,8 @@ pub fn reconcile_results_template() -> Value {
     for field in ["cost_usd", "invocations", "billed_gb_seconds"] {
         properties[field] = double.clone();
     }
-    use crate::reconcile::scheduled::{COST_TO_SERVE_PATTERN, UNMETERED_PATTERN};
     composable(
-        &[template_patterns(COST_TO_SERVE_PATTERN), template_patterns(UNMETERED_PATTERN)].concat(),
+        &patterns.iter().flat_map(|p| template_patterns(p)).collect::<Vec<_>>(),
         json!({"dynamic": false, "properties": properties,
                "dynamic_templates": [{"usage": {"path_match": "usage.*", "mapping": {"type": "double"}}}]}),
     )
