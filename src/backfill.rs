@@ -166,6 +166,16 @@ pub struct Backfilled {
     pub complete: bool,
 }
 
+/// The one change a backfill makes to the live route's settings, wherever its handler is built: rollups are not
+/// written (a rollup's id names the Kinesis record it sums, and a backfill cuts events into records its own way),
+/// ingest objects may hold several log groups' records (its records come from a synthetic shard per log group), and
+/// Prometheus, whose samples are per record too, is dropped (`prometheus`: its settings, with or without a client).
+pub fn configure<P>(pipeline: &mut crate::PipelineConfig, prometheus: &mut Option<P>) {
+    pipeline.search_rollups = false;
+    pipeline.ingest_across_shards = true;
+    *prometheus = None;
+}
+
 /// What to backfill.
 #[derive(Debug, Clone)]
 pub struct Request {

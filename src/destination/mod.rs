@@ -17,7 +17,7 @@
 //! A destination is not registered in one place. Besides its module here (encoder and outlet) and its settings
 //! ([`crate::config`]), its encoder is chosen in `Pipeline::for_destinations` ([`crate::pipeline`]) and its outlet
 //! in [`outlets`] (ingest, quarantine, search) or beside it (Prometheus), once in `AwsParts::into_handler`
-//! ([`crate::startup`]) and once in the CLI's `local_handler` (`src/bin/logmeter.rs`).
+//! ([`crate::startup`]) and once in the CLI's `local_handler` (`src/bin/logmeter/process.rs`).
 
 pub mod ingest;
 pub mod objects;
