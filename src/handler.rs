@@ -44,6 +44,26 @@ impl Handler {
         Self { pipeline, outlets, lookup: None }
     }
 
+    /// **The builder**: the handler over `stores`, every output of the registration list
+    /// ([`crate::destination::register`]) that has a store, its encoder in the pipeline and its outlet here.
+    pub fn assemble<O, Q, S, M>(
+        config: crate::config::PipelineConfig,
+        stores: crate::destination::Stores<O, Q, S, M>,
+    ) -> Self
+    where
+        O: crate::sink::ObjectSink + 'static,
+        Q: crate::sink::ObjectSink + 'static,
+        S: crate::sink::SearchSink + 'static,
+        M: crate::sink::MetricsSink + 'static,
+    {
+        let (mut encoders, mut outlets) = (Vec::new(), Vec::new());
+        for output in crate::destination::register(&config, stores) {
+            encoders.extend(output.encoder);
+            outlets.push(output.outlet);
+        }
+        Self::new(Pipeline::with_encoders(config, encoders), outlets)
+    }
+
     /// The handler, looking up the configuration of each function it meets for the first time
     /// (`FUNCTION_METADATA_LOOKUP`) into the catalog the pipeline's rollups read.
     pub fn with_lookup(mut self, lookup: crate::sink::FunctionLookup) -> Self {

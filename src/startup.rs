@@ -1,11 +1,11 @@
 //! Cold start: configuration read and validated once, clients built once, no network call before the first
 //! event. Shared by the Lambda entry point and `logmeter process` without `--out`.
 
+use crate::Handler;
 use crate::config::{ConfigError, DeliveryConfig, PipelineConfig, SearchFailureMode};
 use crate::sink::S3Sink;
 use crate::sink::SearchMirror;
 use crate::sink::search::SearchHttp;
-use crate::{Handler, Pipeline};
 
 /// The production handler: S3 and the search mirror.
 pub type AwsHandler = Handler;
@@ -56,15 +56,14 @@ pub struct AwsParts {
 impl AwsParts {
     /// The handler over these parts.
     pub fn into_handler(self) -> AwsHandler {
-        let mirrored = self.search.is_some();
-        let mut outlets =
-            crate::destination::outlets(&self.pipeline, self.ingest, self.quarantine, self.search, self.spool);
-        let mode = self.prometheus.as_ref().map(|(c, _)| c.mode);
-        if let Some((config, sink)) = self.prometheus {
-            let prefix = &self.pipeline.quarantine_prefix;
-            outlets.push(crate::destination::prometheus::PrometheusOutlet::boxed(&config, sink, prefix));
-        }
-        let handler = Handler::new(Pipeline::for_destinations(self.pipeline, mirrored, mode), outlets);
+        let stores = crate::destination::Stores {
+            ingest: self.ingest,
+            quarantine: self.quarantine,
+            search: self.search,
+            spool: self.spool,
+            prometheus: self.prometheus,
+        };
+        let handler = Handler::assemble(self.pipeline, stores);
         match self.lookup {
             Some(lookup) => handler.with_lookup(lookup),
             None => handler,

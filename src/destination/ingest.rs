@@ -101,7 +101,13 @@ impl Encoder for IngestEncoder {
     }
 }
 
-/// The ingest outlet `config`'s layout needs, over `store`.
+/// The ingest objects as the registration list holds them: their encoder, and the outlet `config`'s layout needs
+/// over `store`.
+pub fn register<S: ObjectSink + 'static>(config: &PipelineConfig, store: S) -> super::Registered {
+    super::Registered { encoder: Some(Box::new(IngestEncoder::new(config))), outlet: ingest_outlet(config, store) }
+}
+
+/// The outlet of `config`'s layout over `store`.
 pub fn ingest_outlet<S: ObjectSink + 'static>(config: &PipelineConfig, store: S) -> Box<dyn Outlet> {
     match config.ingest_layout {
         IngestLayout::Batch => Box::new(BatchObjectOutlet::new(config, store)),

@@ -14,10 +14,10 @@
 //! | [`prometheus::PROMETHEUS`] | [`prometheus::PrometheusEncoder`]: rollup figures as remote write entries or Pushgateway groups | [`prometheus::PrometheusOutlet`] | refused requests are quarantined; an outage spools the request, or retries the record |
 //! | [`QUARANTINE`] | [`quarantine::QuarantineEncoder`]: what could not be processed, whole records included | [`objects::ObjectOutlet`] over the quarantine bucket | the record is retried |
 //!
-//! A destination is not registered in one place. Besides its module here (encoder and outlet) and its settings
-//! ([`crate::config`]), its encoder is chosen in `Pipeline::for_destinations` ([`crate::pipeline`]) and its outlet
-//! in [`outlets`] (ingest, quarantine, search) or beside it (Prometheus), once in `AwsParts::into_handler`
-//! ([`crate::startup`]) and once in the CLI's `local_handler` (`src/bin/logmeter/process.rs`).
+//! Every destination is registered in one place, [`register`]: one line that builds its encoder and outlet from the
+//! settings and its store. One builder, [`crate::Handler::assemble`], turns the list into the handler for the
+//! Lambda, `process`, `replay` and `backfill` (a backfill changes the settings, [`crate::backfill::configure`],
+//! never the list).
 
 pub mod ingest;
 pub mod objects;
@@ -204,22 +204,42 @@ pub struct Output {
     pub parcels: Vec<Parcel>,
 }
 
-/// The outlets of the three destinations logmeter always knows, with `config`'s layout and bounds: ingest objects
-/// and the quarantine store over object sinks (the same one, or two buckets), and the search mirror when there is
-/// one. With `spool`, a mirror outage spools bodies under `QUARANTINE_PREFIX` instead of retrying the records.
-pub fn outlets<O, Q, S>(
-    config: &crate::config::PipelineConfig,
-    ingest: O,
-    quarantine: Q,
-    search: Option<S>,
-    spool: bool,
-) -> Vec<Box<dyn Outlet>>
+/// The stores the outputs deliver to, each present or not: what every handler is built from, in the Lambda,
+/// `process`, `replay` and `backfill` alike ([`crate::Handler::assemble`]).
+#[derive(Debug)]
+pub struct Stores<O, Q, S, M> {
+    /// The ingest objects' store: the bucket, or a directory.
+    pub ingest: O,
+    /// The quarantine store: the quarantine bucket (the ingest bucket by default), or a directory.
+    pub quarantine: Q,
+    /// The search mirror, when there is one.
+    pub search: Option<S>,
+    /// Whether a mirror outage spools bodies under `QUARANTINE_PREFIX` rather than retrying the records.
+    pub spool: bool,
+    /// Prometheus, with its settings, when it is configured.
+    pub prometheus: Option<(crate::config::PrometheusConfig, M)>,
+}
+
+/// One output as the registration list holds it: its encoder (none for the quarantine store, whose encoder every
+/// pipeline has, for it reads entries rather than values) and its outlet.
+pub struct Registered {
+    /// Values to parcels, on the planning threads.
+    pub encoder: Option<Box<dyn Encoder>>,
+    /// Parcels to the store, with the output's failure policy.
+    pub outlet: Box<dyn Outlet>,
+}
+
+/// **The registration list**: every output logmeter has, in the order the handler runs them, each built from
+/// `config` and its store when the store is present. A new output is a module beside these and one line here.
+pub fn register<O, Q, S, M>(config: &crate::config::PipelineConfig, stores: Stores<O, Q, S, M>) -> Vec<Registered>
 where
     O: crate::sink::ObjectSink + 'static,
     Q: crate::sink::ObjectSink + 'static,
     S: crate::sink::SearchSink + 'static,
+    M: crate::sink::MetricsSink + 'static,
 {
-    let mut outlets = vec![ingest::ingest_outlet(config, ingest), objects::ObjectOutlet::boxed(QUARANTINE, quarantine)];
-    outlets.extend(search.map(|s| search::SearchOutlet::boxed(config, s, spool)));
-    outlets
+    let mut outputs = vec![ingest::register(config, stores.ingest), quarantine::register(stores.quarantine)];
+    outputs.extend(stores.search.map(|s| search::register(config, s, stores.spool)));
+    outputs.extend(stores.prometheus.map(|(p, m)| prometheus::register(config, &p, m)));
+    outputs
 }

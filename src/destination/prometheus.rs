@@ -187,12 +187,24 @@ impl<S: MetricsSink> Outlet for PrometheusOutlet<S> {
     }
 }
 
+/// Prometheus as the registration list holds it: its encoder in `prometheus`' mode, and its outlet over `sink`.
+pub fn register<S: MetricsSink + 'static>(
+    config: &crate::config::PipelineConfig,
+    prometheus: &crate::config::PrometheusConfig,
+    sink: S,
+) -> super::Registered {
+    super::Registered {
+        encoder: Some(Box::new(PrometheusEncoder::new(prometheus.mode, config.rollup.clone()))),
+        outlet: PrometheusOutlet::boxed(prometheus, sink, &config.quarantine_prefix),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{PrometheusConfig, SearchFailureMode};
     use crate::sink::{Delivery, MemorySink};
-    use crate::{Handler, KinesisBatch, Pipeline, PipelineConfig};
+    use crate::{Handler, KinesisBatch, PipelineConfig};
     use std::sync::{Arc, Mutex};
 
     /// An endpoint that answers every request the same way, and keeps what it took.
@@ -221,16 +233,14 @@ mod tests {
         let endpoint = Arc::new(Endpoint { answer, taken: Mutex::new(Vec::new()) });
         let store = Arc::new(MemorySink::new());
         let pipeline_config = PipelineConfig { threads: 1, ..PipelineConfig::default() };
-        let mut outlets = crate::destination::outlets::<_, _, MemorySink>(
-            &pipeline_config,
-            store.clone(),
-            store.clone(),
-            None,
-            false,
-        );
-        outlets.push(PrometheusOutlet::boxed(&config, endpoint.clone(), &pipeline_config.quarantine_prefix));
-        let pipeline = Pipeline::for_destinations(pipeline_config, false, Some(PrometheusMode::RemoteWrite));
-        let handler = Handler::new(pipeline, outlets);
+        let stores = crate::destination::Stores {
+            ingest: store.clone(),
+            quarantine: store.clone(),
+            search: None::<MemorySink>,
+            spool: false,
+            prometheus: Some((config, endpoint.clone())),
+        };
+        let handler = Handler::assemble(pipeline_config, stores);
         let sample = crate::samplegen::generate(&crate::samplegen::small());
         let batch: KinesisBatch = serde_json::from_str(&sample.event).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

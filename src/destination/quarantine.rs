@@ -40,3 +40,9 @@ impl QuarantineEncoder {
         out.extend(quarantine_object(entries, &self.prefix, shard, seq_key, arrival_millis));
     }
 }
+
+/// The quarantine store as the registration list holds it: its outlet over `store` (its encoder is every
+/// pipeline's own, [`QuarantineEncoder`]).
+pub fn register<S: crate::sink::ObjectSink + 'static>(store: S) -> super::Registered {
+    super::Registered { encoder: None, outlet: super::objects::ObjectOutlet::boxed(QUARANTINE, store) }
+}

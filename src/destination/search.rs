@@ -169,3 +169,12 @@ impl<S: SearchSink> Outlet for SearchOutlet<S> {
         })
     }
 }
+
+/// The search mirror as the registration list holds it: its encoder, and its outlet over `sink` (spooling bodies
+/// through an outage when `spool`).
+pub fn register<S: SearchSink + 'static>(config: &PipelineConfig, sink: S, spool: bool) -> super::Registered {
+    super::Registered {
+        encoder: Some(Box::new(SearchEncoder::new(config))),
+        outlet: SearchOutlet::boxed(config, sink, spool),
+    }
+}

@@ -12,10 +12,7 @@ pub use scratch::Scratch;
 
 use crate::config::PipelineConfig;
 use crate::decode::{DecodeError, MessageType, base64_into, gunzip_into, parse_payload};
-use crate::destination::ingest::IngestEncoder;
-use crate::destination::prometheus::PrometheusEncoder;
 use crate::destination::quarantine::QuarantineEncoder;
-use crate::destination::search::SearchEncoder;
 use crate::destination::{Encoder, Output, Parcel, RecordValues};
 use crate::event::{KinesisInput, SequenceNumber, UNKNOWN_SHARD};
 use crate::extract::{Extraction, MeterExtractor, QuarantineEntry};
@@ -63,25 +60,18 @@ pub struct Pipeline {
 const KEEP_INFLATED: usize = 4 << 20;
 
 impl Pipeline {
-    /// A pipeline with `config`, encoding for the ingest objects and the search mirror.
+    /// A pipeline with `config`, encoding for the ingest objects and the search mirror (their encoders from the
+    /// registration list, [`crate::destination::register`]): for planning without delivery.
     pub fn new(config: PipelineConfig) -> Self {
-        Self::for_destinations(config, true, None)
-    }
-
-    /// A pipeline with `config`, encoding for the ingest objects, for the search mirror when `mirrored` (no
-    /// documents are encoded for a mirror that is not configured), and for Prometheus in `prometheus`'s mode.
-    pub fn for_destinations(
-        config: PipelineConfig,
-        mirrored: bool,
-        prometheus: Option<crate::config::PrometheusMode>,
-    ) -> Self {
-        let mut encoders: Vec<Box<dyn Encoder>> = vec![Box::new(IngestEncoder::new(&config))];
-        if mirrored {
-            encoders.push(Box::new(SearchEncoder::new(&config)));
-        }
-        if let Some(mode) = prometheus {
-            encoders.push(Box::new(PrometheusEncoder::new(mode, config.rollup.clone())));
-        }
+        use crate::sink::MemorySink;
+        let stores = crate::destination::Stores {
+            ingest: MemorySink::default(),
+            quarantine: MemorySink::default(),
+            search: Some(MemorySink::default()),
+            spool: false,
+            prometheus: None::<(crate::config::PrometheusConfig, crate::sink::LocalDir)>,
+        };
+        let encoders = crate::destination::register(&config, stores).into_iter().filter_map(|o| o.encoder).collect();
         Self::with_encoders(config, encoders)
     }
 

@@ -19,7 +19,25 @@ fn pipeline(mode: PrometheusMode, learn: impl Fn(&logmeter::catalog::Catalog, &s
     for f in large().truth.reports.iter().map(|r| r.function_name.as_str()) {
         learn(&config.rollup.catalog.0, f);
     }
-    Pipeline::for_destinations(config, true, Some(mode))
+    // Prometheus's encoder from the registration list, with a URL for the mode (nothing is sent: plans only).
+    let url = match mode {
+        PrometheusMode::RemoteWrite => "PROMETHEUS_REMOTE_WRITE_URL",
+        PrometheusMode::Pushgateway => "PROMETHEUS_PUSHGATEWAY_URL",
+    };
+    let prometheus =
+        logmeter::config::PrometheusConfig::from_lookup(&|k: &str| (k == url).then(|| "http://p".to_owned()))
+            .unwrap()
+            .unwrap();
+    let store = logmeter::sink::MemorySink::new;
+    let stores = logmeter::destination::Stores {
+        ingest: store(),
+        quarantine: store(),
+        search: Some(store()),
+        spool: false,
+        prometheus: Some((prometheus, logmeter::sink::LocalDir::new(std::env::temp_dir()))),
+    };
+    let encoders = logmeter::destination::register(&config, stores).into_iter().filter_map(|o| o.encoder).collect();
+    Pipeline::with_encoders(config, encoders)
 }
 
 /// Prometheus parcels: name and bytes.

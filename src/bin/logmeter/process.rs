@@ -2,9 +2,8 @@
 //! the handlers the other commands share.
 
 use crate::error::CliError;
-use logmeter::destination::prometheus::PrometheusOutlet;
 use logmeter::sink::LocalDir;
-use logmeter::{Handler, KinesisBatch, Pipeline, PipelineConfig, Summary};
+use logmeter::{Handler, KinesisBatch, PipelineConfig, Summary};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -50,18 +49,14 @@ pub fn local_handler(
     if backfill {
         logmeter::backfill::configure(&mut config, &mut prometheus);
     }
-    let mut outlets = logmeter::destination::outlets(
-        &config,
-        LocalDir::new(dir),
-        LocalDir::new(dir),
-        Some(LocalDir::new(dir)),
-        false,
-    );
-    if let Some(p) = &prometheus {
-        outlets.push(PrometheusOutlet::boxed(p, LocalDir::new(dir), &config.quarantine_prefix));
-    }
-    let mode = prometheus.as_ref().map(|p| p.mode);
-    Ok((Handler::new(Pipeline::for_destinations(config, true, mode), outlets), prometheus))
+    let stores = logmeter::destination::Stores {
+        ingest: LocalDir::new(dir),
+        quarantine: LocalDir::new(dir),
+        search: Some(LocalDir::new(dir)),
+        spool: false,
+        prometheus: prometheus.clone().map(|p| (p, LocalDir::new(dir))),
+    };
+    Ok((Handler::assemble(config, stores), prometheus))
 }
 
 /// The production parts from the environment: settings checked first, so a missing bucket is reported before the

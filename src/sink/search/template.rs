@@ -247,7 +247,7 @@ mod tests {
         for r in &sample.truth.reports {
             config.rollup.catalog.0.insert(&r.function_name, Some(config_of.clone()));
         }
-        let pipeline = crate::Pipeline::for_destinations(config, true, None);
+        let pipeline = crate::Pipeline::new(config);
         let mut batch: crate::KinesisBatch = serde_json::from_str(&sample.event).unwrap();
         // The samples hold no tenant-isolated function: one record of one, a report and a meter line.
         let tenant_report = r#"{"time":"2026-11-20T10:00:03.000Z","type":"platform.report","record":{"requestId":"2ea49a23-ff39-4bf5-8761-439f99b7c5f6","tenantId":"BlueTenant","status":"success","metrics":{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":512,"maxMemoryUsedMB":80}}}"#;
