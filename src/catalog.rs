@@ -1,10 +1,10 @@
 //! Function metadata — runtime, memory, timeout, handler, architecture, what Lambdabeat shows — from an optional,
 //! cached `lambda:GetFunctionConfiguration` lookup (`FUNCTION_METADATA_LOOKUP=true`).
 //!
-//! The [`Catalog`] is a cache planning reads (rollup documents describe a function with its configuration) and only
-//! the handler fills, through a `crate::sink::FunctionLookup` (the I/O, among the sinks), before it plans a batch
-//! again: the first batch
-//! that names an unknown function costs one lookup per function and a second planning, later ones nothing. A
+//! The [`Catalog`] is the handler's cache, filled through a `crate::sink::FunctionLookup` (the I/O, among the sinks);
+//! planning reads an explicit [`CatalogSnapshot`] of it, handed in with the batch (rollup documents describe a
+//! function with its configuration). The first batch that names an unknown function costs one lookup per function
+//! and a second planning, later ones nothing. A
 //! function the lookup cannot see (another account's, a missing permission) is remembered as unknown for the
 //! container's life, and `FUNCTION_ARCHITECTURES` decides for it.
 
@@ -44,19 +44,31 @@ impl Catalog {
         self.known.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains_key(name)
     }
 
+    /// What the catalog holds now: the configurations found, for one batch's planning.
+    pub fn snapshot(&self) -> CatalogSnapshot {
+        let known = self.known.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        CatalogSnapshot::of(known.iter().filter_map(|(name, c)| Some((name.clone(), c.clone()?))))
+    }
+
     /// Remembers what the lookup of `name` gave.
     pub fn insert(&self, name: &str, config: Option<FunctionConfig>) {
         self.known.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.to_owned(), config);
     }
 }
 
-/// The catalog as a setting: shared by every clone of the pipeline's configuration. It is a cache, not a choice,
-/// so two configurations are equal whatever it holds.
-#[derive(Debug, Clone, Default)]
-pub struct SharedCatalog(pub Arc<Catalog>);
+/// What the catalog held when a batch was planned: planning reads this, never the cache, so what a plan says
+/// depends on its inputs alone (the batch, the settings, this snapshot), not on a lookup that finishes meanwhile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogSnapshot(Arc<HashMap<String, FunctionConfig>>);
 
-impl PartialEq for SharedCatalog {
-    fn eq(&self, _: &Self) -> bool {
-        true
+impl CatalogSnapshot {
+    /// The configuration of `name`, when the lookup found it.
+    pub fn get(&self, name: &str) -> Option<&FunctionConfig> {
+        self.0.get(name)
+    }
+
+    /// A snapshot holding `functions` (tests, and planning with configurations known beforehand).
+    pub fn of(functions: impl IntoIterator<Item = (String, FunctionConfig)>) -> Self {
+        Self(Arc::new(functions.into_iter().collect()))
     }
 }

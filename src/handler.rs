@@ -34,6 +34,8 @@ pub struct Handler {
     pipeline: Pipeline,
     outlets: Vec<Box<dyn Outlet>>,
     lookup: Option<crate::sink::FunctionLookup>,
+    /// What the lookup found, for the container's life; planning reads a snapshot of it.
+    catalog: crate::catalog::Catalog,
 }
 
 impl Handler {
@@ -41,7 +43,7 @@ impl Handler {
     /// destination the pipeline encodes for but no outlet delivers is left out (the search mirror when no
     /// endpoint is configured).
     pub fn new(pipeline: Pipeline, outlets: Vec<Box<dyn Outlet>>) -> Self {
-        Self { pipeline, outlets, lookup: None }
+        Self { pipeline, outlets, lookup: None, catalog: crate::catalog::Catalog::default() }
     }
 
     /// **The builder**: the handler over `stores`, every output of the registration list
@@ -65,7 +67,7 @@ impl Handler {
     }
 
     /// The handler, looking up the configuration of each function it meets for the first time
-    /// (`FUNCTION_METADATA_LOOKUP`) into the catalog the pipeline's rollups read.
+    /// (`FUNCTION_METADATA_LOOKUP`) into its catalog, a snapshot of which each batch's planning reads.
     pub fn with_lookup(mut self, lookup: crate::sink::FunctionLookup) -> Self {
         self.lookup = Some(lookup);
         self
@@ -80,12 +82,13 @@ impl Handler {
     /// the runtime has several (Lambda's, shared by concurrent invocations on Managed Instances), so no other
     /// invocation's I/O waits behind it; inline on a current-thread runtime (the CLI), which has no other work.
     fn plan(&self, batch: &KinesisBatch) -> Vec<crate::pipeline::RecordPlan> {
+        let catalog = self.catalog.snapshot();
         let multi = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         if multi {
-            tokio::task::block_in_place(|| self.pipeline.plan_batch(&batch.records))
+            tokio::task::block_in_place(|| self.pipeline.plan_batch_with(&batch.records, &catalog))
         } else {
-            self.pipeline.plan_batch(&batch.records)
+            self.pipeline.plan_batch_with(&batch.records, &catalog)
         }
     }
 
@@ -104,12 +107,12 @@ impl Handler {
             names.dedup();
             // A function met for the first time: its configuration names its architecture and settings, so the
             // batch is planned again with it (once per function and container).
-            let new: Vec<&String> = names.iter().filter(|n| !rollups.catalog.0.knows(n)).collect();
-            if lookup.fill(&rollups.catalog.0, &names).await {
+            let new: Vec<&String> = names.iter().filter(|n| !self.catalog.knows(n)).collect();
+            if lookup.fill(&self.catalog, &names).await {
                 // Derived figures never read the catalog (every container must write the same ones): a function
                 // priced at another architecture than it runs on is named, for FUNCTION_ARCHITECTURES.
                 for name in new {
-                    let found = rollups.catalog.0.get(name).and_then(|c| c.architecture);
+                    let found = self.catalog.get(name).and_then(|c| c.architecture);
                     let priced = rollups.architectures.resolve(name, None);
                     if let Some(found) = found.filter(|f| *f != priced) {
                         tracing::warn!(

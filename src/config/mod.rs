@@ -229,7 +229,6 @@ fn rollup_settings(
         architectures: read(lookup, "FUNCTION_ARCHITECTURES", d.architectures, |_| Ok(()))?,
         prices: d.prices.with_overrides(overrides),
         by_tenant: flag(lookup, "ROLLUP_BY_TENANT", d.by_tenant)?,
-        catalog: d.catalog,
     };
     Ok(settings)
 }

@@ -10,6 +10,7 @@ mod scratch;
 
 pub use scratch::Scratch;
 
+use crate::catalog::CatalogSnapshot;
 use crate::config::PipelineConfig;
 use crate::decode::{DecodeError, MessageType, base64_into, gunzip_into, parse_payload};
 use crate::destination::quarantine::QuarantineEncoder;
@@ -100,13 +101,19 @@ impl Pipeline {
     /// leaves the rest for the retry (see [`retry_point`]). An unidentifiable record is never where planning stops:
     /// it is planned (quarantined, at little cost) so the retry can start at a sequence number Lambda knows.
     pub fn plan_batch(&self, records: &[KinesisInput]) -> Vec<RecordPlan> {
+        self.plan_batch_with(records, &CatalogSnapshot::default())
+    }
+
+    /// [`Self::plan_batch`], with what the function metadata lookup had found (`catalog`) for the rollup documents
+    /// to describe.
+    pub fn plan_batch_with(&self, records: &[KinesisInput], catalog: &CatalogSnapshot) -> Vec<RecordPlan> {
         let threads = self.config.threads.clamp(1, records.len().max(1));
         let budget = self.config.max_batch_output_bytes;
         let used = AtomicUsize::new(0);
         // Whether record `i` is left for the retry: once the budget is spent, at any identified record.
         let deferred = |i: usize| i > 0 && used.load(Ordering::Relaxed) >= budget && records[i].problem().is_none();
         let plan = |i: usize, scratch: &mut Scratch| {
-            let plan = self.plan_record(&records[i], scratch);
+            let plan = self.plan_record_with(&records[i], scratch, catalog);
             used.fetch_add(plan.output_bytes(), Ordering::Relaxed);
             plan
         };
@@ -148,8 +155,18 @@ impl Pipeline {
         done.into_iter().map(|(_, p)| p).collect()
     }
 
-    /// Plans one record.
+    /// Plans one record, with an empty catalog.
     pub fn plan_record(&self, input: &KinesisInput, scratch: &mut Scratch) -> RecordPlan {
+        self.plan_record_with(input, scratch, &CatalogSnapshot::default())
+    }
+
+    /// Plans one record with the function configurations of `catalog`.
+    pub fn plan_record_with(
+        &self,
+        input: &KinesisInput,
+        scratch: &mut Scratch,
+        catalog: &CatalogSnapshot,
+    ) -> RecordPlan {
         let shard = input.shard_id();
         let sequence = SequenceNumber::parse(&input.kinesis.sequence_number);
         // Only a readable record with a Kinesis shard id is named by its sequence number: any other is named after
@@ -220,6 +237,7 @@ impl Pipeline {
                                     reports: &reports,
                                     init_failures: &ex.init_failures,
                                     init_start: &ex.init_start,
+                                    catalog,
                                 };
                                 for encoder in self.encoders.iter() {
                                     let mut parcels = Vec::new();

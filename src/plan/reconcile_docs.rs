@@ -337,6 +337,7 @@ mod tests {
             reports: &[],
             init_failures: &[],
             init_start: &crate::extract::InitStart::default(),
+            catalog: &crate::catalog::CatalogSnapshot::default(),
         };
         let mut bulk = BulkEncoder::new("shardId-1", "7");
         encode_reconcile(&values, &RollupSettings::default(), "r-%Y.%m.%d", &mut bulk);

@@ -107,11 +107,9 @@ pub struct RollupSettings {
     pub prices: Prices,
     /// Whether groups are per tenant too (`ROLLUP_BY_TENANT`; tenant ids can be many).
     pub by_tenant: bool,
-    /// Function configurations found by the optional lookup (`FUNCTION_METADATA_LOOKUP`).
-    pub catalog: crate::catalog::SharedCatalog,
 }
 
-/// One-minute windows, no tenant grouping, every function `x86_64`, the committed prices, an empty catalog.
+/// One-minute windows, no tenant grouping, every function `x86_64`, the committed prices.
 impl Default for RollupSettings {
     fn default() -> Self {
         Self {
@@ -120,7 +118,6 @@ impl Default for RollupSettings {
             architectures: Architectures::default(),
             prices: Prices::default(),
             by_tenant: false,
-            catalog: crate::catalog::SharedCatalog::default(),
         }
     }
 }
@@ -221,7 +218,7 @@ pub(crate) fn function_info<'a>(values: &RecordValues<'a>, settings: &RollupSett
     let ctx = values.source();
     let id = function_of(ctx.log_group, ctx.log_stream);
     let name = id.name_or(ctx.log_group);
-    let looked_up = settings.catalog.0.get(name);
+    let looked_up = values.catalog.get(name).cloned();
     let arch = settings.architectures.resolve(name, None);
     FunctionInfo { name, version: id.version.unwrap_or("$LATEST"), arch, looked_up }
 }

@@ -37,6 +37,9 @@ pub struct RecordValues<'a> {
     pub init_failures: &'a [crate::extract::InitFailure],
     /// What the payload's last init start said (runtime version, initialization type).
     pub init_start: &'a crate::extract::InitStart,
+    /// The function configurations the metadata lookup had found when the batch was planned (descriptive fields of
+    /// rollup documents; no id, price or series reads it).
+    pub catalog: &'a crate::catalog::CatalogSnapshot,
 }
 
 impl<'a> RecordValues<'a> {

@@ -12,12 +12,16 @@ use logmeter::{KinesisBatch, Pipeline, PipelineConfig};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// A pipeline writing every derived figure (rollups, reconciliation documents, Prometheus remote write), whose
-/// function catalog `learn` fills as a container's lookups would have.
-fn pipeline(mode: PrometheusMode, learn: impl Fn(&logmeter::catalog::Catalog, &str)) -> Pipeline {
+/// A pipeline writing every derived figure (rollups, reconciliation documents, Prometheus in `mode`), and the
+/// function catalog a container's lookups would have filled (`learn`), as its planning would see it.
+fn pipeline(
+    mode: PrometheusMode,
+    learn: impl Fn(&logmeter::catalog::Catalog, &str),
+) -> (Pipeline, logmeter::catalog::CatalogSnapshot) {
     let config = PipelineConfig { threads: 2, ..PipelineConfig::default() };
+    let catalog = logmeter::catalog::Catalog::default();
     for f in large().truth.reports.iter().map(|r| r.function_name.as_str()) {
-        learn(&config.rollup.catalog.0, f);
+        learn(&catalog, f);
     }
     // Prometheus's encoder from the registration list, with a URL for the mode (nothing is sent: plans only).
     let url = match mode {
@@ -37,15 +41,18 @@ fn pipeline(mode: PrometheusMode, learn: impl Fn(&logmeter::catalog::Catalog, &s
         prometheus: Some((prometheus, logmeter::sink::LocalDir::new(std::env::temp_dir()))),
     };
     let encoders = logmeter::destination::register(&config, stores).into_iter().filter_map(|o| o.encoder).collect();
-    Pipeline::with_encoders(config, encoders)
+    (Pipeline::with_encoders(config, encoders), catalog.snapshot())
 }
 
 /// Prometheus parcels: name and bytes.
 type Parcels = Vec<(String, Vec<u8>)>;
 
 /// The bulk actions and documents a batch plans for the search mirror, by `_id`, and every Prometheus parcel.
-fn planned(p: &Pipeline, batch: &KinesisBatch) -> (BTreeMap<String, Value>, Parcels) {
-    let plans = p.plan_batch(&batch.records);
+fn planned(
+    (p, catalog): &(Pipeline, logmeter::catalog::CatalogSnapshot),
+    batch: &KinesisBatch,
+) -> (BTreeMap<String, Value>, Parcels) {
+    let plans = p.plan_batch_with(&batch.records, catalog);
     let mut docs = BTreeMap::new();
     for parcel in plans.iter().flat_map(|plan| plan.parcels(SEARCH)) {
         let text = String::from_utf8(parcel.body.clone()).unwrap();

@@ -244,9 +244,9 @@ mod tests {
             handler: Some("app.handler".into()),
             architecture: Some(crate::cost::Architecture::Arm64),
         };
-        for r in &sample.truth.reports {
-            config.rollup.catalog.0.insert(&r.function_name, Some(config_of.clone()));
-        }
+        let catalog = crate::catalog::CatalogSnapshot::of(
+            sample.truth.reports.iter().map(|r| (r.function_name.clone(), config_of.clone())),
+        );
         let pipeline = crate::Pipeline::new(config);
         let mut batch: crate::KinesisBatch = serde_json::from_str(&sample.event).unwrap();
         // The samples hold no tenant-isolated function: one record of one, a report and a meter line.
@@ -281,7 +281,7 @@ mod tests {
                 }
             }
         }
-        for plan in pipeline.plan_batch(&batch.records) {
+        for plan in pipeline.plan_batch_with(&batch.records, &catalog) {
             for parcel in plan.parcels(crate::destination::SEARCH) {
                 let body = String::from_utf8(parcel.body.clone()).unwrap();
                 for doc in body.lines().skip(1).step_by(2) {
