@@ -7,7 +7,7 @@
 //! destination; Lambda retries from there, and because every write is create-only and every outlet finds what an
 //! earlier attempt delivered, nothing is delivered twice.
 
-use crate::destination::{Consignment, Landing, Outlet, QUARANTINE, Shipped};
+use crate::destination::{Consignment, Landing, Outlet, Shipped};
 use crate::event::KinesisBatch;
 use crate::pipeline::{Pipeline, retry_point};
 use crate::summary::Summary;
@@ -33,17 +33,29 @@ pub struct Outcome {
 pub struct Handler {
     pipeline: Pipeline,
     outlets: Vec<Box<dyn Outlet>>,
+    /// Where outlets keep what they do not deliver.
+    quarantine: std::sync::Arc<dyn crate::destination::QuarantineStore>,
     lookup: Option<crate::sink::FunctionLookup>,
     /// What the lookup found, for the container's life; planning reads a snapshot of it.
     catalog: crate::catalog::Catalog,
 }
 
 impl Handler {
-    /// A handler built once at cold start: `outlets` are the configured destinations' (one per destination). A
-    /// destination the pipeline encodes for but no outlet delivers is left out (the search mirror when no
-    /// endpoint is configured).
-    pub fn new(pipeline: Pipeline, outlets: Vec<Box<dyn Outlet>>) -> Self {
-        Self { pipeline, outlets, lookup: None, catalog: crate::catalog::Catalog::default() }
+    /// A handler built once at cold start around `pipeline`, delivering through the outlets of `outputs` (the
+    /// registration list's, [`crate::destination::register`]; their encoders, if any are left in them, are not
+    /// used: the pipeline has its own). A destination the pipeline encodes for but no outlet delivers is left out
+    /// (the search mirror when no endpoint is configured). The quarantine store is the output that is one.
+    pub fn new(pipeline: Pipeline, outputs: Vec<crate::destination::Registered>) -> Self {
+        let mut quarantine: std::sync::Arc<dyn crate::destination::QuarantineStore> =
+            std::sync::Arc::new(crate::destination::NoQuarantine);
+        let mut outlets = Vec::with_capacity(outputs.len());
+        for output in outputs {
+            if let Some(q) = output.quarantine {
+                quarantine = q;
+            }
+            outlets.push(output.outlet);
+        }
+        Self { pipeline, outlets, quarantine, lookup: None, catalog: crate::catalog::Catalog::default() }
     }
 
     /// **The builder**: the handler over `stores`, every output of the registration list
@@ -58,12 +70,9 @@ impl Handler {
         S: crate::sink::SearchSink + 'static,
         M: crate::sink::MetricsSink + 'static,
     {
-        let (mut encoders, mut outlets) = (Vec::new(), Vec::new());
-        for output in crate::destination::register(&config, stores) {
-            encoders.extend(output.encoder);
-            outlets.push(output.outlet);
-        }
-        Self::new(Pipeline::with_encoders(config, encoders), outlets)
+        let mut outputs = crate::destination::register(&config, stores);
+        let encoders = outputs.iter_mut().filter_map(|o| o.encoder.take()).collect();
+        Self::new(Pipeline::with_encoders(config, encoders), outputs)
     }
 
     /// The handler, looking up the configuration of each function it meets for the first time
@@ -90,10 +99,6 @@ impl Handler {
         } else {
             self.pipeline.plan_batch_with(&batch.records, &catalog)
         }
-    }
-
-    fn outlet(&self, destination: &str) -> Option<&dyn Outlet> {
-        self.outlets.iter().find(|o| o.destination() == destination).map(|o| &**o)
     }
 
     /// Handles one invocation: every destination's outlet gets the batch at once, and a record is reported when
@@ -131,7 +136,7 @@ impl Handler {
         for plan in &plans {
             summary += plan.summary;
         }
-        let landing = Landing { quarantine: self.outlet(QUARANTINE), deadline };
+        let landing = Landing { quarantine: &*self.quarantine, deadline };
         let consignments: Vec<Vec<Consignment<'_>>> = self
             .outlets
             .iter()

@@ -104,7 +104,11 @@ impl Encoder for IngestEncoder {
 /// The ingest objects as the registration list holds them: their encoder, and the outlet `config`'s layout needs
 /// over `store`.
 pub fn register<S: ObjectSink + 'static>(config: &PipelineConfig, store: S) -> super::Registered {
-    super::Registered { encoder: Some(Box::new(IngestEncoder::new(config))), outlet: ingest_outlet(config, store) }
+    super::Registered {
+        encoder: Some(Box::new(IngestEncoder::new(config))),
+        outlet: ingest_outlet(config, store),
+        quarantine: None,
+    }
 }
 
 /// The outlet of `config`'s layout over `store`.

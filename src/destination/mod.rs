@@ -12,7 +12,7 @@
 //! | [`INGEST`] | [`ingest::IngestEncoder`]: meter records as JSON arrays per date and part | [`objects::ObjectOutlet`] over S3 / a directory | the record is retried |
 //! | [`SEARCH`] | [`search::SearchEncoder`]: metric documents (and meter records) as bulk bodies | [`search::SearchOutlet`] | refused documents are quarantined; an outage spools the body, or retries the record |
 //! | [`prometheus::PROMETHEUS`] | [`prometheus::PrometheusEncoder`]: rollup figures as remote write entries or Pushgateway groups | [`prometheus::PrometheusOutlet`] | refused requests are quarantined; an outage spools the request, or retries the record |
-//! | [`QUARANTINE`] | [`quarantine::QuarantineEncoder`]: what could not be processed, whole records included | [`objects::ObjectOutlet`] over the quarantine bucket | the record is retried |
+//! | [`QUARANTINE`] | [`quarantine::QuarantineEncoder`]: what could not be processed, whole records included | [`objects::ObjectOutlet`] over the quarantine bucket, which is also the [`QuarantineStore`] every outlet keeps refused or spooled parcels in | the record is retried |
 //!
 //! Every destination is registered in one place, [`register`]: one line that builds its encoder and outlet from the
 //! settings and its store. One builder, [`crate::Handler::assemble`], turns the list into the handler for the
@@ -86,8 +86,8 @@ impl Shipped {
 #[derive(Clone, Copy)]
 pub struct Landing<'a> {
     /// The quarantine store, for what a destination keeps instead of delivering (refused documents, spooled
-    /// bodies); `None` when the handler has none.
-    pub quarantine: Option<&'a dyn Outlet>,
+    /// bodies).
+    pub quarantine: &'a dyn QuarantineStore,
     /// The invocation's deadline: no request starts when less than [`DEADLINE_MARGIN`] is left.
     pub deadline: Option<Instant>,
 }
@@ -109,11 +109,35 @@ pub trait Outlet: Send + Sync + Debug {
     fn destination(&self) -> &'static str;
     /// Delivers a batch: `batch[i]` is record `i`'s consignment, and so is `failed[i]` of the answer.
     fn deliver<'a>(&'a self, batch: &'a [Consignment<'a>], landing: Landing<'a>) -> Boxed<'a, Shipped>;
-    /// Keeps one parcel for another destination (the quarantine store keeps refused documents and spooled
-    /// bodies); `Err` when it was not kept.
+}
+
+/// An outlet shared with another holder (the quarantine store is both an outlet and the [`QuarantineStore`]).
+impl<T: Outlet + ?Sized> Outlet for std::sync::Arc<T> {
+    fn destination(&self) -> &'static str {
+        (**self).destination()
+    }
+
+    fn deliver<'a>(&'a self, batch: &'a [Consignment<'a>], landing: Landing<'a>) -> Boxed<'a, Shipped> {
+        (**self).deliver(batch, landing)
+    }
+}
+
+/// Where the other destinations keep what they do not deliver (refused documents and samples, spooled requests):
+/// a type of its own, handed to every outlet in [`Landing`], never an outlet looked up by its name.
+pub trait QuarantineStore: Send + Sync + Debug {
+    /// Keeps one parcel under its key, create-only; `Err` when it was not kept.
+    fn keep<'a>(&'a self, parcel: &'a Parcel) -> Boxed<'a, Result<Summary, SinkError>>;
+}
+
+/// The store of a handler built without a quarantine store (never by the registration list): it keeps nothing,
+/// so what would be kept is retried with its record.
+#[derive(Debug)]
+pub struct NoQuarantine;
+
+impl QuarantineStore for NoQuarantine {
     fn keep<'a>(&'a self, parcel: &'a Parcel) -> Boxed<'a, Result<Summary, SinkError>> {
         Box::pin(async move {
-            Err(SinkError::Permanent { target: parcel.key.clone(), reason: "this destination keeps nothing".into() })
+            Err(SinkError::Permanent { target: parcel.key.clone(), reason: "no quarantine store to keep it in".into() })
         })
     }
 }
@@ -189,10 +213,7 @@ where
 
 /// Keeps `parcel` in the quarantine store (refused documents or samples, spooled requests).
 pub(crate) async fn keep_in_quarantine(parcel: Parcel, landing: Landing<'_>) -> Result<Summary, SinkError> {
-    match landing.quarantine {
-        Some(q) => q.keep(&parcel).await,
-        None => Err(SinkError::Permanent { target: parcel.key, reason: "no quarantine store to keep it in".into() }),
-    }
+    landing.quarantine.keep(&parcel).await
 }
 
 /// The parcels one record planned for one destination.
@@ -227,6 +248,8 @@ pub struct Registered {
     pub encoder: Option<Box<dyn Encoder>>,
     /// Parcels to the store, with the output's failure policy.
     pub outlet: Box<dyn Outlet>,
+    /// The quarantine store, from the one output that is it.
+    pub quarantine: Option<std::sync::Arc<dyn QuarantineStore>>,
 }
 
 /// **The registration list**: every output logmeter has, in the order the handler runs them, each built from

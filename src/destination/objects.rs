@@ -90,7 +90,10 @@ impl<S: ObjectSink> Outlet for ObjectOutlet<S> {
             shipped
         })
     }
+}
 
+/// The quarantine bucket (or directory) keeps other destinations' parcels as it keeps quarantine objects.
+impl<S: ObjectSink> super::QuarantineStore for ObjectOutlet<S> {
     fn keep<'a>(&'a self, parcel: &'a Parcel) -> Boxed<'a, Result<Summary, SinkError>> {
         Box::pin(self.put(parcel))
     }

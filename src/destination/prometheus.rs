@@ -196,6 +196,7 @@ pub fn register<S: MetricsSink + 'static>(
     super::Registered {
         encoder: Some(Box::new(PrometheusEncoder::new(prometheus.mode, config.rollup.clone()))),
         outlet: PrometheusOutlet::boxed(prometheus, sink, &config.quarantine_prefix),
+        quarantine: None,
     }
 }
 

@@ -41,8 +41,10 @@ impl QuarantineEncoder {
     }
 }
 
-/// The quarantine store as the registration list holds it: its outlet over `store` (its encoder is every
-/// pipeline's own, [`QuarantineEncoder`]).
+/// The quarantine store as the registration list holds it: its outlet over `store`, which is also the
+/// [`super::QuarantineStore`] the other outlets keep parcels in (its encoder is every pipeline's own,
+/// [`QuarantineEncoder`]).
 pub fn register<S: crate::sink::ObjectSink + 'static>(store: S) -> super::Registered {
-    super::Registered { encoder: None, outlet: super::objects::ObjectOutlet::boxed(QUARANTINE, store) }
+    let outlet = std::sync::Arc::new(super::objects::ObjectOutlet::new(QUARANTINE, store));
+    super::Registered { encoder: None, outlet: Box::new(outlet.clone()), quarantine: Some(outlet) }
 }

@@ -176,5 +176,6 @@ pub fn register<S: SearchSink + 'static>(config: &PipelineConfig, sink: S, spool
     super::Registered {
         encoder: Some(Box::new(SearchEncoder::new(config))),
         outlet: SearchOutlet::boxed(config, sink, spool),
+        quarantine: None,
     }
 }

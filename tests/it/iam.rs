@@ -497,9 +497,9 @@ fn every_listing_matches_the_list_grant_condition() {
     let store =
         std::sync::Arc::new(Listings { bucket: logmeter::sink::MemorySink::new(), prefixes: Default::default() });
     let pipeline = logmeter::Pipeline::new(logmeter::PipelineConfig::default());
-    let outlets =
-        crate::support::outlets(pipeline.config(), store.clone(), store.clone(), None::<logmeter::sink::MemorySink>);
-    let h = Handler::new(pipeline, outlets);
+    let outputs =
+        crate::support::outputs(pipeline.config(), store.clone(), store.clone(), None::<logmeter::sink::MemorySink>);
+    let h = Handler::new(pipeline, outputs);
     let rt = rt();
     let large: KinesisBatch = serde_json::from_str(&large().event).unwrap();
     for batch in [sample("small"), large] {

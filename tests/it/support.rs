@@ -83,18 +83,18 @@ impl std::ops::Deref for Memory {
 
 pub fn memory(pipeline: Pipeline, search: bool) -> Memory {
     let (objects, docs) = (Arc::new(MemorySink::new()), Arc::new(MemorySink::new()));
-    let outlets = outlets(pipeline.config(), objects.clone(), objects.clone(), search.then(|| docs.clone()));
-    Memory { handler: Handler::new(pipeline, outlets), objects, search: docs }
+    let outputs = outputs(pipeline.config(), objects.clone(), objects.clone(), search.then(|| docs.clone()));
+    Memory { handler: Handler::new(pipeline, outputs), objects, search: docs }
 }
 
-/// The outlets the registration list builds over these stores (no Prometheus, no spool), for a handler around a
+/// The outputs the registration list builds over these stores (no Prometheus, no spool), for a handler around a
 /// pipeline a test built itself.
-pub fn outlets<O, Q, S>(
+pub fn outputs<O, Q, S>(
     config: &logmeter::PipelineConfig,
     ingest: O,
     quarantine: Q,
     search: Option<S>,
-) -> Vec<Box<dyn logmeter::destination::Outlet>>
+) -> Vec<logmeter::destination::Registered>
 where
     O: logmeter::sink::ObjectSink + 'static,
     Q: logmeter::sink::ObjectSink + 'static,
@@ -102,7 +102,7 @@ where
 {
     let prometheus = None::<(logmeter::config::PrometheusConfig, logmeter::sink::LocalDir)>;
     let stores = logmeter::destination::Stores { ingest, quarantine, search, spool: false, prometheus };
-    logmeter::destination::register(config, stores).into_iter().map(|o| o.outlet).collect()
+    logmeter::destination::register(config, stores)
 }
 
 /// Every file under `dir`, by relative path.
