@@ -65,11 +65,7 @@ fn reconcile_outcome(source: &Source, write: bool) -> Result<logmeter::reconcile
         }
         (None, Some(url)) => {
             let config = mirror(url)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
-            runtime
+            crate::process::runtime()?
                 .block_on(async {
                     let sdk = logmeter::aws::sdk_config().await;
                     let secrets = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").ok();
