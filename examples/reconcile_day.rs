@@ -3,7 +3,7 @@
 //! `cargo run --release --example reconcile_day -- DIR 1000000`. Two thirds of the invocations meter one or two
 //! records, for 2,000 customers over 20 functions; documents are written in the encoder's own format.
 
-use logmeter::plan::reconcile_docs::{INVOCATION, JoinDoc, METER};
+use logmeter::plan::reconcile_docs::{JoinDoc, JoinKind};
 use std::io::Write;
 
 fn main() -> std::io::Result<()> {
@@ -29,7 +29,7 @@ fn main() -> std::io::Result<()> {
         }
         let Some(f) = file.as_mut() else { return Err(std::io::Error::other("no file open")) };
         // An invocation is its invocation document; a meter record its reconciliation document.
-        let (index, body) = if doc.kind == INVOCATION {
+        let (index, body) = if doc.kind == JoinKind::Invocation {
             ("logmeter-metrics-2026.11.19", report_doc(doc))
         } else {
             ("logmeter-reconcile-2026.11.19", serde_json::to_vec(doc)?)
@@ -49,7 +49,7 @@ fn main() -> std::io::Result<()> {
         let request = format!("{:08x}-0000-4000-8000-{:012x}", i, next() % (1 << 48));
         let base = JoinDoc {
             timestamp: ts,
-            kind: INVOCATION.into(),
+            kind: JoinKind::Invocation,
             join_id: format!("i-{i}"),
             function,
             version: "$LATEST".into(),
@@ -73,7 +73,7 @@ fn main() -> std::io::Result<()> {
         };
         for m in 0..meters {
             let doc = JoinDoc {
-                kind: METER.into(),
+                kind: JoinKind::Meter,
                 join_id: format!("m-{i}-{m}"),
                 status: None,
                 cold_start: None,

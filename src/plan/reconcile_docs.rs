@@ -27,16 +27,16 @@ const LEGACY_HEAD: &str = r#"{"event":{"dataset":"logmeter.reconcile"},"#;
 
 /// A reconciliation document, as written and as read back by `logmeter reconcile` (and as the reconciler spills
 /// both halves of the join to disk). Stored meter documents hold no `kind`: the index holds nothing else.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct JoinDoc {
     /// The document's own id (also its `_id`): the last tie-breaker of sorted reads.
     pub join_id: String,
     /// Report time, or `meterTimeInMillis` (ISO 8601).
     #[serde(rename = "@timestamp")]
     pub timestamp: String,
-    /// `invocation` or `meter` (the default: stored documents are meter records' and do not say so).
-    #[serde(default = "meter_kind", skip_serializing_if = "is_meter")]
-    pub kind: String,
+    /// Which half of the join (stored documents are meter records' and do not say so).
+    #[serde(default, skip_serializing_if = "JoinKind::is_meter")]
+    pub kind: JoinKind,
     /// Function name.
     pub function: String,
     /// Function version.
@@ -75,40 +75,30 @@ pub struct JoinDoc {
     pub meter_value: Option<f64>,
 }
 
-/// The kind a document has when it says none: a meter record's.
-pub const METER: &str = "meter";
-
-/// The kind of the invocation half, read from invocation documents.
-pub const INVOCATION: &str = "invocation";
-
-fn meter_kind() -> String {
-    METER.to_owned()
+/// Which half of the join a document is. Stored documents are meter records' and do not say so; invocations are
+/// read from their own documents (earlier versions also wrote them here, with `"kind":"invocation"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JoinKind {
+    /// An invocation.
+    Invocation,
+    /// A meter record (also any kind this version does not know, as before: only `invocation` is told apart).
+    #[default]
+    #[serde(other)]
+    Meter,
 }
 
-fn is_meter(kind: &str) -> bool {
-    kind == METER
-}
-
-impl Default for JoinDoc {
-    fn default() -> Self {
-        Self {
-            join_id: String::new(),
-            timestamp: String::new(),
-            kind: meter_kind(),
-            function: String::new(),
-            version: String::new(),
-            log_stream: String::new(),
-            request_id: None,
-            tenant_id: None,
-            status: None,
-            cold_start: None,
-            duration_ms: None,
-            billed_gb_seconds: None,
-            cost_usd: None,
-            customer_id: None,
-            meter_api_name: None,
-            meter_value: None,
+impl JoinKind {
+    /// The kind as documents say it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Meter => "meter",
+            Self::Invocation => "invocation",
         }
+    }
+
+    fn is_meter(&self) -> bool {
+        *self == Self::Meter
     }
 }
 
@@ -259,7 +249,7 @@ pub fn invocation_from_report(id: &str, doc: &[u8]) -> Option<JoinDoc> {
     };
     Some(JoinDoc {
         timestamp: d.timestamp.into_owned(),
-        kind: INVOCATION.into(),
+        kind: JoinKind::Invocation,
         join_id: id.to_owned(),
         function,
         version: d.faas.version.map_or_else(|| "$LATEST".to_owned(), Cow::into_owned),
@@ -296,9 +286,11 @@ mod tests {
         assert!(is_join_doc(&out), "{}", String::from_utf8_lossy(&out));
         assert!(!String::from_utf8_lossy(&out).contains("kind"), "a meter document does not say its kind");
         assert_eq!(serde_json::from_slice::<JoinDoc>(&out).unwrap(), doc);
-        let invocation = JoinDoc { kind: INVOCATION.into(), ..doc.clone() };
+        let invocation = JoinDoc { kind: JoinKind::Invocation, ..doc.clone() };
         let spilled = serde_json::to_vec(&invocation).unwrap();
-        assert_eq!(serde_json::from_slice::<JoinDoc>(&spilled).unwrap().kind, INVOCATION);
+        assert_eq!(serde_json::from_slice::<JoinDoc>(&spilled).unwrap().kind, JoinKind::Invocation);
+        let unknown = br#"{"join_id":"j","@timestamp":"","kind":"other","function":"","version":"","log_stream":""}"#;
+        assert_eq!(serde_json::from_slice::<JoinDoc>(unknown).unwrap().kind, JoinKind::Meter, "as before: a meter");
         // Written by an earlier version: dataset first, then the kind.
         let legacy = br#"{"event":{"dataset":"logmeter.reconcile"},"@timestamp":"t","kind":"meter","join_id":"j","function":"","version":"","log_stream":"","meter_value":2.5}"#;
         assert!(is_join_doc(legacy));

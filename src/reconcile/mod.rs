@@ -13,7 +13,7 @@ pub mod report;
 pub mod scheduled;
 pub mod source;
 
-use crate::plan::reconcile_docs::JoinDoc;
+use crate::plan::reconcile_docs::{JoinDoc, JoinKind};
 use crate::plan::rollup::Sketch;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufWriter, Write};
@@ -329,7 +329,7 @@ impl Reconciler {
                     continue;
                 }
                 let group = groups.entry(key(&doc)).or_default();
-                if doc.kind == crate::plan::reconcile_docs::INVOCATION { group.0.push(doc) } else { group.1.push(doc) }
+                if doc.kind == JoinKind::Invocation { group.0.push(doc) } else { group.1.push(doc) }
             }
             outcome.documents.1 += seen.len() as u64;
             for (invocations, meters) in groups.values() {
@@ -395,7 +395,7 @@ mod tests {
     fn doc(kind: &str, id: &str, function: &str, request: Option<&str>) -> JoinDoc {
         JoinDoc {
             timestamp: "2026-11-20T10:00:00.000Z".into(),
-            kind: kind.into(),
+            kind: if kind == "invocation" { JoinKind::Invocation } else { JoinKind::Meter },
             join_id: id.into(),
             function: function.into(),
             version: "$LATEST".into(),

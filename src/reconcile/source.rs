@@ -2,7 +2,7 @@
 //! the search mirror (the invocation documents of `logmeter-metrics-*` and the meter records' reconciliation
 //! documents of `logmeter-reconcile-*`, each sorted by a unique field, page after page with `search_after`).
 
-use crate::plan::reconcile_docs::{INVOCATION, JoinDoc, invocation_from_report, is_join_doc, is_report_doc};
+use crate::plan::reconcile_docs::{JoinDoc, JoinKind, invocation_from_report, is_join_doc, is_report_doc};
 use crate::sink::search::SearchHttp;
 use serde::Deserialize as _;
 use std::path::Path;
@@ -37,7 +37,7 @@ pub fn read_dir(dir: &Path, f: &mut dyn FnMut(JoinDoc) -> Result<(), String>) ->
             if is_join_doc(doc) {
                 let join: JoinDoc = serde_json::from_slice(doc).map_err(|e| format!("{}: {e}", path.display()))?;
                 // Invocations are read from their own documents; older versions also wrote them as join documents.
-                if join.kind != INVOCATION {
+                if join.kind != JoinKind::Invocation {
                     f(join)?;
                 }
             } else if is_report_doc(doc)
@@ -80,7 +80,7 @@ pub async fn read_search(
     })
     .await?;
     // Meter records' documents (older versions also wrote invocations there: those are read from their own).
-    let meters = serde_json::json!({"bool": {"filter": [time], "must_not": [{"term": {"kind": INVOCATION}}]}});
+    let meters = serde_json::json!({"bool": {"filter": [time], "must_not": [{"term": {"kind": JoinKind::Invocation.as_str()}}]}});
     read_pages(http, pattern, &meters, &["join_id"], &mut |_, source| {
         f(JoinDoc::deserialize(source).map_err(|e| format!("search mirror: {e}"))?)
     })
