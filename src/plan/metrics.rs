@@ -74,7 +74,7 @@ impl Shared {
         let r = &found.report;
         out.extend_from_slice(b"{\"@timestamp\":\"");
         out.extend_from_slice(&iso_millis_bytes(found.timestamp));
-        out.extend_from_slice(b"\",\"event\":{\"dataset\":\"aws.lambda.report\"},");
+        out.extend_from_slice(concat!("\",\"event\":{\"dataset\":\"", report_dataset!(), "\"},").as_bytes());
         out.extend_from_slice(&self.cloud_faas);
         push_str(out, &r.request_id);
         out.extend_from_slice(b",\"coldstart\":");

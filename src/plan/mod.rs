@@ -9,6 +9,14 @@
 //! digest of its body, so a name is a function of the content. Batches change between Lambda's retries, so those
 //! names do too; a retry avoids duplicates in other ways (see [`crate::destination`]).
 
+/// `event.dataset` of invocation documents, the one literal the writer ([`ReportEncoder`]) and the readers
+/// ([`reconcile_docs`]) build their constants from.
+macro_rules! report_dataset {
+    () => {
+        "aws.lambda.report"
+    };
+}
+
 mod bulk;
 mod json_out;
 mod meter_docs;

@@ -272,8 +272,8 @@ pub fn is_report_doc(doc: &[u8]) -> bool {
 }
 
 /// `event.dataset` of invocation documents.
-pub const REPORT_DATASET: &str = "aws.lambda.report";
-const REPORT_DATASET_FIELD: &str = "\"dataset\":\"aws.lambda.report\"";
+pub const REPORT_DATASET: &str = report_dataset!();
+const REPORT_DATASET_FIELD: &str = concat!("\"dataset\":\"", report_dataset!(), "\"");
 
 #[cfg(test)]
 mod tests {
