@@ -11,7 +11,7 @@
 #![allow(clippy::expect_used)]
 
 use logmeter::decode::{base64_into, gunzip_into};
-use logmeter::destination::{INGEST, QUARANTINE};
+use logmeter::output::{INGEST, QUARANTINE};
 use logmeter::{KinesisBatch, Pipeline, PipelineConfig};
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! `cargo run --release --example reconcile_day -- DIR 1000000`. Two thirds of the invocations meter one or two
 //! records, for 2,000 customers over 20 functions; documents are written in the encoder's own format.
 
-use logmeter::plan::reconcile_docs::{JoinDoc, JoinKind};
+use logmeter::output::search::reconcile_docs::{JoinDoc, JoinKind};
 use std::io::Write;
 
 fn main() -> std::io::Result<()> {

@@ -7,14 +7,14 @@
 //! destination; Lambda retries from there, and because every write is create-only and every outlet finds what an
 //! earlier attempt delivered, nothing is delivered twice.
 
-use crate::destination::{Consignment, Landing, Outlet, Shipped};
 use crate::event::KinesisBatch;
+use crate::output::{Consignment, Landing, Outlet, Shipped};
 use crate::pipeline::{Pipeline, retry_point};
 use crate::summary::Summary;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use std::time::Instant;
 
-pub use crate::destination::DEADLINE_MARGIN;
+pub use crate::output::DEADLINE_MARGIN;
 
 /// The answer to one invocation.
 #[derive(Debug)]
@@ -34,7 +34,7 @@ pub struct Handler {
     pipeline: Pipeline,
     outlets: Vec<Box<dyn Outlet>>,
     /// Where outlets keep what they do not deliver.
-    quarantine: std::sync::Arc<dyn crate::destination::QuarantineStore>,
+    quarantine: std::sync::Arc<dyn crate::output::QuarantineStore>,
     lookup: Option<crate::sink::FunctionLookup>,
     /// What the lookup found, for the container's life; planning reads a snapshot of it.
     catalog: crate::catalog::Catalog,
@@ -42,12 +42,12 @@ pub struct Handler {
 
 impl Handler {
     /// A handler built once at cold start around `pipeline`, delivering through the outlets of `outputs` (the
-    /// registration list's, [`crate::destination::register`]; their encoders, if any are left in them, are not
+    /// registration list's, [`crate::output::register`]; their encoders, if any are left in them, are not
     /// used: the pipeline has its own). A destination the pipeline encodes for but no outlet delivers is left out
     /// (the search mirror when no endpoint is configured). The quarantine store is the output that is one.
-    pub fn new(pipeline: Pipeline, outputs: Vec<crate::destination::Registered>) -> Self {
-        let mut quarantine: std::sync::Arc<dyn crate::destination::QuarantineStore> =
-            std::sync::Arc::new(crate::destination::NoQuarantine);
+    pub fn new(pipeline: Pipeline, outputs: Vec<crate::output::Registered>) -> Self {
+        let mut quarantine: std::sync::Arc<dyn crate::output::QuarantineStore> =
+            std::sync::Arc::new(crate::output::NoQuarantine);
         let mut outlets = Vec::with_capacity(outputs.len());
         for output in outputs {
             if let Some(q) = output.quarantine {
@@ -59,18 +59,18 @@ impl Handler {
     }
 
     /// **The builder**: the handler over `stores`, every output of the registration list
-    /// ([`crate::destination::register`]) that has a store, its encoder in the pipeline and its outlet here.
+    /// ([`crate::output::register`]) that has a store, its encoder in the pipeline and its outlet here.
     pub fn assemble<O, Q, S, M>(
         config: crate::config::PipelineConfig,
-        stores: crate::destination::Stores<O, Q, S, M>,
+        stores: crate::output::Stores<O, Q, S, M>,
     ) -> Self
     where
         O: crate::sink::ObjectSink + 'static,
         Q: crate::sink::ObjectSink + 'static,
-        S: crate::sink::SearchSink + 'static,
-        M: crate::sink::MetricsSink + 'static,
+        S: crate::output::search::SearchSink + 'static,
+        M: crate::output::prometheus::MetricsSink + 'static,
     {
-        let mut outputs = crate::destination::register(&config, stores);
+        let mut outputs = crate::output::register(&config, stores);
         let encoders = outputs.iter_mut().filter_map(|o| o.encoder.take()).collect();
         Self::new(Pipeline::with_encoders(config, encoders), outputs)
     }

@@ -11,10 +11,12 @@
 //! documents keep their ids (`create` answers 409 for what is there), and Prometheus drops identical samples. The
 //! quarantine objects stay where they are, so a replay can be run again.
 
-use crate::config::PrometheusMode;
-use crate::destination::Parcel;
 use crate::event::{KinesisData, KinesisInput};
-use crate::sink::{MetricsSink, ObjectSink, SearchSink, SinkError};
+use crate::output::Parcel;
+use crate::output::prometheus::MetricsSink;
+use crate::output::prometheus::PrometheusMode;
+use crate::output::search::SearchSink;
+use crate::sink::{ObjectSink, SinkError};
 use crate::{Handler, KinesisBatch, Summary};
 use std::collections::BTreeMap;
 
@@ -143,7 +145,7 @@ pub async fn replay<Q: ObjectSink, S: SearchSink, M: MetricsSink>(
                 };
                 let body = store.get(&key).await.map_err(sink)?;
                 let mut parcel = if folder == "search-spool" {
-                    let items = crate::sink::search::pairs(&body).len();
+                    let items = crate::output::search::client::pairs(&body).len();
                     Parcel { key: String::new(), body, items }
                 } else {
                     rejected_body(&body).map_err(|e| format!("{key}: {e}"))?
@@ -223,7 +225,7 @@ mod tests {
 
     #[test]
     fn valid_spooled_prometheus_keys_give_back_their_request_names() {
-        use crate::config::PrometheusMode::{Pushgateway, RemoteWrite};
+        use crate::output::prometheus::PrometheusMode::{Pushgateway, RemoteWrite};
         let group = "job/logmeter/logmeter_record/shardId-000000000003-4965";
         let table = [
             (format!("2026-12-06/{group}-0123456789abcdef.prom"), Some((group, Pushgateway))),

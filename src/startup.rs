@@ -3,9 +3,9 @@
 
 use crate::Handler;
 use crate::config::{ConfigError, DeliveryConfig, PipelineConfig, SearchFailureMode};
+use crate::output::search::SearchMirror;
+use crate::output::search::client::SearchHttp;
 use crate::sink::S3Sink;
-use crate::sink::SearchMirror;
-use crate::sink::search::SearchHttp;
 
 /// The production handler: S3 and the search mirror.
 pub type AwsHandler = Handler;
@@ -50,13 +50,13 @@ pub struct AwsParts {
     /// The function metadata lookup (`FUNCTION_METADATA_LOOKUP`, with rollups to write somewhere).
     pub lookup: Option<crate::sink::FunctionLookup>,
     /// Prometheus, when `PROMETHEUS_REMOTE_WRITE_URL` or `PROMETHEUS_PUSHGATEWAY_URL` is set.
-    pub prometheus: Option<(crate::config::PrometheusConfig, crate::sink::PrometheusHttp)>,
+    pub prometheus: Option<(crate::output::prometheus::PrometheusConfig, crate::output::prometheus::PrometheusHttp)>,
 }
 
 impl AwsParts {
     /// The handler over these parts.
     pub fn into_handler(self) -> AwsHandler {
-        let stores = crate::destination::Stores {
+        let stores = crate::output::Stores {
             ingest: self.ingest,
             quarantine: self.quarantine,
             search: self.search,
@@ -90,12 +90,14 @@ pub async fn aws_parts(
         SearchMirror::new(s, http, &pipeline.index_pattern, rollups, meters, reconcile)
     });
     let spool = delivery.search.as_ref().is_some_and(|s| s.failure_mode == SearchFailureMode::Spool);
-    let prometheus =
-        delivery.prometheus.as_ref().map(|p| (p.clone(), crate::sink::PrometheusHttp::new(p, sdk.clone())));
+    let prometheus = delivery
+        .prometheus
+        .as_ref()
+        .map(|p| (p.clone(), crate::output::prometheus::PrometheusHttp::new(p, sdk.clone())));
     let rollups_written = (search.is_some() && pipeline.search_rollups) || prometheus.is_some();
     let lookup = (delivery.function_lookup && rollups_written)
         .then(|| {
-            let http = crate::sink::search::AwsHttp::new(sdk.clone(), std::time::Duration::from_secs(3));
+            let http = crate::sink::http::AwsHttp::new(sdk.clone(), std::time::Duration::from_secs(3));
             crate::sink::FunctionLookup::new(http, delivery.lambda_endpoint.clone())
         })
         .flatten();

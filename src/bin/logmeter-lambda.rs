@@ -3,9 +3,9 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use logmeter::event::LambdaInput;
+use logmeter::output::search::SearchMirror;
+use logmeter::output::search::client::SearchHttp;
 use logmeter::reconcile::scheduled::{Task, emf_lines, run};
-use logmeter::sink::SearchMirror;
-use logmeter::sink::search::SearchHttp;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The mirror scheduled reconciliations read from and write to, when a mirror is configured.

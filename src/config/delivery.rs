@@ -117,7 +117,7 @@ pub struct DeliveryConfig {
     /// `AWS_ENDPOINT_URL_LAMBDA`: the Lambda API endpoint for that lookup (local tests).
     pub lambda_endpoint: Option<String>,
     /// Prometheus remote write or Pushgateway; `None` when neither URL is set.
-    pub prometheus: Option<super::PrometheusConfig>,
+    pub prometheus: Option<crate::output::prometheus::PrometheusConfig>,
 }
 
 impl DeliveryConfig {
@@ -147,7 +147,7 @@ impl DeliveryConfig {
             function_lookup: crate::config::flag(&lookup, "FUNCTION_METADATA_LOOKUP", false)?,
             lambda_endpoint: text(&lookup, "AWS_ENDPOINT_URL_LAMBDA"),
             search: SearchConfig::from_lookup(&lookup)?,
-            prometheus: super::PrometheusConfig::from_lookup(&lookup)?,
+            prometheus: crate::output::prometheus::PrometheusConfig::from_lookup(&lookup)?,
         }))
     }
 }

@@ -2,11 +2,9 @@
 //! production, a map in tests), with errors that name the variable and the bad value.
 
 mod delivery;
-mod prometheus;
 pub mod settings;
 
 pub use delivery::{AclMode, DeliveryConfig, IdMode, SearchAuth, SearchConfig, SearchFailureMode};
-pub use prometheus::{PrometheusAuth, PrometheusConfig, PrometheusMode};
 
 use std::fmt::Display;
 use std::str::FromStr;
@@ -246,7 +244,7 @@ impl FromStr for PriceText {
     }
 }
 
-/// How meter records are grouped into ingest objects ([`crate::destination::ingest`]).
+/// How meter records are grouped into ingest objects ([`crate::output::ingest`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IngestLayout {
     /// One object per invocation's batch, per date and part: about one PUT and one LIST per batch. Needs

@@ -1,5 +1,5 @@
 //! One Kinesis record from bytes to plan: base64 → gunzip → payload → extract values → each destination's
-//! encoder ([`crate::destination`]).
+//! encoder ([`crate::output`]).
 //!
 //! Pure and deterministic. A record that cannot be decoded becomes a quarantine object; nothing here fails.
 //! [`Pipeline::plan_batch`] spreads the records of a batch over worker threads (Lambda gives up to 6 vCPUs),
@@ -13,10 +13,10 @@ pub use scratch::Scratch;
 use crate::catalog::CatalogSnapshot;
 use crate::config::PipelineConfig;
 use crate::decode::{DecodeError, MessageType, base64_into, gunzip_into, parse_payload};
-use crate::destination::quarantine::QuarantineEncoder;
-use crate::destination::{Encoder, Output, Parcel, RecordValues};
 use crate::event::{KinesisInput, SequenceNumber, UNKNOWN_SHARD};
 use crate::extract::{Extraction, MeterExtractor, QuarantineEntry};
+use crate::output::quarantine::QuarantineEncoder;
+use crate::output::{Encoder, Output, Parcel, RecordValues};
 use crate::plan::ReportContext;
 use crate::summary::Summary;
 use lines::Look;
@@ -62,17 +62,17 @@ const KEEP_INFLATED: usize = 4 << 20;
 
 impl Pipeline {
     /// A pipeline with `config`, encoding for the ingest objects and the search mirror (their encoders from the
-    /// registration list, [`crate::destination::register`]): for planning without delivery.
+    /// registration list, [`crate::output::register`]): for planning without delivery.
     pub fn new(config: PipelineConfig) -> Self {
         use crate::sink::MemorySink;
-        let stores = crate::destination::Stores {
+        let stores = crate::output::Stores {
             ingest: MemorySink::default(),
             quarantine: MemorySink::default(),
             search: Some(MemorySink::default()),
             spool: false,
-            prometheus: None::<(crate::config::PrometheusConfig, crate::sink::LocalDir)>,
+            prometheus: None::<(crate::output::prometheus::PrometheusConfig, crate::sink::LocalDir)>,
         };
-        let encoders = crate::destination::register(&config, stores).into_iter().filter_map(|o| o.encoder).collect();
+        let encoders = crate::output::register(&config, stores).into_iter().filter_map(|o| o.encoder).collect();
         Self::with_encoders(config, encoders)
     }
 

@@ -1,5 +1,5 @@
 //! Deterministic encoding: the bodies and keys of S3 objects and bulk requests, from a record's values. The
-//! encoders of [`crate::destination`] call these.
+//! encoders of [`crate::output`] call these.
 //!
 //! Nothing depends on the clock. Document ids, per-record fragments and quarantine objects are named after their
 //! record (shard, sequence number, log event identity, the data's own timestamps), as are ingest objects in the
@@ -7,39 +7,28 @@
 //! default `batch` layout ([`batch_objects`]), bulk and Prometheus bodies ([`pack_bodies`], [`pack_items`]) — is
 //! named `<last>-<first>-<digest>`: the sortable sequence numbers of the last and first record it holds and a
 //! digest of its body, so a name is a function of the content. Batches change between Lambda's retries, so those
-//! names do too; a retry avoids duplicates in other ways (see [`crate::destination`]).
-
-/// `event.dataset` of invocation documents, the one literal the writer ([`ReportEncoder`]) and the readers
-/// ([`reconcile_docs`]) build their constants from.
-macro_rules! report_dataset {
-    () => {
-        "aws.lambda.report"
-    };
-}
+//! names do too; a retry avoids duplicates in other ways (see [`crate::output`]).
 
 mod bulk;
-mod json_out;
-mod meter_docs;
-mod metrics;
+pub(crate) mod json_out;
 mod objects;
-pub mod prometheus;
-pub mod reconcile_docs;
 pub mod rollup;
 mod time;
 mod values;
 
 pub use bulk::{BulkEncoder, pack_bodies, pack_items};
-pub use meter_docs::encode_meter_records;
-pub use metrics::{REPORT_DOCUMENT_BYTES, ReportContext, ReportEncoder};
+pub(crate) use objects::content_key;
 pub use objects::{
     Packed, Piece, SEQUENCE_WIDTH, batch_objects, fragment_parts, gzip_objects, is_sortable, names_content,
-    object_range, object_records, prometheus_rejected_object, prometheus_spool_object, quarantine_object,
-    record_fragments, record_objects, search_rejected_object, search_spool_object, sortable_sequence,
+    object_range, object_records, quarantine_object, record_fragments, record_objects, sortable_sequence,
     split_content_digest,
 };
-pub use prometheus::PrometheusMode;
 pub use time::{ISO_LEN, IndexNamer, day_of, iso_millis, iso_millis_bytes, push_date, utc_date};
-pub use values::{Parcel, RecordValues, RejectedDocument};
+pub use values::{Parcel, RecordValues, ReportContext};
+
+/// What one report's document and action line take in a bulk body, a little more than the average (740 bytes in
+/// the large sample): the output bound counts found reports at this size until they are encoded.
+pub const REPORT_DOCUMENT_BYTES: usize = 800;
 
 use chrono::format::{Item, StrftimeItems};
 

@@ -103,7 +103,7 @@ pub fn split_content_digest(stem: &str) -> Option<(&str, &str)> {
 }
 
 /// `<stem>-<digest of body><ext>`: a key that names its body ([`names_content`]).
-fn content_key(stem: &str, body: &[u8], ext: &str) -> String {
+pub(crate) fn content_key(stem: &str, body: &[u8], ext: &str) -> String {
     super::joined(&[stem, "-", &super::digest16(body), ext])
 }
 
@@ -369,64 +369,6 @@ pub fn gzip_objects(objects: &mut [Parcel]) {
         let _ = e.write_all(&o.body);
         o.body = e.finish().unwrap_or_default();
         o.key.push_str(".gz");
-    }
-}
-
-/// The quarantine object of documents a bulk request had refused:
-/// `<prefix>/search-rejected/<date>/<request name>-<digest>.json`.
-pub fn search_rejected_object(rejected: &[super::RejectedDocument], prefix: &str, date: &str, name: &str) -> Parcel {
-    let mut body = Vec::new();
-    for (i, r) in rejected.iter().enumerate() {
-        body.extend_from_slice(if i == 0 { b"[\n" } else { b",\n" });
-        // Plain strings and a number always serialize.
-        let _ = serde_json::to_writer(&mut body, r);
-    }
-    body.extend_from_slice(b"\n]\n");
-    let key = content_key(&format!("{prefix}/search-rejected/{date}/{name}"), &body, ".json");
-    Parcel { key, body, items: rejected.len() }
-}
-
-/// A bulk body the search mirror could not take, kept byte for byte for replay:
-/// `<prefix>/search-spool/<date>/<request name>-<digest>.ndjson`.
-pub fn search_spool_object(request: &Parcel, prefix: &str, date: &str) -> Parcel {
-    Parcel {
-        key: content_key(&format!("{prefix}/search-spool/{date}/{}", request.key), &request.body, ".ndjson"),
-        body: request.body.clone(),
-        items: request.items,
-    }
-}
-
-/// A Prometheus request the endpoint could not take, kept byte for byte for replay (`POST` it as is to the remote
-/// write endpoint, or `PUT` it to the Pushgateway path after the date):
-/// `<prefix>/prometheus-spool/<date>/<name>-<digest>.snappy` or `….prom`.
-pub fn prometheus_spool_object(request: &Parcel, mode: super::PrometheusMode, prefix: &str, date: &str) -> Parcel {
-    let ext = match mode {
-        super::PrometheusMode::RemoteWrite => ".snappy",
-        super::PrometheusMode::Pushgateway => ".prom",
-    };
-    // Remote write names are digests of the uncompressed entries, and Pushgateway groups are paths: the key
-    // names the stored bytes too.
-    Parcel {
-        key: content_key(&format!("{prefix}/prometheus-spool/{date}/{}", request.key), &request.body, ext),
-        body: request.body.clone(),
-        items: request.items,
-    }
-}
-
-/// A Prometheus request the endpoint refused for good, with the answer:
-/// `<prefix>/prometheus-rejected/<date>/<name>-<digest>.json`, `{"reason", "samples", "body_base64"}`.
-pub fn prometheus_rejected_object(request: &Parcel, reason: &str, prefix: &str, date: &str) -> Parcel {
-    use base64::Engine as _;
-    let doc = serde_json::json!({
-        "reason": reason,
-        "samples": request.items,
-        "body_base64": base64::engine::general_purpose::STANDARD.encode(&request.body),
-    });
-    let body = doc.to_string().into_bytes();
-    Parcel {
-        key: content_key(&format!("{prefix}/prometheus-rejected/{date}/{}", request.key), &body, ".json"),
-        body,
-        items: request.items,
     }
 }
 

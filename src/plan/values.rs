@@ -2,7 +2,6 @@
 //! refused (for quarantine): the pure data that flows between the stages, defined here, below the destinations
 //! and the sinks that both use it.
 
-use super::ReportContext;
 use crate::extract::{FoundReport, MeterRecords};
 
 /// One delivery's worth of bytes: an object under its key, or a bulk body under its request name.
@@ -58,15 +57,20 @@ impl<'a> RecordValues<'a> {
 const NO_SOURCE: ReportContext<'static> =
     ReportContext { account: "", region: None, log_group: "", log_stream: "", shard: "", sequence: "" };
 
-/// A document the search engine refused, with its error.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RejectedDocument {
-    /// The action line.
-    pub action: String,
-    /// The document.
-    pub source: String,
-    /// The item's HTTP status.
-    pub status: u16,
-    /// The engine's error type and reason.
-    pub error: String,
+/// Where a report came from: the payload and Kinesis record around it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportContext<'a> {
+    /// The source account: the event's `@aws.account` system field when the subscription adds it (centralised
+    /// log groups), else the account that owns the log group (payload `owner`).
+    pub account: &'a str,
+    /// The source region: the event's `@aws.region`, else the Kinesis record's region, when either says.
+    pub region: Option<&'a str>,
+    /// Log group.
+    pub log_group: &'a str,
+    /// Log stream.
+    pub log_stream: &'a str,
+    /// Kinesis shard.
+    pub shard: &'a str,
+    /// Kinesis sequence number.
+    pub sequence: &'a str,
 }

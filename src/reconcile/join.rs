@@ -2,7 +2,7 @@
 //! out — unmetered invocations, orphan meter records, and each invocation's cost attributed to customers.
 
 use super::{Ledger, Options, Orphan, Unmetered};
-use crate::plan::reconcile_docs::JoinDoc;
+use crate::output::search::reconcile_docs::JoinDoc;
 use std::collections::BTreeMap;
 
 /// Why a meter record has no invocation.

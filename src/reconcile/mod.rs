@@ -1,5 +1,5 @@
 //! Reconciliation and cost-to-serve: joins each invocation to the meter records it emitted, by function, log stream
-//! and request id, over the reconciliation documents ([`crate::plan::reconcile_docs`]) of a `--out` directory or of
+//! and request id, over the reconciliation documents ([`crate::output::search::reconcile_docs`]) of a `--out` directory or of
 //! the search mirror.
 //!
 //! The two halves of an invocation arrive in any record, batch and order, so nothing is joined while logs are
@@ -13,7 +13,7 @@ pub mod report;
 pub mod scheduled;
 pub mod source;
 
-use crate::plan::reconcile_docs::{JoinDoc, JoinKind};
+use crate::output::search::reconcile_docs::{JoinDoc, JoinKind};
 use crate::plan::rollup::Sketch;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufWriter, Write};

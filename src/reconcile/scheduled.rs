@@ -11,8 +11,8 @@
 //! - `logmeter-unmetered-%Y.%m.%d`: one per unmetered invocation.
 
 use super::{Outcome, Share};
-use crate::destination::Parcel;
 use crate::ids::V5Prefix;
+use crate::output::Parcel;
 use crate::plan::{IndexNamer, iso_millis};
 use chrono::{DateTime, NaiveDate};
 
@@ -189,17 +189,17 @@ pub fn options(metered: &str, tenant_customers: &str, window: Option<&Window>) -
 /// The writer of results: the mirror at `config`, with the results' index template.
 pub fn results_mirror(
     config: &crate::config::SearchConfig,
-    http: crate::sink::search::SearchHttp,
-) -> crate::sink::SearchMirror {
-    crate::sink::SearchMirror::new(config, http, "logmeter-metrics", None, None, None).with_template(
+    http: crate::output::search::client::SearchHttp,
+) -> crate::output::search::SearchMirror {
+    crate::output::search::SearchMirror::new(config, http, "logmeter-metrics", None, None, None).with_template(
         "logmeter-reconcile-results",
-        crate::sink::search::reconcile_results_template(&[COST_TO_SERVE_PATTERN, UNMETERED_PATTERN]),
+        crate::output::search::client::reconcile_results_template(&[COST_TO_SERVE_PATTERN, UNMETERED_PATTERN]),
     )
 }
 
 /// Reads the documents of `index` and the invocation documents of `metrics_index` in the mirror (those of a window and its margins, or all) and joins them.
 pub async fn reconcile_window(
-    http: &crate::sink::search::SearchHttp,
+    http: &crate::output::search::client::SearchHttp,
     index: &str,
     metrics_index: &str,
     options: super::Options,
@@ -216,7 +216,7 @@ pub async fn reconcile_window(
 /// and the window.
 pub async fn run(
     task: &ReconcileTask,
-    mirror: &crate::sink::SearchMirror,
+    mirror: &crate::output::search::SearchMirror,
     now_ms: i64,
 ) -> Result<(Outcome, Window), String> {
     let window = Window::ending_before(now_ms, task.window_minutes, task.lag_minutes);
@@ -228,16 +228,16 @@ pub async fn run(
 
 /// Writes a window's results to the mirror, in bodies of at most 1,000 actions.
 pub async fn write_results(
-    mirror: &crate::sink::SearchMirror,
+    mirror: &crate::output::search::SearchMirror,
     outcome: &Outcome,
     window: &Window,
 ) -> Result<usize, String> {
-    use crate::sink::SearchSink as _;
+    use crate::output::search::SearchSink as _;
     let all = results_body(outcome, window)?;
-    let pairs = crate::sink::search::pairs(&all.body);
+    let pairs = crate::output::search::client::pairs(&all.body);
     let mut written = 0;
     for (i, chunk) in pairs.chunks(1_000).enumerate() {
-        let body = crate::sink::search::join(chunk);
+        let body = crate::output::search::client::join(chunk);
         let parcel = Parcel { key: format!("{}-{i}", all.key), body, items: chunk.len() };
         let done = mirror.bulk(&parcel).await.map_err(|e| e.to_string())?;
         if !done.rejected.is_empty() {

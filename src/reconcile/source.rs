@@ -2,14 +2,14 @@
 //! the search mirror (the invocation documents of `logmeter-metrics-*` and the meter records' reconciliation
 //! documents of `logmeter-reconcile-*`, each sorted by a unique field, page after page with `search_after`).
 
-use crate::plan::reconcile_docs::{JoinDoc, JoinKind, invocation_from_report, is_join_doc, is_report_doc};
-use crate::sink::search::SearchHttp;
+use crate::output::search::client::SearchHttp;
+use crate::output::search::reconcile_docs::{JoinDoc, JoinKind, invocation_from_report, is_join_doc, is_report_doc};
 use serde::Deserialize as _;
 use std::path::Path;
 
 /// Calls `f` with every reconciliation document in the bulk bodies under `dir/search-bulk/`, file by file.
 pub fn read_dir(dir: &Path, f: &mut dyn FnMut(JoinDoc) -> Result<(), String>) -> Result<(), String> {
-    let root = dir.join(crate::sink::BULK_DIR);
+    let root = dir.join(crate::output::search::BULK_DIR);
     if !root.is_dir() {
         return Err(format!(
             "{} holds no bulk bodies: run `logmeter process --out {}` first (with SEARCH_RECONCILE_DOCS on, the default)",
@@ -33,7 +33,7 @@ pub fn read_dir(dir: &Path, f: &mut dyn FnMut(JoinDoc) -> Result<(), String>) ->
     files.sort();
     for path in files {
         let body = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        for (action, doc) in crate::sink::search::pairs(&body) {
+        for (action, doc) in crate::output::search::client::pairs(&body) {
             if is_join_doc(doc) {
                 let join: JoinDoc = serde_json::from_slice(doc).map_err(|e| format!("{}: {e}", path.display()))?;
                 // Invocations are read from their own documents; older versions also wrote them as join documents.
@@ -41,7 +41,7 @@ pub fn read_dir(dir: &Path, f: &mut dyn FnMut(JoinDoc) -> Result<(), String>) ->
                     f(join)?;
                 }
             } else if is_report_doc(doc)
-                && let Some((_, id)) = crate::sink::search::action_target(action)
+                && let Some((_, id)) = crate::output::search::client::action_target(action)
                 && let Some(invocation) = invocation_from_report(&id, doc)
             {
                 f(invocation)?;
@@ -70,7 +70,7 @@ pub async fn read_search(
     };
     // Invocation documents: of the report dataset, sorted by request id, then time and log stream (an asynchronous
     // invocation's retries keep their request id: a page boundary between two of them must not skip one).
-    let dataset = crate::plan::reconcile_docs::REPORT_DATASET;
+    let dataset = crate::output::search::reconcile_docs::REPORT_DATASET;
     let reports = serde_json::json!({"bool": {"filter": [time.clone(), {"term": {"event.dataset": dataset}}]}});
     let sort = ["faas.invocation_id", "@timestamp", "aws.cloudwatch.log_stream"];
     read_pages(http, metrics, &reports, &sort, &mut |id, source| {
@@ -112,7 +112,7 @@ async fn read_pages(
             return Err(format!(
                 "search mirror answered HTTP {}: {}",
                 answer.status,
-                crate::sink::search::snippet(&answer.body)
+                crate::sink::http::snippet(&answer.body)
             ));
         }
         #[derive(serde::Deserialize)]

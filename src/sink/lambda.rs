@@ -1,6 +1,6 @@
 //! `lambda:GetFunctionConfiguration`: the lookup that fills the function [`Catalog`] (`FUNCTION_METADATA_LOOKUP=true`).
 
-use super::search::AwsHttp;
+use super::http::AwsHttp;
 use crate::catalog::{Catalog, FunctionConfig};
 #[cfg(test)]
 use crate::cost::Architecture;
@@ -21,8 +21,8 @@ impl FunctionLookup {
         let sdk = http.sdk();
         let endpoint = endpoint.or_else(|| sdk.endpoint_url().map(str::to_owned)).or_else(|| {
             let region = sdk.region()?.to_string();
-            let partition = super::search::partition_of(&region);
-            Some(super::search::service_endpoint("lambda", partition, &region, sdk.use_fips().unwrap_or(false)))
+            let partition = super::http::partition_of(&region);
+            Some(super::http::service_endpoint("lambda", partition, &region, sdk.use_fips().unwrap_or(false)))
         });
         let Some(endpoint) = endpoint else {
             tracing::warn!("FUNCTION_METADATA_LOOKUP: no region is known, so no Lambda endpoint: the lookup is off");

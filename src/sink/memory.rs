@@ -1,6 +1,6 @@
 //! An in-memory sink for unit tests of the handler, with failure injection.
 
-use super::{BulkDelivery, Delivery, ObjectSink, SearchSink, SinkError};
+use super::{Delivery, ObjectSink, SinkError};
 use crate::plan::Parcel;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -38,7 +38,7 @@ impl MemorySink {
         self.latency_ms.store(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
     }
 
-    async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         let ms = self.latency_ms.load(Ordering::SeqCst);
         if ms > 0 {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -50,7 +50,7 @@ impl MemorySink {
         self.fail_after.store(usize::MAX, Ordering::SeqCst);
     }
 
-    fn admit(&self, target: &str) -> Result<(), SinkError> {
+    pub(crate) fn admit(&self, target: &str) -> Result<(), SinkError> {
         let left = self.fail_after.load(Ordering::SeqCst);
         if left == 0 {
             return Err(SinkError::Transient { target: target.into(), reason: "injected outage".into() });
@@ -62,7 +62,7 @@ impl MemorySink {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -96,30 +96,5 @@ impl ObjectSink for MemorySink {
             .get(key)
             .cloned()
             .ok_or_else(|| SinkError::Permanent { target: key.into(), reason: "no such key".into() })
-    }
-}
-
-impl SearchSink for MemorySink {
-    async fn bulk(&self, request: &Parcel) -> Result<BulkDelivery, SinkError> {
-        self.wait().await;
-        self.admit(&request.key)?;
-        let mut docs = lock(&self.documents);
-        let mut out = BulkDelivery::default();
-        let mut lines = request.body.split(|&b| b == b'\n').filter(|l| !l.is_empty());
-        while let (Some(action), Some(source)) = (lines.next(), lines.next()) {
-            let a: serde_json::Value = serde_json::from_slice(action)
-                .map_err(|e| SinkError::Permanent { target: request.key.clone(), reason: e.to_string() })?;
-            let key = (
-                a["create"]["_index"].as_str().unwrap_or("").to_owned(),
-                a["create"]["_id"].as_str().unwrap_or("").to_owned(),
-            );
-            if let std::collections::btree_map::Entry::Vacant(e) = docs.entry(key) {
-                e.insert(String::from_utf8_lossy(source).into_owned());
-                out.created += 1;
-            } else {
-                out.already_present += 1;
-            }
-        }
-        Ok(out)
     }
 }

@@ -1,22 +1,19 @@
 //! Ports to the outside world and their local adapters.
 //!
-//! The outlets of [`crate::destination`] deliver objects through an [`ObjectSink`] and bulk requests through a
+//! The outlets of [`crate::output`] deliver objects through an [`ObjectSink`] and bulk requests through a
 //! [`SearchSink`]. Both must be create-only: writing what an earlier attempt already wrote is success ("already present"), never
 //! a second copy.
 
+pub mod http;
 mod lambda;
-mod local;
-mod memory;
-pub mod prometheus;
+pub(crate) mod local;
+pub(crate) mod memory;
 mod s3;
-pub mod search;
 
 pub use lambda::FunctionLookup;
-pub use local::{BULK_DIR, LocalDir};
+pub use local::LocalDir;
 pub use memory::MemorySink;
-pub use prometheus::PrometheusHttp;
 pub use s3::S3Sink;
-pub use search::SearchMirror;
 
 use crate::plan::Parcel;
 use std::future::Future;
@@ -30,19 +27,6 @@ pub enum Delivery {
     /// An earlier attempt had written it.
     AlreadyPresent,
 }
-
-/// How a bulk request ended: every action was created now, was already there, or was rejected for good.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BulkDelivery {
-    /// Documents this call created.
-    pub created: usize,
-    /// Documents that already existed (409 on `create`).
-    pub already_present: usize,
-    /// Documents the engine will never accept (a 4xx other than 409, e.g. a mapping error), for quarantine.
-    pub rejected: Vec<RejectedDocument>,
-}
-
-pub use crate::plan::RejectedDocument;
 
 /// A delivery that did not happen. The data is not at fault, so the record is reported for retry.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +75,7 @@ pub trait ObjectSink: Send + Sync + std::fmt::Debug {
     /// Writes `object`'s body under its key unless it is already there.
     fn put(&self, object: &Parcel) -> impl Future<Output = Result<Delivery, SinkError>> + Send;
     /// Keys that begin with `prefix` and sort after `start_after` (all of them without it), in key order, every
-    /// page read. The batch layout's retry rule needs it ([`crate::destination::ingest`]).
+    /// page read. The batch layout's retry rule needs it ([`crate::output::ingest`]).
     fn list(
         &self,
         prefix: &str,
@@ -99,25 +83,6 @@ pub trait ObjectSink: Send + Sync + std::fmt::Debug {
     ) -> impl Future<Output = Result<Vec<String>, SinkError>> + Send;
     /// The bytes stored under `key`.
     fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, SinkError>> + Send;
-}
-
-/// Where bulk requests go (Elasticsearch/OpenSearch in production, NDJSON files locally).
-pub trait SearchSink: Send + Sync + std::fmt::Debug {
-    /// Sends one bulk request (its key is the request's name).
-    fn bulk(&self, request: &Parcel) -> impl Future<Output = Result<BulkDelivery, SinkError>> + Send;
-}
-
-/// Where Prometheus requests go (a remote write endpoint or a Pushgateway in production, files locally).
-pub trait MetricsSink: Send + Sync + std::fmt::Debug {
-    /// Sends one request as it goes on the wire: a snappy-compressed `WriteRequest` named by its records
-    /// ([`crate::config::PrometheusMode::RemoteWrite`]), or a group in the text format whose key is its grouping
-    /// path, `job/<job>/<label>/<value>…` ([`crate::config::PrometheusMode::Pushgateway`]). `Permanent` means the
-    /// endpoint refused the data for good (a 4xx other than 429), `Transient` that it stayed unavailable.
-    fn send(
-        &self,
-        mode: crate::config::PrometheusMode,
-        request: &Parcel,
-    ) -> impl Future<Output = Result<Delivery, SinkError>> + Send;
 }
 
 /// A shared sink (tests keep a handle to look inside).
@@ -134,11 +99,5 @@ impl<T: ObjectSink> ObjectSink for Arc<T> {
     }
     fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, SinkError>> + Send {
         T::get(self, key)
-    }
-}
-
-impl<T: SearchSink> SearchSink for Arc<T> {
-    fn bulk(&self, request: &Parcel) -> impl Future<Output = Result<BulkDelivery, SinkError>> + Send {
-        T::bulk(self, request)
     }
 }

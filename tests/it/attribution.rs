@@ -4,10 +4,10 @@
 
 use crate::support::{gzip, large, record_with_data};
 use logmeter::catalog::FunctionConfig;
-use logmeter::config::PrometheusMode;
 use logmeter::cost::Architecture;
-use logmeter::destination::SEARCH;
-use logmeter::destination::prometheus::PROMETHEUS;
+use logmeter::output::SEARCH;
+use logmeter::output::prometheus::PROMETHEUS;
+use logmeter::output::prometheus::PrometheusMode;
 use logmeter::{KinesisBatch, Pipeline, PipelineConfig};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -28,19 +28,20 @@ fn pipeline(
         PrometheusMode::RemoteWrite => "PROMETHEUS_REMOTE_WRITE_URL",
         PrometheusMode::Pushgateway => "PROMETHEUS_PUSHGATEWAY_URL",
     };
-    let prometheus =
-        logmeter::config::PrometheusConfig::from_lookup(&|k: &str| (k == url).then(|| "http://p".to_owned()))
-            .unwrap()
-            .unwrap();
+    let prometheus = logmeter::output::prometheus::PrometheusConfig::from_lookup(&|k: &str| {
+        (k == url).then(|| "http://p".to_owned())
+    })
+    .unwrap()
+    .unwrap();
     let store = logmeter::sink::MemorySink::new;
-    let stores = logmeter::destination::Stores {
+    let stores = logmeter::output::Stores {
         ingest: store(),
         quarantine: store(),
         search: Some(store()),
         spool: false,
         prometheus: Some((prometheus, logmeter::sink::LocalDir::new(std::env::temp_dir()))),
     };
-    let encoders = logmeter::destination::register(&config, stores).into_iter().filter_map(|o| o.encoder).collect();
+    let encoders = logmeter::output::register(&config, stores).into_iter().filter_map(|o| o.encoder).collect();
     (Pipeline::with_encoders(config, encoders), catalog.snapshot())
 }
 

@@ -5,7 +5,7 @@ use crate::proxy::{Fault, Proxy};
 use crate::servers::{self, bucket, count, handler, http, objects, rt, unique};
 use crate::support::{billed, delivered, from_sequence, logged, pipeline, quarantined, sample};
 use logmeter::KinesisBatch;
-use logmeter::destination::{INGEST, QUARANTINE, SEARCH};
+use logmeter::output::{INGEST, QUARANTINE, SEARCH};
 use logmeter::sink::{ObjectSink, SinkError};
 use std::collections::BTreeMap;
 
@@ -228,7 +228,7 @@ fn create_secret(secret_string: &str) -> String {
 
 #[test]
 fn invalid_secrets_and_missing_signing_inputs_give_clear_permanent_errors() {
-    use logmeter::sink::SearchSink;
+    use logmeter::output::search::SearchSink;
     let rt = rt();
     let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
     let missing = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:no-such-secret-AbCdEf".to_owned();
@@ -260,9 +260,9 @@ fn invalid_secrets_and_missing_signing_inputs_give_clear_permanent_errors() {
         aws_config::SdkConfig::builder().credentials_provider(with.credentials_provider().unwrap()).build()
     });
     for (sdk, want) in [(no_credentials, "SigV4 needs AWS credentials"), (no_region, "SigV4 needs AWS_REGION")] {
-        let http = logmeter::sink::search::SearchHttp::new(&config, sdk, None);
+        let http = logmeter::output::search::client::SearchHttp::new(&config, sdk, None);
         let err = rt.block_on(http.send(http::Method::GET, "/", None)).unwrap_err();
-        assert!(matches!(err, logmeter::sink::search::HttpError::Setup(_)) && err.to_string().contains(want), "{err}");
+        assert!(matches!(err, logmeter::sink::http::HttpError::Setup(_)) && err.to_string().contains(want), "{err}");
     }
 }
 
@@ -355,13 +355,13 @@ fn cli_delivers_the_large_sample_to_s3_and_both_search_servers_and_a_rerun_chang
 }
 
 /// One bulk request of the small sample, for calling a sink directly.
-fn first_bulk() -> logmeter::destination::Parcel {
+fn first_bulk() -> logmeter::output::Parcel {
     pipeline().plan_batch(&sample("small").records).iter().flat_map(|p| p.parcels(SEARCH)).next().unwrap().clone()
 }
 
 #[test]
 fn sigv4_and_api_key_authenticate_every_request() {
-    use logmeter::sink::SearchSink;
+    use logmeter::output::search::SearchSink;
     let rt = rt();
     let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
     let request = first_bulk();
@@ -390,7 +390,7 @@ fn sigv4_and_api_key_authenticate_every_request() {
 
 #[test]
 fn refused_search_credentials_give_a_clear_error() {
-    use logmeter::sink::SearchSink;
+    use logmeter::output::search::SearchSink;
     let rt = rt();
     let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
     proxy.set(Fault::StatusFirst { n: 1_000, status: 401 });
@@ -448,7 +448,7 @@ fn meter_records_can_be_mirrored_as_documents_exactly_once() {
 
 #[test]
 fn a_refused_template_install_does_not_stop_indexing() {
-    use logmeter::sink::SearchSink;
+    use logmeter::output::search::SearchSink;
     let rt = rt();
     let proxy = rt.block_on(Proxy::start(&servers::opensearch()));
     // The first request (the template lookup) is refused, as for a role without template permissions.
@@ -507,7 +507,7 @@ fn invalid_key_collision_with_a_different_object_is_a_loud_failure_not_a_deliver
 
     // A key that does not name its body is read back after a 412: a different object under it is a loud failure.
     let plain =
-        |body: &[u8]| logmeter::destination::Parcel { key: "other/plain.json".into(), body: body.to_vec(), items: 1 };
+        |body: &[u8]| logmeter::output::Parcel { key: "other/plain.json".into(), body: body.to_vec(), items: 1 };
     assert_eq!(rt.block_on(ingest.put(&plain(b"[1]"))).unwrap(), logmeter::sink::Delivery::Written);
     assert_eq!(rt.block_on(ingest.put(&plain(b"[1]"))).unwrap(), logmeter::sink::Delivery::AlreadyPresent);
     let err = rt.block_on(ingest.put(&plain(b"[2]"))).unwrap_err();

@@ -3,7 +3,7 @@
 
 use crate::support::{gzip, memory, pipeline, record_with_data, record_with_messages};
 use logmeter::KinesisBatch;
-use logmeter::destination::{QUARANTINE, SEARCH};
+use logmeter::output::{QUARANTINE, SEARCH};
 use logmeter::pipeline::{Scratch, retry_point};
 use serde_json::Value;
 

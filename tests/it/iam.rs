@@ -457,10 +457,7 @@ struct Listings {
 }
 
 impl logmeter::sink::ObjectSink for Listings {
-    async fn put(
-        &self,
-        o: &logmeter::destination::Parcel,
-    ) -> Result<logmeter::sink::Delivery, logmeter::sink::SinkError> {
+    async fn put(&self, o: &logmeter::output::Parcel) -> Result<logmeter::sink::Delivery, logmeter::sink::SinkError> {
         self.bucket.put(o).await
     }
     async fn list(&self, prefix: &str, after: Option<&str>) -> Result<Vec<String>, logmeter::sink::SinkError> {

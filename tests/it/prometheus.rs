@@ -21,7 +21,7 @@ fn prometheus() -> String {
 #[test]
 fn docs_document_every_metric() {
     let section = std::fs::read_to_string(root().join("docs/prometheus.md")).unwrap();
-    for (name, _) in logmeter::plan::prometheus::METRICS {
+    for (name, _) in logmeter::output::prometheus::encode::METRICS {
         // `_sum` and `_count` of a histogram share a row: `name_sum`, `_count`.
         let short = name.rsplit_once('_').map(|(_, s)| format!("`_{s}`")).unwrap_or_default();
         let row =
@@ -333,7 +333,7 @@ fn remote_write_totals_equal_the_ground_truth_after_retries_concurrency_and_a_sp
     // Every metric Prometheus received is one of the documented ones.
     let names: serde_json::Value =
         serde_json::from_str(&curl(&[&format!("{}/api/v1/label/__name__/values", prometheus())])).unwrap();
-    let documented: Vec<&str> = logmeter::plan::prometheus::METRICS.iter().map(|(n, _)| *n).collect();
+    let documented: Vec<&str> = logmeter::output::prometheus::encode::METRICS.iter().map(|(n, _)| *n).collect();
     for name in names["data"].as_array().unwrap().iter().filter_map(|n| n.as_str()) {
         assert!(documented.contains(&name), "{name} is sent but not in plan::prometheus::METRICS");
     }

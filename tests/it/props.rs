@@ -82,7 +82,7 @@ proptest! {
         let outcomes = [s.quarantined_kinesis_records == 1, s.control_messages == 1, data];
         prop_assert_eq!(outcomes.iter().filter(|&&o| o).count(), 1, "{:?}", s);
         if s.quarantined_kinesis_records == 1 {
-            prop_assert!(!plan.parcels(logmeter::destination::QUARANTINE).is_empty());
+            prop_assert!(!plan.parcels(logmeter::output::QUARANTINE).is_empty());
         }
     }
 

@@ -206,7 +206,7 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
         ]);
         // The join sorts the invocation documents by a keyword: their template must cover this test's indices
         // (the process-wide template may have been installed by another test, for its own indices).
-        let mut template = logmeter::sink::search::index_template(&[format!("{metrics}-*")], false);
+        let mut template = logmeter::output::search::client::index_template(&[format!("{metrics}-*")], false);
         template["priority"] = serde_json::json!(900);
         let (status, body) =
             servers::http("PUT", &format!("{base}/_index_template/{metrics}"), Some(&template.to_string()));
@@ -241,7 +241,7 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
         .unwrap()
         .search
         .unwrap();
-        let http = logmeter::sink::search::SearchHttp::new(&config, sdk, None);
+        let http = logmeter::output::search::client::SearchHttp::new(&config, sdk, None);
         let mirror = logmeter::reconcile::scheduled::results_mirror(&config, http);
         let task: logmeter::reconcile::scheduled::Task = serde_json::from_value(
             serde_json::json!({"reconcile": {"metered": "all", "index": index, "metrics_index": metrics_index}}),
@@ -405,7 +405,7 @@ fn report_renders_in_chromium_with_the_ground_truth_numbers() {
 fn reconcile_reads_both_retries_of_one_request_across_a_page_boundary() {
     for base in [servers::opensearch(), servers::elasticsearch()] {
         let metrics = format!("logmeter-metrics-{}", unique("retry"));
-        let mut template = logmeter::sink::search::index_template(&[format!("{metrics}-*")], false);
+        let mut template = logmeter::output::search::client::index_template(&[format!("{metrics}-*")], false);
         template["priority"] = serde_json::json!(900);
         let (status, body) =
             servers::http("PUT", &format!("{base}/_index_template/{metrics}"), Some(&template.to_string()));

@@ -25,7 +25,7 @@ struct Case {
 
 /// The rollup documents a plan holds.
 fn rollups(plan: &logmeter::pipeline::RecordPlan) -> Vec<Value> {
-    plan.parcels(logmeter::destination::SEARCH)
+    plan.parcels(logmeter::output::SEARCH)
         .iter()
         .flat_map(|b| b.body.split(|&c| c == b'\n').filter(|l| !l.is_empty()).skip(1).step_by(2))
         .map(|l| serde_json::from_slice::<Value>(l).unwrap())
@@ -35,7 +35,7 @@ fn rollups(plan: &logmeter::pipeline::RecordPlan) -> Vec<Value> {
 
 /// The invocation documents a plan holds (its rollups left out).
 fn documents(plan: &logmeter::pipeline::RecordPlan) -> Vec<Value> {
-    plan.parcels(logmeter::destination::SEARCH)
+    plan.parcels(logmeter::output::SEARCH)
         .iter()
         .flat_map(|b| b.body.split(|&c| c == b'\n').filter(|l| !l.is_empty()).skip(1).step_by(2))
         .map(|l| serde_json::from_slice::<Value>(l).unwrap())
@@ -44,7 +44,7 @@ fn documents(plan: &logmeter::pipeline::RecordPlan) -> Vec<Value> {
 }
 
 fn quarantine_reasons(plan: &logmeter::pipeline::RecordPlan) -> Vec<String> {
-    plan.parcels(logmeter::destination::QUARANTINE)
+    plan.parcels(logmeter::output::QUARANTINE)
         .iter()
         .flat_map(|o| serde_json::from_slice::<Vec<Value>>(&o.body).unwrap())
         .map(|e| e["reason"].as_str().unwrap().to_owned())

@@ -4,7 +4,7 @@
 use crate::servers::{self, http, rt, unique};
 use crate::support::large;
 use logmeter::KinesisBatch;
-use logmeter::destination::SEARCH;
+use logmeter::output::SEARCH;
 use logmeter::plan::rollup::Sketch;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -153,7 +153,7 @@ fn aggregation_queries_over_rollups_from_several_batches_match_the_ground_truth_
         settings.extend(PRICES.iter().map(|(k, v)| (*k, v.to_string())));
         // The aggregations need the rollup template's keywords on this test's indices: the process-wide template
         // is installed once, by whichever test comes first, for its own indices.
-        let mut template = logmeter::sink::search::rollups_template(&[format!("{index}-*")]);
+        let mut template = logmeter::output::search::client::rollups_template(&[format!("{index}-*")]);
         template["priority"] = serde_json::json!(900);
         let (status, body) = http("PUT", &format!("{base}/_index_template/{index}"), Some(&template.to_string()));
         assert_eq!(status, 200, "{name}: {body}");

@@ -3,7 +3,7 @@
 
 use crate::support::{Memory, billed, large, logged, memory, pipeline, root};
 use logmeter::KinesisBatch;
-use logmeter::destination::{INGEST, QUARANTINE, SEARCH};
+use logmeter::output::{INGEST, QUARANTINE, SEARCH};
 use logmeter::samplegen::{self, Counts};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

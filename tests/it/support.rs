@@ -94,15 +94,15 @@ pub fn outputs<O, Q, S>(
     ingest: O,
     quarantine: Q,
     search: Option<S>,
-) -> Vec<logmeter::destination::Registered>
+) -> Vec<logmeter::output::Registered>
 where
     O: logmeter::sink::ObjectSink + 'static,
     Q: logmeter::sink::ObjectSink + 'static,
-    S: logmeter::sink::SearchSink + 'static,
+    S: logmeter::output::search::SearchSink + 'static,
 {
-    let prometheus = None::<(logmeter::config::PrometheusConfig, logmeter::sink::LocalDir)>;
-    let stores = logmeter::destination::Stores { ingest, quarantine, search, spool: false, prometheus };
-    logmeter::destination::register(config, stores)
+    let prometheus = None::<(logmeter::output::prometheus::PrometheusConfig, logmeter::sink::LocalDir)>;
+    let stores = logmeter::output::Stores { ingest, quarantine, search, spool: false, prometheus };
+    logmeter::output::register(config, stores)
 }
 
 /// Every file under `dir`, by relative path.
@@ -209,7 +209,7 @@ pub fn quarantined(objects: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<
 /// Whether every meter record of `plan` is in `objects` (by content) and every quarantine object it planned is
 /// there: the record was fully delivered to the stores.
 pub fn delivered(plan: &logmeter::pipeline::RecordPlan, objects: &BTreeMap<String, Vec<u8>>) -> bool {
-    use logmeter::destination::{INGEST, QUARANTINE};
+    use logmeter::output::{INGEST, QUARANTINE};
     let have = billed(objects);
     let lines = plan.parcels(INGEST).iter().flat_map(|p| p.body.split(|&b| b == b'\n').filter(|l| !l.is_empty()));
     lines.map(canonical_meter).all(|m| have.binary_search(&m).is_ok())

@@ -126,7 +126,7 @@ fn mapped_type(template: &serde_json::Value, field: &str) -> Option<String> {
 
 #[test]
 fn dashboards_use_only_fields_the_templates_map_with_a_fitting_type() {
-    use logmeter::sink::search::{index_template, rollups_template, template_patterns};
+    use logmeter::output::search::client::{index_template, rollups_template, template_patterns};
     let config = logmeter::PipelineConfig::default();
     let rollup_pattern = &config.rollup.index_pattern;
     let templates = [

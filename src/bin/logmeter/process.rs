@@ -42,14 +42,14 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 pub fn local_handler(
     dir: &std::path::Path,
     backfill: bool,
-) -> Result<(Handler, Option<logmeter::config::PrometheusConfig>), CliError> {
+) -> Result<(Handler, Option<logmeter::output::prometheus::PrometheusConfig>), CliError> {
     let env = |k: &str| std::env::var(k).ok();
     let mut config = PipelineConfig::from_lookup(env).map_err(CliError::usage)?;
-    let mut prometheus = logmeter::config::PrometheusConfig::from_lookup(&env).map_err(CliError::usage)?;
+    let mut prometheus = logmeter::output::prometheus::PrometheusConfig::from_lookup(&env).map_err(CliError::usage)?;
     if backfill {
         logmeter::backfill::configure(&mut config, &mut prometheus);
     }
-    let stores = logmeter::destination::Stores {
+    let stores = logmeter::output::Stores {
         ingest: LocalDir::new(dir),
         quarantine: LocalDir::new(dir),
         search: Some(LocalDir::new(dir)),

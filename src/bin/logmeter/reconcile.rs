@@ -69,7 +69,7 @@ fn reconcile_outcome(source: &Source, write: bool) -> Result<logmeter::reconcile
                 .block_on(async {
                     let sdk = logmeter::aws::sdk_config().await;
                     let secrets = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").ok();
-                    let http = logmeter::sink::search::SearchHttp::new(&config, sdk, secrets);
+                    let http = logmeter::output::search::client::SearchHttp::new(&config, sdk, secrets);
                     let mirror = logmeter::reconcile::scheduled::results_mirror(&config, http);
                     let outcome =
                         reconcile_window(mirror.http(), &source.index, &source.metrics_index, options, window.as_ref())

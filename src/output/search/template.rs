@@ -101,7 +101,7 @@ pub fn rollups_template(patterns: &[String]) -> Value {
     )
 }
 
-/// The template of the reconciliation index ([`crate::plan::reconcile_docs`], meter records' documents): ids and
+/// The template of the reconciliation index ([`crate::output::search::reconcile_docs`], meter records' documents): ids and
 /// names as keywords (the reader sorts on `join_id`), the value as a number. `kind` is mapped for the invocation
 /// documents earlier versions also wrote there, which the reader leaves out.
 pub fn reconcile_template(patterns: &[String]) -> Value {
@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn valid_template_maps_every_document_field() {
-        let doc: Value = serde_json::from_str(&crate::sink::search::template::tests::sample_document()).unwrap();
+        let doc: Value = serde_json::from_str(&crate::output::search::template::tests::sample_document()).unwrap();
         assert_every_leaf_mapped(&doc, &index_template(&["x-*".into()], false), "invocation document");
         assert!(index_template(&["x".into()], true).get("data_stream").is_some());
     }
@@ -282,10 +282,10 @@ mod tests {
             }
         }
         for plan in pipeline.plan_batch_with(&batch.records, &catalog) {
-            for parcel in plan.parcels(crate::destination::SEARCH) {
+            for parcel in plan.parcels(crate::output::SEARCH) {
                 let body = String::from_utf8(parcel.body.clone()).unwrap();
                 for doc in body.lines().skip(1).step_by(2) {
-                    let is_join = crate::plan::reconcile_docs::is_join_doc(doc.as_bytes());
+                    let is_join = crate::output::search::reconcile_docs::is_join_doc(doc.as_bytes());
                     let doc: Value = serde_json::from_str(doc).unwrap();
                     if is_join {
                         merge(&mut reconcile, &doc);
@@ -307,7 +307,8 @@ mod tests {
     /// A document with every optional field present, built by the real encoder.
     pub(super) fn sample_document() -> String {
         use crate::extract::{FoundReport, InvocationReport, ReportFormat, ReportStatus, Value as Figure};
-        use crate::plan::{BulkEncoder, ReportContext, ReportEncoder};
+        use crate::output::search::ReportEncoder;
+        use crate::plan::{BulkEncoder, ReportContext};
         let mut r = InvocationReport::new("req", ReportFormat::Text);
         for (i, f) in FIGURES.iter().enumerate() {
             r.figures[i] = Some(if f.whole { Figure::Whole(64) } else { Figure::Real(1.5) });

@@ -1,9 +1,9 @@
 //! Meter records as search documents (optional): each record exactly as written to S3, plus `@timestamp` from
 //! `meterTimeInMillis`, in a daily index by that time.
 
-use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
 use crate::extract::MeterRecords;
 use crate::ids::meter_document_id;
+use crate::plan::{BulkEncoder, IndexNamer, iso_millis_bytes};
 
 /// Appends one `create` action per meter record to `bulk`.
 pub fn encode_meter_records(records: &MeterRecords, index_pattern: &str, bulk: &mut BulkEncoder) {

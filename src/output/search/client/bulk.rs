@@ -139,13 +139,6 @@ pub fn without_id(action: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Delay before attempt `attempt` (2, 3, …): a step that doubles from 100 ms, capped at 5 s, of which `jitter`
-/// in `0.0..1.0` picks between half and all ("equal jitter": never less than half the step).
-pub fn backoff(attempt: u32, jitter: f64) -> std::time::Duration {
-    let cap = 100u64.saturating_mul(1 << attempt.saturating_sub(2).min(6)).min(5_000);
-    std::time::Duration::from_millis((cap as f64 * (0.5 + jitter / 2.0)) as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,13 +200,5 @@ mod tests {
         assert_eq!(action_target(b"{\"index\":{\"_index\":\"i-2026.12.06\",\"_id\":\"a-1\"}}"), want);
         assert_eq!(action_target(b"{\"create\":{\"_index\":\"i\"}}"), None, "no id");
         assert_eq!(action_target(b"not json"), None);
-    }
-
-    #[test]
-    fn valid_backoff_grows_and_is_capped() {
-        let table = [(2, 0.0, 50), (2, 1.0, 100), (3, 1.0, 200), (5, 1.0, 800), (20, 1.0, 5_000), (20, 0.0, 2_500)];
-        for (attempt, jitter, ms) in table {
-            assert_eq!(backoff(attempt, jitter).as_millis(), ms, "{attempt} {jitter}");
-        }
     }
 }

@@ -1,24 +1,25 @@
-//! The Elasticsearch / OpenSearch mirror: bulk requests with per-item handling, retries with backoff and
-//! jitter, the index template installed on first use, and every authentication the config names.
+//! The Elasticsearch / OpenSearch mirror's client: bulk requests with per-item handling, bounded retries with
+//! backoff and jitter, the index template installed on first use, and every authentication the config names.
 //!
 //! One client path serves Elasticsearch 8/9 and OpenSearch 1–3, managed or Serverless: plain HTTP over the
 //! rustls stack the AWS SDK already brings, with `aws-sigv4` for IAM auth (see docs/architecture.md).
 
 mod bulk;
 mod http;
-mod template;
 
-pub use bulk::{ItemOutcome, action_target, backoff, classify, join, pairs, without_id};
-pub use http::{Answer, AwsHttp, HttpError, SearchHttp};
-pub(crate) use http::{partition_of, service_endpoint};
-pub use template::{
+pub use super::template::{
     index_template, meter_records_template, reconcile_results_template, reconcile_template, rollups_template,
     template_patterns,
 };
+pub use crate::sink::http::{Answer, AwsHttp, HttpError};
+use crate::sink::http::{backoff, jitter, snippet};
+pub use bulk::{ItemOutcome, action_target, classify, join, pairs, without_id};
+pub use http::SearchHttp;
 
-use super::{BulkDelivery, RejectedDocument, SearchSink, SinkError};
+use super::{BulkDelivery, RejectedDocument, SearchSink};
 use crate::config::{IdMode, SearchConfig};
 use crate::plan::Parcel;
+use crate::sink::SinkError;
 use ::http::Method;
 use bytes::Bytes;
 use tokio::sync::OnceCell;
@@ -41,20 +42,6 @@ pub struct SearchMirror {
     templates: Vec<(&'static str, serde_json::Value)>,
     template_ready: OnceCell<()>,
     template_refused: std::sync::atomic::AtomicBool,
-}
-
-/// A jitter factor in [0, 1) for backoff.
-pub(crate) fn jitter() -> f64 {
-    // I/O layer: the clock is a fine source of jitter between concurrent functions.
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    f64::from(n.wrapping_mul(2_654_435_761) % 1_000) / 1_000.0
-}
-
-/// The start of an answer's body, on one line, for an error message.
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let mut s = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-    s.retain(|c| c != '\n');
-    s
 }
 
 impl SearchMirror {

@@ -2,19 +2,16 @@
 //! brings), with basic auth, Elastic API keys, or SigV4 (`es`, `aoss`, `secretsmanager`) using the function's
 //! credentials. Credentials and secrets are resolved on first use, never at cold start.
 
-use crate::config::{SearchAuth, SearchConfig};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::time::{Duration, SystemTime};
-use tokio::sync::OnceCell;
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -38,7 +35,7 @@ pub enum HttpError {
     Setup(String),
 }
 
-/// An HTTP client for AWS APIs and the search endpoint: requests with a timeout, signed with SigV4 when asked.
+/// An HTTP client for AWS APIs and the outputs' endpoints: requests with a timeout, signed with SigV4 when asked.
 #[derive(Debug)]
 pub struct AwsHttp {
     client: Client<Https, Full<Bytes>>,
@@ -46,22 +43,8 @@ pub struct AwsHttp {
     timeout: Duration,
 }
 
-/// The search endpoint's client.
-#[derive(Debug)]
-pub struct SearchHttp {
-    http: AwsHttp,
-    base: String,
-    auth: SearchAuth,
-    basic_from_secret: OnceCell<String>,
-    secrets_endpoint: Option<String>,
-}
-
 fn connector() -> Https {
     hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build()
-}
-
-fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }
 
 impl AwsHttp {
@@ -118,6 +101,54 @@ impl AwsHttp {
         Ok(Answer { status, body })
     }
 
+    /// The `SecretString` of the secret `arn`, read from Secrets Manager in the secret's own partition and region
+    /// (`endpoint` overrides the endpoint: local tests, `AWS_ENDPOINT_URL_SECRETS_MANAGER`). `what` names the
+    /// secret's use in errors; the value itself is never logged or put in an error.
+    pub async fn secret_string(&self, arn: &str, endpoint: Option<&str>, what: &str) -> Result<String, HttpError> {
+        let own_region = self.sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let fips = self.sdk.use_fips().unwrap_or(false);
+        let (default_endpoint, region) = secrets_manager_endpoint(arn, &own_region, fips);
+        let endpoint = endpoint.map_or(default_endpoint, str::to_owned);
+        let body = Bytes::from(serde_json::json!({ "SecretId": arn }).to_string());
+        let headers = vec![("x-amz-target", "secretsmanager.GetSecretValue".to_owned())];
+        let answer = self
+            .request(
+                http::Method::POST,
+                &format!("{endpoint}/"),
+                headers,
+                Some((body, "application/x-amz-json-1.1")),
+                Some(("secretsmanager", Some(region.as_str()))),
+            )
+            .await?;
+        if answer.status != 200 {
+            // AWS JSON errors name their type (`ResourceNotFoundException`, `AccessDeniedException`, …).
+            let kind = serde_json::from_slice::<serde_json::Value>(&answer.body)
+                .ok()
+                .and_then(|v| v["__type"].as_str().map(|t| t.rsplit('#').next().unwrap_or(t).to_owned()))
+                .map_or_else(String::new, |t| format!(" ({t})"));
+            let what =
+                if answer.status >= 500 { "" } else { ": check the ARN and the role's secretsmanager:GetSecretValue" };
+            let e = format!(
+                "cannot read the {what} secret {arn}: Secrets Manager answered HTTP {}{kind}{what}",
+                answer.status
+            );
+            return Err(if answer.status >= 500 || answer.status == 429 {
+                HttpError::Unavailable(e)
+            } else {
+                HttpError::Setup(e)
+            });
+        }
+        #[derive(serde::Deserialize)]
+        struct Value {
+            #[serde(rename = "SecretString")]
+            secret: Option<String>,
+        }
+        serde_json::from_slice::<Value>(&answer.body)
+            .ok()
+            .and_then(|v| v.secret)
+            .ok_or_else(|| HttpError::Setup(format!("the {what} secret {arn} holds no SecretString")))
+    }
+
     async fn sign(
         &self,
         req: &mut http::Request<Full<Bytes>>,
@@ -162,101 +193,6 @@ impl AwsHttp {
     }
 }
 
-impl SearchHttp {
-    /// A client for `config.url`. `secrets_endpoint` overrides the Secrets Manager endpoint (local tests; in
-    /// production it comes from `AWS_ENDPOINT_URL_SECRETS_MANAGER` or the region).
-    pub fn new(config: &SearchConfig, sdk: SdkConfig, secrets_endpoint: Option<String>) -> Self {
-        Self {
-            http: AwsHttp::new(sdk, Duration::from_millis(config.timeout_ms)),
-            base: config.url.clone(),
-            auth: config.auth.clone(),
-            basic_from_secret: OnceCell::new(),
-            secrets_endpoint,
-        }
-    }
-
-    /// Sends `method path` with an optional body to the search endpoint, authenticated.
-    pub async fn send(
-        &self,
-        method: http::Method,
-        path: &str,
-        body: Option<(Bytes, &str)>,
-    ) -> Result<Answer, HttpError> {
-        let url = format!("{}{path}", self.base);
-        let mut headers = Vec::new();
-        match &self.auth {
-            SearchAuth::None | SearchAuth::SigV4 { .. } => {}
-            SearchAuth::Basic { username, password } => headers.push(("authorization", basic(username, password))),
-            SearchAuth::ApiKey(key) => headers.push(("authorization", format!("ApiKey {key}"))),
-            SearchAuth::Secret { arn } => {
-                let value = self.basic_from_secret.get_or_try_init(|| self.read_secret(arn)).await?;
-                headers.push(("authorization", value.clone()));
-            }
-        }
-        let service = match &self.auth {
-            SearchAuth::SigV4 { service } => Some((service.as_str(), None)),
-            _ => None,
-        };
-        self.http.request(method, &url, headers, body, service).await
-    }
-
-    /// Reads `{"username","password"}` from Secrets Manager and returns the basic-auth header value.
-    async fn read_secret(&self, arn: &str) -> Result<String, HttpError> {
-        let own_region = self.http.sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        let fips = self.http.sdk.use_fips().unwrap_or(false);
-        let (default_endpoint, region) = secrets_manager_endpoint(arn, &own_region, fips);
-        let endpoint = self.secrets_endpoint.clone().unwrap_or(default_endpoint);
-        let body = Bytes::from(serde_json::json!({ "SecretId": arn }).to_string());
-        let headers = vec![("x-amz-target", "secretsmanager.GetSecretValue".to_owned())];
-        let answer = self
-            .http
-            .request(
-                http::Method::POST,
-                &format!("{endpoint}/"),
-                headers,
-                Some((body, "application/x-amz-json-1.1")),
-                Some(("secretsmanager", Some(region.as_str()))),
-            )
-            .await?;
-        if answer.status != 200 {
-            // AWS JSON errors name their type (`ResourceNotFoundException`, `AccessDeniedException`, …).
-            let kind = serde_json::from_slice::<serde_json::Value>(&answer.body)
-                .ok()
-                .and_then(|v| v["__type"].as_str().map(|t| t.rsplit('#').next().unwrap_or(t).to_owned()))
-                .map_or_else(String::new, |t| format!(" ({t})"));
-            let what =
-                if answer.status >= 500 { "" } else { ": check the ARN and the role's secretsmanager:GetSecretValue" };
-            let e = format!(
-                "cannot read the search credentials secret {arn}: Secrets Manager answered HTTP {}{kind}{what}",
-                answer.status
-            );
-            return Err(if answer.status >= 500 || answer.status == 429 {
-                HttpError::Unavailable(e)
-            } else {
-                HttpError::Setup(e)
-            });
-        }
-        #[derive(serde::Deserialize)]
-        struct Value {
-            #[serde(rename = "SecretString")]
-            secret: Option<String>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Pair {
-            username: String,
-            password: String,
-        }
-        let pair = serde_json::from_slice::<Value>(&answer.body)
-            .ok()
-            .and_then(|v| v.secret)
-            .and_then(|s| serde_json::from_str::<Pair>(&s).ok())
-            .ok_or_else(|| {
-                HttpError::Setup(format!("secret {arn} must be a JSON object with string keys username and password"))
-            })?;
-        Ok(basic(&pair.username, &pair.password))
-    }
-}
-
 /// The Secrets Manager endpoint for the secret `arn` and the region to sign for: the secret's own partition and
 /// region (read from the ARN, so a secret in another region or partition is found), else the function's region in
 /// the commercial partition; the FIPS endpoint when `AWS_USE_FIPS_ENDPOINT` asks for it.
@@ -270,7 +206,7 @@ fn secrets_manager_endpoint(arn: &str, own_region: &str, fips: bool) -> (String,
 
 /// The partition a region belongs to, from its name (AWS's partitions.json: `cn-` China, `us-gov-` GovCloud,
 /// the ISO prefixes, `eusc-` the European Sovereign Cloud; the commercial partition otherwise).
-pub(crate) fn partition_of(region: &str) -> &'static str {
+pub fn partition_of(region: &str) -> &'static str {
     let prefixes = [
         ("cn-", "aws-cn"),
         ("us-gov-", "aws-us-gov"),
@@ -284,7 +220,7 @@ pub(crate) fn partition_of(region: &str) -> &'static str {
 }
 
 /// The endpoint of `service` in `region` of `partition`, `<service>-fips` when `fips` asks for it.
-pub(crate) fn service_endpoint(service: &str, partition: &str, region: &str, fips: bool) -> String {
+pub fn service_endpoint(service: &str, partition: &str, region: &str, fips: bool) -> String {
     // The DNS suffix of each partition (AWS's partitions.json).
     let suffix = match partition {
         "aws-cn" => "amazonaws.com.cn",
@@ -299,9 +235,30 @@ pub(crate) fn service_endpoint(service: &str, partition: &str, region: &str, fip
     format!("https://{service}{fips}.{region}.{suffix}")
 }
 
+/// A jitter factor in [0, 1) for backoff.
+pub fn jitter() -> f64 {
+    // I/O layer: the clock is a fine source of jitter between concurrent functions.
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    f64::from(n.wrapping_mul(2_654_435_761) % 1_000) / 1_000.0
+}
+
+/// The start of an answer's body, on one line, for an error message.
+pub fn snippet(body: &[u8]) -> String {
+    let mut s = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+    s.retain(|c| c != '\n');
+    s
+}
+
+/// Delay before attempt `attempt` (2, 3, …): a step that doubles from 100 ms, capped at 5 s, of which `jitter`
+/// in `0.0..1.0` picks between half and all ("equal jitter": never less than half the step).
+pub fn backoff(attempt: u32, jitter: f64) -> std::time::Duration {
+    let cap = 100u64.saturating_mul(1 << attempt.saturating_sub(2).min(6)).min(5_000);
+    std::time::Duration::from_millis((cap as f64 * (0.5 + jitter / 2.0)) as u64)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{partition_of, secrets_manager_endpoint, service_endpoint};
+    use super::{backoff, partition_of, secrets_manager_endpoint, service_endpoint};
 
     #[test]
     fn lambda_endpoints_follow_the_region_partition() {
@@ -367,6 +324,14 @@ mod tests {
         ];
         for (arn, own, fips, endpoint, region) in table {
             assert_eq!(secrets_manager_endpoint(arn, own, fips), (endpoint.to_owned(), region.to_owned()), "{arn}");
+        }
+    }
+
+    #[test]
+    fn valid_backoff_grows_and_is_capped() {
+        let table = [(2, 0.0, 50), (2, 1.0, 100), (3, 1.0, 200), (5, 1.0, 800), (20, 1.0, 5_000), (20, 0.0, 2_500)];
+        for (attempt, jitter, ms) in table {
+            assert_eq!(backoff(attempt, jitter).as_millis(), ms, "{attempt} {jitter}");
         }
     }
 }

@@ -3,13 +3,13 @@
 //! A password or token is held here but never printed: `Debug` redacts it, and errors name the variable without
 //! its value.
 
-use super::{
+use crate::config::{
     ConfigError, SearchFailureMode, attempts, endpoint_url, failure_mode, one_auth, read, text, timeout_ms,
     user_password,
 };
 use std::fmt;
 
-pub use crate::plan::PrometheusMode;
+use super::PrometheusMode;
 
 /// How to authenticate to the Prometheus endpoint.
 #[derive(Clone, PartialEq, Eq)]

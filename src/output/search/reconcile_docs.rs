@@ -12,11 +12,11 @@
 //! ones (a meter record), never from the Kinesis record: a retry, a replay or another route to the same log
 //! events writes the same ids, and `create` keeps one copy.
 
-use super::RecordValues;
-use super::json_out::{push_f64, push_str};
-use super::rollup::{FunctionInfo, RollupSettings, function_info};
-use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
 use crate::ids::V5Prefix;
+use crate::plan::RecordValues;
+use crate::plan::json_out::{push_f64, push_str};
+use crate::plan::rollup::{FunctionInfo, RollupSettings, function_info};
+use crate::plan::{BulkEncoder, IndexNamer, iso_millis_bytes};
 use std::borrow::Cow;
 
 /// What every reconciliation document starts with, as written and as recognised when read back: its own id.

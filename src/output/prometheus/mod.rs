@@ -1,4 +1,4 @@
-//! Prometheus: the rollup figures as samples ([`crate::plan::prometheus`]), by remote write 1.0 or to a
+//! Prometheus: the rollup figures as samples ([`encode`]), by remote write 1.0 or to a
 //! Pushgateway.
 //!
 //! - **Remote write**: the encoder yields each record's `WriteRequest` entries; the outlet joins a whole batch's
@@ -13,16 +13,40 @@
 //! after the retries, the request is spooled to the quarantine store (`PROMETHEUS_FAILURE_MODE=spool`, the
 //! default) or its records are retried (`retry`).
 
+mod client;
+pub mod encode;
+mod local;
+mod settings;
+mod spool;
+
+pub use client::PrometheusHttp;
+pub use encode::PrometheusMode;
+pub use local::PROMETHEUS_DIRS;
+pub use settings::{PrometheusAuth, PrometheusConfig};
+
 use super::{
     BatchFragments, Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, Shipped,
     keep_in_quarantine, send_packed,
 };
-use crate::config::PrometheusMode;
-use crate::plan::prometheus::{JOB, encode_remote_write, encode_text, remote_write_entry, samples};
 use crate::plan::rollup::RollupSettings;
-use crate::plan::{pack_items, prometheus_rejected_object, prometheus_spool_object, utc_date};
-use crate::sink::{MetricsSink, SinkError};
+use crate::plan::{pack_items, utc_date};
+use crate::sink::{Delivery, SinkError};
 use crate::summary::Summary;
+use encode::{JOB, encode_remote_write, encode_text, remote_write_entry, samples};
+use spool::{prometheus_rejected_object, prometheus_spool_object};
+
+/// Where Prometheus requests go (a remote write endpoint or a Pushgateway in production, files locally).
+pub trait MetricsSink: Send + Sync + std::fmt::Debug {
+    /// Sends one request as it goes on the wire: a snappy-compressed `WriteRequest` named by its records
+    /// ([`PrometheusMode::RemoteWrite`]), or a group in the text format whose key is its grouping
+    /// path, `job/<job>/<label>/<value>…` ([`PrometheusMode::Pushgateway`]). `Permanent` means the
+    /// endpoint refused the data for good (a 4xx other than 429), `Transient` that it stayed unavailable.
+    fn send(
+        &self,
+        mode: PrometheusMode,
+        request: &Parcel,
+    ) -> impl std::future::Future<Output = Result<Delivery, SinkError>> + Send;
+}
 
 /// The Prometheus destination.
 pub const PROMETHEUS: &str = "prometheus";
@@ -84,7 +108,7 @@ pub struct PrometheusOutlet<S> {
 impl<S: MetricsSink> PrometheusOutlet<S> {
     /// An outlet over `sink`; `config` gives the mode, the request bounds and the failure mode, `quarantine_prefix`
     /// where refused and spooled requests are kept.
-    pub fn new(config: &crate::config::PrometheusConfig, sink: S, quarantine_prefix: &str) -> Self {
+    pub fn new(config: &crate::output::prometheus::PrometheusConfig, sink: S, quarantine_prefix: &str) -> Self {
         Self {
             sink,
             mode: config.mode,
@@ -96,7 +120,11 @@ impl<S: MetricsSink> PrometheusOutlet<S> {
     }
 
     /// Boxed, for the handler's list.
-    pub fn boxed(config: &crate::config::PrometheusConfig, sink: S, quarantine_prefix: &str) -> Box<dyn Outlet>
+    pub fn boxed(
+        config: &crate::output::prometheus::PrometheusConfig,
+        sink: S,
+        quarantine_prefix: &str,
+    ) -> Box<dyn Outlet>
     where
         S: 'static,
     {
@@ -190,7 +218,7 @@ impl<S: MetricsSink> Outlet for PrometheusOutlet<S> {
 /// Prometheus as the registration list holds it: its encoder in `prometheus`' mode, and its outlet over `sink`.
 pub fn register<S: MetricsSink + 'static>(
     config: &crate::config::PipelineConfig,
-    prometheus: &crate::config::PrometheusConfig,
+    prometheus: &crate::output::prometheus::PrometheusConfig,
     sink: S,
 ) -> super::Registered {
     super::Registered {
@@ -203,7 +231,7 @@ pub fn register<S: MetricsSink + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{PrometheusConfig, SearchFailureMode};
+    use crate::config::SearchFailureMode;
     use crate::sink::{Delivery, MemorySink};
     use crate::{Handler, KinesisBatch, PipelineConfig};
     use std::sync::{Arc, Mutex};
@@ -234,7 +262,7 @@ mod tests {
         let endpoint = Arc::new(Endpoint { answer, taken: Mutex::new(Vec::new()) });
         let store = Arc::new(MemorySink::new());
         let pipeline_config = PipelineConfig { threads: 1, ..PipelineConfig::default() };
-        let stores = crate::destination::Stores {
+        let stores = crate::output::Stores {
             ingest: store.clone(),
             quarantine: store.clone(),
             search: None::<MemorySink>,

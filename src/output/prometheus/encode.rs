@@ -8,8 +8,8 @@
 //! CloudWatch Logs cut its delivery between them. A retry writes the same samples again, which Prometheus drops
 //! as duplicates. Queries add the deltas up with `sum_over_time` (docs/prometheus.md).
 
-use super::RecordValues;
-use super::rollup::{DURATION_BUCKETS, Group, Rollup, RollupSettings, STATUSES, Totals, roll_up};
+use crate::plan::RecordValues;
+use crate::plan::rollup::{DURATION_BUCKETS, Group, Rollup, RollupSettings, STATUSES, Totals, roll_up};
 use std::collections::BTreeMap;
 
 /// Where Prometheus metrics go.

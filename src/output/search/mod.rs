@@ -1,4 +1,4 @@
-//! The search mirror: each invocation report as a metric document ([`crate::plan::ReportEncoder`]), rollup and
+//! The search mirror: each invocation report as a metric document ([`ReportEncoder`]), rollup and
 //! reconciliation documents and, with `SEARCH_METER_RECORDS`, each meter record as a document, as `create` actions
 //! with deterministic ids.
 //! The encoder yields each record's actions; the outlet packs a whole batch's into bulk bodies bounded by
@@ -10,18 +10,62 @@
 //! error; when the mirror is down after its retries, the body is spooled to the quarantine store
 //! (`SEARCH_FAILURE_MODE=spool`, the default) or the record is retried (`retry`).
 
+/// `event.dataset` of invocation documents, the one literal the writer ([`invocation_docs::ReportEncoder`]) and the
+/// readers ([`reconcile_docs`]) build their constants from.
+macro_rules! report_dataset {
+    () => {
+        "aws.lambda.report"
+    };
+}
+
+pub mod client;
+mod invocation_docs;
+mod local;
+mod memory;
+mod meter_docs;
+pub mod reconcile_docs;
+mod spool;
+pub mod template;
+
+pub use client::SearchMirror;
+pub use invocation_docs::ReportEncoder;
+pub use local::BULK_DIR;
+pub use spool::{RejectedDocument, search_rejected_object, search_spool_object};
+
 use super::{
     BatchFragments, Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, SEARCH, Shipped,
     keep_in_quarantine, send_packed,
 };
 use crate::config::PipelineConfig;
 use crate::plan::rollup::{RollupSettings, encode_rollups};
-use crate::plan::{
-    BulkEncoder, REPORT_DOCUMENT_BYTES, ReportEncoder, encode_meter_records, pack_bodies, search_rejected_object,
-    search_spool_object, utc_date,
-};
-use crate::sink::{SearchSink, SinkError};
+use crate::plan::{BulkEncoder, REPORT_DOCUMENT_BYTES, pack_bodies, utc_date};
+use crate::sink::SinkError;
 use crate::summary::Summary;
+use meter_docs::encode_meter_records;
+
+/// How a bulk request ended: every action was created now, was already there, or was rejected for good.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkDelivery {
+    /// Documents this call created.
+    pub created: usize,
+    /// Documents that already existed (409 on `create`).
+    pub already_present: usize,
+    /// Documents the engine will never accept (a 4xx other than 409, e.g. a mapping error), for quarantine.
+    pub rejected: Vec<RejectedDocument>,
+}
+
+/// Where bulk requests go (Elasticsearch/OpenSearch in production, NDJSON files locally).
+pub trait SearchSink: Send + Sync + std::fmt::Debug {
+    /// Sends one bulk request (its key is the request's name).
+    fn bulk(&self, request: &Parcel) -> impl std::future::Future<Output = Result<BulkDelivery, SinkError>> + Send;
+}
+
+/// A shared sink (tests keep a handle to look inside).
+impl<T: SearchSink> SearchSink for std::sync::Arc<T> {
+    fn bulk(&self, request: &Parcel) -> impl std::future::Future<Output = Result<BulkDelivery, SinkError>> + Send {
+        T::bulk(self, request)
+    }
+}
 
 /// Encodes reports (and meter records) into bulk bodies.
 #[derive(Debug, Clone)]
@@ -78,7 +122,7 @@ impl Encoder for SearchEncoder {
             encode_meter_records(values.meters, pattern, &mut bulk);
         }
         if let Some(pattern) = &self.reconcile_pattern {
-            crate::plan::reconcile_docs::encode_reconcile(values, &self.settings, pattern, &mut bulk);
+            reconcile_docs::encode_reconcile(values, &self.settings, pattern, &mut bulk);
         }
         out.extend(bulk.finish());
     }

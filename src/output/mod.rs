@@ -238,7 +238,7 @@ pub struct Stores<O, Q, S, M> {
     /// Whether a mirror outage spools bodies under `QUARANTINE_PREFIX` rather than retrying the records.
     pub spool: bool,
     /// Prometheus, with its settings, when it is configured.
-    pub prometheus: Option<(crate::config::PrometheusConfig, M)>,
+    pub prometheus: Option<(crate::output::prometheus::PrometheusConfig, M)>,
 }
 
 /// One output as the registration list holds it: its encoder (none for the quarantine store, whose encoder every
@@ -258,8 +258,8 @@ pub fn register<O, Q, S, M>(config: &crate::config::PipelineConfig, stores: Stor
 where
     O: crate::sink::ObjectSink + 'static,
     Q: crate::sink::ObjectSink + 'static,
-    S: crate::sink::SearchSink + 'static,
-    M: crate::sink::MetricsSink + 'static,
+    S: crate::output::search::SearchSink + 'static,
+    M: crate::output::prometheus::MetricsSink + 'static,
 {
     let mut outputs = vec![ingest::register(config, stores.ingest), quarantine::register(stores.quarantine)];
     outputs.extend(stores.search.map(|s| search::register(config, s, stores.spool)));

@@ -7,10 +7,11 @@
 //! ("too old sample", "out of bounds"): Prometheus 2.x answers a sample older than its out-of-order window with a
 //! 500, which no retry can fix.
 
-use super::search::{AwsHttp, HttpError, backoff, jitter, snippet};
-use super::{Delivery, MetricsSink, SinkError};
-use crate::config::{PrometheusAuth, PrometheusConfig, PrometheusMode};
+use super::MetricsSink;
+use super::{PrometheusAuth, PrometheusConfig, PrometheusMode};
 use crate::plan::Parcel;
+use crate::sink::http::{AwsHttp, HttpError, backoff, jitter, snippet};
+use crate::sink::{Delivery, SinkError};
 use base64::Engine as _;
 use bytes::Bytes;
 use std::time::Duration;

@@ -2,32 +2,10 @@
 //! conventions where they have a field (`@timestamp`, `event.*`, `cloud.*`, `faas.*`, `trace.id`, `span.id`,
 //! `error.type`), with Lambda's own figures under `aws.lambda.*`.
 
-use super::json_out::{push_bool, push_f64, push_str, push_u64};
-use super::{BulkEncoder, IndexNamer, iso_millis_bytes};
 use crate::extract::{FIGURES, FoundReport, FunctionId, LABELS, ReportFormat, ReportStatus, Value, function_of};
 use crate::ids::{V5Prefix, report_document_ids};
-
-/// What one report's document and action line take in a bulk body, a little more than the average (740 bytes in
-/// the large sample): the output bound counts found reports at this size until they are encoded.
-pub const REPORT_DOCUMENT_BYTES: usize = 800;
-
-/// Where a report came from: the payload and Kinesis record around it.
-#[derive(Debug, Clone, Copy)]
-pub struct ReportContext<'a> {
-    /// The source account: the event's `@aws.account` system field when the subscription adds it (centralised
-    /// log groups), else the account that owns the log group (payload `owner`).
-    pub account: &'a str,
-    /// The source region: the event's `@aws.region`, else the Kinesis record's region, when either says.
-    pub region: Option<&'a str>,
-    /// Log group.
-    pub log_group: &'a str,
-    /// Log stream.
-    pub log_stream: &'a str,
-    /// Kinesis shard.
-    pub shard: &'a str,
-    /// Kinesis sequence number.
-    pub sequence: &'a str,
-}
+use crate::plan::json_out::{push_bool, push_f64, push_str, push_u64};
+use crate::plan::{BulkEncoder, IndexNamer, ReportContext, iso_millis_bytes};
 
 /// The parts of a payload's documents that every report shares, rendered once per payload.
 #[derive(Debug)]
@@ -297,7 +275,7 @@ mod tests {
             message: String,
             expect: Option<serde_json::Value>,
         }
-        let cases: Vec<Case> = serde_json::from_str(include_str!("../../samples/edge/report-lines.json")).unwrap();
+        let cases: Vec<Case> = serde_json::from_str(include_str!("../../../samples/edge/report-lines.json")).unwrap();
         let mut checked = 0;
         for case in cases.iter().filter(|c| c.expect.is_some()) {
             let report = if case.message.starts_with('{') {
@@ -349,7 +327,7 @@ mod tests {
 
     #[test]
     fn valid_every_figure_and_label_is_in_the_schema_doc_with_its_type() {
-        let readme = include_str!("../../docs/schema.md");
+        let readme = include_str!("../../../docs/schema.md");
         let schema = readme.split("# Metric document schema").nth(1).unwrap().split("\n## ").next().unwrap();
         for f in &FIGURES {
             let row = schema

@@ -1,0 +1,32 @@
+//! The search mirror's in-memory stand-in for tests of the handler: documents by `(index, _id)`, create-only like
+//! the engine, with the failures and latency the [`MemorySink`] is set to.
+
+use super::{BulkDelivery, SearchSink};
+use crate::plan::Parcel;
+use crate::sink::SinkError;
+use crate::sink::memory::{MemorySink, lock};
+
+impl SearchSink for MemorySink {
+    async fn bulk(&self, request: &Parcel) -> Result<BulkDelivery, SinkError> {
+        self.wait().await;
+        self.admit(&request.key)?;
+        let mut docs = lock(&self.documents);
+        let mut out = BulkDelivery::default();
+        let mut lines = request.body.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+        while let (Some(action), Some(source)) = (lines.next(), lines.next()) {
+            let a: serde_json::Value = serde_json::from_slice(action)
+                .map_err(|e| SinkError::Permanent { target: request.key.clone(), reason: e.to_string() })?;
+            let key = (
+                a["create"]["_index"].as_str().unwrap_or("").to_owned(),
+                a["create"]["_id"].as_str().unwrap_or("").to_owned(),
+            );
+            if let std::collections::btree_map::Entry::Vacant(e) = docs.entry(key) {
+                e.insert(String::from_utf8_lossy(source).into_owned());
+                out.created += 1;
+            } else {
+                out.already_present += 1;
+            }
+        }
+        Ok(out)
+    }
+}
