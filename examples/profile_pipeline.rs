@@ -83,8 +83,10 @@ fn main() {
 /// The pipeline with invocation documents only, with rollups too (the default), and with rollups only,
 /// interleaved iteration by iteration.
 fn rollups(n: usize, batch: &KinesisBatch, config: &PipelineConfig) {
-    let without = PipelineConfig { search_rollups: false, ..config.clone() };
-    let rollups_only = PipelineConfig { invocation_docs: false, ..config.clone() };
+    let mut without = config.clone();
+    without.outputs.search.rollups = false;
+    let mut rollups_only = config.clone();
+    rollups_only.outputs.search.invocation_docs = false;
     let variants = [
         ("invocation documents only", Pipeline::new(without)),
         ("with rollups (default)", Pipeline::new(config.clone())),
@@ -107,7 +109,7 @@ fn rollups(n: usize, batch: &KinesisBatch, config: &PipelineConfig) {
 
 /// The pipeline with every fast reader, with each one off, and with none, interleaved.
 fn readers(n: usize, batch: &KinesisBatch, config: &PipelineConfig) {
-    use logmeter::config::FastReaders;
+    use logmeter::pipeline::FastReaders;
     let all = FastReaders::ALL;
     let variants = [
         ("all fast readers", all),

@@ -6,7 +6,7 @@
 //! sequence number is the payload's first event id. So the log events give the same derived `uniqueId`s, invocation
 //! document ids and reconciliation ids as the live route. The ingest objects' keys differ (another shard), so the
 //! backfill's ingest outlet reads the date's objects of every shard first and leaves out the meter records already
-//! there ([`crate::config::PipelineConfig::ingest_across_shards`]): a record delivered live is not written again.
+//! there ([`crate::output::ingest::Settings::across_shards`]): a record delivered live is not written again.
 //! (In the `record` layout it would be, byte-identical, for the billing platform to de-duplicate on `uniqueId` and
 //! content.) Rollups and Prometheus samples, whose ids depend on how events were cut into records, are not written
 //! by a backfill.
@@ -171,8 +171,8 @@ pub struct Backfilled {
 /// ingest objects may hold several log groups' records (its records come from a synthetic shard per log group), and
 /// Prometheus, whose samples are per record too, is dropped (`prometheus`: its settings, with or without a client).
 pub fn configure<P>(pipeline: &mut crate::PipelineConfig, prometheus: &mut Option<P>) {
-    pipeline.search_rollups = false;
-    pipeline.ingest_across_shards = true;
+    pipeline.outputs.search.rollups = false;
+    pipeline.outputs.ingest.across_shards = true;
     *prometheus = None;
 }
 

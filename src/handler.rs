@@ -60,17 +60,14 @@ impl Handler {
 
     /// **The builder**: the handler over `stores`, every output of the registration list
     /// ([`crate::output::register`]) that has a store, its encoder in the pipeline and its outlet here.
-    pub fn assemble<O, Q, S, M>(
-        config: crate::config::PipelineConfig,
-        stores: crate::output::Stores<O, Q, S, M>,
-    ) -> Self
+    pub fn assemble<O, Q, S, M>(config: crate::PipelineConfig, stores: crate::output::Stores<O, Q, S, M>) -> Self
     where
         O: crate::sink::ObjectSink + 'static,
         Q: crate::sink::ObjectSink + 'static,
         S: crate::output::search::SearchSink + 'static,
         M: crate::output::prometheus::MetricsSink + 'static,
     {
-        let mut outputs = crate::output::register(&config, stores);
+        let mut outputs = crate::output::register(&config.outputs, stores);
         let encoders = outputs.iter_mut().filter_map(|o| o.encoder.take()).collect();
         Self::new(Pipeline::with_encoders(config, encoders), outputs)
     }
@@ -106,7 +103,7 @@ impl Handler {
     pub async fn handle(&self, batch: &KinesisBatch, deadline: Option<Instant>) -> Outcome {
         let mut plans = self.plan(batch);
         if let Some(lookup) = &self.lookup {
-            let rollups = &self.pipeline.config().rollup;
+            let rollups = &self.pipeline.config().outputs.rollup;
             let mut names: Vec<String> = plans.iter().filter_map(|p| p.function.clone()).collect();
             names.sort_unstable();
             names.dedup();

@@ -4,15 +4,17 @@
 //! - [`event`]: the Lambda Kinesis event, read leniently;
 //! - [`decode`]: base64, gzip (every member, capped) and the CloudWatch Logs payload;
 //! - [`extract`]: tagged meter records, text `REPORT` lines and JSON `platform.report` events;
-//! - [`destination`]: each output's encoder (values to parcels) and outlet (delivery and failure policy);
-//! - [`plan`]: the bodies and keys the encoders write: S3 objects, metric documents, bulk bodies;
+//! - [`plan`]: what every output builds on: a record's values, object keys, bulk packing, rollups;
+//! - [`output`]: one folder per output (ingest objects, quarantine, search mirror, Prometheus), each with its
+//!   settings, encoder (values to parcels), outlet (delivery and failure policy) and client;
 //! - [`pipeline`]: the steps above for one record, and for a batch on all cores;
-//! - [`sink`]: the stores outlets deliver to (S3, search, a directory); [`handler`]: delivery and the partial
-//!   batch response.
+//! - [`sink`]: the stores and transports outputs share (S3, a directory, HTTP); [`handler`]: delivery and the
+//!   partial batch response.
 //!
 //! [`decode`], [`extract`] and [`ids`] live in the `logmeter-core` crate (`crates/core`), whose dependency tree
 //! has no async runtime, HTTP stack or AWS SDK: their purity is the compiler's to keep. [`plan`], [`pipeline`] and
-//! the encoders are pure by convention (no clock, no randomness, no I/O); only [`sink`] and the entry points do I/O.
+//! the encoders are pure by convention (no clock, no randomness, no I/O); only outlets, clients, [`sink`] and the
+//! entry points do I/O.
 
 #![forbid(unsafe_code)]
 
@@ -37,8 +39,9 @@ pub mod telemetry;
 
 pub use logmeter_core::{decode, extract, ids};
 
-pub use config::{IngestLayout, PipelineConfig};
 pub use event::KinesisBatch;
 pub use handler::{Handler, Outcome};
+pub use output::ingest::IngestLayout;
 pub use pipeline::Pipeline;
+pub use pipeline::PipelineConfig;
 pub use summary::Summary;

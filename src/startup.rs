@@ -2,7 +2,10 @@
 //! event. Shared by the Lambda entry point and `logmeter process` without `--out`.
 
 use crate::Handler;
-use crate::config::{ConfigError, DeliveryConfig, PipelineConfig, SearchFailureMode};
+use crate::PipelineConfig;
+use crate::config::{ConfigError, DeliveryConfig, FailureMode};
+use crate::output::prometheus::PrometheusConfig;
+use crate::output::search::SearchConfig;
 use crate::output::search::SearchMirror;
 use crate::output::search::client::SearchHttp;
 use crate::sink::S3Sink;
@@ -21,17 +24,29 @@ pub enum StartupError {
     NoBucket,
 }
 
+/// Every setting production reads, checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The pipeline's, and every output's encoder's.
+    pub pipeline: PipelineConfig,
+    /// The buckets and the function metadata lookup.
+    pub delivery: DeliveryConfig,
+    /// The search endpoint, when `SEARCH_URL` is set.
+    pub search: Option<SearchConfig>,
+    /// Prometheus, when `PROMETHEUS_REMOTE_WRITE_URL` or `PROMETHEUS_PUSHGATEWAY_URL` is set.
+    pub prometheus: Option<PrometheusConfig>,
+}
+
 /// The settings, read and checked: call before loading the SDK configuration, so a missing or bad setting is
 /// reported before anything (a region lookup) is tried.
-pub fn settings(
-    lookup: impl Fn(&str) -> Option<String> + Copy,
-) -> Result<(PipelineConfig, DeliveryConfig), StartupError> {
+pub fn settings(lookup: impl Fn(&str) -> Option<String> + Copy) -> Result<Settings, StartupError> {
     let mut pipeline = PipelineConfig::from_lookup(lookup)?;
     let delivery = DeliveryConfig::from_lookup(lookup)?.ok_or(StartupError::NoBucket)?;
-    if let Some(stream) = delivery.search.as_ref().and_then(|s| s.data_stream.clone()) {
-        pipeline.index_pattern = stream;
+    let search = SearchConfig::from_lookup(&lookup)?;
+    if let Some(stream) = search.as_ref().and_then(|s| s.data_stream.clone()) {
+        pipeline.outputs.search.index_pattern = stream;
     }
-    Ok((pipeline, delivery))
+    Ok(Settings { pipeline, delivery, search, prometheus: PrometheusConfig::from_lookup(&lookup)? })
 }
 
 /// What the production handler is built from: the pipeline's settings and the sinks of each destination.
@@ -50,7 +65,7 @@ pub struct AwsParts {
     /// The function metadata lookup (`FUNCTION_METADATA_LOOKUP`, with rollups to write somewhere).
     pub lookup: Option<crate::sink::FunctionLookup>,
     /// Prometheus, when `PROMETHEUS_REMOTE_WRITE_URL` or `PROMETHEUS_PUSHGATEWAY_URL` is set.
-    pub prometheus: Option<(crate::output::prometheus::PrometheusConfig, crate::output::prometheus::PrometheusHttp)>,
+    pub prometheus: Option<(PrometheusConfig, crate::output::prometheus::PrometheusHttp)>,
 }
 
 impl AwsParts {
@@ -77,24 +92,23 @@ pub async fn aws_parts(
     lookup: impl Fn(&str) -> Option<String> + Copy,
     sdk: &aws_config::SdkConfig,
 ) -> Result<AwsParts, StartupError> {
-    let (pipeline, delivery) = settings(lookup)?;
+    let Settings { pipeline, delivery, search, prometheus } = settings(lookup)?;
     let client = crate::aws::s3_client(sdk, &delivery, lookup).await;
     let ingest = S3Sink::new(client.clone(), &delivery.bucket, delivery.acl);
     let quarantine = S3Sink::new(client, &delivery.quarantine_bucket, delivery.acl);
-    let search = delivery.search.as_ref().map(|s| {
+    let written = &pipeline.outputs.search;
+    let mirror = search.as_ref().map(|s| {
         let secrets = lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| sdk.endpoint_url().map(str::to_owned));
-        let meters = pipeline.mirror_meter_records.then_some(pipeline.meter_index_pattern.as_str());
-        let rollups = pipeline.search_rollups.then_some(pipeline.rollup.index_pattern.as_str());
-        let reconcile = pipeline.reconcile_docs.then_some(pipeline.reconcile_index_pattern.as_str());
+        let meters = written.meter_records.then_some(written.meter_index_pattern.as_str());
+        let rollups = written.rollups.then_some(written.rollup_index_pattern.as_str());
+        let reconcile = written.reconcile_docs.then_some(written.reconcile_index_pattern.as_str());
         let http = SearchHttp::new(s, sdk.clone(), secrets);
-        SearchMirror::new(s, http, &pipeline.index_pattern, rollups, meters, reconcile)
+        SearchMirror::new(s, http, &written.index_pattern, rollups, meters, reconcile)
     });
-    let spool = delivery.search.as_ref().is_some_and(|s| s.failure_mode == SearchFailureMode::Spool);
-    let prometheus = delivery
-        .prometheus
-        .as_ref()
-        .map(|p| (p.clone(), crate::output::prometheus::PrometheusHttp::new(p, sdk.clone())));
-    let rollups_written = (search.is_some() && pipeline.search_rollups) || prometheus.is_some();
+    let spool = search.as_ref().is_some_and(|s| s.failure_mode == FailureMode::Spool);
+    let metrics =
+        prometheus.as_ref().map(|p| (p.clone(), crate::output::prometheus::PrometheusHttp::new(p, sdk.clone())));
+    let rollups_written = (mirror.is_some() && written.rollups) || metrics.is_some();
     let lookup = (delivery.function_lookup && rollups_written)
         .then(|| {
             let http = crate::sink::http::AwsHttp::new(sdk.clone(), std::time::Duration::from_secs(3));
@@ -104,12 +118,12 @@ pub async fn aws_parts(
     tracing::info!(
         bucket = %delivery.bucket,
         quarantine_bucket = %delivery.quarantine_bucket,
-        search = delivery.search.is_some(),
-        auth = ?delivery.search.as_ref().map(|s| &s.auth),
-        prometheus = ?delivery.prometheus.as_ref().map(|p| (p.mode, &p.auth)),
+        search = search.is_some(),
+        auth = ?search.as_ref().map(|s| &s.auth),
+        prometheus = ?prometheus.as_ref().map(|p| (p.mode, &p.auth)),
         "configured"
     );
-    Ok(AwsParts { pipeline, ingest, quarantine, search, spool, lookup, prometheus })
+    Ok(AwsParts { pipeline, ingest, quarantine, search: mirror, spool, lookup, prometheus: metrics })
 }
 
 /// Builds the handler from `lookup` and the AWS SDK configuration (see [`aws_parts`]).

@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use logmeter::event::KinesisBatch;
 use logmeter::pipeline::retry_point;
-use logmeter::destination::QUARANTINE;
+use logmeter::output::QUARANTINE;
 use logmeter::{Pipeline, PipelineConfig};
 
 /// A record Kinesis could have delivered: gzip'd CloudWatch Logs payload with one meter line.

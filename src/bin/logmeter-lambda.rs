@@ -10,8 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The mirror scheduled reconciliations read from and write to, when a mirror is configured.
 fn task_mirror(sdk: &aws_config::SdkConfig) -> Option<SearchMirror> {
-    let (_, delivery) = logmeter::startup::settings(|k| std::env::var(k).ok()).ok()?;
-    let search = delivery.search?;
+    let search = logmeter::startup::settings(|k| std::env::var(k).ok()).ok()?.search?;
     let secrets =
         std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").ok().or_else(|| sdk.endpoint_url().map(str::to_owned));
     let http = SearchHttp::new(&search, sdk.clone(), secrets);

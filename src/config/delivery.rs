@@ -1,10 +1,7 @@
-//! Delivery settings: the ingest bucket, the search mirror and its authentication.
-//!
-//! Secrets (a password, an API key) are held here but never printed: `Debug` redacts them, and errors name the
-//! variable without its value.
+//! The stores' settings: the ingest and quarantine buckets, how they are reached, and the function metadata lookup.
 
-use super::{ConfigError, attempts, endpoint_url, failure_mode, flag, one_auth, read, text, timeout_ms, user_password};
-use std::fmt;
+use super::settings::Setting;
+use super::{ConfigError, attempts, read, text};
 
 /// Canned ACL for ingest objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,84 +12,14 @@ pub enum AclMode {
     BucketOwnerFullControl,
 }
 
-/// How the search mirror names documents.
+/// What an output does when its endpoint stays unavailable after its retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdMode {
-    /// `create` with the deterministic `_id`: a replay finds the document there (409) and adds nothing.
-    Create,
-    /// No `_id` (OpenSearch Serverless time-series collections refuse custom ids): a replay can index a document
-    /// twice; a report's document carries `logmeter.event_id` and `aws.cloudwatch.log_stream` to de-duplicate at
-    /// query time.
-    Auto,
-}
-
-/// What happens when the mirror stays unavailable after its retries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SearchFailureMode {
-    /// Write the bulk body to the quarantine bucket (`…/search-spool/…`) and carry on: billing never waits for the
-    /// metrics mirror, nothing is lost, and the spooled body can be replayed as is.
+pub enum FailureMode {
+    /// Keep the request in the quarantine store (`…/search-spool/…`, `…/prometheus-spool/…`) and carry on: billing
+    /// never waits for a metrics output, nothing is lost, and the spooled request can be replayed as is.
     Spool,
     /// Report the record in `batchItemFailures` so Lambda retries it.
     Retry,
-}
-
-/// How to authenticate to the search endpoint.
-#[derive(Clone, PartialEq, Eq)]
-pub enum SearchAuth {
-    /// No authentication.
-    None,
-    /// HTTP basic auth from `SEARCH_USERNAME` / `SEARCH_PASSWORD`.
-    Basic {
-        /// User name.
-        username: String,
-        /// Password (never printed).
-        password: String,
-    },
-    /// Basic auth from a Secrets Manager secret with keys `username` and `password`, read on first use.
-    Secret {
-        /// The secret's ARN.
-        arn: String,
-    },
-    /// An Elastic API key (`Authorization: ApiKey <key>`), the encoded form Elastic displays.
-    ApiKey(String),
-    /// AWS SigV4 with the function's credentials: service `es` (managed domains) or `aoss` (Serverless).
-    SigV4 {
-        /// `es` or `aoss`.
-        service: String,
-    },
-}
-
-impl fmt::Debug for SearchAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::None => f.write_str("None"),
-            Self::Basic { username, .. } => write!(f, "Basic {{ username: {username:?}, password: <redacted> }}"),
-            Self::Secret { arn } => write!(f, "Secret {{ arn: {arn:?} }}"),
-            Self::ApiKey(_) => f.write_str("ApiKey(<redacted>)"),
-            Self::SigV4 { service } => write!(f, "SigV4 {{ service: {service:?} }}"),
-        }
-    }
-}
-
-/// The search mirror.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchConfig {
-    /// `SEARCH_URL`: base URL of Elasticsearch or OpenSearch (`https://host:9200`, no trailing path).
-    pub url: String,
-    /// Authentication.
-    pub auth: SearchAuth,
-    /// `SEARCH_TEMPLATE` (default `true`): install the index template on first use when it is missing.
-    pub install_template: bool,
-    /// `SEARCH_DATA_STREAM`: write to this data stream instead of daily indices.
-    pub data_stream: Option<String>,
-    /// `SEARCH_ID_MODE` (`create`, default, or `auto`).
-    pub id_mode: IdMode,
-    /// `SEARCH_FAILURE_MODE` (`spool`, default, or `retry`).
-    pub failure_mode: SearchFailureMode,
-    /// `SEARCH_MAX_ATTEMPTS` (default 5): attempts per bulk request for 429, 5xx and timeouts.
-    pub max_attempts: u32,
-    /// `SEARCH_TIMEOUT_MS` (default 10,000): timeout of one request.
-    pub timeout_ms: u64,
 }
 
 /// Where planned outputs go.
@@ -110,14 +37,10 @@ pub struct DeliveryConfig {
     pub role_external_id: Option<String>,
     /// `S3_MAX_ATTEMPTS` (default 5): attempts per object for throttling, 5xx and timeouts.
     pub s3_max_attempts: u32,
-    /// The search mirror; `None` when `SEARCH_URL` is unset.
-    pub search: Option<SearchConfig>,
     /// `FUNCTION_METADATA_LOOKUP` (default `false`): look functions up with `lambda:GetFunctionConfiguration`.
     pub function_lookup: bool,
     /// `AWS_ENDPOINT_URL_LAMBDA`: the Lambda API endpoint for that lookup (local tests).
     pub lambda_endpoint: Option<String>,
-    /// Prometheus remote write or Pushgateway; `None` when neither URL is set.
-    pub prometheus: Option<crate::output::prometheus::PrometheusConfig>,
 }
 
 impl DeliveryConfig {
@@ -146,63 +69,77 @@ impl DeliveryConfig {
             s3_max_attempts: read(&lookup, "S3_MAX_ATTEMPTS", 5, attempts)?,
             function_lookup: crate::config::flag(&lookup, "FUNCTION_METADATA_LOOKUP", false)?,
             lambda_endpoint: text(&lookup, "AWS_ENDPOINT_URL_LAMBDA"),
-            search: SearchConfig::from_lookup(&lookup)?,
-            prometheus: crate::output::prometheus::PrometheusConfig::from_lookup(&lookup)?,
         }))
     }
 }
 
-impl SearchConfig {
-    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
-        let Some(url) = text(lookup, "SEARCH_URL") else {
-            return Ok(None);
-        };
-        let url = endpoint_url("SEARCH_URL", &url, "SEARCH_USERNAME/SEARCH_PASSWORD")?;
-        let mut auths = Vec::new();
-        if let Some(service) = text(lookup, "SEARCH_SIGV4_SERVICE") {
-            if service != "es" && service != "aoss" {
-                return Err(ConfigError {
-                    name: "SEARCH_SIGV4_SERVICE",
-                    value: service,
-                    reason: "must be es or aoss".into(),
-                });
-            }
-            auths.push(("SEARCH_SIGV4_SERVICE", SearchAuth::SigV4 { service }));
-        }
-        if let Some(arn) = text(lookup, "SEARCH_SECRET_ARN") {
-            auths.push(("SEARCH_SECRET_ARN", SearchAuth::Secret { arn }));
-        }
-        if let Some(key) = text(lookup, "SEARCH_API_KEY") {
-            auths.push(("SEARCH_API_KEY", SearchAuth::ApiKey(key)));
-        }
-        if let Some((username, password)) = user_password(lookup, "SEARCH_USERNAME", "SEARCH_PASSWORD")? {
-            auths.push(("SEARCH_USERNAME", SearchAuth::Basic { username, password }));
-        }
-        let auth = one_auth(auths, "SEARCH_URL")?.unwrap_or(SearchAuth::None);
-        let id_mode = match text(lookup, "SEARCH_ID_MODE").as_deref() {
-            None | Some("create") => IdMode::Create,
-            Some("auto") => IdMode::Auto,
-            Some(o) => {
-                return Err(ConfigError {
-                    name: "SEARCH_ID_MODE",
-                    value: o.into(),
-                    reason: "must be create or auto".into(),
-                });
-            }
-        };
-        let failure_mode = failure_mode(lookup, "SEARCH_FAILURE_MODE")?;
-        Ok(Some(Self {
-            url,
-            auth,
-            install_template: flag(lookup, "SEARCH_TEMPLATE", true)?,
-            data_stream: text(lookup, "SEARCH_DATA_STREAM"),
-            id_mode,
-            failure_mode,
-            max_attempts: read(lookup, "SEARCH_MAX_ATTEMPTS", 5, attempts)?,
-            timeout_ms: read(lookup, "SEARCH_TIMEOUT_MS", 10_000, timeout_ms)?,
-        }))
-    }
-}
+/// The stores' rows of the settings table: the buckets, their access, and the function metadata lookup.
+pub const DELIVERY: &[Setting] = &[
+    Setting {
+        names: r#"`INGEST_BUCKET_NAME`"#,
+        default: r#"(required for delivery)"#,
+        output: "ingest objects",
+        meaning: r#"the S3 bucket meter records go to"#,
+    },
+    Setting {
+        names: r#"`QUARANTINE_BUCKET_NAME`"#,
+        default: r#"the ingest bucket"#,
+        output: "quarantine store",
+        meaning: r#"where quarantine and spool objects go"#,
+    },
+    Setting {
+        names: r#"`INGEST_ACL`"#,
+        default: r#"(none)"#,
+        output: "ingest objects",
+        meaning: r#"`bucket-owner-full-control` for another account's bucket"#,
+    },
+    Setting {
+        names: r#"`INGEST_ROLE_ARN`, `INGEST_ROLE_EXTERNAL_ID`"#,
+        default: r#"(none)"#,
+        output: "ingest objects",
+        meaning: r#"a role to assume for the bucket, and its external id"#,
+    },
+    Setting {
+        names: r#"`S3_MAX_ATTEMPTS`"#,
+        default: r#"`5`"#,
+        output: "ingest objects",
+        meaning: r#"attempts per object (throttling, 5xx, timeouts)"#,
+    },
+    Setting {
+        names: r#"`AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`, credentials"#,
+        default: r#"the AWS SDK's"#,
+        output: "ingest objects",
+        meaning: r#"standard SDK variables; an overridden endpoint switches S3 to path-style addressing; the Secrets Manager endpoint of `SEARCH_SECRET_ARN` (else the secret's own region and partition)"#,
+    },
+    Setting {
+        names: r#"`FUNCTION_METADATA_LOOKUP`"#,
+        default: r#"`false`"#,
+        output: "rollups and cost",
+        meaning: r#"look each function up once per container with `lambda:GetFunctionConfiguration`: rollups then describe its runtime, memory, timeout, handler and architecture (prices and ids never read it)"#,
+    },
+    Setting {
+        names: r#"`AWS_ENDPOINT_URL_LAMBDA`"#,
+        default: r#"(the SDK's)"#,
+        output: "rollups and cost",
+        meaning: r#"the Lambda API endpoint of that lookup (local tests)"#,
+    },
+];
+
+/// The logs' rows of the settings table (read by the log setup, not the configuration).
+pub const LOGS: &[Setting] = &[
+    Setting {
+        names: r#"`RUST_LOG`"#,
+        default: r#"`warn`"#,
+        output: "logs",
+        meaning: r#"CLI log level (logs go to stderr)"#,
+    },
+    Setting {
+        names: r#"`AWS_LAMBDA_LOG_LEVEL`, `AWS_LAMBDA_LOG_FORMAT`"#,
+        default: r#"`info`, text"#,
+        output: "logs",
+        meaning: r#"Lambda log level and format (`JSON`)"#,
+    },
+];
 
 #[cfg(test)]
 mod tests {
@@ -219,56 +156,14 @@ mod tests {
         assert_eq!(from(&[]).unwrap(), None);
         let c =
             from(&[("INGEST_BUCKET_NAME", "ingest"), ("INGEST_ACL", "bucket-owner-full-control")]).unwrap().unwrap();
-        assert_eq!(
-            (c.quarantine_bucket.as_str(), c.acl, c.search.is_none()),
-            ("ingest", AclMode::BucketOwnerFullControl, true)
-        );
-        let c = from(&[
-            ("INGEST_BUCKET_NAME", "b"),
-            ("SEARCH_URL", "https://search:9200/"),
-            ("SEARCH_SIGV4_SERVICE", "aoss"),
-            ("SEARCH_ID_MODE", "auto"),
-        ])
-        .unwrap()
-        .unwrap();
-        let s = c.search.unwrap();
-        assert_eq!(
-            (s.url.as_str(), s.auth, s.id_mode),
-            ("https://search:9200", SearchAuth::SigV4 { service: "aoss".into() }, IdMode::Auto)
-        );
+        assert_eq!((c.quarantine_bucket.as_str(), c.acl), ("ingest", AclMode::BucketOwnerFullControl));
     }
 
     #[test]
-    fn invalid_settings_name_the_variable_and_never_show_secrets() {
-        let table = [
-            (vec![("INGEST_ACL", "public-read")], "INGEST_ACL"),
-            (vec![("S3_MAX_ATTEMPTS", "0")], "S3_MAX_ATTEMPTS"),
-            (vec![("SEARCH_URL", "ftp://x")], "SEARCH_URL"),
-            (vec![("SEARCH_URL", "https://user:hunter2@x")], "SEARCH_URL"),
-            (vec![("SEARCH_URL", "https://x"), ("SEARCH_SIGV4_SERVICE", "s3")], "SEARCH_SIGV4_SERVICE"),
-            (vec![("SEARCH_URL", "https://x"), ("SEARCH_USERNAME", "u")], "SEARCH_PASSWORD"),
-            (
-                vec![("SEARCH_URL", "https://x"), ("SEARCH_API_KEY", "hunter2"), ("SEARCH_SECRET_ARN", "arn:x")],
-                "choose one",
-            ),
-        ];
-        for (pairs, want) in table {
-            let mut all = vec![("INGEST_BUCKET_NAME", "b")];
-            all.extend(pairs);
-            let e = from(&all).unwrap_err().to_string();
-            assert!(e.contains(want), "{e}");
-            assert!(!e.contains("hunter2"), "secret in {e}");
+    fn invalid_delivery_settings_name_the_variable() {
+        for (k, v) in [("INGEST_ACL", "public-read"), ("S3_MAX_ATTEMPTS", "0")] {
+            let e = from(&[("INGEST_BUCKET_NAME", "b"), (k, v)]).unwrap_err().to_string();
+            assert!(e.contains(k), "{e}");
         }
-        let c = from(&[
-            ("INGEST_BUCKET_NAME", "b"),
-            ("SEARCH_URL", "https://x"),
-            ("SEARCH_USERNAME", "u"),
-            ("SEARCH_PASSWORD", "hunter2"),
-        ])
-        .unwrap()
-        .unwrap();
-        assert!(!format!("{c:?}").contains("hunter2"));
-        let k = SearchAuth::ApiKey("hunter2".into());
-        assert!(!format!("{k:?}").contains("hunter2"));
     }
 }

@@ -1,20 +1,21 @@
-//! Destinations: where the values of a Kinesis record go, each with its own encoder, keys, delivery and failure
-//! policy.
+//! Outputs: where the values of a Kinesis record go. **An output is a folder** here, holding its settings
+//! (`settings.rs`, with its rows of the settings table), its encoder and keys, its outlet and failure policy, its
+//! client and `--out` stand-in, and its templates.
 //!
 //! Planning ([`crate::pipeline`]) turns a record into values — meter records, invocation reports, quarantine
-//! entries ([`RecordValues`]) — and hands them to every configured destination's [`Encoder`], which is pure and
-//! runs on the planning threads. What an encoder yields is a list of [`Parcel`]s: a key (an object key, or a bulk
-//! request's name) and the bytes to deliver. The handler then gives each parcel to the [`Outlet`] of the same
-//! destination, which delivers it (the only I/O) and applies the destination's failure policy.
+//! entries ([`RecordValues`]) — and hands them to every configured output's [`Encoder`], which is pure and runs on
+//! the planning threads. What an encoder yields is a list of [`Parcel`]s: a key (an object key, or a bulk request's
+//! name) and the bytes to deliver. The handler then gives each parcel to the [`Outlet`] of the same output, which
+//! delivers it (the only I/O) and applies the output's failure policy.
 //!
-//! | destination | encoder | outlet | on failure |
+//! | output | encoder | outlet | on failure |
 //! |---|---|---|---|
-//! | [`INGEST`] | [`ingest::IngestEncoder`]: meter records as JSON arrays per date and part | [`objects::ObjectOutlet`] over S3 / a directory | the record is retried |
+//! | [`INGEST`] | [`ingest::IngestEncoder`]: meter records as JSON arrays per date and part | [`ingest::BatchObjectOutlet`], or [`objects::ObjectOutlet`] per record, over S3 / a directory | the record is retried |
 //! | [`SEARCH`] | [`search::SearchEncoder`]: metric documents (and meter records) as bulk bodies | [`search::SearchOutlet`] | refused documents are quarantined; an outage spools the body, or retries the record |
 //! | [`prometheus::PROMETHEUS`] | [`prometheus::PrometheusEncoder`]: rollup figures as remote write entries or Pushgateway groups | [`prometheus::PrometheusOutlet`] | refused requests are quarantined; an outage spools the request, or retries the record |
 //! | [`QUARANTINE`] | [`quarantine::QuarantineEncoder`]: what could not be processed, whole records included | [`objects::ObjectOutlet`] over the quarantine bucket, which is also the [`QuarantineStore`] every outlet keeps refused or spooled parcels in | the record is retried |
 //!
-//! Every destination is registered in one place, [`register`]: one line that builds its encoder and outlet from the
+//! Every output is registered in one place, [`register`]: one line that builds its encoder and outlet from the
 //! settings and its store. One builder, [`crate::Handler::assemble`], turns the list into the handler for the
 //! Lambda, `process`, `replay` and `backfill` (a backfill changes the settings, [`crate::backfill::configure`],
 //! never the list).
@@ -24,11 +25,13 @@ pub mod objects;
 pub mod prometheus;
 pub mod quarantine;
 pub mod search;
+mod settings;
 
 pub use crate::plan::Packed;
 pub use crate::plan::{Parcel, RecordValues};
 use crate::sink::SinkError;
 use crate::summary::Summary;
+pub use settings::{Settings, settings_rows};
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
@@ -253,16 +256,16 @@ pub struct Registered {
 }
 
 /// **The registration list**: every output logmeter has, in the order the handler runs them, each built from
-/// `config` and its store when the store is present. A new output is a module beside these and one line here.
-pub fn register<O, Q, S, M>(config: &crate::config::PipelineConfig, stores: Stores<O, Q, S, M>) -> Vec<Registered>
+/// `settings` and its store when the store is present. A new output is a folder beside these and one line here.
+pub fn register<O, Q, S, M>(settings: &Settings, stores: Stores<O, Q, S, M>) -> Vec<Registered>
 where
     O: crate::sink::ObjectSink + 'static,
     Q: crate::sink::ObjectSink + 'static,
     S: crate::output::search::SearchSink + 'static,
     M: crate::output::prometheus::MetricsSink + 'static,
 {
-    let mut outputs = vec![ingest::register(config, stores.ingest), quarantine::register(stores.quarantine)];
-    outputs.extend(stores.search.map(|s| search::register(config, s, stores.spool)));
-    outputs.extend(stores.prometheus.map(|(p, m)| prometheus::register(config, &p, m)));
+    let mut outputs = vec![ingest::register(&settings.ingest, stores.ingest), quarantine::register(stores.quarantine)];
+    outputs.extend(stores.search.map(|s| search::register(settings, s, stores.spool)));
+    outputs.extend(stores.prometheus.map(|(p, m)| prometheus::register(settings, &p, m)));
     outputs
 }

@@ -5,13 +5,14 @@
 //! [`Pipeline::plan_batch`] spreads the records of a batch over worker threads (Lambda gives up to 6 vCPUs),
 //! each with its own reusable buffers, and returns the plans in sequence order.
 
+pub mod config;
 mod lines;
 mod scratch;
 
+pub use config::{FastReaders, PipelineConfig};
 pub use scratch::Scratch;
 
 use crate::catalog::CatalogSnapshot;
-use crate::config::PipelineConfig;
 use crate::decode::{DecodeError, MessageType, base64_into, gunzip_into, parse_payload};
 use crate::event::{KinesisInput, SequenceNumber, UNKNOWN_SHARD};
 use crate::extract::{Extraction, MeterExtractor, QuarantineEntry};
@@ -72,7 +73,7 @@ impl Pipeline {
             spool: false,
             prometheus: None::<(crate::output::prometheus::PrometheusConfig, crate::sink::LocalDir)>,
         };
-        let encoders = crate::output::register(&config, stores).into_iter().filter_map(|o| o.encoder).collect();
+        let encoders = crate::output::register(&config.outputs, stores).into_iter().filter_map(|o| o.encoder).collect();
         Self::with_encoders(config, encoders)
     }
 
@@ -85,7 +86,7 @@ impl Pipeline {
             platform: Finder::new(lines::PLATFORM_PREFIX).into_owned(),
             timeout: Finder::new("Task timed out after").into_owned(),
             encoders: encoders.into(),
-            quarantine: QuarantineEncoder::new(&config),
+            quarantine: QuarantineEncoder::new(&config.outputs.quarantine),
             scratch: ScratchPool::default(),
             config,
         }

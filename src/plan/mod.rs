@@ -3,15 +3,15 @@
 //!
 //! Nothing depends on the clock. Document ids, per-record fragments and quarantine objects are named after their
 //! record (shard, sequence number, log event identity, the data's own timestamps), as are ingest objects in the
-//! `record` layout (`<sequence>-<part>`, [`record_objects`]). What is packed per batch — ingest objects in the
-//! default `batch` layout ([`batch_objects`]), bulk and Prometheus bodies ([`pack_bodies`], [`pack_items`]) — is
+//! `record` layout (`<sequence>-<part>`, `output::ingest::record_objects`). What is packed per batch — ingest objects in the
+//! default `batch` layout (`output::ingest::batch_objects`), bulk and Prometheus bodies ([`pack_bodies`], [`pack_items`]) — is
 //! named `<last>-<first>-<digest>`: the sortable sequence numbers of the last and first record it holds and a
 //! digest of its body, so a name is a function of the content. Batches change between Lambda's retries, so those
 //! names do too; a retry avoids duplicates in other ways (see [`crate::output`]).
 
 mod bulk;
 pub(crate) mod json_out;
-mod objects;
+pub(crate) mod objects;
 pub mod rollup;
 mod time;
 mod values;
@@ -19,8 +19,7 @@ mod values;
 pub use bulk::{BulkEncoder, pack_bodies, pack_items};
 pub(crate) use objects::content_key;
 pub use objects::{
-    Packed, Piece, SEQUENCE_WIDTH, batch_objects, fragment_parts, gzip_objects, is_sortable, names_content,
-    object_range, object_records, quarantine_object, record_fragments, record_objects, sortable_sequence,
+    Packed, SEQUENCE_WIDTH, fragment_parts, gzip_objects, is_sortable, names_content, sortable_sequence,
     split_content_digest,
 };
 pub use time::{ISO_LEN, IndexNamer, day_of, iso_millis, iso_millis_bytes, push_date, utc_date};

@@ -188,7 +188,7 @@ pub fn options(metered: &str, tenant_customers: &str, window: Option<&Window>) -
 
 /// The writer of results: the mirror at `config`, with the results' index template.
 pub fn results_mirror(
-    config: &crate::config::SearchConfig,
+    config: &crate::output::search::SearchConfig,
     http: crate::output::search::client::SearchHttp,
 ) -> crate::output::search::SearchMirror {
     crate::output::search::SearchMirror::new(config, http, "logmeter-metrics", None, None, None).with_template(

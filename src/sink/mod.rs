@@ -1,8 +1,8 @@
-//! Ports to the outside world and their local adapters.
-//!
-//! The outlets of [`crate::output`] deliver objects through an [`ObjectSink`] and bulk requests through a
-//! [`SearchSink`]. Both must be create-only: writing what an earlier attempt already wrote is success ("already present"), never
-//! a second copy.
+//! The stores and transports the outputs share: objects through an [`ObjectSink`] (a bucket, a directory, memory),
+//! which must be create-only (writing what an earlier attempt already wrote is success, "already present", never a
+//! second copy); the HTTP transport with SigV4, Secrets Manager and bounded backoff ([`http`]); and the function
+//! metadata lookup. Each output's own port (the search mirror's bulk API, Prometheus) is in its folder under
+//! [`crate::output`].
 
 pub mod http;
 mod lambda;

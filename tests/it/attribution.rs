@@ -41,7 +41,7 @@ fn pipeline(
         spool: false,
         prometheus: Some((prometheus, logmeter::sink::LocalDir::new(std::env::temp_dir()))),
     };
-    let encoders = logmeter::output::register(&config, stores).into_iter().filter_map(|o| o.encoder).collect();
+    let encoders = logmeter::output::register(&config.outputs, stores).into_iter().filter_map(|o| o.encoder).collect();
     (Pipeline::with_encoders(config, encoders), catalog.snapshot())
 }
 

@@ -153,8 +153,20 @@ fn help_lists_every_setting_the_configuration_reads() {
     let help = String::from_utf8_lossy(&help.stdout);
     // Every variable name the configuration code reads (outside its tests) is in the help, with the words of docs/configuration.md.
     let mut names = std::collections::BTreeSet::new();
-    for file in ["src/config/mod.rs", "src/config/delivery.rs", "src/startup.rs", "src/aws.rs"] {
-        let text = std::fs::read_to_string(root().join(file)).unwrap();
+    let mut files: Vec<std::path::PathBuf> =
+        ["src/config/delivery.rs", "src/pipeline/config.rs", "src/output/mod.rs", "src/startup.rs", "src/aws.rs"]
+            .iter()
+            .map(|f| root().join(f))
+            .collect();
+    // Each output reads its own, in its folder's settings.rs.
+    for entry in std::fs::read_dir(root().join("src/output")).unwrap() {
+        let settings = entry.unwrap().path().join("settings.rs");
+        if settings.exists() {
+            files.push(settings);
+        }
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
         let code = text.split("#[cfg(test)]").next().unwrap();
         for literal in code.split('"').skip(1).step_by(2) {
             if literal.len() > 3 && literal.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {

@@ -253,7 +253,7 @@ fn invalid_secrets_and_missing_signing_inputs_give_clear_permanent_errors() {
         "SEARCH_SIGV4_SERVICE" => Some("es".to_owned()),
         _ => None,
     };
-    let config = logmeter::config::DeliveryConfig::from_lookup(lookup).unwrap().unwrap().search.unwrap();
+    let config = logmeter::output::search::SearchConfig::from_lookup(&lookup).unwrap().unwrap();
     let no_credentials = aws_config::SdkConfig::builder().region(aws_config::Region::new("eu-west-1")).build();
     let no_region = rt.block_on(async {
         let with = servers::sdk(&servers::s3(), "test").await;

@@ -75,7 +75,7 @@ fn valid_planning_reaches_no_io() {
     let graph = module_graph();
     for pure in ["plan", "catalog", "cost"] {
         let reached = reach(&graph, pure);
-        for io in ["sink", "destination", "handler", "startup", "aws", "config", "reconcile", "replay", "backfill"] {
+        for io in ["sink", "output", "handler", "startup", "aws", "config", "reconcile", "replay", "backfill"] {
             assert!(!reached.contains(io), "{pure} reaches {io}: {reached:?}");
         }
     }

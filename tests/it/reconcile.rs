@@ -232,14 +232,11 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
         let windowed = reconcile_json(&[&read[..], &day[..]].concat());
         assert_reconciled(&windowed, &format!("{base}, one day"));
         let sdk = rt.block_on(servers::sdk(&servers::s3(), "test"));
-        let config = logmeter::config::DeliveryConfig::from_lookup(|k| match k {
-            "INGEST_BUCKET_NAME" => Some("b".into()),
+        let config = logmeter::output::search::SearchConfig::from_lookup(&|k: &str| match k {
             "SEARCH_URL" => Some(base.clone()),
             _ => None,
         })
         .unwrap()
-        .unwrap()
-        .search
         .unwrap();
         let http = logmeter::output::search::client::SearchHttp::new(&config, sdk, None);
         let mirror = logmeter::reconcile::scheduled::results_mirror(&config, http);

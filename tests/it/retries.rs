@@ -83,7 +83,8 @@ fn search_outage_is_retried_without_duplicates() {
     rt().block_on(reference.handle(&batch, None));
     // Small bodies, so the outage strikes mid-batch: the first two bodies go in, the rest fail.
     let per_body = 16;
-    let config = logmeter::PipelineConfig { threads: 2, bulk_max_actions: per_body, ..Default::default() };
+    let mut config = logmeter::PipelineConfig { threads: 2, ..Default::default() };
+    config.outputs.search.bulk_max_actions = per_body;
     let h = memory(logmeter::Pipeline::new(config), true);
     h.search.fail_after(2);
     let out = rt().block_on(h.handle(&batch, None));
@@ -129,7 +130,8 @@ fn thirty_records() -> logmeter::KinesisBatch {
 #[test]
 fn deadline_reached_mid_batch_reports_the_first_record_not_written_and_the_retry_completes_it() {
     let batch = thirty_records();
-    let config = logmeter::PipelineConfig { threads: 2, max_object_records: 5, ..Default::default() };
+    let mut config = logmeter::PipelineConfig { threads: 2, ..Default::default() };
+    config.outputs.ingest.max_object_records = 5;
     let h = memory(logmeter::Pipeline::new(config), false);
     // Each call takes 400 ms; the deadline margin begins 1,000 ms from now. The LIST ends at 400 ms, the first
     // object (records 0-4) at 800 ms, the second (5-9), started before the margin, at 1,200 ms; the third would
@@ -154,8 +156,8 @@ fn deadline_reached_mid_batch_reports_the_first_record_not_written_and_the_retry
 #[test]
 fn record_layout_deadline_reached_mid_batch_reports_the_first_record_not_started() {
     let batch = thirty_records();
-    let config =
-        logmeter::PipelineConfig { threads: 2, ingest_layout: logmeter::IngestLayout::Record, ..Default::default() };
+    let mut config = logmeter::PipelineConfig { threads: 2, ..Default::default() };
+    config.outputs.ingest.layout = logmeter::IngestLayout::Record;
     let h = memory(logmeter::Pipeline::new(config), false);
     // Each put takes 300 ms; the deadline margin runs out 150 ms from now. The first 16 records (the delivery
     // window) start at once and finish; the 17th would start only after the deadline margin began.

@@ -100,8 +100,8 @@ fn config() -> logmeter::PipelineConfig {
 fn rollups_summed_per_function_equal_the_ground_truth_with_a_tenth_of_the_documents() {
     let batch: KinesisBatch = serde_json::from_str(&large().event).unwrap();
     let mut config = config();
-    config.invocation_docs = false;
-    config.reconcile_docs = false;
+    config.outputs.search.invocation_docs = false;
+    config.outputs.search.reconcile_docs = false;
     let plans = logmeter::Pipeline::new(config).plan_batch(&batch.records);
     let mut got = BTreeMap::new();
     let mut sketches: BTreeMap<String, Sketch> = BTreeMap::new();

@@ -75,7 +75,8 @@ fn sparse_sample_bills_every_record_once_with_a_twentieth_of_the_s3_requests() {
     assert_eq!((batch.objects_written, lists), (1, 1), "one LIST and one PUT for the batch");
 
     // The per-record layout: one PUT for each record that carries a meter record.
-    let config = logmeter::PipelineConfig { ingest_layout: logmeter::IngestLayout::Record, ..Default::default() };
+    let mut config = logmeter::PipelineConfig::default();
+    config.outputs.ingest.layout = logmeter::IngestLayout::Record;
     let record = memory(logmeter::Pipeline::new(config), true);
     let batch_event: KinesisBatch = serde_json::from_str(&sample.event).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -274,7 +275,7 @@ fn large_sample_plans_alike_on_a_warm_pipeline() {
 
 #[test]
 fn valid_output_is_the_same_with_any_fast_reader_off() {
-    use logmeter::config::FastReaders;
+    use logmeter::pipeline::FastReaders;
     let plan = |fast: FastReaders, event: &str| {
         let config = logmeter::PipelineConfig { threads: 2, fast_readers: fast, ..Default::default() };
         logmeter::Pipeline::new(config).plan_batch(&serde_json::from_str::<KinesisBatch>(event).unwrap().records)

@@ -102,7 +102,7 @@ where
 {
     let prometheus = None::<(logmeter::output::prometheus::PrometheusConfig, logmeter::sink::LocalDir)>;
     let stores = logmeter::output::Stores { ingest, quarantine, search, spool: false, prometheus };
-    logmeter::output::register(config, stores)
+    logmeter::output::register(&config.outputs, stores)
 }
 
 /// Every file under `dir`, by relative path.
@@ -165,7 +165,7 @@ pub fn billed(objects: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     for (key, body) in
         objects.range("ingest/records/".to_owned()..).take_while(|(k, _)| k.starts_with("ingest/records/"))
     {
-        for raw in logmeter::plan::object_records(key, body).unwrap() {
+        for raw in logmeter::output::ingest::object_records(key, body).unwrap() {
             out.push(canonical_meter(&raw));
         }
     }

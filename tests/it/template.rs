@@ -26,7 +26,10 @@ fn function_environment_uses_only_variables_the_code_reads() {
     assert!(vars.len() >= 8);
     for (k, _) in &vars {
         let name = k.as_str().unwrap();
-        assert!(logmeter::config::VARIABLES.contains(&name), "the template sets {name}, which logmeter never reads");
+        assert!(
+            logmeter::pipeline::config::variables().contains(&name),
+            "the template sets {name}, which logmeter never reads"
+        );
     }
     assert!(vars.contains_key("INGEST_BUCKET_NAME"));
 }
@@ -34,7 +37,7 @@ fn function_environment_uses_only_variables_the_code_reads() {
 #[test]
 fn readme_documents_every_variable() {
     let readme = std::fs::read_to_string(root().join("docs/configuration.md")).unwrap();
-    for v in logmeter::config::VARIABLES {
+    for v in logmeter::pipeline::config::variables() {
         assert!(readme.contains(&format!("`{v}`")), "docs/configuration.md's table lacks {v}");
     }
 }
@@ -128,11 +131,12 @@ fn mapped_type(template: &serde_json::Value, field: &str) -> Option<String> {
 fn dashboards_use_only_fields_the_templates_map_with_a_fitting_type() {
     use logmeter::output::search::client::{index_template, rollups_template, template_patterns};
     let config = logmeter::PipelineConfig::default();
-    let rollup_pattern = &config.rollup.index_pattern;
+    let search = &config.outputs.search;
+    let rollup_pattern = &search.rollup_index_pattern;
     let templates = [
         (
-            template_patterns(&config.index_pattern)[0].clone(),
-            index_template(&template_patterns(&config.index_pattern), false),
+            template_patterns(&search.index_pattern)[0].clone(),
+            index_template(&template_patterns(&search.index_pattern), false),
         ),
         (template_patterns(rollup_pattern)[0].clone(), rollups_template(&template_patterns(rollup_pattern))),
     ];

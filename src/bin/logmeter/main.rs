@@ -104,7 +104,7 @@ enum Command {
 fn main() -> ExitCode {
     use clap::{CommandFactory as _, FromArgMatches as _};
     logmeter::telemetry::init_cli();
-    let settings = logmeter::config::settings::help_text();
+    let settings = logmeter::config::settings::help_text(&logmeter::pipeline::config::every_setting());
     let matches = Cli::command()
         .after_long_help(settings.clone())
         .mut_subcommand("process", |c| c.after_long_help(settings))

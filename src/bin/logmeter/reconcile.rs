@@ -38,15 +38,13 @@ pub struct Source {
 }
 
 /// The search mirror's client and writer for `--search-url`, with the SEARCH_* authentication settings.
-fn mirror(url: &str) -> Result<logmeter::config::SearchConfig, CliError> {
+fn mirror(url: &str) -> Result<logmeter::output::search::SearchConfig, CliError> {
     let url = url.to_owned();
-    logmeter::config::DeliveryConfig::from_lookup(|k| match k {
+    logmeter::output::search::SearchConfig::from_lookup(&|k: &str| match k {
         "SEARCH_URL" => Some(url.clone()),
-        "INGEST_BUCKET_NAME" => Some("unused".into()),
         _ => std::env::var(k).ok(),
     })
     .map_err(CliError::usage)?
-    .and_then(|d| d.search)
     .ok_or_else(|| CliError::Usage("--search-url is required".to_owned()))
 }
 

@@ -12,7 +12,7 @@ pub fn replay(out: Option<PathBuf>) -> Result<(), CliError> {
     let replayed = match out {
         Some(dir) => {
             let (handler, prometheus) = local_handler(&dir, false)?;
-            let prefix = handler.pipeline().config().quarantine_prefix.clone();
+            let prefix = handler.pipeline().config().outputs.quarantine.prefix.clone();
             let store = LocalDir::new(&dir);
             let metrics = prometheus.as_ref().map(|p| (&store, p.mode));
             runtime.block_on(replay(&store, &prefix, Targets { handler: &handler, search: Some(&store), metrics }))
@@ -23,7 +23,7 @@ pub fn replay(out: Option<PathBuf>) -> Result<(), CliError> {
             let parts = aws_parts(&runtime)?;
             let metrics = parts.prometheus.as_ref().map(|(c, http)| (http, c.mode));
             let targets = Targets { handler: &handler, search: parts.search.as_ref(), metrics };
-            runtime.block_on(replay(&parts.quarantine, &parts.pipeline.quarantine_prefix, targets))
+            runtime.block_on(replay(&parts.quarantine, &parts.pipeline.outputs.quarantine.prefix, targets))
         }
     }
     .map_err(CliError::Failed)?;

@@ -4,8 +4,8 @@
 //! Two layouts (`INGEST_LAYOUT`):
 //!
 //! - `batch` (the default): one object per invocation, per date and part, under
-//!   `<INGEST_PREFIX>/YYYY-MM-DD/<shard>/<last>-<first>-<digest>.json` ([`crate::plan::batch_objects`]). The
-//!   encoder yields each record's meter records by date ([`crate::plan::record_fragments`]); the
+//!   `<INGEST_PREFIX>/YYYY-MM-DD/<shard>/<last>-<first>-<digest>.json` ([`batch_objects`]). The
+//!   encoder yields each record's meter records by date ([`record_fragments`]); the
 //!   [`BatchObjectOutlet`] packs a batch's and writes them.
 //! - `record`: one object per Kinesis record, per date and part, under
 //!   `<INGEST_PREFIX>/YYYY-MM-DD/<shard>/<sequence>-<part>.json`, written by an [`super::objects::ObjectOutlet`].
@@ -35,7 +35,7 @@
 //!
 //! **Across shards** (`logmeter backfill`): a backfill's records come on a shard of their own, and the same log
 //! events may already be in the bucket from the live route, under real shards. With
-//! [`PipelineConfig::ingest_across_shards`], the outlet reads every object of the date (all shards) once per
+//! [`Settings::across_shards`], the outlet reads every object of the date (all shards) once per
 //! process, keeps their meter records by count, and leaves out each one found, the same rule over the whole date.
 //!
 //! What it costs: one LIST per folder (normally one per batch), one PUT per object (one per batch up to
@@ -45,10 +45,14 @@
 
 use super::objects::ObjectOutlet;
 use super::{Boxed, Consignment, Encoder, INGEST, Landing, Outlet, Parcel, RecordValues, Shipped};
-use crate::config::{IngestLayout, PipelineConfig};
-use crate::plan::{Piece, batch_objects, gzip_objects, is_sortable, object_range, object_records, record_fragments};
-use crate::plan::{fragment_parts, record_objects};
+mod objects;
+mod settings;
+
+pub use settings::{IngestLayout, SETTINGS, Settings};
+
+use crate::plan::{fragment_parts, gzip_objects, is_sortable};
 use crate::sink::{Delivery, ObjectSink, SinkError};
+pub use objects::{Piece, batch_objects, object_range, object_records, record_fragments, record_objects};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
@@ -65,13 +69,13 @@ pub struct IngestEncoder {
 impl IngestEncoder {
     /// The encoder `config` describes (`INGEST_PREFIX`, `MAX_OBJECT_BYTES`, `MAX_OBJECT_RECORDS`, `INGEST_GZIP`,
     /// `INGEST_LAYOUT`).
-    pub fn new(config: &PipelineConfig) -> Self {
+    pub fn new(settings: &Settings) -> Self {
         Self {
-            prefix: config.records_prefix.clone(),
-            max_bytes: config.max_object_bytes,
-            max_records: config.max_object_records,
-            gzip: config.ingest_gzip,
-            layout: config.ingest_layout,
+            prefix: settings.prefix.clone(),
+            max_bytes: settings.max_object_bytes,
+            max_records: settings.max_object_records,
+            gzip: settings.gzip,
+            layout: settings.layout,
         }
     }
 }
@@ -101,20 +105,20 @@ impl Encoder for IngestEncoder {
     }
 }
 
-/// The ingest objects as the registration list holds them: their encoder, and the outlet `config`'s layout needs
+/// The ingest objects as the registration list holds them: their encoder, and the outlet `settings`' layout needs
 /// over `store`.
-pub fn register<S: ObjectSink + 'static>(config: &PipelineConfig, store: S) -> super::Registered {
+pub fn register<S: ObjectSink + 'static>(settings: &Settings, store: S) -> super::Registered {
     super::Registered {
-        encoder: Some(Box::new(IngestEncoder::new(config))),
-        outlet: ingest_outlet(config, store),
+        encoder: Some(Box::new(IngestEncoder::new(settings))),
+        outlet: ingest_outlet(settings, store),
         quarantine: None,
     }
 }
 
-/// The outlet of `config`'s layout over `store`.
-pub fn ingest_outlet<S: ObjectSink + 'static>(config: &PipelineConfig, store: S) -> Box<dyn Outlet> {
-    match config.ingest_layout {
-        IngestLayout::Batch => Box::new(BatchObjectOutlet::new(config, store)),
+/// The outlet of `settings`' layout over `store`.
+pub fn ingest_outlet<S: ObjectSink + 'static>(settings: &Settings, store: S) -> Box<dyn Outlet> {
+    match settings.layout {
+        IngestLayout::Batch => Box::new(BatchObjectOutlet::new(settings, store)),
         IngestLayout::Record => ObjectOutlet::boxed(INGEST, store),
     }
 }
@@ -148,13 +152,13 @@ struct Folder<'a> {
 
 impl<S: ObjectSink> BatchObjectOutlet<S> {
     /// The outlet over `store`, with `config`'s bounds and compression.
-    pub fn new(config: &PipelineConfig, store: S) -> Self {
+    pub fn new(settings: &Settings, store: S) -> Self {
         Self {
             store,
-            max_bytes: config.max_object_bytes,
-            max_records: config.max_object_records,
-            gzip: config.ingest_gzip,
-            dates: config.ingest_across_shards.then(Default::default),
+            max_bytes: settings.max_object_bytes,
+            max_records: settings.max_object_records,
+            gzip: settings.gzip,
+            dates: settings.across_shards.then(Default::default),
         }
     }
 

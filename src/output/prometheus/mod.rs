@@ -22,7 +22,7 @@ mod spool;
 pub use client::PrometheusHttp;
 pub use encode::PrometheusMode;
 pub use local::PROMETHEUS_DIRS;
-pub use settings::{PrometheusAuth, PrometheusConfig};
+pub use settings::{PrometheusAuth, PrometheusConfig, SETTINGS};
 
 use super::{
     BatchFragments, Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, Shipped,
@@ -112,7 +112,7 @@ impl<S: MetricsSink> PrometheusOutlet<S> {
         Self {
             sink,
             mode: config.mode,
-            spool: config.failure_mode == crate::config::SearchFailureMode::Spool,
+            spool: config.failure_mode == crate::config::FailureMode::Spool,
             quarantine_prefix: quarantine_prefix.to_owned(),
             max_bytes: config.max_bytes,
             max_samples: config.max_samples,
@@ -217,13 +217,13 @@ impl<S: MetricsSink> Outlet for PrometheusOutlet<S> {
 
 /// Prometheus as the registration list holds it: its encoder in `prometheus`' mode, and its outlet over `sink`.
 pub fn register<S: MetricsSink + 'static>(
-    config: &crate::config::PipelineConfig,
-    prometheus: &crate::output::prometheus::PrometheusConfig,
+    settings: &super::Settings,
+    prometheus: &PrometheusConfig,
     sink: S,
 ) -> super::Registered {
     super::Registered {
-        encoder: Some(Box::new(PrometheusEncoder::new(prometheus.mode, config.rollup.clone()))),
-        outlet: PrometheusOutlet::boxed(prometheus, sink, &config.quarantine_prefix),
+        encoder: Some(Box::new(PrometheusEncoder::new(prometheus.mode, settings.rollup.clone()))),
+        outlet: PrometheusOutlet::boxed(prometheus, sink, &settings.quarantine.prefix),
         quarantine: None,
     }
 }
@@ -231,7 +231,7 @@ pub fn register<S: MetricsSink + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SearchFailureMode;
+    use crate::config::FailureMode;
     use crate::sink::{Delivery, MemorySink};
     use crate::{Handler, KinesisBatch, PipelineConfig};
     use std::sync::{Arc, Mutex};
@@ -255,7 +255,7 @@ mod tests {
 
     fn run(
         answer: fn(&str) -> Result<Delivery, SinkError>,
-        failure_mode: SearchFailureMode,
+        failure_mode: FailureMode,
     ) -> (crate::handler::Outcome, Arc<Endpoint>, Arc<MemorySink>) {
         let lookup = |k: &str| (k == "PROMETHEUS_REMOTE_WRITE_URL").then(|| "http://p".to_owned());
         let config = PrometheusConfig { failure_mode, ..PrometheusConfig::from_lookup(&lookup).unwrap().unwrap() };
@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn valid_batch_is_one_snappy_request_that_decodes_to_the_encoded_entries() {
-        let (out, endpoint, _) = run(|_| Ok(Delivery::Written), SearchFailureMode::Spool);
+        let (out, endpoint, _) = run(|_| Ok(Delivery::Written), FailureMode::Spool);
         let taken = endpoint.taken.lock().unwrap();
         assert_eq!((taken.len(), out.summary.prometheus_requests), (1, 1));
         let body = snap::raw::Decoder::new().decompress_vec(&taken[0].body).unwrap();
@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn invalid_requests_are_quarantined_spooled_or_retried_as_the_failure_policy_says() {
         let refused = |k: &str| Err(SinkError::Permanent { target: k.into(), reason: "HTTP 400: out of order".into() });
-        let (out, _, store) = run(refused, SearchFailureMode::Retry);
+        let (out, _, store) = run(refused, FailureMode::Retry);
         assert!(out.response.batch_item_failures.is_empty(), "a refusal is never retried");
         let rejected = kept(&store, "/prometheus-rejected/");
         assert_eq!((rejected.len(), out.summary.prometheus_samples_rejected > 0), (1, true));
@@ -343,12 +343,12 @@ mod tests {
         assert_eq!(doc["reason"], "HTTP 400: out of order");
 
         let down = |k: &str| Err(SinkError::Transient { target: k.into(), reason: "HTTP 503".into() });
-        let (out, _, store) = run(down, SearchFailureMode::Spool);
+        let (out, _, store) = run(down, FailureMode::Spool);
         assert!(out.response.batch_item_failures.is_empty(), "metrics never block billing");
         assert_eq!(kept(&store, "/prometheus-spool/").len(), 1);
         assert!(out.summary.prometheus_samples_spooled > 0 && out.summary.record_objects > 0);
 
-        let (out, _, store) = run(down, SearchFailureMode::Retry);
+        let (out, _, store) = run(down, FailureMode::Retry);
         assert_eq!(out.response.batch_item_failures.len(), 1, "the records are retried");
         assert!(kept(&store, "/prometheus-").is_empty());
 
@@ -357,11 +357,11 @@ mod tests {
         let denied = |k: &str| {
             Err(SinkError::AccessDenied { action: "remote write", target: k.into(), detail: "HTTP 403".into() })
         };
-        let (out, _, store) = run(denied, SearchFailureMode::Spool);
+        let (out, _, store) = run(denied, FailureMode::Spool);
         assert!(out.response.batch_item_failures.is_empty());
         assert_eq!((kept(&store, "/prometheus-spool/").len(), kept(&store, "/prometheus-rejected/").len()), (1, 0));
         assert_eq!((out.summary.access_denied, out.summary.prometheus_samples_rejected), (1, 0));
-        let (out, _, store) = run(denied, SearchFailureMode::Retry);
+        let (out, _, store) = run(denied, FailureMode::Retry);
         assert_eq!((out.response.batch_item_failures.len(), out.summary.access_denied), (1, 1));
         assert!(kept(&store, "/prometheus-").is_empty());
     }

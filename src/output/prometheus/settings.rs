@@ -3,9 +3,9 @@
 //! A password or token is held here but never printed: `Debug` redacts it, and errors name the variable without
 //! its value.
 
+use crate::config::settings::Setting;
 use crate::config::{
-    ConfigError, SearchFailureMode, attempts, endpoint_url, failure_mode, one_auth, read, text, timeout_ms,
-    user_password,
+    ConfigError, FailureMode, attempts, endpoint_url, failure_mode, one_auth, read, text, timeout_ms, user_password,
 };
 use std::fmt;
 
@@ -54,7 +54,7 @@ pub struct PrometheusConfig {
     /// Authentication.
     pub auth: PrometheusAuth,
     /// `PROMETHEUS_FAILURE_MODE` (`spool`, default, or `retry`): what an outage that outlasts the retries does.
-    pub failure_mode: SearchFailureMode,
+    pub failure_mode: FailureMode,
     /// `PROMETHEUS_MAX_ATTEMPTS` (default 5): attempts per request for 429, 5xx and timeouts.
     pub max_attempts: u32,
     /// `PROMETHEUS_TIMEOUT_MS` (default 10,000): timeout of one request.
@@ -113,6 +113,58 @@ impl PrometheusConfig {
     }
 }
 
+/// Prometheus's rows of the settings table.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        names: r#"`PROMETHEUS_REMOTE_WRITE_URL`"#,
+        default: r#"(off)"#,
+        output: "Prometheus",
+        meaning: r#"Prometheus remote write endpoint (`…/api/v1/write`, AMP's `…/api/v1/remote_write`): rollup figures as samples (see [prometheus.md](prometheus.md))"#,
+    },
+    Setting {
+        names: r#"`PROMETHEUS_PUSHGATEWAY_URL`"#,
+        default: r#"(off)"#,
+        output: "Prometheus",
+        meaning: r#"a Pushgateway's base URL instead: one group per Kinesis record, no timestamps"#,
+    },
+    Setting {
+        names: r#"`PROMETHEUS_USERNAME`, `PROMETHEUS_PASSWORD`"#,
+        default: r#"(none)"#,
+        output: "Prometheus",
+        meaning: r#"basic auth to Prometheus"#,
+    },
+    Setting {
+        names: r#"`PROMETHEUS_BEARER_TOKEN`"#,
+        default: r#"(none)"#,
+        output: "Prometheus",
+        meaning: r#"`Authorization: Bearer …` to Prometheus"#,
+    },
+    Setting {
+        names: r#"`PROMETHEUS_SIGV4_REGION`"#,
+        default: r#"(none)"#,
+        output: "Prometheus",
+        meaning: r#"SigV4 (`aps`) with the function's credentials, for Amazon Managed Service for Prometheus in this region"#,
+    },
+    Setting {
+        names: r#"`PROMETHEUS_FAILURE_MODE`"#,
+        default: r#"`spool`"#,
+        output: "Prometheus",
+        meaning: r#"`spool`: a request Prometheus cannot take after its retries goes to `QUARANTINE_PREFIX/prometheus-spool/` and billing carries on; `retry`: the records are retried"#,
+    },
+    Setting {
+        names: r#"`PROMETHEUS_MAX_ATTEMPTS`, `PROMETHEUS_TIMEOUT_MS`"#,
+        default: r#"`5`, `10000`"#,
+        output: "Prometheus",
+        meaning: r#"attempts per request (429, 5xx, timeouts); timeout of one request"#,
+    },
+    Setting {
+        names: r#"`PROMETHEUS_MAX_SAMPLES`, `PROMETHEUS_MAX_BYTES`"#,
+        default: r#"`50000`, `4194304`"#,
+        output: "Prometheus",
+        meaning: r#"upper bounds of one remote write request (samples; protobuf bytes before snappy): a batch is one request until it passes them"#,
+    },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,7 +185,7 @@ mod tests {
                 PrometheusMode::RemoteWrite,
                 "https://aps/api/v1/remote_write",
                 PrometheusAuth::None,
-                SearchFailureMode::Spool,
+                FailureMode::Spool,
                 50_000
             )
         );
@@ -146,11 +198,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (c.mode, c.auth, c.failure_mode),
-            (
-                PrometheusMode::Pushgateway,
-                PrometheusAuth::SigV4 { region: "eu-west-1".into() },
-                SearchFailureMode::Retry
-            )
+            (PrometheusMode::Pushgateway, PrometheusAuth::SigV4 { region: "eu-west-1".into() }, FailureMode::Retry)
         );
     }
 

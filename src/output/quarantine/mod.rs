@@ -1,14 +1,18 @@
 //! The quarantine store: one object per Kinesis record with everything that could not be processed (bad meter
 //! records, unreadable reports, whole records that could not be read, with their data for replay), under
 //! `<QUARANTINE_PREFIX>/YYYY-MM-DD/<shard>/<sequence>.json`; and, for the search mirror, refused documents and
-//! spooled bulk bodies ([`crate::plan::search_rejected_object`], [`crate::plan::search_spool_object`]).
+//! spooled bulk bodies ([`crate::output::search::search_rejected_object`], [`crate::output::search::search_spool_object`]).
 //! Delivered by an [`super::objects::ObjectOutlet`] to the quarantine bucket or a directory; a failure retries the
 //! record, so nothing refused is lost.
 
+mod object;
+mod settings;
+
+pub use settings::{SETTINGS, Settings};
+
 use super::{Parcel, QUARANTINE};
-use crate::config::PipelineConfig;
 use crate::extract::QuarantineEntry;
-use crate::plan::quarantine_object;
+pub use object::quarantine_object;
 
 /// Encodes a record's quarantine entries. Unlike the other encoders it reads entries, not values: a record that
 /// could not be read at all has nothing else.
@@ -18,9 +22,9 @@ pub struct QuarantineEncoder {
 }
 
 impl QuarantineEncoder {
-    /// The encoder `config` describes (`QUARANTINE_PREFIX`).
-    pub fn new(config: &PipelineConfig) -> Self {
-        Self { prefix: config.quarantine_prefix.clone() }
+    /// The encoder `settings` describe (`QUARANTINE_PREFIX`).
+    pub fn new(settings: &Settings) -> Self {
+        Self { prefix: settings.prefix.clone() }
     }
 
     /// The destination it feeds.

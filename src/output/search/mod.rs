@@ -24,20 +24,22 @@ mod local;
 mod memory;
 mod meter_docs;
 pub mod reconcile_docs;
+mod rollup_docs;
+mod settings;
 mod spool;
 pub mod template;
 
 pub use client::SearchMirror;
 pub use invocation_docs::ReportEncoder;
 pub use local::BULK_DIR;
+pub use settings::{IdMode, SETTINGS, SearchAuth, SearchConfig, Settings};
 pub use spool::{RejectedDocument, search_rejected_object, search_spool_object};
 
 use super::{
     BatchFragments, Boxed, Consignment, Encoder, Landing, Outlet, Packed, Parcel, RecordValues, SEARCH, Shipped,
     keep_in_quarantine, send_packed,
 };
-use crate::config::PipelineConfig;
-use crate::plan::rollup::{RollupSettings, encode_rollups};
+use crate::plan::rollup::RollupSettings;
 use crate::plan::{BulkEncoder, REPORT_DOCUMENT_BYTES, pack_bodies, utc_date};
 use crate::sink::SinkError;
 use crate::summary::Summary;
@@ -72,8 +74,8 @@ impl<T: SearchSink> SearchSink for std::sync::Arc<T> {
 pub struct SearchEncoder {
     index_pattern: String,
     invocation_docs: bool,
-    /// Whether rollup documents are written.
-    rollups: bool,
+    /// The rollup index pattern, when rollup documents are written.
+    rollup_pattern: Option<String>,
     meter_index_pattern: Option<String>,
     /// The reconciliation index pattern, when those documents are written.
     reconcile_pattern: Option<String>,
@@ -82,17 +84,15 @@ pub struct SearchEncoder {
 }
 
 impl SearchEncoder {
-    /// The encoder `config` describes (`SEARCH_INDEX_PATTERN`, `SEARCH_INVOCATION_DOCS`, `SEARCH_ROLLUPS` and the
-    /// rollup settings, `SEARCH_METER_RECORDS`, `SEARCH_METER_INDEX_PATTERN`, `SEARCH_RECONCILE_DOCS`,
-    /// `SEARCH_RECONCILE_INDEX_PATTERN`).
-    pub fn new(config: &PipelineConfig) -> Self {
+    /// The encoder `settings` describe, pricing and grouping with `rollup`.
+    pub fn new(settings: &Settings, rollup: &RollupSettings) -> Self {
         Self {
-            index_pattern: config.index_pattern.clone(),
-            invocation_docs: config.invocation_docs,
-            rollups: config.search_rollups,
-            meter_index_pattern: config.mirror_meter_records.then(|| config.meter_index_pattern.clone()),
-            reconcile_pattern: config.reconcile_docs.then(|| config.reconcile_index_pattern.clone()),
-            settings: config.rollup.clone(),
+            index_pattern: settings.index_pattern.clone(),
+            invocation_docs: settings.invocation_docs,
+            rollup_pattern: settings.rollups.then(|| settings.rollup_index_pattern.clone()),
+            meter_index_pattern: settings.meter_records.then(|| settings.meter_index_pattern.clone()),
+            reconcile_pattern: settings.reconcile_docs.then(|| settings.reconcile_index_pattern.clone()),
+            settings: rollup.clone(),
         }
     }
 }
@@ -115,8 +115,8 @@ impl Encoder for SearchEncoder {
                 encoder.push(found, cost, &mut bulk);
             }
         }
-        if self.rollups {
-            encode_rollups(values, &self.settings, &mut bulk);
+        if let Some(pattern) = &self.rollup_pattern {
+            rollup_docs::encode_rollups(values, &self.settings, pattern, &mut bulk);
         }
         if let Some(pattern) = &self.meter_index_pattern {
             encode_meter_records(values.meters, pattern, &mut bulk);
@@ -143,25 +143,25 @@ pub struct SearchOutlet<S> {
 }
 
 impl<S: SearchSink> SearchOutlet<S> {
-    /// An outlet over `sink` with `config`'s bounds (`BULK_MAX_BYTES`, `BULK_MAX_ACTIONS`). With `spool`, a body
+    /// An outlet over `sink` with `settings`' bounds (`BULK_MAX_BYTES`, `BULK_MAX_ACTIONS`). With `spool`, a body
     /// the mirror cannot take after its retries is kept in the quarantine store under `QUARANTINE_PREFIX` and its
     /// records count as delivered; without, they are retried.
-    pub fn new(config: &PipelineConfig, sink: S, spool: bool) -> Self {
+    pub fn new(settings: &super::Settings, sink: S, spool: bool) -> Self {
         Self {
             sink,
             spool,
-            quarantine_prefix: config.quarantine_prefix.clone(),
-            max_bytes: config.bulk_max_bytes,
-            max_actions: config.bulk_max_actions,
+            quarantine_prefix: settings.quarantine.prefix.clone(),
+            max_bytes: settings.search.bulk_max_bytes,
+            max_actions: settings.search.bulk_max_actions,
         }
     }
 
     /// Boxed, for the handler's list.
-    pub fn boxed(config: &PipelineConfig, sink: S, spool: bool) -> Box<dyn Outlet>
+    pub fn boxed(settings: &super::Settings, sink: S, spool: bool) -> Box<dyn Outlet>
     where
         S: 'static,
     {
-        Box::new(Self::new(config, sink, spool))
+        Box::new(Self::new(settings, sink, spool))
     }
 
     /// Sends one body; `Err` when its records must be retried.
@@ -216,10 +216,10 @@ impl<S: SearchSink> Outlet for SearchOutlet<S> {
 
 /// The search mirror as the registration list holds it: its encoder, and its outlet over `sink` (spooling bodies
 /// through an outage when `spool`).
-pub fn register<S: SearchSink + 'static>(config: &PipelineConfig, sink: S, spool: bool) -> super::Registered {
+pub fn register<S: SearchSink + 'static>(settings: &super::Settings, sink: S, spool: bool) -> super::Registered {
     super::Registered {
-        encoder: Some(Box::new(SearchEncoder::new(config))),
-        outlet: SearchOutlet::boxed(config, sink, spool),
+        encoder: Some(Box::new(SearchEncoder::new(&settings.search, &settings.rollup))),
+        outlet: SearchOutlet::boxed(settings, sink, spool),
         quarantine: None,
     }
 }

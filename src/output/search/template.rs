@@ -231,11 +231,8 @@ mod tests {
     #[test]
     fn valid_rollup_and_reconciliation_templates_map_every_field_the_documents_write() {
         use crate::catalog::FunctionConfig;
-        let config = crate::PipelineConfig {
-            threads: 2,
-            rollup: crate::plan::rollup::RollupSettings { by_tenant: true, ..Default::default() },
-            ..Default::default()
-        };
+        let mut config = crate::PipelineConfig { threads: 2, ..Default::default() };
+        config.outputs.rollup.by_tenant = true;
         let sample = crate::samplegen::generate(&crate::samplegen::large());
         let config_of = FunctionConfig {
             runtime: Some("python3.13".into()),

@@ -55,7 +55,7 @@ pub struct InitFailure {
     pub error_type: Option<String>,
     /// Event time, epoch ms.
     pub timestamp: i64,
-    /// The event's source among its record's (the `sources` of `logmeter::destination::RecordValues`; 0 = the payload's).
+    /// The event's source among its record's (the `sources` of `logmeter::output::RecordValues`; 0 = the payload's).
     pub source: u16,
 }
 

@@ -67,7 +67,7 @@ pub struct FoundReport<'a> {
     pub event_id: &'a str,
     /// Event time, epoch ms.
     pub timestamp: i64,
-    /// The event's source account and region among its record's (the `sources` of `logmeter::destination::RecordValues`;
+    /// The event's source account and region among its record's (the `sources` of `logmeter::output::RecordValues`;
     /// 0 = the payload's owner and region).
     pub source: u16,
 }

@@ -1,7 +1,7 @@
 //! The search endpoint's HTTP client: every authentication the config names (none, basic, API key, a basic pair
 //! from Secrets Manager, SigV4) over the shared transport ([`crate::sink::http::AwsHttp`]).
 
-use crate::config::{SearchAuth, SearchConfig};
+use super::super::{SearchAuth, SearchConfig};
 use crate::sink::http::{Answer, AwsHttp, HttpError};
 use aws_config::SdkConfig;
 use base64::Engine as _;

@@ -17,7 +17,7 @@ pub use bulk::{ItemOutcome, action_target, classify, join, pairs, without_id};
 pub use http::SearchHttp;
 
 use super::{BulkDelivery, RejectedDocument, SearchSink};
-use crate::config::{IdMode, SearchConfig};
+use super::{IdMode, SearchConfig};
 use crate::plan::Parcel;
 use crate::sink::SinkError;
 use ::http::Method;
