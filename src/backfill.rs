@@ -168,11 +168,13 @@ pub struct Backfilled {
 
 /// The one change a backfill makes to the live route's settings, wherever its handler is built: rollups are not
 /// written (a rollup's id names the Kinesis record it sums, and a backfill cuts events into records its own way),
-/// ingest objects may hold several log groups' records (its records come from a synthetic shard per log group), and
+/// ingest objects and the billing platforms' ledger are looked up across shards (its records come from a synthetic
+/// shard per log group, and may have been delivered by the live route), and
 /// Prometheus, whose samples are per record too, is dropped (`prometheus`: its settings, with or without a client).
 pub fn configure<P>(pipeline: &mut crate::PipelineConfig, prometheus: &mut Option<P>) {
     pipeline.outputs.search.rollups = false;
     pipeline.outputs.ingest.across_shards = true;
+    pipeline.outputs.billing.across_shards = true;
     *prometheus = None;
 }
 

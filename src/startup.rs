@@ -66,6 +66,8 @@ pub struct AwsParts {
     pub lookup: Option<crate::sink::FunctionLookup>,
     /// Prometheus, when `PROMETHEUS_REMOTE_WRITE_URL` or `PROMETHEUS_PUSHGATEWAY_URL` is set.
     pub prometheus: Option<(PrometheusConfig, crate::output::prometheus::PrometheusHttp)>,
+    /// The billing platforms' way out (their APIs) and ledger (the ingest bucket).
+    pub billing: crate::output::billing::Stores,
 }
 
 impl AwsParts {
@@ -77,6 +79,7 @@ impl AwsParts {
             search: self.search,
             spool: self.spool,
             prometheus: self.prometheus,
+            billing: self.billing,
         };
         let handler = Handler::assemble(self.pipeline, stores);
         match self.lookup {
@@ -95,6 +98,11 @@ pub async fn aws_parts(
     let Settings { pipeline, delivery, search, prometheus } = settings(lookup)?;
     let client = crate::aws::s3_client(sdk, &delivery, lookup).await;
     let ingest = S3Sink::new(client.clone(), &delivery.bucket, delivery.acl);
+    let secrets = lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| sdk.endpoint_url().map(str::to_owned));
+    let billing = crate::output::billing::Stores {
+        reach: crate::output::billing::Reach::Http { sdk: Box::new(sdk.clone()), secrets_endpoint: secrets },
+        ledger: Some(std::sync::Arc::new(ingest.clone())),
+    };
     let quarantine = S3Sink::new(client, &delivery.quarantine_bucket, delivery.acl);
     let written = &pipeline.outputs.search;
     let mirror = search.as_ref().map(|s| {
@@ -121,9 +129,10 @@ pub async fn aws_parts(
         search = search.is_some(),
         auth = ?search.as_ref().map(|s| &s.auth),
         prometheus = ?prometheus.as_ref().map(|p| (p.mode, &p.auth)),
+        billing = ?pipeline.outputs.billing.platforms.iter().map(|p| p.name()).collect::<Vec<_>>(),
         "configured"
     );
-    Ok(AwsParts { pipeline, ingest, quarantine, search: mirror, spool, lookup, prometheus: metrics })
+    Ok(AwsParts { pipeline, ingest, quarantine, search: mirror, spool, lookup, prometheus: metrics, billing })
 }
 
 /// Builds the handler from `lookup` and the AWS SDK configuration (see [`aws_parts`]).

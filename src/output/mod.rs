@@ -20,6 +20,7 @@
 //! Lambda, `process`, `replay` and `backfill` (a backfill changes the settings, [`crate::backfill::configure`],
 //! never the list).
 
+pub mod billing;
 pub mod ingest;
 pub mod objects;
 pub mod prometheus;
@@ -242,6 +243,8 @@ pub struct Stores<O, Q, S, M> {
     pub spool: bool,
     /// Prometheus, with its settings, when it is configured.
     pub prometheus: Option<(crate::output::prometheus::PrometheusConfig, M)>,
+    /// The billing platforms' way out and ledger.
+    pub billing: billing::Stores,
 }
 
 /// One output as the registration list holds it: its encoder (none for the quarantine store, whose encoder every
@@ -267,5 +270,6 @@ where
     let mut outputs = vec![ingest::register(&settings.ingest, stores.ingest), quarantine::register(stores.quarantine)];
     outputs.extend(stores.search.map(|s| search::register(settings, s, stores.spool)));
     outputs.extend(stores.prometheus.map(|(p, m)| prometheus::register(settings, &p, m)));
+    outputs.extend(billing::register(&settings.billing, &settings.quarantine.prefix, &stores.billing));
     outputs
 }

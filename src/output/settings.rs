@@ -1,7 +1,7 @@
 //! What the outputs' encoders need, gathered ([`Settings`]): each output's own settings (read in its folder) and
 //! the rollups and costs the derived outputs share; and the outputs' rows of the settings table.
 
-use super::{ingest, prometheus, quarantine, search};
+use super::{billing, ingest, prometheus, quarantine, search};
 use crate::plan::rollup::RollupSettings;
 
 /// Every output's settings that planning needs (its encoders'), read once at cold start; the endpoints' settings
@@ -17,6 +17,8 @@ pub struct Settings {
     pub quarantine: quarantine::Settings,
     /// The search mirror's documents.
     pub search: search::Settings,
+    /// The billing platforms.
+    pub billing: billing::Settings,
 }
 
 impl Settings {
@@ -27,13 +29,17 @@ impl Settings {
             ingest: ingest::Settings::from_lookup(lookup)?,
             quarantine: quarantine::Settings::from_lookup(lookup)?,
             search: search::Settings::from_lookup(lookup)?,
+            billing: billing::Settings::from_lookup(lookup)?,
         })
     }
 }
 
 /// The outputs' rows of the settings table, in the order of the registration list.
 pub fn settings_rows() -> impl Iterator<Item = &'static crate::config::settings::Setting> {
-    [ingest::SETTINGS, quarantine::SETTINGS, search::SETTINGS, prometheus::SETTINGS].into_iter().flatten()
+    [ingest::SETTINGS, quarantine::SETTINGS, search::SETTINGS, prometheus::SETTINGS]
+        .into_iter()
+        .flatten()
+        .chain(billing::settings_rows())
 }
 
 /// The rollup settings (`ROLLUP_WINDOW_SECONDS`, `ROLLUP_BY_TENANT`,

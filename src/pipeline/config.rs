@@ -201,6 +201,9 @@ mod tests {
                 "INGEST_BUCKET_NAME" => Some("b".to_owned()),
                 "SEARCH_URL" => Some("https://search".to_owned()),
                 "PROMETHEUS_REMOTE_WRITE_URL" => Some("https://prometheus".to_owned()),
+                "BILLING_PLATFORMS" => {
+                    Some(crate::output::billing::PLATFORMS.iter().map(|p| p.name).collect::<Vec<_>>().join(","))
+                }
                 _ => None,
             }
         };

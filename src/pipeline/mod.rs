@@ -72,6 +72,7 @@ impl Pipeline {
             search: Some(MemorySink::default()),
             spool: false,
             prometheus: None::<(crate::output::prometheus::PrometheusConfig, crate::sink::LocalDir)>,
+            billing: crate::output::billing::Stores::default(),
         };
         let encoders = crate::output::register(&config.outputs, stores).into_iter().filter_map(|o| o.encoder).collect();
         Self::with_encoders(config, encoders)

@@ -20,6 +20,8 @@ type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 pub struct Answer {
     /// HTTP status.
     pub status: u16,
+    /// Headers (`Retry-After`, a platform's own retry advice).
+    pub headers: http::HeaderMap,
     /// Body bytes.
     pub body: Bytes,
 }
@@ -91,6 +93,7 @@ impl AwsHttp {
             Ok(Ok(r)) => r,
         };
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let body = tokio::time::timeout(self.timeout, resp.into_body().collect())
             .await
             .map_err(|_| {
@@ -98,7 +101,7 @@ impl AwsHttp {
             })?
             .map_err(|e| HttpError::Unavailable(format!("{url}: {e}")))?
             .to_bytes();
-        Ok(Answer { status, body })
+        Ok(Answer { status, headers, body })
     }
 
     /// The `SecretString` of the secret `arn`, read from Secrets Manager in the secret's own partition and region

@@ -101,3 +101,29 @@ impl<T: ObjectSink> ObjectSink for Arc<T> {
         T::get(self, key)
     }
 }
+
+/// An [`ObjectSink`] behind a pointer, for holders that keep one store whatever its type (the billing platforms'
+/// delivery ledger): every `ObjectSink` is one.
+pub trait SharedObjects: Send + Sync + std::fmt::Debug {
+    /// [`ObjectSink::put`].
+    fn put<'a>(&'a self, object: &'a Parcel) -> Boxed<'a, Result<Delivery, SinkError>>;
+    /// [`ObjectSink::list`].
+    fn list<'a>(&'a self, prefix: &'a str, start_after: Option<&'a str>) -> Boxed<'a, Result<Vec<String>, SinkError>>;
+    /// [`ObjectSink::get`].
+    fn get<'a>(&'a self, key: &'a str) -> Boxed<'a, Result<Vec<u8>, SinkError>>;
+}
+
+/// A boxed future.
+pub type Boxed<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl<T: ObjectSink + 'static> SharedObjects for T {
+    fn put<'a>(&'a self, object: &'a Parcel) -> Boxed<'a, Result<Delivery, SinkError>> {
+        Box::pin(ObjectSink::put(self, object))
+    }
+    fn list<'a>(&'a self, prefix: &'a str, start_after: Option<&'a str>) -> Boxed<'a, Result<Vec<String>, SinkError>> {
+        Box::pin(ObjectSink::list(self, prefix, start_after))
+    }
+    fn get<'a>(&'a self, key: &'a str) -> Boxed<'a, Result<Vec<u8>, SinkError>> {
+        Box::pin(ObjectSink::get(self, key))
+    }
+}

@@ -40,6 +40,7 @@ fn pipeline(
         search: Some(store()),
         spool: false,
         prometheus: Some((prometheus, logmeter::sink::LocalDir::new(std::env::temp_dir()))),
+        billing: logmeter::output::billing::Stores::default(),
     };
     let encoders = logmeter::output::register(&config.outputs, stores).into_iter().filter_map(|o| o.encoder).collect();
     (Pipeline::with_encoders(config, encoders), catalog.snapshot())

@@ -101,7 +101,8 @@ where
     S: logmeter::output::search::SearchSink + 'static,
 {
     let prometheus = None::<(logmeter::output::prometheus::PrometheusConfig, logmeter::sink::LocalDir)>;
-    let stores = logmeter::output::Stores { ingest, quarantine, search, spool: false, prometheus };
+    let billing = logmeter::output::billing::Stores::default();
+    let stores = logmeter::output::Stores { ingest, quarantine, search, spool: false, prometheus, billing };
     logmeter::output::register(&config.outputs, stores)
 }
 

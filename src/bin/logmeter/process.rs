@@ -55,6 +55,10 @@ pub fn local_handler(
         search: Some(LocalDir::new(dir)),
         spool: false,
         prometheus: prometheus.clone().map(|p| (p, LocalDir::new(dir))),
+        billing: logmeter::output::billing::Stores {
+            reach: logmeter::output::billing::Reach::Dir(dir.to_owned()),
+            ledger: Some(std::sync::Arc::new(LocalDir::new(dir))),
+        },
     };
     Ok((Handler::assemble(config, stores), prometheus))
 }

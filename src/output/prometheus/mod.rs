@@ -268,6 +268,7 @@ mod tests {
             search: None::<MemorySink>,
             spool: false,
             prometheus: Some((config, endpoint.clone())),
+            billing: crate::output::billing::Stores::default(),
         };
         let handler = Handler::assemble(pipeline_config, stores);
         let sample = crate::samplegen::generate(&crate::samplegen::small());

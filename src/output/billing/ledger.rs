@@ -1,0 +1,160 @@
+//! The delivery ledger: what each billing platform accepted, kept by logmeter, so that nothing is billed twice
+//! whatever the platform's de-duplication window. A platform forgets an id after its window (Stripe 24 h,
+//! OpenMeter 24 h self-hosted, Metronome 34 days); Kinesis keeps records up to 365 days, and replays and backfills
+//! reach further still.
+//!
+//! Entries are create-only objects in the ingest bucket (a directory with `--out`):
+//! `<BILLING_LEDGER_PREFIX>/<platform>/<YYYY-MM-DD>/<shard>/<last>-<first>-<digest>.json`, a JSON array of the
+//! de-duplication ids a platform accepted (or answered as duplicates), for the records of sortable sequence numbers
+//! `first..=last` whose events fall on that date (`meterTimeInMillis`). Before it sends, an outlet lists the
+//! entries of its shard and dates from the batch's first sequence number on (`start-after`, so older entries cost
+//! nothing) and leaves out every id they hold. A backfill, whose records come on shards of their own, reads every
+//! entry of the dates instead.
+//!
+//! The split of the work: the platform's window covers the gap between its commit and the ledger entry (a response
+//! lost after the platform took the events, an invocation that ends before the entry is written: the retry comes
+//! within minutes, and the platform drops the duplicates); the ledger covers everything after.
+
+use crate::plan::{Parcel, digest16};
+use crate::sink::{SharedObjects, SinkError};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+/// Ids per ledger entry at most: a batch's deliveries are written in entries of this many.
+pub const IDS_PER_ENTRY: usize = 1000;
+
+/// The ledger of one platform.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    store: Arc<dyn SharedObjects>,
+    /// `<BILLING_LEDGER_PREFIX>/<platform>`.
+    root: String,
+    /// Whether every shard's entries of a date are read (a backfill).
+    across_shards: bool,
+}
+
+/// The part of a batch an entry or a lookup is about.
+#[derive(Debug, Clone, Copy)]
+pub struct Span<'a> {
+    /// The shard.
+    pub shard: &'a str,
+    /// The first record's sortable sequence number.
+    pub first: &'a str,
+    /// The last record's.
+    pub last: &'a str,
+}
+
+impl Ledger {
+    /// The ledger of `platform` in `store`, under `prefix`.
+    pub fn new(store: Arc<dyn SharedObjects>, prefix: &str, platform: &str, across_shards: bool) -> Self {
+        Self { store, root: format!("{prefix}/{platform}"), across_shards }
+    }
+
+    /// The ids the ledger holds for the records of `span`, on `dates`.
+    pub async fn delivered(&self, dates: &[&str], span: Span<'_>) -> Result<HashSet<String>, SinkError> {
+        let mut ids = HashSet::new();
+        for date in dates {
+            let keys = if self.across_shards {
+                self.list_all(&format!("{}/{date}/", self.root), None).await?
+            } else {
+                let folder = format!("{}/{date}/{}/", self.root, span.shard);
+                // Keys sort by their last sequence number: from the batch's first on, every entry can overlap it.
+                let after = format!("{folder}{}", span.first);
+                let keys = self.list_all(&folder, Some(&after)).await?;
+                keys.into_iter().filter(|k| entry_first(k).is_some_and(|f| f <= span.last)).collect()
+            };
+            for key in keys {
+                let body = self.store.get(&key).await?;
+                let held: Vec<String> = serde_json::from_slice(&body).map_err(|e| SinkError::Permanent {
+                    target: key.clone(),
+                    reason: format!("not a ledger entry (a JSON array of ids): {e}"),
+                })?;
+                ids.extend(held);
+            }
+        }
+        Ok(ids)
+    }
+
+    async fn list_all(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, SinkError> {
+        let mut keys: Vec<String> = Vec::new();
+        let mut after = start_after.map(str::to_owned);
+        loop {
+            let page = self.store.list(prefix, after.as_deref()).await?;
+            let Some(last) = page.last().cloned() else { break };
+            // A store answers at most a page at a time (S3: 1,000 keys); the next starts after its last key.
+            let full = page.len() >= 1000;
+            keys.extend(page);
+            if !full {
+                break;
+            }
+            after = Some(last);
+        }
+        Ok(keys)
+    }
+
+    /// Records that `ids` (events of `date`, from the records of `span`) were accepted.
+    pub async fn record(&self, date: &str, span: Span<'_>, ids: &[&str]) -> Result<(), SinkError> {
+        for chunk in ids.chunks(IDS_PER_ENTRY) {
+            let mut sorted: Vec<&str> = chunk.to_vec();
+            sorted.sort_unstable();
+            let body = serde_json::to_vec(&sorted).unwrap_or_default();
+            let key =
+                format!("{}/{date}/{}/{}-{}-{}.json", self.root, span.shard, span.last, span.first, digest16(&body));
+            let parcel = Parcel { key, items: sorted.len(), body };
+            self.store.put(&parcel).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The first sequence number an entry's key names (`…/<last>-<first>-<digest>.json`).
+fn entry_first(key: &str) -> Option<&str> {
+    let name = key.rsplit('/').next()?;
+    let mut parts = name.splitn(3, '-');
+    let (_, first) = (parts.next()?, parts.next()?);
+    Some(first)
+}
+
+/// Ids by date, for [`Ledger::record`].
+pub type ByDate<'a> = BTreeMap<&'a str, Vec<&'a str>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::MemorySink;
+
+    #[test]
+    fn valid_entries_are_found_by_overlapping_records_only_and_by_date_across_shards() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let store: Arc<dyn SharedObjects> = Arc::new(MemorySink::new());
+        let ledger = Ledger::new(store.clone(), "l", "stripe", false);
+        let span = |first, last| Span { shard: "s1", first, last };
+        rt.block_on(async {
+            ledger.record("2026-12-06", span("0005", "0009"), &["a", "b"]).await.unwrap();
+            ledger.record("2026-12-06", span("0010", "0012"), &["c"]).await.unwrap();
+            ledger.record("2026-12-07", span("0005", "0009"), &["d"]).await.unwrap();
+            let found = |first, last, dates: &'static [&'static str]| {
+                let ledger = ledger.clone();
+                async move {
+                    let mut v: Vec<String> =
+                        ledger.delivered(dates, span(first, last)).await.unwrap().into_iter().collect();
+                    v.sort();
+                    v
+                }
+            };
+            assert_eq!(found("0001", "0004", &["2026-12-06"]).await, Vec::<String>::new(), "before every entry");
+            assert_eq!(found("0009", "0010", &["2026-12-06"]).await, ["a", "b", "c"], "overlaps both");
+            assert_eq!(found("0011", "0020", &["2026-12-06"]).await, ["c"], "after the first entry");
+            assert_eq!(found("0006", "0006", &["2026-12-06", "2026-12-07"]).await, ["a", "b", "d"], "two dates");
+            // Recording the same ids again is the same entry, not a second one.
+            ledger.record("2026-12-06", span("0010", "0012"), &["c"]).await.unwrap();
+            assert_eq!(store.list("l/stripe/2026-12-06/", None).await.unwrap().len(), 2);
+            let backfill = Ledger::new(store.clone(), "l", "stripe", true);
+            let other_shard = Span { shard: "backfill-x", first: "0100", last: "0200" };
+            let mut all: Vec<String> =
+                backfill.delivered(&["2026-12-06"], other_shard).await.unwrap().into_iter().collect();
+            all.sort();
+            assert_eq!(all, ["a", "b", "c"], "a backfill reads every shard of the date");
+        });
+    }
+}

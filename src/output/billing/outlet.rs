@@ -1,0 +1,442 @@
+//! What every billing platform's outlet does with a batch: keep what the platform cannot take in quarantine, leave
+//! out what the ledger says was delivered, pack the rest into the platform's requests (sized after final
+//! encoding), send them with bounded retries inside the invocation's deadline (one at a time per lane where the
+//! platform asks), and record in the ledger what was accepted.
+//!
+//! Failure policy, per event: accepted or answered as a duplicate, delivered (recorded in the ledger); refused for
+//! good (a 4xx), quarantined with the answer (a refused batch is first tried event by event, so one bad event never
+//! holds back the others); not answered after the attempts, refused access (401, 403) or past the deadline, its
+//! record is retried. A record is retried too when its ledger entry or quarantine object cannot be written.
+
+use super::ledger::{Ledger, Span};
+use super::platform::{Body, Platform, Verdict};
+use super::send::{Sent, Transport};
+use crate::output::{Boxed, Consignment, Landing, Outlet, Shipped, delivery_failed, keep_in_quarantine};
+use crate::plan::{Parcel, content_key, digest16, sortable_sequence, utc_date};
+use crate::sink::SinkError;
+use crate::sink::http::{backoff, jitter};
+use crate::summary::{OutputCounts, PerOutput, Summary};
+use futures_util::StreamExt;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The key prefix of a record's events the platform cannot take, as the encoder yields them.
+pub const REFUSED: &str = "refused/";
+
+/// Requests (or lanes) in flight at once.
+const CONCURRENCY: usize = 4;
+
+/// Upper bound of one request's body.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The longest wait for a platform's `Retry-After` (or backoff) between two attempts.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// One event waiting to be sent.
+#[derive(Debug)]
+struct Pending<'a> {
+    /// Its record, in the batch.
+    record: usize,
+    id: String,
+    date: String,
+    lane: String,
+    event: &'a [u8],
+}
+
+/// An event's envelope, as the encoder writes it before the event's line.
+#[derive(serde::Deserialize)]
+struct Head {
+    id: String,
+    date: String,
+    lane: String,
+}
+
+/// What became of one event.
+#[derive(Debug)]
+enum Fate {
+    Delivered,
+    Duplicate,
+    Refused(String),
+    Failed(SinkError),
+}
+
+/// A platform's outlet.
+#[derive(Debug)]
+pub struct BillingOutlet {
+    platform: Arc<dyn Platform>,
+    transport: Transport,
+    ledger: Option<Ledger>,
+    quarantine_prefix: String,
+}
+
+impl BillingOutlet {
+    /// The outlet of `platform` over `transport`, keeping its ledger in `ledger` (none: a handler that only plans)
+    /// and what it refuses under `quarantine_prefix`.
+    pub fn new(
+        platform: Arc<dyn Platform>,
+        transport: Transport,
+        ledger: Option<Ledger>,
+        quarantine_prefix: &str,
+    ) -> Self {
+        Self { platform, transport, ledger, quarantine_prefix: quarantine_prefix.to_owned() }
+    }
+
+    /// Sends one request's body, with up to the platform's attempts; the number of attempts made comes back too.
+    async fn attempts(&self, body: &Body, name: &str, landing: Landing<'_>) -> (Result<Verdict, SinkError>, usize) {
+        let max = self.platform.common().max_attempts;
+        let target = || format!("{}{}", self.platform.common().url, self.platform.path());
+        let mut why = String::new();
+        let mut made = 0;
+        for attempt in 1..=max {
+            if landing.too_late() {
+                return (Err(SinkError::Transient { target: target(), reason: "deadline near".into() }), made);
+            }
+            made += 1;
+            let wait = match self.transport.send(&self.platform, body, name).await {
+                Sent::Answer(Verdict::Retry(said, after)) => {
+                    why = said;
+                    after
+                }
+                Sent::Answer(verdict) => return (Ok(verdict), made),
+                Sent::Unavailable(said) => {
+                    why = said;
+                    None
+                }
+                Sent::Setup(reason) => return (Err(SinkError::Permanent { target: target(), reason }), made),
+            };
+            if attempt == max {
+                break;
+            }
+            let wait = wait.unwrap_or_else(|| backoff(attempt + 1, jitter())).min(MAX_WAIT);
+            let past = landing.deadline.is_some_and(|d| Instant::now() + wait + crate::output::DEADLINE_MARGIN > d);
+            if past {
+                let reason = format!("{why}; the next attempt would pass the invocation's deadline");
+                return (Err(SinkError::Transient { target: target(), reason }), made);
+            }
+            tokio::time::sleep(wait).await;
+        }
+        let reason = format!("{why} (after {max} attempts)");
+        (Err(SinkError::Transient { target: target(), reason }), made)
+    }
+
+    /// Sends `events` in one request, and each alone when the platform refuses them together.
+    async fn request(
+        &self,
+        events: &[&Pending<'_>],
+        seqs: &[String],
+        shard: &str,
+        landing: Landing<'_>,
+    ) -> (Vec<Fate>, usize) {
+        let bytes: Vec<&[u8]> = events.iter().map(|p| p.event).collect();
+        let body = self.platform.body(&bytes);
+        let (first, last) = range(events.iter().map(|p| seqs[p.record].as_str()));
+        let name = format!("{shard}/{last}-{first}-{}", digest16(&body.bytes));
+        let (verdict, mut requests) = self.attempts(&body, &name, landing).await;
+        let fate = match verdict {
+            Ok(Verdict::Accepted) => Fate::Delivered,
+            Ok(Verdict::Duplicate) => Fate::Duplicate,
+            Ok(Verdict::Refused(reason)) if events.len() > 1 => {
+                tracing::warn!(platform = self.platform.name(), events = events.len(), %reason, "a batch refused: each event is sent alone");
+                let mut fates = Vec::with_capacity(events.len());
+                for one in events {
+                    let (mut fate, made) =
+                        Box::pin(self.request(std::slice::from_ref(one), seqs, shard, landing)).await;
+                    requests += made;
+                    fates.append(&mut fate);
+                }
+                return (fates, requests);
+            }
+            Ok(Verdict::Refused(reason)) => Fate::Refused(reason),
+            Ok(Verdict::Denied(detail)) => Fate::Failed(SinkError::AccessDenied {
+                action: "billing API",
+                target: format!("{}{}", self.platform.common().url, self.platform.path()),
+                detail,
+            }),
+            Ok(Verdict::Retry(reason, _)) => Fate::Failed(SinkError::Transient { target: name, reason }),
+            Err(e) => Fate::Failed(e),
+        };
+        let mut fates = Vec::with_capacity(events.len());
+        for _ in 0..events.len() {
+            fates.push(match &fate {
+                Fate::Delivered => Fate::Delivered,
+                Fate::Duplicate => Fate::Duplicate,
+                Fate::Refused(r) => Fate::Refused(r.clone()),
+                Fate::Failed(e) => Fate::Failed(copy_error(e)),
+            });
+        }
+        (fates, requests)
+    }
+
+    /// The requests of `pending`: at most the platform's events each, and bodies of at most [`MAX_BODY_BYTES`]
+    /// once encoded (a larger one is split).
+    fn pack<'p, 'a>(&self, pending: &[&'p Pending<'a>]) -> Vec<Vec<&'p Pending<'a>>> {
+        let mut requests = Vec::new();
+        for chunk in pending.chunks(self.platform.max_events().max(1)) {
+            let mut todo = vec![chunk.to_vec()];
+            while let Some(events) = todo.pop() {
+                let bytes: Vec<&[u8]> = events.iter().map(|p| p.event).collect();
+                if events.len() > 1 && self.platform.body(&bytes).bytes.len() > MAX_BODY_BYTES {
+                    let (a, b) = events.split_at(events.len() / 2);
+                    todo.push(b.to_vec());
+                    todo.push(a.to_vec());
+                } else {
+                    requests.push(events);
+                }
+            }
+        }
+        requests
+    }
+
+    /// Keeps a record's events the platform cannot take (the encoder's `refused/` parcel) in quarantine.
+    async fn keep_refused(
+        &self,
+        parcel: &Parcel,
+        c: &Consignment<'_>,
+        landing: Landing<'_>,
+    ) -> Result<Summary, SinkError> {
+        let mut body = b"[".to_vec();
+        body.extend_from_slice(
+            &parcel.body.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect::<Vec<_>>().join(&b","[..]),
+        );
+        body.extend_from_slice(b"]\n");
+        let stem = format!(
+            "{}/billing-refused/{}/{}/{}/{}",
+            self.quarantine_prefix,
+            self.platform.name(),
+            utc_date(c.arrival_millis),
+            c.shard,
+            sortable_sequence(c.sequence_number)
+        );
+        keep_in_quarantine(Parcel { key: content_key(&stem, &body, ".json"), body, items: parcel.items }, landing).await
+    }
+
+    /// Keeps events the platform refused, with its answer, one object per record.
+    async fn keep_answered(
+        &self,
+        refused: &[(&Pending<'_>, String)],
+        batch: &[Consignment<'_>],
+        landing: Landing<'_>,
+    ) -> Vec<(usize, Result<Summary, SinkError>)> {
+        let mut by_record: BTreeMap<usize, Vec<serde_json::Value>> = BTreeMap::new();
+        for (p, reason) in refused {
+            by_record.entry(p.record).or_default().push(serde_json::json!({
+                "id": p.id,
+                "reason": reason,
+                "event": String::from_utf8_lossy(p.event),
+            }));
+        }
+        let mut out = Vec::new();
+        for (record, entries) in by_record {
+            let c = &batch[record];
+            let body = serde_json::to_vec(&entries).unwrap_or_default();
+            let stem = format!(
+                "{}/billing-refused/{}/{}/{}/{}",
+                self.quarantine_prefix,
+                self.platform.name(),
+                utc_date(c.arrival_millis),
+                c.shard,
+                sortable_sequence(c.sequence_number)
+            );
+            let parcel = Parcel { key: content_key(&stem, &body, ".json"), body, items: entries.len() };
+            out.push((record, keep_in_quarantine(parcel, landing).await));
+        }
+        out
+    }
+}
+
+/// A copy of an error for each event of a request.
+fn copy_error(e: &SinkError) -> SinkError {
+    match e {
+        SinkError::Transient { target, reason } => {
+            SinkError::Transient { target: target.clone(), reason: reason.clone() }
+        }
+        SinkError::Taken { target } => SinkError::Taken { target: target.clone() },
+        SinkError::AccessDenied { action, target, detail } => {
+            SinkError::AccessDenied { action, target: target.clone(), detail: detail.clone() }
+        }
+        SinkError::Permanent { target, reason } => {
+            SinkError::Permanent { target: target.clone(), reason: reason.clone() }
+        }
+    }
+}
+
+/// The lowest and highest of some sortable sequence numbers.
+fn range<'s>(seqs: impl Iterator<Item = &'s str>) -> (&'s str, &'s str) {
+    let mut first: Option<&str> = None;
+    let mut last: Option<&str> = None;
+    for s in seqs {
+        first = Some(first.map_or(s, |f| f.min(s)));
+        last = Some(last.map_or(s, |l| l.max(s)));
+    }
+    (first.unwrap_or(""), last.unwrap_or(""))
+}
+
+impl Outlet for BillingOutlet {
+    fn destination(&self) -> &'static str {
+        self.platform.name()
+    }
+
+    fn deliver<'a>(&'a self, batch: &'a [Consignment<'a>], landing: Landing<'a>) -> Boxed<'a, Shipped> {
+        Box::pin(async move {
+            let name = self.platform.name();
+            let mut shipped = Shipped::new(batch.len());
+            let mut counts = OutputCounts::default();
+            let seqs: Vec<String> = batch.iter().map(|c| sortable_sequence(c.sequence_number).into_owned()).collect();
+            let mut pending: Vec<Pending<'a>> = Vec::new();
+            for (i, c) in batch.iter().enumerate() {
+                for parcel in c.parcels {
+                    if parcel.key.starts_with(REFUSED) {
+                        match self.keep_refused(parcel, c, landing).await {
+                            Ok(s) => {
+                                shipped.summary += s;
+                                counts.quarantined += parcel.items;
+                            }
+                            Err(e) => {
+                                delivery_failed(&e, "the record is retried", &mut shipped.summary);
+                                shipped.failed[i] = true;
+                            }
+                        }
+                        continue;
+                    }
+                    let mut lines = parcel.body.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+                    while let (Some(head), Some(event)) = (lines.next(), lines.next()) {
+                        match serde_json::from_slice::<Head>(head) {
+                            Ok(h) => pending.push(Pending { record: i, id: h.id, date: h.date, lane: h.lane, event }),
+                            Err(e) => {
+                                tracing::error!(platform = name, error = %e, "an event's envelope is unreadable: the record is retried");
+                                shipped.failed[i] = true;
+                            }
+                        }
+                    }
+                }
+            }
+            if !pending.is_empty() {
+                self.deliver_events(batch, &seqs, pending, landing, &mut shipped, &mut counts).await;
+            }
+            shipped.summary.outputs += PerOutput::of(name, counts);
+            shipped
+        })
+    }
+}
+
+impl BillingOutlet {
+    /// Sends a group's requests one after the other.
+    async fn group<'p, 'a>(
+        &self,
+        requests: Vec<Vec<&'p Pending<'a>>>,
+        seqs: &[String],
+        shard: &str,
+        landing: Landing<'_>,
+    ) -> (Vec<(&'p Pending<'a>, Fate)>, usize) {
+        let mut fates = Vec::new();
+        let mut made = 0;
+        for events in requests {
+            let (fate, m) = self.request(&events, seqs, shard, landing).await;
+            made += m;
+            fates.extend(events.into_iter().zip(fate));
+        }
+        (fates, made)
+    }
+
+    async fn deliver_events(
+        &self,
+        batch: &[Consignment<'_>],
+        seqs: &[String],
+        mut pending: Vec<Pending<'_>>,
+        landing: Landing<'_>,
+        shipped: &mut Shipped,
+        counts: &mut OutputCounts,
+    ) {
+        let shard = batch[0].shard;
+        // The same id twice in one batch (a record logged twice with its uniqueId) is one event.
+        let mut seen = HashSet::new();
+        pending.retain(|p| {
+            let new = seen.insert(p.id.clone());
+            counts.already_delivered += usize::from(!new);
+            new
+        });
+        if let Some(ledger) = &self.ledger {
+            let (first, last) = range(pending.iter().map(|p| seqs[p.record].as_str()));
+            let mut dates: Vec<&str> = pending.iter().map(|p| p.date.as_str()).collect();
+            dates.sort_unstable();
+            dates.dedup();
+            match ledger.delivered(&dates, Span { shard, first, last }).await {
+                Ok(held) => pending.retain(|p| {
+                    let known = held.contains(&p.id);
+                    counts.already_delivered += usize::from(known);
+                    !known
+                }),
+                Err(e) => {
+                    delivery_failed(&e, "the ledger could not be read: the records are retried", &mut shipped.summary);
+                    pending.iter().for_each(|p| shipped.failed[p.record] = true);
+                    return;
+                }
+            }
+        }
+        let order: Vec<&Pending<'_>> = pending.iter().collect();
+        let groups: Vec<Vec<Vec<&Pending<'_>>>> = if self.platform.lanes() {
+            let mut lanes: BTreeMap<&str, Vec<&Pending<'_>>> = BTreeMap::new();
+            order.iter().for_each(|p| lanes.entry(p.lane.as_str()).or_default().push(p));
+            lanes.into_values().map(|events| self.pack(&events)).collect()
+        } else {
+            self.pack(&order).into_iter().map(|r| vec![r]).collect()
+        };
+        // Each group is sent in order (a lane, one call at a time), groups at the same time.
+        let sends: Vec<_> = groups.into_iter().map(|requests| self.group(requests, seqs, shard, landing)).collect();
+        let answered: Vec<(Vec<(&Pending<'_>, Fate)>, usize)> =
+            futures_util::stream::iter(sends).buffer_unordered(CONCURRENCY).collect().await;
+        let mut accepted: BTreeMap<&str, Vec<&Pending<'_>>> = BTreeMap::new();
+        let mut refused = Vec::new();
+        for (fates, made) in answered {
+            counts.requests += made;
+            for (p, fate) in fates {
+                match fate {
+                    Fate::Delivered => {
+                        counts.delivered += 1;
+                        accepted.entry(p.date.as_str()).or_default().push(p);
+                    }
+                    Fate::Duplicate => {
+                        counts.already_delivered += 1;
+                        accepted.entry(p.date.as_str()).or_default().push(p);
+                    }
+                    Fate::Refused(reason) => refused.push((p, reason)),
+                    Fate::Failed(e) => {
+                        if !shipped.failed[p.record] {
+                            delivery_failed(&e, "the record is retried", &mut shipped.summary);
+                        }
+                        shipped.failed[p.record] = true;
+                    }
+                }
+            }
+        }
+        if let Some(ledger) = &self.ledger {
+            for (date, events) in &accepted {
+                let (first, last) = range(events.iter().map(|p| seqs[p.record].as_str()));
+                let ids: Vec<&str> = events.iter().map(|p| p.id.as_str()).collect();
+                if let Err(e) = ledger.record(date, Span { shard, first, last }, &ids).await {
+                    delivery_failed(
+                        &e,
+                        "delivered, but not recorded in the ledger: the records are retried",
+                        &mut shipped.summary,
+                    );
+                    events.iter().for_each(|p| shipped.failed[p.record] = true);
+                }
+            }
+        }
+        counts.refused += refused.len();
+        for (record, kept) in self.keep_answered(&refused, batch, landing).await {
+            match kept {
+                Ok(s) => shipped.summary += s,
+                Err(e) => {
+                    delivery_failed(
+                        &e,
+                        "refused events could not be quarantined: the record is retried",
+                        &mut shipped.summary,
+                    );
+                    shipped.failed[record] = true;
+                }
+            }
+        }
+    }
+}
