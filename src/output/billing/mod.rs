@@ -38,6 +38,7 @@ macro_rules! platforms {
 // The registration list of the billing platforms: a new platform is a folder beside these and one line here.
 platforms! {
     metronome,
+    openmeter,
 }
 
 /// The settings every billing platform shares: which run, and where their ledger is.
