@@ -39,6 +39,7 @@ macro_rules! platforms {
 platforms! {
     metronome,
     openmeter,
+    amberflo,
 }
 
 /// The settings every billing platform shares: which run, and where their ledger is.
