@@ -37,6 +37,7 @@ macro_rules! platforms {
 
 // The registration list of the billing platforms: a new platform is a folder beside these and one line here.
 platforms! {
+    stripe,
     metronome,
     openmeter,
     amberflo,
