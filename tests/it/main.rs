@@ -4,6 +4,8 @@
 
 mod attribution;
 mod backfill;
+mod billing;
+mod billing_fake;
 mod cli;
 mod delivery;
 mod flow;
