@@ -47,6 +47,29 @@ pub fn emf_line(summary: &crate::Summary, function: &str, now_millis: i64, inges
     emf(now_millis, &[("FunctionName", function)], &values)
 }
 
+/// One Embedded Metric Format line per output that keeps counters of its own (the billing platforms), under the
+/// dimensions `FunctionName` and `Output`: `Requests`, `Delivered`, `AlreadyDelivered`, `Refused`, `Quarantined`.
+pub fn output_emf_lines(summary: &crate::Summary, function: &str, now_millis: i64) -> Vec<String> {
+    summary
+        .outputs
+        .iter()
+        .map(|(output, counts)| {
+            let names: Vec<String> = counts.counters().iter().map(|(name, _)| camel(name)).collect();
+            let metrics: Vec<(&str, &str, i64)> = names
+                .iter()
+                .zip(counts.counters())
+                .map(|(n, (_, v))| (n.as_str(), "Count", i64::try_from(v).unwrap_or(i64::MAX)))
+                .collect();
+            emf(now_millis, &[("FunctionName", function), ("Output", output)], &metrics)
+        })
+        .collect()
+}
+
+/// `already_delivered` as `AlreadyDelivered`.
+fn camel(name: &str) -> String {
+    name.split('_').map(|w| w[..1].to_ascii_uppercase() + &w[1..]).collect()
+}
+
 /// One Embedded Metric Format line in the `logmeter` namespace: `metrics` as (name, unit, value), under one
 /// dimension set made of `dimensions` (name, value; none for metrics without dimensions).
 pub fn emf(now_millis: i64, dimensions: &[(&str, &str)], metrics: &[(&str, &str, i64)]) -> String {
@@ -82,5 +105,21 @@ mod tests {
             assert!(v.get(m["Name"].as_str().unwrap()).is_some(), "{m} has a value");
         }
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "logmeter");
+    }
+
+    #[test]
+    fn valid_output_emf_lines_carry_each_output_under_its_name() {
+        use crate::summary::{OutputCounts, PerOutput};
+        let counts = OutputCounts { requests: 2, delivered: 150, already_delivered: 3, ..OutputCounts::default() };
+        let s = crate::Summary { outputs: PerOutput::of("metronome", counts), ..crate::Summary::default() };
+        let lines = super::output_emf_lines(&s, "fn", 1_795_168_800_000);
+        assert_eq!(lines.len(), 1);
+        let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(
+            (v["Output"].as_str(), v["Delivered"].as_i64(), v["AlreadyDelivered"].as_i64()),
+            (Some("metronome"), Some(150), Some(3))
+        );
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0], serde_json::json!(["FunctionName", "Output"]));
+        assert!(super::output_emf_lines(&crate::Summary::default(), "fn", 0).is_empty());
     }
 }

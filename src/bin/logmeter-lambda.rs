@@ -69,6 +69,9 @@ async fn main() -> Result<(), Error> {
         let oldest =
             event.payload.batch.records.iter().map(|r| r.arrival_millis()).filter(|&t| t > 0).min().unwrap_or(now);
         println!("{}", logmeter::telemetry::emf_line(&outcome.summary, function, now, now - oldest));
+        for line in logmeter::telemetry::output_emf_lines(&outcome.summary, function, now) {
+            println!("{line}");
+        }
         tracing::info!(summary = ?outcome.summary, "batch done");
         Ok::<_, Error>(outcome.response)
     }))

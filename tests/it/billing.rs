@@ -335,3 +335,42 @@ fn billing_stripe_never_overlaps_two_calls_of_one_customer_and_meter() {
         assert_eq!(fake.lane_violations(), 0, "one call at a time per customer and meter");
     });
 }
+
+#[test]
+fn billing_out_dir_writes_each_platforms_request_bodies_once() {
+    let dir = crate::support::tempdir("billing-out");
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_logmeter"))
+            .args(["process", "samples/events/small.json", "--out", dir.to_str().unwrap()])
+            .current_dir(crate::support::root())
+            .env("BILLING_PLATFORMS", platforms().join(","))
+            .env("STRIPE_VALUE_SCALE", "api-calls=100,search-queries=100,storage-gb-hours=100,ledger-entries=100")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        crate::support::summary_of(&out)
+    };
+    let records = logged("small").len();
+    let first = run();
+    let files = crate::support::snapshot(&dir);
+    for p in platforms() {
+        assert_eq!(first["outputs"][p]["delivered"], records, "{p}: {first}");
+        let bodies: Vec<&String> = files.keys().filter(|k| k.starts_with(&format!("billing/{p}/"))).collect();
+        let events: usize = bodies
+            .iter()
+            .map(|k| match p {
+                "stripe" => 1,
+                _ => serde_json::from_slice::<Vec<serde_json::Value>>(&files[*k]).unwrap().len(),
+            })
+            .sum();
+        assert_eq!(events, records, "{p}: every record in the request bodies once");
+        assert!(files.keys().any(|k| k.starts_with(&format!("logmeter-ledger/{p}/"))), "{p}: a ledger beside them");
+    }
+    let again = run();
+    for p in platforms() {
+        assert_eq!(again["outputs"][p]["already_delivered"], records, "{p}: {again}");
+        assert_eq!(again["outputs"][p]["requests"], 0, "{p}");
+    }
+    assert_eq!(crate::support::snapshot(&dir).len(), files.len(), "nothing written twice");
+    let _ = std::fs::remove_dir_all(dir);
+}

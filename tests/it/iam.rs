@@ -221,6 +221,15 @@ struct World {
     full: BTreeMap<&'static str, Principal>,
     /// Per layout: for each statement with an s3: action, the statement (JSON) and the policy without it.
     without: BTreeMap<&'static str, Vec<(String, Principal)>>,
+    /// The template's policy with a billing platform (batch layout): the ledger's grants.
+    billing: Principal,
+    /// For each ledger statement of that policy, the statement and the policy without it.
+    billing_without: Vec<(String, Principal)>,
+}
+
+/// The template's policy, batch layout, with a billing platform configured.
+fn billing_policy(bucket: &str) -> Json {
+    Resolver::new(bucket, "batch", &[("BillingPlatforms", "metronome")]).function_policy()
 }
 
 /// Turns enforcement off (an earlier process may have left it on), wipes moto, makes every user, key and bucket, then
@@ -255,9 +264,24 @@ fn world() -> &'static World {
             assert!(!reduced.is_empty(), "the {layout} layout's policy has S3 statements");
             without.insert(layout, reduced);
         }
-        let world = World { url, admin, full, without };
-        let owned = world.without.values().flatten().map(|(_, p)| p);
-        let buckets: Vec<&str> = world.full.values().chain(owned).map(|p| p.bucket.as_str()).collect();
+        let bucket = unique("iam-billing");
+        let billing = user(&url, &bucket, &billing_policy(&bucket));
+        let mut billing_without = Vec::new();
+        let statements = billing_policy("any")["Statement"].as_array().unwrap().clone();
+        for (i, statement) in statements.iter().enumerate() {
+            if !statement.to_string().contains("logmeter-ledger") {
+                continue;
+            }
+            let bucket = unique("iam-billing-without");
+            let mut p = billing_policy(&bucket);
+            let removed = p["Statement"].as_array_mut().unwrap().remove(i);
+            billing_without.push((removed.to_string(), user(&url, &bucket, &p)));
+        }
+        assert_eq!(billing_without.len(), 2, "the ledger's two statements (put and get; list)");
+        let world = World { url, admin, full, without, billing, billing_without };
+        let owned = world.without.values().flatten().chain(&world.billing_without).map(|(_, p)| p);
+        let buckets: Vec<&str> =
+            world.full.values().chain(owned).chain([&world.billing]).map(|p| p.bucket.as_str()).collect();
         rt().block_on(async {
             let admin = world.admin_client().await;
             for b in buckets {
@@ -509,5 +533,93 @@ fn every_listing_matches_the_list_grant_condition() {
     assert!(prefixes.len() >= 6, "{prefixes:?}");
     for prefix in &prefixes {
         assert!(string_like(&pattern, prefix), "ListObjectsV2 of {prefix:?} is outside s3:prefix {pattern:?}");
+    }
+}
+
+/// With the template's policy and a billing platform: the ledger is written, listed and read under the policy (the
+/// re-delivery sends nothing), and without either of its statements a delivery or its re-delivery is refused with
+/// an access error.
+#[test]
+fn template_policy_grants_the_billing_ledger_and_each_ledger_grant_is_needed() {
+    use crate::billing_fake::{BillingFake, KEY};
+    let w = world();
+    let rt = rt();
+    let batch = sample("small");
+    let now = crate::support::logged("small")
+        .iter()
+        .map(|m| serde_json::from_str::<Json>(m).unwrap()["meterTimeInMillis"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    let handler = |fake: &BillingFake, p: &Principal| {
+        let mut with = settings(&p.bucket, "batch");
+        with.extend([
+            ("BILLING_PLATFORMS", "metronome".to_owned()),
+            ("METRONOME_API_URL", fake.url.clone()),
+            ("METRONOME_API_KEY", KEY.to_owned()),
+        ]);
+        rt.block_on(servers::parts_with(&w.url, &p.key, &p.secret, &with)).into_handler()
+    };
+    let fake = rt.block_on(BillingFake::start(now));
+    let h = handler(&fake, &w.billing);
+    let first = deliver(&rt, &h, &batch, "billing, first delivery");
+    assert_eq!(first.outputs.get("metronome").delivered, crate::support::logged("small").len());
+    let sent = fake.requests("metronome");
+    let again = deliver(&rt, &h, &batch, "billing, re-delivery");
+    assert_eq!(fake.requests("metronome"), sent, "the ledger was read under the policy: nothing sent again");
+    assert_eq!(again.outputs.get("metronome").already_delivered, crate::support::logged("small").len());
+    for (removed, p) in &w.billing_without {
+        if removed.contains("Condition") {
+            // moto ignores `Condition`, so without the ledger's list grant the ingest one still lets it list; the
+            // prefixes the ledger lists are checked against the grant's `s3:prefix` below instead.
+            continue;
+        }
+        let fake = rt.block_on(BillingFake::start(now));
+        let h = handler(&fake, p);
+        let runs = [rt.block_on(h.handle(&batch, None)), rt.block_on(h.handle(&batch, None))];
+        let refused = |o: &logmeter::Outcome| !o.response.batch_item_failures.is_empty() && o.summary.access_denied > 0;
+        assert!(runs.iter().any(refused), "without {removed}: no access error: {:?}", runs[1].summary);
+    }
+    // Every prefix the ledger lists, on deliveries and re-deliveries, is inside its list grant's `s3:prefix`.
+    let p = billing_policy("any");
+    let list = p["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| actions(s) == ["s3:ListBucket"] && s.to_string().contains("logmeter-ledger"))
+        .unwrap();
+    let pattern = list["Condition"]["StringLike"]["s3:prefix"].as_str().unwrap().to_owned();
+    let store =
+        std::sync::Arc::new(Listings { bucket: logmeter::sink::MemorySink::new(), prefixes: Default::default() });
+    let fake = rt.block_on(BillingFake::start(now));
+    let config = logmeter::PipelineConfig::from_lookup(|k| match k {
+        "BILLING_PLATFORMS" => Some("metronome".into()),
+        "METRONOME_API_URL" => Some(fake.url.clone()),
+        "METRONOME_API_KEY" => Some(KEY.into()),
+        _ => None,
+    })
+    .unwrap();
+    let stores = logmeter::output::Stores {
+        ingest: logmeter::sink::MemorySink::new(),
+        quarantine: logmeter::sink::MemorySink::new(),
+        search: None::<logmeter::sink::MemorySink>,
+        spool: false,
+        prometheus: None::<(logmeter::output::prometheus::PrometheusConfig, logmeter::sink::LocalDir)>,
+        billing: logmeter::output::billing::Stores {
+            reach: logmeter::output::billing::Reach::Http {
+                sdk: Box::new(aws_config::SdkConfig::builder().build()),
+                secrets_endpoint: None,
+            },
+            ledger: Some(store.clone()),
+        },
+    };
+    let h = Handler::assemble(config, stores);
+    let middle = batch.records[batch.records.len() / 2].kinesis.sequence_number.clone();
+    for b in [batch.clone(), batch.clone(), from_sequence(&batch, &middle)] {
+        assert!(rt.block_on(h.handle(&b, None)).response.batch_item_failures.is_empty());
+    }
+    let prefixes = store.prefixes.lock().unwrap().clone();
+    assert!(prefixes.len() >= 3, "{prefixes:?}");
+    for prefix in &prefixes {
+        assert!(string_like(&pattern, prefix), "the ledger's listing of {prefix:?} is outside s3:prefix {pattern:?}");
     }
 }

@@ -114,7 +114,7 @@ impl std::fmt::Debug for Key {
     }
 }
 
-/// The variables of the settings every platform has, named after its prefix ([`names!`]).
+/// The variables of the settings every platform has, named after its prefix (the `names!` macro).
 #[derive(Debug, Clone, Copy)]
 pub struct Names {
     /// `<P>_API_URL`.
