@@ -21,6 +21,7 @@ macro_rules! report_dataset {
 pub mod client;
 mod invocation_docs;
 mod local;
+mod mapping;
 mod memory;
 mod meter_docs;
 pub mod reconcile_docs;

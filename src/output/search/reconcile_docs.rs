@@ -75,6 +75,36 @@ pub struct JoinDoc {
     pub meter_value: Option<f64>,
 }
 
+impl JoinDoc {
+    /// The reconciliation document's mapping, derived from its type through a fully populated example
+    /// ([`super::mapping::properties_of`]): every field, the invocation half's included.
+    pub(crate) fn properties() -> serde_json::Value {
+        let example = Self {
+            join_id: "id".into(),
+            timestamp: "2026-12-06T00:00:00.000Z".into(),
+            kind: JoinKind::Invocation,
+            function: "f".into(),
+            version: "$LATEST".into(),
+            log_stream: "s".into(),
+            request_id: Some("r".into()),
+            tenant_id: Some("t".into()),
+            status: Some("success".into()),
+            cold_start: Some(true),
+            duration_ms: Some(1.5),
+            billed_gb_seconds: Some(0.5),
+            cost_usd: Some(0.5),
+            customer_id: Some("c".into()),
+            meter_api_name: Some("m".into()),
+            meter_value: Some(1.5),
+        };
+        super::mapping::properties_of(&example, &[]).unwrap_or_else(|e| {
+            // A test derives it on every run: only a change that skipped the tests can get here.
+            tracing::error!(error = %e, "the reconciliation template could not be derived");
+            serde_json::json!({})
+        })
+    }
+}
+
 /// Which half of the join a document is. Stored documents are meter records' and do not say so; invocations are
 /// read from their own documents (earlier versions also wrote them here, with `"kind":"invocation"`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

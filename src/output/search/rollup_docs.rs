@@ -221,3 +221,59 @@ fn write_document(
     // Strings and finite numbers always serialize.
     let _ = serde_json::to_writer(out, &doc);
 }
+
+/// The rollup document's mapping, derived from its type through a fully populated example
+/// ([`super::mapping::properties_of`]); the duration sketch is stored, not indexed (readers merge it).
+pub(crate) fn properties() -> serde_json::Value {
+    let stats_f = || Some(Stats { sum: 1.5, min: Some(0.5), max: 1.0, count: 2 });
+    let mut sketch = crate::plan::rollup::Sketch::default();
+    sketch.add(1.0);
+    let example = Doc {
+        timestamp: "2026-12-06T00:00:00.000Z",
+        event: Event { dataset: "aws.lambda.rollup" },
+        cloud: Cloud { account: Account { id: "123456789012" }, region: Some("eu-west-1") },
+        faas: Faas { name: "f", version: "$LATEST" },
+        aws: Aws {
+            cloudwatch: Cloudwatch { log_group: "/aws/lambda/f" },
+            lambda: Lambda {
+                window_seconds: 60,
+                architecture: "arm64",
+                memory_size_mb: Some(128),
+                invocations: 1,
+                invocations_by_status: Statuses { success: 1, error: 0, timeout: 0, failure: 0 },
+                cold_starts: 0,
+                duration_ms: stats_f(),
+                duration_sketch: Some(sketch.doc()),
+                billed_duration_ms_sum: 2,
+                init_duration_ms_sum: 0.5,
+                restore_duration_ms_sum: 0.5,
+                billed_restore_duration_ms_sum: 1,
+                restores: 0,
+                max_memory_used_mb: Some(Stats { sum: 64, min: Some(64), max: 64, count: 1 }),
+                memory_utilization: stats_f(),
+                billed_gb_seconds: 0.5,
+                estimated_cost_usd: Some(0.5),
+                priced_invocations: 1,
+                cost_unpriced_reason: Some("unknown_region"),
+                init_failures: 0,
+                tenant_id: Some("t"),
+                runtime_version: Some("python:3.13.v1"),
+                initialization_type: Some("on-demand"),
+                function: Some(FunctionDoc {
+                    runtime: Some("python3.13"),
+                    memory_mb: Some(128),
+                    timeout_seconds: Some(3),
+                    handler: Some("app.handler"),
+                    architecture: Some("arm64"),
+                }),
+            },
+        },
+        logmeter: Source { shard_id: "shardId-000000000000", sequence_number: "1" },
+    };
+    let unindexed = serde_json::json!({"type": "object", "enabled": false});
+    super::mapping::properties_of(&example, &[("aws.lambda.duration_sketch", unindexed)]).unwrap_or_else(|e| {
+        // A test derives it on every run: only a change that skipped the tests can get here.
+        tracing::error!(error = %e, "the rollup template could not be derived");
+        serde_json::json!({})
+    })
+}

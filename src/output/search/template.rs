@@ -53,74 +53,16 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
     t
 }
 
-/// The template of the rollup index: the fields of `crate::plan::rollup`, the duration sketch stored but not
-/// indexed (it is merged by whoever reads it).
+/// The template of the rollup index, derived from the rollup document's type (the duration sketch stored but not
+/// indexed: it is merged by whoever reads it).
 pub fn rollups_template(patterns: &[String]) -> Value {
-    let keyword = json!({"type": "keyword"});
-    let (long, double) = (json!({"type": "long"}), json!({"type": "double"}));
-    let obj = |props: Value| json!({ "properties": props });
-    let stats = |t: &Value| obj(json!({"sum": t, "min": t, "max": t, "count": long}));
-    let mut lambda = json!({
-        "window_seconds": long, "architecture": keyword, "memory_size_mb": long,
-        "invocations": long,
-        "invocations_by_status": obj(json!({"success": long, "error": long, "timeout": long, "failure": long})),
-        "cold_starts": long,
-        "duration_ms": stats(&double),
-        "duration_sketch": {"type": "object", "enabled": false},
-        "billed_duration_ms_sum": long, "init_duration_ms_sum": double,
-        "restore_duration_ms_sum": double, "billed_restore_duration_ms_sum": long, "restores": long,
-        "max_memory_used_mb": stats(&long),
-        "memory_utilization": stats(&double),
-        "billed_gb_seconds": double, "estimated_cost_usd": double, "priced_invocations": long,
-    });
-    for (field, kind) in [
-        ("cost_unpriced_reason", &keyword),
-        ("init_failures", &long),
-        ("tenant_id", &keyword),
-        ("runtime_version", &keyword),
-        ("initialization_type", &keyword),
-    ] {
-        lambda[field] = kind.clone();
-    }
-    lambda["function"] = obj(
-        json!({"runtime": keyword, "memory_mb": long, "timeout_seconds": long, "handler": keyword, "architecture": keyword}),
-    );
-    composable(
-        patterns,
-        json!({
-            "dynamic": false,
-            "properties": {
-                "@timestamp": {"type": "date"},
-                "event": obj(json!({"dataset": keyword})),
-                "cloud": obj(json!({"region": keyword, "account": obj(json!({"id": keyword}))})),
-                "faas": obj(json!({"name": keyword, "version": keyword})),
-                "aws": obj(json!({"cloudwatch": obj(json!({"log_group": keyword})), "lambda": obj(lambda)})),
-                "logmeter": obj(json!({"shard_id": keyword, "sequence_number": keyword})),
-            }
-        }),
-    )
+    composable(patterns, json!({"dynamic": false, "properties": super::rollup_docs::properties()}))
 }
 
-/// The template of the reconciliation index ([`crate::output::search::reconcile_docs`], meter records' documents): ids and
-/// names as keywords (the reader sorts on `join_id`), the value as a number. `kind` is mapped for the invocation
-/// documents earlier versions also wrote there, which the reader leaves out.
+/// The template of the reconciliation index ([`crate::output::search::reconcile_docs`], meter records' documents),
+/// derived from the document's type: ids and names as keywords (the reader sorts on `join_id`), figures as numbers.
 pub fn reconcile_template(patterns: &[String]) -> Value {
-    let keyword = json!({"type": "keyword"});
-    let mut properties = json!({"@timestamp": {"type": "date"}, "meter_value": {"type": "double"}});
-    for field in [
-        "kind",
-        "join_id",
-        "function",
-        "version",
-        "log_stream",
-        "request_id",
-        "tenant_id",
-        "customer_id",
-        "meter_api_name",
-    ] {
-        properties[field] = keyword.clone();
-    }
-    composable(patterns, json!({"dynamic": false, "properties": properties}))
+    composable(patterns, json!({"dynamic": false, "properties": super::reconcile_docs::JoinDoc::properties()}))
 }
 
 /// The template of the reconciliation results (`patterns`: `logmeter-cost-to-serve-*`, `logmeter-unmetered-*`): names as
