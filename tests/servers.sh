@@ -7,6 +7,7 @@
 #   prometheus (Debian)  remote write receiver, out-of-order window 30 days, no scrape jobs
 #   prometheus-pushgateway (Debian)
 #   chromium (Debian), installed only: the report test runs it headless
+#   prism 5.14.2 (npm)   request validation against the vendors' published OpenAPI (tests/contracts/*/openapi.yaml)
 # Writes target/test-servers/env (shell exports) and target/test-servers/pids. Stop them with `servers.sh stop`.
 # With LOGMETER_TEST_OWNER_PID set (the integration tests do, when no servers were given), they stop when that
 # process exits.
@@ -46,7 +47,7 @@ fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 s3_port=$(free_port); s3_auth_port=$(free_port); s3_iam_port=$(free_port); os_port=$(free_port); es_port=$(free_port)
-prom_port=$(free_port); pgw_port=$(free_port)
+prom_port=$(free_port); pgw_port=$(free_port); prism_port=$(free_port)
 : > "$dir/pids"
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" > "$dir/moto.log" 2>&1 &
 echo $! >> "$dir/pids"
@@ -57,6 +58,13 @@ echo $! >> "$dir/pids"
 # caller's IAM policies (the test turns that on with POST /moto-api/reset-auth).
 INITIAL_NO_AUTH_ACTION_COUNT=1000000 "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_iam_port" > "$dir/moto-iam.log" 2>&1 &
 echo $! >> "$dir/pids"
+prism="$dir/prism/node_modules/.bin/prism"
+if [ ! -x "$prism" ]; then
+  echo "installing prism into $dir/prism (npm)" >&2
+  npm install --prefix "$dir/prism" --no-audit --no-fund --loglevel=error '@stoplight/prism-cli@5.14.2' \
+    > "$dir/npm.log" 2>&1 || { echo "npm could not install prism; see $dir/npm.log" >&2; exit 1; }
+fi
+
 osmem=$("$venv/bin/python" -c 'import osmem_server; print(osmem_server.resolve_binary())')
 "$osmem" -addr "127.0.0.1:$os_port" -no-stdin-watch < /dev/null > "$dir/osmem.log" 2>&1 &
 echo $! >> "$dir/pids"
@@ -85,6 +93,10 @@ prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/prometh
 echo $! >> "$dir/pids"
 prometheus-pushgateway --web.listen-address="127.0.0.1:$pgw_port" < /dev/null > "$dir/pushgateway.log" 2>&1 &
 echo $! >> "$dir/pids"
+# Prism serves OpenMeter's published ingest operation and answers 400 to a body that breaks it.
+"$prism" mock -h 127.0.0.1 -p "$prism_port" --errors "$root/tests/contracts/openmeter/openapi.yaml" \
+  < /dev/null > "$dir/prism.log" 2>&1 &
+echo $! >> "$dir/pids"
 
 wait_for() {
   for _ in $(seq 1 100); do
@@ -104,6 +116,11 @@ for _ in $(seq 1 100); do
   curl -s -o /dev/null "http://127.0.0.1:$s3_auth_port/" && break
   sleep 0.2
 done
+# Prism answers 404 to a path its spec does not have: any answer means it is up.
+for _ in $(seq 1 150); do
+  curl -s -o /dev/null "http://127.0.0.1:$prism_port/" && break
+  sleep 0.2
+done
 
 cat > "$dir/env" <<ENV
 export LOGMETER_TEST_S3_URL=http://127.0.0.1:$s3_port
@@ -113,6 +130,7 @@ export LOGMETER_TEST_OPENSEARCH_URL=http://127.0.0.1:$os_port
 export LOGMETER_TEST_ELASTICSEARCH_URL=http://127.0.0.1:$es_port
 export LOGMETER_TEST_PROMETHEUS_URL=http://127.0.0.1:$prom_port
 export LOGMETER_TEST_PUSHGATEWAY_URL=http://127.0.0.1:$pgw_port
+export LOGMETER_TEST_PRISM_OPENMETER_URL=http://127.0.0.1:$prism_port
 ENV
 # Started by a test process (a plain `cargo test`): stop these servers when it exits.
 if [ -n "${LOGMETER_TEST_OWNER_PID:-}" ]; then
@@ -121,4 +139,4 @@ if [ -n "${LOGMETER_TEST_OWNER_PID:-}" ]; then
     watchdog "$LOGMETER_TEST_OWNER_PID" $(cat "$dir/pids") > /dev/null 2>&1 &
 fi
 echo "servers up: S3 :$s3_port (auth :$s3_auth_port, IAM :$s3_iam_port), OpenSearch :$os_port, Elasticsearch :$es_port," \
-  "Prometheus :$prom_port, Pushgateway :$pgw_port" >&2
+  "Prometheus :$prom_port, Pushgateway :$pgw_port, Prism (OpenMeter) :$prism_port" >&2

@@ -374,3 +374,126 @@ fn billing_out_dir_writes_each_platforms_request_bodies_once() {
     assert_eq!(crate::support::snapshot(&dir).len(), files.len(), "nothing written twice");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Every request body logmeter sends OpenMeter, on the small and the large sample, is one OpenMeter's published
+/// OpenAPI allows: Prism (`tests/contracts/openmeter/openapi.yaml`) refuses anything else with a 400, which the
+/// outlet would count as refused.
+#[test]
+fn billing_openmeter_bodies_pass_openmeters_published_spec() {
+    let prism = crate::servers::prism_openmeter();
+    // Prism checks: a batch without an event's `id` is refused.
+    let bad = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/cloudevents-batch+json",
+        ])
+        .args(["--data-binary", r#"[{"specversion":"1.0","source":"s","type":"t","subject":"c"}]"#])
+        .arg(format!("{prism}/api/v1/events"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&bad.stdout), "400", "Prism refuses an event without an id");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let large: KinesisBatch = serde_json::from_str(&crate::support::large().event).unwrap();
+        for (name, batch) in [("small", sample("small")), ("large", large)] {
+            let fake = BillingFake::start(sample_now(name)).await;
+            let extra = [("BILLING_PLATFORMS", "openmeter".to_owned()), ("OPENMETER_API_URL", prism.clone())];
+            let s = setup(&fake, &extra, None);
+            let out = s.handler.handle(&batch, None).await;
+            let counts = out.summary.outputs.get("openmeter");
+            assert_eq!((counts.delivered, counts.refused), (logged(name).len(), 0), "{name}: {counts:?}");
+        }
+    });
+}
+
+/// Every Stripe body logmeter writes has exactly the form parameters Stripe's published spec declares for
+/// `POST /v1/billing/meter_events` (`tests/contracts/stripe/meter_events.json`, with its provenance): the required
+/// ones, no others, of their types and limits.
+#[test]
+fn billing_stripe_bodies_have_the_form_parameters_of_stripes_spec() {
+    let contract: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(crate::support::root().join("tests/contracts/stripe/meter_events.json")).unwrap(),
+    )
+    .unwrap();
+    let params = contract["parameters"].as_object().unwrap();
+    let dir = crate::support::tempdir("billing-stripe-contract");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logmeter"))
+        .args(["process", "samples/events/small.json", "--out", dir.to_str().unwrap()])
+        .current_dir(crate::support::root())
+        .env("BILLING_PLATFORMS", "stripe")
+        .env("STRIPE_VALUE_SCALE", "api-calls=100,search-queries=100,storage-gb-hours=100,ledger-entries=100")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bodies: Vec<Vec<u8>> = crate::support::snapshot(&dir)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("billing/stripe/"))
+        .map(|(k, v)| {
+            assert!(k.ends_with(".form"), "{k}: {}", contract["content_type"]);
+            v
+        })
+        .collect();
+    assert_eq!(bodies.len(), logged("small").len());
+    let decode = |s: &str| {
+        let bytes: Vec<u8> = s.bytes().collect();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                out.push(u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16).unwrap());
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    };
+    for body in bodies {
+        let text = String::from_utf8(body).unwrap();
+        let fields: Vec<(String, String)> =
+            text.split('&').map(|pair| pair.split_once('=').unwrap()).map(|(k, v)| (decode(k), decode(v))).collect();
+        let mut payload_keys = Vec::new();
+        for (k, v) in &fields {
+            let (name, key) = match k.split_once('[') {
+                Some((name, rest)) => (name, Some(rest.trim_end_matches(']'))),
+                None => (k.as_str(), None),
+            };
+            let spec = params.get(name).unwrap_or_else(|| panic!("{name} is not a parameter of the spec: {text}"));
+            match spec["type"].as_str().unwrap() {
+                "string" => assert!(
+                    key.is_none() && v.chars().count() <= spec["max_length"].as_u64().unwrap() as usize,
+                    "{k}={v}"
+                ),
+                t if t.starts_with("integer") => assert!(key.is_none() && v.parse::<i64>().is_ok(), "{k}={v}"),
+                t if t.starts_with("object") => payload_keys.push(key.expect("payload[key]").to_owned()),
+                t => panic!("{name}: logmeter sends no {t}"),
+            }
+        }
+        for (name, spec) in params {
+            if spec["required"] == true {
+                assert!(
+                    fields.iter().any(|(k, _)| k == name || k.starts_with(&format!("{name}["))),
+                    "{name} missing: {text}"
+                );
+            }
+        }
+        for key in spec_keys(&params["payload"]) {
+            assert!(payload_keys.contains(&key), "payload[{key}] missing: {text}");
+        }
+        let value = &fields.iter().find(|(k, _)| k == "payload[value]").unwrap().1;
+        assert!(value.parse::<i64>().is_ok(), "{}: {value}", contract["value"]);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn spec_keys(payload: &serde_json::Value) -> Vec<String> {
+    payload["required_keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect()
+}

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The variables that name the servers.
-const VARS: [&str; 7] = [
+const VARS: [&str; 8] = [
     "LOGMETER_TEST_S3_URL",
     "LOGMETER_TEST_S3_AUTH_URL",
     "LOGMETER_TEST_S3_IAM_URL",
@@ -17,6 +17,7 @@ const VARS: [&str; 7] = [
     "LOGMETER_TEST_ELASTICSEARCH_URL",
     "LOGMETER_TEST_PROMETHEUS_URL",
     "LOGMETER_TEST_PUSHGATEWAY_URL",
+    "LOGMETER_TEST_PRISM_OPENMETER_URL",
 ];
 
 /// The servers' URLs by variable: from the environment when `tests/run.sh` (or a shell that sourced
@@ -68,6 +69,12 @@ pub fn opensearch() -> String {
 }
 pub fn elasticsearch() -> String {
     url("LOGMETER_TEST_ELASTICSEARCH_URL")
+}
+
+/// Prism serving OpenMeter's published ingest operation (`tests/contracts/openmeter/openapi.yaml`): 204 for a body
+/// the spec allows, 400 for one it does not.
+pub fn prism_openmeter() -> String {
+    url("LOGMETER_TEST_PRISM_OPENMETER_URL")
 }
 
 /// A name unique to this test process and call, for buckets and indices.
