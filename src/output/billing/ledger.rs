@@ -94,16 +94,26 @@ impl Ledger {
 
     /// Records that `ids` (events of `date`, from the records of `span`) were accepted.
     pub async fn record(&self, date: &str, span: Span<'_>, ids: &[&str]) -> Result<(), SinkError> {
-        for chunk in ids.chunks(IDS_PER_ENTRY) {
-            let mut sorted: Vec<&str> = chunk.to_vec();
-            sorted.sort_unstable();
-            let body = serde_json::to_vec(&sorted).unwrap_or_default();
-            let key =
-                format!("{}/{date}/{}/{}-{}-{}.json", self.root, span.shard, span.last, span.first, digest16(&body));
-            let parcel = Parcel { key, items: sorted.len(), body };
-            self.store.put(&parcel).await?;
-        }
-        Ok(())
+        let entries: Vec<Parcel> = ids
+            .chunks(IDS_PER_ENTRY)
+            .map(|chunk| {
+                let mut sorted: Vec<&str> = chunk.to_vec();
+                sorted.sort_unstable();
+                let body = serde_json::to_vec(&sorted).unwrap_or_default();
+                let key = format!(
+                    "{}/{date}/{}/{}-{}-{}.json",
+                    self.root,
+                    span.shard,
+                    span.last,
+                    span.first,
+                    digest16(&body)
+                );
+                Parcel { key, items: sorted.len(), body }
+            })
+            .collect();
+        // The entries at the same time: each is a request to the bucket.
+        let written = futures_util::future::join_all(entries.iter().map(|e| self.store.put(e))).await;
+        written.into_iter().try_for_each(|w| w.map(|_| ()))
     }
 }
 
