@@ -49,21 +49,8 @@ fn setup(fake: &BillingFake, extra: &[(&str, String)], ledger: Option<Arc<Memory
     let config = PipelineConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
     let objects = Arc::new(MemorySink::new());
     let ledger_store = ledger.clone().unwrap_or_else(|| Arc::new(MemorySink::new()));
-    let stores = logmeter::output::Stores {
-        ingest: objects.clone(),
-        quarantine: objects.clone(),
-        search: None::<MemorySink>,
-        spool: false,
-        prometheus: None::<(logmeter::output::prometheus::PrometheusConfig, logmeter::sink::LocalDir)>,
-        billing: logmeter::output::billing::Stores {
-            reach: logmeter::output::billing::Reach::Http {
-                sdk: Box::new(aws_config::SdkConfig::builder().build()),
-                secrets_endpoint: None,
-            },
-            ledger: ledger.map(|l| l as Arc<dyn logmeter::sink::SharedObjects>),
-        },
-    };
-    Setup { handler: Handler::assemble(config, stores), objects, ledger: ledger_store }
+    let shared = ledger.map(|l| l as Arc<dyn logmeter::sink::SharedObjects>);
+    Setup { handler: crate::support::billing_handler(config, objects.clone(), shared), objects, ledger: ledger_store }
 }
 
 /// Hands `batch` to the handler until it reports nothing, as Lambda retries; the summaries added up.

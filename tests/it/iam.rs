@@ -598,21 +598,8 @@ fn template_policy_grants_the_billing_ledger_and_each_ledger_grant_is_needed() {
         _ => None,
     })
     .unwrap();
-    let stores = logmeter::output::Stores {
-        ingest: logmeter::sink::MemorySink::new(),
-        quarantine: logmeter::sink::MemorySink::new(),
-        search: None::<logmeter::sink::MemorySink>,
-        spool: false,
-        prometheus: None::<(logmeter::output::prometheus::PrometheusConfig, logmeter::sink::LocalDir)>,
-        billing: logmeter::output::billing::Stores {
-            reach: logmeter::output::billing::Reach::Http {
-                sdk: Box::new(aws_config::SdkConfig::builder().build()),
-                secrets_endpoint: None,
-            },
-            ledger: Some(store.clone()),
-        },
-    };
-    let h = Handler::assemble(config, stores);
+    let objects = std::sync::Arc::new(logmeter::sink::MemorySink::new());
+    let h = crate::support::billing_handler(config, objects, Some(store.clone()));
     let middle = batch.records[batch.records.len() / 2].kinesis.sequence_number.clone();
     for b in [batch.clone(), batch.clone(), from_sequence(&batch, &middle)] {
         assert!(rt.block_on(h.handle(&b, None)).response.batch_item_failures.is_empty());

@@ -216,3 +216,27 @@ pub fn delivered(plan: &logmeter::pipeline::RecordPlan, objects: &BTreeMap<Strin
     lines.map(canonical_meter).all(|m| have.binary_search(&m).is_ok())
         && plan.parcels(QUARANTINE).iter().all(|p| objects.get(&p.key) == Some(&p.body))
 }
+
+/// A handler over in-memory stores (`objects` for the ingest and quarantine objects) whose billing platforms are
+/// reached over HTTP (their `<P>_API_URL`s) and keep their ledger in `ledger` (none: no ledger).
+pub fn billing_handler(
+    config: PipelineConfig,
+    objects: Arc<MemorySink>,
+    ledger: Option<Arc<dyn logmeter::sink::SharedObjects>>,
+) -> Handler {
+    let stores = logmeter::output::Stores {
+        ingest: objects.clone(),
+        quarantine: objects,
+        search: None::<MemorySink>,
+        spool: false,
+        prometheus: None::<(logmeter::output::prometheus::PrometheusConfig, logmeter::sink::LocalDir)>,
+        billing: logmeter::output::billing::Stores {
+            reach: logmeter::output::billing::Reach::Http {
+                sdk: Box::new(aws_config::SdkConfig::builder().build()),
+                secrets_endpoint: None,
+            },
+            ledger,
+        },
+    };
+    Handler::assemble(config, stores)
+}

@@ -192,6 +192,13 @@ impl BillingOutlet {
         requests
     }
 
+    /// Where a record's events this platform did not take are kept:
+    /// `<QUARANTINE_PREFIX>/billing-refused/<platform>/<arrival date>/<shard>/<sequence>` (and `-<digest>.json`).
+    fn refused_stem(&self, c: &Consignment<'_>) -> String {
+        let (prefix, platform, date) = (&self.quarantine_prefix, self.platform.name(), utc_date(c.arrival_millis));
+        format!("{prefix}/billing-refused/{platform}/{date}/{}/{}", c.shard, sortable_sequence(c.sequence_number))
+    }
+
     /// Keeps a record's events the platform cannot take (the encoder's `refused/` parcel) in quarantine.
     async fn keep_refused(
         &self,
@@ -204,14 +211,7 @@ impl BillingOutlet {
             &parcel.body.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect::<Vec<_>>().join(&b","[..]),
         );
         body.extend_from_slice(b"]\n");
-        let stem = format!(
-            "{}/billing-refused/{}/{}/{}/{}",
-            self.quarantine_prefix,
-            self.platform.name(),
-            utc_date(c.arrival_millis),
-            c.shard,
-            sortable_sequence(c.sequence_number)
-        );
+        let stem = self.refused_stem(c);
         keep_in_quarantine(Parcel { key: content_key(&stem, &body, ".json"), body, items: parcel.items }, landing).await
     }
 
@@ -234,14 +234,7 @@ impl BillingOutlet {
         for (record, entries) in by_record {
             let c = &batch[record];
             let body = serde_json::to_vec(&entries).unwrap_or_default();
-            let stem = format!(
-                "{}/billing-refused/{}/{}/{}/{}",
-                self.quarantine_prefix,
-                self.platform.name(),
-                utc_date(c.arrival_millis),
-                c.shard,
-                sortable_sequence(c.sequence_number)
-            );
+            let stem = self.refused_stem(c);
             let parcel = Parcel { key: content_key(&stem, &body, ".json"), body, items: entries.len() };
             out.push((record, keep_in_quarantine(parcel, landing).await));
         }

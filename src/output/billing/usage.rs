@@ -144,6 +144,17 @@ pub fn whole_number(value: &str, factor: u64) -> Result<String, String> {
     }
 }
 
+/// Appends each dimension as a JSON object member (`,"name":"value"`), but one named `value`, which the event's
+/// own value field holds.
+pub fn push_dimensions(out: &mut Vec<u8>, usage: &Usage<'_>) {
+    for (k, v) in usage.dimensions.iter().filter(|(k, _)| *k != "value") {
+        out.push(b',');
+        crate::plan::json_out::push_str(out, k);
+        out.push(b':');
+        crate::plan::json_out::push_str(out, v);
+    }
+}
+
 /// RFC 3339 UTC with milliseconds, from epoch ms (`1970-01-01T00:00:00.000Z` for a time out of range).
 pub fn rfc3339(millis: i64) -> String {
     crate::plan::iso_millis(millis)

@@ -8,7 +8,7 @@
 //! each dimension → a property of its name; `uniqueId` → `transaction_id`.
 
 use super::platform::{Body, Common, Entry, Event, Platform, common_rows, names};
-use super::usage::{Usage, rfc3339};
+use super::usage::{Usage, push_dimensions, rfc3339};
 use crate::config::settings::Setting;
 use crate::plan::json_out::push_str;
 
@@ -68,12 +68,7 @@ impl Platform for Metronome {
         push_str(&mut out, &rfc3339(usage.time_millis));
         out.extend_from_slice(b",\"properties\":{\"value\":");
         push_str(&mut out, usage.value_text());
-        for (k, v) in usage.dimensions.iter().filter(|(k, _)| *k != "value") {
-            out.push(b',');
-            push_str(&mut out, k);
-            out.push(b':');
-            push_str(&mut out, v);
-        }
+        push_dimensions(&mut out, usage);
         out.extend_from_slice(b"}}");
         Ok(Event { bytes: out, lane: String::new() })
     }

@@ -7,7 +7,7 @@
 //! each dimension → a field of `data`; `uniqueId` → `id`; `OPENMETER_SOURCE` → `source`.
 
 use super::platform::{Body, Common, Entry, Event, Platform, common_rows, names};
-use super::usage::{Usage, rfc3339};
+use super::usage::{Usage, push_dimensions, rfc3339};
 use crate::config::settings::Setting;
 use crate::config::text;
 use crate::plan::json_out::push_str;
@@ -88,12 +88,7 @@ impl Platform for OpenMeter {
         push_str(&mut out, &rfc3339(usage.time_millis));
         out.extend_from_slice(b",\"data\":{\"value\":");
         out.extend_from_slice(usage.value_text().as_bytes());
-        for (k, v) in usage.dimensions.iter().filter(|(k, _)| *k != "value") {
-            out.push(b',');
-            push_str(&mut out, k);
-            out.push(b':');
-            push_str(&mut out, v);
-        }
+        push_dimensions(&mut out, usage);
         out.extend_from_slice(b"}}");
         Ok(Event { bytes: out, lane: String::new() })
     }
