@@ -178,6 +178,9 @@ pub async fn replay<Q: ObjectSink, S: SearchSink, M: MetricsSink>(
                 r.replayed_prometheus_requests += 1;
             }
             "prometheus-rejected" => skip(&mut r, "refused by Prometheus for good"),
+            // A billing platform's refusals (a value it cannot take, an answer of 4xx): fixed at the platform or in
+            // the record, then sent again by a backfill or by hand; a replay would meet the same refusal.
+            "billing-refused" => skip(&mut r, "refused by a billing platform"),
             date => {
                 let body = store.get(&key).await.map_err(sink)?;
                 for record in records_to_replay(&body, folder_date(date)).map_err(|e| format!("{key}: {e}"))? {

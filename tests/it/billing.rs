@@ -484,3 +484,44 @@ fn billing_stripe_bodies_have_the_form_parameters_of_stripes_spec() {
 fn spec_keys(payload: &serde_json::Value) -> Vec<String> {
     payload["required_keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect()
 }
+
+/// A ledger store that lists and reads but refuses every write, as a missing grant or a key policy would.
+#[derive(Debug)]
+struct NoWrites(MemorySink);
+
+impl logmeter::sink::ObjectSink for NoWrites {
+    async fn put(&self, o: &logmeter::output::Parcel) -> Result<logmeter::sink::Delivery, logmeter::sink::SinkError> {
+        Err(logmeter::sink::SinkError::AccessDenied {
+            action: "s3:PutObject",
+            target: o.key.clone(),
+            detail: "test".into(),
+        })
+    }
+    async fn list(&self, prefix: &str, after: Option<&str>) -> Result<Vec<String>, logmeter::sink::SinkError> {
+        logmeter::sink::ObjectSink::list(&self.0, prefix, after).await
+    }
+    async fn get(&self, key: &str) -> Result<Vec<u8>, logmeter::sink::SinkError> {
+        logmeter::sink::ObjectSink::get(&self.0, key).await
+    }
+}
+
+#[test]
+fn billing_a_ledger_that_cannot_be_written_stops_the_batch_before_anything_is_sent() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let fake = BillingFake::start(sample_now("small")).await;
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        env.insert("BILLING_PLATFORMS".into(), "metronome,amberflo".into());
+        for p in ["METRONOME", "AMBERFLO"] {
+            env.insert(format!("{p}_API_URL"), fake.url.clone());
+            env.insert(format!("{p}_API_KEY"), KEY.into());
+        }
+        let config = PipelineConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+        let ledger: Arc<dyn logmeter::sink::SharedObjects> = Arc::new(NoWrites(MemorySink::new()));
+        let h = crate::support::billing_handler(config, Arc::new(MemorySink::new()), Some(ledger));
+        let out = h.handle(&sample("small"), None).await;
+        assert_eq!(out.response.batch_item_failures.len(), 1, "the records are retried");
+        assert!(out.summary.access_denied >= 1, "named as an access error: {:?}", out.summary);
+        assert_eq!((fake.requests("metronome"), fake.requests("amberflo")), (0, 0), "nothing sent");
+    });
+}

@@ -9,7 +9,11 @@
 //! `first..=last` whose events fall on that date (`meterTimeInMillis`). Before it sends, an outlet lists the
 //! entries of its shard and dates from the batch's first sequence number on (`start-after`, so older entries cost
 //! nothing) and leaves out every id they hold. A backfill, whose records come on shards of their own, reads every
-//! entry of the dates instead.
+//! entry of the dates instead; a live lookup also reads the backfill shards' entries of its dates (few), so what a
+//! backfill billed is not billed again when the stream delivers it late.
+//!
+//! Before it sends, an outlet also writes the ids it is about to send (`<…>/<platform>/intent/<shard>/…`, never
+//! read by lookups): when the ledger cannot be written, nothing is sent.
 //!
 //! The split of the work: the platform's window covers the gap between its commit and the ledger entry (a response
 //! lost after the platform took the events, an invocation that ends before the entry is written: the retry comes
@@ -19,6 +23,9 @@ use crate::plan::{Parcel, digest16};
 use crate::sink::{SharedObjects, SinkError};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+
+/// How every backfill shard's name begins (`crate::backfill::shard_of`).
+const BACKFILL_SHARDS: &str = "shardId-9";
 
 /// Ids per ledger entry at most: a batch's deliveries are written in entries of this many.
 pub const IDS_PER_ENTRY: usize = 1000;
@@ -61,7 +68,12 @@ impl Ledger {
                 // Keys sort by their last sequence number: from the batch's first on, every entry can overlap it.
                 let after = format!("{folder}{}", span.first);
                 let keys = self.list_all(&folder, Some(&after)).await?;
-                keys.into_iter().filter(|k| entry_first(k).is_some_and(|f| f <= span.last)).collect()
+                let mut keys: Vec<String> =
+                    keys.into_iter().filter(|k| entry_first(k).is_some_and(|f| f <= span.last)).collect();
+                // What a backfill delivered (its shards are `shardId-9…`, never a real shard's name): few entries,
+                // all read, so records a backfill billed are not billed again when the stream delivers them late.
+                keys.extend(self.list_all(&format!("{}/{date}/{BACKFILL_SHARDS}", self.root), None).await?);
+                keys
             };
             for key in keys {
                 let body = self.store.get(&key).await?;
@@ -90,6 +102,18 @@ impl Ledger {
             after = Some(last);
         }
         Ok(keys)
+    }
+
+    /// Writes, before the batch is sent, the ids about to be sent (under `<root>/intent/<shard>/`, which lookups do not
+    /// read): a ledger the function cannot write stops the batch before anything is billed, so a lasting failure
+    /// (a missing grant, a key policy) never turns into the same events billed again once the platform's window has
+    /// passed. One PUT per batch.
+    pub async fn intend(&self, span: Span<'_>, ids: &[&str]) -> Result<(), SinkError> {
+        let mut sorted: Vec<&str> = ids.to_vec();
+        sorted.sort_unstable();
+        let body = serde_json::to_vec(&sorted).unwrap_or_default();
+        let key = format!("{}/intent/{}/{}-{}-{}.json", self.root, span.shard, span.last, span.first, digest16(&body));
+        self.store.put(&Parcel { key, items: sorted.len(), body }).await.map(|_| ())
     }
 
     /// Records that `ids` (events of `date`, from the records of `span`) were accepted.
@@ -165,6 +189,15 @@ mod tests {
                 backfill.delivered(&["2026-12-06"], other_shard).await.unwrap().into_iter().collect();
             all.sort();
             assert_eq!(all, ["a", "b", "c"], "a backfill reads every shard of the date");
+            // What a backfill wrote, the live route finds.
+            let backfilled = Ledger::new(store.clone(), "l", "stripe", true);
+            let shard = "shardId-90000000000000000042";
+            backfilled.record("2026-12-06", Span { shard, first: "0001", last: "0002" }, &["e"]).await.unwrap();
+            assert_eq!(
+                found("0100", "0200", &["2026-12-06"]).await,
+                ["e"],
+                "the live route reads the backfills' entries"
+            );
         });
     }
 }

@@ -56,6 +56,18 @@ struct Head {
     lane: String,
 }
 
+/// What every request of one batch shares.
+#[derive(Clone, Copy)]
+struct Call<'c> {
+    /// Each record's sortable sequence number.
+    seqs: &'c [String],
+    shard: &'c str,
+    landing: Landing<'c>,
+    /// Set once the platform refused access or its key could not be read: the batch's other requests are not sent
+    /// (their records are retried), so a bad key costs one call per batch, not one per event.
+    blocked: &'c std::sync::atomic::AtomicBool,
+}
+
 /// What became of one event.
 #[derive(Debug)]
 enum Fate {
@@ -97,7 +109,20 @@ impl BillingOutlet {
                 return (Err(SinkError::Transient { target: target(), reason: "deadline near".into() }), made);
             }
             made += 1;
-            let wait = match self.transport.send(&self.platform, body, name).await {
+            // No request outlives the invocation: it is given the time left before the deadline's margin at most,
+            // and one cut short counts as unanswered (the platform's window covers one that was taken).
+            let send = self.transport.send(&self.platform, body, name);
+            let sent = match landing.deadline {
+                Some(d) => {
+                    let left =
+                        d.saturating_duration_since(Instant::now()).saturating_sub(crate::output::DEADLINE_MARGIN);
+                    tokio::time::timeout(left, send)
+                        .await
+                        .unwrap_or_else(|_| Sent::Unavailable("cut at the invocation's deadline".into()))
+                }
+                None => send.await,
+            };
+            let wait = match sent {
                 Sent::Answer(Verdict::Retry(said, after)) => {
                     why = said;
                     after
@@ -125,13 +150,19 @@ impl BillingOutlet {
     }
 
     /// Sends `events` in one request, and each alone when the platform refuses them together.
-    async fn request(
-        &self,
-        events: &[&Pending<'_>],
-        seqs: &[String],
-        shard: &str,
-        landing: Landing<'_>,
-    ) -> (Vec<Fate>, usize) {
+    async fn request(&self, events: &[&Pending<'_>], call: Call<'_>) -> (Vec<Fate>, usize) {
+        use std::sync::atomic::Ordering;
+        let (seqs, shard, landing) = (call.seqs, call.shard, call.landing);
+        if call.blocked.load(Ordering::Relaxed) {
+            let reason = "not sent: the platform refused access to an earlier request of the batch".to_owned();
+            let target = format!("{}{}", self.platform.common().url, self.platform.path());
+            return (
+                (0..events.len())
+                    .map(|_| Fate::Failed(SinkError::Transient { target: target.clone(), reason: reason.clone() }))
+                    .collect(),
+                0,
+            );
+        }
         let bytes: Vec<&[u8]> = events.iter().map(|p| p.event).collect();
         let body = self.platform.body(&bytes);
         let (first, last) = range(events.iter().map(|p| seqs[p.record].as_str()));
@@ -144,21 +175,28 @@ impl BillingOutlet {
                 tracing::warn!(platform = self.platform.name(), events = events.len(), %reason, "a batch refused: each event is sent alone");
                 let mut fates = Vec::with_capacity(events.len());
                 for one in events {
-                    let (mut fate, made) =
-                        Box::pin(self.request(std::slice::from_ref(one), seqs, shard, landing)).await;
+                    let (mut fate, made) = Box::pin(self.request(std::slice::from_ref(one), call)).await;
                     requests += made;
                     fates.append(&mut fate);
                 }
                 return (fates, requests);
             }
             Ok(Verdict::Refused(reason)) => Fate::Refused(reason),
-            Ok(Verdict::Denied(detail)) => Fate::Failed(SinkError::AccessDenied {
-                action: "billing API",
-                target: format!("{}{}", self.platform.common().url, self.platform.path()),
-                detail,
-            }),
+            Ok(Verdict::Denied(detail)) => {
+                call.blocked.store(true, Ordering::Relaxed);
+                Fate::Failed(SinkError::AccessDenied {
+                    action: "billing API",
+                    target: format!("{}{}", self.platform.common().url, self.platform.path()),
+                    detail,
+                })
+            }
             Ok(Verdict::Retry(reason, _)) => Fate::Failed(SinkError::Transient { target: name, reason }),
-            Err(e) => Fate::Failed(e),
+            Err(e) => {
+                if matches!(e, SinkError::Permanent { .. }) {
+                    call.blocked.store(true, Ordering::Relaxed);
+                }
+                Fate::Failed(e)
+            }
         };
         let mut fates = Vec::with_capacity(events.len());
         for _ in 0..events.len() {
@@ -322,14 +360,12 @@ impl BillingOutlet {
     async fn group<'p, 'a>(
         &self,
         requests: Vec<Vec<&'p Pending<'a>>>,
-        seqs: &[String],
-        shard: &str,
-        landing: Landing<'_>,
+        call: Call<'_>,
     ) -> (Vec<(&'p Pending<'a>, Fate)>, usize) {
         let mut fates = Vec::new();
         let mut made = 0;
         for events in requests {
-            let (fate, m) = self.request(&events, seqs, shard, landing).await;
+            let (fate, m) = self.request(&events, call).await;
             made += m;
             fates.extend(events.into_iter().zip(fate));
         }
@@ -371,6 +407,19 @@ impl BillingOutlet {
                 }
             }
         }
+        if let (Some(ledger), false) = (&self.ledger, pending.is_empty()) {
+            let (first, last) = range(pending.iter().map(|p| seqs[p.record].as_str()));
+            let ids: Vec<&str> = pending.iter().map(|p| p.id.as_str()).collect();
+            if let Err(e) = ledger.intend(Span { shard, first, last }, &ids).await {
+                delivery_failed(
+                    &e,
+                    "the ledger cannot be written: nothing is sent, the records are retried",
+                    &mut shipped.summary,
+                );
+                pending.iter().for_each(|p| shipped.failed[p.record] = true);
+                return;
+            }
+        }
         let order: Vec<&Pending<'_>> = pending.iter().collect();
         let groups: Vec<Vec<Vec<&Pending<'_>>>> = if self.platform.lanes() {
             let mut lanes: BTreeMap<&str, Vec<&Pending<'_>>> = BTreeMap::new();
@@ -381,7 +430,9 @@ impl BillingOutlet {
         };
         // Each group is sent in order (a lane, one call at a time), groups at the same time.
         let at_once = if self.platform.lanes() { LANES_AT_ONCE } else { CONCURRENCY };
-        let sends: Vec<_> = groups.into_iter().map(|requests| self.group(requests, seqs, shard, landing)).collect();
+        let blocked = std::sync::atomic::AtomicBool::new(false);
+        let call = Call { seqs, shard, landing, blocked: &blocked };
+        let sends: Vec<_> = groups.into_iter().map(|requests| self.group(requests, call)).collect();
         let answered: Vec<(Vec<(&Pending<'_>, Fate)>, usize)> =
             futures_util::stream::iter(sends).buffer_unordered(at_once).collect().await;
         let mut accepted: BTreeMap<&str, Vec<&Pending<'_>>> = BTreeMap::new();

@@ -30,8 +30,7 @@ pub enum Reach {
     Dir(PathBuf),
 }
 
-/// One platform's way out.
-#[derive(Debug)]
+/// One platform's way out (its `Debug` never shows the API key).
 pub enum Transport {
     /// Over HTTP.
     Http {
@@ -46,6 +45,18 @@ pub enum Transport {
     Dir(LocalDir),
     /// Nowhere (every request fails, so its records are retried).
     None,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Http { secrets_endpoint, .. } => {
+                f.debug_struct("Http").field("key", &"<redacted>").field("secrets_endpoint", secrets_endpoint).finish()
+            }
+            Self::Dir(dir) => f.debug_tuple("Dir").field(dir).finish(),
+            Self::None => f.write_str("None"),
+        }
+    }
 }
 
 /// What one attempt gave.

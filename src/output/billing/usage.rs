@@ -114,6 +114,11 @@ impl Decimal {
     /// The value times `factor`, as a whole number; `None` when it has a fraction (or does not fit).
     fn whole_times(self, factor: u64) -> Option<i128> {
         let mut m = self.mantissa.checked_mul(i128::from(factor))?;
+        // Zero is whole whatever its exponent (`0e-2000000000`: no loop over the exponent); any other mantissa
+        // leaves the loops below within 39 steps (a remainder, or an overflow).
+        if m == 0 {
+            return Some(0);
+        }
         let mut e = self.exponent;
         while e < 0 {
             if m % 10 != 0 {
@@ -135,6 +140,9 @@ impl Decimal {
 pub fn whole_number(value: &str, factor: u64) -> Result<String, String> {
     let decimal =
         Decimal::parse(value).ok_or_else(|| format!("meterValue {value} is not a number this platform can take"))?;
+    if decimal.mantissa != 0 && decimal.exponent > 38 {
+        return Err(format!("meterValue {value} is too large for this platform"));
+    }
     match decimal.whole_times(factor) {
         Some(whole) => Ok(whole.to_string()),
         None if factor == 1 => Err(format!(
@@ -200,6 +208,10 @@ mod tests {
             ("2.5E1", 1, Ok("25")),
             ("0.25", 1000, Ok("250")),
             ("0", 1, Ok("0")),
+            ("0e-2000000000", 1, Ok("0")),
+            ("0e2000000000", 1, Ok("0")),
+            ("1e2000000000", 1, Err("too large")),
+            ("1e-2000000000", 1, Err("not a whole number")),
             ("123456789012345678", 1, Ok("123456789012345678")),
             ("0.5", 1, Err("not a whole number")),
             ("0.0001", 1000, Err("is not a whole number")),

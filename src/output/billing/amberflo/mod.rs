@@ -55,7 +55,7 @@ impl Platform for Amberflo {
     }
 
     fn event(&self, usage: &Usage<'_>, id: &str) -> Result<Event, String> {
-        // The record's own fields, in Amberflo's names; `uniqueId` is the record's (its id here is the same).
+        // The record's own fields, in Amberflo's names.
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(b"{\"customerId\":");
         push_str(&mut out, self.common.customers.of(&usage.customer_id));
@@ -65,8 +65,11 @@ impl Platform for Amberflo {
         out.extend_from_slice(usage.value_text().as_bytes());
         out.extend_from_slice(b",\"meterTimeInMillis\":");
         out.extend_from_slice(itoa::Buffer::new().format(usage.time_millis).as_bytes());
+        // The record's own `uniqueId`, as the S3 drop has it, so Amberflo de-duplicates the two routes against each
+        // other (`id`, the ledger's, is derived one-to-one from it).
+        let _ = id;
         out.extend_from_slice(b",\"uniqueId\":");
-        push_str(&mut out, id);
+        push_str(&mut out, &usage.unique_id);
         if !usage.dimensions.is_empty() {
             out.extend_from_slice(b",\"dimensions\":{");
             for (i, (k, v)) in usage.dimensions.iter().enumerate() {
