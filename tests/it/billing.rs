@@ -525,3 +525,18 @@ fn billing_a_ledger_that_cannot_be_written_stops_the_batch_before_anything_is_se
         assert_eq!((fake.requests("metronome"), fake.requests("amberflo")), (0, 0), "nothing sent");
     });
 }
+
+#[test]
+fn billing_a_longer_retry_after_than_logmeter_waits_reports_the_record_instead_of_retrying_early() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let fake = BillingFake::start(sample_now("small")).await;
+        fake.fault("metronome", Fault::SlowDown(120));
+        let s = setup(&fake, &[("BILLING_PLATFORMS", "metronome".into())], Some(Arc::new(MemorySink::new())));
+        let out = s.handler.handle(&sample("small"), None).await;
+        assert_eq!(out.response.batch_item_failures.len(), 1, "reported for Lambda's retry");
+        assert_eq!(fake.requests("metronome"), 1, "not asked again before the platform said");
+        let summary = until_done(&s.handler, &sample("small")).await;
+        assert_eq!(summary.outputs.get("metronome").delivered, logged("small").len(), "the retry delivers");
+    });
+}

@@ -39,6 +39,8 @@ pub enum Fault {
     Status(u16),
     /// Committed, then the connection closes without an answer.
     LostAnswer,
+    /// 429 with `Retry-After` of this many seconds, nothing committed.
+    SlowDown(u32),
 }
 
 #[derive(Default)]
@@ -229,6 +231,11 @@ impl BillingFake {
         };
         if !authorised {
             return Some(Reply::json(401, serde_json::json!({"error": {"message": "Invalid API key provided"}})));
+        }
+        if let Some(Fault::SlowDown(seconds)) = fault {
+            let mut reply = Reply::json(429, serde_json::json!({"error": {"message": "slow down"}}));
+            reply.headers.push(("retry-after", seconds.to_string()));
+            return Some(reply);
         }
         if let Some(Fault::Status(status)) = fault {
             let mut reply =

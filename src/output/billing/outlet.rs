@@ -137,6 +137,12 @@ impl BillingOutlet {
             if attempt == max {
                 break;
             }
+            // A platform that asks for a longer wait than logmeter keeps a request waiting gets it: the record is
+            // reported, and Lambda's retry comes later.
+            if let Some(asked) = wait.filter(|w| *w > MAX_WAIT) {
+                let reason = format!("{why}; the platform asked to wait {} s", asked.as_secs());
+                return (Err(SinkError::Transient { target: target(), reason }), made);
+            }
             let wait = wait.unwrap_or_else(|| backoff(attempt + 1, jitter())).min(MAX_WAIT);
             let past = landing.deadline.is_some_and(|d| Instant::now() + wait + crate::output::DEADLINE_MARGIN > d);
             if past {

@@ -121,6 +121,11 @@ impl Platform for Stripe {
 
     fn event(&self, usage: &Usage<'_>, id: &str) -> Result<Event, String> {
         let value = whole_number(usage.value_text(), self.scales.of(&usage.meter))?;
+        // A bracket in a dimension's name would nest its field inside another (`payload[value]x]`): such a record
+        // is not Stripe's to take as it is.
+        if let Some(bad) = usage.dimensions.keys().find(|k| k.contains(['[', ']'])) {
+            return Err(format!("dimension name {bad:?} has a bracket, which Stripe's form fields cannot carry"));
+        }
         let customer = self.common.customers.of(&usage.customer_id);
         let mut out = Vec::with_capacity(192);
         push_field(&mut out, "event_name", &usage.meter);
@@ -190,6 +195,9 @@ mod tests {
     fn invalid_fractions_are_refused_unless_scaled_whole() {
         let e = stripe(&[]).event(&Usage::read(&usage("0.5")).unwrap(), "u-1").unwrap_err();
         assert!(e.contains("not a whole number"), "{e}");
+        let bracket = usage("1").replace("\"model\"", "\"value]x\"");
+        let e = stripe(&[]).event(&Usage::read(&bracket).unwrap(), "u-1").unwrap_err();
+        assert!(e.contains("bracket"), "{e}");
         let scaled =
             stripe(&[("STRIPE_VALUE_SCALE", "tokens=1000")]).event(&Usage::read(&usage("0.5")).unwrap(), "u-1");
         assert!(std::str::from_utf8(&scaled.unwrap().bytes).unwrap().contains("payload%5Bvalue%5D=500"));
