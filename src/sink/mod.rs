@@ -29,7 +29,7 @@ pub enum Delivery {
 }
 
 /// A delivery that did not happen. The data is not at fault, so the record is reported for retry.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SinkError {
     /// Worth retrying (unavailable, throttled, timed out).
     #[error("{target}: {reason} (transient)")]

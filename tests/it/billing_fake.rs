@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 /// What one billed event says.
@@ -161,35 +161,13 @@ impl BillingFake {
     }
 
     async fn serve(&self, mut conn: TcpStream) -> std::io::Result<()> {
-        let mut buf = Vec::new();
-        let head_end = loop {
-            let mut chunk = [0u8; 8192];
-            let n = conn.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        let Some((head, body)) = crate::proxy::read_request(&mut conn).await? else { return Ok(()) };
         let header = |name: &str| {
             head.lines()
                 .skip(1)
                 .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case(name)))
                 .map(|(_, v)| v.trim().to_owned())
         };
-        let length = header("content-length").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-        while buf.len() < head_end + length {
-            let mut chunk = vec![0u8; 65536];
-            let n = conn.read(&mut chunk).await?;
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        let body = buf[head_end..].to_vec();
         let mut request_line = head.lines().next().unwrap_or("").split(' ');
         let (method, path) = (request_line.next().unwrap_or(""), request_line.next().unwrap_or(""));
         let reply = match platform_of(path).filter(|_| method == "POST") {

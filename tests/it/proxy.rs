@@ -175,32 +175,7 @@ impl Proxy {
     }
 
     async fn serve(&self, mut conn: TcpStream, upstream: &str) -> std::io::Result<()> {
-        let mut buf = Vec::new();
-        let head_end = loop {
-            let mut chunk = [0u8; 8192];
-            let n = conn.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-        let length = head
-            .lines()
-            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
-            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-            .unwrap_or(0);
-        while buf.len() < head_end + length {
-            let mut chunk = vec![0u8; 65536];
-            let n = conn.read(&mut chunk).await?;
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
+        let Some((head, body)) = read_request(&mut conn).await? else { return Ok(()) };
         self.requests.fetch_add(1, Ordering::SeqCst);
         let auth = head
             .lines()
@@ -227,7 +202,7 @@ impl Proxy {
                 Answer::Lost => unreachable!(),
                 Answer::Status(s) => (s, format!("{{\"error\":\"injected {s}\"}}")),
                 Answer::Items429 => {
-                    let actions = buf[head_end..].split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() / 2;
+                    let actions = body.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() / 2;
                     let item = r#"{"create":{"status":429,"error":{"type":"es_rejected_execution_exception","reason":"injected"}}}"#;
                     (200, format!("{{\"took\":1,\"errors\":true,\"items\":[{}]}}", vec![item; actions].join(",")))
                 }
@@ -241,7 +216,7 @@ impl Proxy {
         }
         // Forward with `Connection: close`, then relay the whole answer.
         let mut rewritten = String::new();
-        for line in head[..head_end - 4].split("\r\n") {
+        for line in head[..head.len() - 4].split("\r\n") {
             if !line.to_ascii_lowercase().starts_with("connection:") {
                 rewritten.push_str(line);
                 rewritten.push_str("\r\n");
@@ -250,7 +225,7 @@ impl Proxy {
         rewritten.push_str("connection: close\r\n\r\n");
         let mut up = TcpStream::connect(upstream).await?;
         up.write_all(rewritten.as_bytes()).await?;
-        up.write_all(&buf[head_end..]).await?;
+        up.write_all(&body).await?;
         let mut answer = Vec::new();
         up.read_to_end(&mut answer).await?;
         if lost {
@@ -268,4 +243,37 @@ enum Answer {
     Status(u16),
     Items429,
     Lost,
+}
+
+/// Reads one HTTP/1.1 request: its head (request line and headers, with the blank line that ends them) and the
+/// body its `Content-Length` names; `None` when the peer closed before a head. Shared by the test servers.
+pub async fn read_request(conn: &mut TcpStream) -> std::io::Result<Option<(String, Vec<u8>)>> {
+    let mut buf = Vec::new();
+    let head_end = loop {
+        let mut chunk = [0u8; 8192];
+        let n = conn.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length = head
+        .lines()
+        .skip(1)
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-length")))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let mut chunk = vec![0u8; 65536];
+        let n = conn.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(Some((head, buf.split_off(head_end))))
 }

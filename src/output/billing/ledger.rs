@@ -109,36 +109,27 @@ impl Ledger {
     /// (a missing grant, a key policy) never turns into the same events billed again once the platform's window has
     /// passed. One PUT per batch.
     pub async fn intend(&self, span: Span<'_>, ids: &[&str]) -> Result<(), SinkError> {
-        let mut sorted: Vec<&str> = ids.to_vec();
-        sorted.sort_unstable();
-        let body = serde_json::to_vec(&sorted).unwrap_or_default();
-        let key = format!("{}/intent/{}/{}-{}-{}.json", self.root, span.shard, span.last, span.first, digest16(&body));
-        self.store.put(&Parcel { key, items: sorted.len(), body }).await.map(|_| ())
+        self.store.put(&entry(&format!("{}/intent", self.root), span, ids)).await.map(|_| ())
     }
 
     /// Records that `ids` (events of `date`, from the records of `span`) were accepted.
     pub async fn record(&self, date: &str, span: Span<'_>, ids: &[&str]) -> Result<(), SinkError> {
-        let entries: Vec<Parcel> = ids
-            .chunks(IDS_PER_ENTRY)
-            .map(|chunk| {
-                let mut sorted: Vec<&str> = chunk.to_vec();
-                sorted.sort_unstable();
-                let body = serde_json::to_vec(&sorted).unwrap_or_default();
-                let key = format!(
-                    "{}/{date}/{}/{}-{}-{}.json",
-                    self.root,
-                    span.shard,
-                    span.last,
-                    span.first,
-                    digest16(&body)
-                );
-                Parcel { key, items: sorted.len(), body }
-            })
-            .collect();
+        let folder = format!("{}/{date}", self.root);
+        let entries: Vec<Parcel> = ids.chunks(IDS_PER_ENTRY).map(|chunk| entry(&folder, span, chunk)).collect();
         // The entries at the same time: each is a request to the bucket.
         let written = futures_util::future::join_all(entries.iter().map(|e| self.store.put(e))).await;
         written.into_iter().try_for_each(|w| w.map(|_| ()))
     }
+}
+
+/// The entry of `ids` in `folder`: `<folder>/<shard>/<last>-<first>-<digest>.json`, a sorted JSON array (so the same
+/// ids are the same entry).
+fn entry(folder: &str, span: Span<'_>, ids: &[&str]) -> Parcel {
+    let mut sorted: Vec<&str> = ids.to_vec();
+    sorted.sort_unstable();
+    let body = serde_json::to_vec(&sorted).unwrap_or_default();
+    let key = format!("{folder}/{}/{}-{}-{}.json", span.shard, span.last, span.first, digest16(&body));
+    Parcel { key, items: sorted.len(), body }
 }
 
 /// The first sequence number an entry's key names (`…/<last>-<first>-<digest>.json`).

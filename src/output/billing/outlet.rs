@@ -69,7 +69,7 @@ struct Call<'c> {
 }
 
 /// What became of one event.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Fate {
     Delivered,
     Duplicate,
@@ -204,15 +204,7 @@ impl BillingOutlet {
                 Fate::Failed(e)
             }
         };
-        let mut fates = Vec::with_capacity(events.len());
-        for _ in 0..events.len() {
-            fates.push(match &fate {
-                Fate::Delivered => Fate::Delivered,
-                Fate::Duplicate => Fate::Duplicate,
-                Fate::Refused(r) => Fate::Refused(r.clone()),
-                Fate::Failed(e) => Fate::Failed(copy_error(e)),
-            });
-        }
+        let fates = vec![fate; events.len()];
         (fates, requests)
     }
 
@@ -283,22 +275,6 @@ impl BillingOutlet {
             out.push((record, keep_in_quarantine(parcel, landing).await));
         }
         out
-    }
-}
-
-/// A copy of an error for each event of a request.
-fn copy_error(e: &SinkError) -> SinkError {
-    match e {
-        SinkError::Transient { target, reason } => {
-            SinkError::Transient { target: target.clone(), reason: reason.clone() }
-        }
-        SinkError::Taken { target } => SinkError::Taken { target: target.clone() },
-        SinkError::AccessDenied { action, target, detail } => {
-            SinkError::AccessDenied { action, target: target.clone(), detail: detail.clone() }
-        }
-        SinkError::Permanent { target, reason } => {
-            SinkError::Permanent { target: target.clone(), reason: reason.clone() }
-        }
     }
 }
 

@@ -121,19 +121,16 @@ impl ser::SerializeSeq for Elements {
     }
 }
 
-macro_rules! unsupported {
-    ($($name:ident: $ret:ty),*) => {
-        $(type $name = ser::Impossible<Value, MappingError>;)*
-    };
-}
-
 impl ser::Serializer for Mapper {
     type Ok = Value;
     type Error = MappingError;
     type SerializeSeq = Elements;
     type SerializeStruct = Fields;
     type SerializeMap = Fields;
-    unsupported!(SerializeTuple: Value, SerializeTupleStruct: Value, SerializeTupleVariant: Value, SerializeStructVariant: Value);
+    type SerializeTuple = ser::Impossible<Value, MappingError>;
+    type SerializeTupleStruct = ser::Impossible<Value, MappingError>;
+    type SerializeTupleVariant = ser::Impossible<Value, MappingError>;
+    type SerializeStructVariant = ser::Impossible<Value, MappingError>;
 
     fn serialize_bool(self, _: bool) -> Result<Value, MappingError> {
         leaf("boolean")
