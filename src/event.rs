@@ -14,6 +14,10 @@ use std::fmt;
 /// Each record is read on its own: a record whose fields are not what Kinesis writes (a missing `kinesis`, a `data`
 /// that is not a string, a duplicated key, …) does not make the event unreadable. It is kept with
 /// [`KinesisInput::unreadable`] set, and the pipeline quarantines it whole while the others are processed.
+///
+/// It is read from text in memory (`serde_json::from_slice` or `from_str`, as the Lambda runtime reads events):
+/// each record's JSON is borrowed from the event's text rather than copied, which for a full batch saves a copy
+/// of the event.
 #[derive(Debug, Clone, Default)]
 pub struct KinesisBatch {
     /// The records of one shard, in sequence order.
@@ -23,9 +27,9 @@ pub struct KinesisBatch {
 impl<'de> Deserialize<'de> for KinesisBatch {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
-        struct Records {
-            #[serde(rename = "Records", default)]
-            records: Vec<Box<RawValue>>,
+        struct Records<'a> {
+            #[serde(rename = "Records", default, borrow)]
+            records: Vec<&'a RawValue>,
         }
         let raw = Records::deserialize(d)?;
         Ok(Self::from_raw(&raw.records))
@@ -33,7 +37,7 @@ impl<'de> Deserialize<'de> for KinesisBatch {
 }
 
 impl KinesisBatch {
-    fn from_raw(records: &[Box<RawValue>]) -> Self {
+    fn from_raw(records: &[&RawValue]) -> Self {
         Self { records: records.iter().map(|r| KinesisInput::from_json(r.get())).collect() }
     }
 }
@@ -51,9 +55,9 @@ pub struct LambdaInput {
 impl<'de> Deserialize<'de> for LambdaInput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
-        struct Raw {
-            #[serde(rename = "Records", default)]
-            records: Vec<Box<RawValue>>,
+        struct Raw<'a> {
+            #[serde(rename = "Records", default, borrow)]
+            records: Vec<&'a RawValue>,
             #[serde(rename = "logmeter", default)]
             task: Option<Box<RawValue>>,
         }
