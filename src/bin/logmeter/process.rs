@@ -26,7 +26,7 @@ fn read_event(path: &str) -> Result<KinesisBatch, CliError> {
         std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map(|_| ())
     };
     read.map_err(|e| CliError::Failed(format!("cannot read {path}: {e}")))?;
-    serde_json::from_slice(&bytes)
+    KinesisBatch::from_slice(&bytes)
         .map_err(|e| CliError::Usage(format!("{path} is not a Lambda Kinesis event ({{\"Records\":[…]}}): {e}")))
 }
 
@@ -58,6 +58,7 @@ pub fn local_handler(
         billing: logmeter::output::billing::Stores {
             reach: logmeter::output::billing::Reach::Dir(dir.to_owned()),
             ledger: Some(std::sync::Arc::new(LocalDir::new(dir))),
+            clock: logmeter::output::billing::Clock::default(),
         },
     };
     Ok((Handler::assemble(config, stores), prometheus))
