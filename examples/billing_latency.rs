@@ -86,6 +86,7 @@ fn handler(url: &str, platforms: &str) -> Result<Handler, logmeter::config::Conf
                 secrets_endpoint: None,
             },
             ledger: Some(store()),
+            clock: logmeter::output::billing::Clock::default(),
         },
     };
     Ok(Handler::assemble(config, stores))

@@ -84,6 +84,12 @@ impl Handler {
         &self.pipeline
     }
 
+    /// What this container has learned of the functions it met (`FUNCTION_METADATA_LOOKUP`); a caller that knows
+    /// configurations beforehand may put them in.
+    pub fn catalog(&self) -> &crate::catalog::Catalog {
+        &self.catalog
+    }
+
     /// Plans the batch (CPU work on all cores, tens of milliseconds for a full batch) off the async workers where
     /// the runtime has several (Lambda's, shared by concurrent invocations on Managed Instances), so no other
     /// invocation's I/O waits behind it; inline on a current-thread runtime (the CLI), which has no other work.

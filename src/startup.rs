@@ -101,6 +101,7 @@ pub async fn aws_parts(
     let secrets = lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| sdk.endpoint_url().map(str::to_owned));
     let billing = crate::output::billing::Stores {
         reach: crate::output::billing::Reach::Http { sdk: Box::new(sdk.clone()), secrets_endpoint: secrets },
+        clock: crate::output::billing::Clock::default(),
         ledger: Some(std::sync::Arc::new(ingest.clone())),
     };
     let quarantine = S3Sink::new(client, &delivery.quarantine_bucket, delivery.acl);

@@ -74,6 +74,46 @@ pub struct BillingFake {
 /// The API key every platform expects.
 pub const KEY: &str = "test-key-not-secret";
 
+impl std::fmt::Debug for BillingFake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BillingFake").field("url", &self.url).finish()
+    }
+}
+
+/// The same answers as over HTTP, handed over in the process.
+impl logmeter::output::billing::InProcessApi for BillingFake {
+    fn post<'a>(
+        &'a self,
+        _platform: &'a str,
+        path: &'a str,
+        headers: &'a [(&'a str, String)],
+        body: &'a [u8],
+    ) -> logmeter::sink::Boxed<'a, Option<logmeter::sink::http::Answer>> {
+        Box::pin(async move {
+            let header =
+                |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+            let reply = match platform_of(path) {
+                None => Reply::json(404, serde_json::json!({"error": "not found"})),
+                Some(platform) => {
+                    let headers = Headers {
+                        authorization: header("authorization"),
+                        api_key: header("x-api-key"),
+                        content_type: header("content-type").unwrap_or_default(),
+                    };
+                    self.platform(platform, &headers, body).await?
+                }
+            };
+            let mut map = http::HeaderMap::new();
+            for (k, v) in reply.headers {
+                if let Ok(v) = http::HeaderValue::from_str(&v) {
+                    map.insert(k, v);
+                }
+            }
+            Some(logmeter::sink::http::Answer { status: reply.status, headers: map, body: reply.body.into() })
+        })
+    }
+}
+
 /// The platforms, by path.
 fn platform_of(path: &str) -> Option<&'static str> {
     match path {
@@ -121,6 +161,11 @@ impl BillingFake {
             }
         });
         fake
+    }
+
+    /// The same platforms without a socket, for the simulation ([`logmeter::output::billing::Reach::InProcess`]).
+    pub fn in_process(now_ms: i64) -> Self {
+        Self { url: "in-process".into(), state: Arc::new(Mutex::new(State { now_ms, ..State::default() })) }
     }
 
     /// Queues `fault` for `platform`'s next request (after those queued before it).

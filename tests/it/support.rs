@@ -236,6 +236,7 @@ pub fn billing_handler(
                 secrets_endpoint: None,
             },
             ledger,
+            clock: logmeter::output::billing::Clock::default(),
         },
     };
     Handler::assemble(config, stores)

@@ -12,12 +12,17 @@
 //! entry of the dates instead; a live lookup also reads the backfill shards' entries of its dates (few), so what a
 //! backfill billed is not billed again when the stream delivers it late.
 //!
-//! Before it sends, an outlet also writes the ids it is about to send (`<…>/<platform>/intent/<shard>/…`, never
-//! read by lookups): when the ledger cannot be written, nothing is sent.
+//! Before it sends, an outlet also writes the ids it is about to send and when
+//! (`<…>/<platform>/intent/<shard>/<last>-<first>-<digest>.json`, `{"at": <epoch ms>, "ids": […]}`): when the
+//! ledger cannot be written, nothing is sent.
 //!
 //! The split of the work: the platform's window covers the gap between its commit and the ledger entry (a response
-//! lost after the platform took the events, an invocation that ends before the entry is written: the retry comes
-//! within minutes, and the platform drops the duplicates); the ledger covers everything after.
+//! lost after the platform took the events, an invocation that ends before the entry is written: the retry usually
+//! comes within minutes, and the platform drops the duplicates); the ledger covers everything after. When the
+//! retry comes later than the platform's window (a ledger that could not be written for a day, a failure
+//! destination replayed next week), an id sent then and never recorded may or may not have been billed, and the
+//! platform would no longer drop it: such ids are *unsettled* ([`Ledger::unsettled`]) and are not sent again but
+//! quarantined, for someone to check against the platform. Found by the simulation (`tests/it/sim.rs`).
 
 use crate::plan::{Parcel, digest16};
 use crate::sink::{SharedObjects, SinkError};
@@ -38,6 +43,10 @@ pub struct Ledger {
     root: String,
     /// Whether every shard's entries of a date are read (a backfill).
     across_shards: bool,
+    /// The platform's de-duplication window.
+    window: std::time::Duration,
+    /// Now, for the age of an intent.
+    clock: super::Clock,
 }
 
 /// The part of a batch an entry or a lookup is about.
@@ -54,7 +63,41 @@ pub struct Span<'a> {
 impl Ledger {
     /// The ledger of `platform` in `store`, under `prefix`.
     pub fn new(store: Arc<dyn SharedObjects>, prefix: &str, platform: &str, across_shards: bool) -> Self {
-        Self { store, root: format!("{prefix}/{platform}"), across_shards }
+        let window = std::time::Duration::from_secs(24 * 3600);
+        Self { store, root: format!("{prefix}/{platform}"), across_shards, window, clock: super::Clock::default() }
+    }
+
+    /// The same ledger, judging intents by the platform's `window` and `clock`.
+    pub fn judging(mut self, window: std::time::Duration, clock: super::Clock) -> Self {
+        self.window = window;
+        self.clock = clock;
+        self
+    }
+
+    /// Of the ids intended for the records of `span` and not `delivered`, those whose first intent is older than the
+    /// platform's window: sent then and never recorded, so they may have been billed, and the platform would take
+    /// them again now. Intents written before intents had a time (a plain array) count as recent.
+    pub async fn unsettled(&self, span: Span<'_>, delivered: &HashSet<String>) -> Result<HashSet<String>, SinkError> {
+        let folder = format!("{}/intent/{}/", self.root, span.shard);
+        let keys = self.list_all(&folder, Some(&format!("{folder}{}", span.first))).await?;
+        let horizon =
+            self.clock.now_millis().saturating_sub(i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX));
+        let mut unsettled = HashSet::new();
+        for key in keys.into_iter().filter(|k| entry_first(k).is_some_and(|f| f <= span.last)) {
+            let body = self.store.get(&key).await?;
+            let intent: Intent = serde_json::from_slice(&body).map_err(|e| SinkError::Permanent {
+                target: key.clone(),
+                reason: format!("not a ledger intent: {e}"),
+            })?;
+            let (at, ids) = match intent {
+                Intent::Timed { at, ids } => (at, ids),
+                Intent::Untimed(ids) => (i64::MAX, ids),
+            };
+            if at < horizon {
+                unsettled.extend(ids.into_iter().filter(|id| !delivered.contains(id)));
+            }
+        }
+        Ok(unsettled)
     }
 
     /// The ids the ledger holds for the records of `span`, on `dates`.
@@ -109,7 +152,12 @@ impl Ledger {
     /// (a missing grant, a key policy) never turns into the same events billed again once the platform's window has
     /// passed. One PUT per batch.
     pub async fn intend(&self, span: Span<'_>, ids: &[&str]) -> Result<(), SinkError> {
-        self.store.put(&entry(&format!("{}/intent", self.root), span, ids)).await.map(|_| ())
+        let mut sorted: Vec<&str> = ids.to_vec();
+        sorted.sort_unstable();
+        let body =
+            serde_json::to_vec(&serde_json::json!({"at": self.clock.now_millis(), "ids": sorted})).unwrap_or_default();
+        let key = format!("{}/intent/{}/{}-{}-{}.json", self.root, span.shard, span.last, span.first, digest16(&body));
+        self.store.put(&Parcel { key, items: sorted.len(), body }).await.map(|_| ())
     }
 
     /// Records that `ids` (events of `date`, from the records of `span`) were accepted.
@@ -132,6 +180,14 @@ fn entry(folder: &str, span: Span<'_>, ids: &[&str]) -> Parcel {
     Parcel { key, items: sorted.len(), body }
 }
 
+/// An intent as written: when, and the ids; or, written before intents had a time, the ids alone.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Intent {
+    Timed { at: i64, ids: Vec<String> },
+    Untimed(Vec<String>),
+}
+
 /// The first sequence number an entry's key names (`…/<last>-<first>-<digest>.json`).
 fn entry_first(key: &str) -> Option<&str> {
     let name = key.rsplit('/').next()?;
@@ -147,6 +203,47 @@ pub type ByDate<'a> = BTreeMap<&'a str, Vec<&'a str>>;
 mod tests {
     use super::*;
     use crate::sink::MemorySink;
+
+    #[test]
+    fn valid_intents_older_than_the_window_and_never_recorded_are_unsettled() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let store: Arc<dyn SharedObjects> = Arc::new(MemorySink::new());
+        let now = Arc::new(std::sync::atomic::AtomicI64::new(1_795_200_000_000));
+        let hours = |h: i64| now.fetch_add(h * 3_600_000, std::sync::atomic::Ordering::SeqCst);
+        let day = std::time::Duration::from_secs(24 * 3600);
+        let ledger =
+            Ledger::new(store.clone(), "l", "stripe", false).judging(day, super::super::Clock::set_by(now.clone()));
+        let span = |first, last| Span { shard: "s1", first, last };
+        rt.block_on(async {
+            ledger.intend(span("0005", "0009"), &["a", "b", "c"]).await.unwrap();
+            ledger.record("2026-12-06", span("0005", "0009"), &["a", "b"]).await.unwrap();
+            // Written before intents had a time: never judged old.
+            let legacy =
+                Parcel { key: "l/stripe/intent/s1/0009-0005-legacy.json".into(), body: br#"["d"]"#.to_vec(), items: 1 };
+            store.put(&legacy).await.unwrap();
+            // Another span's intent.
+            ledger.intend(span("0020", "0030"), &["e"]).await.unwrap();
+            let unsettled = |first, last| {
+                let ledger = ledger.clone();
+                async move {
+                    let held = ledger.delivered(&["2026-12-06"], span(first, last)).await.unwrap();
+                    let mut v: Vec<String> =
+                        ledger.unsettled(span(first, last), &held).await.unwrap().into_iter().collect();
+                    v.sort();
+                    v
+                }
+            };
+            hours(23);
+            assert_eq!(unsettled("0005", "0009").await, Vec::<String>::new(), "within the window: sent again");
+            hours(2);
+            assert_eq!(unsettled("0005", "0009").await, ["c"], "past the window, never recorded");
+            assert_eq!(unsettled("0001", "0004").await, Vec::<String>::new(), "records before the intent");
+            assert_eq!(unsettled("0007", "0025").await, ["c", "e"], "overlapping both intents");
+            // A retry's new intent does not make the first one younger.
+            ledger.intend(span("0005", "0009"), &["c"]).await.unwrap();
+            assert_eq!(unsettled("0005", "0009").await, ["c"]);
+        });
+    }
 
     #[test]
     fn valid_entries_are_found_by_overlapping_records_only_and_by_date_across_shards() {

@@ -16,7 +16,7 @@ pub mod usage;
 
 pub use outlet::BillingOutlet;
 pub use platform::{Entry, Platform};
-pub use send::Reach;
+pub use send::{InProcessApi, Reach};
 
 use super::{Encoder, Parcel, RecordValues, Registered};
 use crate::config::settings::Setting;
@@ -122,6 +122,30 @@ pub struct Stores {
     pub reach: Reach,
     /// The ledger's store (the ingest bucket, or the `--out` directory); none: no ledger (planning only).
     pub ledger: Option<Arc<dyn SharedObjects>>,
+    /// What time it is when the ledger judges how old an unanswered send is: the system's clock by default.
+    pub clock: Clock,
+}
+
+/// The time, for the ledger: the system's clock, or one its holder sets (the simulation passes the platforms'
+/// windows with it).
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<Arc<std::sync::atomic::AtomicI64>>);
+
+impl Clock {
+    /// A clock that says what `millis` holds (epoch milliseconds), as its holder sets it.
+    pub fn set_by(millis: Arc<std::sync::atomic::AtomicI64>) -> Self {
+        Self(Some(millis))
+    }
+
+    /// Now, in epoch milliseconds.
+    pub fn now_millis(&self) -> i64 {
+        match &self.0 {
+            Some(m) => m.load(std::sync::atomic::Ordering::SeqCst),
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        }
+    }
 }
 
 /// A JSON array of `events` (each one JSON value), one per line.
@@ -203,6 +227,7 @@ pub fn register(settings: &Settings, quarantine_prefix: &str, stores: &Stores) -
         .map(|platform| {
             let ledger = stores.ledger.clone().map(|store| {
                 ledger::Ledger::new(store, &settings.ledger_prefix, platform.name(), settings.across_shards)
+                    .judging(platform.window(), stores.clock.clone())
             });
             let transport = send::Transport::new(&stores.reach, platform.as_ref());
             Registered {

@@ -231,8 +231,13 @@ impl BillingOutlet {
     /// Where a record's events this platform did not take are kept:
     /// `<QUARANTINE_PREFIX>/billing-refused/<platform>/<arrival date>/<shard>/<sequence>` (and `-<digest>.json`).
     fn refused_stem(&self, c: &Consignment<'_>) -> String {
+        self.stem(c, "billing-refused")
+    }
+
+    /// `<QUARANTINE_PREFIX>/<folder>/<platform>/<arrival date>/<shard>/<sequence>`.
+    fn stem(&self, c: &Consignment<'_>, folder: &str) -> String {
         let (prefix, platform, date) = (&self.quarantine_prefix, self.platform.name(), utc_date(c.arrival_millis));
-        format!("{prefix}/billing-refused/{platform}/{date}/{}/{}", c.shard, sortable_sequence(c.sequence_number))
+        format!("{prefix}/{folder}/{platform}/{date}/{}/{}", c.shard, sortable_sequence(c.sequence_number))
     }
 
     /// Keeps a record's events the platform cannot take (the encoder's `refused/` parcel) in quarantine.
@@ -251,12 +256,58 @@ impl BillingOutlet {
         keep_in_quarantine(Parcel { key: content_key(&stem, &body, ".json"), body, items: parcel.items }, landing).await
     }
 
+    /// Keeps, instead of sending them again, events sent longer ago than the platform's window whose answer was
+    /// never recorded ([`Ledger::unsettled`]): the platform may have billed them and would now bill them again.
+    /// They are quarantined with that reason, under `billing-unsettled/`, and their records count as delivered.
+    async fn keep_unsettled(
+        &self,
+        old: &[Pending<'_>],
+        batch: &[Consignment<'_>],
+        landing: Landing<'_>,
+        shipped: &mut Shipped,
+        counts: &mut OutputCounts,
+    ) {
+        let window = self.platform.window().as_secs() / 3600;
+        tracing::error!(
+            platform = self.platform.name(),
+            events = old.len(),
+            "events sent more than {window} h ago whose answer was never recorded are not sent again (the platform \
+             may have billed them, and would bill them again now): quarantined under billing-unsettled/ to be \
+             checked against the platform"
+        );
+        let reason = format!("sent more than {window} h ago, answer never recorded: check the platform before sending");
+        let refs: Vec<(&Pending<'_>, String)> = old.iter().map(|p| (p, reason.clone())).collect();
+        for (record, kept) in self.keep_events(&refs, batch, landing, "billing-unsettled").await {
+            match kept {
+                Ok(s) => {
+                    shipped.summary += s;
+                    counts.quarantined += old.iter().filter(|p| p.record == record).count();
+                }
+                Err(e) => {
+                    delivery_failed(&e, "the record is retried", &mut shipped.summary);
+                    shipped.failed[record] = true;
+                }
+            }
+        }
+    }
+
     /// Keeps events the platform refused, with its answer, one object per record.
     async fn keep_answered(
         &self,
         refused: &[(&Pending<'_>, String)],
         batch: &[Consignment<'_>],
         landing: Landing<'_>,
+    ) -> Vec<(usize, Result<Summary, SinkError>)> {
+        self.keep_events(refused, batch, landing, "billing-refused").await
+    }
+
+    /// Keeps events with why each is kept, one object per record, under `<QUARANTINE_PREFIX>/<folder>/…`.
+    async fn keep_events(
+        &self,
+        refused: &[(&Pending<'_>, String)],
+        batch: &[Consignment<'_>],
+        landing: Landing<'_>,
+        folder: &str,
     ) -> Vec<(usize, Result<Summary, SinkError>)> {
         let mut by_record: BTreeMap<usize, Vec<serde_json::Value>> = BTreeMap::new();
         for (p, reason) in refused {
@@ -270,7 +321,7 @@ impl BillingOutlet {
         for (record, entries) in by_record {
             let c = &batch[record];
             let body = serde_json::to_vec(&entries).unwrap_or_default();
-            let stem = self.refused_stem(c);
+            let stem = self.stem(c, folder);
             let parcel = Parcel { key: content_key(&stem, &body, ".json"), body, items: entries.len() };
             out.push((record, keep_in_quarantine(parcel, landing).await));
         }
@@ -376,12 +427,25 @@ impl BillingOutlet {
             let mut dates: Vec<&str> = pending.iter().map(|p| p.date.as_str()).collect();
             dates.sort_unstable();
             dates.dedup();
-            match ledger.delivered(&dates, Span { shard, first, last }).await {
-                Ok(held) => pending.retain(|p| {
-                    let known = held.contains(&p.id);
-                    counts.already_delivered += usize::from(known);
-                    !known
-                }),
+            let span = Span { shard, first, last };
+            let read = match ledger.delivered(&dates, span).await {
+                Ok(held) => ledger.unsettled(span, &held).await.map(|unsettled| (held, unsettled)),
+                Err(e) => Err(e),
+            };
+            match read {
+                Ok((held, unsettled)) => {
+                    pending.retain(|p| {
+                        let known = held.contains(&p.id);
+                        counts.already_delivered += usize::from(known);
+                        !known
+                    });
+                    if !unsettled.is_empty() {
+                        let (old, rest): (Vec<_>, Vec<_>) =
+                            pending.into_iter().partition(|p| unsettled.contains(&p.id));
+                        pending = rest;
+                        self.keep_unsettled(&old, batch, landing, shipped, counts).await;
+                    }
+                }
                 Err(e) => {
                     delivery_failed(&e, "the ledger could not be read: the records are retried", &mut shipped.summary);
                     pending.iter().for_each(|p| shipped.failed[p.record] = true);

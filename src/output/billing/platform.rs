@@ -23,6 +23,12 @@ pub trait Platform: Send + Sync + std::fmt::Debug + 'static {
     fn lanes(&self) -> bool {
         false
     }
+    /// How long it remembers a de-duplication id: 24 hours unless the platform documents longer (the shortest
+    /// window any platform documents; a window assumed too short quarantines, one assumed too long could bill
+    /// twice).
+    fn window(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(24 * 3600)
+    }
     /// One record as one event, under the de-duplication id `id`, with its lane; `Err` is why this platform cannot
     /// take it (quarantined for this platform only).
     fn event(&self, usage: &Usage<'_>, id: &str) -> Result<Event, String>;

@@ -28,6 +28,23 @@ pub enum Reach {
     },
     /// Request bodies written under this directory (`--out DIR`).
     Dir(PathBuf),
+    /// The platforms' APIs within this process: the simulation's faithful platforms, answering as their HTTP APIs
+    /// would (the answer is read by the same code as an HTTP one).
+    InProcess(Arc<dyn InProcessApi>),
+}
+
+/// A billing platform's API within the process.
+pub trait InProcessApi: Send + Sync + std::fmt::Debug {
+    /// The answer to one request to `platform` at `path` (the vendor's path) with `headers` (the API key's and the
+    /// content type): its status, headers and body, or `None` when no answer comes (the request may have been
+    /// taken).
+    fn post<'a>(
+        &'a self,
+        platform: &'a str,
+        path: &'a str,
+        headers: &'a [(&'a str, String)],
+        body: &'a [u8],
+    ) -> crate::sink::Boxed<'a, Option<crate::sink::http::Answer>>;
 }
 
 /// One platform's way out (its `Debug` never shows the API key).
@@ -43,6 +60,13 @@ pub enum Transport {
     },
     /// Into a directory.
     Dir(LocalDir),
+    /// To an API within the process, with the API key.
+    InProcess {
+        /// The API.
+        api: Arc<dyn InProcessApi>,
+        /// The API key, as configured (a secret is not read: a key given by value only).
+        key: Option<String>,
+    },
     /// Nowhere (every request fails, so its records are retried).
     None,
 }
@@ -54,6 +78,9 @@ impl std::fmt::Debug for Transport {
                 f.debug_struct("Http").field("key", &"<redacted>").field("secrets_endpoint", secrets_endpoint).finish()
             }
             Self::Dir(dir) => f.debug_tuple("Dir").field(dir).finish(),
+            Self::InProcess { api, .. } => {
+                f.debug_struct("InProcess").field("api", api).field("key", &"<redacted>").finish()
+            }
             Self::None => f.write_str("None"),
         }
     }
@@ -76,6 +103,13 @@ impl Transport {
         match reach {
             Reach::None => Self::None,
             Reach::Dir(dir) => Self::Dir(LocalDir::new(dir)),
+            Reach::InProcess(api) => Self::InProcess {
+                api: Arc::clone(api),
+                key: match &platform.common().key {
+                    Key::Value(k) => Some(k.clone()),
+                    Key::None | Key::Secret(_) => None,
+                },
+            },
             Reach::Http { sdk, secrets_endpoint } => Self::Http {
                 http: Box::new(AwsHttp::new((**sdk).clone(), Duration::from_millis(platform.common().timeout_ms))),
                 key: OnceCell::new(),
@@ -93,6 +127,14 @@ impl Transport {
                 match dir.put(&Parcel { key, body: body.bytes.clone(), items: 1 }).await {
                     Ok(Delivery::Written | Delivery::AlreadyPresent) => Sent::Answer(Verdict::Accepted),
                     Err(e) => Sent::Unavailable(e.to_string()),
+                }
+            }
+            Self::InProcess { api, key } => {
+                let mut headers: Vec<(&str, String)> = key.as_deref().map(|k| platform.auth(k)).into_iter().collect();
+                headers.push(("content-type", body.content_type.to_owned()));
+                match api.post(platform.name(), platform.path(), &headers, &body.bytes).await {
+                    Some(a) => Sent::Answer(platform.answer(a.status, &a.headers, &a.body)),
+                    None => Sent::Unavailable("no answer".into()),
                 }
             }
             Self::Http { http, key, secrets_endpoint } => {

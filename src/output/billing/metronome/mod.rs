@@ -40,6 +40,11 @@ impl Platform for Metronome {
         NAME
     }
 
+    /// 34 days: its `transaction_id` window, which is its backdating window.
+    fn window(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(34 * 24 * 3600)
+    }
+
     fn common(&self) -> &Common {
         &self.common
     }
