@@ -25,6 +25,7 @@ mod rollups;
 mod samples;
 mod servers;
 mod settings;
+mod sim;
 mod snippets;
 mod support;
 mod template;
