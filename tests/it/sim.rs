@@ -113,6 +113,8 @@ struct World {
     killed_after: Option<u64>,
     /// The clock the billing ledger reads (epoch ms): it passes the platforms' windows when the schedule says.
     clock: Arc<std::sync::atomic::AtomicI64>,
+    /// Whether every call first yields once: a point where the interleaving explorer may switch invocations.
+    yielding: bool,
 }
 
 /// Object store and search engine in one, over the [`World`].
@@ -130,6 +132,7 @@ impl World {
             placed: BTreeMap::new(),
             killed_after: None,
             clock: Arc::new(std::sync::atomic::AtomicI64::new(NOW_MS)),
+            yielding: false,
         }
     }
 
@@ -155,8 +158,12 @@ impl SimStore {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The fault of a `kind` call on `target`, if any; counts the call.
-    fn fault(&self, kind: &'static str, target: &str) -> Result<Option<Fault>, SinkError> {
+    /// The fault of a `kind` call on `target`, if any; counts the call. Yields first when the world says so.
+    async fn fault(&self, kind: &'static str, target: &str) -> Result<Option<Fault>, SinkError> {
+        let yielding = self.world().yielding;
+        if yielding {
+            YieldOnce(false).await;
+        }
         self.world().fault(kind, target)
     }
 
@@ -174,7 +181,7 @@ impl SimStore {
 
 impl ObjectSink for SimStore {
     async fn put(&self, object: &Parcel) -> Result<Delivery, SinkError> {
-        let fault = self.fault("put", &object.key)?;
+        let fault = self.fault("put", &object.key).await?;
         if let Some(f @ (Fault::Refused | Fault::Denied)) = fault {
             return Err(Self::refuse(&object.key, f));
         }
@@ -196,7 +203,7 @@ impl ObjectSink for SimStore {
     }
 
     async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, SinkError> {
-        if let Some(f) = self.fault("list", &format!("{prefix} {start_after:?}"))? {
+        if let Some(f) = self.fault("list", &format!("{prefix} {start_after:?}")).await? {
             return Err(Self::refuse(prefix, f));
         }
         let w = self.world();
@@ -205,7 +212,7 @@ impl ObjectSink for SimStore {
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, SinkError> {
-        if let Some(f) = self.fault("get", key)? {
+        if let Some(f) = self.fault("get", key).await? {
             return Err(Self::refuse(key, f));
         }
         self.world()
@@ -218,7 +225,7 @@ impl ObjectSink for SimStore {
 
 impl SearchSink for SimStore {
     async fn bulk(&self, request: &Parcel) -> Result<BulkDelivery, SinkError> {
-        let fault = self.fault("bulk", &request.key)?;
+        let fault = self.fault("bulk", &request.key).await?;
         if let Some(f @ (Fault::Refused | Fault::Denied)) = fault {
             return Err(Self::refuse(&request.key, f));
         }
@@ -245,6 +252,21 @@ impl SearchSink for SimStore {
             }
             _ => Ok(out),
         }
+    }
+}
+
+/// Pending once, then ready: the point where the interleaving explorer may switch to another invocation.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 
@@ -802,4 +824,139 @@ fn simulated_schedules_keep_every_invariant() {
     }
     let secs = started.elapsed().as_secs_f64();
     println!("{schedules} schedules in {secs:.1} s on {threads} threads: {:.0} schedules/s", schedules as f64 / secs);
+}
+
+/// Every interleaving of two concurrent batches of one shard (`ParallelizationFactor` 2: records 0 and 2 in one,
+/// 1 and 3 in the other, so each reads the other's objects under the batch layout's retry rule), with a fault on
+/// any one call of either (refused, or its answer lost after the write), then the failed batch retried from the
+/// reported record, or bisected: each stop of every schedule checked against the ground truth. An explicit
+/// model check of the retry rule over the real handler: the explorer picks which invocation runs at each store
+/// call, depth first over every choice.
+#[test]
+fn every_interleaving_of_two_concurrent_batches_a_retry_and_a_bisect_delivers_once() {
+    let mut rng = Rng(11);
+    let records: Vec<KinesisInput> = shard(&mut rng, 4)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            // One meter record each.
+            let line = format!(
+                "meter_record_for_stream {{\"customerId\":\"c-{i}\",\"meterApiName\":\"calls\",\"meterValue\":{i},\"meterTimeInMillis\":1795168800000,\"uniqueId\":\"m-{i}\"}}"
+            );
+            let payload = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "123456789012",
+                "logGroup": "/aws/lambda/sim", "logStream": "s", "subscriptionFilters": ["f"],
+                "logEvents": [{"id": format!("{i}"), "timestamp": 1_795_168_800_000_u64, "message": line}]});
+            r.kinesis.data = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                gzip(payload.to_string().as_bytes()),
+            );
+            r
+        })
+        .collect();
+    // Objects of up to two records: a batch's records share one, which a bisection splits.
+    let mut config = PipelineConfig { threads: 1, ..PipelineConfig::default() };
+    config.outputs.ingest.max_object_records = 2;
+    let handler = |store: &SimStore| {
+        let stores = logmeter::output::Stores {
+            ingest: store.clone(),
+            quarantine: store.clone(),
+            search: None::<SimStore>,
+            spool: false,
+            prometheus: None::<(logmeter::output::prometheus::PrometheusConfig, logmeter::sink::LocalDir)>,
+            billing: logmeter::output::billing::Stores::default(),
+        };
+        Handler::assemble(config.clone(), stores)
+    };
+    let batch = |idx: &[usize]| logmeter::KinesisBatch { records: idx.iter().map(|&i| records[i].clone()).collect() };
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let truth_store = SimStore(Arc::new(Mutex::new(World::new(Faults::Listed(BTreeMap::new())))));
+    rt.block_on(handler(&truth_store).handle(&batch(&[0, 1, 2, 3]), None));
+    let truth = seen(&truth_store.world(), "ingest/records").meters;
+    assert_eq!(truth.len(), 4);
+    let (a, b) = (batch(&[0, 2]), batch(&[1, 3]));
+
+    // The calls a fault may strike: every call either batch makes, in either order.
+    let mut calls: BTreeSet<CallId> = BTreeSet::new();
+    for order in [[&a, &b], [&b, &a]] {
+        let store = SimStore(Arc::new(Mutex::new(World::new(Faults::Listed(BTreeMap::new())))));
+        for batch in order {
+            rt.block_on(handler(&store).handle(batch, None));
+        }
+        let w = store.world();
+        calls.extend(w.made.iter().flat_map(|((kind, target), n)| (0..*n).map(|i| (*kind, target.clone(), i))));
+    }
+    let mut faults: Vec<Option<(CallId, Fault)>> = vec![None];
+    faults.extend(calls.iter().flat_map(|c| [Fault::Refused, Fault::AnswerLost].map(|f| Some((c.clone(), f)))));
+
+    let waker = futures_util::task::noop_waker();
+    let mut schedules = 0;
+    for fault in &faults {
+        let listed: BTreeMap<CallId, Fault> = fault.iter().cloned().collect();
+        // Depth first over the choices: `prefix` fixes the first choices, the rest take the first option.
+        let mut prefix: Vec<usize> = Vec::new();
+        loop {
+            let store = SimStore(Arc::new(Mutex::new(World::new(Faults::Listed(listed.clone())))));
+            store.world().yielding = true;
+            let (ha, hb) = (handler(&store), handler(&store));
+            let mut running: Vec<
+                Option<std::pin::Pin<Box<dyn std::future::Future<Output = logmeter::handler::Outcome> + '_>>>,
+            > = vec![Some(Box::pin(ha.handle(&a, None))), Some(Box::pin(hb.handle(&b, None)))];
+            let mut outcomes: Vec<Option<logmeter::handler::Outcome>> = vec![None, None];
+            let (mut options, mut choices) = (Vec::new(), Vec::new());
+            let mut cx = std::task::Context::from_waker(&waker);
+            loop {
+                let runnable: Vec<usize> = (0..2).filter(|&i| running[i].is_some()).collect();
+                if runnable.is_empty() {
+                    break;
+                }
+                let pick = prefix.get(choices.len()).copied().unwrap_or(0);
+                options.push(runnable.len());
+                choices.push(pick);
+                let i = runnable[pick];
+                if let std::task::Poll::Ready(out) = running[i].as_mut().unwrap().as_mut().poll(&mut cx) {
+                    outcomes[i] = Some(out);
+                    running[i] = None;
+                }
+            }
+            drop(running);
+            // Then Lambda: a batch that reported a record is retried from it, or, as after a function error,
+            // bisected (its halves in order); both, each on a copy of the stores as they are now.
+            let after = store.world().objects.clone();
+            for bisect in [false, true] {
+                let again = SimStore(Arc::new(Mutex::new(World::new(Faults::Listed(BTreeMap::new())))));
+                again.world().objects = after.clone();
+                for (out, whole) in outcomes.iter().zip([&a, &b]) {
+                    let out = out.as_ref().unwrap();
+                    let Some(seq) = out.response.batch_item_failures.first().and_then(|f| f.item_identifier.clone())
+                    else {
+                        continue;
+                    };
+                    let from = whole.records.iter().position(|r| r.kinesis.sequence_number == seq).unwrap_or(0);
+                    let parts: Vec<Vec<KinesisInput>> = if bisect {
+                        whole.records.chunks(1).map(<[KinesisInput]>::to_vec).collect()
+                    } else {
+                        vec![whole.records[from..].to_vec()]
+                    };
+                    for part in parts {
+                        let out = rt.block_on(handler(&again).handle(&logmeter::KinesisBatch { records: part }, None));
+                        assert!(out.response.batch_item_failures.is_empty(), "a retry without a fault failed");
+                    }
+                }
+                let got = seen(&again.world(), "ingest/records").meters;
+                assert_eq!(
+                    got,
+                    truth,
+                    "fault {fault:?}, choices {choices:?}, then {}: each meter record once",
+                    if bisect { "bisected" } else { "retried" }
+                );
+            }
+            schedules += 1;
+            // The next choice sequence: the last step with an option not tried yet.
+            let Some(j) = (0..choices.len()).rev().find(|&j| choices[j] + 1 < options[j]) else { break };
+            prefix = choices[..j].to_vec();
+            prefix.push(choices[j] + 1);
+        }
+    }
+    println!("{schedules} interleavings over {} fault placements, each retried and bisected", faults.len());
+    assert!(schedules > faults.len(), "more than one interleaving per fault placement");
 }
