@@ -229,23 +229,7 @@ impl SearchSink for SimStore {
         if let Some(f @ (Fault::Refused | Fault::Denied)) = fault {
             return Err(Self::refuse(&request.key, f));
         }
-        let mut w = self.world();
-        let mut out = BulkDelivery::default();
-        let mut lines = request.body.split(|&b| b == b'\n').filter(|l| !l.is_empty());
-        while let (Some(action), Some(source)) = (lines.next(), lines.next()) {
-            let a: serde_json::Value = serde_json::from_slice(action)
-                .map_err(|e| SinkError::Permanent { target: request.key.clone(), reason: e.to_string() })?;
-            let key = (
-                a["create"]["_index"].as_str().unwrap_or("").to_owned(),
-                a["create"]["_id"].as_str().unwrap_or("").to_owned(),
-            );
-            if let std::collections::btree_map::Entry::Vacant(e) = w.documents.entry(key) {
-                e.insert(String::from_utf8_lossy(source).into_owned());
-                out.created += 1;
-            } else {
-                out.already_present += 1;
-            }
-        }
+        let out = logmeter::output::search::memory::create_each(&mut self.world().documents, request)?;
         match fault {
             Some(Fault::AnswerLost) => {
                 Err(SinkError::Transient { target: request.key.clone(), reason: "answer lost".into() })

@@ -22,7 +22,7 @@ pub mod client;
 mod invocation_docs;
 mod local;
 mod mapping;
-mod memory;
+pub mod memory;
 mod meter_docs;
 pub mod reconcile_docs;
 mod rollup_docs;
