@@ -317,6 +317,26 @@ fn cold(handler: Handler, rng: &mut Rng) -> Handler {
     handler
 }
 
+/// The well-formed meter lines the records hold (each names its customer and meter), read back from their data.
+fn records_meter_lines(records: &[KinesisInput]) -> usize {
+    use base64::Engine as _;
+    records
+        .iter()
+        .map(|r| {
+            let gz = base64::engine::general_purpose::STANDARD.decode(&r.kinesis.data).unwrap();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+            let payload: serde_json::Value = serde_json::from_str(&text).unwrap();
+            payload["logEvents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["message"].as_str().is_some_and(|m| m.contains("\"meterApiName\"")))
+                .count()
+        })
+        .sum()
+}
+
 /// What the users of the stores see, compared with the ground truth.
 #[derive(Debug, PartialEq, Eq)]
 struct Seen {
@@ -555,6 +575,13 @@ fn run(seed: u64, listed: Option<&BTreeMap<CallId, Fault>>) -> (Result<(), Strin
     );
     assert!(out.response.batch_item_failures.is_empty(), "seed {seed}: the fault-free run failed");
     let truth = seen(&truth_store.world(), &prefix);
+    // The truth itself against what the functions logged: every well-formed meter line, once.
+    let logged = records_meter_lines(&records);
+    assert_eq!(
+        truth.meters.values().sum::<usize>(),
+        logged,
+        "seed {seed}: the fault-free run lost or doubled a record"
+    );
     let truth_billed = billed(truth_platforms.as_ref());
 
     let faults = match listed {
