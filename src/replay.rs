@@ -180,7 +180,12 @@ pub async fn replay<Q: ObjectSink, S: SearchSink, M: MetricsSink>(
             "prometheus-rejected" => skip(&mut r, "refused by Prometheus for good"),
             // A billing platform's refusals (a value it cannot take, an answer of 4xx): fixed at the platform or in
             // the record, then sent again by a backfill or by hand; a replay would meet the same refusal.
-            "billing-refused" => skip(&mut r, "refused by a billing platform"),
+            crate::output::billing::outlet::REFUSED_FOLDER => skip(&mut r, "refused by a billing platform"),
+            // Sent longer ago than a platform's window with no answer recorded: it may have been billed, so it is
+            // checked against the platform and sent by hand, never replayed blindly.
+            crate::output::billing::outlet::UNSETTLED_FOLDER => {
+                skip(&mut r, "unsettled with a billing platform: check the platform before sending")
+            }
             date => {
                 let body = store.get(&key).await.map_err(sink)?;
                 for record in records_to_replay(&body, folder_date(date)).map_err(|e| format!("{key}: {e}"))? {
@@ -224,6 +229,28 @@ mod tests {
         assert_eq!((parcel.body.as_slice(), parcel.items), (&b"{\"create\":{\"_id\":\"a\"}}\n{\"x\":1}\n"[..], 1));
         assert!(records_to_replay(b"{}", 0).is_err());
         assert_eq!(folder_date("undated"), 0);
+    }
+
+    #[test]
+    fn billing_quarantine_objects_are_counted_and_left_alone() {
+        use crate::sink::{MemorySink, ObjectSink};
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let store = MemorySink::new();
+        let billing = br#"[{"id":"u-1","reason":"r","event":"{}"}]"#.to_vec();
+        for folder in ["billing-refused", "billing-unsettled"] {
+            let key = format!("q/{folder}/stripe/2026-12-06/shardId-1/0042-0123456789abcdef.json");
+            rt.block_on(store.put(&Parcel { key, body: billing.clone(), items: 1 })).unwrap();
+        }
+        let handler = Handler::new(crate::Pipeline::new(crate::PipelineConfig::default()), Vec::new());
+        let targets =
+            Targets { handler: &handler, search: None::<&MemorySink>, metrics: None::<(&crate::sink::LocalDir, _)> };
+        let replayed = rt.block_on(replay(&store, "q", targets)).unwrap();
+        assert_eq!(replayed.replayed_records, 0);
+        assert_eq!(replayed.skipped.get("refused by a billing platform"), Some(&1));
+        assert_eq!(
+            replayed.skipped.get("unsettled with a billing platform: check the platform before sending"),
+            Some(&1)
+        );
     }
 
     #[test]

@@ -24,6 +24,13 @@ use std::time::{Duration, Instant};
 /// The key prefix of a record's events the platform cannot take, as the encoder yields them.
 pub const REFUSED: &str = "refused/";
 
+/// The quarantine folder of events a platform refused (`<QUARANTINE_PREFIX>/<folder>/<platform>/…`).
+pub const REFUSED_FOLDER: &str = "billing-refused";
+
+/// The quarantine folder of events sent longer ago than the platform's window and never recorded
+/// ([`super::ledger::Ledger::unsettled`]).
+pub const UNSETTLED_FOLDER: &str = "billing-unsettled";
+
 /// Requests in flight at once, for a platform that takes batches.
 const CONCURRENCY: usize = 8;
 
@@ -231,7 +238,7 @@ impl BillingOutlet {
     /// Where a record's events this platform did not take are kept:
     /// `<QUARANTINE_PREFIX>/billing-refused/<platform>/<arrival date>/<shard>/<sequence>` (and `-<digest>.json`).
     fn refused_stem(&self, c: &Consignment<'_>) -> String {
-        self.stem(c, "billing-refused")
+        self.stem(c, REFUSED_FOLDER)
     }
 
     /// `<QUARANTINE_PREFIX>/<folder>/<platform>/<arrival date>/<shard>/<sequence>`.
@@ -277,7 +284,7 @@ impl BillingOutlet {
         );
         let reason = format!("sent more than {window} h ago, answer never recorded: check the platform before sending");
         let refs: Vec<(&Pending<'_>, String)> = old.iter().map(|p| (p, reason.clone())).collect();
-        for (record, kept) in self.keep_events(&refs, batch, landing, "billing-unsettled").await {
+        for (record, kept) in self.keep_events(&refs, batch, landing, UNSETTLED_FOLDER).await {
             match kept {
                 Ok(s) => {
                     shipped.summary += s;
@@ -298,7 +305,7 @@ impl BillingOutlet {
         batch: &[Consignment<'_>],
         landing: Landing<'_>,
     ) -> Vec<(usize, Result<Summary, SinkError>)> {
-        self.keep_events(refused, batch, landing, "billing-refused").await
+        self.keep_events(refused, batch, landing, REFUSED_FOLDER).await
     }
 
     /// Keeps events with why each is kept, one object per record, under `<QUARANTINE_PREFIX>/<folder>/…`.
