@@ -63,8 +63,8 @@ pub struct Span<'a> {
 impl Ledger {
     /// The ledger of `platform` in `store`, under `prefix`.
     pub fn new(store: Arc<dyn SharedObjects>, prefix: &str, platform: &str, across_shards: bool) -> Self {
-        let window = std::time::Duration::from_secs(24 * 3600);
-        Self { store, root: format!("{prefix}/{platform}"), across_shards, window, clock: super::Clock::default() }
+        let (window, clock) = (super::platform::DEFAULT_WINDOW, super::Clock::default());
+        Self { store, root: format!("{prefix}/{platform}"), across_shards, window, clock }
     }
 
     /// The same ledger, judging intents by the platform's `window` and `clock`.
@@ -156,8 +156,7 @@ impl Ledger {
         sorted.sort_unstable();
         let body =
             serde_json::to_vec(&serde_json::json!({"at": self.clock.now_millis(), "ids": sorted})).unwrap_or_default();
-        let key = format!("{}/intent/{}/{}-{}-{}.json", self.root, span.shard, span.last, span.first, digest16(&body));
-        self.store.put(&Parcel { key, items: sorted.len(), body }).await.map(|_| ())
+        self.store.put(&keyed(&format!("{}/intent", self.root), span, body, sorted.len())).await.map(|_| ())
     }
 
     /// Records that `ids` (events of `date`, from the records of `span`) were accepted.
@@ -176,8 +175,13 @@ fn entry(folder: &str, span: Span<'_>, ids: &[&str]) -> Parcel {
     let mut sorted: Vec<&str> = ids.to_vec();
     sorted.sort_unstable();
     let body = serde_json::to_vec(&sorted).unwrap_or_default();
+    keyed(folder, span, body, sorted.len())
+}
+
+/// `body` (of `items` ids) under `<folder>/<shard>/<last>-<first>-<digest>.json`: the key of every entry and intent.
+fn keyed(folder: &str, span: Span<'_>, body: Vec<u8>, items: usize) -> Parcel {
     let key = format!("{folder}/{}/{}-{}-{}.json", span.shard, span.last, span.first, digest16(&body));
-    Parcel { key, items: sorted.len(), body }
+    Parcel { key, items, body }
 }
 
 /// An intent as written: when, and the ids; or, written before intents had a time, the ids alone.

@@ -7,6 +7,10 @@ use crate::config::settings::Setting;
 use crate::config::{ConfigError, attempts, endpoint_url, read, text, timeout_ms};
 use std::time::Duration;
 
+/// The de-duplication window assumed where a platform documents no longer one: 24 hours, the shortest any
+/// platform documents (a window assumed too short quarantines; one assumed too long could bill twice).
+pub const DEFAULT_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// One billing platform.
 pub trait Platform: Send + Sync + std::fmt::Debug + 'static {
     /// Its name in `BILLING_PLATFORMS` and in counters, keys and logs (`stripe`).
@@ -23,11 +27,9 @@ pub trait Platform: Send + Sync + std::fmt::Debug + 'static {
     fn lanes(&self) -> bool {
         false
     }
-    /// How long it remembers a de-duplication id: 24 hours unless the platform documents longer (the shortest
-    /// window any platform documents; a window assumed too short quarantines, one assumed too long could bill
-    /// twice).
+    /// How long it remembers a de-duplication id: [`DEFAULT_WINDOW`] unless the platform documents longer.
     fn window(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(24 * 3600)
+        DEFAULT_WINDOW
     }
     /// One record as one event, under the de-duplication id `id`, with its lane; `Err` is why this platform cannot
     /// take it (quarantined for this platform only).
