@@ -32,6 +32,10 @@ use std::sync::Arc;
 /// How every backfill shard's name begins (`crate::backfill::shard_of`).
 const BACKFILL_SHARDS: &str = "shardId-9";
 
+/// How far the function's clock may be behind Kinesis's arrival times, in ms: an intent is taken to be written no
+/// earlier than this before its record arrived.
+pub const CLOCK_SKEW: i64 = 3_600_000;
+
 /// Ids per ledger entry at most: a batch's deliveries are written in entries of this many.
 pub const IDS_PER_ENTRY: usize = 1000;
 
@@ -77,12 +81,24 @@ impl Ledger {
     /// Of the ids intended for the records of `span` and not `delivered`, those whose first intent is older than the
     /// platform's window: sent then and never recorded, so they may have been billed, and the platform would take
     /// them again now. Intents written before intents had a time (a plain array) count as recent.
-    pub async fn unsettled(&self, span: Span<'_>, delivered: &HashSet<String>) -> Result<HashSet<String>, SinkError> {
-        let folder = format!("{}/intent/{}/", self.root, span.shard);
-        let keys = self.list_all(&folder, Some(&format!("{folder}{}", span.first))).await?;
+    ///
+    /// `oldest_arrival` is when the oldest of the records arrived in Kinesis (epoch ms): no intent for them was
+    /// written before it, so while it is within the window (less [`CLOCK_SKEW`]) nothing can be unsettled, and the
+    /// intents are not even listed. A live batch costs no request here; a late retry, a replay or a backfill does.
+    pub async fn unsettled(
+        &self,
+        span: Span<'_>,
+        delivered: &HashSet<String>,
+        oldest_arrival: i64,
+    ) -> Result<HashSet<String>, SinkError> {
+        let mut unsettled = HashSet::new();
         let horizon =
             self.clock.now_millis().saturating_sub(i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX));
-        let mut unsettled = HashSet::new();
+        if oldest_arrival.saturating_sub(CLOCK_SKEW) >= horizon {
+            return Ok(unsettled);
+        }
+        let folder = format!("{}/intent/{}/", self.root, span.shard);
+        let keys = self.list_all(&folder, Some(&format!("{folder}{}", span.first))).await?;
         for key in keys.into_iter().filter(|k| entry_first(k).is_some_and(|f| f <= span.last)) {
             let body = self.store.get(&key).await?;
             let intent: Intent = serde_json::from_slice(&body).map_err(|e| SinkError::Permanent {
@@ -211,7 +227,8 @@ mod tests {
     #[test]
     fn valid_intents_older_than_the_window_and_never_recorded_are_unsettled() {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let store: Arc<dyn SharedObjects> = Arc::new(MemorySink::new());
+        let memory = Arc::new(MemorySink::new());
+        let store: Arc<dyn SharedObjects> = memory.clone();
         let now = Arc::new(std::sync::atomic::AtomicI64::new(1_795_200_000_000));
         let hours = |h: i64| now.fetch_add(h * 3_600_000, std::sync::atomic::Ordering::SeqCst);
         let day = std::time::Duration::from_secs(24 * 3600);
@@ -231,8 +248,9 @@ mod tests {
                 let ledger = ledger.clone();
                 async move {
                     let held = ledger.delivered(&["2026-12-06"], span(first, last)).await.unwrap();
+                    // The records arrived long ago (a replay): the intents are read.
                     let mut v: Vec<String> =
-                        ledger.unsettled(span(first, last), &held).await.unwrap().into_iter().collect();
+                        ledger.unsettled(span(first, last), &held, 0).await.unwrap().into_iter().collect();
                     v.sort();
                     v
                 }
@@ -246,6 +264,12 @@ mod tests {
             // A retry's new intent does not make the first one younger.
             ledger.intend(span("0005", "0009"), &["c"]).await.unwrap();
             assert_eq!(unsettled("0005", "0009").await, ["c"]);
+            // Records that arrived within the window cannot have an intent older than it: nothing is listed.
+            let arrived = now.load(std::sync::atomic::Ordering::SeqCst) - 3_600_000;
+            let lists = memory.lists.load(std::sync::atomic::Ordering::SeqCst);
+            let none = ledger.unsettled(span("0005", "0009"), &HashSet::new(), arrived).await.unwrap();
+            assert!(none.is_empty());
+            assert_eq!(memory.lists.load(std::sync::atomic::Ordering::SeqCst), lists, "no LIST for a live batch");
         });
     }
 

@@ -435,8 +435,9 @@ impl BillingOutlet {
             dates.sort_unstable();
             dates.dedup();
             let span = Span { shard, first, last };
+            let oldest_arrival = pending.iter().map(|p| batch[p.record].arrival_millis).min().unwrap_or(i64::MIN);
             let read = match ledger.delivered(&dates, span).await {
-                Ok(held) => ledger.unsettled(span, &held).await.map(|unsettled| (held, unsettled)),
+                Ok(held) => ledger.unsettled(span, &held, oldest_arrival).await.map(|unsettled| (held, unsettled)),
                 Err(e) => Err(e),
             };
             match read {
