@@ -279,21 +279,26 @@ fn shard(rng: &mut Rng, records: usize) -> Vec<KinesisInput> {
                     }
                 })
                 .collect();
-            // Each log event has its own id, as CloudWatch Logs gives them (the documents' ids are made from it).
-            let events: Vec<_> = lines
-                .iter()
-                .enumerate()
-                .map(|(j, m)| serde_json::json!({"id": format!("{}", 1_000_000 + i * 100 + j), "timestamp": 1_795_168_800_000_u64 + (i * 100 + j) as u64, "message": m}))
-                .collect();
             let stream = format!("2026/11/20/[$LATEST]{:032x}", rng.below(2));
-            let payload = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/lambda/sim",
-                "logStream": stream, "subscriptionFilters": ["f"], "logEvents": events});
-            let mut r = record_with_data(&gzip(payload.to_string().as_bytes()), &(49_000 + i).to_string());
+            let mut r = record(i, &stream, &lines);
             // The partition key picks the record's lane under ParallelizationFactor.
             r.kinesis.partition_key = format!("pk-{}", rng.below(4));
             r
         })
         .collect()
+}
+
+/// Record `i` of the shard (sequence number `49000 + i`): one payload of `stream` holding `lines`, each log event
+/// with its own id, as CloudWatch Logs gives them (the documents' ids are made from it).
+fn record(i: usize, stream: &str, lines: &[String]) -> KinesisInput {
+    let events: Vec<_> = lines
+        .iter()
+        .enumerate()
+        .map(|(j, m)| serde_json::json!({"id": format!("{}", 1_000_000 + i * 100 + j), "timestamp": 1_795_168_800_000_u64 + (i * 100 + j) as u64, "message": m}))
+        .collect();
+    let payload = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/lambda/sim",
+        "logStream": stream, "subscriptionFilters": ["f"], "logEvents": events});
+    record_with_data(&gzip(payload.to_string().as_bytes()), &(49_000 + i).to_string())
 }
 
 /// A cold container: it knows nothing yet, or its lookup of the function failed, or found it on one architecture or
@@ -510,12 +515,6 @@ fn pass_windows(store: &SimStore, platforms: &SimPlatforms) {
     platforms.fake.forget();
 }
 
-/// What one schedule did, for its report.
-#[derive(Debug, Default)]
-struct Trace {
-    steps: Vec<String>,
-}
-
 /// A handler over `store` (ingest, quarantine, search, the billing ledger) and `platforms`.
 fn handler(shape: &Shape, store: &SimStore, platforms: Option<&Arc<SimPlatforms>>) -> Handler {
     use logmeter::output::billing::{InProcessApi, Reach};
@@ -550,7 +549,10 @@ fn billed(platforms: Option<&Arc<SimPlatforms>>) -> BTreeMap<String, BTreeMap<St
 }
 
 /// Runs the schedule of `seed` (its faults as drawn, or exactly `listed`); `Err` names the invariant broken.
-fn run(seed: u64, listed: Option<&BTreeMap<CallId, Fault>>) -> (Result<(), String>, BTreeMap<CallId, Fault>, Trace) {
+fn run(
+    seed: u64,
+    listed: Option<&BTreeMap<CallId, Fault>>,
+) -> (Result<(), String>, BTreeMap<CallId, Fault>, Vec<String>) {
     let (shape, mut rng) = shape(seed);
     let records = shard(&mut rng, shape.records);
     // A paused clock: the platforms' `Retry-After` and the backoff pass at once, the same way on every run.
@@ -590,7 +592,8 @@ fn run(seed: u64, listed: Option<&BTreeMap<CallId, Fault>>) -> (Result<(), Strin
     };
     let store = SimStore(Arc::new(Mutex::new(World::new(faults))));
     let platforms = platforms_over(&store);
-    let mut trace = Trace::default();
+    // What the schedule did, step by step, for its report.
+    let mut trace: Vec<String> = Vec::new();
     let mut containers: Vec<Handler> = Vec::new();
     // The lanes of ParallelizationFactor: a partition key's records stay in order within its lane.
     let lane_of = |r: &KinesisInput| {
@@ -627,20 +630,20 @@ fn run(seed: u64, listed: Option<&BTreeMap<CallId, Fault>>) -> (Result<(), Strin
         // The platforms' de-duplication window passes.
         if let Some(p) = platforms.as_ref().filter(|_| rng.chance(shape.window_percent)) {
             pass_windows(&store, p);
-            trace.steps.push("the platforms' de-duplication windows pass".into());
+            trace.push("the platforms' de-duplication windows pass".into());
         }
         // A platform's outage for the whole invocation.
         let down = platforms.as_ref().filter(|_| rng.chance(10)).map(|p| {
             let name = PLATFORMS[rng.below(PLATFORMS.len() as u64) as usize];
             *p.down.lock().unwrap() = Some(name);
-            trace.steps.push(format!("{name} is down"));
+            trace.push(format!("{name} is down"));
             name
         });
         let killed = rng.chance(shape.timeout_percent).then(|| rng.below(6));
-        let (calls_before, placed_before) = {
+        let placed_before = {
             let mut w = store.world();
             w.killed_after = killed.map(|k| w.calls + k);
-            (w.calls, w.placed.len())
+            w.placed.len()
         };
         // No invocation outlives Lambda's 15 minutes (of the paused clock): every retry loop has a cap.
         let invocations =
@@ -659,11 +662,10 @@ fn run(seed: u64, listed: Option<&BTreeMap<CallId, Fault>>) -> (Result<(), Strin
             w.killed_after = None;
             (w.placed.len() > placed_before || down.is_some(), timed_out)
         };
-        let _ = calls_before;
         for ((lane, batch, container), out) in batches.iter().zip(outcomes) {
             let lane = *lane;
             let failure = out.response.batch_item_failures.first().and_then(|f| f.item_identifier.clone());
-            trace.steps.push(format!(
+            trace.push(format!(
                 "lane {lane} records {}..{} container {container}{}: {}",
                 pos[lane],
                 pos[lane] + batch.records.len(),
@@ -697,7 +699,7 @@ fn run(seed: u64, listed: Option<&BTreeMap<CallId, Fault>>) -> (Result<(), Strin
                 // The retry budget is spent: the rest of the batch goes to the failure destination.
                 let end = pos[lane] + (batch.records.len() - done);
                 failure_destination.extend(lanes[lane][pos[lane]..end].iter().cloned());
-                trace.steps.push(format!("lane {lane} records {}..{end} to the failure destination", pos[lane]));
+                trace.push(format!("lane {lane} records {}..{end} to the failure destination", pos[lane]));
                 pos[lane] = end;
                 attempts[lane] = 0;
             }
@@ -708,7 +710,7 @@ fn run(seed: u64, listed: Option<&BTreeMap<CallId, Fault>>) -> (Result<(), Strin
     store.world().faults = Faults::Listed(BTreeMap::new());
     let fresh = handler(&shape, &store, platforms.as_ref());
     if !failure_destination.is_empty() {
-        trace.steps.push(format!("replay of the failure destination ({} records)", failure_destination.len()));
+        trace.push(format!("replay of the failure destination ({} records)", failure_destination.len()));
         let batch = logmeter::KinesisBatch { records: failure_destination };
         let out = rt.block_on(async { tokio::time::timeout(LAMBDA_LIMIT, fresh.handle(&batch, None)).await });
         let failed = out.map_or(true, |out| !out.response.batch_item_failures.is_empty());
@@ -721,7 +723,7 @@ fn run(seed: u64, listed: Option<&BTreeMap<CallId, Fault>>) -> (Result<(), Strin
         if let Some(p) = &platforms {
             pass_windows(&store, p);
         }
-        trace.steps.push(format!("replay from record {from}, past the platforms' window"));
+        trace.push(format!("replay from record {from}, past the platforms' window"));
         let batch = logmeter::KinesisBatch { records: records[from..].to_vec() };
         let out = rt.block_on(async { tokio::time::timeout(LAMBDA_LIMIT, fresh.handle(&batch, None)).await });
         let failed = out.map_or(true, |out| !out.response.batch_item_failures.is_empty());
@@ -809,7 +811,7 @@ fn failure(seed: u64) -> Option<String> {
         shape(seed).0,
         placed.len(),
         again.is_err(),
-        trace.steps.join("\n  ")
+        trace.join("\n  ")
     ))
 }
 
@@ -845,23 +847,13 @@ fn simulated_schedules_keep_every_invariant() {
 /// call, depth first over every choice.
 #[test]
 fn every_interleaving_of_two_concurrent_batches_a_retry_and_a_bisect_delivers_once() {
-    let mut rng = Rng(11);
-    let records: Vec<KinesisInput> = shard(&mut rng, 4)
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut r)| {
-            // One meter record each.
+    // One meter record each.
+    let records: Vec<KinesisInput> = (0..4)
+        .map(|i| {
             let line = format!(
                 "meter_record_for_stream {{\"customerId\":\"c-{i}\",\"meterApiName\":\"calls\",\"meterValue\":{i},\"meterTimeInMillis\":1795168800000,\"uniqueId\":\"m-{i}\"}}"
             );
-            let payload = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "123456789012",
-                "logGroup": "/aws/lambda/sim", "logStream": "s", "subscriptionFilters": ["f"],
-                "logEvents": [{"id": format!("{i}"), "timestamp": 1_795_168_800_000_u64, "message": line}]});
-            r.kinesis.data = base64::Engine::encode(
-                &base64::engine::general_purpose::STANDARD,
-                gzip(payload.to_string().as_bytes()),
-            );
-            r
+            record(i, "s", &[line])
         })
         .collect();
     // Objects of up to two records: a batch's records share one, which a bisection splits.
