@@ -235,13 +235,9 @@ impl BillingOutlet {
         requests
     }
 
-    /// Where a record's events this platform did not take are kept:
-    /// `<QUARANTINE_PREFIX>/billing-refused/<platform>/<arrival date>/<shard>/<sequence>` (and `-<digest>.json`).
-    fn refused_stem(&self, c: &Consignment<'_>) -> String {
-        self.stem(c, REFUSED_FOLDER)
-    }
-
-    /// `<QUARANTINE_PREFIX>/<folder>/<platform>/<arrival date>/<shard>/<sequence>`.
+    /// Where a record's events this platform did not take are kept, by why ([`REFUSED_FOLDER`],
+    /// [`UNSETTLED_FOLDER`]): `<QUARANTINE_PREFIX>/<folder>/<platform>/<arrival date>/<shard>/<sequence>` (and
+    /// `-<digest>.json`).
     fn stem(&self, c: &Consignment<'_>, folder: &str) -> String {
         let (prefix, platform, date) = (&self.quarantine_prefix, self.platform.name(), utc_date(c.arrival_millis));
         format!("{prefix}/{folder}/{platform}/{date}/{}/{}", c.shard, sortable_sequence(c.sequence_number))
@@ -259,7 +255,7 @@ impl BillingOutlet {
             &parcel.body.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect::<Vec<_>>().join(&b","[..]),
         );
         body.extend_from_slice(b"]\n");
-        let stem = self.refused_stem(c);
+        let stem = self.stem(c, REFUSED_FOLDER);
         keep_in_quarantine(Parcel { key: content_key(&stem, &body, ".json"), body, items: parcel.items }, landing).await
     }
 
@@ -298,26 +294,17 @@ impl BillingOutlet {
         }
     }
 
-    /// Keeps events the platform refused, with its answer, one object per record.
-    async fn keep_answered(
-        &self,
-        refused: &[(&Pending<'_>, String)],
-        batch: &[Consignment<'_>],
-        landing: Landing<'_>,
-    ) -> Vec<(usize, Result<Summary, SinkError>)> {
-        self.keep_events(refused, batch, landing, REFUSED_FOLDER).await
-    }
-
-    /// Keeps events with why each is kept, one object per record, under `<QUARANTINE_PREFIX>/<folder>/…`.
+    /// Keeps events with why each is kept (a platform's answer, or that it is unsettled), one object per record,
+    /// under `<QUARANTINE_PREFIX>/<folder>/…`.
     async fn keep_events(
         &self,
-        refused: &[(&Pending<'_>, String)],
+        kept: &[(&Pending<'_>, String)],
         batch: &[Consignment<'_>],
         landing: Landing<'_>,
         folder: &str,
     ) -> Vec<(usize, Result<Summary, SinkError>)> {
         let mut by_record: BTreeMap<usize, Vec<serde_json::Value>> = BTreeMap::new();
-        for (p, reason) in refused {
+        for (p, reason) in kept {
             by_record.entry(p.record).or_default().push(serde_json::json!({
                 "id": p.id,
                 "reason": reason,
@@ -528,7 +515,7 @@ impl BillingOutlet {
             }
         }
         counts.refused += refused.len();
-        for (record, kept) in self.keep_answered(&refused, batch, landing).await {
+        for (record, kept) in self.keep_events(&refused, batch, landing, REFUSED_FOLDER).await {
             match kept {
                 Ok(s) => shipped.summary += s,
                 Err(e) => {
