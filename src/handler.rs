@@ -12,7 +12,7 @@ use crate::output::{Consignment, Landing, Outlet, Shipped};
 use crate::pipeline::{Pipeline, retry_point};
 use crate::summary::Summary;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
-use std::time::Instant;
+use tokio::time::Instant;
 
 pub use crate::output::DEADLINE_MARGIN;
 

@@ -5,7 +5,8 @@
 //! - Spooled bulk bodies (`…/search-spool/`) and refused documents (`…/search-rejected/`) go to the search mirror.
 //! - Spooled Prometheus requests (`…/prometheus-spool/`) go to the remote write endpoint or the Pushgateway.
 //!   Requests Prometheus refused for good (`…/prometheus-rejected/`, samples outside its time bounds) are not sent
-//!   again: they would be refused again.
+//!   again: they would be refused again. A spooled request Prometheus refuses now is counted under `skipped` and
+//!   left in the spool; the replay goes on.
 //!
 //! Every replay is idempotent: records land through the same create-only outlets and the batch layout's retry rule,
 //! documents keep their ids (`create` answers 409 for what is there), and Prometheus drops identical samples. The
@@ -173,9 +174,17 @@ pub async fn replay<Q: ObjectSink, S: SearchSink, M: MetricsSink>(
                 }
                 let body = store.get(&key).await.map_err(sink)?;
                 let parcel = Parcel { key: name.to_owned(), body, items: 0 };
-                metrics.send(kind, &parcel).await.map_err(sink)?;
                 r.summary.prometheus_requests += 1;
-                r.replayed_prometheus_requests += 1;
+                match metrics.send(kind, &parcel).await {
+                    Ok(_) => r.replayed_prometheus_requests += 1,
+                    // Samples Prometheus will never take now (older than its out-of-order window allows): the rest
+                    // of the replay goes on, and the request stays in the spool.
+                    Err(SinkError::Permanent { reason, .. }) => {
+                        tracing::warn!(object = %key, %reason, "Prometheus refused a spooled request: left in the spool");
+                        skip(&mut r, "refused by Prometheus on replay: left in the spool");
+                    }
+                    Err(e) => return Err(sink(e)),
+                }
             }
             "prometheus-rejected" => skip(&mut r, "refused by Prometheus for good"),
             // A billing platform's refusals (a value it cannot take, an answer of 4xx): fixed at the platform or in
@@ -251,6 +260,45 @@ mod tests {
             replayed.skipped.get("unsettled with a billing platform: check the platform before sending"),
             Some(&1)
         );
+    }
+
+    #[test]
+    fn spooled_prometheus_requests_refused_on_replay_are_counted_and_the_replay_goes_on() {
+        use crate::output::prometheus::{MetricsSink, PrometheusMode};
+        use crate::sink::{Delivery, MemorySink, ObjectSink};
+        /// Refuses the requests of shard 1 for good (too old by now), takes the others.
+        #[derive(Debug, Default)]
+        struct Endpoint(std::sync::Mutex<Vec<String>>);
+        impl MetricsSink for Endpoint {
+            async fn send(&self, _: PrometheusMode, request: &Parcel) -> Result<Delivery, SinkError> {
+                if request.key.starts_with("shardId-1/") {
+                    return Err(SinkError::Permanent {
+                        target: request.key.clone(),
+                        reason: "HTTP 400: too old".into(),
+                    });
+                }
+                self.0.lock().unwrap().push(request.key.clone());
+                Ok(Delivery::Written)
+            }
+        }
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let store = MemorySink::new();
+        for shard in ["shardId-1", "shardId-2"] {
+            let key = format!("q/prometheus-spool/2026-12-06/{shard}/9-1-aaaabbbbccccdddd-0123456789abcdef.snappy");
+            rt.block_on(store.put(&Parcel { key, body: b"x".to_vec(), items: 1 })).unwrap();
+        }
+        let handler = Handler::new(crate::Pipeline::new(crate::PipelineConfig::default()), Vec::new());
+        let endpoint = Endpoint::default();
+        let targets = Targets {
+            handler: &handler,
+            search: None::<&MemorySink>,
+            metrics: Some((&endpoint, PrometheusMode::RemoteWrite)),
+        };
+        let replayed = rt.block_on(replay(&store, "q", targets)).unwrap();
+        assert_eq!(*endpoint.0.lock().unwrap(), ["shardId-2/9-1-aaaabbbbccccdddd"], "the refusal did not stop it");
+        assert_eq!((replayed.replayed_prometheus_requests, replayed.summary.prometheus_requests), (1, 2));
+        assert_eq!(replayed.skipped.get("refused by Prometheus on replay: left in the spool"), Some(&1));
+        assert_eq!(store.objects.lock().unwrap().len(), 2, "both stay in the spool");
     }
 
     #[test]

@@ -108,11 +108,7 @@ pub async fn aws_parts(
     let written = &pipeline.outputs.search;
     let mirror = search.as_ref().map(|s| {
         let secrets = lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| sdk.endpoint_url().map(str::to_owned));
-        let meters = written.meter_records.then_some(written.meter_index_pattern.as_str());
-        let rollups = written.rollups.then_some(written.rollup_index_pattern.as_str());
-        let reconcile = written.reconcile_docs.then_some(written.reconcile_index_pattern.as_str());
-        let http = SearchHttp::new(s, sdk.clone(), secrets);
-        SearchMirror::new(s, http, &written.index_pattern, rollups, meters, reconcile)
+        search_mirror(&pipeline, s, SearchHttp::new(s, sdk.clone(), secrets))
     });
     let spool = search.as_ref().is_some_and(|s| s.failure_mode == FailureMode::Spool);
     let metrics =
@@ -134,6 +130,15 @@ pub async fn aws_parts(
         "configured"
     );
     Ok(AwsParts { pipeline, ingest, quarantine, search: mirror, spool, lookup, prometheus: metrics, billing })
+}
+
+/// The search mirror over `http`, installing the templates of every index `pipeline` writes.
+pub fn search_mirror(pipeline: &PipelineConfig, search: &SearchConfig, http: SearchHttp) -> SearchMirror {
+    let written = &pipeline.outputs.search;
+    let meters = written.meter_records.then_some(written.meter_index_pattern.as_str());
+    let rollups = written.rollups.then_some(written.rollup_index_pattern.as_str());
+    let reconcile = written.reconcile_docs.then_some(written.reconcile_index_pattern.as_str());
+    SearchMirror::new(search, http, &written.index_pattern, rollups, meters, reconcile)
 }
 
 /// Builds the handler from `lookup` and the AWS SDK configuration (see [`aws_parts`]).

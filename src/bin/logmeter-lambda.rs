@@ -6,7 +6,8 @@ use logmeter::event::LambdaInput;
 use logmeter::output::search::SearchMirror;
 use logmeter::output::search::client::SearchHttp;
 use logmeter::reconcile::scheduled::{Task, emf_lines, run};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
 
 /// The mirror scheduled reconciliations read from and write to, when a mirror is configured.
 fn task_mirror(sdk: &aws_config::SdkConfig) -> Option<SearchMirror> {

@@ -36,7 +36,8 @@ pub use settings::{Settings, settings_rows};
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The ingest objects: meter records for the billing platform.
 pub const INGEST: &str = "ingest";

@@ -37,10 +37,27 @@ pub enum HttpError {
     Setup(String),
 }
 
+/// A server within the process: the simulation's search engine, Prometheus and billing platforms, reached through
+/// the same client code as over the network ([`AwsHttp::in_process`]).
+pub trait InProcessServer: Send + Sync + std::fmt::Debug {
+    /// The answer to `request`, or `None` when no answer comes (the connection dropped; the request may have been
+    /// taken). An answer slower than the client's timeout is cut by the client, as over the network.
+    fn answer(&self, request: http::Request<Bytes>) -> super::Boxed<'_, Option<Answer>>;
+}
+
+/// Where an [`AwsHttp`] sends its requests.
+#[derive(Debug)]
+enum Route {
+    /// Over the network.
+    Network(Box<Client<Https, Full<Bytes>>>),
+    /// To a server within the process.
+    InProcess(std::sync::Arc<dyn InProcessServer>),
+}
+
 /// An HTTP client for AWS APIs and the outputs' endpoints: requests with a timeout, signed with SigV4 when asked.
 #[derive(Debug)]
 pub struct AwsHttp {
-    client: Client<Https, Full<Bytes>>,
+    route: Route,
     sdk: SdkConfig,
     timeout: Duration,
 }
@@ -52,7 +69,14 @@ fn connector() -> Https {
 impl AwsHttp {
     /// A client with the SDK's credentials and region, and `timeout` per request.
     pub fn new(sdk: SdkConfig, timeout: Duration) -> Self {
-        Self { client: Client::builder(TokioExecutor::new()).build(connector()), sdk, timeout }
+        Self { route: Route::Network(Box::new(Client::builder(TokioExecutor::new()).build(connector()))), sdk, timeout }
+    }
+
+    /// A client whose requests go to `server` within the process, with `timeout` per request (no credentials, so
+    /// no SigV4 or Secrets Manager).
+    pub fn in_process(server: std::sync::Arc<dyn InProcessServer>, timeout: Duration) -> Self {
+        let sdk = SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+        Self { route: Route::InProcess(server), sdk, timeout }
     }
 
     /// The SDK configuration (credentials, region, endpoints).
@@ -79,16 +103,24 @@ impl AwsHttp {
             builder = builder.header(k, v);
         }
         let mut req = builder
-            .body(Full::new(bytes.clone()))
+            .body(bytes.clone())
             .map_err(|e| HttpError::Setup(format!("cannot build a request for {url}: {e}")))?;
         if let Some((service, region)) = sign_for {
             self.sign(&mut req, &bytes, service, region).await?;
         }
-        let sent = tokio::time::timeout(self.timeout, self.client.request(req)).await;
-        let resp = match sent {
-            Err(_) => {
-                return Err(HttpError::Unavailable(format!("{url}: no answer within {} ms", self.timeout.as_millis())));
+        let late = || HttpError::Unavailable(format!("{url}: no answer within {} ms", self.timeout.as_millis()));
+        let client = match &self.route {
+            Route::Network(client) => client,
+            Route::InProcess(server) => {
+                return match tokio::time::timeout(self.timeout, server.answer(req)).await {
+                    Err(_) => Err(late()),
+                    Ok(None) => Err(HttpError::Unavailable(format!("{url}: connection closed without an answer"))),
+                    Ok(Some(answer)) => Ok(answer),
+                };
             }
+        };
+        let resp = match tokio::time::timeout(self.timeout, client.request(req.map(Full::new))).await {
+            Err(_) => return Err(late()),
             Ok(Err(e)) => return Err(HttpError::Unavailable(format!("{url}: {e}"))),
             Ok(Ok(r)) => r,
         };
@@ -154,7 +186,7 @@ impl AwsHttp {
 
     async fn sign(
         &self,
-        req: &mut http::Request<Full<Bytes>>,
+        req: &mut http::Request<Bytes>,
         body: &[u8],
         service: &str,
         region: Option<&str>,
@@ -238,8 +270,24 @@ pub fn service_endpoint(service: &str, partition: &str, region: &str, fips: bool
     format!("https://{service}{fips}.{region}.{suffix}")
 }
 
+thread_local! {
+    /// This thread's seeded jitter, when a simulation asked for one ([`seed_jitter`]).
+    static SEEDED: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes this thread's jitter a sequence drawn from `seed` (`None`: the clock again), so that a simulation on a paused
+/// clock waits the same on every run.
+pub fn seed_jitter(seed: Option<u64>) {
+    SEEDED.with(|s| s.set(seed));
+}
+
 /// A jitter factor in [0, 1) for backoff.
 pub fn jitter() -> f64 {
+    if let Some(state) = SEEDED.with(std::cell::Cell::get) {
+        let next = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        SEEDED.with(|s| s.set(Some(next)));
+        return f64::from((next >> 33) as u32 % 1_000) / 1_000.0;
+    }
     // I/O layer: the clock is a fine source of jitter between concurrent functions.
     let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     f64::from(n.wrapping_mul(2_654_435_761) % 1_000) / 1_000.0

@@ -81,18 +81,14 @@ impl std::fmt::Debug for BillingFake {
 }
 
 /// The same answers as over HTTP, handed over in the process.
-impl logmeter::output::billing::InProcessApi for BillingFake {
-    fn post<'a>(
-        &'a self,
-        _platform: &'a str,
-        path: &'a str,
-        headers: &'a [(&'a str, String)],
-        body: &'a [u8],
-    ) -> logmeter::sink::Boxed<'a, Option<logmeter::sink::http::Answer>> {
+impl logmeter::sink::http::InProcessServer for BillingFake {
+    fn answer(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> logmeter::sink::Boxed<'_, Option<logmeter::sink::http::Answer>> {
         Box::pin(async move {
-            let header =
-                |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-            let reply = match platform_of(path) {
+            let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let reply = match platform_of(request.uri().path()).filter(|_| request.method() == http::Method::POST) {
                 None => Reply::json(404, serde_json::json!({"error": "not found"})),
                 Some(platform) => {
                     let headers = Headers {
@@ -100,7 +96,7 @@ impl logmeter::output::billing::InProcessApi for BillingFake {
                         api_key: header("x-api-key"),
                         content_type: header("content-type").unwrap_or_default(),
                     };
-                    self.platform(platform, &headers, body).await?
+                    self.platform(platform, &headers, request.body()).await?
                 }
             };
             let mut map = http::HeaderMap::new();
@@ -115,7 +111,7 @@ impl logmeter::output::billing::InProcessApi for BillingFake {
 }
 
 /// The platforms, by path.
-fn platform_of(path: &str) -> Option<&'static str> {
+pub fn platform_of(path: &str) -> Option<&'static str> {
     match path {
         "/v1/billing/meter_events" => Some("stripe"),
         "/v1/ingest" => Some("metronome"),

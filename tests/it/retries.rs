@@ -3,7 +3,7 @@
 
 use crate::support::{Memory, billed, delivered, from_sequence, logged, memory, pipeline, quarantined, sample};
 use std::collections::BTreeMap;
-use std::time::Instant;
+use tokio::time::Instant;
 
 type Store = (BTreeMap<String, Vec<u8>>, BTreeMap<(String, String), String>);
 

@@ -16,8 +16,8 @@
 
 use crate::support::{gzip, record_with_data};
 use logmeter::event::KinesisInput;
-use logmeter::output::search::{BulkDelivery, SearchSink};
 use logmeter::plan::Parcel;
+use logmeter::sink::http::{Answer, AwsHttp, InProcessServer};
 use logmeter::sink::{Delivery, ObjectSink, SinkError};
 use logmeter::{Handler, PipelineConfig};
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,7 +62,12 @@ enum Fault {
     AnswerLost,
     /// Access denied (a 403), before anything was written.
     Denied,
+    /// Done, but answered [`SLOW`] later: past the client's timeout, and perhaps past the invocation's deadline.
+    Slow,
 }
+
+/// How long a slow call takes: a second past the clients' timeout (10 s by default).
+const SLOW: std::time::Duration = std::time::Duration::from_secs(11);
 
 /// A call as faults are placed on it: what kind of call, on what, and how many times the same call was made
 /// before. Faults go by what a call is, not by when it comes, so a schedule places the same faults however the
@@ -80,16 +85,13 @@ impl Faults {
     fn of(&self, call: &CallId) -> Option<Fault> {
         match self {
             Self::Drawn { seed, percent } => {
-                // FNV-1a over the call, then mixed with the seed.
-                let mut h = 0xCBF2_9CE4_8422_2325_u64;
-                for b in call.0.bytes().chain([0]).chain(call.1.bytes()).chain(call.2.to_le_bytes()) {
-                    h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
-                }
+                let h = fnv(call.0.bytes().chain([0]).chain(call.1.bytes()).chain(call.2.to_le_bytes()));
                 let mut r = Rng(h ^ seed);
-                r.chance(*percent).then(|| match r.below(5) {
+                r.chance(*percent).then(|| match r.below(6) {
                     0 | 1 => Fault::Refused,
                     2 | 3 => Fault::AnswerLost,
-                    _ => Fault::Denied,
+                    4 => Fault::Denied,
+                    _ => Fault::Slow,
                 })
             }
             Self::Listed(list) => list.get(call).copied(),
@@ -97,11 +99,15 @@ impl Faults {
     }
 }
 
-/// The stores' shared state: objects by key, documents by `(index, _id)`, the fault plan and what it placed.
+/// The stores' shared state: objects by key, documents by `(index, _id)`, Prometheus's samples, the fault plan and
+/// what it placed.
 #[derive(Debug)]
 struct World {
     objects: BTreeMap<String, Vec<u8>>,
     documents: BTreeMap<(String, String), String>,
+    /// The search engine's index templates, by path.
+    templates: BTreeSet<String>,
+    tsdb: Tsdb,
     faults: Faults,
     /// Store calls made so far.
     calls: u64,
@@ -115,6 +121,8 @@ struct World {
     clock: Arc<std::sync::atomic::AtomicI64>,
     /// Whether every call first yields once: a point where the interleaving explorer may switch invocations.
     yielding: bool,
+    /// Whether calls take their [`latency`] (on the paused clock; the interleaving explorer runs without one).
+    latency: bool,
 }
 
 /// Object store and search engine in one, over the [`World`].
@@ -126,6 +134,8 @@ impl World {
         Self {
             objects: BTreeMap::new(),
             documents: BTreeMap::new(),
+            templates: BTreeSet::new(),
+            tsdb: Tsdb::default(),
             faults,
             calls: 0,
             made: BTreeMap::new(),
@@ -133,6 +143,7 @@ impl World {
             killed_after: None,
             clock: Arc::new(std::sync::atomic::AtomicI64::new(NOW_MS)),
             yielding: false,
+            latency: false,
         }
     }
 
@@ -160,9 +171,15 @@ impl SimStore {
 
     /// The fault of a `kind` call on `target`, if any; counts the call. Yields first when the world says so.
     async fn fault(&self, kind: &'static str, target: &str) -> Result<Option<Fault>, SinkError> {
-        let yielding = self.world().yielding;
+        let (yielding, latency) = {
+            let w = self.world();
+            (w.yielding, w.latency)
+        };
         if yielding {
             YieldOnce(false).await;
+        }
+        if latency {
+            tokio::time::sleep(self::latency(kind, target)).await;
         }
         self.world().fault(kind, target)
     }
@@ -182,8 +199,10 @@ impl SimStore {
 impl ObjectSink for SimStore {
     async fn put(&self, object: &Parcel) -> Result<Delivery, SinkError> {
         let fault = self.fault("put", &object.key).await?;
-        if let Some(f @ (Fault::Refused | Fault::Denied)) = fault {
-            return Err(Self::refuse(&object.key, f));
+        match fault {
+            Some(f @ (Fault::Refused | Fault::Denied)) => return Err(Self::refuse(&object.key, f)),
+            Some(Fault::Slow) => tokio::time::sleep(SLOW).await,
+            _ => {}
         }
         let mut w = self.world();
         let delivery = match w.objects.get(&object.key) {
@@ -203,8 +222,10 @@ impl ObjectSink for SimStore {
     }
 
     async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, SinkError> {
-        if let Some(f) = self.fault("list", &format!("{prefix} {start_after:?}")).await? {
-            return Err(Self::refuse(prefix, f));
+        match self.fault("list", &format!("{prefix} {start_after:?}")).await? {
+            Some(Fault::Slow) => tokio::time::sleep(SLOW).await,
+            Some(f) => return Err(Self::refuse(prefix, f)),
+            None => {}
         }
         let w = self.world();
         let after = start_after.unwrap_or("");
@@ -212,8 +233,10 @@ impl ObjectSink for SimStore {
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, SinkError> {
-        if let Some(f) = self.fault("get", key).await? {
-            return Err(Self::refuse(key, f));
+        match self.fault("get", key).await? {
+            Some(Fault::Slow) => tokio::time::sleep(SLOW).await,
+            Some(f) => return Err(Self::refuse(key, f)),
+            None => {}
         }
         self.world()
             .objects
@@ -223,20 +246,218 @@ impl ObjectSink for SimStore {
     }
 }
 
-impl SearchSink for SimStore {
-    async fn bulk(&self, request: &Parcel) -> Result<BulkDelivery, SinkError> {
-        let fault = self.fault("bulk", &request.key).await?;
-        if let Some(f @ (Fault::Refused | Fault::Denied)) = fault {
-            return Err(Self::refuse(&request.key, f));
-        }
-        let out = logmeter::output::search::memory::create_each(&mut self.world().documents, request)?;
-        match fault {
-            Some(Fault::AnswerLost) => {
-                Err(SinkError::Transient { target: request.key.clone(), reason: "answer lost".into() })
+/// The search engine's HTTP API (`_bulk`, index templates) and Prometheus's remote write receiver, within the
+/// process, over the [`World`]: the real clients (`SearchMirror`, `PrometheusHttp`) send to them as over the network.
+/// A request draws its fault by its body; each document of a bulk request draws its own too (a 429 item, retried by
+/// the client, or a 400 item, which logmeter quarantines).
+impl InProcessServer for SimStore {
+    fn answer(&self, request: http::Request<bytes::Bytes>) -> logmeter::sink::Boxed<'_, Option<Answer>> {
+        Box::pin(async move {
+            let path = request.uri().path().to_owned();
+            if path.starts_with("/_index_template/") {
+                let mut w = self.world();
+                if request.method() == http::Method::PUT {
+                    w.templates.insert(path);
+                    return Some(reply(200, "{\"acknowledged\":true}"));
+                }
+                return Some(reply(if w.templates.contains(&path) { 200 } else { 404 }, "{}"));
             }
-            _ => Ok(out),
+            let kind = match path.as_str() {
+                "/_bulk" => "bulk",
+                "/api/v1/write" => "remote-write",
+                _ => return Some(reply(404, "no such path")),
+            };
+            let fault = self.fault(kind, &digest(request.body())).await.ok()?;
+            match fault {
+                Some(Fault::Refused) => return Some(reply(503, "unavailable (simulated)")),
+                Some(Fault::Denied) => return Some(reply(403, "forbidden (simulated)")),
+                _ => {}
+            }
+            let answer = if kind == "bulk" { self.bulk(request.body())? } else { self.remote_write(request.body()) };
+            match fault {
+                Some(Fault::AnswerLost) => None,
+                Some(Fault::Slow) => {
+                    tokio::time::sleep(SLOW).await;
+                    Some(answer)
+                }
+                _ => Some(answer),
+            }
+        })
+    }
+}
+
+/// An answer with a body.
+fn reply(status: u16, body: &str) -> Answer {
+    Answer { status, headers: http::HeaderMap::new(), body: bytes::Bytes::from(body.to_owned()) }
+}
+
+/// FNV-1a of `bytes`.
+fn fnv(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xCBF2_9CE4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
+}
+
+/// A request known by its body.
+fn digest(bytes: &[u8]) -> String {
+    format!("{:016x}", fnv(bytes.iter().copied()))
+}
+
+/// How long a call takes when nothing goes wrong, by what it is: 5–124 ms, and one call in 16 0.5–3 s (a tail).
+fn latency(kind: &str, target: &str) -> std::time::Duration {
+    let h = fnv(kind.bytes().chain([0]).chain(target.bytes()));
+    std::time::Duration::from_millis(if h.is_multiple_of(16) { 500 + (h >> 8) % 2_500 } else { 5 + (h >> 8) % 120 })
+}
+
+impl SimStore {
+    /// A bulk request's answer, item by item as the engine gives it: `create` per `(index, _id)` (409 for a known
+    /// one), or the item's fault; `None` when the invocation was stopped on the way.
+    fn bulk(&self, body: &[u8]) -> Option<Answer> {
+        let mut items = Vec::new();
+        for (action, source) in logmeter::output::search::client::pairs(body) {
+            let a: serde_json::Value = serde_json::from_slice(action).ok()?;
+            let (index, id) = (a["create"]["_index"].as_str()?.to_owned(), a["create"]["_id"].as_str()?.to_owned());
+            let mut w = self.world();
+            let (status, error) = match w.fault("bulk-item", &format!("{index} {id}")).ok()? {
+                Some(Fault::Refused) => (429, Some("es_rejected_execution_exception")),
+                Some(Fault::Denied) => (400, Some("mapper_parsing_exception")),
+                _ => match w.documents.entry((index.clone(), id.clone())) {
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(String::from_utf8_lossy(source).into_owned());
+                        (201, None)
+                    }
+                    std::collections::btree_map::Entry::Occupied(_) => (409, Some("version_conflict_engine_exception")),
+                },
+            };
+            let mut item = serde_json::json!({"_index": index, "_id": id, "status": status});
+            if let Some(kind) = error {
+                item["error"] = serde_json::json!({"type": kind, "reason": "simulated"});
+            }
+            items.push(serde_json::json!({ "create": item }));
+        }
+        let errors = items.iter().any(|i| i["create"]["status"] != 201);
+        Some(reply(200, &serde_json::json!({"took": 1, "errors": errors, "items": items}).to_string()))
+    }
+
+    /// A remote write request's answer: its samples appended at once under the TSDB's rules, or none of them with
+    /// the first refusal (400), as Prometheus 2.42's receiver does.
+    fn remote_write(&self, body: &[u8]) -> Answer {
+        let Ok(raw) = snap::raw::Decoder::new().decompress_vec(body) else {
+            return reply(400, "snappy: corrupt input");
+        };
+        let mut w = self.world();
+        let mut next = w.tsdb.clone();
+        for (series, t, v) in write_request(&raw) {
+            if let Err(why) = next.append(series, t, v) {
+                return reply(400, why);
+            }
+        }
+        w.tsdb = next;
+        reply(204, "")
+    }
+}
+
+/// Prometheus's TSDB head as remote write meets it (2.42): per series, samples in time order, an exact duplicate of
+/// the last one ignored and another value at its time refused; older samples within the out-of-order window kept
+/// (one at a time that is taken already is dropped), outside it refused; nothing older than an hour before the
+/// newest sample without that window.
+#[derive(Debug, Clone, Default)]
+struct Tsdb {
+    /// Samples by series (its labels, `__name__` first) and time.
+    series: BTreeMap<String, BTreeMap<i64, f64>>,
+    /// Per series, the time of its newest sample appended in order.
+    last: BTreeMap<String, i64>,
+    /// The newest sample's time.
+    head_max: Option<i64>,
+    /// `storage.tsdb.out_of_order_time_window`, ms (0: off).
+    window_ms: i64,
+}
+
+impl Tsdb {
+    fn append(&mut self, series: String, t: i64, v: f64) -> Result<(), &'static str> {
+        let min_valid = self.head_max.map_or(i64::MIN, |m| m - 3_600_000);
+        let last = self.last.get(&series).copied();
+        if t >= min_valid {
+            match last {
+                Some(l) if t == l => {
+                    let same = self.series[&series][&t].to_bits() == v.to_bits();
+                    return if same { Ok(()) } else { Err("duplicate sample for timestamp") };
+                }
+                Some(l) if t < l => {}
+                _ => {
+                    self.series.entry(series.clone()).or_default().insert(t, v);
+                    self.last.insert(series, t);
+                    self.head_max = Some(self.head_max.map_or(t, |m| m.max(t)));
+                    return Ok(());
+                }
+            }
+        }
+        if self.window_ms > 0 && self.head_max.is_some_and(|m| t >= m - self.window_ms) {
+            self.series.entry(series).or_default().entry(t).or_insert(v);
+            return Ok(());
+        }
+        if self.window_ms > 0 {
+            return Err("too old sample");
+        }
+        if t < min_valid {
+            return Err("out of bounds");
+        }
+        Err("out of order sample")
+    }
+}
+
+/// The samples of a `WriteRequest` (after snappy), read with the test's own protobuf reader: each series named by
+/// its labels as sent.
+fn write_request(mut bytes: &[u8]) -> Vec<(String, i64, f64)> {
+    fn varint(bytes: &mut &[u8]) -> u64 {
+        let (mut v, mut shift) = (0u64, 0);
+        while let Some((b, rest)) = bytes.split_first() {
+            *bytes = rest;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        v
+    }
+    /// The next field: its number, and its bytes (length-delimited) or value (varint, fixed64 as bits).
+    fn next<'a>(bytes: &mut &'a [u8]) -> (u64, &'a [u8], u64) {
+        let key = varint(bytes);
+        match key & 7 {
+            0 => (key >> 3, &[], varint(bytes)),
+            1 => {
+                let (v, rest) = bytes.split_at(8);
+                *bytes = rest;
+                (key >> 3, &[], u64::from_le_bytes(v.try_into().unwrap()))
+            }
+            _ => {
+                let len = varint(bytes) as usize;
+                let (v, rest) = bytes.split_at(len);
+                *bytes = rest;
+                (key >> 3, v, 0)
+            }
         }
     }
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (_, mut series, _) = next(&mut bytes);
+        let (mut labels, mut samples) = (Vec::new(), Vec::new());
+        while !series.is_empty() {
+            let (n, mut inner, _) = next(&mut series);
+            let (mut a, mut b) = (String::new(), (0i64, 0f64));
+            while !inner.is_empty() {
+                let (m, text, value) = next(&mut inner);
+                match (n, m) {
+                    (1, 1) => a = String::from_utf8_lossy(text).into_owned(),
+                    (1, _) => a = format!("{a}={:?}", String::from_utf8_lossy(text)),
+                    (_, 1) => b.1 = f64::from_bits(value),
+                    _ => b.0 = value as i64,
+                }
+            }
+            if n == 1 { labels.push(a) } else { samples.push(b) }
+        }
+        out.extend(samples.into_iter().map(|(t, v)| (labels.join(","), t, v)));
+    }
+    out
 }
 
 /// Pending once, then ready: the point where the interleaving explorer may switch to another invocation.
@@ -294,7 +515,7 @@ fn record(i: usize, stream: &str, lines: &[String]) -> KinesisInput {
     let events: Vec<_> = lines
         .iter()
         .enumerate()
-        .map(|(j, m)| serde_json::json!({"id": format!("{}", 1_000_000 + i * 100 + j), "timestamp": 1_795_168_800_000_u64 + (i * 100 + j) as u64, "message": m}))
+        .map(|(j, m)| serde_json::json!({"id": format!("{}", 1_000_000 + i * 100 + j), "timestamp": 1_795_168_800_000_u64 + (i * 600_000 + j) as u64, "message": m}))
         .collect();
     let payload = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/lambda/sim",
         "logStream": stream, "subscriptionFilters": ["f"], "logEvents": events});
@@ -343,7 +564,7 @@ fn records_meter_lines(records: &[KinesisInput]) -> usize {
 }
 
 /// What the users of the stores see, compared with the ground truth.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 struct Seen {
     /// Every meter record in the ingest objects (as canonical JSON, its `uniqueId` included), counted.
     meters: BTreeMap<String, usize>,
@@ -353,7 +574,22 @@ struct Seen {
     unsettled: BTreeMap<String, BTreeSet<String>>,
     /// Per platform, the ids its ledger recorded as accepted.
     recorded: BTreeMap<String, BTreeSet<String>>,
+    /// Prometheus's samples, by series and time.
+    samples: BTreeMap<String, BTreeMap<i64, f64>>,
+    /// The samples of the Prometheus requests kept in the quarantine, refused or spooled (series and time).
+    kept_samples: BTreeSet<(String, i64)>,
+    /// Requests Prometheus refused for good.
+    refused: usize,
 }
+
+/// The quarantine prefix (`QUARANTINE_PREFIX`'s default).
+const QUARANTINE: &str = "logmeter-quarantine";
+
+/// Quarantine folders that are not compared with the truth's: billing events kept as unsettled (counted against
+/// what the platforms billed), what `logmeter replay` sends again (spooled bodies and requests, refused documents),
+/// and Prometheus's refusals (their samples are counted against its own).
+const NOT_COMPARED: [&str; 5] =
+    ["billing-unsettled", "search-spool", "search-rejected", "prometheus-spool", "prometheus-rejected"];
 
 fn seen(world: &World, ingest_prefix: &str) -> Seen {
     let mut meters = BTreeMap::new();
@@ -364,15 +600,31 @@ fn seen(world: &World, ingest_prefix: &str) -> Seen {
             *meters.entry(v.to_string()).or_insert(0) += 1;
         }
     }
-    // Events kept as unsettled (sent longer ago than a platform's window, never recorded) are counted against
-    // what the platform billed; the other quarantine objects must be the truth's.
-    const UNSETTLED: &str = "logmeter-quarantine/billing-unsettled/";
+    let folder = |k: &str| k.strip_prefix(QUARANTINE).and_then(|k| k.split('/').nth(1)).map(str::to_owned);
     let quarantine = world
         .objects
         .keys()
-        .filter(|k| k.starts_with("logmeter-quarantine/") && !k.starts_with(UNSETTLED))
+        .filter(|k| folder(k).is_some_and(|f| !NOT_COMPARED.contains(&f.as_str())))
         .cloned()
         .collect();
+    // The samples of Prometheus requests kept in the quarantine: refused, or spooled (and perhaps refused when
+    // replayed).
+    let (mut kept_samples, mut refused) = (BTreeSet::new(), 0);
+    for (key, body) in world.objects.iter() {
+        use base64::Engine as _;
+        let body = match folder(key).as_deref() {
+            Some("prometheus-rejected") => {
+                refused += 1;
+                let kept: serde_json::Value = serde_json::from_slice(body).unwrap();
+                base64::engine::general_purpose::STANDARD.decode(kept["body_base64"].as_str().unwrap()).unwrap()
+            }
+            Some("prometheus-spool") => body.clone(),
+            _ => continue,
+        };
+        let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap_or_else(|e| panic!("{key}: {e}"));
+        kept_samples.extend(write_request(&raw).into_iter().map(|(series, t, _)| (series, t)));
+    }
+    const UNSETTLED: &str = "logmeter-quarantine/billing-unsettled/";
     let mut unsettled: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (key, body) in world.objects.range(UNSETTLED.to_owned()..).take_while(|(k, _)| k.starts_with(UNSETTLED)) {
         let platform = key[UNSETTLED.len()..].split('/').next().unwrap_or("").to_owned();
@@ -403,7 +655,16 @@ fn seen(world: &World, ingest_prefix: &str) -> Seen {
             recorded.entry(platform.to_owned()).or_default().extend(ids);
         }
     }
-    Seen { meters, documents, quarantine, unsettled, recorded }
+    Seen {
+        meters,
+        documents,
+        quarantine,
+        unsettled,
+        recorded,
+        samples: world.tsdb.series.clone(),
+        kept_samples,
+        refused,
+    }
 }
 
 /// One schedule's shape, drawn from its seed.
@@ -411,6 +672,12 @@ fn seen(world: &World, ingest_prefix: &str) -> Seen {
 struct Shape {
     records: usize,
     config: PipelineConfig,
+    search: logmeter::output::search::SearchConfig,
+    prometheus: Option<logmeter::output::prometheus::PrometheusConfig>,
+    /// Prometheus's out-of-order window, ms (0: off).
+    ooo_window_ms: i64,
+    /// The function's timeout: each invocation's deadline, or none (as `logmeter process` runs).
+    deadline: Option<std::time::Duration>,
     billing: bool,
     max_batch: usize,
     max_retries: u32,
@@ -439,7 +706,15 @@ fn shape(seed: u64) -> (Shape, Rng) {
             env.insert(format!("{}_API_KEY", p.to_uppercase()), crate::billing_fake::KEY.into());
         }
     }
-    let mut config = PipelineConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let spool = |yes| if yes { "spool" } else { "retry" }.to_owned();
+    env.insert("SEARCH_URL".into(), "http://search.in-process".into());
+    env.insert("SEARCH_FAILURE_MODE".into(), spool(rng.chance(50)));
+    if rng.chance(60) {
+        env.insert("PROMETHEUS_REMOTE_WRITE_URL".into(), "http://prometheus.in-process/api/v1/write".into());
+        env.insert("PROMETHEUS_FAILURE_MODE".into(), spool(rng.chance(70)));
+    }
+    let lookup = |k: &str| env.get(k).cloned();
+    let mut config = PipelineConfig::from_lookup(lookup).unwrap();
     config.outputs.ingest.max_object_records = 1 + rng.below(4) as usize;
     config.outputs.ingest.layout = if rng.chance(70) {
         logmeter::output::ingest::IngestLayout::Batch
@@ -450,6 +725,11 @@ fn shape(seed: u64) -> (Shape, Rng) {
     let shape = Shape {
         records: 2 + rng.below(9) as usize,
         config,
+        search: logmeter::output::search::SearchConfig::from_lookup(&lookup).unwrap().unwrap(),
+        prometheus: logmeter::output::prometheus::PrometheusConfig::from_lookup(&lookup).unwrap(),
+        ooo_window_ms: [30 * 24 * 3_600_000, 30 * 24 * 3_600_000, 3_600_000, 0][rng.below(4) as usize],
+        deadline: [None, Some(3), Some(8), Some(15), Some(60), Some(900)][rng.below(6) as usize]
+            .map(std::time::Duration::from_secs),
         billing,
         max_batch: 1 + rng.below(8) as usize,
         max_retries: rng.below(6) as u32,
@@ -474,38 +754,34 @@ struct SimPlatforms {
     down: Mutex<Option<&'static str>>,
 }
 
-impl logmeter::output::billing::InProcessApi for SimPlatforms {
-    fn post<'a>(
-        &'a self,
-        platform: &'a str,
-        path: &'a str,
-        headers: &'a [(&'a str, String)],
-        body: &'a [u8],
-    ) -> logmeter::sink::Boxed<'a, Option<logmeter::sink::http::Answer>> {
+impl InProcessServer for SimPlatforms {
+    fn answer(&self, request: http::Request<bytes::Bytes>) -> logmeter::sink::Boxed<'_, Option<Answer>> {
         use crate::billing_fake::Fault as Api;
-        // A request is known by its platform and the digest of its body.
-        let digest = {
-            let mut h = 0xCBF2_9CE4_8422_2325_u64;
-            body.iter().for_each(|&b| h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3));
-            format!("{platform} {h:016x}")
-        };
-        let fault = self.world.world().fault("billing", &digest);
-        let platform_name: &'static str = PLATFORMS.into_iter().find(|p| *p == platform).unwrap_or("stripe");
-        if *self.down.lock().unwrap() == Some(platform_name) {
-            self.fake.fault(platform_name, Api::Status(503));
-            return self.fake.post(platform, path, headers, body);
-        }
-        match fault {
-            Err(_) => return Box::pin(async { None }),
-            Ok(Some(Fault::Refused)) => self.fake.fault(platform_name, Api::Status(503)),
-            Ok(Some(Fault::AnswerLost)) => self.fake.fault(platform_name, Api::LostAnswer),
-            Ok(Some(Fault::Denied)) => {
-                let seconds = if digest.ends_with(['0', '2', '4', '6', '8', 'a', 'c', 'e']) { 1 } else { 120 };
-                self.fake.fault(platform_name, Api::SlowDown(seconds))
+        Box::pin(async move {
+            let platform = crate::billing_fake::platform_of(request.uri().path()).unwrap_or("stripe");
+            // A request is known by its platform and the digest of its body.
+            let fault = self.world.fault("billing", &format!("{platform} {}", digest(request.body()))).await;
+            if *self.down.lock().unwrap() == Some(platform) {
+                self.fake.fault(platform, Api::Status(503));
+                return self.fake.answer(request).await;
             }
-            Ok(None) => {}
-        }
-        self.fake.post(platform, path, headers, body)
+            match fault {
+                Err(_) => return None,
+                Ok(Some(Fault::Refused)) => self.fake.fault(platform, Api::Status(503)),
+                Ok(Some(Fault::AnswerLost)) => self.fake.fault(platform, Api::LostAnswer),
+                Ok(Some(Fault::Denied)) => {
+                    let seconds = if request.body().len().is_multiple_of(2) { 1 } else { 120 };
+                    self.fake.fault(platform, Api::SlowDown(seconds))
+                }
+                Ok(Some(Fault::Slow)) => {
+                    let answer = self.fake.answer(request).await;
+                    tokio::time::sleep(SLOW).await;
+                    return answer;
+                }
+                Ok(None) => {}
+            }
+            self.fake.answer(request).await
+        })
     }
 }
 
@@ -517,21 +793,37 @@ fn pass_windows(store: &SimStore, platforms: &SimPlatforms) {
 
 /// A handler over `store` (ingest, quarantine, search, the billing ledger) and `platforms`.
 fn handler(shape: &Shape, store: &SimStore, platforms: Option<&Arc<SimPlatforms>>) -> Handler {
-    use logmeter::output::billing::{InProcessApi, Reach};
+    use logmeter::output::billing::Reach;
     let billing = logmeter::output::billing::Stores {
-        reach: platforms.map_or(Reach::None, |p| Reach::InProcess(Arc::clone(p) as Arc<dyn InProcessApi>)),
+        reach: platforms.map_or(Reach::None, |p| Reach::InProcess(Arc::clone(p) as Arc<dyn InProcessServer>)),
         ledger: Some(Arc::new(store.clone())),
         clock: logmeter::output::billing::Clock::set_by(store.world().clock.clone()),
     };
     let stores = logmeter::output::Stores {
         ingest: store.clone(),
         quarantine: store.clone(),
-        search: Some(store.clone()),
-        spool: false,
-        prometheus: None::<(logmeter::output::prometheus::PrometheusConfig, logmeter::sink::LocalDir)>,
+        search: Some(mirror(shape, store)),
+        spool: shape.search.failure_mode == logmeter::config::FailureMode::Spool,
+        prometheus: shape.prometheus.as_ref().map(|p| (p.clone(), metrics(p, store))),
         billing,
     };
     Handler::assemble(shape.config.clone(), stores)
+}
+
+/// The search mirror, its client reaching the in-process engine over `store`.
+fn mirror(shape: &Shape, store: &SimStore) -> logmeter::output::search::SearchMirror {
+    use logmeter::output::search::client::SearchHttp;
+    let http = AwsHttp::in_process(Arc::new(store.clone()), SearchHttp::timeout(&shape.search));
+    logmeter::startup::search_mirror(&shape.config, &shape.search, SearchHttp::over(&shape.search, http, None))
+}
+
+/// The Prometheus client, reaching the in-process receiver over `store`.
+fn metrics(
+    config: &logmeter::output::prometheus::PrometheusConfig,
+    store: &SimStore,
+) -> logmeter::output::prometheus::PrometheusHttp {
+    use logmeter::output::prometheus::PrometheusHttp;
+    PrometheusHttp::over(config, AwsHttp::in_process(Arc::new(store.clone()), PrometheusHttp::timeout(config)))
 }
 
 /// What each platform billed, by event, counted.
@@ -569,7 +861,15 @@ fn run(
     };
 
     // The ground truth: every record once, in one batch, no fault.
-    let truth_store = SimStore(Arc::new(Mutex::new(World::new(Faults::Listed(BTreeMap::new())))));
+    // Backoff jitter drawn from the seed: the paused clock moves the same on every run.
+    logmeter::sink::http::seed_jitter(Some(seed));
+    let world = |faults| {
+        let mut w = World::new(faults);
+        w.tsdb.window_ms = shape.ooo_window_ms;
+        w.latency = true;
+        SimStore(Arc::new(Mutex::new(w)))
+    };
+    let truth_store = world(Faults::Listed(BTreeMap::new()));
     let truth_platforms = platforms_over(&truth_store);
     let out = rt.block_on(
         handler(&shape, &truth_store, truth_platforms.as_ref())
@@ -584,13 +884,14 @@ fn run(
         logged,
         "seed {seed}: the fault-free run lost or doubled a record"
     );
+    assert_eq!(truth.kept_samples.len(), 0, "seed {seed}: the fault-free run kept Prometheus requests");
     let truth_billed = billed(truth_platforms.as_ref());
 
     let faults = match listed {
         Some(l) => Faults::Listed(l.clone()),
         None => Faults::Drawn { seed, percent: shape.fault_percent },
     };
-    let store = SimStore(Arc::new(Mutex::new(World::new(faults))));
+    let store = world(faults);
     let platforms = platforms_over(&store);
     // What the schedule did, step by step, for its report.
     let mut trace: Vec<String> = Vec::new();
@@ -646,9 +947,24 @@ fn run(
             w.placed.len()
         };
         // No invocation outlives Lambda's 15 minutes (of the paused clock): every retry loop has a cap.
-        let invocations =
-            futures_util::future::join_all(batches.iter().map(|(_, batch, c)| containers[*c].handle(batch, None)));
-        let outcomes = rt.block_on(async { tokio::time::timeout(LAMBDA_LIMIT, invocations).await });
+        // Lambda stops an invocation at its deadline; without one, no invocation outlives Lambda's 15 minutes (of
+        // the paused clock): every retry loop has a cap.
+        let invocations = futures_util::future::join_all(batches.iter().map(|(_, batch, c)| {
+            let container = &containers[*c];
+            async move {
+                match shape.deadline {
+                    Some(d) => {
+                        let deadline = tokio::time::Instant::now() + d;
+                        let out = tokio::time::timeout(d, container.handle(batch, Some(deadline))).await.ok();
+                        // Whether it stopped delivering for its deadline (less than the margin left).
+                        let near = deadline - tokio::time::Instant::now() < logmeter::handler::DEADLINE_MARGIN;
+                        (out, near)
+                    }
+                    None => (Some(container.handle(batch, None).await), false),
+                }
+            }
+        }));
+        let outcomes = rt.block_on(async { tokio::time::timeout(LAMBDA_LIMIT + SLOW, invocations).await });
         if let (Some(p), Some(_)) = (&platforms, down) {
             *p.down.lock().unwrap() = None;
         }
@@ -662,9 +978,12 @@ fn run(
             w.killed_after = None;
             (w.placed.len() > placed_before || down.is_some(), timed_out)
         };
-        for ((lane, batch, container), out) in batches.iter().zip(outcomes) {
+        for ((lane, batch, container), (out, near_deadline)) in batches.iter().zip(outcomes) {
             let lane = *lane;
-            let failure = out.response.batch_item_failures.first().and_then(|f| f.item_identifier.clone());
+            // Stopped after some calls, or at its deadline.
+            let timed_out = timed_out || out.is_none();
+            let failure =
+                out.and_then(|o| o.response.batch_item_failures.first().and_then(|f| f.item_identifier.clone()));
             trace.push(format!(
                 "lane {lane} records {}..{} container {container}{}: {}",
                 pos[lane],
@@ -672,8 +991,8 @@ fn run(
                 if timed_out { " (timed out)" } else { "" },
                 failure.as_deref().map_or("delivered".to_owned(), |s| format!("retry from {s:?}"))
             ));
-            // An invocation that met no fault and was not stopped must deliver everything.
-            if !faulted && !timed_out && failure.is_some() {
+            // An invocation that met no fault, was not stopped and did not come near its deadline delivers everything.
+            if !faulted && !timed_out && !near_deadline && failure.is_some() {
                 result = Err(format!("an invocation that met no fault reported {failure:?}"));
             }
             let done = if timed_out {
@@ -731,6 +1050,22 @@ fn run(
             result = Err("a replay from an older position failed without a fault".into());
         }
     }
+    // Then `logmeter replay` of the quarantine: spooled bulk bodies, refused documents, spooled Prometheus requests.
+    let search = mirror(&shape, &store);
+    let prometheus = shape.prometheus.as_ref().map(|p| metrics(p, &store));
+    let targets = logmeter::replay::Targets {
+        handler: &fresh,
+        search: Some(&search),
+        metrics: prometheus.as_ref().map(|m| (m, logmeter::output::prometheus::PrometheusMode::RemoteWrite)),
+    };
+    let replayed = rt.block_on(logmeter::replay::replay(&store, QUARANTINE, targets));
+    trace.push(format!(
+        "logmeter replay: {:?}",
+        replayed.as_ref().map(|r| (&r.skipped, r.replayed_search_bodies, r.replayed_prometheus_requests))
+    ));
+    if let (Ok(()), Err(e)) = (&result, &replayed) {
+        result = Err(format!("logmeter replay failed without a fault: {e}"));
+    }
     let world = store.world();
     let now = seen(&world, &prefix);
     let same = now.meters == truth.meters && now.documents == truth.documents && now.quarantine == truth.quarantine;
@@ -784,7 +1119,55 @@ fn run(
             now.unsettled
         ));
     }
+    if let (Ok(()), Some(_)) = (&result, &shape.prometheus) {
+        result = prometheus_holds_the_truth(&now, &truth, shape.ooo_window_ms);
+    }
     (result, world.placed.clone(), trace)
+}
+
+/// Prometheus holds only the truth's samples, each with the truth's value, and each of the truth's: with an
+/// out-of-order window wide enough for every re-delivery, exactly the truth's, so `sum_over_time` of every metric is
+/// the truth's; with a narrow one (or none), a sample may instead be in a request kept in the quarantine (refused,
+/// or spooled and refused when replayed), never lost.
+fn prometheus_holds_the_truth(now: &Seen, truth: &Seen, window_ms: i64) -> Result<(), String> {
+    let wide = window_ms >= 24 * 3_600_000;
+    let mut wrong = Vec::new();
+    for (series, held) in &now.samples {
+        for (t, v) in held {
+            let want = truth.samples.get(series).and_then(|s| s.get(t));
+            if want != Some(v) {
+                wrong.push(format!("{series} at {t}: {v} (truth: {want:?})"));
+            }
+        }
+    }
+    for (series, held) in &truth.samples {
+        for t in held.keys() {
+            let kept = now.samples.get(series).is_some_and(|s| s.contains_key(t));
+            let in_quarantine = now.kept_samples.contains(&(series.clone(), *t));
+            if !kept && (wide || !in_quarantine) {
+                wrong.push(format!("{series} at {t}: lost"));
+            }
+        }
+    }
+    if wide && now.refused > 0 {
+        wrong.push(format!("{} requests refused with a window wider than every re-delivery", now.refused));
+    }
+    // What users query: `sum_over_time` of each metric over all time.
+    let sums = |seen: &Seen| {
+        let mut out: BTreeMap<String, f64> = BTreeMap::new();
+        for (series, held) in &seen.samples {
+            let metric = series.split(',').next().unwrap_or("").to_owned();
+            *out.entry(metric).or_default() += held.values().sum::<f64>();
+        }
+        out
+    };
+    if wide && sums(now) != sums(truth) {
+        wrong.push(format!("sum_over_time {:?}, truth {:?}", sums(now), sums(truth)));
+    }
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    Err(format!("Prometheus differs from the ground truth (out-of-order window {window_ms} ms): {wrong:?}"))
 }
 
 /// The faults of a failing schedule that it needs: each dropped in turn, kept only when the failure goes with it.
@@ -863,7 +1246,7 @@ fn every_interleaving_of_two_concurrent_batches_a_retry_and_a_bisect_delivers_on
         let stores = logmeter::output::Stores {
             ingest: store.clone(),
             quarantine: store.clone(),
-            search: None::<SimStore>,
+            search: None::<logmeter::sink::LocalDir>,
             spool: false,
             prometheus: None::<(logmeter::output::prometheus::PrometheusConfig, logmeter::sink::LocalDir)>,
             billing: logmeter::output::billing::Stores::default(),

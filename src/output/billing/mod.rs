@@ -16,7 +16,7 @@ pub mod usage;
 
 pub use outlet::BillingOutlet;
 pub use platform::{Entry, Platform};
-pub use send::{InProcessApi, Reach};
+pub use send::Reach;
 
 use super::{Encoder, Parcel, RecordValues, Registered};
 use crate::config::settings::Setting;

@@ -19,7 +19,8 @@ use crate::summary::{OutputCounts, PerOutput, Summary};
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The key prefix of a record's events the platform cannot take, as the encoder yields them.
 pub const REFUSED: &str = "refused/";

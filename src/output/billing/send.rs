@@ -4,7 +4,7 @@
 
 use super::platform::{Body, Key, Platform, Verdict};
 use crate::plan::Parcel;
-use crate::sink::http::{AwsHttp, HttpError};
+use crate::sink::http::{AwsHttp, HttpError, InProcessServer};
 use crate::sink::{Delivery, LocalDir, ObjectSink};
 use bytes::Bytes;
 use std::path::PathBuf;
@@ -28,23 +28,9 @@ pub enum Reach {
     },
     /// Request bodies written under this directory (`--out DIR`).
     Dir(PathBuf),
-    /// The platforms' APIs within this process: the simulation's faithful platforms, answering as their HTTP APIs
-    /// would (the answer is read by the same code as an HTTP one).
-    InProcess(Arc<dyn InProcessApi>),
-}
-
-/// A billing platform's API within the process.
-pub trait InProcessApi: Send + Sync + std::fmt::Debug {
-    /// The answer to one request to `platform` at `path` (the vendor's path) with `headers` (the API key's and the
-    /// content type): its status, headers and body, or `None` when no answer comes (the request may have been
-    /// taken).
-    fn post<'a>(
-        &'a self,
-        platform: &'a str,
-        path: &'a str,
-        headers: &'a [(&'a str, String)],
-        body: &'a [u8],
-    ) -> crate::sink::Boxed<'a, Option<crate::sink::http::Answer>>;
+    /// The platforms' APIs within this process (the simulation's faithful platforms), through the same HTTP
+    /// client code.
+    InProcess(Arc<dyn InProcessServer>),
 }
 
 /// One platform's way out (its `Debug` never shows the API key).
@@ -60,13 +46,6 @@ pub enum Transport {
     },
     /// Into a directory.
     Dir(LocalDir),
-    /// To an API within the process, with the API key.
-    InProcess {
-        /// The API.
-        api: Arc<dyn InProcessApi>,
-        /// The API key, as configured (a secret is not read: a key given by value only).
-        key: Option<String>,
-    },
     /// Nowhere (every request fails, so its records are retried).
     None,
 }
@@ -78,9 +57,6 @@ impl std::fmt::Debug for Transport {
                 f.debug_struct("Http").field("key", &"<redacted>").field("secrets_endpoint", secrets_endpoint).finish()
             }
             Self::Dir(dir) => f.debug_tuple("Dir").field(dir).finish(),
-            Self::InProcess { api, .. } => {
-                f.debug_struct("InProcess").field("api", api).field("key", &"<redacted>").finish()
-            }
             Self::None => f.write_str("None"),
         }
     }
@@ -103,15 +79,13 @@ impl Transport {
         match reach {
             Reach::None => Self::None,
             Reach::Dir(dir) => Self::Dir(LocalDir::new(dir)),
-            Reach::InProcess(api) => Self::InProcess {
-                api: Arc::clone(api),
-                key: match &platform.common().key {
-                    Key::Value(k) => Some(k.clone()),
-                    Key::None | Key::Secret(_) => None,
-                },
+            Reach::InProcess(server) => Self::Http {
+                http: Box::new(AwsHttp::in_process(Arc::clone(server), timeout(platform))),
+                key: OnceCell::new(),
+                secrets_endpoint: None,
             },
             Reach::Http { sdk, secrets_endpoint } => Self::Http {
-                http: Box::new(AwsHttp::new((**sdk).clone(), Duration::from_millis(platform.common().timeout_ms))),
+                http: Box::new(AwsHttp::new((**sdk).clone(), timeout(platform))),
                 key: OnceCell::new(),
                 secrets_endpoint: secrets_endpoint.clone(),
             },
@@ -127,14 +101,6 @@ impl Transport {
                 match dir.put(&Parcel { key, body: body.bytes.clone(), items: 1 }).await {
                     Ok(Delivery::Written | Delivery::AlreadyPresent) => Sent::Answer(Verdict::Accepted),
                     Err(e) => Sent::Unavailable(e.to_string()),
-                }
-            }
-            Self::InProcess { api, key } => {
-                let mut headers: Vec<(&str, String)> = key.as_deref().map(|k| platform.auth(k)).into_iter().collect();
-                headers.push(("content-type", body.content_type.to_owned()));
-                match api.post(platform.name(), platform.path(), &headers, &body.bytes).await {
-                    Some(a) => Sent::Answer(platform.answer(a.status, &a.headers, &a.body)),
-                    None => Sent::Unavailable("no answer".into()),
                 }
             }
             Self::Http { http, key, secrets_endpoint } => {
@@ -154,6 +120,11 @@ impl Transport {
             }
         }
     }
+}
+
+/// A platform's time for one request.
+fn timeout(platform: &dyn Platform) -> Duration {
+    Duration::from_millis(platform.common().timeout_ms)
 }
 
 /// The platform's API key: the setting, or its secret (the secret string, or the `api_key` field of a JSON secret).

@@ -34,12 +34,17 @@ fn out_of_bounds(body: &[u8]) -> bool {
 impl PrometheusHttp {
     /// A client for `config` with the SDK's credentials (SigV4 for `aps`).
     pub fn new(config: &PrometheusConfig, sdk: aws_config::SdkConfig) -> Self {
-        Self {
-            http: AwsHttp::new(sdk, Duration::from_millis(config.timeout_ms)),
-            url: config.url.clone(),
-            auth: config.auth.clone(),
-            max_attempts: config.max_attempts,
-        }
+        Self::over(config, AwsHttp::new(sdk, Self::timeout(config)))
+    }
+
+    /// A client for `config` over `http` (one within the process: [`AwsHttp::in_process`]).
+    pub fn over(config: &PrometheusConfig, http: AwsHttp) -> Self {
+        Self { http, url: config.url.clone(), auth: config.auth.clone(), max_attempts: config.max_attempts }
+    }
+
+    /// The time one request is given (`PROMETHEUS_TIMEOUT_MS`).
+    pub fn timeout(config: &PrometheusConfig) -> Duration {
+        Duration::from_millis(config.timeout_ms)
     }
 }
 

@@ -27,13 +27,23 @@ impl SearchHttp {
     /// A client for `config.url`. `secrets_endpoint` overrides the Secrets Manager endpoint (local tests; in
     /// production it comes from `AWS_ENDPOINT_URL_SECRETS_MANAGER` or the region).
     pub fn new(config: &SearchConfig, sdk: SdkConfig, secrets_endpoint: Option<String>) -> Self {
+        Self::over(config, AwsHttp::new(sdk, Self::timeout(config)), secrets_endpoint)
+    }
+
+    /// A client for `config.url` over `http` (one within the process: [`AwsHttp::in_process`]).
+    pub fn over(config: &SearchConfig, http: AwsHttp, secrets_endpoint: Option<String>) -> Self {
         Self {
-            http: AwsHttp::new(sdk, Duration::from_millis(config.timeout_ms)),
+            http,
             base: config.url.clone(),
             auth: config.auth.clone(),
             basic_from_secret: OnceCell::new(),
             secrets_endpoint,
         }
+    }
+
+    /// The time one request is given (`SEARCH_TIMEOUT_MS`).
+    pub fn timeout(config: &SearchConfig) -> Duration {
+        Duration::from_millis(config.timeout_ms)
     }
 
     /// Sends `method path` with an optional body to the search endpoint, authenticated.
