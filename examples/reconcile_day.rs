@@ -64,6 +64,8 @@ fn main() -> std::io::Result<()> {
             customer_id: None,
             meter_api_name: None,
             meter_value: None,
+            plan: None,
+            oom_suspected: None,
         };
         write(&base)?;
         let meters = match next() % 3 {

@@ -44,6 +44,14 @@ pub fn reconcile_key(
     };
     let mut unmetered = Vec::new();
     let mut orphans = Vec::new();
+    // Before the window, in its month: what places the window's usage in the month's allowance and tiers.
+    let month_to_date = |d: &JoinDoc| match (&options.priced_from, &options.window) {
+        (Some(month), Some((from, _))) => {
+            d.timestamp.as_str() >= month.as_str() && d.timestamp.as_str() < from.as_str()
+        }
+        _ => false,
+    };
+    meters.iter().filter(|m| month_to_date(m)).for_each(|m| ledger.price(m));
     for m in meters.iter().filter(|m| inside(m)) {
         ledger.usage(m);
         if invocations.is_empty() {

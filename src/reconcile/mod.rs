@@ -8,7 +8,9 @@
 //! twice (a retry, a replay, two routes) has the same document id and counts once.
 
 pub mod join;
+pub mod margin;
 pub mod output;
+pub mod price_book;
 pub mod report;
 pub mod scheduled;
 pub mod source;
@@ -158,6 +160,8 @@ pub struct FunctionStats {
     pub cost_usd: f64,
     /// Invocations without a price (no cost, never 0: a region without prices, Managed Instances).
     pub unpriced: u64,
+    /// Invocations whose max memory used reached their memory size, whatever their status.
+    pub oom_suspected: u64,
     /// Durations (mergeable, 1 % relative accuracy).
     pub durations: Sketch,
 }
@@ -175,15 +179,31 @@ pub struct Ledger {
     pub total_cost_usd: f64,
     /// Meter records read.
     pub meter_records: u64,
+    /// Usage as the price book prices it (per customer, month, meter and plan; per day and function).
+    pub priced: margin::PricedUsage,
 }
 
 impl Ledger {
     fn usage(&mut self, m: &JoinDoc) {
         self.meter_records += 1;
+        self.price(m);
         let customer = m.customer_id.clone().unwrap_or_default();
         let share = self.days.entry((customer, m.function.clone(), join::day(m).to_owned())).or_default();
         let meter = m.meter_api_name.clone().unwrap_or_default();
         *share.usage.entry(meter).or_insert(0.0) += m.meter_value.unwrap_or(0.0);
+    }
+
+    /// Adds a meter record's value to the usage the price book prices (also one of the month before a window).
+    fn price(&mut self, m: &JoinDoc) {
+        let day = join::day(m).to_owned();
+        let key = (
+            m.customer_id.clone().unwrap_or_default(),
+            margin::month(&day).to_owned(),
+            m.meter_api_name.clone().unwrap_or_default(),
+            m.plan.clone(),
+        );
+        *self.priced.entry(key).or_default().entry((day, m.function.clone())).or_insert(0.0) +=
+            m.meter_value.unwrap_or(0.0);
     }
 
     fn invocation(&mut self, inv: &JoinDoc) {
@@ -194,6 +214,7 @@ impl Ledger {
         f.cold_starts += u64::from(inv.cold_start == Some(true));
         f.cost_usd += inv.cost_usd.unwrap_or(0.0);
         f.unpriced += u64::from(inv.cost_usd.is_none());
+        f.oom_suspected += u64::from(inv.oom_suspected == Some(true));
         if let Some(ms) = inv.duration_ms {
             f.durations.add(ms);
         }
@@ -242,6 +263,11 @@ pub struct Options {
     pub tenants: BTreeMap<String, String>,
     /// Only what lies in `[from, to)` counts (ISO 8601 with milliseconds, as documents write `@timestamp`).
     pub window: Option<(String, String)>,
+    /// The price book (`--price-book`, `PRICE_BOOK`): revenue and margin are figured when there is one.
+    pub price_book: Option<price_book::PriceBook>,
+    /// With a window and a price book: the month's first instant. Meter records from it to the window place the
+    /// window's usage in the month's allowance and tiers, and count nowhere else.
+    pub priced_from: Option<String>,
 }
 
 /// Partitions on disk: documents are spread by key, so that each partition joins alone.
@@ -267,6 +293,8 @@ pub struct Outcome {
     pub orphans: BTreeMap<String, u64>,
     /// Documents read, and distinct documents among them.
     pub documents: (u64, u64),
+    /// Revenue and margin, with a price book.
+    pub margins: Option<margin::Margins>,
 }
 
 fn io(e: std::io::Error, what: &str) -> String {
@@ -312,6 +340,7 @@ impl Reconciler {
             unmetered: 0,
             orphans: BTreeMap::new(),
             documents: (self.read, 0),
+            margins: None,
         };
         let create = |name: &str| {
             std::fs::File::create(self.dir.join(name)).map(BufWriter::new).map_err(|e| io(e, "cannot spill"))
@@ -349,6 +378,9 @@ impl Reconciler {
         }
         unmetered_out.flush().map_err(|e| io(e, "cannot spill"))?;
         orphans_out.flush().map_err(|e| io(e, "cannot spill"))?;
+        let first_day = self.options.window.as_ref().map(|(from, _)| from.get(..10).unwrap_or(from).to_owned());
+        outcome.margins =
+            self.options.price_book.as_ref().map(|b| margin::Margins::of(&outcome.ledger, b, first_day.as_deref()));
         Ok(outcome)
     }
 }
@@ -410,6 +442,8 @@ mod tests {
             customer_id: (kind == "meter").then(|| format!("c-{id}")),
             meter_api_name: (kind == "meter").then(|| "api-calls".into()),
             meter_value: (kind == "meter").then_some(2.0),
+            plan: None,
+            oom_suspected: None,
         }
     }
 
@@ -451,6 +485,7 @@ mod tests {
             metered: FunctionSet::parse("all"),
             tenants,
             window: Some(("2026-11-20T00:00:00.000Z".into(), "2026-11-21T00:00:00.000Z".into())),
+            ..Options::default()
         };
         let mut r = Reconciler::new(options).unwrap();
         let mut mapped = doc("invocation", "i1", "api", Some("r1"));

@@ -1,6 +1,8 @@
 //! `logmeter reconcile`'s three outputs: a table for people, JSON for programs, CSV for a spreadsheet.
 
+use super::margin::{Margins, Money};
 use super::{Outcome, Share};
+use std::collections::BTreeMap;
 use std::io::Write;
 
 /// How results are written.
@@ -80,11 +82,26 @@ fn json(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
         items.for_each(|v| list.push(&v));
         list.result
     };
+    let margins = outcome.margins.as_ref();
+    let customer_money = margins.map(Margins::customers).unwrap_or_default();
+    let unpriced = |customer: &str| -> serde_json::Map<String, serde_json::Value> {
+        margins.map_or_else(serde_json::Map::new, |m| {
+            m.unpriced
+                .iter()
+                .filter(|((c, _), _)| c == customer)
+                .map(|((_, meter), v)| (meter.clone(), (*v).into()))
+                .collect()
+        })
+    };
     array(
         "customers",
         &mut ledger.customers().iter().map(|(c, s)| {
             let mut v = share_json(s);
             v["customer_id"] = (*c).into();
+            if margins.is_some() {
+                money_json(&mut v, customer_money.get(c).copied().unwrap_or_default());
+                v["unpriced_usage"] = unpriced(c).into();
+            }
             v
         }),
     )?;
@@ -95,9 +112,25 @@ fn json(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
             v["customer_id"] = c.as_str().into();
             v["function"] = f.as_str().into();
             v["day"] = d.as_str().into();
+            if let Some(m) = margins {
+                money_json(&mut v, m.rows.get(&(c.clone(), f.clone(), d.clone())).copied().unwrap_or_default());
+            }
             v
         }),
     )?;
+    if let Some(m) = margins {
+        let per = |key: &str, rows: BTreeMap<(&str, &str), Money>| -> Vec<serde_json::Value> {
+            rows.into_iter()
+                .map(|((c, when), money)| {
+                    let mut v = serde_json::json!({"customer_id": c, key: when});
+                    money_json(&mut v, money);
+                    v
+                })
+                .collect()
+        };
+        array("customer_day_margins", &mut per("day", m.customer_days()).into_iter())?;
+        array("customer_month_margins", &mut per("month", m.customer_months()).into_iter())?;
+    }
     array(
         "functions",
         &mut ledger.functions.iter().map(|(f, s)| {
@@ -106,8 +139,8 @@ fn json(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
                 "unpriced_invocations": s.unpriced, "p99_duration_ms": p99(s)})
         }),
     )?;
-    let rest = serde_json::json!({
-        "unattributed": share_json(&ledger.unattributed_total()),
+    let mut unattributed = share_json(&ledger.unattributed_total());
+    let mut rest = serde_json::json!({
         "totals": {
             "invocations": ledger.functions.values().map(|f| f.invocations).sum::<u64>(),
             "estimated_cost_usd": ledger.total_cost_usd,
@@ -118,9 +151,23 @@ fn json(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
             "documents_distinct": outcome.documents.1,
         },
     });
+    if let Some(m) = margins {
+        money_json(&mut unattributed, m.unattributed_total());
+        rest["currency"] = m.currency.clone().into();
+        money_json(&mut rest["totals"], m.total());
+    }
+    rest["unattributed"] = unattributed;
     // `rest` is an object: splice its fields after the arrays.
     let text = rest.to_string();
     writeln!(out, "],{}", &text[1..]).map_err(w)
+}
+
+/// Adds `revenue`, `cost`, `margin` and `margin_share` (in the price book's currency) to an object.
+fn money_json(v: &mut serde_json::Value, m: Money) {
+    v["revenue"] = m.revenue.into();
+    v["cost"] = m.cost.into();
+    v["margin"] = m.margin().into();
+    v["margin_share"] = m.share().into();
 }
 
 fn csv_field(s: &str) -> String {
@@ -131,10 +178,14 @@ fn csv(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
     let ledger = &outcome.ledger;
     let meters: std::collections::BTreeSet<&str> =
         ledger.days.values().flat_map(|s| s.usage.keys().map(String::as_str)).collect();
+    let margins = outcome.margins.as_ref();
     let mut header = String::from("customer_id,function,day,invocations,billed_gb_seconds,cost_usd");
+    if margins.is_some() {
+        header.push_str(",currency,revenue,cost,margin");
+    }
     meters.iter().for_each(|m| header.push_str(&format!(",{}", csv_field(m))));
     writeln!(out, "{header}").map_err(w)?;
-    let mut row = |customer: &str, function: &str, day: &str, s: &Share| -> Result<(), String> {
+    let mut row = |customer: &str, function: &str, day: &str, s: &Share, money: Option<Money>| -> Result<(), String> {
         let mut line = format!(
             "{},{},{},{},{},{}",
             csv_field(customer),
@@ -144,16 +195,78 @@ fn csv(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
             s.billed_gb_seconds,
             s.cost_usd
         );
+        if let Some(m) = margins {
+            let money = money.unwrap_or_default();
+            line.push_str(&format!(",{},{},{},{}", m.currency, money.revenue, money.cost, money.margin()));
+        }
         for m in &meters {
             line.push_str(&format!(",{}", s.usage.get(*m).copied().unwrap_or(0.0)));
         }
         writeln!(out, "{line}").map_err(w)
     };
+    let key = |a: &String, b: &String, c: &String| (a.clone(), b.clone(), c.clone());
     for ((c, f, d), s) in &ledger.days {
-        row(c, f, d, s)?;
+        row(c, f, d, s, margins.and_then(|m| m.rows.get(&key(c, f, d)).copied()))?;
     }
     for ((f, d), s) in &ledger.unattributed {
-        row("(unattributed)", f, d, s)?;
+        row("(unattributed)", f, d, s, margins.and_then(|m| m.unattributed.get(&(f.clone(), d.clone())).copied()))?;
+    }
+    Ok(())
+}
+
+/// The customers ranked by margin, loss-makers first, with revenue, cost, margin and its share of revenue in the
+/// price book's currency; then the unattributed cost and the usage without a price.
+fn margin_table(
+    m: &Margins,
+    customers: &[(&str, Share)],
+    unattributed: &Share,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let money = m.customers();
+    let mut ranked: Vec<(&str, &Share, Money)> =
+        customers.iter().map(|(c, s)| (*c, s, money.get(c).copied().unwrap_or_default())).collect();
+    ranked.sort_by(|a, b| a.2.margin().total_cmp(&b.2.margin()).then(a.0.cmp(b.0)));
+    let cur = &m.currency;
+    writeln!(
+        out,
+        "{:<24} {:>14} {:>14} {:>14} {:>9} {:>12}  usage",
+        "customer",
+        format!("revenue {cur}"),
+        format!("cost {cur}"),
+        format!("margin {cur}"),
+        "margin %",
+        "invocations"
+    )
+    .map_err(w)?;
+    let none = m.unattributed_total();
+    for (c, s, money) in ranked.iter().map(|(c, s, m)| (*c, *s, *m)).chain([("(unattributed)", unattributed, none)]) {
+        let usage: Vec<String> = s.usage.iter().map(|(m, v)| format!("{m}={v}")).collect();
+        let share = money.share().map_or_else(|| "-".to_owned(), |x| format!("{:.1}", x * 100.0));
+        writeln!(
+            out,
+            "{:<24} {:>14.2} {:>14.2} {:>14.2} {:>9} {:>12.2}  {}",
+            c,
+            money.revenue,
+            money.cost,
+            money.margin(),
+            share,
+            s.invocations,
+            usage.join(" ")
+        )
+        .map_err(w)?;
+    }
+    let total = m.total();
+    writeln!(
+        out,
+        "revenue {:.2} {cur}, cost {:.2} {cur}, margin {:.2} {cur}; loss-makers: {}",
+        total.revenue,
+        total.cost,
+        total.margin(),
+        ranked.iter().filter(|(_, _, m)| m.margin() < 0.0).count()
+    )
+    .map_err(w)?;
+    for ((c, meter), units) in &m.unpriced {
+        writeln!(out, "unpriced usage (no price in the price book, never free): {c} {meter}={units}").map_err(w)?;
     }
     Ok(())
 }
@@ -183,21 +296,25 @@ fn table(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
     writeln!(out).map_err(w)?;
     let mut customers: Vec<(&str, Share)> = ledger.customers().into_iter().collect();
     customers.sort_by(|a, b| b.1.cost_usd.total_cmp(&a.1.cost_usd));
-    writeln!(out, "{:<24} {:>14} {:>12} {:>14}  usage", "customer", "cost USD", "invocations", "GB-seconds")
-        .map_err(w)?;
     let unattributed = ledger.unattributed_total();
-    for (c, s) in customers.iter().map(|(c, s)| (*c, s)).chain([("(unattributed)", &unattributed)]) {
-        let usage: Vec<String> = s.usage.iter().map(|(m, v)| format!("{m}={v}")).collect();
-        writeln!(
-            out,
-            "{:<24} {:>14.6} {:>12.2} {:>14.3}  {}",
-            c,
-            s.cost_usd,
-            s.invocations,
-            s.billed_gb_seconds,
-            usage.join(" ")
-        )
-        .map_err(w)?;
+    if let Some(m) = &outcome.margins {
+        margin_table(m, &customers, &unattributed, out)?;
+    } else {
+        writeln!(out, "{:<24} {:>14} {:>12} {:>14}  usage", "customer", "cost USD", "invocations", "GB-seconds")
+            .map_err(w)?;
+        for (c, s) in customers.iter().map(|(c, s)| (*c, s)).chain([("(unattributed)", &unattributed)]) {
+            let usage: Vec<String> = s.usage.iter().map(|(m, v)| format!("{m}={v}")).collect();
+            writeln!(
+                out,
+                "{:<24} {:>14.6} {:>12.2} {:>14.3}  {}",
+                c,
+                s.cost_usd,
+                s.invocations,
+                s.billed_gb_seconds,
+                usage.join(" ")
+            )
+            .map_err(w)?;
+        }
     }
     writeln!(out).map_err(w)?;
     writeln!(out, "unmetered invocations: {}", outcome.unmetered).map_err(w)?;

@@ -66,6 +66,13 @@ impl Window {
         (iso_millis(self.from_ms), iso_millis(self.to_ms))
     }
 
+    /// The first instant of the calendar month (UTC) the window starts in, as documents write `@timestamp`: a
+    /// month's allowance and tiers count its usage from there.
+    pub fn month_start(&self) -> String {
+        let day = iso_millis(self.from_ms);
+        format!("{}-01T00:00:00.000Z", super::margin::month(&day))
+    }
+
     /// The range to read: the window and [`MARGIN_MS`] on each side.
     pub fn read_range(&self) -> (String, String) {
         (iso_millis(self.from_ms - MARGIN_MS), iso_millis(self.to_ms + MARGIN_MS))
@@ -176,14 +183,35 @@ fn default_metrics_index() -> String {
     "logmeter-metrics-*".into()
 }
 
-/// The options `--metered` / `--tenant-customers` describe.
-pub fn options(metered: &str, tenant_customers: &str, window: Option<&Window>) -> Result<super::Options, String> {
+/// The options `--metered` / `--tenant-customers` / `--price-book` describe.
+pub fn options(
+    metered: &str,
+    tenant_customers: &str,
+    window: Option<&Window>,
+    price_book: Option<super::price_book::PriceBook>,
+) -> Result<super::Options, String> {
     let mut tenants = std::collections::BTreeMap::new();
     for pair in tenant_customers.split(',').filter(|p| !p.trim().is_empty()) {
         let (t, c) = pair.split_once('=').ok_or(format!("tenant customers: {pair:?} is not tenant=customer"))?;
         tenants.insert(t.trim().to_owned(), c.trim().to_owned());
     }
-    Ok(super::Options { metered: super::FunctionSet::parse(metered), tenants, window: window.map(Window::bounds) })
+    Ok(super::Options {
+        metered: super::FunctionSet::parse(metered),
+        tenants,
+        window: window.map(Window::bounds),
+        priced_from: window.filter(|_| price_book.is_some()).map(Window::month_start),
+        price_book,
+    })
+}
+
+/// The price book `setting` gives (`--price-book`, `PRICE_BOOK`): the JSON itself when it starts with `{`, else
+/// the path of a file holding it.
+pub fn read_price_book(setting: &str) -> Result<super::price_book::PriceBook, String> {
+    if setting.trim_start().starts_with('{') {
+        return super::price_book::PriceBook::parse(setting).map_err(|e| e.to_string());
+    }
+    let text = std::fs::read_to_string(setting).map_err(|e| format!("cannot read the price book {setting}: {e}"))?;
+    super::price_book::PriceBook::parse(&text).map_err(|e| format!("{setting}: {e}"))
 }
 
 /// The writer of results: the mirror at `config`, with the results' index template.
@@ -205,10 +233,17 @@ pub async fn reconcile_window(
     options: super::Options,
     window: Option<&Window>,
 ) -> Result<Outcome, String> {
+    let month_to_date = options.priced_from.clone();
     let mut reconciler = super::Reconciler::new(options)?;
     let range = window.map(Window::read_range);
     let range = range.as_ref().map(|(from, to)| (from.as_str(), to.as_str()));
     super::source::read_search(http, index, metrics_index, range, &mut |doc| reconciler.push(&doc)).await?;
+    // With a price book, the meter records of the month before the window too: they place the window's usage
+    // in the month's allowance and tiers (read twice where the ranges meet: a document counts once).
+    if let (Some(from), Some((before, _))) = (month_to_date, range) {
+        let meters = (from.as_str(), before);
+        super::source::read_search_meters(http, index, meters, &mut |doc| reconciler.push(&doc)).await?;
+    }
     reconciler.finish()
 }
 
@@ -217,10 +252,11 @@ pub async fn reconcile_window(
 pub async fn run(
     task: &ReconcileTask,
     mirror: &crate::output::search::SearchMirror,
+    price_book: Option<&super::price_book::PriceBook>,
     now_ms: i64,
 ) -> Result<(Outcome, Window), String> {
     let window = Window::ending_before(now_ms, task.window_minutes, task.lag_minutes);
-    let options = options(&task.metered, &task.tenant_customers, Some(&window))?;
+    let options = options(&task.metered, &task.tenant_customers, Some(&window), price_book.cloned())?;
     let outcome = reconcile_window(mirror.http(), &task.index, &task.metrics_index, options, Some(&window)).await?;
     write_results(mirror, &outcome, &window).await?;
     Ok((outcome, window))

@@ -79,7 +79,27 @@ pub async fn read_search(
             .ok_or_else(|| format!("search mirror: unreadable invocation document {id}"))?)
     })
     .await?;
-    // Meter records' documents (older versions also wrote invocations there: those are read from their own).
+    read_meters(http, pattern, time, f).await
+}
+
+/// Calls `f` with the reconciliation documents of `pattern` (meter records) whose `@timestamp` is in `[from, to)`.
+pub async fn read_search_meters(
+    http: &SearchHttp,
+    pattern: &str,
+    (from, to): (&str, &str),
+    f: &mut (dyn FnMut(JoinDoc) -> Result<(), String> + Send),
+) -> Result<(), String> {
+    read_meters(http, pattern, serde_json::json!({"range": {"@timestamp": {"gte": from, "lt": to}}}), f).await
+}
+
+/// The meter records' documents that `time` matches (older versions also wrote invocations there: those are read
+/// from their own).
+async fn read_meters(
+    http: &SearchHttp,
+    pattern: &str,
+    time: serde_json::Value,
+    f: &mut (dyn FnMut(JoinDoc) -> Result<(), String> + Send),
+) -> Result<(), String> {
     let meters = serde_json::json!({"bool": {"filter": [time], "must_not": [{"term": {"kind": JoinKind::Invocation.as_str()}}]}});
     read_pages(http, pattern, &meters, &["join_id"], &mut |_, source| {
         f(JoinDoc::deserialize(source).map_err(|e| format!("search mirror: {e}"))?)

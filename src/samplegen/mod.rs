@@ -6,9 +6,11 @@
 
 mod invocation;
 mod json_style;
+mod margins;
 mod records;
 mod rng;
 
+pub use margins::{ExpectedMargin, PRICE_BOOK};
 pub use rng::Rng;
 
 use serde::{Deserialize, Serialize};
@@ -201,6 +203,7 @@ pub fn sample_files() -> Vec<(String, Vec<u8>)> {
         files.push((format!("events/{}.json", spec.name), s.event.into_bytes()));
         files.push((format!("events/{}.truth.json", spec.name), truth));
     }
+    files.push(("price-book.json".to_owned(), PRICE_BOOK.as_bytes().to_vec()));
     files
 }
 

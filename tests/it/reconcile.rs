@@ -140,6 +140,124 @@ fn assert_reconciled(got: &Value, what: &str) {
     }
 }
 
+/// Per customer: revenue at the samples' price book and cost to serve, worked out by the generator (at the test
+/// prices); and the usage without a price.
+fn truth_margins() -> (BTreeMap<String, logmeter::samplegen::ExpectedMargin>, BTreeMap<(String, String), f64>) {
+    sample().truth.margins(cost)
+}
+
+/// The samples' price book, as the generator wrote it.
+const PRICE_BOOK: &str = "samples/price-book.json";
+
+/// Equal to the cent, and within rounding of the sums.
+fn to_the_cent(got: f64, want: f64) -> bool {
+    (got - want).abs() < 0.005 && (got - want).abs() <= 1e-9 * want.abs().max(1.0)
+}
+
+/// Checks a `reconcile --price-book … --format json` answer's revenue, cost and margin per customer against the
+/// ground truth.
+fn assert_margins(got: &Value, what: &str) {
+    let (want, unpriced) = truth_margins();
+    assert_eq!(got["currency"], "USD", "{what}");
+    let customers = got["customers"].as_array().unwrap();
+    assert_eq!(customers.len(), want.len(), "{what}: customers");
+    for c in customers {
+        let id = c["customer_id"].as_str().unwrap();
+        let w = want[id];
+        for (field, v) in [("revenue", w.revenue), ("cost", w.cost), ("margin", w.margin())] {
+            let g = c[field].as_f64().unwrap();
+            assert!(to_the_cent(g, v), "{what}: {id} {field} {g} against {v}");
+        }
+        let got_unpriced: BTreeMap<String, f64> = serde_json::from_value(c["unpriced_usage"].clone()).unwrap();
+        let want_unpriced: BTreeMap<String, f64> =
+            unpriced.iter().filter(|((cc, _), _)| cc == id).map(|((_, m), v)| (m.clone(), *v)).collect();
+        assert_eq!(got_unpriced.keys().collect::<Vec<_>>(), want_unpriced.keys().collect::<Vec<_>>(), "{what}: {id}");
+        for (m, v) in &want_unpriced {
+            assert!(close(got_unpriced[m], *v), "{what}: {id} unpriced {m}");
+        }
+    }
+    let revenue: f64 = want.values().map(|m| m.revenue).sum();
+    assert!(to_the_cent(got["totals"]["revenue"].as_f64().unwrap(), revenue), "{what}: total revenue");
+}
+
+/// The customers who lose most, worst first (the ground truth's).
+fn truth_loss_makers() -> Vec<(String, f64)> {
+    let mut losses: Vec<(String, f64)> =
+        truth_margins().0.into_iter().map(|(c, m)| (c, m.margin())).filter(|(_, m)| *m < 0.0).collect();
+    losses.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    losses
+}
+
+#[test]
+fn revenue_cost_and_margin_per_customer_equal_the_ground_truth_to_the_cent_in_json_csv_and_the_table() {
+    let (want, unpriced) = truth_margins();
+    assert!(truth_loss_makers().len() >= 3, "the sample has loss-makers");
+    assert!(!unpriced.is_empty(), "and usage without a price");
+    assert!(want.values().filter(|m| m.margin() > 0.0).count() >= 3, "and customers who pay their way");
+    let work = tempdir("margins");
+    let files = event_files(&work.join("events"));
+    let out = work.join("out").display().to_string();
+    let mut args = vec!["process"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend(["--out", &out]);
+    logmeter(&args);
+    let got = reconcile_json(&["--out", &out, "--price-book", PRICE_BOOK]);
+    assert_margins(&got, "json");
+    // Per customer and day, and per month: the same customers' figures, cut the other way.
+    for (rows, key) in [("customer_day_margins", "day"), ("customer_month_margins", "month")] {
+        let mut per: BTreeMap<String, f64> = BTreeMap::new();
+        for r in got[rows].as_array().unwrap() {
+            assert!(r[key].is_string(), "{rows}: {r}");
+            *per.entry(r["customer_id"].as_str().unwrap().to_owned()).or_default() += r["margin"].as_f64().unwrap();
+        }
+        for (c, m) in &want {
+            assert!(to_the_cent(per[c], m.margin()), "{rows}: {c}");
+        }
+    }
+
+    // The CSV: a row per customer, function and day, whose revenue adds up per customer.
+    let csv = String::from_utf8(
+        logmeter(&["reconcile", "--out", &out, "--format", "csv", "--price-book", PRICE_BOOK]).stdout,
+    )
+    .unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let mut revenue: BTreeMap<String, f64> = BTreeMap::new();
+    for line in csv.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[col("currency")], "USD");
+        *revenue.entry(cells[col("customer_id")].to_owned()).or_default() +=
+            cells[col("revenue")].parse::<f64>().unwrap();
+    }
+    for (c, m) in &want {
+        assert!(to_the_cent(revenue[c], m.revenue), "csv: {c} revenue {} against {}", revenue[c], m.revenue);
+    }
+    assert_eq!(revenue.get("(unattributed)"), Some(&0.0), "unattributed cost earns nothing");
+
+    // The table ranks customers by margin, the worst loss-maker first.
+    let table = String::from_utf8(
+        logmeter(&["reconcile", "--out", &out, "--metered", "all", "--price-book", PRICE_BOOK]).stdout,
+    )
+    .unwrap();
+    let rows: Vec<&str> = table.lines().skip_while(|l| !l.starts_with("customer ")).skip(1).collect();
+    let losses = truth_loss_makers();
+    for (i, (c, margin)) in losses.iter().take(3).enumerate() {
+        assert!(rows[i].starts_with(&format!("{c} ")), "row {i} is {c} ({margin:.2}): {}", rows[i]);
+    }
+    assert!(table.contains(&format!("loss-makers: {}", losses.len())), "{table}");
+    assert!(table.contains("unpriced usage"), "usage without a price is named, never free");
+
+    // A price book that breaks its rules stops the command with the reason.
+    let bad = work.join("bad-book.json");
+    std::fs::write(&bad, r#"{"meters":{"api-calls":{"tiers":[{"up_to":5,"unit_price":1}]}}}"#).unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_logmeter"))
+        .args(["reconcile", "--out", &out, "--price-book", &bad.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("the last tier must have no up_to"));
+}
+
 #[test]
 fn reconcile_over_out_directories_names_exactly_the_unmetered_invocations_and_attributes_all_cost() {
     let n = sample().truth.reports.len();
@@ -247,7 +365,7 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
         let half_past =
             logmeter::reconcile::scheduled::Window::parse("2026-11-20T00:30:00Z", "2026-11-21").unwrap().from_ms;
         let (outcome, window) =
-            rt.block_on(logmeter::reconcile::scheduled::run(&task.reconcile, &mirror, half_past)).unwrap();
+            rt.block_on(logmeter::reconcile::scheduled::run(&task.reconcile, &mirror, None, half_past)).unwrap();
         assert_eq!(window.bounds().0, "2026-11-19T00:00:00.000Z");
         let emf: Value =
             serde_json::from_str(&logmeter::reconcile::scheduled::emf_lines(&outcome, half_past)[0]).unwrap();

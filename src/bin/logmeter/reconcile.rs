@@ -35,6 +35,10 @@ pub struct Source {
     /// not named is its own customer).
     #[arg(long, value_name = "MAP", default_value = "")]
     tenant_customers: String,
+    /// The price book (docs/pricing.md): a JSON file, for revenue and margin per customer. Default: the
+    /// PRICE_BOOK setting, when set.
+    #[arg(long, value_name = "FILE")]
+    price_book: Option<String>,
 }
 
 /// The search mirror's client and writer for `--search-url`, with the SEARCH_* authentication settings.
@@ -54,7 +58,15 @@ fn reconcile_outcome(source: &Source, write: bool) -> Result<logmeter::reconcile
         (Some(from), Some(to)) => Some(Window::parse(from, to).map_err(CliError::Usage)?),
         _ => None,
     };
-    let options = options(&source.metered, &source.tenant_customers, window.as_ref()).map_err(CliError::Usage)?;
+    let price_book = source
+        .price_book
+        .clone()
+        .or_else(|| std::env::var("PRICE_BOOK").ok().filter(|v| !v.is_empty()))
+        .map(|setting| logmeter::reconcile::scheduled::read_price_book(&setting))
+        .transpose()
+        .map_err(CliError::Usage)?;
+    let options =
+        options(&source.metered, &source.tenant_customers, window.as_ref(), price_book).map_err(CliError::Usage)?;
     match (&source.out, &source.search_url) {
         (Some(dir), _) => {
             let mut reconciler = logmeter::reconcile::Reconciler::new(options).map_err(CliError::Failed)?;

@@ -73,6 +73,13 @@ pub struct JoinDoc {
     /// Meter: `meterValue`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meter_value: Option<f64>,
+    /// Meter: the customer's plan, the record's `plan` dimension ([`crate::reconcile::price_book::PLAN_DIMENSION`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// Invocation: its max memory used reached its memory size (it may have run out of memory, whatever its
+    /// status says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_suspected: Option<bool>,
 }
 
 impl JoinDoc {
@@ -96,6 +103,8 @@ impl JoinDoc {
             customer_id: Some("c".into()),
             meter_api_name: Some("m".into()),
             meter_value: Some(1.5),
+            plan: Some("p".into()),
+            oom_suspected: Some(true),
         };
         super::mapping::properties_of(&example, &[]).unwrap_or_else(|e| {
             // A test derives it on every run: only a change that skipped the tests can get here.
@@ -147,6 +156,15 @@ struct MeterFields<'a> {
     meter: Cow<'a, str>,
     #[serde(rename = "meterValue")]
     value: f64,
+    #[serde(default, borrow)]
+    dimensions: Option<Dimensions<'a>>,
+}
+
+/// The one dimension the join keeps.
+#[derive(serde::Deserialize)]
+struct Dimensions<'a> {
+    #[serde(default, borrow)]
+    plan: Option<Cow<'a, str>>,
 }
 
 /// Appends the reconciliation documents of one record's meter records to `bulk`: [`JoinDoc`]s of kind `meter`,
@@ -203,6 +221,10 @@ pub fn encode_reconcile(
             push_str(out, &fields.meter);
             out.extend_from_slice(b",\"meter_value\":");
             push_f64(out, fields.value);
+            if let Some(plan) = fields.dimensions.as_ref().and_then(|d| d.plan.as_deref()) {
+                out.extend_from_slice(b",\"plan\":");
+                push_str(out, plan);
+            }
             out.push(b'}');
         });
     }
@@ -261,6 +283,7 @@ struct ReportLambda<'a> {
     duration_ms: Option<f64>,
     billed_gb_seconds: Option<f64>,
     estimated_cost_usd: Option<f64>,
+    memory_utilization: Option<f64>,
 }
 
 /// The invocation half of the join, from an invocation document (`event.dataset` `aws.lambda.report`) and its
@@ -291,6 +314,7 @@ pub fn invocation_from_report(id: &str, doc: &[u8]) -> Option<JoinDoc> {
         duration_ms: d.aws.lambda.duration_ms,
         billed_gb_seconds: d.aws.lambda.billed_gb_seconds,
         cost_usd: d.aws.lambda.estimated_cost_usd,
+        oom_suspected: d.aws.lambda.memory_utilization.map(|u| u >= 1.0),
         ..JoinDoc::default()
     })
 }
@@ -336,7 +360,7 @@ mod tests {
             r#"{"customerId":"acme","meterApiName":"api-calls","meterValue":1,"meterTimeInMillis":1795168800000,"uniqueId":"u1"}"#,
             r#"{"customerId":"caf\u00e9 \"q\"","meterApiName":"gb","meterValue":0.1,"meterTimeInMillis":1795168800001}"#,
             r#"{"customerId":"acme","meterApiName":"api-calls","meterValue":1,"meterTimeInMillis":1795168800000,"uniqueId":"u1"}"#,
-            r#"{"customerId":"big","meterApiName":"m","meterValue":9007199254740992,"meterTimeInMillis":1795168800002}"#,
+            r#"{"customerId":"big","meterApiName":"m","meterValue":9007199254740992,"meterTimeInMillis":1795168800002,"dimensions":{"plan":"pro \"x\"","region":"eu"}}"#,
         ];
         for (i, l) in lines.iter().enumerate() {
             meters.push(l, 1_795_168_800_000 + i as i64, false);
@@ -380,6 +404,7 @@ mod tests {
                 customer_id: fields["customerId"].as_str().map(str::to_owned),
                 meter_api_name: fields["meterApiName"].as_str().map(str::to_owned),
                 meter_value: fields["meterValue"].as_f64(),
+                plan: fields["dimensions"]["plan"].as_str().map(str::to_owned),
                 ..JoinDoc::default()
             };
             assert_eq!(*doc, serde_json::to_string(&want).unwrap());
