@@ -168,6 +168,7 @@ pub fn every_setting() -> Vec<&'static Setting> {
         .iter()
         .chain(crate::config::DELIVERY)
         .chain(crate::output::settings_rows())
+        .chain(crate::reconcile::SETTINGS)
         .chain(crate::config::LOGS)
         .collect()
 }
@@ -211,7 +212,10 @@ mod tests {
         crate::config::DeliveryConfig::from_lookup(lookup).unwrap();
         crate::output::search::SearchConfig::from_lookup(&lookup).unwrap();
         crate::output::prometheus::PrometheusConfig::from_lookup(&lookup).unwrap();
-        asked.borrow_mut().extend(["AWS_ENDPOINT_URL_S3".to_owned(), "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned()]);
+        // Read beside the configuration: the SDK's endpoints, and the price book (by the reconciliation).
+        asked
+            .borrow_mut()
+            .extend(["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "PRICE_BOOK"].map(str::to_owned));
         let listed: std::collections::BTreeSet<String> = variables().iter().map(|v| v.to_string()).collect();
         assert_eq!(*asked.borrow(), listed);
     }

@@ -15,11 +15,21 @@ pub mod report;
 pub mod scheduled;
 pub mod source;
 
+use crate::config::settings::Setting;
 use crate::output::search::reconcile_docs::{JoinDoc, JoinKind};
 use crate::plan::rollup::Sketch;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
+
+/// The reconciliation's rows of the settings table (read by `logmeter reconcile`, `logmeter report` and the
+/// scheduled reconciliation).
+pub const SETTINGS: &[Setting] = &[Setting {
+    names: r#"`PRICE_BOOK`"#,
+    default: r#"none"#,
+    output: "reconciliation",
+    meaning: r#"the price book (a JSON file's path, or the JSON itself; see [pricing.md](pricing.md)): revenue and margin per customer in `logmeter reconcile`, `logmeter report` and the scheduled reconciliation's documents (`--price-book` overrides it)"#,
+}];
 
 /// Which functions must meter every invocation: the user's list of names and `*` patterns, or all of them when
 /// the user says `all`. Empty: no invocation is called unmetered.

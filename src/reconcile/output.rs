@@ -136,7 +136,7 @@ fn json(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
         &mut ledger.functions.iter().map(|(f, s)| {
             serde_json::json!({"function": f, "invocations": s.invocations, "errors": s.errors,
                 "cold_starts": s.cold_starts, "unmetered": s.unmetered, "cost_usd": s.cost_usd,
-                "unpriced_invocations": s.unpriced, "p99_duration_ms": p99(s)})
+                "unpriced_invocations": s.unpriced, "oom_suspected": s.oom_suspected, "p99_duration_ms": p99(s)})
         }),
     )?;
     let mut unattributed = share_json(&ledger.unattributed_total());
@@ -275,18 +275,19 @@ fn table(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
     let ledger = &outcome.ledger;
     writeln!(
         out,
-        "{:<24} {:>12} {:>8} {:>8} {:>10} {:>12} {:>14}",
-        "function", "invocations", "errors", "cold", "unmetered", "p99 ms", "cost USD"
+        "{:<24} {:>12} {:>8} {:>8} {:>6} {:>10} {:>12} {:>14}",
+        "function", "invocations", "errors", "cold", "oom?", "unmetered", "p99 ms", "cost USD"
     )
     .map_err(w)?;
     for (f, s) in &ledger.functions {
         writeln!(
             out,
-            "{:<24} {:>12} {:>8} {:>8} {:>10} {:>12.2} {:>14.6}",
+            "{:<24} {:>12} {:>8} {:>8} {:>6} {:>10} {:>12.2} {:>14.6}",
             f,
             s.invocations,
             s.errors,
             s.cold_starts,
+            s.oom_suspected,
             s.unmetered,
             p99(s).unwrap_or(0.0),
             s.cost_usd

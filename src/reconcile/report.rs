@@ -3,6 +3,7 @@
 //! invocations per function with their request ids, and invocations, errors, cold starts and p99 per function.
 //! It fits a laptop screen and prints cleanly (`@media print`).
 
+use super::margin::{Margins, Money};
 use super::{Outcome, Share};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -51,12 +52,147 @@ fn bars(title: &str, rows: &[(String, f64, String)]) -> String {
     svg
 }
 
+/// A small line chart of `values` over the days (one point per day, scaled to their own range, with the zero line
+/// when the range crosses it), labelled with its last value.
+fn spark(title: &str, values: &[f64], last: &str, class: &str) -> String {
+    let (w, h, pad) = (96.0, 30.0, 3.0);
+    let lo = values.iter().copied().fold(0.0_f64, f64::min);
+    let hi = values.iter().copied().fold(0.0_f64, f64::max);
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let x = |i: usize| {
+        if values.len() > 1 { pad + i as f64 * (w - 2.0 * pad) / (values.len() - 1) as f64 } else { w / 2.0 }
+    };
+    let y = |v: f64| pad + (hi - v) / span * (h - 2.0 * pad);
+    let points: Vec<String> = values.iter().enumerate().map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v))).collect();
+    let mut svg = format!(
+        "<svg class=\"spark {class}\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {} {h}\" width=\"{}\" height=\"{h}\">",
+        esc(title),
+        w + 62.0,
+        w + 62.0
+    );
+    if lo < 0.0 && hi > 0.0 {
+        let _ = write!(svg, "<line x1=\"0\" x2=\"{w}\" y1=\"{0:.1}\" y2=\"{0:.1}\" class=\"z\"/>", y(0.0));
+    }
+    let _ = write!(svg, "<polyline points=\"{}\"/>", points.join(" "));
+    for p in &points {
+        let (px, py) = p.split_once(',').unwrap_or(("0", "0"));
+        let _ = write!(svg, "<circle cx=\"{px}\" cy=\"{py}\" r=\"2\"/>");
+    }
+    let _ = write!(svg, "<text x=\"{}\" y=\"{}\" class=\"v\">{}</text></svg>", w + 4.0, h / 2.0 + 4.0, esc(last));
+    svg
+}
+
+/// An amount of money for people: to the cent, and below a cent to its first two significant digits (a customer
+/// who costs a hundredth of a cent a day still shows what it costs).
+fn amount(v: f64) -> String {
+    if v == 0.0 || v.abs() >= 0.01 || !v.is_finite() {
+        return format!("{v:.2}");
+    }
+    let decimals = ((-v.abs().log10()).ceil() as usize + 1).min(9);
+    format!("{v:.decimals$}")
+}
+
+/// An amount and its currency.
+fn money(v: f64, currency: &str) -> String {
+    format!("{} {currency}", amount(v))
+}
+
+/// The margin section: customers ranked by margin, loss-makers first, each with its usage, cost and margin over the
+/// days as small line charts; then the functions that serve each loss-maker.
+fn margin_section(outcome: &Outcome, m: &Margins, days: &std::collections::BTreeSet<&str>, page: &mut String) {
+    let ledger = &outcome.ledger;
+    let cur = m.currency.as_str();
+    let money_of = m.customers();
+    let per_day = m.customer_days();
+    let mut usage_per_day: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+    for ((c, _, d), s) in &ledger.days {
+        *usage_per_day.entry((c.as_str(), d.as_str())).or_default() += s.usage.values().sum::<f64>();
+    }
+    let mut ranked: Vec<(&str, Money)> = money_of.iter().map(|(c, m)| (*c, *m)).collect();
+    ranked.sort_by(|a, b| a.1.margin().total_cmp(&b.1.margin()).then(a.0.cmp(b.0)));
+    let losing: Vec<&(&str, Money)> = ranked.iter().filter(|(_, m)| m.margin() < 0.0).collect();
+    let total = m.total();
+    let _ = write!(
+        page,
+        "<h2>Margin per customer</h2><div class=\"cards\">\
+         <div class=\"card\">revenue<b>{}</b></div><div class=\"card\">cost to serve<b>{}</b></div>\
+         <div class=\"card\">margin<b>{}</b></div><div class=\"card\">loss-makers<b>{}</b></div></div>\
+         <p class=\"note\">Customers ranked by margin, the loss-makers first ({} of {} shown). Revenue is usage at the \
+         price book; cost is the cost to serve; margin is revenue minus cost, in {cur}. Each chart runs over the days \
+         {}.</p><table class=\"margin\"><tr><th>customer</th><th>revenue</th><th>cost</th><th>margin</th><th>margin %</th>\
+         <th>usage per day</th><th>cost per day</th><th>margin per day</th></tr>",
+        money(total.revenue, cur),
+        money(total.cost, cur),
+        money(total.margin(), cur),
+        losing.len(),
+        ranked.len().min(CUSTOMERS_SHOWN),
+        ranked.len(),
+        days.iter().next().map_or(String::new(), |first| format!("{first} to {}", days.iter().last().unwrap_or(first))),
+    );
+    for (c, money_c) in ranked.iter().take(CUSTOMERS_SHOWN) {
+        let series = |f: &dyn Fn(&str) -> f64| -> Vec<f64> { days.iter().map(|d| f(d)).collect() };
+        let usage = series(&|d| usage_per_day.get(&(*c, d)).copied().unwrap_or(0.0));
+        let cost = series(&|d| per_day.get(&(*c, d)).map_or(0.0, |m| m.cost));
+        let margin = series(&|d| per_day.get(&(*c, d)).map_or(0.0, Money::margin));
+        let class = if money_c.margin() < 0.0 { " class=\"loss\"" } else { "" };
+        let _ = write!(
+            page,
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(c),
+            amount(money_c.revenue),
+            amount(money_c.cost),
+            amount(money_c.margin()),
+            money_c.share().map_or_else(|| "–".to_owned(), |s| format!("{:.1}", s * 100.0)),
+            spark(&format!("{c}: usage per day"), &usage, &num(usage.iter().sum()), "u"),
+            spark(&format!("{c}: cost per day"), &cost, &amount(money_c.cost), "c"),
+            spark(&format!("{c}: margin per day"), &margin, &amount(money_c.margin()), "m"),
+        );
+    }
+    page.push_str("</table>");
+    let unattributed = m.unattributed_total();
+    let _ = write!(
+        page,
+        "<p class=\"note\">Unattributed cost (invocations that metered no customer): {}.</p>",
+        money(unattributed.cost, cur)
+    );
+    if !m.unpriced.is_empty() {
+        page.push_str("<p class=\"note\">Usage without a price in the price book (never counted as free): ");
+        let list: Vec<String> =
+            m.unpriced.iter().map(|((c, meter), u)| format!("{} {}={}", esc(c), esc(meter), num(*u))).collect();
+        page.push_str(&list.join(", "));
+        page.push_str(".</p>");
+    }
+    if losing.is_empty() {
+        return;
+    }
+    page.push_str("<h2>Functions that serve the loss-makers</h2><table class=\"t2\"><tr><th>customer</th><th>function</th><th>revenue</th><th>cost</th><th>margin</th></tr>");
+    for (c, _) in losing.iter().take(CUSTOMERS_SHOWN) {
+        let mut functions: Vec<(&str, Money)> = m.functions_of(c).into_iter().collect();
+        functions.sort_by(|a, b| b.1.cost.total_cmp(&a.1.cost).then(a.0.cmp(b.0)));
+        for (f, fm) in functions {
+            let _ = write!(
+                page,
+                "<tr class=\"loss\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(c),
+                esc(f),
+                amount(fm.revenue),
+                amount(fm.cost),
+                amount(fm.margin())
+            );
+        }
+    }
+    page.push_str("</table>");
+}
+
 const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1b1f24;margin:0 auto;max-width:1100px;padding:24px}\
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}\
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}.card{border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;min-width:150px}\
 .card b{display:block;font-size:20px}table{border-collapse:collapse;width:100%;margin:8px 0}th,td{border-bottom:1px solid #eaeef2;padding:4px 8px;text-align:right}\
 th:first-child,td:first-child,.t2 th:nth-child(2),.t2 td:nth-child(2){text-align:left}th{background:#f6f8fa}.ids{font:12px ui-monospace,monospace;columns:2;word-break:break-all}\
 svg .l{font-size:12px;fill:#1b1f24}svg .v{font-size:12px;fill:#57606a}svg .b{fill:#2f81f7}svg.warn .b{fill:#cf222e}.note{color:#57606a}\
+.spark polyline{fill:none;stroke-width:1.5}.spark.u polyline{stroke:#2f81f7}.spark.u circle{fill:#2f81f7}\
+.spark.c polyline{stroke:#9a6700}.spark.c circle{fill:#9a6700}.spark.m polyline{stroke:#1a7f37}.spark.m circle{fill:#1a7f37}\
+.spark .z{stroke:#afb8c1;stroke-dasharray:2 2}tr.loss td:first-child{color:#cf222e;font-weight:600}table.margin td{vertical-align:middle}\
 @media print{body{max-width:none;padding:0}h2{break-after:avoid}table,svg{break-inside:avoid}.ids{columns:3}}";
 
 /// The page for `outcome`; `title` names the source.
@@ -87,6 +223,10 @@ pub fn html(outcome: &Outcome, title: &str) -> Result<String, String> {
         outcome.orphans.values().sum::<u64>(),
         ledger.meter_records,
     );
+
+    if let Some(m) = &outcome.margins {
+        margin_section(outcome, m, &days, &mut page);
+    }
 
     // Usage per customer and meter per day.
     let mut usage: BTreeMap<(&str, &str), BTreeMap<&str, f64>> = BTreeMap::new();
@@ -185,21 +325,22 @@ pub fn html(outcome: &Outcome, title: &str) -> Result<String, String> {
     let rows: Vec<(String, f64, String)> =
         ledger.functions.iter().map(|(f, s)| (f.clone(), s.invocations as f64, s.invocations.to_string())).collect();
     page.push_str(&bars("invocations per function", &rows));
-    page.push_str("<table><tr><th>function</th><th>invocations</th><th>errors</th><th>cold starts</th><th>p99 duration ms</th><th>cost USD</th></tr>");
+    page.push_str("<table><tr><th>function</th><th>invocations</th><th>errors</th><th>cold starts</th><th>out of memory?</th><th>p99 duration ms</th><th>cost USD</th></tr>");
     for (f, s) in &ledger.functions {
         let _ = write!(
             page,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.6}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"oom\">{}</td><td>{}</td><td>{:.6}</td></tr>",
             esc(f),
             s.invocations,
             s.errors,
             s.cold_starts,
+            s.oom_suspected,
             s.durations.quantile(0.99).map_or(String::new(), |v| format!("{v:.2}")),
             s.cost_usd
         );
     }
     let unpriced: u64 = ledger.functions.values().map(|f| f.unpriced).sum();
-    page.push_str("</table>");
+    page.push_str("</table><p class=\"note\">Out of memory?: invocations whose max memory used reached their memory size, whatever their status (Lambda can report one that ran out of memory as a timeout).</p>");
     if unpriced > 0 {
         let _ = write!(
             page,

@@ -7,7 +7,8 @@
 //! Results are written with `index` and ids derived from what they describe and the window, so running a window
 //! again replaces its documents instead of adding to them:
 //! - `logmeter-cost-to-serve-%Y.%m.%d`: per customer (or `(unattributed)`), function, day and window: cost,
-//!   invocations, GB-seconds, and usage per meter;
+//!   invocations, GB-seconds, and usage per meter; with a price book, also `revenue`, `cost` and `margin` in its
+//!   `currency`;
 //! - `logmeter-unmetered-%Y.%m.%d`: one per unmetered invocation.
 
 use super::{Outcome, Share};
@@ -93,27 +94,42 @@ pub fn results_body(outcome: &Outcome, window: &Window) -> Result<Parcel, String
         body.push(b'\n');
         items += 1;
     };
-    let share = |customer: &str, function: &str, day: &str, s: &Share| {
-        serde_json::json!({
+    let margins = outcome.margins.as_ref();
+    let share = |customer: &str, function: &str, day: &str, s: &Share, money: Option<super::margin::Money>| {
+        let mut doc = serde_json::json!({
             "@timestamp": format!("{day}T00:00:00.000Z"),
             "event": {"dataset": "logmeter.cost_to_serve"},
             "customer_id": customer, "function": function, "day": day,
             "window": {"from": from, "to": to},
             "cost_usd": s.cost_usd, "invocations": s.invocations, "billed_gb_seconds": s.billed_gb_seconds,
             "usage": s.usage,
-        })
+        });
+        // With a price book: what the customer's usage earned, and the margin, in the book's currency.
+        if let (Some(m), Some(money)) = (margins, money) {
+            doc["currency"] = m.currency.clone().into();
+            doc["revenue"] = money.revenue.into();
+            doc["cost"] = money.cost.into();
+            doc["margin"] = money.margin().into();
+        }
+        doc
     };
     let ledger = &outcome.ledger;
+    let key = |c: &String, f: &String, d: &String| (c.clone(), f.clone(), d.clone());
     let rows = ledger
         .days
         .iter()
-        .map(|((c, f, d), s)| (c.as_str(), f, d, s))
-        .chain(ledger.unattributed.iter().map(|((f, d), s)| ("(unattributed)", f, d, s)));
+        .map(|((c, f, d), s)| {
+            (c.as_str(), f, d, s, margins.map(|m| m.rows.get(&key(c, f, d)).copied().unwrap_or_default()))
+        })
+        .chain(ledger.unattributed.iter().map(|((f, d), s)| {
+            let money = margins.map(|m| m.unattributed.get(&(f.clone(), d.clone())).copied().unwrap_or_default());
+            ("(unattributed)", f, d, s, money)
+        }));
     let mut days = IndexNamer::new(COST_TO_SERVE_PATTERN);
-    for (c, f, d, s) in rows {
+    for (c, f, d, s, money) in rows {
         let id = ids.string(&[c.as_bytes(), f.as_bytes(), d.as_bytes()]);
         let index = days.name(parse_time(d)?).to_owned();
-        action(index, id, share(c, f, d, s), &mut body);
+        action(index, id, share(c, f, d, s, money), &mut body);
     }
     let mut unmetered = Vec::new();
     outcome.each_unmetered(|u| unmetered.push(u))?;

@@ -42,6 +42,8 @@ pub struct Spec {
     /// Whether Python functions also `print` meter lines (no request id on the line); without, they log every
     /// meter line through `logging`, which prefixes the request id.
     pub print_lines: bool,
+    /// Days the records spread over: the clock moves a day on after each share of the records (1: no jump).
+    pub days: u32,
 }
 
 /// The small sample: a handful of records to read by eye.
@@ -57,6 +59,7 @@ pub fn small() -> Spec {
         corrupt_records: true,
         bad_line_percent: 25,
         print_lines: true,
+        days: 1,
     }
 }
 
@@ -73,6 +76,7 @@ pub fn large() -> Spec {
         corrupt_records: true,
         bad_line_percent: 2,
         print_lines: true,
+        days: 1,
     }
 }
 
@@ -90,6 +94,7 @@ pub fn sparse() -> Spec {
         corrupt_records: false,
         bad_line_percent: 0,
         print_lines: true,
+        days: 1,
     }
 }
 
@@ -108,7 +113,14 @@ pub fn reconcile() -> Spec {
         corrupt_records: false,
         bad_line_percent: 0,
         print_lines: false,
+        days: 1,
     }
+}
+
+/// The margin sample: the reconciliation sample's shape over six days of one month, so each customer's usage, cost
+/// and margin run over several days and the monthly allowances and tiers are crossed on some day.
+pub fn margins() -> Spec {
+    Spec { name: "margins", seed: 20_261_208, max_data_records: 1_200, days: 6, ..reconcile() }
 }
 
 /// Counters the pipeline must reproduce (same names as [`crate::Summary`]).

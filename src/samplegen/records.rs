@@ -214,6 +214,12 @@ pub fn build(spec: &Spec) -> Sample {
         }
         b.data_record();
         data_records += 1;
+        // The next day, once this day's share of the records is written.
+        let share = spec.max_data_records / spec.days.max(1) as usize;
+        let day = records(&b, data_records) / share.max(1);
+        if spec.days > 1 && (b.now - START_MS) / 86_400_000 < day as i64 && day < spec.days as usize {
+            b.now += 86_400_000;
+        }
     }
     let event = format!("{{\"Records\":[{}]}}", b.records.join(","));
     Sample { event, truth: b.truth }

@@ -17,23 +17,29 @@ fn sample() -> &'static Sample {
     S.get_or_init(|| generate(&reconcile()))
 }
 
+/// The margin sample: the same shape over six days.
+fn margin_sample() -> &'static Sample {
+    static S: OnceLock<Sample> = OnceLock::new();
+    S.get_or_init(|| generate(&logmeter::samplegen::margins()))
+}
+
 /// The sample's records dealt into two batches, the odd ones first: an invocation whose events span records
 /// has its meter line in one batch and its REPORT in the other, read in either order.
-fn batch_events() -> Vec<Value> {
-    let event: Value = serde_json::from_str(&sample().event).unwrap();
+fn batch_events(s: &Sample) -> Vec<Value> {
+    let event: Value = serde_json::from_str(&s.event).unwrap();
     let records = event["Records"].as_array().unwrap();
     let pick = |odd: usize| -> Vec<&Value> { records.iter().skip(odd).step_by(2).collect() };
     vec![serde_json::json!({"Records": pick(1)}), serde_json::json!({"Records": pick(0)})]
 }
 
 fn batches() -> Vec<KinesisBatch> {
-    batch_events().into_iter().map(|e| serde_json::from_value(e).unwrap()).collect()
+    batch_events(sample()).into_iter().map(|e| serde_json::from_value(e).unwrap()).collect()
 }
 
 /// Each batch as an event file.
-fn event_files(dir: &Path) -> Vec<String> {
+fn event_files(s: &Sample, dir: &Path) -> Vec<String> {
     std::fs::create_dir_all(dir).unwrap();
-    batch_events()
+    batch_events(s)
         .iter()
         .enumerate()
         .map(|(i, b)| {
@@ -68,8 +74,8 @@ fn reconcile_json(args: &[&str]) -> Value {
 }
 
 /// The generator's invocations that logged no meter line.
-fn truth_unmetered() -> BTreeSet<String> {
-    sample().truth.reports.iter().filter(|r| r.customers.is_empty()).map(|r| r.request_id.clone()).collect()
+fn truth_unmetered(s: &Sample) -> BTreeSet<String> {
+    s.truth.reports.iter().filter(|r| r.customers.is_empty()).map(|r| r.request_id.clone()).collect()
 }
 
 /// One invocation's cost at the test prices, computed from the generator's figures.
@@ -89,10 +95,10 @@ type Usage = BTreeMap<String, BTreeMap<String, f64>>;
 
 /// Per customer: the cost of the invocations that metered them, split equally among an invocation's distinct
 /// customers (the documented rule), and usage per meter.
-fn truth_customers() -> (BTreeMap<String, f64>, f64, Usage) {
+fn truth_customers(s: &Sample) -> (BTreeMap<String, f64>, f64, Usage) {
     let mut costs: BTreeMap<String, f64> = BTreeMap::new();
     let mut unattributed = 0.0;
-    for r in &sample().truth.reports {
+    for r in &s.truth.reports {
         let customers: BTreeSet<&String> = r.customers.iter().collect();
         if customers.is_empty() {
             unattributed += cost(r);
@@ -102,7 +108,7 @@ fn truth_customers() -> (BTreeMap<String, f64>, f64, Usage) {
         }
     }
     let mut usage = Usage::new();
-    for m in &sample().truth.meters {
+    for m in &s.truth.meters {
         let c = m["customerId"].as_str().unwrap().to_owned();
         *usage.entry(c).or_default().entry(m["meterApiName"].as_str().unwrap().to_owned()).or_default() +=
             m["meterValue"].as_f64().unwrap();
@@ -116,12 +122,12 @@ fn assert_reconciled(got: &Value, what: &str) {
         got["unmetered"].as_array().unwrap().iter().map(|u| u["request_id"].as_str().unwrap().to_owned()).collect();
     let named: BTreeSet<String> = unmetered.iter().cloned().collect();
     assert_eq!(named.len(), unmetered.len(), "{what}: an unmetered invocation named twice");
-    assert_eq!(named, truth_unmetered(), "{what}: exactly the invocations that logged no meter line");
+    assert_eq!(named, truth_unmetered(sample()), "{what}: exactly the invocations that logged no meter line");
     assert_eq!(got["orphans"].as_array().unwrap().len(), 0, "{what}: every meter line found its invocation");
     let total = got["totals"]["estimated_cost_usd"].as_f64().unwrap();
     let want_total: f64 = sample().truth.reports.iter().map(cost).sum();
     assert!(close(total, want_total), "{what}: total cost {total} against {want_total}");
-    let (costs, unattributed, usage) = truth_customers();
+    let (costs, unattributed, usage) = truth_customers(sample());
     let customers = got["customers"].as_array().unwrap();
     let attributed: f64 = customers.iter().map(|c| c["cost_usd"].as_f64().unwrap()).sum();
     let got_unattributed = got["unattributed"]["cost_usd"].as_f64().unwrap();
@@ -143,7 +149,7 @@ fn assert_reconciled(got: &Value, what: &str) {
 /// Per customer: revenue at the samples' price book and cost to serve, worked out by the generator (at the test
 /// prices); and the usage without a price.
 fn truth_margins() -> (BTreeMap<String, logmeter::samplegen::ExpectedMargin>, BTreeMap<(String, String), f64>) {
-    sample().truth.margins(cost)
+    margin_sample().truth.margins(cost)
 }
 
 /// The samples' price book, as the generator wrote it.
@@ -195,7 +201,7 @@ fn revenue_cost_and_margin_per_customer_equal_the_ground_truth_to_the_cent_in_js
     assert!(!unpriced.is_empty(), "and usage without a price");
     assert!(want.values().filter(|m| m.margin() > 0.0).count() >= 3, "and customers who pay their way");
     let work = tempdir("margins");
-    let files = event_files(&work.join("events"));
+    let files = event_files(margin_sample(), &work.join("events"));
     let out = work.join("out").display().to_string();
     let mut args = vec!["process"];
     args.extend(files.iter().map(String::as_str));
@@ -258,13 +264,103 @@ fn revenue_cost_and_margin_per_customer_equal_the_ground_truth_to_the_cent_in_js
     assert!(String::from_utf8_lossy(&refused.stderr).contains("the last tier must have no up_to"));
 }
 
+/// Day by day through the search mirror, as the scheduled reconciliation runs it: each day's window is placed in its
+/// month's allowance and tiers by the month's earlier meter records (read back from the mirror), so the days'
+/// revenue and margin add up to the ground truth's per customer; and the results the mirror would be given carry
+/// them.
+#[test]
+fn margins_day_by_day_through_the_search_mirror_add_up_to_the_ground_truth() {
+    let rt = rt();
+    let base = servers::opensearch();
+    let bucket = rt.block_on(servers::bucket());
+    let prefix = format!("logmeter-reconcile-{}", unique("margin"));
+    let metrics = format!("logmeter-metrics-{}", unique("margin"));
+    let mut settings = env();
+    settings.extend([
+        ("INGEST_BUCKET_NAME", bucket),
+        ("SEARCH_URL", base.clone()),
+        ("SEARCH_INDEX_PATTERN", format!("{metrics}-%Y.%m.%d")),
+        ("SEARCH_ROLLUPS", "false".into()),
+        ("SEARCH_RECONCILE_INDEX_PATTERN", format!("{prefix}-%Y.%m.%d")),
+    ]);
+    let mut template = logmeter::output::search::client::index_template(&[format!("{metrics}-*")], false);
+    template["priority"] = serde_json::json!(900);
+    let (status, body) =
+        servers::http("PUT", &format!("{base}/_index_template/{metrics}"), Some(&template.to_string()));
+    assert_eq!(status, 200, "{body}");
+    let h = rt.block_on(servers::handler(&settings));
+    for part in batch_events(margin_sample()) {
+        let batch: KinesisBatch = serde_json::from_value(part).unwrap();
+        assert!(rt.block_on(h.handle(&batch, None)).response.batch_item_failures.is_empty());
+    }
+    servers::http("POST", &format!("{base}/{prefix}-*/_refresh"), None);
+    servers::http("POST", &format!("{base}/{metrics}-*/_refresh"), None);
+
+    let config = logmeter::output::search::SearchConfig::from_lookup(&|k: &str| match k {
+        "SEARCH_URL" => Some(base.clone()),
+        _ => None,
+    })
+    .unwrap()
+    .unwrap();
+    let http = logmeter::output::search::client::SearchHttp::new(
+        &config,
+        rt.block_on(servers::sdk(&servers::s3(), "test")),
+        None,
+    );
+    let book = logmeter::reconcile::scheduled::read_price_book(PRICE_BOOK).unwrap();
+    let (index, metrics_index) = (format!("{prefix}-*"), format!("{metrics}-*"));
+    let mut per_customer: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut docs_with_margin = 0;
+    for day in 19..=25 {
+        let window =
+            logmeter::reconcile::scheduled::Window::parse(&format!("2026-11-{day}"), &format!("2026-11-{}", day + 1))
+                .unwrap();
+        let options = logmeter::reconcile::scheduled::options("all", "", Some(&window), Some(book.clone())).unwrap();
+        let outcome = rt
+            .block_on(logmeter::reconcile::scheduled::reconcile_window(
+                &http,
+                &index,
+                &metrics_index,
+                options,
+                Some(&window),
+            ))
+            .unwrap();
+        let margins = outcome.margins.as_ref().unwrap();
+        for (c, m) in margins.customers() {
+            let e = per_customer.entry(c.to_owned()).or_default();
+            e.0 += m.revenue;
+            e.1 += m.margin();
+        }
+        // The results for the mirror: per customer, function and day, with revenue, cost and margin.
+        let body = logmeter::reconcile::scheduled::results_body(&outcome, &window).unwrap();
+        for doc in String::from_utf8(body.body).unwrap().lines().skip(1).step_by(2) {
+            let doc: Value = serde_json::from_str(doc).unwrap();
+            if doc["event"]["dataset"] == "logmeter.cost_to_serve" {
+                assert_eq!(doc["currency"], "USD", "{doc}");
+                let (r, c, m) =
+                    (doc["revenue"].as_f64().unwrap(), doc["cost"].as_f64().unwrap(), doc["margin"].as_f64().unwrap());
+                assert!(close(m, r - c), "{doc}");
+                docs_with_margin += 1;
+            }
+        }
+    }
+    assert!(docs_with_margin > 0);
+    let (want, _) = truth_margins();
+    assert_eq!(per_customer.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    for (c, w) in &want {
+        let (revenue, margin) = per_customer[c];
+        assert!(to_the_cent(revenue, w.revenue), "{c}: revenue day by day {revenue} against {}", w.revenue);
+        assert!(to_the_cent(margin, w.margin()), "{c}: margin day by day {margin} against {}", w.margin());
+    }
+}
+
 #[test]
 fn reconcile_over_out_directories_names_exactly_the_unmetered_invocations_and_attributes_all_cost() {
     let n = sample().truth.reports.len();
-    let unmetered = truth_unmetered().len();
+    let unmetered = truth_unmetered(sample()).len();
     assert!((n / 4..n * 5 / 12).contains(&unmetered), "about a third unmetered: {unmetered} of {n}");
     let work = tempdir("reconcile-out");
-    let files = event_files(&work.join("events"));
+    let files = event_files(sample(), &work.join("events"));
     let out = work.join("out");
     let out_arg = out.display().to_string();
 
@@ -299,7 +395,7 @@ fn reconcile_over_out_directories_names_exactly_the_unmetered_invocations_and_at
 
     // The table names the unmetered count.
     let table = String::from_utf8(logmeter(&["reconcile", "--out", &out_arg, "--metered", "all"]).stdout).unwrap();
-    assert!(table.contains(&format!("unmetered invocations: {}", truth_unmetered().len())), "{table}");
+    assert!(table.contains(&format!("unmetered invocations: {}", truth_unmetered(sample()).len())), "{table}");
     // Nothing is unmetered unless the user names the functions that must meter.
     let none: Value =
         serde_json::from_slice(&logmeter(&["reconcile", "--out", &out_arg, "--format", "json"]).stdout).unwrap();
@@ -369,9 +465,9 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
         assert_eq!(window.bounds().0, "2026-11-19T00:00:00.000Z");
         let emf: Value =
             serde_json::from_str(&logmeter::reconcile::scheduled::emf_lines(&outcome, half_past)[0]).unwrap();
-        assert_eq!(emf["UnmeteredInvocations"], truth_unmetered().len(), "the alarm's metric");
+        assert_eq!(emf["UnmeteredInvocations"], truth_unmetered(sample()).len(), "the alarm's metric");
         assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "UnmeteredInvocations");
-        assert_eq!(servers::count(&base, "logmeter-unmetered-*"), truth_unmetered().len() as u64);
+        assert_eq!(servers::count(&base, "logmeter-unmetered-*"), truth_unmetered(sample()).len() as u64);
         // Cost to serve in the mirror: per customer, function and day, adding up to the window's cost.
         servers::http("POST", &format!("{base}/logmeter-cost-to-serve-*/_refresh"), None);
         let (status, body) = servers::http(
@@ -465,14 +561,15 @@ fn report_renders_in_chromium_with_the_ground_truth_numbers() {
         .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
     let chromium = chromium.expect("Chromium is installed by tests/servers.sh");
     let work = tempdir("report");
-    let files = event_files(&work.join("events"));
+    let files = event_files(margin_sample(), &work.join("events"));
     let out = work.join("out").display().to_string();
     let mut args = vec!["process"];
     args.extend(files.iter().map(String::as_str));
     args.extend(["--out", &out]);
     logmeter(&args);
     let html = work.join("report.html");
-    logmeter(&["report", "--out", &out, "--metered", "all", "--html", &html.display().to_string()]);
+    let html_arg = html.display().to_string();
+    logmeter(&["report", "--out", &out, "--metered", "all", "--html", &html_arg, "--price-book", PRICE_BOOK]);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("<script"), "self-contained");
 
@@ -493,20 +590,68 @@ fn report_renders_in_chromium_with_the_ground_truth_numbers() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&dom.stdout);
-    let reports = &sample().truth.reports;
+    let reports = &margin_sample().truth.reports;
     assert!(text.contains(&format!("invocations<b>{}</b>", reports.len())), "total invocations");
-    assert!(text.contains(&format!("unmetered invocations<b>{}</b>", truth_unmetered().len())));
+    assert!(text.contains(&format!("unmetered invocations<b>{}</b>", truth_unmetered(margin_sample()).len())));
     let mut per_function: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for r in reports {
         let e = per_function.entry(&r.function_name).or_default();
         e.0 += 1;
         e.1 += usize::from(r.customers.is_empty());
     }
+    // Out of memory, whatever the status: max memory used at the memory size, timeouts among them.
+    let full = |r: &&logmeter::samplegen::ExpectedReport| {
+        r.max_memory_used_mb.is_some() && r.max_memory_used_mb == r.memory_size_mb
+    };
+    assert!(reports.iter().filter(full).any(|r| r.status == "timeout"), "the sample has a timeout at full memory");
+    for f in per_function.keys() {
+        let oom = reports.iter().filter(full).filter(|r| r.function_name == *f).count();
+        let row = text.split(&format!("<tr><td>{f}</td>")).last().unwrap().split("</tr>").next().unwrap();
+        assert!(row.contains(&format!("<td class=\"oom\">{oom}</td>")), "{f}: {oom} suspected out of memory: {row}");
+    }
     for (f, (n, u)) in per_function {
         assert!(text.contains(&format!("{u} of {n}")), "{f}: unmetered of invocations");
         assert!(text.contains(&format!("<h3>{f} — {u} unmetered</h3>")), "{f}: its request ids");
     }
-    let (costs, _, _) = truth_customers();
+    // Customers ranked by margin: the ground truth's worst loss-makers first, in order, with their margins; each
+    // with its three charts; and the functions that serve them.
+    let ranked =
+        text.split("<table class=\"margin\">").nth(1).expect("the margin table").split("</table>").next().unwrap();
+    let rows: Vec<&str> = ranked.split("<tr").skip(2).collect();
+    for (i, (c, margin)) in truth_loss_makers().iter().take(3).enumerate() {
+        assert!(rows[i].contains(&format!("<td>{c}</td>")), "row {i} is the loss-maker {c}: {}", rows[i]);
+        // Shown to the cent, or below a cent to two significant digits.
+        let cells: Vec<&str> = rows[i].split("<td>").skip(1).map(|c| c.split('<').next().unwrap()).collect();
+        let shown: f64 = cells[3].parse().unwrap();
+        let near = if margin.abs() >= 0.01 {
+            (shown - margin).abs() < 0.005
+        } else {
+            (shown - margin).abs() <= margin.abs() * 0.06
+        };
+        assert!(near, "{c}'s margin {margin} shown as {shown}: {}", rows[i]);
+        assert_eq!(rows[i].matches("<svg class=\"spark").count(), 3, "usage, cost and margin charts");
+        assert!(rows[i].contains("<polyline points="), "{c}: a line over the days");
+    }
+    let (worst, _) = &truth_loss_makers()[0];
+    assert!(text.contains(&format!("<tr class=\"loss\"><td>{worst}</td><td>")), "the functions that serve {worst}");
+    let revenue: f64 = truth_margins().0.values().map(|m| m.revenue).sum();
+    assert!(text.contains(&format!("revenue<b>{revenue:.2} USD</b>")), "total revenue {revenue:.2}");
+    // Over the days: a line of one point per day.
+    let days: BTreeSet<String> = margin_sample()
+        .truth
+        .meters
+        .iter()
+        .map(|m| {
+            chrono::DateTime::from_timestamp_millis(m["meterTimeInMillis"].as_i64().unwrap())
+                .unwrap()
+                .format("%F")
+                .to_string()
+        })
+        .collect();
+    assert!(days.len() >= 5, "the sample runs over days: {days:?}");
+    let points = rows[0].split("<polyline points=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert!(points.split(' ').count() >= days.len(), "a point per day: {points}");
+    let (costs, _, _) = truth_customers(margin_sample());
     let (top, usd) = costs.iter().max_by(|a, b| a.1.total_cmp(b.1)).unwrap();
     let bar = format!(">{top}</text>");
     let at = text.find(&bar).unwrap_or_else(|| panic!("the costliest customer, {top}, has a bar"));

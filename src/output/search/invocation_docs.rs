@@ -89,6 +89,8 @@ impl Shared {
         push_field(out, b",\"memory_utilization\":", r.memory_utilization().map(Number::F));
         push_field(out, b",\"billed_gb_seconds\":", r.billed_gb_seconds().map(Number::F));
         push_field(out, b",\"xray_sampled\":", r.sampled.map(Number::B));
+        // Written only when true: one field more on the invocations that matter.
+        push_field(out, b",\"oom_suspected\":", r.oom_suspected().then_some(Number::B(true)));
         push_field(out, b",\"estimated_cost_usd\":", cost_usd.map(Number::F));
         out.extend_from_slice(b"}}");
         for (key, value) in [
@@ -231,6 +233,7 @@ mod tests {
         memory_utilization: Option<f64>,
         billed_gb_seconds: Option<f64>,
         xray_sampled: Option<bool>,
+        oom_suspected: Option<bool>,
         estimated_cost_usd: Option<f64>,
         /// Everything else: must be exactly the report's figures, by the table's document names.
         #[serde(flatten)]
@@ -302,6 +305,7 @@ mod tests {
             assert_eq!(l.memory_utilization, r.memory_utilization(), "{name}");
             assert_eq!(l.billed_gb_seconds, r.billed_gb_seconds(), "{name}");
             assert_eq!(l.xray_sampled, r.sampled, "{name}");
+            assert_eq!(l.oom_suspected, r.oom_suspected().then_some(true), "{name}");
             assert_eq!(l.estimated_cost_usd, Some(0.25), "{name}");
             // The figures: exactly those the report carries, under the table's names, whole ones as integers.
             let want: BTreeMap<String, serde_json::Number> = FIGURES

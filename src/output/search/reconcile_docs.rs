@@ -283,7 +283,8 @@ struct ReportLambda<'a> {
     duration_ms: Option<f64>,
     billed_gb_seconds: Option<f64>,
     estimated_cost_usd: Option<f64>,
-    memory_utilization: Option<f64>,
+    #[serde(default)]
+    oom_suspected: bool,
 }
 
 /// The invocation half of the join, from an invocation document (`event.dataset` `aws.lambda.report`) and its
@@ -314,7 +315,7 @@ pub fn invocation_from_report(id: &str, doc: &[u8]) -> Option<JoinDoc> {
         duration_ms: d.aws.lambda.duration_ms,
         billed_gb_seconds: d.aws.lambda.billed_gb_seconds,
         cost_usd: d.aws.lambda.estimated_cost_usd,
-        oom_suspected: d.aws.lambda.memory_utilization.map(|u| u >= 1.0),
+        oom_suspected: d.aws.lambda.oom_suspected.then_some(true),
         ..JoinDoc::default()
     })
 }

@@ -20,7 +20,7 @@ pub fn index_template(patterns: &[String], data_stream: bool) -> Value {
     let obj = |props: Value| json!({ "properties": props });
     // `aws.lambda`: every figure of the report table, by whether it is whole, and what is derived from them.
     let mut lambda = json!({"status": keyword, "report_format": keyword,
-        "memory_utilization": double, "billed_gb_seconds": double, "xray_sampled": boolean,
+        "memory_utilization": double, "billed_gb_seconds": double, "xray_sampled": boolean, "oom_suspected": boolean,
         "estimated_cost_usd": double});
     for f in &FIGURES {
         lambda[f.doc] = if f.whole { long.clone() } else { double.clone() };
@@ -77,10 +77,10 @@ pub fn reconcile_results_template(patterns: &[&str]) -> Value {
         "window": {"properties": {"from": {"type": "date"}, "to": {"type": "date"}}},
         "usage": {"type": "object", "dynamic": true},
     });
-    for field in ["customer_id", "function", "day", "request_id", "log_stream", "timestamp"] {
+    for field in ["customer_id", "function", "day", "request_id", "log_stream", "timestamp", "currency"] {
         properties[field] = keyword.clone();
     }
-    for field in ["cost_usd", "invocations", "billed_gb_seconds"] {
+    for field in ["cost_usd", "invocations", "billed_gb_seconds", "revenue", "cost", "margin"] {
         properties[field] = double.clone();
     }
     composable(

@@ -27,6 +27,8 @@ impl Invocation<'_> {
         } else {
             self.rng.range(30, p.memory / 2 + 40).min(p.memory)
         };
+        // Half the timeouts ran out of memory first: Lambda reports them as timeouts, at full memory.
+        let max_used = if status == "timeout" && roll == 0 { p.memory } else { max_used };
         let billed_restore = restore.as_ref().map(|r| r.1.ceil() as u64);
         let trace =
             self.rng.chance(40).then(|| (format!("1-{}-{}", self.rng.hex(8), self.rng.hex(24)), self.rng.hex(16)));

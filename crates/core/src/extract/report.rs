@@ -347,6 +347,12 @@ impl<'a> InvocationReport<'a> {
         }
     }
 
+    /// Whether it may have run out of memory: its max memory used reached its memory size, whatever its status
+    /// (Lambda can report such an invocation as a timeout or an error of another type).
+    pub fn oom_suspected(&self) -> bool {
+        matches!((self.whole(MAX_MEMORY_USED), self.whole(MEMORY_SIZE)), (Some(used), Some(size)) if size > 0 && used >= size)
+    }
+
     /// Billed duration × memory size in GB-seconds. Since August 2025 the billed duration of managed runtimes
     /// already includes init, so init is never added again.
     pub fn billed_gb_seconds(&self) -> Option<f64> {
