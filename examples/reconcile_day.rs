@@ -66,6 +66,7 @@ fn main() -> std::io::Result<()> {
             meter_value: None,
             plan: None,
             oom_suspected: None,
+            phase: None,
         };
         write(&base)?;
         let meters = match next() % 3 {

@@ -20,6 +20,14 @@ pub fn day(doc: &JoinDoc) -> &str {
     doc.timestamp.get(..10).unwrap_or("")
 }
 
+/// Whether `doc` counts: it lies in the window, when there is one (`[from, to)`, ISO 8601 as documents write it).
+pub fn in_window(options: &Options, doc: &JoinDoc) -> bool {
+    options
+        .window
+        .as_ref()
+        .is_none_or(|(from, to)| doc.timestamp.as_str() >= from.as_str() && doc.timestamp.as_str() < to.as_str())
+}
+
 /// Reconciles the documents of one key (all of its invocations and meter records, each once) into `ledger`.
 ///
 /// Attribution: a function in tenant isolation mode bills the report's tenant (mapped to a customer by
@@ -36,12 +44,7 @@ pub fn reconcile_key(
     ledger: &mut Ledger,
 ) -> (Vec<Unmetered>, Vec<Orphan>) {
     let (metered, tenants) = (&options.metered, &options.tenants);
-    let inside = |d: &JoinDoc| {
-        options
-            .window
-            .as_ref()
-            .is_none_or(|(from, to)| d.timestamp.as_str() >= from.as_str() && d.timestamp.as_str() < to.as_str())
-    };
+    let inside = |d: &JoinDoc| in_window(options, d);
     let mut unmetered = Vec::new();
     let mut orphans = Vec::new();
     // Before the window, in its month: what places the window's usage in the month's allowance and tiers.

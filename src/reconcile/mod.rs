@@ -172,6 +172,8 @@ pub struct FunctionStats {
     pub unpriced: u64,
     /// Invocations whose max memory used reached their memory size, whatever their status.
     pub oom_suspected: u64,
+    /// Init phases that failed, per (phase, status): `init` or `invoke`, `error` or `timeout`.
+    pub init_failures: BTreeMap<(String, String), u64>,
     /// Durations (mergeable, 1 % relative accuracy).
     pub durations: Sketch,
 }
@@ -228,6 +230,11 @@ impl Ledger {
         if let Some(ms) = inv.duration_ms {
             f.durations.add(ms);
         }
+    }
+
+    fn init_failure(&mut self, doc: &JoinDoc) {
+        let key = (doc.phase.clone().unwrap_or_default(), doc.status.clone().unwrap_or_default());
+        *self.functions.entry(doc.function.clone()).or_default().init_failures.entry(key).or_insert(0) += 1;
     }
 
     fn unmetered(&mut self, function: &str) {
@@ -367,6 +374,12 @@ impl Reconciler {
                 if !seen.insert(doc.join_id.clone()) {
                     continue;
                 }
+                if doc.kind == JoinKind::Init {
+                    if join::in_window(&self.options, &doc) {
+                        outcome.ledger.init_failure(&doc);
+                    }
+                    continue;
+                }
                 let group = groups.entry(key(&doc)).or_default();
                 if doc.kind == JoinKind::Invocation { group.0.push(doc) } else { group.1.push(doc) }
             }
@@ -454,6 +467,7 @@ mod tests {
             meter_value: (kind == "meter").then_some(2.0),
             plan: None,
             oom_suspected: None,
+            phase: None,
         }
     }
 

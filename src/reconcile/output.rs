@@ -136,7 +136,8 @@ fn json(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
         &mut ledger.functions.iter().map(|(f, s)| {
             serde_json::json!({"function": f, "invocations": s.invocations, "errors": s.errors,
                 "cold_starts": s.cold_starts, "unmetered": s.unmetered, "cost_usd": s.cost_usd,
-                "unpriced_invocations": s.unpriced, "oom_suspected": s.oom_suspected, "p99_duration_ms": p99(s)})
+                "unpriced_invocations": s.unpriced, "oom_suspected": s.oom_suspected,
+                "init_failures": init_failures_json(s), "p99_duration_ms": p99(s)})
         }),
     )?;
     let mut unattributed = share_json(&ledger.unattributed_total());
@@ -160,6 +161,16 @@ fn json(outcome: &Outcome, out: &mut dyn Write) -> Result<(), String> {
     // `rest` is an object: splice its fields after the arrays.
     let text = rest.to_string();
     writeln!(out, "],{}", &text[1..]).map_err(w)
+}
+
+/// A function's failed init phases: `{"init": {"timeout": 2}, "invoke": {"error": 1}}`.
+fn init_failures_json(s: &super::FunctionStats) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for ((phase, status), n) in &s.init_failures {
+        let per = out.entry(phase.clone()).or_insert_with(|| serde_json::json!({}));
+        per[status] = (*n).into();
+    }
+    out.into()
 }
 
 /// Adds `revenue`, `cost`, `margin` and `margin_share` (in the price book's currency) to an object.

@@ -325,22 +325,24 @@ pub fn html(outcome: &Outcome, title: &str) -> Result<String, String> {
     let rows: Vec<(String, f64, String)> =
         ledger.functions.iter().map(|(f, s)| (f.clone(), s.invocations as f64, s.invocations.to_string())).collect();
     page.push_str(&bars("invocations per function", &rows));
-    page.push_str("<table><tr><th>function</th><th>invocations</th><th>errors</th><th>cold starts</th><th>out of memory?</th><th>p99 duration ms</th><th>cost USD</th></tr>");
+    page.push_str("<table><tr><th>function</th><th>invocations</th><th>errors</th><th>cold starts</th><th>out of memory?</th><th>init failures</th><th>p99 duration ms</th><th>cost USD</th></tr>");
     for (f, s) in &ledger.functions {
+        let init: Vec<String> = s.init_failures.iter().map(|((p, st), n)| format!("{p} {st}: {n}")).collect();
         let _ = write!(
             page,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"oom\">{}</td><td>{}</td><td>{:.6}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"oom\">{}</td><td class=\"init\">{}</td><td>{}</td><td>{:.6}</td></tr>",
             esc(f),
             s.invocations,
             s.errors,
             s.cold_starts,
             s.oom_suspected,
+            esc(&init.join(", ")),
             s.durations.quantile(0.99).map_or(String::new(), |v| format!("{v:.2}")),
             s.cost_usd
         );
     }
     let unpriced: u64 = ledger.functions.values().map(|f| f.unpriced).sum();
-    page.push_str("</table><p class=\"note\">Out of memory?: invocations whose max memory used reached their memory size, whatever their status (Lambda can report one that ran out of memory as a timeout).</p>");
+    page.push_str("</table><p class=\"note\">Out of memory?: invocations whose max memory used reached their memory size, whatever their status (Lambda can report one that ran out of memory as a timeout). Init failures: INIT_REPORT phases that did not succeed, by phase (init, or invoke for the init Lambda runs again with the first invocation) and status.</p>");
     if unpriced > 0 {
         let _ = write!(
             page,

@@ -114,6 +114,9 @@ pub struct Invocation<'a> {
     pub bad_percent: u64,
     /// Whether Python functions may `print` meter lines (no request id).
     pub print_lines: bool,
+    /// Percent of cold starts whose init phase fails first (an `INIT_REPORT` with status `error` or `timeout`, in
+    /// phase `init`, or `invoke` for the suppressed init Lambda runs again with the first invocation).
+    pub init_failure_percent: u64,
 }
 
 impl Invocation<'_> {
@@ -155,6 +158,31 @@ impl Invocation<'_> {
         }
         if cold && style == Style::Node && self.rng.chance(10) {
             self.push("INIT_REPORT Init Duration: 412.77 ms\tPhase: init\tStatus: success\n".into());
+        }
+        if cold
+            && style != Style::SnapStart
+            && self.init_failure_percent > 0
+            && self.rng.chance(self.init_failure_percent)
+        {
+            let phase = *self.rng.pick(&["init", "invoke"]);
+            let (status, line) = if self.rng.chance(50) {
+                ("timeout", format!("INIT_REPORT Init Duration: 10000.00 ms\tPhase: {phase}\tStatus: timeout\n"))
+            } else {
+                (
+                    "error",
+                    format!(
+                        "INIT_REPORT Init Duration: 37.12 ms\tPhase: {phase}\tStatus: error\tError Type: Runtime.ExitError\n"
+                    ),
+                )
+            };
+            let line = if json_format {
+                let error = (status == "error").then_some("Runtime.ExitError");
+                self.platform("platform.initReport", json!({"initializationType": "on-demand", "phase": phase, "status": status, "errorType": error, "metrics": {"durationMs": 37.12}}))
+            } else {
+                line
+            };
+            self.push(line);
+            self.truth.init_failures.push((self.profile.name.to_owned(), phase.to_owned(), status.to_owned()));
         }
         let start = if json_format {
             self.platform("platform.start", json!({"requestId": id, "version": self.profile.version}))

@@ -44,6 +44,8 @@ pub struct Spec {
     pub print_lines: bool,
     /// Days the records spread over: the clock moves a day on after each share of the records (1: no jump).
     pub days: u32,
+    /// Percent of cold starts whose init phase fails first (0: none, and no randomness drawn for it).
+    pub init_failure_percent: u64,
 }
 
 /// The small sample: a handful of records to read by eye.
@@ -60,6 +62,7 @@ pub fn small() -> Spec {
         bad_line_percent: 25,
         print_lines: true,
         days: 1,
+        init_failure_percent: 0,
     }
 }
 
@@ -77,6 +80,7 @@ pub fn large() -> Spec {
         bad_line_percent: 2,
         print_lines: true,
         days: 1,
+        init_failure_percent: 0,
     }
 }
 
@@ -95,6 +99,7 @@ pub fn sparse() -> Spec {
         bad_line_percent: 0,
         print_lines: true,
         days: 1,
+        init_failure_percent: 0,
     }
 }
 
@@ -114,13 +119,21 @@ pub fn reconcile() -> Spec {
         bad_line_percent: 0,
         print_lines: false,
         days: 1,
+        init_failure_percent: 0,
     }
 }
 
 /// The margin sample: the reconciliation sample's shape over six days of one month, so each customer's usage, cost
 /// and margin run over several days and the monthly allowances and tiers are crossed on some day.
 pub fn margins() -> Spec {
-    Spec { name: "margins", seed: 20_261_208, max_data_records: 1_200, days: 6, ..reconcile() }
+    Spec {
+        name: "margins",
+        seed: 20_261_208,
+        max_data_records: 1_200,
+        days: 6,
+        init_failure_percent: 15,
+        ..reconcile()
+    }
 }
 
 /// Counters the pipeline must reproduce (same names as [`crate::Summary`]).
@@ -189,6 +202,8 @@ pub struct Truth {
     pub reports: Vec<ExpectedReport>,
     /// What each quarantine entry is (a short label per bad line or record).
     pub bad: Vec<&'static str>,
+    /// Init phases that failed: function, phase (`init`, `invoke`) and status (`error`, `timeout`).
+    pub init_failures: Vec<(String, String, String)>,
 }
 
 /// A generated event and its truth.

@@ -103,6 +103,7 @@ impl Builder<'_> {
                 now: &mut self.now,
                 bad_percent: self.spec.bad_line_percent,
                 print_lines: self.spec.print_lines,
+                init_failure_percent: self.spec.init_failure_percent,
             }
             .run(cold);
             cold = false;

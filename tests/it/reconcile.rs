@@ -73,6 +73,21 @@ fn reconcile_json(args: &[&str]) -> Value {
     serde_json::from_slice(&logmeter(&all).stdout).unwrap()
 }
 
+/// The join sorts both halves by keywords: this test's indices get templates of their own (the process-wide ones
+/// were installed by whichever test came first, for its own indices).
+fn own_templates(base: &str, reconcile_prefix: &str, metrics: &str) {
+    use logmeter::output::search::client::{index_template, reconcile_template};
+    for (name, mut template) in [
+        (metrics.to_owned(), index_template(&[format!("{metrics}-*")], false)),
+        (reconcile_prefix.to_owned(), reconcile_template(&[format!("{reconcile_prefix}-*")])),
+    ] {
+        template["priority"] = serde_json::json!(900);
+        let (status, body) =
+            servers::http("PUT", &format!("{base}/_index_template/{name}"), Some(&template.to_string()));
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
 /// The generator's invocations that logged no meter line.
 fn truth_unmetered(s: &Sample) -> BTreeSet<String> {
     s.truth.reports.iter().filter(|r| r.customers.is_empty()).map(|r| r.request_id.clone()).collect()
@@ -209,6 +224,22 @@ fn revenue_cost_and_margin_per_customer_equal_the_ground_truth_to_the_cent_in_js
     logmeter(&args);
     let got = reconcile_json(&["--out", &out, "--price-book", PRICE_BOOK]);
     assert_margins(&got, "json");
+    // Init phases that failed, per function, phase and status, as the generator wrote them.
+    let mut init: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    for (f, phase, status) in &margin_sample().truth.init_failures {
+        *init.entry((f.clone(), phase.clone(), status.clone())).or_default() += 1;
+    }
+    assert!(init.keys().any(|k| k.1 == "invoke") && init.keys().any(|k| k.2 == "timeout"), "{init:?}");
+    let mut got_init: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    for f in got["functions"].as_array().unwrap() {
+        for (phase, per) in f["init_failures"].as_object().unwrap() {
+            for (status, n) in per.as_object().unwrap() {
+                let key = (f["function"].as_str().unwrap().to_owned(), phase.clone(), status.clone());
+                got_init.insert(key, n.as_u64().unwrap());
+            }
+        }
+    }
+    assert_eq!(got_init, init, "init failures per function, phase and status");
     // Per customer and day, and per month: the same customers' figures, cut the other way.
     for (rows, key) in [("customer_day_margins", "day"), ("customer_month_margins", "month")] {
         let mut per: BTreeMap<String, f64> = BTreeMap::new();
@@ -283,11 +314,7 @@ fn margins_day_by_day_through_the_search_mirror_add_up_to_the_ground_truth() {
         ("SEARCH_ROLLUPS", "false".into()),
         ("SEARCH_RECONCILE_INDEX_PATTERN", format!("{prefix}-%Y.%m.%d")),
     ]);
-    let mut template = logmeter::output::search::client::index_template(&[format!("{metrics}-*")], false);
-    template["priority"] = serde_json::json!(900);
-    let (status, body) =
-        servers::http("PUT", &format!("{base}/_index_template/{metrics}"), Some(&template.to_string()));
-    assert_eq!(status, 200, "{body}");
+    own_templates(&base, &prefix, &metrics);
     let h = rt.block_on(servers::handler(&settings));
     for part in batch_events(margin_sample()) {
         let batch: KinesisBatch = serde_json::from_value(part).unwrap();
@@ -418,13 +445,7 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
             ("SEARCH_ROLLUPS", "false".into()),
             ("SEARCH_RECONCILE_INDEX_PATTERN", format!("{prefix}-%Y.%m.%d")),
         ]);
-        // The join sorts the invocation documents by a keyword: their template must cover this test's indices
-        // (the process-wide template may have been installed by another test, for its own indices).
-        let mut template = logmeter::output::search::client::index_template(&[format!("{metrics}-*")], false);
-        template["priority"] = serde_json::json!(900);
-        let (status, body) =
-            servers::http("PUT", &format!("{base}/_index_template/{metrics}"), Some(&template.to_string()));
-        assert_eq!(status, 200, "{body}");
+        own_templates(&base, &prefix, &metrics);
         let h = rt.block_on(servers::handler(&settings));
         let parts = batches();
         for part in &parts {
@@ -608,6 +629,15 @@ fn report_renders_in_chromium_with_the_ground_truth_numbers() {
         let oom = reports.iter().filter(full).filter(|r| r.function_name == *f).count();
         let row = text.split(&format!("<tr><td>{f}</td>")).last().unwrap().split("</tr>").next().unwrap();
         assert!(row.contains(&format!("<td class=\"oom\">{oom}</td>")), "{f}: {oom} suspected out of memory: {row}");
+        let failed = margin_sample()
+            .truth
+            .init_failures
+            .iter()
+            .filter(|(g, p, s)| g == f && p == "init" && s == "timeout")
+            .count();
+        if failed > 0 {
+            assert!(row.contains(&format!("init timeout: {failed}")), "{f}: {failed} init timeouts: {row}");
+        }
     }
     for (f, (n, u)) in per_function {
         assert!(text.contains(&format!("{u} of {n}")), "{f}: unmetered of invocations");

@@ -80,6 +80,10 @@ pub struct JoinDoc {
     /// status says).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oom_suspected: Option<bool>,
+    /// Init failure: the phase (`init`, or `invoke` for the suppressed init Lambda runs with the first
+    /// invocation); its `status` says `error` or `timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
 }
 
 impl JoinDoc {
@@ -105,6 +109,7 @@ impl JoinDoc {
             meter_value: Some(1.5),
             plan: Some("p".into()),
             oom_suspected: Some(true),
+            phase: Some("init".into()),
         };
         super::mapping::properties_of(&example, &[]).unwrap_or_else(|e| {
             // A test derives it on every run: only a change that skipped the tests can get here.
@@ -121,7 +126,10 @@ impl JoinDoc {
 pub enum JoinKind {
     /// An invocation.
     Invocation,
-    /// A meter record (also any kind this version does not know, as before: only `invocation` is told apart).
+    /// An init phase that failed (`INIT_REPORT` with status `error` or `timeout`), counted per function.
+    Init,
+    /// A meter record (also any kind this version does not know, as before: only `invocation` and `init` are told
+    /// apart).
     #[default]
     #[serde(other)]
     Meter,
@@ -133,6 +141,7 @@ impl JoinKind {
         match self {
             Self::Meter => "meter",
             Self::Invocation => "invocation",
+            Self::Init => "init",
         }
     }
 
@@ -176,6 +185,7 @@ pub fn encode_reconcile(
     index_pattern: &str,
     bulk: &mut BulkEncoder<'_>,
 ) {
+    encode_init_failures(values, settings, index_pattern, bulk);
     if values.meters.is_empty() {
         return;
     }
@@ -227,6 +237,42 @@ pub fn encode_reconcile(
             }
             out.push(b'}');
         });
+    }
+}
+
+/// Appends a reconciliation document of kind `init` for each init phase of the record that failed (rare: written
+/// with serde), under an id made from the log stream and what the failure says.
+fn encode_init_failures(
+    values: &RecordValues<'_>,
+    settings: &RollupSettings,
+    index_pattern: &str,
+    bulk: &mut BulkEncoder<'_>,
+) {
+    if values.init_failures.is_empty() {
+        return;
+    }
+    let FunctionInfo { name, version, .. } = function_info(values, settings);
+    let mut indices = IndexNamer::new(index_pattern);
+    for f in values.init_failures {
+        let ctx = values.source_of(f.source);
+        let ids = V5Prefix::new(&["reconcile-init", ctx.log_group, ctx.log_stream]);
+        let phase = f.phase.as_deref().unwrap_or("init");
+        let time = f.timestamp.to_string();
+        let id = ids.string(&[time.as_bytes(), phase.as_bytes(), f.status.as_bytes()]);
+        let doc = JoinDoc {
+            join_id: id.clone(),
+            timestamp: crate::plan::iso_millis(f.timestamp),
+            kind: JoinKind::Init,
+            function: name.to_owned(),
+            version: version.to_owned(),
+            log_stream: ctx.log_stream.to_owned(),
+            status: Some(f.status.clone()),
+            phase: Some(phase.to_owned()),
+            ..JoinDoc::default()
+        };
+        // A document of strings and an enum always serialises.
+        let bytes = serde_json::to_vec(&doc).unwrap_or_default();
+        bulk.push(indices.name(f.timestamp), &id, |out| out.extend_from_slice(&bytes));
     }
 }
 
