@@ -20,22 +20,10 @@ struct Tier {
     unit_price: f64,
 }
 
-/// A price as the file gives it: a unit price or tiers, and an allowance.
+/// A price as the file gives it: a unit price or tiers, and an allowance; a meter's also its prices per plan.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PriceFile {
-    #[serde(default)]
-    included: Option<f64>,
-    #[serde(default)]
-    unit_price: Option<f64>,
-    #[serde(default)]
-    tiers: Option<Vec<Tier>>,
-}
-
-/// A meter's entry: its own price (optional when it has plans), and prices per plan.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MeterFile {
     #[serde(default)]
     included: Option<f64>,
     #[serde(default)]
@@ -53,7 +41,7 @@ struct BookFile {
     currency: String,
     #[serde(default)]
     usd_rate: Option<f64>,
-    meters: BTreeMap<String, MeterFile>,
+    meters: BTreeMap<String, PriceFile>,
 }
 
 fn usd() -> String {
@@ -158,11 +146,13 @@ impl PriceBook {
         };
         let mut meters = BTreeMap::new();
         for (name, m) in &file.meters {
-            let own = PriceFile { included: m.included, unit_price: m.unit_price, tiers: m.tiers.clone() };
-            let own = Price::from_file(&own, &format!("meter {name}"))?;
+            let own = Price::from_file(m, &format!("meter {name}"))?;
             let mut plans = BTreeMap::new();
             for (plan, p) in &m.plans {
                 let what = format!("meter {name}, plan {plan}");
+                if !p.plans.is_empty() {
+                    return Err(PriceBookError(format!("{what}: a plan has no plans of its own")));
+                }
                 let price = Price::from_file(p, &what)?.ok_or_else(|| PriceBookError(format!("{what}: no price")))?;
                 plans.insert(plan.clone(), price);
             }
@@ -231,6 +221,10 @@ mod tests {
             (r#"{"meters":{"m":{"included":5}}}"#, "an allowance needs"),
             (r#"{"meters":{"m":{}}}"#, "no price"),
             (r#"{"meters":{"m":{"unit_price":1,"price":2}}}"#, "unknown field"),
+            (
+                r#"{"meters":{"m":{"plans":{"p":{"unit_price":1,"plans":{"q":{"unit_price":2}}}}}}}"#,
+                "no plans of its own",
+            ),
             (r#"{"currency":"EUR","meters":{}}"#, "needs usd_rate"),
             (r#"{"currency":"euro","meters":{}}"#, "ISO 4217"),
         ];

@@ -73,6 +73,41 @@ fn reconcile_json(args: &[&str]) -> Value {
     serde_json::from_slice(&logmeter(&all).stdout).unwrap()
 }
 
+/// A handler writing to the mirror at `base` into indices of its own (the reconciliation documents' and the
+/// invocation documents' prefixes come back), rollups off.
+fn mirror_handler(rt: &tokio::runtime::Runtime, base: &str, tag: &str) -> (logmeter::Handler, String, String) {
+    let bucket = rt.block_on(servers::bucket());
+    // Under the default pattern's prefix, so the reconciliation template covers it whichever test installed it.
+    let prefix = format!("logmeter-reconcile-{}", unique(tag));
+    let metrics = format!("logmeter-metrics-{}", unique(tag));
+    let mut settings = env();
+    settings.extend([
+        ("INGEST_BUCKET_NAME", bucket),
+        ("SEARCH_URL", base.to_owned()),
+        ("SEARCH_INDEX_PATTERN", format!("{metrics}-%Y.%m.%d")),
+        ("SEARCH_ROLLUPS", "false".into()),
+        ("SEARCH_RECONCILE_INDEX_PATTERN", format!("{prefix}-%Y.%m.%d")),
+    ]);
+    own_templates(base, &prefix, &metrics);
+    (rt.block_on(servers::handler(&settings)), prefix, metrics)
+}
+
+/// The mirror at `base`, as the scheduled reconciliation reaches it.
+fn mirror_client(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+) -> (logmeter::output::search::SearchConfig, logmeter::output::search::client::SearchHttp) {
+    let config = logmeter::output::search::SearchConfig::from_lookup(&|k: &str| match k {
+        "SEARCH_URL" => Some(base.to_owned()),
+        _ => None,
+    })
+    .unwrap()
+    .unwrap();
+    let sdk = rt.block_on(servers::sdk(&servers::s3(), "test"));
+    let http = logmeter::output::search::client::SearchHttp::new(&config, sdk, None);
+    (config, http)
+}
+
 /// The join sorts both halves by keywords: this test's indices get templates of their own (the process-wide ones
 /// were installed by whichever test came first, for its own indices).
 fn own_templates(base: &str, reconcile_prefix: &str, metrics: &str) {
@@ -303,19 +338,7 @@ fn revenue_cost_and_margin_per_customer_equal_the_ground_truth_to_the_cent_in_js
 fn margins_day_by_day_through_the_search_mirror_add_up_to_the_ground_truth() {
     let rt = rt();
     let base = servers::opensearch();
-    let bucket = rt.block_on(servers::bucket());
-    let prefix = format!("logmeter-reconcile-{}", unique("margin"));
-    let metrics = format!("logmeter-metrics-{}", unique("margin"));
-    let mut settings = env();
-    settings.extend([
-        ("INGEST_BUCKET_NAME", bucket),
-        ("SEARCH_URL", base.clone()),
-        ("SEARCH_INDEX_PATTERN", format!("{metrics}-%Y.%m.%d")),
-        ("SEARCH_ROLLUPS", "false".into()),
-        ("SEARCH_RECONCILE_INDEX_PATTERN", format!("{prefix}-%Y.%m.%d")),
-    ]);
-    own_templates(&base, &prefix, &metrics);
-    let h = rt.block_on(servers::handler(&settings));
+    let (h, prefix, metrics) = mirror_handler(&rt, &base, "margin");
     for part in batch_events(margin_sample()) {
         let batch: KinesisBatch = serde_json::from_value(part).unwrap();
         assert!(rt.block_on(h.handle(&batch, None)).response.batch_item_failures.is_empty());
@@ -323,17 +346,7 @@ fn margins_day_by_day_through_the_search_mirror_add_up_to_the_ground_truth() {
     servers::http("POST", &format!("{base}/{prefix}-*/_refresh"), None);
     servers::http("POST", &format!("{base}/{metrics}-*/_refresh"), None);
 
-    let config = logmeter::output::search::SearchConfig::from_lookup(&|k: &str| match k {
-        "SEARCH_URL" => Some(base.clone()),
-        _ => None,
-    })
-    .unwrap()
-    .unwrap();
-    let http = logmeter::output::search::client::SearchHttp::new(
-        &config,
-        rt.block_on(servers::sdk(&servers::s3(), "test")),
-        None,
-    );
+    let (_, http) = mirror_client(&rt, &base);
     let book = logmeter::reconcile::scheduled::read_price_book(PRICE_BOOK).unwrap();
     let (index, metrics_index) = (format!("{prefix}-*"), format!("{metrics}-*"));
     let mut per_customer: BTreeMap<String, (f64, f64)> = BTreeMap::new();
@@ -433,20 +446,7 @@ fn reconcile_over_out_directories_names_exactly_the_unmetered_invocations_and_at
 fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_after_a_replay() {
     let rt = rt();
     for base in [servers::opensearch(), servers::elasticsearch()] {
-        let bucket = rt.block_on(servers::bucket());
-        // Under the default pattern's prefix, so the reconciliation template covers it whichever test installed it.
-        let prefix = format!("logmeter-reconcile-{}", unique("it"));
-        let metrics = format!("logmeter-metrics-{}", unique("it"));
-        let mut settings = env();
-        settings.extend([
-            ("INGEST_BUCKET_NAME", bucket),
-            ("SEARCH_URL", base.clone()),
-            ("SEARCH_INDEX_PATTERN", format!("{metrics}-%Y.%m.%d")),
-            ("SEARCH_ROLLUPS", "false".into()),
-            ("SEARCH_RECONCILE_INDEX_PATTERN", format!("{prefix}-%Y.%m.%d")),
-        ]);
-        own_templates(&base, &prefix, &metrics);
-        let h = rt.block_on(servers::handler(&settings));
+        let (h, prefix, metrics) = mirror_handler(&rt, &base, "it");
         let parts = batches();
         for part in &parts {
             assert!(rt.block_on(h.handle(part, None)).response.batch_item_failures.is_empty());
@@ -466,14 +466,7 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
         let day = ["--from", "2026-11-19", "--to", "2026-11-20", "--write"];
         let windowed = reconcile_json(&[&read[..], &day[..]].concat());
         assert_reconciled(&windowed, &format!("{base}, one day"));
-        let sdk = rt.block_on(servers::sdk(&servers::s3(), "test"));
-        let config = logmeter::output::search::SearchConfig::from_lookup(&|k: &str| match k {
-            "SEARCH_URL" => Some(base.clone()),
-            _ => None,
-        })
-        .unwrap()
-        .unwrap();
-        let http = logmeter::output::search::client::SearchHttp::new(&config, sdk, None);
+        let (config, http) = mirror_client(&rt, &base);
         let mirror = logmeter::reconcile::scheduled::results_mirror(&config, http);
         let task: logmeter::reconcile::scheduled::Task = serde_json::from_value(
             serde_json::json!({"reconcile": {"metered": "all", "index": index, "metrics_index": metrics_index}}),
