@@ -108,6 +108,17 @@ fn mirror_client(
     (config, http)
 }
 
+/// `logmeter process` of `s`'s batches into `work/out`, whose path comes back.
+fn processed(s: &Sample, work: &Path) -> String {
+    let files = event_files(s, &work.join("events"));
+    let out = work.join("out").display().to_string();
+    let mut args = vec!["process"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend(["--out", &out]);
+    logmeter(&args);
+    out
+}
+
 /// The join sorts both halves by keywords: this test's indices get templates of their own (the process-wide ones
 /// were installed by whichever test came first, for its own indices).
 fn own_templates(base: &str, reconcile_prefix: &str, metrics: &str) {
@@ -251,12 +262,7 @@ fn revenue_cost_and_margin_per_customer_equal_the_ground_truth_to_the_cent_in_js
     assert!(!unpriced.is_empty(), "and usage without a price");
     assert!(want.values().filter(|m| m.margin() > 0.0).count() >= 3, "and customers who pay their way");
     let work = tempdir("margins");
-    let files = event_files(margin_sample(), &work.join("events"));
-    let out = work.join("out").display().to_string();
-    let mut args = vec!["process"];
-    args.extend(files.iter().map(String::as_str));
-    args.extend(["--out", &out]);
-    logmeter(&args);
+    let out = processed(margin_sample(), &work);
     let got = reconcile_json(&["--out", &out, "--price-book", PRICE_BOOK]);
     assert_margins(&got, "json");
     // Init phases that failed, per function, phase and status, as the generator wrote them.
@@ -575,12 +581,7 @@ fn report_renders_in_chromium_with_the_ground_truth_numbers() {
         .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
     let chromium = chromium.expect("Chromium is installed by tests/servers.sh");
     let work = tempdir("report");
-    let files = event_files(margin_sample(), &work.join("events"));
-    let out = work.join("out").display().to_string();
-    let mut args = vec!["process"];
-    args.extend(files.iter().map(String::as_str));
-    args.extend(["--out", &out]);
-    logmeter(&args);
+    let out = processed(margin_sample(), &work);
     let html = work.join("report.html");
     let html_arg = html.display().to_string();
     logmeter(&["report", "--out", &out, "--metered", "all", "--html", &html_arg, "--price-book", PRICE_BOOK]);
