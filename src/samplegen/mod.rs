@@ -46,6 +46,8 @@ pub struct Spec {
     pub days: u32,
     /// Percent of cold starts whose init phase fails first (0: none, and no randomness drawn for it).
     pub init_failure_percent: u64,
+    /// When the log starts, epoch ms (the samples' 2026-11-19 23:40 UTC by default).
+    pub start_ms: Option<i64>,
 }
 
 /// The small sample: a handful of records to read by eye.
@@ -63,6 +65,7 @@ pub fn small() -> Spec {
         print_lines: true,
         days: 1,
         init_failure_percent: 0,
+        start_ms: None,
     }
 }
 
@@ -81,6 +84,7 @@ pub fn large() -> Spec {
         print_lines: true,
         days: 1,
         init_failure_percent: 0,
+        start_ms: None,
     }
 }
 
@@ -100,6 +104,7 @@ pub fn sparse() -> Spec {
         print_lines: true,
         days: 1,
         init_failure_percent: 0,
+        start_ms: None,
     }
 }
 
@@ -120,11 +125,13 @@ pub fn reconcile() -> Spec {
         print_lines: false,
         days: 1,
         init_failure_percent: 0,
+        start_ms: None,
     }
 }
 
-/// The margin sample: the reconciliation sample's shape over six days of one month, so each customer's usage, cost
-/// and margin run over several days and the monthly allowances and tiers are crossed on some day.
+/// The margin sample: the reconciliation sample's shape over six days of October 2026 (from the 5th, 12:00 UTC), so
+/// each customer's usage, cost and margin run over several days, the monthly allowances and tiers are crossed on
+/// some day, and its days are none of the other samples'.
 pub fn margins() -> Spec {
     Spec {
         name: "margins",
@@ -132,6 +139,7 @@ pub fn margins() -> Spec {
         max_data_records: 1_200,
         days: 6,
         init_failure_percent: 15,
+        start_ms: Some(1_791_201_600_000),
         ..reconcile()
     }
 }

@@ -197,7 +197,7 @@ pub fn build(spec: &Spec) -> Sample {
         truth: Truth::default(),
         records: Vec::new(),
         bytes: 14,
-        now: START_MS,
+        now: spec.start_ms.unwrap_or(START_MS),
         seq: 0,
         event_counter: 0,
     };
@@ -218,7 +218,8 @@ pub fn build(spec: &Spec) -> Sample {
         // The next day, once this day's share of the records is written.
         let share = spec.max_data_records / spec.days.max(1) as usize;
         let day = records(&b, data_records) / share.max(1);
-        if spec.days > 1 && (b.now - START_MS) / 86_400_000 < day as i64 && day < spec.days as usize {
+        let start = spec.start_ms.unwrap_or(START_MS);
+        if spec.days > 1 && (b.now - start) / 86_400_000 < day as i64 && day < spec.days as usize {
             b.now += 86_400_000;
         }
     }

@@ -337,9 +337,8 @@ fn revenue_cost_and_margin_per_customer_equal_the_ground_truth_to_the_cent_in_js
 }
 
 /// Day by day through the search mirror, as the scheduled reconciliation runs it: each day's window is placed in its
-/// month's allowance and tiers by the month's earlier meter records (read back from the mirror), so the days'
-/// revenue and margin add up to the ground truth's per customer; and the results the mirror would be given carry
-/// them.
+/// month's allowance and tiers by the month's earlier meter records (read back from the mirror), and its results
+/// are written to the mirror: their revenue, cost and margin add up to the ground truth's per customer.
 #[test]
 fn margins_day_by_day_through_the_search_mirror_add_up_to_the_ground_truth() {
     let rt = rt();
@@ -352,51 +351,51 @@ fn margins_day_by_day_through_the_search_mirror_add_up_to_the_ground_truth() {
     servers::http("POST", &format!("{base}/{prefix}-*/_refresh"), None);
     servers::http("POST", &format!("{base}/{metrics}-*/_refresh"), None);
 
-    let (_, http) = mirror_client(&rt, &base);
+    let (config, http) = mirror_client(&rt, &base);
+    let mirror = logmeter::reconcile::scheduled::results_mirror(&config, http);
     let book = logmeter::reconcile::scheduled::read_price_book(PRICE_BOOK).unwrap();
     let (index, metrics_index) = (format!("{prefix}-*"), format!("{metrics}-*"));
-    let mut per_customer: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    let mut docs_with_margin = 0;
-    for day in 19..=25 {
-        let window =
-            logmeter::reconcile::scheduled::Window::parse(&format!("2026-11-{day}"), &format!("2026-11-{}", day + 1))
-                .unwrap();
+    // The sample runs over 2026-10-05 to 10-10: a window a day, as the schedule runs them, written to the mirror.
+    for day in 5..=11 {
+        let window = logmeter::reconcile::scheduled::Window::parse(
+            &format!("2026-10-{day:02}"),
+            &format!("2026-10-{:02}", day + 1),
+        )
+        .unwrap();
         let options = logmeter::reconcile::scheduled::options("all", "", Some(&window), Some(book.clone())).unwrap();
         let outcome = rt
             .block_on(logmeter::reconcile::scheduled::reconcile_window(
-                &http,
+                mirror.http(),
                 &index,
                 &metrics_index,
                 options,
                 Some(&window),
             ))
             .unwrap();
-        let margins = outcome.margins.as_ref().unwrap();
-        for (c, m) in margins.customers() {
-            let e = per_customer.entry(c.to_owned()).or_default();
-            e.0 += m.revenue;
-            e.1 += m.margin();
-        }
-        // The results for the mirror: per customer, function and day, with revenue, cost and margin.
-        let body = logmeter::reconcile::scheduled::results_body(&outcome, &window).unwrap();
-        for doc in String::from_utf8(body.body).unwrap().lines().skip(1).step_by(2) {
-            let doc: Value = serde_json::from_str(doc).unwrap();
-            if doc["event"]["dataset"] == "logmeter.cost_to_serve" {
-                assert_eq!(doc["currency"], "USD", "{doc}");
-                let (r, c, m) =
-                    (doc["revenue"].as_f64().unwrap(), doc["cost"].as_f64().unwrap(), doc["margin"].as_f64().unwrap());
-                assert!(close(m, r - c), "{doc}");
-                docs_with_margin += 1;
-            }
-        }
+        rt.block_on(logmeter::reconcile::scheduled::write_results(&mirror, &outcome, &window)).unwrap();
     }
-    assert!(docs_with_margin > 0);
+    // The mirror's per-customer documents of October, added up per customer.
+    servers::http("POST", &format!("{base}/logmeter-cost-to-serve-*/_refresh"), None);
+    let query = r#"{"size":0,"query":{"bool":{"filter":[{"term":{"event.dataset":"logmeter.cost_to_serve"}},
+        {"range":{"window.from":{"gte":"2026-10-01T00:00:00.000Z","lt":"2026-11-01T00:00:00.000Z"}}}]}},
+        "aggs":{"c":{"terms":{"field":"customer_id","size":10000},"aggs":{"revenue":{"sum":{"field":"revenue"}},
+        "cost":{"sum":{"field":"cost"}},"margin":{"sum":{"field":"margin"}}}}}}"#;
+    let (status, body) = servers::http("POST", &format!("{base}/logmeter-cost-to-serve-*/_search"), Some(query));
+    assert_eq!(status, 200, "{body}");
+    let mut in_mirror: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
+    for b in body["aggregations"]["c"]["buckets"].as_array().unwrap() {
+        let sum = |k: &str| b[k]["value"].as_f64().unwrap_or_else(|| panic!("{k}: {b}"));
+        in_mirror.insert(b["key"].as_str().unwrap().to_owned(), (sum("revenue"), sum("cost"), sum("margin")));
+    }
+    let unattributed = in_mirror.remove("(unattributed)").expect("the unattributed cost is in the mirror too");
+    assert!(unattributed.0 == 0.0 && unattributed.1 > 0.0, "no revenue, only cost: {unattributed:?}");
     let (want, _) = truth_margins();
-    assert_eq!(per_customer.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    assert_eq!(in_mirror.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
     for (c, w) in &want {
-        let (revenue, margin) = per_customer[c];
-        assert!(to_the_cent(revenue, w.revenue), "{c}: revenue day by day {revenue} against {}", w.revenue);
-        assert!(to_the_cent(margin, w.margin()), "{c}: margin day by day {margin} against {}", w.margin());
+        let (revenue, cost, margin) = in_mirror[c];
+        assert!(to_the_cent(revenue, w.revenue), "{c}: revenue in the mirror {revenue} against {}", w.revenue);
+        assert!(to_the_cent(cost, w.cost), "{c}: cost in the mirror {cost} against {}", w.cost);
+        assert!(to_the_cent(margin, w.margin()), "{c}: margin in the mirror {margin} against {}", w.margin());
     }
 }
 
@@ -487,13 +486,26 @@ fn reconcile_through_the_search_mirror_matches_the_ground_truth_on_both_servers_
             serde_json::from_str(&logmeter::reconcile::scheduled::emf_lines(&outcome, half_past)[0]).unwrap();
         assert_eq!(emf["UnmeteredInvocations"], truth_unmetered(sample()).len(), "the alarm's metric");
         assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "UnmeteredInvocations");
-        assert_eq!(servers::count(&base, "logmeter-unmetered-*"), truth_unmetered(sample()).len() as u64);
+        // This window's unmetered invocations (other tests write other windows).
+        servers::http("POST", &format!("{base}/logmeter-unmetered-*/_refresh"), None);
+        let (status, counted) = servers::http(
+            "POST",
+            &format!("{base}/logmeter-unmetered-*/_count"),
+            Some(
+                r#"{"query":{"range":{"@timestamp":{"gte":"2026-11-19T00:00:00.000Z","lt":"2026-11-20T00:00:00.000Z"}}}}"#,
+            ),
+        );
+        assert_eq!(status, 200, "{counted}");
+        assert_eq!(counted["count"], truth_unmetered(sample()).len());
         // Cost to serve in the mirror: per customer, function and day, adding up to the window's cost.
         servers::http("POST", &format!("{base}/logmeter-cost-to-serve-*/_refresh"), None);
         let (status, body) = servers::http(
             "POST",
             &format!("{base}/logmeter-cost-to-serve-*/_search"),
-            Some(r#"{"size":0,"aggs":{"cost":{"sum":{"field":"cost_usd"}}}}"#),
+            // This window's documents (other tests write other windows).
+            Some(
+                r#"{"size":0,"query":{"term":{"window.from":"2026-11-19T00:00:00.000Z"}},"aggs":{"cost":{"sum":{"field":"cost_usd"}}}}"#,
+            ),
         );
         assert_eq!(status, 200, "{body}");
         let in_mirror = body["aggregations"]["cost"]["value"].as_f64().unwrap();
@@ -729,5 +741,32 @@ fn reconcile_reads_both_retries_of_one_request_across_a_page_boundary() {
         assert_eq!(got["totals"]["documents_read"], 2_001, "{base}: {}", got["totals"]);
         let retried = got["unmetered"].as_array().unwrap().iter().filter(|u| u["request_id"] == "z-retried").count();
         assert_eq!(retried, 2, "{base}: both runs of the retried request are unmetered invocations");
+    }
+}
+
+/// A template an earlier version installed (a lower `_meta.schema_version`) is replaced, so the fields it lacks are
+/// mapped in the indices created from then on; the current one is left alone.
+#[test]
+fn index_templates_an_earlier_version_installed_are_replaced() {
+    let rt = rt();
+    for base in [servers::opensearch(), servers::elasticsearch()] {
+        let name = unique("upgraded-template");
+        let pattern = format!("{name}-%Y.%m.%d");
+        let current = logmeter::output::search::client::reconcile_results_template(&[&pattern]);
+        let mut earlier = current.clone();
+        earlier["_meta"]["schema_version"] = serde_json::json!(1);
+        earlier["template"]["mappings"]["properties"].as_object_mut().unwrap().remove("margin");
+        let path = format!("{base}/_index_template/{name}");
+        let (status, body) = servers::http("PUT", &path, Some(&earlier.to_string()));
+        assert_eq!(status, 200, "{body}");
+        let leaked: &'static str = Box::leak(name.clone().into_boxed_str());
+        let (config, http) = mirror_client(&rt, &base);
+        let mirror = logmeter::output::search::SearchMirror::new(&config, http, "logmeter-metrics", None, None, None)
+            .with_template(leaked, current.clone());
+        rt.block_on(mirror.ensure_template()).unwrap();
+        let (_, got) = servers::http("GET", &path, None);
+        let installed = &got["index_templates"][0]["index_template"];
+        assert_eq!(installed["_meta"]["schema_version"], logmeter::output::search::template::SCHEMA_VERSION, "{base}");
+        assert_eq!(installed["template"]["mappings"]["properties"]["margin"]["type"], "double", "{base}");
     }
 }

@@ -153,7 +153,8 @@ pub struct SearchConfig {
     pub url: String,
     /// Authentication.
     pub auth: SearchAuth,
-    /// `SEARCH_TEMPLATE` (default `true`): install the index template on first use when it is missing.
+    /// `SEARCH_TEMPLATE` (default `true`): install the index templates on first use when they are missing or an
+    /// earlier version's.
     pub install_template: bool,
     /// `SEARCH_DATA_STREAM`: write to this data stream instead of daily indices.
     pub data_stream: Option<String>,
@@ -274,7 +275,7 @@ pub const SETTINGS: &[Setting] = &[
         names: r#"`SEARCH_TEMPLATE`"#,
         default: r#"`true`"#,
         output: "search mirror",
-        meaning: r#"install the `logmeter-metrics` (and `logmeter-meter-records`) index templates when missing"#,
+        meaning: r#"install logmeter's index templates (`logmeter-metrics`, `logmeter-rollups`, `logmeter-meter-records`, `logmeter-reconcile`, `logmeter-reconcile-results`) when missing, and replace one an earlier version installed (a lower `_meta.schema_version`), so new fields are mapped in the indices created from then on; `false` leaves templates to you"#,
     },
     Setting {
         names: r#"`SEARCH_MAX_ATTEMPTS`, `SEARCH_TIMEOUT_MS`"#,

@@ -90,12 +90,17 @@ pub fn reconcile_results_template(patterns: &[&str]) -> Value {
     )
 }
 
+/// The version of logmeter's index templates: raised when a template gains a field, so that the mirror replaces
+/// one an earlier version installed (2: `oom_suspected`, the reconciliation documents' `plan` and `phase`, the
+/// results' `revenue`, `cost`, `margin` and `currency`).
+pub const SCHEMA_VERSION: u64 = 2;
+
 /// A composable index template of logmeter's over `patterns` with `mappings`.
 fn composable(patterns: &[String], mappings: Value) -> Value {
     json!({
         "index_patterns": patterns,
         "priority": 200,
-        "_meta": {"managed_by": "logmeter", "schema_version": 1},
+        "_meta": {"managed_by": "logmeter", "schema_version": SCHEMA_VERSION},
         "template": {"mappings": mappings},
     })
 }

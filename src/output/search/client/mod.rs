@@ -103,7 +103,11 @@ impl SearchMirror {
                     let target = || format!("index template {name}");
                     let got = self.http.send(Method::GET, &path, None).await.map_err(|e| http_error(target(), e))?;
                     match got.status {
-                        200 => continue,
+                        // Installed, by this version or a later one: left as it is.
+                        200 if installed_version(&got.body) >= schema_version(template) => continue,
+                        // Installed by an earlier version: replaced, so new fields are mapped (indices created
+                        // from now on take it; existing ones keep their mappings).
+                        200 => tracing::info!(template = %name, "index template of an earlier version: replaced"),
                         404 => {}
                         s => return Err(status_error(target(), s, &got.body)),
                     }
@@ -123,6 +127,20 @@ impl SearchMirror {
             .await
             .map(|_| ())
     }
+}
+
+/// The `_meta.schema_version` of a template logmeter writes.
+fn schema_version(template: &serde_json::Value) -> u64 {
+    template["_meta"]["schema_version"].as_u64().unwrap_or(0)
+}
+
+/// The `_meta.schema_version` of the template a `GET /_index_template/<name>` answer holds (0: none, or another
+/// tool's).
+fn installed_version(body: &[u8]) -> u64 {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["index_templates"][0]["index_template"]["_meta"]["schema_version"].as_u64())
+        .unwrap_or(0)
 }
 
 fn http_error(target: String, e: HttpError) -> SinkError {
