@@ -193,7 +193,7 @@ svg .l{font-size:12px;fill:#1b1f24}svg .v{font-size:12px;fill:#57606a}svg .b{fil
 .spark polyline{fill:none;stroke-width:1.5}.spark.u polyline{stroke:#2f81f7}.spark.u circle{fill:#2f81f7}\
 .spark.c polyline{stroke:#9a6700}.spark.c circle{fill:#9a6700}.spark.m polyline{stroke:#1a7f37}.spark.m circle{fill:#1a7f37}\
 .spark .z{stroke:#afb8c1;stroke-dasharray:2 2}tr.loss td:first-child{color:#cf222e;font-weight:600}table.margin td{vertical-align:middle}\
-@media print{body{max-width:none;padding:0}h2{break-after:avoid}table,svg{break-inside:avoid}.ids{columns:3}}";
+@media print{body{max-width:none;padding:0}h2{break-after:avoid}table,svg,tr{break-inside:avoid}.ids{columns:3}table.margin{font-size:11px}}";
 
 /// The page for `outcome`; `title` names the source.
 pub fn html(outcome: &Outcome, title: &str) -> Result<String, String> {

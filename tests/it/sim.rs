@@ -1122,6 +1122,11 @@ fn run(
     if let (Ok(()), Some(_)) = (&result, &shape.prometheus) {
         result = prometheus_holds_the_truth(&now, &truth, shape.ooo_window_ms);
     }
+    // Every key names its body (its digest), so a 412 on it proves the same bytes are there: the S3 sink counts it
+    // as delivered without reading it back. A key that did not would need the read-back.
+    if let Some(key) = world.objects.iter().find(|(k, b)| !logmeter::plan::names_content(k, b)).map(|(k, _)| k) {
+        result = result.and(Err(format!("{key} does not name its body: a 412 on it would prove nothing")));
+    }
     (result, world.placed.clone(), trace)
 }
 
