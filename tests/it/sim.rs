@@ -956,8 +956,9 @@ fn run(
                     Some(d) => {
                         let deadline = tokio::time::Instant::now() + d;
                         let out = tokio::time::timeout(d, container.handle(batch, Some(deadline))).await.ok();
-                        // Whether it stopped delivering for its deadline (less than the margin left).
-                        let near = deadline - tokio::time::Instant::now() < logmeter::handler::DEADLINE_MARGIN;
+                        // Whether it stopped delivering for its deadline: no more than the margin left (a request
+                        // is cut when exactly the margin is left).
+                        let near = deadline - tokio::time::Instant::now() <= logmeter::handler::DEADLINE_MARGIN;
                         (out, near)
                     }
                     None => (Some(container.handle(batch, None).await), false),
