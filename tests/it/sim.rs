@@ -1,18 +1,22 @@
 //! A deterministic, seeded simulation of delivery: one seed draws a shard of records, a model of Lambda's event
-//! source mapping (batches cut anywhere, partial batch responses, timeouts in the middle of delivery with bisection,
-//! `ParallelizationFactor` lanes run at the same time, warm and cold containers, the retry budget and the failure
-//! destination, replays from an older position) and faults in the stores (a call refused before it wrote, an answer
-//! lost after the write committed, access denied), and drives the real [`Handler`] through it over in-memory stores
-//! that behave like the real ones (create-only objects, list-after-write, `create` per document id).
+//! source mapping (batches cut anywhere, partial batch responses, timeouts and deadlines in the middle of delivery
+//! with bisection, `ParallelizationFactor` lanes run at the same time, warm and cold containers, the retry budget
+//! and the failure destination, replays from an older position, the operator's `logmeter replay`) and faults (a
+//! call refused before it wrote, an answer lost after the write committed, access denied, a call slower than the
+//! client's timeout, a document's 429 or 400), and drives the real [`Handler`] through it over in-memory stores
+//! that behave like the real ones: create-only objects with list-after-write, and, reached through logmeter's own
+//! HTTP clients (`AwsHttp::in_process`), the search engine's bulk API, Prometheus's remote write receiver with its
+//! TSDB rules, and the faithful billing platforms. Time is Tokio's paused clock.
 //!
 //! After every schedule the invariants are checked against the ground truth, a fault-free run of the same records
 //! in one batch: each meter record exactly once across the ingest objects (its `uniqueId`, derived or logged,
-//! included), each document once with the same content, the same quarantine objects, and no failure reported by an
-//! invocation that met no fault. A failing seed prints its schedule, shrunk to the faults it needs, and replays with
-//! `LOGMETER_SIM_SEED`.
+//! included), each document once with the same content, the same quarantine objects, each billing event once or
+//! kept as unsettled, Prometheus's samples the truth's, every key naming its body, and no failure reported by an
+//! invocation that met no fault and came nowhere near its deadline. A failing seed prints its schedule, shrunk to
+//! the faults it needs, and replays with `LOGMETER_SIM_SEED` (docs/simulation.md).
 //!
-//! Runs: `cargo test --test it sim` (the CI's count, [`SCHEDULES`]); a longer run, as a benchmark:
-//! `LOGMETER_SIM_SCHEDULES=200000 cargo test --release --test it sim -- --nocapture`.
+//! Runs: `cargo test --test it sim` (the test suite's share, [`SCHEDULES`]); CI's 100,000 and longer runs:
+//! `LOGMETER_SIM_SCHEDULES=100000 cargo test --profile sim --test it sim -- --nocapture`.
 
 use crate::support::{gzip, record_with_data};
 use logmeter::event::KinesisInput;
