@@ -654,19 +654,26 @@ fn report_renders_in_chromium_with_the_ground_truth_numbers() {
     let ranked =
         text.split("<table class=\"margin\">").nth(1).expect("the margin table").split("</table>").next().unwrap();
     let rows: Vec<&str> = ranked.split("<tr").skip(2).collect();
-    for (i, (c, margin)) in truth_loss_makers().iter().take(3).enumerate() {
+    // Shown to the cent, or below a cent to two significant digits.
+    let shown_as = |cell: &str, want: f64| {
+        let shown: f64 = cell.parse().unwrap();
+        if want.abs() >= 0.01 { (shown - want).abs() < 0.005 } else { (shown - want).abs() <= want.abs() * 0.06 }
+    };
+    for (i, (c, _)) in truth_loss_makers().iter().take(3).enumerate() {
         assert!(rows[i].contains(&format!("<td>{c}</td>")), "row {i} is the loss-maker {c}: {}", rows[i]);
-        // Shown to the cent, or below a cent to two significant digits.
-        let cells: Vec<&str> = rows[i].split("<td>").skip(1).map(|c| c.split('<').next().unwrap()).collect();
-        let shown: f64 = cells[3].parse().unwrap();
-        let near = if margin.abs() >= 0.01 {
-            (shown - margin).abs() < 0.005
-        } else {
-            (shown - margin).abs() <= margin.abs() * 0.06
-        };
-        assert!(near, "{c}'s margin {margin} shown as {shown}: {}", rows[i]);
-        assert_eq!(rows[i].matches("<svg class=\"spark").count(), 3, "usage, cost and margin charts");
-        assert!(rows[i].contains("<polyline points="), "{c}: a line over the days");
+    }
+    // Every customer shown: its revenue, cost and margin, the ground truth's; its three charts.
+    let (want, _) = truth_margins();
+    assert_eq!(rows.len(), want.len().min(25), "the 25 customers with the lowest margins");
+    for row in &rows {
+        let cells: Vec<&str> = row.split("<td>").skip(1).map(|c| c.split('<').next().unwrap()).collect();
+        let w = want[cells[0]];
+        for (i, (what, v)) in [("revenue", w.revenue), ("cost", w.cost), ("margin", w.margin())].into_iter().enumerate()
+        {
+            assert!(shown_as(cells[1 + i], v), "{}'s {what} {v} shown as {}: {row}", cells[0], cells[1 + i]);
+        }
+        assert_eq!(row.matches("<svg class=\"spark").count(), 3, "usage, cost and margin charts");
+        assert!(row.contains("<polyline points="), "{}: a line over the days", cells[0]);
     }
     let (worst, _) = &truth_loss_makers()[0];
     assert!(text.contains(&format!("<tr class=\"loss\"><td>{worst}</td><td>")), "the functions that serve {worst}");
