@@ -24,10 +24,7 @@ async fn task(raw: &serde_json::value::RawValue, mirror: Option<&SearchMirror>) 
     let task: Task = serde_json::from_str(raw.get()).map_err(|e| format!("not a logmeter task: {e}"))?;
     let mirror = mirror.ok_or("a scheduled reconciliation needs the search mirror (SEARCH_URL)")?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let price_book = match std::env::var("PRICE_BOOK") {
-        Ok(setting) if !setting.is_empty() => Some(logmeter::reconcile::scheduled::read_price_book(&setting)?),
-        _ => None,
-    };
+    let price_book = logmeter::reconcile::scheduled::price_book(None)?;
     let (outcome, window) = run(&task.reconcile, mirror, price_book.as_ref(), now).await?;
     for line in emf_lines(&outcome, now) {
         println!("{line}");

@@ -22,10 +22,12 @@ pub fn day(doc: &JoinDoc) -> &str {
 
 /// Whether `doc` counts: it lies in the window, when there is one (`[from, to)`, ISO 8601 as documents write it).
 pub fn in_window(options: &Options, doc: &JoinDoc) -> bool {
-    options
-        .window
-        .as_ref()
-        .is_none_or(|(from, to)| doc.timestamp.as_str() >= from.as_str() && doc.timestamp.as_str() < to.as_str())
+    options.window.as_ref().is_none_or(|(from, to)| between(doc, from, to))
+}
+
+/// Whether `doc`'s time lies in `[from, to)` (ISO 8601 as documents write it, which sorts as time does).
+fn between(doc: &JoinDoc, from: &str, to: &str) -> bool {
+    doc.timestamp.as_str() >= from && doc.timestamp.as_str() < to
 }
 
 /// Reconciles the documents of one key (all of its invocations and meter records, each once) into `ledger`.
@@ -49,9 +51,7 @@ pub fn reconcile_key(
     let mut orphans = Vec::new();
     // Before the window, in its month: what places the window's usage in the month's allowance and tiers.
     let month_to_date = |d: &JoinDoc| match (&options.priced_from, &options.window) {
-        (Some(month), Some((from, _))) => {
-            d.timestamp.as_str() >= month.as_str() && d.timestamp.as_str() < from.as_str()
-        }
+        (Some(month), Some((from, _))) => between(d, month, from),
         _ => false,
     };
     meters.iter().filter(|m| month_to_date(m)).for_each(|m| ledger.price(m));

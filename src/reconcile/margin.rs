@@ -100,6 +100,13 @@ impl Margins {
         out
     }
 
+    /// The customers ranked by margin, loss-makers first (ties by name).
+    pub fn ranked(&self) -> Vec<(&str, Money)> {
+        let mut ranked: Vec<(&str, Money)> = self.customers().into_iter().collect();
+        ranked.sort_by(|a, b| a.1.margin().total_cmp(&b.1.margin()).then(a.0.cmp(b.0)));
+        ranked
+    }
+
     /// Per customer and day.
     pub fn customer_days(&self) -> BTreeMap<(&str, &str), Money> {
         let mut out: BTreeMap<(&str, &str), Money> = BTreeMap::new();

@@ -233,10 +233,10 @@ fn margin_table(
     unattributed: &Share,
     out: &mut dyn Write,
 ) -> Result<(), String> {
-    let money = m.customers();
-    let mut ranked: Vec<(&str, &Share, Money)> =
-        customers.iter().map(|(c, s)| (*c, s, money.get(c).copied().unwrap_or_default())).collect();
-    ranked.sort_by(|a, b| a.2.margin().total_cmp(&b.2.margin()).then(a.0.cmp(b.0)));
+    let shares: BTreeMap<&str, &Share> = customers.iter().map(|(c, s)| (*c, s)).collect();
+    let none = Share::default();
+    let ranked: Vec<(&str, &Share, Money)> =
+        m.ranked().into_iter().map(|(c, money)| (c, shares.get(c).copied().unwrap_or(&none), money)).collect();
     let cur = &m.currency;
     writeln!(
         out,

@@ -102,14 +102,12 @@ fn money(v: f64, currency: &str) -> String {
 fn margin_section(outcome: &Outcome, m: &Margins, days: &std::collections::BTreeSet<&str>, page: &mut String) {
     let ledger = &outcome.ledger;
     let cur = m.currency.as_str();
-    let money_of = m.customers();
     let per_day = m.customer_days();
     let mut usage_per_day: BTreeMap<(&str, &str), f64> = BTreeMap::new();
     for ((c, _, d), s) in &ledger.days {
         *usage_per_day.entry((c.as_str(), d.as_str())).or_default() += s.usage.values().sum::<f64>();
     }
-    let mut ranked: Vec<(&str, Money)> = money_of.iter().map(|(c, m)| (*c, *m)).collect();
-    ranked.sort_by(|a, b| a.1.margin().total_cmp(&b.1.margin()).then(a.0.cmp(b.0)));
+    let ranked = m.ranked();
     let losing: Vec<&(&str, Money)> = ranked.iter().filter(|(_, m)| m.margin() < 0.0).collect();
     let total = m.total();
     let _ = write!(

@@ -220,6 +220,12 @@ pub fn options(
     })
 }
 
+/// The price book `given` names (`--price-book`), else the `PRICE_BOOK` setting's (unset or empty: none).
+pub fn price_book(given: Option<&str>) -> Result<Option<super::price_book::PriceBook>, String> {
+    let setting = std::env::var("PRICE_BOOK").ok();
+    given.or(setting.as_deref().filter(|s| !s.is_empty())).map(read_price_book).transpose()
+}
+
 /// The price book `setting` gives (`--price-book`, `PRICE_BOOK`): the JSON itself when it starts with `{`, else
 /// the path of a file holding it.
 pub fn read_price_book(setting: &str) -> Result<super::price_book::PriceBook, String> {
@@ -254,8 +260,8 @@ pub async fn reconcile_window(
     let range = window.map(Window::read_range);
     let range = range.as_ref().map(|(from, to)| (from.as_str(), to.as_str()));
     super::source::read_search(http, index, metrics_index, range, &mut |doc| reconciler.push(&doc)).await?;
-    // With a price book, the meter records of the month before the window too: they place the window's usage
-    // in the month's allowance and tiers (read twice where the ranges meet: a document counts once).
+    // With a price book, the meter records of the month before the range read above too (meter records only):
+    // they place the window's usage in the month's allowance and tiers.
     if let (Some(from), Some((before, _))) = (month_to_date, range) {
         let meters = (from.as_str(), before);
         super::source::read_search_meters(http, index, meters, &mut |doc| reconciler.push(&doc)).await?;

@@ -58,13 +58,8 @@ fn reconcile_outcome(source: &Source, write: bool) -> Result<logmeter::reconcile
         (Some(from), Some(to)) => Some(Window::parse(from, to).map_err(CliError::Usage)?),
         _ => None,
     };
-    let price_book = source
-        .price_book
-        .clone()
-        .or_else(|| std::env::var("PRICE_BOOK").ok().filter(|v| !v.is_empty()))
-        .map(|setting| logmeter::reconcile::scheduled::read_price_book(&setting))
-        .transpose()
-        .map_err(CliError::Usage)?;
+    let price_book =
+        logmeter::reconcile::scheduled::price_book(source.price_book.as_deref()).map_err(CliError::Usage)?;
     let options =
         options(&source.metered, &source.tenant_customers, window.as_ref(), price_book).map_err(CliError::Usage)?;
     match (&source.out, &source.search_url) {

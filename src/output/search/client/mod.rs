@@ -16,6 +16,7 @@ use crate::sink::http::{backoff, jitter, snippet};
 pub use bulk::{ItemOutcome, action_target, classify, join, pairs, without_id};
 pub use http::SearchHttp;
 
+use super::template::SCHEMA_VERSION;
 use super::{BulkDelivery, RejectedDocument, SearchSink};
 use super::{IdMode, SearchConfig};
 use crate::plan::Parcel;
@@ -104,7 +105,7 @@ impl SearchMirror {
                     let got = self.http.send(Method::GET, &path, None).await.map_err(|e| http_error(target(), e))?;
                     match got.status {
                         // Installed, by this version or a later one: left as it is.
-                        200 if installed_version(&got.body) >= schema_version(template) => continue,
+                        200 if installed_version(&got.body) >= SCHEMA_VERSION => continue,
                         // Installed by an earlier version: replaced, so new fields are mapped (indices created
                         // from now on take it; existing ones keep their mappings).
                         200 => tracing::info!(template = %name, "index template of an earlier version: replaced"),
@@ -127,11 +128,6 @@ impl SearchMirror {
             .await
             .map(|_| ())
     }
-}
-
-/// The `_meta.schema_version` of a template logmeter writes.
-fn schema_version(template: &serde_json::Value) -> u64 {
-    template["_meta"]["schema_version"].as_u64().unwrap_or(0)
 }
 
 /// The `_meta.schema_version` of the template a `GET /_index_template/<name>` answer holds (0: none, or another
