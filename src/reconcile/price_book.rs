@@ -3,9 +3,6 @@
 
 use std::collections::BTreeMap;
 
-/// The meter record dimension that names a customer's plan.
-pub const PLAN_DIMENSION: &str = "plan";
-
 /// Why a price book cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("price book: {0}")]

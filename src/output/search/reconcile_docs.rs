@@ -73,7 +73,8 @@ pub struct JoinDoc {
     /// Meter: `meterValue`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meter_value: Option<f64>,
-    /// Meter: the customer's plan, the record's `plan` dimension ([`crate::reconcile::price_book::PLAN_DIMENSION`]).
+    /// Meter: the customer's plan, the record's `plan` dimension (the one dimension the join keeps; priced by
+    /// [`crate::reconcile::price_book`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
     /// Invocation: its max memory used reached its memory size (it may have run out of memory, whatever its
